@@ -1,0 +1,168 @@
+"""`create_app(settings)`: the aiohttp application, built without import-time globals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+from botbuilder.core import ConversationState, TurnContext, UserState
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+)
+from botbuilder.schema import Activity
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.handler import CarrefourBot
+from bot.settings import Settings, check_runnable
+from cards.i18n import normalize_locale, translator
+from dialogs.context import TURN_INFO_KEY, TurnInfo
+from storage.db import SessionFactory, create_engine, ping, session_factory
+from storage.state_store import SqlStorage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything a running bot holds, built in `cleanup_ctx` and closed with the app."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    storage: SqlStorage
+    auth: ConfigurationBotFrameworkAuthentication
+    adapter: CloudAdapter
+    bot: CarrefourBot
+
+
+SETTINGS = web.AppKey("settings", Settings)
+RUNTIME = web.AppKey("runtime", Runtime)
+
+
+class _AuthConfiguration:
+    """The attribute names botbuilder's configuration-based factories read."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.APP_ID = settings.app_id or ""
+        self.APP_PASSWORD = settings.app_password.get_secret_value() if settings.app_password else ""
+        # Without an app id the SDK runs anonymously only under "MultiTenant"; the single-tenant
+        # factory insists on credentials. Development mode only (see check_runnable).
+        self.APP_TYPE = settings.app_type if settings.app_id else "MultiTenant"
+        self.APP_TENANTID = settings.app_tenant_id or ""
+        if settings.openid_metadata_url:
+            self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = settings.openid_metadata_url
+
+
+def _apology_handler(conversation_state: ConversationState, settings: Settings):  # type: ignore[no-untyped-def]
+    async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
+        logger.error("turn failed", exc_info=error)
+        info = turn_context.turn_state.get(TURN_INFO_KEY)
+        locale = (
+            info.locale
+            if isinstance(info, TurnInfo)
+            else normalize_locale(turn_context.activity.locale, default=settings.default_locale)
+        )
+        try:
+            await turn_context.send_activity(translator(locale)("error.apology"))
+        except Exception:  # the apology itself may fail (connector down); the log has the cause
+            logger.warning("could not send the apology", exc_info=True)
+        try:
+            # A dialog that broke would break again on the next message: start fresh.
+            await conversation_state.delete(turn_context)
+        except Exception:
+            logger.warning("could not reset the conversation state", exc_info=True)
+
+    return on_turn_error
+
+
+async def _runtime(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    storage = SqlStorage(sessions)
+    conversation_state = ConversationState(storage)
+    user_state = UserState(storage)
+    auth = ConfigurationBotFrameworkAuthentication(_AuthConfiguration(settings))
+    adapter = CloudAdapter(auth)
+    adapter.on_turn_error = _apology_handler(conversation_state, settings)
+    bot = CarrefourBot(
+        settings=settings,
+        sessions=sessions,
+        conversation_state=conversation_state,
+        user_state=user_state,
+    )
+    app[RUNTIME] = Runtime(settings, engine, sessions, storage, auth, adapter, bot)
+    try:
+        yield
+    finally:
+        await engine.dispose()
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    runtime = request.app[RUNTIME]
+    if "application/json" not in request.headers.get("Content-Type", ""):
+        raise web.HTTPUnsupportedMediaType(text="expected application/json")
+    # request.json() raises 413 above client_max_size before parsing anything.
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="malformed JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="expected an activity object")
+    try:
+        activity = Activity().deserialize(body)
+    except Exception:  # msrest raises several types for wrong field types
+        raise web.HTTPBadRequest(text="not an activity") from None
+    if not activity.type:
+        raise web.HTTPBadRequest(text="activity type missing")
+
+    auth_header = request.headers.get("Authorization", "")
+    try:
+        # Authenticate before the turn: botbuilder turns only PermissionError into 401, while a
+        # malformed token or an unknown signing key raise other errors.
+        auth_result = await runtime.auth.authenticate_request(activity, auth_header)
+    except Exception as error:
+        logger.warning("rejected an unauthenticated request: %s", type(error).__name__)
+        raise web.HTTPUnauthorized() from None
+
+    invoke_response = await runtime.adapter.process_activity(
+        auth_result, activity, runtime.bot.on_turn
+    )
+    if invoke_response:
+        return web.json_response(data=invoke_response.body, status=invoke_response.status)
+    return web.Response(status=201)
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    try:
+        await asyncio.wait_for(ping(runtime.engine), timeout=3)
+    except Exception as error:
+        logger.warning("not ready: database unavailable (%s)", type(error).__name__)
+        return web.json_response({"status": "unavailable", "database": "down"}, status=503)
+    return web.json_response({"status": "ready", "database": "up"})
+
+
+def create_app(settings: Settings) -> web.Application:
+    check_runnable(settings)
+    if not settings.auth_enabled:
+        logger.warning(
+            "MicrosoftAppId is not set: requests are NOT authenticated. "
+            "This is for local development with the Agents Playground only."
+        )
+    app = web.Application(client_max_size=settings.max_request_bytes)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_runtime)
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

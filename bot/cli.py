@@ -1,0 +1,119 @@
+"""`carrefour` command line: serve, db upgrade, manifest build."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.settings import ConfigurationError, Settings
+
+logger = logging.getLogger("carrefour")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # The SDK's HTTP client logs request bodies at DEBUG/INFO; keep message contents out.
+    for noisy in ("msrest", "msal", "urllib3", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    port = args.port or settings.port
+    host = args.host or settings.host
+    app = create_app(settings)
+    shown_host = "localhost" if host in ("0.0.0.0", "::") else host
+    print(
+        f"\nCarrefour listens on http://{shown_host}:{port}/api/messages\n"
+        "To chat with it locally, in another terminal run:  make playground\n"
+        "  (Microsoft 365 Agents Playground, then open http://127.0.0.1:56150 and pick "
+        "\"Personal Chat\").\n"
+        "Health: /healthz   Readiness: /readyz   Stop: Ctrl+C\n",
+        flush=True,
+    )
+    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    return 0
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.migrate import upgrade
+
+    upgrade(settings.database_url, args.revision)
+    print(f"database schema upgraded to {args.revision}")
+    return 0
+
+
+def _manifest_build(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.manifest import build_package
+
+    app_id = args.app_id or settings.app_id
+    if not app_id:
+        print("error: --app-id is required (or set MicrosoftAppId)", file=sys.stderr)
+        return 2
+    try:
+        path = build_package(app_id=app_id, out=Path(args.out))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"Teams app package written to {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="carrefour",
+        description="Carrefour: a Teams bot for communities of practice.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the bot (HTTP on /api/messages)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 3978)")
+    serve.add_argument("--host", default=None, help="interface (default 0.0.0.0)")
+    serve.set_defaults(handler=_serve)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_commands.add_parser("upgrade", help="apply migrations (Alembic)")
+    upgrade.add_argument("--revision", default="head", help="target revision (default head)")
+    upgrade.set_defaults(handler=_db_upgrade)
+
+    manifest = commands.add_parser("manifest", help="Teams app package")
+    manifest_commands = manifest.add_subparsers(
+        dest="manifest_command", required=True, metavar="ACTION"
+    )
+    build = manifest_commands.add_parser("build", help="write the zip to upload to Teams")
+    build.add_argument("--app-id", default=None, help="the bot's Microsoft App ID (a GUID)")
+    build.add_argument("--out", default="build/carrefour-teams-app.zip", help="zip to write")
+    build.set_defaults(handler=_manifest_build)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print(f"error: invalid configuration:\n{error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+    try:
+        return int(args.handler(settings, args))
+    except ConfigurationError as error:
+        logger.error("%s", error)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""The help card: what the bot can do, one button per feature."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cards.common import Element, adaptive_card, heading, paragraph, submit
+from cards.i18n import translator
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    """One thing the bot can do. Its texts are `command.<key>.title|description|button`."""
+
+    key: str
+    verb: str
+
+
+# In the order the help card and the Teams command menu show them. Features add themselves
+# here as they land; the manifest's command lists are built from this tuple too.
+FEATURES: tuple[Feature, ...] = (
+    Feature(key="help", verb="help.show"),
+    Feature(key="language", verb="language.choose"),
+)
+
+
+def build_help_card(features: tuple[Feature, ...] = FEATURES, *, locale: str, in_channel: bool = False) -> Element:
+    t = translator(locale)
+    body: list[Element] = [
+        heading(t("help.title")),
+        paragraph(t("help.intro"), subtle=True, spacing="None"),
+        {
+            "type": "FactSet",
+            "facts": [
+                {"title": t(f"command.{f.key}.title"), "value": t(f"command.{f.key}.description")}
+                for f in features
+            ],
+        },
+        paragraph(t("help.channel_hint") if in_channel else t("help.personal_hint"), subtle=True),
+    ]
+    actions = [submit(t(f"command.{f.key}.button"), verb=f.verb) for f in features if f.key != "help"]
+    return adaptive_card(body, actions)

@@ -1,0 +1,61 @@
+"""Choosing the language the bot writes in. See language_dialog.mmd."""
+
+from __future__ import annotations
+
+from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.dialogs import DialogTurnResult, WaterfallDialog, WaterfallStepContext
+from botbuilder.dialogs.choices import Choice, ListStyle
+from botbuilder.dialogs.prompts import ChoicePrompt, PromptOptions
+
+from cards.i18n import translator
+from dialogs.base import CancellableDialog
+from dialogs.context import turn_info
+from storage import people
+from storage.db import SessionFactory, transaction
+
+FRENCH = "fr-CA"
+ENGLISH = "en"
+
+
+class LanguageDialog(CancellableDialog):
+    ID = "language_dialog"
+    WATERFALL_ID = "language_dialog.steps"
+    CHOICE_ID = "language_dialog.choice"
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        super().__init__(self.ID)
+        self._sessions = sessions
+        self.add_dialog(ChoicePrompt(self.CHOICE_ID))
+        self.add_dialog(WaterfallDialog(self.WATERFALL_ID, [self.ask_step, self.save_step]))
+        self.initial_dialog_id = self.WATERFALL_ID
+
+    async def ask_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = translator(turn_info(step.context).locale)
+        choices = [
+            Choice(t("language.option.fr"), synonyms=["fr", "francais", "français", "french"]),
+            Choice(t("language.option.en"), synonyms=["en", "anglais", "english"]),
+        ]
+        return await step.prompt(  # type: ignore[no-any-return]
+            self.CHOICE_ID,
+            PromptOptions(
+                prompt=MessageFactory.text(t("language.prompt")),
+                retry_prompt=MessageFactory.text(t("language.retry")),
+                choices=choices,
+                style=ListStyle.hero_card,
+            ),
+        )
+
+    async def save_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        locale = FRENCH if step.result.index == 0 else ENGLISH
+        await save_language(self._sessions, step.context, locale)
+        return await step.end_dialog(locale)  # type: ignore[no-any-return]
+
+
+async def save_language(sessions: SessionFactory, turn_context: TurnContext, locale: str) -> None:
+    """Remember the choice and answer in the chosen language from now on."""
+    info = turn_info(turn_context)
+    if info.person_id is not None:
+        async with transaction(sessions) as session:
+            await people.set_preferred_locale(session, person_id=info.person_id, locale=locale)
+    info.locale = locale
+    await turn_context.send_activity(translator(locale)("language.saved"))

@@ -1,0 +1,141 @@
+"""Tables. SQLModel classes; Alembic owns the schema (see storage/migrations)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Column, DateTime, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
+    # Always timezone-aware: SQLite stores the offset text, PostgreSQL timestamptz.
+    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+
+
+class ConversationScope(enum.StrEnum):
+    PERSONAL = "personal"
+    CHANNEL = "channel"
+    GROUP_CHAT = "groupChat"
+
+
+class Role(enum.StrEnum):
+    MEMBER = "member"
+    ANIMATOR = "animator"
+    COORDINATOR = "coordinator"
+    MENTOR = "mentor"
+    SPONSOR = "sponsor"
+    ADMIN_SUPPORT = "admin_support"
+
+
+class MeetingMode(enum.StrEnum):
+    IN_PERSON = "in_person"
+    VIRTUAL = "virtual"
+    HYBRID = "hybrid"
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "person"
+    __table_args__ = (UniqueConstraint("teams_user_id", name="uq_person_teams_user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Teams user ids (29:…) are per bot; the AAD object id is the stable identity in the tenant.
+    teams_user_id: str = Field(max_length=255)
+    aad_object_id: str | None = Field(default=None, max_length=64, index=True)
+    tenant_id: str | None = Field(default=None, max_length=64)
+    name: str | None = Field(default=None, max_length=255)
+    # Locale last seen on the person's activities, and the one they chose with `langue`.
+    locale: str | None = Field(default=None, max_length=16)
+    preferred_locale: str | None = Field(default=None, max_length=16)
+    consent_reminders: bool = Field(default=False)
+    consent_surveys: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ConversationRef(SQLModel, table=True):
+    """Where the bot can write on its own: enough to rebuild a ConversationReference."""
+
+    __tablename__ = "conversation_ref"
+    __table_args__ = (UniqueConstraint("conversation_id", name="uq_conversation_ref_conv"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(max_length=512)
+    # Enums are stored as their plain values (no database enum types to migrate).
+    scope: ConversationScope = Field(sa_type=String(16))
+    service_url: str = Field(max_length=512)
+    channel_id: str = Field(default="msteams", max_length=32)
+    tenant_id: str | None = Field(default=None, max_length=64)
+    bot_id: str | None = Field(default=None, max_length=255)
+    bot_name: str | None = Field(default=None, max_length=255)
+    # personal chats belong to one person; channels to a team channel
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    team_id: str | None = Field(default=None, max_length=255)
+    teams_channel_id: str | None = Field(default=None, max_length=255)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Community(SQLModel, table=True):
+    __tablename__ = "community"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    domain: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    objectives: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    theme: str = Field(default="", max_length=500)
+    audience: str = Field(default="", max_length=500)
+    cadence: str = Field(default="", max_length=200)
+    usual_mode: MeetingMode = Field(default=MeetingMode.HYBRID, sa_type=String(16))
+    rules: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    tenant_id: str | None = Field(default=None, max_length=64)
+    team_id: str | None = Field(default=None, max_length=255, index=True)
+    teams_channel_id: str | None = Field(default=None, max_length=255, unique=True)
+    # reminder offsets, survey k-threshold, onboarding plan…
+    settings: dict[str, object] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Membership(SQLModel, table=True):
+    __tablename__ = "membership"
+    __table_args__ = (
+        UniqueConstraint("person_id", "community_id", name="uq_membership_person_community"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    discipline: str | None = Field(default=None, max_length=120)
+    establishment: str | None = Field(default=None, max_length=200)
+    region: str | None = Field(default=None, max_length=120)
+    interests: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    is_new_hire: bool = Field(default=False)
+    joined_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    left_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class BotState(SQLModel, table=True):
+    """Dialog, conversation and user state for botbuilder (see storage/state_store.py)."""
+
+    __tablename__ = "bot_state"
+
+    key: str = Field(primary_key=True, max_length=512)
+    data: str = Field(sa_column=Column(Text, nullable=False))
+    etag: str = Field(max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ProcessedActivity(SQLModel, table=True):
+    """Activities already taken: Teams re-sends an activity when a turn is slow."""
+
+    __tablename__ = "processed_activity"
+
+    activity_key: str = Field(primary_key=True, max_length=600)
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))

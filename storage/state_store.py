@@ -1,0 +1,137 @@
+"""botbuilder `Storage` backed by the `bot_state` table.
+
+Same etag rules as botbuilder's MemoryStorage, so dialogs behave the same on one replica or
+many:
+- every stored item gets a fresh etag on each write, returned as ``e_tag`` on read;
+- a write whose ``e_tag`` is set, not ``"*"``, and differs from the stored one raises KeyError
+  (conflict) and writes nothing; ``"*"`` or no etag overwrites;
+- reading or deleting missing keys is not an error.
+
+The check and the write are one conditional UPDATE (``WHERE etag = :expected``), so of two
+concurrent writers holding the same etag exactly one succeeds, on SQLite and PostgreSQL alike.
+Values are serialized with jsonpickle, as botbuilder's own blob storage does, because dialog
+state holds SDK objects (DialogState, DialogInstance) rather than plain JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jsonpickle
+from botbuilder.core import Storage
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import SessionFactory
+from storage.models import BotState, utcnow
+
+logger = logging.getLogger(__name__)
+
+# botbuilder's storage contract has no size limit; ours refuses absurd state (a runaway loop
+# appending to dialog state) rather than filling the database.
+MAX_STATE_BYTES = 512_000
+
+
+class EtagConflictError(KeyError):
+    """The stored item changed since it was read (another turn or replica wrote it)."""
+
+
+def _etag_of(value: object) -> str | None:
+    if isinstance(value, Mapping):
+        etag = value.get("e_tag")
+    else:
+        etag = getattr(value, "e_tag", None)
+    return None if etag is None else str(etag)
+
+
+def _with_etag(value: Any, etag: str) -> Any:
+    if isinstance(value, dict):
+        value["e_tag"] = etag
+    elif hasattr(value, "e_tag"):
+        value.e_tag = etag
+    return value
+
+
+class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
+    def __init__(self, sessions: SessionFactory) -> None:
+        super().__init__()
+        self._sessions = sessions
+
+    async def read(self, keys: Sequence[str]) -> dict[str, Any]:
+        if not keys:
+            return {}
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(BotState.key, BotState.data, BotState.etag).where(
+                        BotState.key.in_(list(keys))  # type: ignore[attr-defined]
+                    )
+                )
+            ).all()
+        result: dict[str, Any] = {}
+        for key, data, etag in rows:
+            result[key] = _with_etag(jsonpickle.decode(data, keys=True), etag)
+        return result
+
+    async def write(self, changes: Mapping[str, Any]) -> None:
+        if changes is None:
+            raise TypeError("changes are required when writing")
+        for key, value in changes.items():
+            await self._write_one(key, value)
+
+    async def _write_one(self, key: str, value: Any) -> None:
+        expected = _etag_of(value)
+        if expected == "":
+            raise ValueError("SqlStorage.write(): empty etag")
+        new_etag = uuid.uuid4().hex
+        # The etag belongs to the row, not to the payload.
+        payload_value = (
+            {k: v for k, v in value.items() if k != "e_tag"} if isinstance(value, dict) else value
+        )
+        data = jsonpickle.encode(payload_value, keys=True)
+        if len(data) > MAX_STATE_BYTES:
+            raise ValueError(f"state for one key exceeds {MAX_STATE_BYTES} bytes")
+        now = utcnow()
+        async with self._sessions() as session, session.begin():
+            statement = (
+                update(BotState)
+                .where(BotState.key == key)  # type: ignore[arg-type]
+                .values(data=data, etag=new_etag, updated_at=now)
+            )
+            if expected is not None and expected != "*":
+                statement = statement.where(BotState.etag == expected)  # type: ignore[arg-type]
+            updated = (await session.execute(statement)).rowcount  # type: ignore[attr-defined]
+            if updated:
+                return
+            # Nothing updated: either the key is new, or its etag moved on.
+            exists = (
+                await session.execute(select(BotState.key).where(BotState.key == key))  # type: ignore[arg-type]
+            ).first()
+            if exists is not None:
+                raise EtagConflictError(f"etag conflict on state key (expected {expected})")
+        try:
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    insert(BotState).values(key=key, data=data, etag=new_etag, updated_at=now)
+                )
+        except IntegrityError as error:
+            # A concurrent first write of the same key won the race.
+            if expected is not None and expected != "*":
+                raise EtagConflictError("etag conflict on new state key") from error
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    update(BotState)
+                    .where(BotState.key == key)  # type: ignore[arg-type]
+                    .values(data=data, etag=new_etag, updated_at=now)
+                )
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                delete(BotState).where(BotState.key.in_(list(keys)))  # type: ignore[attr-defined]
+            )

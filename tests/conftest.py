@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.app import create_app
+from bot.settings import Settings
+from storage.db import SessionFactory, create_engine, session_factory
+from tests.databases import fresh_database
+from tests.fake_connector import FakeConnector
+
+
+@pytest.fixture(autouse=True)
+def _quiet_alembic() -> None:
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated, empty database of each kind."""
+    async with fresh_database(str(request.param), tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def sqlite_url(tmp_path: Path) -> AsyncIterator[str]:
+    async with fresh_database("sqlite", tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(sqlite_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> SessionFactory:
+    return session_factory(engine)
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[FakeConnector]:
+    fake = FakeConnector()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "DATABASE_URL": database_url,
+        "CARREFOUR_ENV": "test",
+        "MicrosoftAppId": None,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+BotClientFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def bot_client(sqlite_url: str) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """The whole bot over HTTP, on a fresh SQLite file."""
+    client = TestClient(TestServer(create_app(make_settings(sqlite_url))))
+    await client.start_server()
+    yield client
+    await client.close()
