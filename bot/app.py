@@ -14,7 +14,8 @@ from botbuilder.integration.aiohttp import (
     CloudAdapter,
     ConfigurationBotFrameworkAuthentication,
 )
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, CallerIdConstants
+from botframework.connector.auth import AuthenticationConstants
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.handler import CarrefourBot
@@ -49,13 +50,32 @@ class _AuthConfiguration:
 
     def __init__(self, settings: Settings) -> None:
         self.APP_ID = settings.app_id or ""
-        self.APP_PASSWORD = settings.app_password.get_secret_value() if settings.app_password else ""
+        self.APP_PASSWORD = (
+            settings.app_password.get_secret_value() if settings.app_password else ""
+        )
         # Without an app id the SDK runs anonymously only under "MultiTenant"; the single-tenant
         # factory insists on credentials. Development mode only (see check_runnable).
         self.APP_TYPE = settings.app_type if settings.app_id else "MultiTenant"
         self.APP_TENANTID = settings.app_tenant_id or ""
         if settings.openid_metadata_url:
+            # Setting any endpoint switches the SDK to its "parameterized" authentication, which
+            # needs the whole public-cloud set; only the key source differs.
             self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = settings.openid_metadata_url
+            self.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = (
+                AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
+            )
+            self.TO_CHANNEL_FROM_BOT_LOGIN_URL = (
+                AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
+                + (settings.app_tenant_id or "botframework.com")
+            )
+            self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = (
+                AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
+            )
+            self.OAUTH_URL = AuthenticationConstants.OAUTH_URL
+            self.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = (
+                AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
+            )
+            self.CALLER_ID = CallerIdConstants.public_azure_channel
 
 
 def _apology_handler(conversation_state: ConversationState, settings: Settings):  # type: ignore[no-untyped-def]
@@ -128,6 +148,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         auth_result = await runtime.auth.authenticate_request(activity, auth_header)
     except Exception as error:
         logger.warning("rejected an unauthenticated request: %s", type(error).__name__)
+        logger.debug("authentication failure detail", exc_info=True)
         raise web.HTTPUnauthorized() from None
 
     invoke_response = await runtime.adapter.process_activity(

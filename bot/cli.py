@@ -39,7 +39,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         f"\nCarrefour listens on http://{shown_host}:{port}/api/messages\n"
         "To chat with it locally, in another terminal run:  make playground\n"
         "  (Microsoft 365 Agents Playground, then open http://127.0.0.1:56150 and pick "
-        "\"Personal Chat\").\n"
+        '"Personal Chat").\n'
         "Health: /healthz   Readiness: /readyz   Stop: Ctrl+C\n",
         flush=True,
     )

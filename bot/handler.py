@@ -33,8 +33,6 @@ from storage.models import ConversationScope
 
 logger = logging.getLogger(__name__)
 
-CLAIM_KEY = "carrefour.activity_claim"
-
 
 def _scope(activity: Activity) -> ConversationScope:
     kind = getattr(activity.conversation, "conversation_type", None) or "personal"
@@ -58,6 +56,16 @@ def _tenant_id(activity: Activity) -> str | None:
     return str(from_data["id"]) if isinstance(from_data, dict) and from_data.get("id") else None
 
 
+def _activity_claim_key(activity: Activity) -> str | None:
+    """How a re-delivery is recognised; None when the activity carries no id."""
+    conversation_id = getattr(activity.conversation, "id", None)
+    if not activity.id or not conversation_id:
+        return None
+    return activities.activity_key(
+        conversation_id=str(conversation_id), activity_id=str(activity.id)
+    )
+
+
 class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is untyped
     def __init__(
         self,
@@ -78,12 +86,10 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
-        claim = await self._claim(activity)
-        if claim is False:
-            logger.info("activity %s already processed; ignoring the re-delivery", activity.id)
+        claim = _activity_claim_key(activity)
+        if claim is not None and not await activities.claim_activity(self._sessions, key=claim):
+            logger.info("activity already processed; ignoring the re-delivery")
             return
-        if claim:
-            turn_context.turn_state[CLAIM_KEY] = claim
         try:
             turn_context.turn_state[TURN_INFO_KEY] = await self._record(turn_context)
             await super().on_turn(turn_context)
@@ -94,15 +100,6 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             if claim:
                 await activities.release_activity(self._sessions, key=claim)
             raise
-
-    async def _claim(self, activity: Activity) -> str | bool | None:
-        """A claim key when this is the first delivery; False for a re-delivery; None when the
-        activity has no id to recognise it by."""
-        conversation_id = getattr(activity.conversation, "id", None)
-        if not activity.id or not conversation_id:
-            return None
-        key = activities.activity_key(conversation_id=conversation_id, activity_id=activity.id)
-        return key if await activities.claim_activity(self._sessions, key=key) else False
 
     async def _record(self, turn_context: TurnContext) -> TurnInfo:
         """Upsert the Person and ConversationRef, and resolve the language of the turn."""
@@ -125,7 +122,11 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     ),
                 )
                 person_id, preferred = person.id, person.preferred_locale
-            if activity.conversation is not None and activity.conversation.id and activity.service_url:
+            if (
+                activity.conversation is not None
+                and activity.conversation.id
+                and activity.service_url
+            ):
                 channel_data = _channel_data(activity)
                 team = channel_data.get("team")
                 channel = channel_data.get("channel")

@@ -7,7 +7,7 @@ operator copies from the Azure portal work unchanged; the rest are prefixed `CAR
 from __future__ import annotations
 
 from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,9 +42,7 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(1_048_576, validation_alias="CARREFOUR_MAX_REQUEST_BYTES")
     # Where the Bot Connector's signing keys are published. Only sovereign clouds and tests
     # change it; the SDK default is the public cloud's.
-    openid_metadata_url: str | None = Field(
-        None, validation_alias="CARREFOUR_OPENID_METADATA_URL"
-    )
+    openid_metadata_url: str | None = Field(None, validation_alias="CARREFOUR_OPENID_METADATA_URL")
     processed_activity_retention_hours: int = Field(
         48, validation_alias="CARREFOUR_PROCESSED_ACTIVITY_RETENTION_HOURS"
     )
@@ -53,7 +51,11 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone, so a typo fails at start, not at 9:00
+        # An unknown zone fails at start, not at 9:00 on the 1st of the month.
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
         return value
 
     @property

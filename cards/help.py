@@ -24,7 +24,9 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
-def build_help_card(features: tuple[Feature, ...] = FEATURES, *, locale: str, in_channel: bool = False) -> Element:
+def build_help_card(
+    features: tuple[Feature, ...] = FEATURES, *, locale: str, in_channel: bool = False
+) -> Element:
     t = translator(locale)
     body: list[Element] = [
         heading(t("help.title")),
@@ -38,5 +40,7 @@ def build_help_card(features: tuple[Feature, ...] = FEATURES, *, locale: str, in
         },
         paragraph(t("help.channel_hint") if in_channel else t("help.personal_hint"), subtle=True),
     ]
-    actions = [submit(t(f"command.{f.key}.button"), verb=f.verb) for f in features if f.key != "help"]
+    actions = [
+        submit(t(f"command.{f.key}.button"), verb=f.verb) for f in features if f.key != "help"
+    ]
     return adaptive_card(body, actions)

@@ -38,7 +38,10 @@ def language_of(locale: str | None) -> str:
 def normalize_locale(locale: str | None, default: str = DEFAULT_LOCALE) -> str:
     """A locale we can speak and Babel can format with, as a BCP 47 tag ('fr-CA', 'en-US')."""
     for candidate in (locale, default):
-        if candidate and language_of(candidate) == candidate.replace("_", "-").split("-")[0].lower():
+        if (
+            candidate
+            and language_of(candidate) == candidate.replace("_", "-").split("-")[0].lower()
+        ):
             try:
                 Locale.parse(candidate.replace("-", "_"))
             except (ValueError, UnknownLocaleError):
@@ -88,20 +91,24 @@ def translator(locale: str | None) -> Translate:
 
 def format_day(moment: datetime, *, locale: str, tz: str) -> str:
     """« samedi 5 décembre 2026 » / « Saturday, December 5, 2026 »."""
-    return format_date(moment.astimezone(ZoneInfo(tz)), format="full", locale=babel_locale(locale))
+    return str(
+        format_date(moment.astimezone(ZoneInfo(tz)), format="full", locale=babel_locale(locale))
+    )
 
 
 def format_clock(moment: datetime, *, locale: str, tz: str) -> str:
     """« 09 h 00 » / « 9:00 AM »."""
     zone = ZoneInfo(tz)
-    return format_time(
-        moment.astimezone(zone), format="short", tzinfo=zone, locale=babel_locale(locale)
+    return str(
+        format_time(
+            moment.astimezone(zone), format="short", tzinfo=zone, locale=babel_locale(locale)
+        )
     )
 
 
 def format_when(moment: datetime, *, locale: str, tz: str) -> str:
     """« samedi 5 décembre 2026 à 09 h 00 » — the locale's own way to join date and time."""
-    joiner = get_datetime_format("full", locale=babel_locale(locale)).replace("'", "")
+    joiner = str(get_datetime_format("full", locale=babel_locale(locale))).replace("'", "")
     return joiner.format(
         format_clock(moment, locale=locale, tz=tz), format_day(moment, locale=locale, tz=tz)
     )

@@ -29,11 +29,11 @@ class CancellableDialog(ComponentDialog):  # type: ignore[misc]  # botbuilder is
 
     async def _interrupt(self, inner_dc: DialogContext) -> DialogTurnResult | None:
         activity = inner_dc.context.activity
-        if activity.type == ActivityTypes.message and activity.text:
-            if simplify(activity.text) in CANCEL_WORDS:
-                t = translator(turn_info(inner_dc.context).locale)
-                await inner_dc.context.send_activity(t("dialog.cancelled"))
-                return await inner_dc.cancel_all_dialogs()  # type: ignore[no-any-return]
+        is_text = activity.type == ActivityTypes.message and bool(activity.text)
+        if is_text and simplify(activity.text) in CANCEL_WORDS:
+            t = translator(turn_info(inner_dc.context).locale)
+            await inner_dc.context.send_activity(t("dialog.cancelled"))
+            return await inner_dc.cancel_all_dialogs()
         return None
 
 

@@ -35,7 +35,7 @@ class LanguageDialog(CancellableDialog):
             Choice(t("language.option.fr"), synonyms=["fr", "francais", "français", "french"]),
             Choice(t("language.option.en"), synonyms=["en", "anglais", "english"]),
         ]
-        return await step.prompt(  # type: ignore[no-any-return]
+        return await step.prompt(
             self.CHOICE_ID,
             PromptOptions(
                 prompt=MessageFactory.text(t("language.prompt")),
@@ -48,7 +48,7 @@ class LanguageDialog(CancellableDialog):
     async def save_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         locale = FRENCH if step.result.index == 0 else ENGLISH
         await save_language(self._sessions, step.context, locale)
-        return await step.end_dialog(locale)  # type: ignore[no-any-return]
+        return await step.end_dialog(locale)
 
 
 async def save_language(sessions: SessionFactory, turn_context: TurnContext, locale: str) -> None:

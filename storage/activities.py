@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Table, delete
+from sqlalchemy import CursorResult, Table, delete
+from sqlmodel import col
 
 from storage.db import SessionFactory
 from storage.models import ProcessedActivity, utcnow
@@ -22,20 +23,25 @@ async def claim_activity(sessions: SessionFactory, *, key: str) -> bool:
     """True the first time a key is claimed; False for a re-delivery."""
     async with sessions() as session, session.begin():
         return await insert_if_absent(
-            session, TABLE, {"activity_key": key, "received_at": utcnow()}, conflict=["activity_key"]
+            session,
+            TABLE,
+            {"activity_key": key, "received_at": utcnow()},
+            conflict=["activity_key"],
         )
 
 
 async def release_activity(sessions: SessionFactory, *, key: str) -> None:
     """Forget a claim whose turn failed, so Teams' retry is processed."""
     async with sessions() as session, session.begin():
-        await session.execute(delete(ProcessedActivity).where(ProcessedActivity.activity_key == key))  # type: ignore[arg-type]
+        await session.execute(
+            delete(ProcessedActivity).where(col(ProcessedActivity.activity_key) == key)
+        )
 
 
 async def purge_processed(sessions: SessionFactory, *, older_than: timedelta) -> int:
     cutoff = utcnow() - older_than
     async with sessions() as session, session.begin():
-        result = await session.execute(
-            delete(ProcessedActivity).where(ProcessedActivity.received_at < cutoff)  # type: ignore[arg-type, operator]
+        result: CursorResult[tuple[()]] = await session.execute(  # type: ignore[assignment]
+            delete(ProcessedActivity).where(col(ProcessedActivity.received_at) < cutoff)
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return result.rowcount

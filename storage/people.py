@@ -93,14 +93,10 @@ async def set_preferred_locale(session: AsyncSession, *, person_id: int, locale:
 
 
 async def get_person(session: AsyncSession, *, teams_user_id: str) -> Person | None:
-    return (
-        await session.exec(select(Person).where(Person.teams_user_id == teams_user_id))
-    ).first()
+    return (await session.exec(select(Person).where(Person.teams_user_id == teams_user_id))).first()
 
 
-async def personal_conversation(
-    session: AsyncSession, *, person_id: int
-) -> ConversationRef | None:
+async def personal_conversation(session: AsyncSession, *, person_id: int) -> ConversationRef | None:
     return (
         await session.exec(
             select(ConversationRef)

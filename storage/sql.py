@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import CursorResult, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,5 +42,5 @@ async def insert_if_absent(
     statement = (
         module.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
     )
-    result = await session.execute(statement)
+    result: CursorResult[tuple[()]] = await session.execute(statement)  # type: ignore[assignment]
     return bool(result.rowcount)

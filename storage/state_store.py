@@ -22,8 +22,9 @@ from typing import Any
 
 import jsonpickle
 from botbuilder.core import Storage
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from storage.db import SessionFactory
 from storage.models import BotState, utcnow
@@ -40,10 +41,7 @@ class EtagConflictError(KeyError):
 
 
 def _etag_of(value: object) -> str | None:
-    if isinstance(value, Mapping):
-        etag = value.get("e_tag")
-    else:
-        etag = getattr(value, "e_tag", None)
+    etag = value.get("e_tag") if isinstance(value, Mapping) else getattr(value, "e_tag", None)
     return None if etag is None else str(etag)
 
 
@@ -66,8 +64,8 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
         async with self._sessions() as session:
             rows = (
                 await session.execute(
-                    select(BotState.key, BotState.data, BotState.etag).where(
-                        BotState.key.in_(list(keys))  # type: ignore[attr-defined]
+                    select(col(BotState.key), col(BotState.data), col(BotState.etag)).where(
+                        col(BotState.key).in_(list(keys))
                     )
                 )
             ).all()
@@ -98,17 +96,18 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
         async with self._sessions() as session, session.begin():
             statement = (
                 update(BotState)
-                .where(BotState.key == key)  # type: ignore[arg-type]
+                .where(col(BotState.key) == key)
                 .values(data=data, etag=new_etag, updated_at=now)
             )
             if expected is not None and expected != "*":
-                statement = statement.where(BotState.etag == expected)  # type: ignore[arg-type]
-            updated = (await session.execute(statement)).rowcount  # type: ignore[attr-defined]
+                statement = statement.where(col(BotState.etag) == expected)
+            result: CursorResult[tuple[()]] = await session.execute(statement)  # type: ignore[assignment]
+            updated = result.rowcount
             if updated:
                 return
             # Nothing updated: either the key is new, or its etag moved on.
             exists = (
-                await session.execute(select(BotState.key).where(BotState.key == key))  # type: ignore[arg-type]
+                await session.execute(select(col(BotState.key)).where(col(BotState.key) == key))
             ).first()
             if exists is not None:
                 raise EtagConflictError(f"etag conflict on state key (expected {expected})")
@@ -124,7 +123,7 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
             async with self._sessions() as session, session.begin():
                 await session.execute(
                     update(BotState)
-                    .where(BotState.key == key)  # type: ignore[arg-type]
+                    .where(col(BotState.key) == key)
                     .values(data=data, etag=new_etag, updated_at=now)
                 )
 
@@ -132,6 +131,4 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
         if not keys:
             return
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                delete(BotState).where(BotState.key.in_(list(keys)))  # type: ignore[attr-defined]
-            )
+            await session.execute(delete(BotState).where(col(BotState.key).in_(list(keys))))

@@ -30,7 +30,9 @@ def message(
     sender = sender or user()
     if conversation_id is None:
         conversation_id = (
-            f"a:personal-{sender['id']}" if conversation_type == "personal" else "19:channel@thread.tacv2"
+            f"a:personal-{sender['id']}"
+            if conversation_type == "personal"
+            else "19:channel@thread.tacv2"
         )
     activity: dict[str, Any] = {
         "type": "message",

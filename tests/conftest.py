@@ -62,7 +62,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "MicrosoftAppId": None,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 BotClientFactory = Callable[..., Any]

@@ -91,13 +91,13 @@ class FakeConnector:
             if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive"
         ]
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
+    async def wait_for(self, count: int, within: float = 10.0) -> None:
         async def _wait() -> None:
             while len(self.activities()) < count:
                 self._arrived.clear()
                 await self._arrived.wait()
 
-        await asyncio.wait_for(_wait(), timeout)
+        await asyncio.wait_for(_wait(), within)
 
     # -- handlers -----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import jwt
 import pytest
@@ -41,9 +41,9 @@ UNKNOWN_KEY = _private_key()
 
 
 class _Metadata(BaseHTTPRequestHandler):
-    documents: dict[str, bytes] = {}
+    documents: ClassVar[dict[str, bytes]] = {}
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         body = self.documents.get(self.path)
         self.send_response(200 if body else 404)
         self.send_header("Content-Type", "application/json")
@@ -156,8 +156,7 @@ async def test_a_token_signed_by_the_published_key_is_accepted(secured_client: C
             id="expired",
         ),
         pytest.param(
-            "Bearer "
-            + token(key=TRUSTED_KEY, kid="trusted", service_url="https://evil.example/"),
+            "Bearer " + token(key=TRUSTED_KEY, kid="trusted", service_url="https://evil.example/"),
             id="service url not the activity's",
         ),
     ],

@@ -169,7 +169,7 @@ async def test_every_turn_records_the_person_and_where_to_write(
     assert person.name == "Léa Tremblay"
     assert person.tenant_id == TENANT
     assert person.locale == "fr-CA"  # the last activity's locale
-    by_scope = {c.scope: c for c in conversations}
+    by_scope = {str(c.scope): c for c in conversations}
     assert set(by_scope) == {"personal", "channel"}
     assert by_scope["personal"].person_id == person.id
     assert by_scope["personal"].service_url == connector.url
@@ -222,7 +222,11 @@ async def test_a_failing_turn_apologises_in_the_user_language_and_logs_the_trace
         (b'{"type": "message", "from": "not an object"}', "application/json", 400),
         (b"\xff\xfe\x00", "application/json", 400),
         (b"aide", "text/plain", 415),
-        (json.dumps({"type": "message", "text": "x" * 2_000_000}).encode(), "application/json", 413),
+        (
+            json.dumps({"type": "message", "text": "x" * 2_000_000}).encode(),
+            "application/json",
+            413,
+        ),
     ],
 )
 async def test_bad_requests_get_4xx_and_change_nothing(

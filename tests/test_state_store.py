@@ -33,7 +33,8 @@ async def test_write_then_read_round_trips_dicts_and_objects(storage: SqlStorage
     assert items["a"]["nested"] == {"x": [1, 2]}
     assert isinstance(items["b"], Note)
     assert items["b"].text == "bonjour"
-    assert items["a"]["e_tag"] and items["b"].e_tag
+    assert items["a"]["e_tag"]
+    assert items["b"].e_tag
 
 
 async def test_reading_and_deleting_missing_keys_is_not_an_error(storage: SqlStorage) -> None:

@@ -1,0 +1,89 @@
+"""Every message the code uses exists in French and English, and nothing in them is unused."""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from cards.help import FEATURES
+from cards.i18n import LANGUAGES, catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = [ROOT / layer for layer in ("bot", "dialogs", "cards", "storage")]
+KEY_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+
+
+def _literal_keys() -> set[str]:
+    """First arguments of calls to `t(...)` and of `translator(...)(...)`, and catalog-key
+    strings used as templates (e.g. the manifest's `{{t:key}}`)."""
+    keys: set[str] = set()
+    for source in SOURCES:
+        for path in source.rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Call) or not node.args:
+                    continue
+                first = node.args[0]
+                called = node.func
+                is_t = isinstance(called, ast.Name) and called.id == "t"
+                is_translator_call = (
+                    isinstance(called, ast.Call)
+                    and isinstance(called.func, ast.Name)
+                    and called.func.id == "translator"
+                )
+                if (is_t or is_translator_call) and isinstance(first, ast.Constant):
+                    keys.add(str(first.value))
+    for template in (ROOT / "manifest").glob("*.json"):
+        keys.update(re.findall(r"\{\{t:([a-z0-9_.]+)\}\}", template.read_text(encoding="utf-8")))
+    return keys
+
+
+def _used_keys() -> set[str]:
+    dynamic = {
+        f"command.{feature.key}.{part}"
+        for feature in FEATURES
+        for part in ("title", "description", "button")
+    }
+    return _literal_keys() | dynamic
+
+
+def _entries(language: str) -> dict[str, str]:
+    return {str(m.id): str(m.string) for m in catalog(language) if m.id}
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_used_message_is_translated(language: str) -> None:
+    entries = _entries(language)
+    missing = sorted(k for k in _used_keys() if not entries.get(k))
+    assert missing == [], f"{language} catalog lacks {missing}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_catalog_entry_is_unused(language: str) -> None:
+    unused = sorted(set(_entries(language)) - _used_keys())
+    assert unused == [], f"{language} catalog has unused entries {unused}"
+
+
+def test_both_languages_have_the_same_keys_and_placeholders() -> None:
+    french, english = _entries("fr"), _entries("en")
+    assert set(french) == set(english)
+    for key in french:
+        assert _placeholders(french[key]) == _placeholders(english[key]), key
+
+
+def test_keys_are_well_formed() -> None:
+    for key in _entries("fr"):
+        assert KEY_PATTERN.match(key), key
+
+
+def test_the_scanner_finds_keys_in_code() -> None:
+    # Guards the guard: if the scanner broke, the tests above would pass vacuously.
+    assert {"help.title", "error.apology", "language.saved"} <= _literal_keys()

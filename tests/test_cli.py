@@ -1,0 +1,74 @@
+"""The `carrefour` command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def carrefour(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def test_help_lists_the_commands() -> None:
+    result = carrefour("--help")
+    assert result.returncode == 0
+    for command in ("serve", "db", "manifest"):
+        assert command in result.stdout
+
+
+def test_db_upgrade_creates_the_sqlite_file(tmp_path: Path) -> None:
+    database = tmp_path / "data" / "carrefour.db"
+    result = carrefour("db", "upgrade", env={"DATABASE_URL": f"sqlite+aiosqlite:///{database}"})
+    assert result.returncode == 0, result.stderr
+    assert database.exists()
+
+
+def test_manifest_build_writes_the_zip(tmp_path: Path) -> None:
+    out = tmp_path / "app.zip"
+    result = carrefour(
+        "manifest", "build", "--app-id", "3f1c2a9e-5b7d-4e21-9c1a-2b3c4d5e6f70", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "manifest.json" in zipfile.ZipFile(out).namelist()
+
+
+def test_manifest_build_refuses_a_bad_app_id(tmp_path: Path) -> None:
+    result = carrefour(
+        "manifest", "build", "--app-id", "not-a-guid", "--out", str(tmp_path / "x.zip")
+    )
+    assert result.returncode == 2
+    assert "error" in result.stderr.lower()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"CARREFOUR_ENV": "production", "MicrosoftAppId": ""}, "production"),
+        ({"CARREFOUR_TIMEZONE": "Mars/Olympus"}, "invalid configuration"),
+    ],
+)
+def test_serve_refuses_to_start_with_a_bad_configuration(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    result = carrefour(
+        "serve", "--port", "0", env={"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/c.db", **env}
+    )
+    assert result.returncode == 2
+    assert expected in result.stderr
