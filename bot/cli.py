@@ -31,9 +31,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.app import create_app
 
+    from storage.db import is_sqlite
+    from storage.migrate import current_revision, head_revision, upgrade
+
     port = args.port or settings.port
     host = args.host or settings.host
-    app = create_app(settings)
+    app = create_app(settings)  # refuses a configuration it cannot run before touching the DB
+    if current_revision(settings.database_url) != head_revision():
+        if not is_sqlite(settings.database_url):
+            # Several replicas share PostgreSQL: the operator upgrades once, on purpose.
+            logger.error("the database schema is not current: run `carrefour db upgrade` first")
+            return 2
+        upgrade(settings.database_url)
     shown_host = "localhost" if host in ("0.0.0.0", "::") else host
     print(
         f"\nCarrefour listens on http://{shown_host}:{port}/api/messages\n"

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./carrefour.db"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/carrefour.db"
 
 
 class Settings(BaseSettings):

@@ -42,6 +42,12 @@ async def upgrade_async(database_url: str, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade, database_url, revision)
 
 
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
 def current_revision(database_url: str) -> str | None:
     return asyncio.run(_current_revision_async(database_url))
 
@@ -51,6 +57,7 @@ async def _current_revision_async(database_url: str) -> str | None:
 
     from storage.db import create_engine
 
+    _ensure_sqlite_directory(database_url)
     engine = create_engine(database_url)
     try:
         async with engine.connect() as connection:
