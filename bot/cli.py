@@ -30,7 +30,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot.app import create_app
-
     from storage.db import is_sqlite
     from storage.migrate import current_revision, head_revision, upgrade
 
