@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, DateTime, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -139,3 +139,82 @@ class ProcessedActivity(SQLModel, table=True):
 
     activity_key: str = Field(primary_key=True, max_length=600)
     received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+
+
+class MeetingStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    DONE = "done"
+
+
+class RsvpAnswer(enum.StrEnum):
+    YES = "yes"
+    NO = "no"
+    MAYBE = "maybe"
+
+
+class Meeting(SQLModel, table=True):
+    __tablename__ = "meeting"
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    title: str = Field(default="", max_length=200)
+    starts_at: datetime = Field(sa_column=_ts(index=True))
+    ends_at: datetime = Field(sa_column=_ts())
+    mode: MeetingMode = Field(default=MeetingMode.HYBRID, sa_type=String(16))
+    place: str | None = Field(default=None, max_length=300)
+    online_link: str | None = Field(default=None, max_length=1000)
+    status: MeetingStatus = Field(default=MeetingStatus.SCHEDULED, sa_type=String(16))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Rsvp(SQLModel, table=True):
+    __tablename__ = "rsvp"
+    __table_args__ = (UniqueConstraint("meeting_id", "person_id", name="uq_rsvp_meeting_person"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    answer: RsvpAnswer = Field(sa_type=String(8))
+    answered_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for not_before (or a retry)
+    SENDING = "sending"  # claimed by a dispatcher until lease_until
+    SENT = "sent"
+    UNDELIVERABLE = "undeliverable"  # 403/404: app removed, person gone
+    DEAD = "dead"  # gave up after the maximum attempts, or refused by the connector
+    CANCELLED = "cancelled"  # no longer relevant (meeting cancelled, person left)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message the bot sends on its own. Rendered at send time from `kind` + `params`, in
+    the recipient's language and from current data. Kept after sending as the delivery
+    history (who was sent what, when) until the retention period ends."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("dedup_key", name="uq_outbox_dedup_key"),
+        # The dispatcher's question: what is due now?
+        Index("ix_outbox_due", "status", "not_before"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(max_length=300)
+    kind: str = Field(max_length=64)
+    params: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Exactly one of: a person (their 1:1 chat, created if needed) or a known conversation.
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    conversation_ref_id: int | None = Field(default=None, foreign_key="conversation_ref.id")
+    status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=String(16))
+    not_before: datetime = Field(sa_column=_ts())
+    attempts: int = Field(default=0)
+    lease_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    lease_owner: str | None = Field(default=None, max_length=64)
+    last_error: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, index=True))
+    # Where it went and the id Teams gave it (to update the message in place later).
+    conversation_id: str | None = Field(default=None, max_length=512)
+    activity_id: str | None = Field(default=None, max_length=255)

@@ -264,7 +264,7 @@ def _chat_in_the_playground(tmp_path: Path, services: list[Service]) -> None:
 
     # -- a person in a browser -----------------------------------------------------------------
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    for stale in ("help-fr.png", "help-en.png", "failure.png"):
+    for stale in ("help-fr.png", "help-en.png", "failure.png", "bot.log", "playground.log"):
         (OUTPUT / stale).unlink(missing_ok=True)
     node = shutil.which("node")
     assert node is not None
