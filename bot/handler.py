@@ -109,6 +109,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         tenant_id = _tenant_id(activity)
         person_id: int | None = None
         preferred: str | None = None
+        new_conversation = False
         async with transaction(self._sessions) as session:
             if sender is not None and sender.id:
                 person = await people.record_participant(
@@ -130,7 +131,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 channel_data = _channel_data(activity)
                 team = channel_data.get("team")
                 channel = channel_data.get("channel")
-                await people.remember_conversation(
+                new_conversation = await people.remember_conversation(
                     session,
                     address=people.ConversationAddress(
                         conversation_id=str(activity.conversation.id)[:512],
@@ -153,6 +154,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             locale=locale,
             timezone=self._settings.timezone,
             in_channel=scope != ConversationScope.PERSONAL,
+            new_conversation=new_conversation,
         )
 
     # -- messages ---------------------------------------------------------------------------
@@ -221,8 +223,11 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
     ) -> None:
         info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
         bot_id = getattr(turn_context.activity.recipient, "id", None)
-        if info.in_channel:
-            return  # team installs and new team members belong to the communities feature
+        if info.in_channel or not info.new_conversation:
+            # Team installs and new team members belong to the communities feature; a client
+            # that re-announces a known chat (the Playground does on every reload) gets no
+            # second welcome.
+            return
         for member in members_added:
             if member.id == bot_id:
                 t = translator(info.locale)

@@ -15,6 +15,8 @@ class TurnInfo:
     locale: str
     timezone: str
     in_channel: bool
+    # The first activity ever seen in this conversation (install, first message).
+    new_conversation: bool = False
 
 
 def turn_info(turn_context: TurnContext) -> TurnInfo:

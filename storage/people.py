@@ -65,7 +65,15 @@ async def record_participant(session: AsyncSession, *, participant: Participant)
 
 async def remember_conversation(
     session: AsyncSession, *, address: ConversationAddress, person_id: int | None
-) -> None:
+) -> bool:
+    """Record where the bot can write; True when this conversation was not known before."""
+    known = (
+        await session.exec(
+            select(ConversationRef.id).where(
+                ConversationRef.conversation_id == address.conversation_id
+            )
+        )
+    ).first()
     values = {
         "conversation_id": address.conversation_id,
         "scope": address.scope,
@@ -84,6 +92,7 @@ async def remember_conversation(
     await upsert(
         session, CONVERSATION_TABLE, values, conflict=["conversation_id"], update=refreshed
     )
+    return known is None
 
 
 async def set_preferred_locale(session: AsyncSession, *, person_id: int, locale: str) -> None:

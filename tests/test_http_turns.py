@@ -188,6 +188,9 @@ async def test_bot_added_to_personal_chat_welcomes_with_help(
         "Bonjour Léa ! Je suis Carrefour, l’assistant de vos communautés de pratique."
     ]
     assert card_titles(connector) == [FRENCH_TITLE]
+    activity["id"] = "announced-again"
+    await post(bot_client, activity)
+    assert len(connector.activities()) == 2  # no second welcome
 
 
 async def test_a_failing_turn_apologises_in_the_user_language_and_logs_the_trace(
