@@ -48,6 +48,38 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", validation_alias="CARREFOUR_LOG_LEVEL")
 
+    # Proactive delivery (the outbox). Limits default to Microsoft's published bot limits.
+    outbox_per_conversation_per_second: int = Field(
+        7, ge=1, validation_alias="CARREFOUR_OUTBOX_PER_CONVERSATION_PER_SECOND"
+    )
+    outbox_per_conversation_per_30s: int = Field(
+        60, ge=1, validation_alias="CARREFOUR_OUTBOX_PER_CONVERSATION_PER_30S"
+    )
+    outbox_per_tenant_per_second: int = Field(
+        50, ge=1, validation_alias="CARREFOUR_OUTBOX_PER_TENANT_PER_SECOND"
+    )
+    outbox_max_attempts: int = Field(8, ge=1, validation_alias="CARREFOUR_OUTBOX_MAX_ATTEMPTS")
+    outbox_lease_seconds: float = Field(60, gt=0, validation_alias="CARREFOUR_OUTBOX_LEASE_SECONDS")
+    outbox_batch_size: int = Field(100, ge=1, validation_alias="CARREFOUR_OUTBOX_BATCH_SIZE")
+    outbox_concurrency: int = Field(16, ge=1, validation_alias="CARREFOUR_OUTBOX_CONCURRENCY")
+    outbox_poll_seconds: float = Field(5, gt=0, validation_alias="CARREFOUR_OUTBOX_POLL_SECONDS")
+    outbox_backoff_base_seconds: float = Field(
+        2, gt=0, validation_alias="CARREFOUR_OUTBOX_BACKOFF_BASE_SECONDS"
+    )
+    outbox_backoff_max_seconds: float = Field(
+        600, gt=0, validation_alias="CARREFOUR_OUTBOX_BACKOFF_MAX_SECONDS"
+    )
+    outbox_retention_days: int = Field(
+        400, ge=1, validation_alias="CARREFOUR_OUTBOX_RETENTION_DAYS"
+    )
+    # Reminder offsets before a meeting, ISO 8601 durations (J-7, J-1, H-1); communities may
+    # override them in their settings.
+    reminder_offsets: list[str] = Field(
+        ["P7D", "P1D", "PT1H"], validation_alias="CARREFOUR_REMINDER_OFFSETS"
+    )
+    # Tests and one-off CLI commands run without the background scheduler.
+    scheduler_enabled: bool = Field(True, validation_alias="CARREFOUR_SCHEDULER_ENABLED")
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

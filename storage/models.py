@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, DateTime, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from storage.types import UtcDateTime
 
 
 def utcnow() -> datetime:
@@ -14,8 +16,8 @@ def utcnow() -> datetime:
 
 
 def _ts(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
-    # Always timezone-aware: SQLite stores the offset text, PostgreSQL timestamptz.
-    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+    # Always timezone-aware, always UTC in the database (see storage/types.py).
+    return Column(UtcDateTime(), nullable=nullable, index=index)
 
 
 class ConversationScope(enum.StrEnum):

@@ -11,6 +11,7 @@ import pytest
 
 from cards.help import FEATURES
 from cards.i18n import LANGUAGES, catalog
+from storage.models import MeetingMode
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / layer for layer in ("bot", "dialogs", "cards", "storage")]
@@ -42,13 +43,26 @@ def _literal_keys() -> set[str]:
     return keys
 
 
+def _mentioned_keys() -> set[str]:
+    """Every string constant in the code shaped like a key (keys chosen in code, then passed
+    to `t`, such as `("reminder.lead.days", n)`)."""
+    found: set[str] = set()
+    for source in SOURCES:
+        for path in source.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                value = node.value if isinstance(node, ast.Constant) else None
+                if isinstance(value, str) and KEY_PATTERN.match(value):
+                    found.add(value)
+    return found
+
+
 def _used_keys() -> set[str]:
     dynamic = {
         f"command.{feature.key}.{part}"
         for feature in FEATURES
         for part in ("title", "description", "button")
-    }
-    return _literal_keys() | dynamic
+    } | {f"meeting.mode.{mode.value}" for mode in MeetingMode}
+    return _literal_keys() | _mentioned_keys() | dynamic
 
 
 def _entries(language: str) -> dict[str, str]:
@@ -62,7 +76,8 @@ def _placeholders(text: str) -> set[str]:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_used_message_is_translated(language: str) -> None:
     entries = _entries(language)
-    missing = sorted(k for k in _used_keys() if not entries.get(k))
+    needed = _literal_keys() | (_used_keys() - _mentioned_keys())
+    missing = sorted(k for k in needed if not entries.get(k))
     assert missing == [], f"{language} catalog lacks {missing}"
 
 

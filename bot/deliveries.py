@@ -1,0 +1,71 @@
+"""What each kind of outbox message says, rendered at send time.
+
+A renderer reads current data (a reminder shows the meeting as it is now) and answers in the
+recipient's language; it returns None when the message no longer makes sense (meeting
+cancelled or already started), and the row is then cancelled rather than sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from botbuilder.core import CardFactory, MessageFactory
+from botbuilder.schema import Activity
+
+from cards.i18n import translator
+from cards.meeting_reminder import build_meeting_reminder_card
+from storage import meetings
+from storage.db import SessionFactory
+from storage.models import MeetingStatus
+from storage.outbox import Claimed
+
+
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    message: Claimed
+    locale: str
+    timezone: str
+    now: datetime
+    sessions: SessionFactory
+
+
+Renderer = Callable[[RenderContext], Awaitable[Activity | None]]
+
+
+async def render_notice(context: RenderContext) -> Activity | None:
+    """A plain text message from the catalog: params {"text": key, "values": {...}}."""
+    params = context.message.params
+    key = params.get("text")
+    values = params.get("values") or {}
+    if not isinstance(key, str) or not isinstance(values, dict):
+        raise ValueError("notice needs a catalog key and values")
+    return MessageFactory.text(translator(context.locale)(key, **values))
+
+
+async def render_meeting_reminder(context: RenderContext) -> Activity | None:
+    params = context.message.params
+    async with context.sessions() as session:
+        found = await meetings.meeting_with_community(
+            session, meeting_id=int(str(params["meeting_id"]))
+        )
+    if found is None:
+        return None
+    meeting, community = found
+    if meeting.status != MeetingStatus.SCHEDULED or meeting.starts_at <= context.now:
+        return None
+    card = build_meeting_reminder_card(
+        meeting,
+        community,
+        offset=meeting.starts_at - context.now,
+        locale=context.locale,
+        tz=context.timezone,
+    )
+    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+
+
+RENDERERS: dict[str, Renderer] = {
+    "notice": render_notice,
+    "meeting_reminder": render_meeting_reminder,
+}

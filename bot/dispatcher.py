@@ -1,0 +1,394 @@
+"""The outbox dispatcher: claims due messages, renders them, sends them under Teams' limits.
+
+Each row is claimed under a lease (storage/outbox.py). A row is marked sent right after the
+Bot Connector accepts it; a crash before that leaves the lease to expire and the row is sent by
+the next claimant. Failures: 429/412/5xx → retry with jittered exponential backoff honouring
+Retry-After; 403/404 → undeliverable (app removed, person gone); other 4xx → dead; after
+`outbox_max_attempts` → dead, logged once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import (
+    Activity,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+)
+from sqlmodel import col, select
+
+from bot.deliveries import RenderContext, Renderer
+from bot.ratelimit import Rule, SlidingWindowLimiter
+from bot.settings import Settings
+from cards.i18n import normalize_locale
+from storage import outbox, people
+from storage.db import SessionFactory, transaction
+from storage.models import ConversationRef, ConversationScope, OutboxStatus, Person, utcnow
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = frozenset({408, 412, 429, 500, 502, 503, 504})
+GONE_STATUSES = frozenset({403, 404})
+# Stop sending from a batch this long before its lease ends, so no other dispatcher can
+# claim a row while it is still being sent here.
+LEASE_MARGIN = timedelta(seconds=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a message goes: an existing conversation, or a 1:1 chat to create."""
+
+    service_url: str
+    tenant_id: str | None
+    bot_id: str | None
+    locale: str
+    conversation: ConversationRef | None = None
+    person: Person | None = None
+
+
+class Undeliverable(Exception):
+    """Nothing to send to (no conversation, no way to create one)."""
+
+
+def _status_of(error: BaseException) -> int | None:
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    return int(status) if isinstance(status, int) else None
+
+
+def _retry_after(error: BaseException) -> float | None:
+    response = getattr(error, "response", None)
+    headers: Mapping[str, str] | None = getattr(response, "headers", None)
+    value = headers.get("Retry-After") if headers is not None else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - utcnow()).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessions: SessionFactory,
+        adapter: CloudAdapter,
+        renderers: Mapping[str, Renderer],
+        clock: Callable[[], datetime] = utcnow,
+        owner: str | None = None,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._adapter = adapter
+        self._renderers = renderers
+        self._clock = clock
+        self.owner = owner or f"{socket.gethostname()[:40]}-{uuid.uuid4().hex[:8]}"
+        self._limiter = SlidingWindowLimiter()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._gate = asyncio.Semaphore(settings.outbox_concurrency)
+        self._on_sent: list[Callable[[outbox.Claimed], Awaitable[None]]] = []
+
+    # -- control -------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Something was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until stopped; sleeps until the next due message, a wake-up or the poll."""
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                processed = await self.dispatch_once()
+            except Exception:
+                logger.exception("outbox dispatch failed; retrying after the poll interval")
+                processed = 0
+            if processed or self._stopping:
+                continue
+            timeout = self._settings.outbox_poll_seconds
+            try:
+                upcoming = await outbox.next_due(self._sessions)
+            except Exception:
+                logger.warning("could not read the outbox schedule", exc_info=True)
+                upcoming = None
+            if upcoming is not None:
+                timeout = min(timeout, max(0.0, (upcoming - self._clock()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    # -- one batch -----------------------------------------------------------------------------
+
+    async def dispatch_once(self) -> int:
+        lease = timedelta(seconds=self._settings.outbox_lease_seconds)
+        claimed_at = self._clock()
+        batch = await outbox.claim_due(
+            self._sessions,
+            owner=self.owner,
+            lease=lease,
+            limit=self._settings.outbox_batch_size,
+            now=claimed_at,
+        )
+        if not batch:
+            return 0
+        deadline = time.monotonic() + (lease - LEASE_MARGIN).total_seconds()
+        await asyncio.gather(*(self._deliver_guarded(message, deadline) for message in batch))
+        return len(batch)
+
+    async def _deliver_guarded(self, message: outbox.Claimed, deadline: float) -> None:
+        async with self._gate:
+            try:
+                await self._deliver(message, deadline)
+            except Exception:
+                # A bug in rendering or storage: retry later like a transient failure.
+                logger.exception("outbox message %s (%s) failed", message.id, message.kind)
+                await self._retry(message, error="internal error", retry_after=None)
+
+    async def _deliver(self, message: outbox.Claimed, deadline: float) -> None:
+        if message.attempts > self._settings.outbox_max_attempts:
+            await self._give_up(message, OutboxStatus.DEAD, "too many attempts")
+            return
+        renderer = self._renderers.get(message.kind)
+        if renderer is None:
+            await self._give_up(message, OutboxStatus.DEAD, f"unknown kind {message.kind[:40]}")
+            return
+        try:
+            target = await self._target(message)
+        except Undeliverable as reason:
+            await self._give_up(message, OutboxStatus.UNDELIVERABLE, str(reason))
+            return
+        activity = await renderer(
+            RenderContext(
+                message=message,
+                locale=target.locale,
+                timezone=self._settings.timezone,
+                now=self._clock(),
+                sessions=self._sessions,
+            )
+        )
+        if activity is None:
+            await self._give_up(message, OutboxStatus.CANCELLED, "no longer relevant")
+            return
+
+        conversation_key = (
+            f"conversation:{target.conversation.conversation_id}"
+            if target.conversation is not None
+            else f"person:{message.person_id}"
+        )
+        await self._limiter.acquire(self._rules(conversation_key, target.tenant_id))
+        if time.monotonic() > deadline:
+            # Throttling used up the lease: hand the row back untouched rather than risk a
+            # second dispatcher sending it too.
+            await outbox.retry_later(
+                self._sessions,
+                message_id=message.id,
+                owner=self.owner,
+                not_before=self._clock(),
+                error="lease nearly expired before sending",
+                attempted=False,
+            )
+            return
+        try:
+            conversation_id, activity_id = await self._send(target, activity)
+        except Exception as error:
+            await self._handle_send_error(message, error, conversation_key)
+            return
+        if not await outbox.mark_sent(
+            self._sessions,
+            message_id=message.id,
+            owner=self.owner,
+            conversation_id=conversation_id,
+            activity_id=activity_id,
+            now=self._clock(),
+        ):
+            logger.warning("outbox message %s was sent after its lease was lost", message.id)
+
+    def _rules(self, conversation_key: str, tenant_id: str | None) -> list[Rule]:
+        s = self._settings
+        return [
+            Rule(conversation_key, s.outbox_per_conversation_per_second, 1.0),
+            Rule(conversation_key, s.outbox_per_conversation_per_30s, 30.0),
+            Rule(f"tenant:{tenant_id or '-'}", s.outbox_per_tenant_per_second, 1.0),
+        ]
+
+    # -- where to -------------------------------------------------------------------------------
+
+    async def _target(self, message: outbox.Claimed) -> Target:
+        default = self._settings.default_locale
+        async with self._sessions() as session:
+            if message.conversation_ref_id is not None:
+                conversation = await session.get(ConversationRef, message.conversation_ref_id)
+                if conversation is None:
+                    raise Undeliverable("conversation unknown")
+                return Target(
+                    service_url=conversation.service_url,
+                    tenant_id=conversation.tenant_id,
+                    bot_id=conversation.bot_id,
+                    locale=normalize_locale(None, default=default),
+                    conversation=conversation,
+                )
+            assert message.person_id is not None
+            person = await session.get(Person, message.person_id)
+            if person is None:
+                raise Undeliverable("person unknown")
+            locale = normalize_locale(person.preferred_locale or person.locale, default=default)
+            personal = await people.personal_conversation(session, person_id=person.id or 0)
+            if personal is not None:
+                return Target(
+                    service_url=personal.service_url,
+                    tenant_id=personal.tenant_id,
+                    bot_id=personal.bot_id,
+                    locale=locale,
+                    conversation=personal,
+                    person=person,
+                )
+            # No 1:1 chat yet: create one through a service URL the bot knows for the tenant.
+            anywhere = (
+                await session.exec(
+                    select(ConversationRef)
+                    .where(ConversationRef.tenant_id == person.tenant_id)
+                    .order_by(col(ConversationRef.updated_at).desc())
+                )
+            ).first()
+            if anywhere is None:
+                raise Undeliverable("no conversation known in the person's tenant")
+            return Target(
+                service_url=anywhere.service_url,
+                tenant_id=person.tenant_id,
+                bot_id=anywhere.bot_id,
+                locale=locale,
+                person=person,
+            )
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    async def _send(self, target: Target, activity: Activity) -> tuple[str, str | None]:
+        sent: dict[str, Any] = {}
+        bot_app_id = self._settings.app_id or None
+
+        async def send(turn_context: TurnContext) -> None:
+            response = await turn_context.send_activity(activity)
+            sent["conversation_id"] = turn_context.activity.conversation.id
+            sent["activity_id"] = getattr(response, "id", None)
+
+        if target.conversation is not None:
+            conversation = target.conversation
+            reference = ConversationReference(
+                channel_id=conversation.channel_id,
+                service_url=conversation.service_url,
+                conversation=ConversationAccount(
+                    id=conversation.conversation_id,
+                    conversation_type=str(conversation.scope),
+                    tenant_id=conversation.tenant_id,
+                    is_group=conversation.scope != ConversationScope.PERSONAL,
+                ),
+                bot=ChannelAccount(id=conversation.bot_id, name=conversation.bot_name),
+            )
+            await self._adapter.continue_conversation(reference, send, bot_app_id)
+        else:
+            person = target.person
+            assert person is not None
+            parameters = ConversationParameters(
+                is_group=False,
+                bot=ChannelAccount(id=target.bot_id),
+                members=[ChannelAccount(id=person.teams_user_id)],
+                tenant_id=target.tenant_id,
+                channel_data={"tenant": {"id": target.tenant_id}},
+            )
+
+            async def created(turn_context: TurnContext) -> None:
+                await self._remember_personal_chat(turn_context, target)
+                await send(turn_context)
+
+            await self._adapter.create_conversation(
+                bot_app_id, created, parameters, "msteams", target.service_url, None
+            )
+        return str(sent["conversation_id"]), sent.get("activity_id")
+
+    async def _remember_personal_chat(self, turn_context: TurnContext, target: Target) -> None:
+        assert target.person is not None
+        async with transaction(self._sessions) as session:
+            await people.remember_conversation(
+                session,
+                address=people.ConversationAddress(
+                    conversation_id=str(turn_context.activity.conversation.id),
+                    scope=ConversationScope.PERSONAL,
+                    service_url=target.service_url,
+                    channel_id="msteams",
+                    tenant_id=target.tenant_id,
+                    bot_id=target.bot_id,
+                    bot_name=None,
+                    team_id=None,
+                    teams_channel_id=None,
+                ),
+                person_id=target.person.id,
+            )
+
+    # -- failures --------------------------------------------------------------------------------
+
+    async def _handle_send_error(
+        self, message: outbox.Claimed, error: BaseException, conversation_key: str
+    ) -> None:
+        status = _status_of(error)
+        if status in GONE_STATUSES:
+            await self._give_up(message, OutboxStatus.UNDELIVERABLE, f"HTTP {status}")
+            return
+        if status is not None and status not in RETRYABLE_STATUSES and 400 <= status < 500:
+            await self._give_up(message, OutboxStatus.DEAD, f"HTTP {status}")
+            return
+        retry_after = _retry_after(error)
+        if status == 429 and retry_after:
+            self._limiter.pause(conversation_key, retry_after)
+        reason = f"HTTP {status}" if status is not None else type(error).__name__
+        await self._retry(message, error=reason, retry_after=retry_after)
+
+    async def _retry(
+        self, message: outbox.Claimed, *, error: str, retry_after: float | None
+    ) -> None:
+        if message.attempts >= self._settings.outbox_max_attempts:
+            await self._give_up(message, OutboxStatus.DEAD, f"gave up after {error}")
+            return
+        backoff = min(
+            self._settings.outbox_backoff_max_seconds,
+            self._settings.outbox_backoff_base_seconds * 2 ** (message.attempts - 1),
+        )
+        delay = max(retry_after or 0.0, backoff * random.uniform(0.5, 1.5))
+        await outbox.retry_later(
+            self._sessions,
+            message_id=message.id,
+            owner=self.owner,
+            not_before=self._clock() + timedelta(seconds=delay),
+            error=error,
+        )
+
+    async def _give_up(self, message: outbox.Claimed, status: OutboxStatus, reason: str) -> None:
+        await outbox.give_up(
+            self._sessions, message_id=message.id, owner=self.owner, status=status, error=reason
+        )
+        log = logger.warning if status == OutboxStatus.DEAD else logger.info
+        log("outbox message %s (%s) %s: %s", message.id, message.kind, status.value, reason)

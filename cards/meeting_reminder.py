@@ -1,0 +1,51 @@
+"""The reminder a member receives before a meeting (J-7, J-1, H-1)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from cards.common import Element, adaptive_card, heading, paragraph
+from cards.i18n import format_clock, format_when, translator
+from storage.models import Community, Meeting, MeetingMode
+
+
+def _lead_time_key(offset: timedelta) -> tuple[str, int]:
+    if offset >= timedelta(days=1):
+        return "reminder.lead.days", offset.days
+    return "reminder.lead.hours", max(1, round(offset.total_seconds() / 3600))
+
+
+def build_meeting_reminder_card(
+    meeting: Meeting, community: Community, *, offset: timedelta, locale: str, tz: str
+) -> Element:
+    t = translator(locale)
+    lead_key, amount = _lead_time_key(offset)
+    facts = [
+        {
+            "title": t("reminder.when"),
+            "value": t(
+                "reminder.when_value",
+                start=format_when(meeting.starts_at, locale=locale, tz=tz),
+                end=format_clock(meeting.ends_at, locale=locale, tz=tz),
+            ),
+        },
+        {
+            "title": t("reminder.mode"),
+            "value": t(f"meeting.mode.{MeetingMode(meeting.mode).value}"),
+        },
+    ]
+    if meeting.place:
+        facts.append({"title": t("reminder.place"), "value": meeting.place})
+    body: list[Element] = [
+        heading(t("reminder.title", community=community.name), size="Medium"),
+        paragraph(t(lead_key, count=amount), subtle=True, spacing="None"),
+    ]
+    if meeting.title:
+        body.append(paragraph(meeting.title))
+    body.append({"type": "FactSet", "facts": facts})
+    actions: list[Element] = []
+    if meeting.online_link:
+        actions.append(
+            {"type": "Action.OpenUrl", "title": t("reminder.join"), "url": meeting.online_link}
+        )
+    return adaptive_card(body, actions or None)
