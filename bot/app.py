@@ -18,7 +18,10 @@ from botbuilder.schema import Activity, CallerIdConstants
 from botframework.connector.auth import AuthenticationConstants
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.deliveries import RENDERERS
+from bot.dispatcher import Dispatcher
 from bot.handler import CarrefourBot
+from bot.scheduler import Jobs, build_scheduler
 from bot.settings import Settings, check_runnable
 from cards.i18n import normalize_locale, translator
 from dialogs.context import TURN_INFO_KEY, TurnInfo
@@ -39,6 +42,8 @@ class Runtime:
     auth: ConfigurationBotFrameworkAuthentication
     adapter: CloudAdapter
     bot: CarrefourBot
+    dispatcher: Dispatcher
+    jobs: Jobs
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -116,10 +121,30 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         conversation_state=conversation_state,
         user_state=user_state,
     )
-    app[RUNTIME] = Runtime(settings, engine, sessions, storage, auth, adapter, bot)
+    dispatcher = Dispatcher(
+        settings=settings, sessions=sessions, adapter=adapter, renderers=RENDERERS
+    )
+    jobs = Jobs(settings=settings, sessions=sessions, wake_dispatcher=dispatcher.wake)
+    app[RUNTIME] = Runtime(
+        settings, engine, sessions, storage, auth, adapter, bot, dispatcher, jobs
+    )
+    scheduler = build_scheduler(jobs, settings) if settings.scheduler_enabled else None
+    delivering: asyncio.Task[None] | None = None
+    if scheduler is not None:
+        delivering = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
+        scheduler.start()
     try:
         yield
     finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        if delivering is not None:
+            dispatcher.stop()
+            # A batch in flight finishes; rows not finished keep their lease and are retried.
+            try:
+                await asyncio.wait_for(delivering, timeout=10)
+            except TimeoutError:
+                delivering.cancel()
         await engine.dispose()
 
 

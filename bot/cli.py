@@ -22,7 +22,7 @@ def _configure_logging(level: str) -> None:
         stream=sys.stderr,
     )
     # The SDK's HTTP client logs request bodies at DEBUG/INFO; keep message contents out.
-    for noisy in ("msrest", "msal", "urllib3", "aiohttp.access"):
+    for noisy in ("msrest", "msal", "urllib3", "aiohttp.access", "alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -79,6 +79,35 @@ def _manifest_build(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema_is_current(settings: Settings) -> bool:
+    from storage.migrate import current_revision, head_revision
+
+    if current_revision(settings.database_url) == head_revision():
+        return True
+    print("error: the database schema is not current: run `carrefour db upgrade`", file=sys.stderr)
+    return False
+
+
+def _outbox_status(settings: Settings, _args: argparse.Namespace) -> int:
+    import asyncio
+
+    if not _schema_is_current(settings):
+        return 2
+    from storage.db import create_engine, session_factory
+    from storage.outbox import counts_by_status
+
+    async def counts() -> dict[str, int]:
+        engine = create_engine(settings.database_url)
+        try:
+            return await counts_by_status(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    for status, count in asyncio.run(counts()).items():
+        print(f"{status:<14}{count:>8}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="carrefour",
@@ -105,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--app-id", default=None, help="the bot's Microsoft App ID (a GUID)")
     build.add_argument("--out", default="build/carrefour-teams-app.zip", help="zip to write")
     build.set_defaults(handler=_manifest_build)
+
+    outbox = commands.add_parser("outbox", help="proactive messages")
+    outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    status = outbox_commands.add_parser("status", help="count messages by status")
+    status.set_defaults(handler=_outbox_status)
     return parser
 
 

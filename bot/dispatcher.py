@@ -16,7 +16,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -108,7 +108,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = False
         self._gate = asyncio.Semaphore(settings.outbox_concurrency)
-        self._on_sent: list[Callable[[outbox.Claimed], Awaitable[None]]] = []
+        self._person_locks: dict[int, asyncio.Lock] = {}
 
     # -- control -------------------------------------------------------------------------------
 
@@ -177,6 +177,21 @@ class Dispatcher:
         if renderer is None:
             await self._give_up(message, OutboxStatus.DEAD, f"unknown kind {message.kind[:40]}")
             return
+        if message.person_id is None:
+            await self._deliver_to(message, renderer, deadline)
+            return
+        # One message at a time per person: the first creates the 1:1 chat, the next reuse it.
+        lock = self._person_locks.setdefault(message.person_id, asyncio.Lock())
+        try:
+            async with lock:
+                await self._deliver_to(message, renderer, deadline)
+        finally:
+            if not lock.locked() and self._person_locks.get(message.person_id) is lock:
+                del self._person_locks[message.person_id]
+
+    async def _deliver_to(
+        self, message: outbox.Claimed, renderer: Renderer, deadline: float
+    ) -> None:
         try:
             target = await self._target(message)
         except Undeliverable as reason:
@@ -216,7 +231,7 @@ class Dispatcher:
         try:
             conversation_id, activity_id = await self._send(target, activity)
         except Exception as error:
-            await self._handle_send_error(message, error, conversation_key)
+            await self._handle_send_error(message, error)
             return
         if not await outbox.mark_sent(
             self._sessions,
@@ -292,7 +307,13 @@ class Dispatcher:
         bot_app_id = self._settings.app_id or None
 
         async def send(turn_context: TurnContext) -> None:
-            response = await turn_context.send_activity(activity)
+            # Keep the failure for the dispatcher: raised here, the adapter's turn-error
+            # handler would swallow it (and try to apologise to the recipient).
+            try:
+                response = await turn_context.send_activity(activity)
+            except Exception as error:
+                sent["error"] = error
+                return
             sent["conversation_id"] = turn_context.activity.conversation.id
             sent["activity_id"] = getattr(response, "id", None)
 
@@ -322,12 +343,18 @@ class Dispatcher:
             )
 
             async def created(turn_context: TurnContext) -> None:
-                await self._remember_personal_chat(turn_context, target)
+                try:
+                    await self._remember_personal_chat(turn_context, target)
+                except Exception as error:
+                    sent["error"] = error
+                    return
                 await send(turn_context)
 
             await self._adapter.create_conversation(
                 bot_app_id, created, parameters, "msteams", target.service_url, None
             )
+        if "error" in sent:
+            raise sent["error"]
         return str(sent["conversation_id"]), sent.get("activity_id")
 
     async def _remember_personal_chat(self, turn_context: TurnContext, target: Target) -> None:
@@ -351,9 +378,7 @@ class Dispatcher:
 
     # -- failures --------------------------------------------------------------------------------
 
-    async def _handle_send_error(
-        self, message: outbox.Claimed, error: BaseException, conversation_key: str
-    ) -> None:
+    async def _handle_send_error(self, message: outbox.Claimed, error: BaseException) -> None:
         status = _status_of(error)
         if status in GONE_STATUSES:
             await self._give_up(message, OutboxStatus.UNDELIVERABLE, f"HTTP {status}")
@@ -361,9 +386,9 @@ class Dispatcher:
         if status is not None and status not in RETRYABLE_STATUSES and 400 <= status < 500:
             await self._give_up(message, OutboxStatus.DEAD, f"HTTP {status}")
             return
+        # The row waits at least Retry-After; other rows for the same conversation that meet
+        # a 429 get their own Retry-After the same way.
         retry_after = _retry_after(error)
-        if status == 429 and retry_after:
-            self._limiter.pause(conversation_key, retry_after)
         reason = f"HTTP {status}" if status is not None else type(error).__name__
         await self._retry(message, error=reason, retry_after=retry_after)
 

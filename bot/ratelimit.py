@@ -24,7 +24,6 @@ class SlidingWindowLimiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._events: dict[tuple[str, float], deque[float]] = {}
-        self._paused_until: dict[str, float] = {}
         self._lock = asyncio.Lock()
 
     def _wait_for(self, rules: Sequence[Rule], now: float) -> float:
@@ -38,12 +37,6 @@ class SlidingWindowLimiter:
                     del self._events[(rule.key, rule.window_seconds)]
                 elif len(events) >= rule.limit:
                     wait = max(wait, events[0] + rule.window_seconds - now)
-            paused = self._paused_until.get(rule.key)
-            if paused is not None:
-                if paused <= now:
-                    del self._paused_until[rule.key]
-                else:
-                    wait = max(wait, paused - now)
         return wait
 
     async def acquire(self, rules: Sequence[Rule]) -> None:
@@ -59,11 +52,6 @@ class SlidingWindowLimiter:
                         )
                     return
             await asyncio.sleep(wait)
-
-    def pause(self, key: str, seconds: float) -> None:
-        """Hold a key back (the service said Retry-After)."""
-        until = self._clock() + seconds
-        self._paused_until[key] = max(until, self._paused_until.get(key, until))
 
     def tracked_keys(self) -> int:
         return len(self._events)

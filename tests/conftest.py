@@ -60,6 +60,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "DATABASE_URL": database_url,
         "CARREFOUR_ENV": "test",
         "MicrosoftAppId": None,
+        # Tests call jobs and the dispatcher directly.
+        "CARREFOUR_SCHEDULER_ENABLED": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ class Received:
     conversation_id: str | None
     body: dict[str, Any]
     authorization: str | None
+    received_at: float = 0.0  # time.monotonic() on arrival
 
 
 @dataclass(slots=True)
@@ -110,6 +112,7 @@ class FakeConnector:
                 conversation_id=request.match_info.get("cid"),
                 body=body,
                 authorization=request.headers.get("Authorization"),
+                received_at=time.monotonic(),
             )
         )
         self._arrived.set()

@@ -1,0 +1,114 @@
+"""Timed work. APScheduler only wakes jobs up; the database decides who does what.
+
+Every job is idempotent and catches up after downtime (each runs once at start): reminders
+come from the outbox's unique keys, so two replicas running the same job queue each message
+once. Jobs are plain async methods on `Jobs`, called directly by tests with a frozen clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.settings import Settings
+from storage import activities, meetings, outbox
+from storage.db import SessionFactory, transaction
+from storage.models import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+def reminder_key(reminder: meetings.DueReminder) -> str:
+    # The start time is part of the key: a moved meeting gets fresh reminders.
+    return (
+        f"reminder:{reminder.meeting_id}:{reminder.starts_at:%Y%m%dT%H%M}:"
+        f"{reminder.person_id}:{reminder.offset}"
+    )
+
+
+class Jobs:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessions: SessionFactory,
+        wake_dispatcher: Callable[[], None],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._wake = wake_dispatcher
+        self._clock = clock
+
+    async def enqueue_meeting_reminders(self) -> int:
+        """Queue the reminders that are due now (J-7, J-1, H-1 by default)."""
+        now = self._clock()
+        queued = 0
+        async with transaction(self._sessions) as session:
+            for reminder in await meetings.due_reminders(
+                session, now=now, default_offsets=self._settings.reminder_offsets
+            ):
+                queued += await outbox.enqueue(
+                    session,
+                    dedup_key=reminder_key(reminder),
+                    recipient=outbox.Recipient.person(reminder.person_id),
+                    kind="meeting_reminder",
+                    params={"meeting_id": reminder.meeting_id, "offset": reminder.offset},
+                    not_before=now,
+                )
+        if queued:
+            logger.info("queued %d meeting reminder(s)", queued)
+            self._wake()
+        return queued
+
+    async def purge(self) -> dict[str, int]:
+        """Forget what retention no longer requires."""
+        purged = {
+            "outbox": await outbox.purge_history(
+                self._sessions, older_than=timedelta(days=self._settings.outbox_retention_days)
+            ),
+            "processed_activities": await activities.purge_processed(
+                self._sessions,
+                older_than=timedelta(hours=self._settings.processed_activity_retention_hours),
+            ),
+        }
+        logger.info("retention purge: %s", purged)
+        return purged
+
+    async def log_outbox_status(self) -> dict[str, int]:
+        counts = await outbox.counts_by_status(self._sessions)
+        logger.info("outbox: %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+        return counts
+
+
+def _log_job_error(event: JobExecutionEvent) -> None:
+    logger.error("scheduled job %s failed", event.job_id, exc_info=event.exception)
+
+
+def build_scheduler(jobs: Jobs, settings: Settings) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=ZoneInfo(settings.timezone))
+    start = datetime.now(ZoneInfo(settings.timezone))
+    every: list[tuple[str, Callable[[], Awaitable[object]], IntervalTrigger]] = [
+        ("meeting_reminders", jobs.enqueue_meeting_reminders, IntervalTrigger(minutes=1)),
+        ("outbox_status", jobs.log_outbox_status, IntervalTrigger(minutes=15)),
+        ("retention_purge", jobs.purge, IntervalTrigger(hours=6)),
+    ]
+    for job_id, function, trigger in every:
+        # next_run_time=start: run once at start, which is the catch-up after downtime.
+        scheduler.add_job(
+            function,
+            trigger,
+            id=job_id,
+            next_run_time=start,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+    scheduler.add_listener(_log_job_error, EVENT_JOB_ERROR)
+    return scheduler
