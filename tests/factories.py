@@ -77,7 +77,8 @@ async def community(session: AsyncSession, *, name: str = "CdeP Soins palliatifs
 
 
 async def member(session: AsyncSession, who: Person, where: Community) -> Membership:
-    assert who.id is not None and where.id is not None
+    assert who.id is not None
+    assert where.id is not None
     row = Membership(person_id=who.id, community_id=where.id, roles=["member"])
     session.add(row)
     await session.flush()
@@ -109,6 +110,7 @@ async def meeting(
 
 
 async def rsvp(session: AsyncSession, who: Person, what: Meeting, answer: RsvpAnswer) -> None:
-    assert who.id is not None and what.id is not None
+    assert who.id is not None
+    assert what.id is not None
     session.add(Rsvp(meeting_id=what.id, person_id=who.id, answer=answer))
     await session.flush()

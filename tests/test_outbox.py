@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.app import RUNTIME, Runtime, create_app
 from bot.deliveries import RENDERERS
@@ -17,6 +17,7 @@ from storage import outbox
 from storage.db import transaction
 from storage.models import ConversationRef, ConversationScope, OutboxMessage, OutboxStatus
 from tests import factories
+from tests.activities import TENANT
 from tests.conftest import make_settings
 from tests.fake_connector import Failure, FakeConnector
 
@@ -83,7 +84,9 @@ async def queue_notice(runtime: Runtime, key: str, person_id: int, *, clock: Clo
 
 async def rows(runtime: Runtime) -> list[OutboxMessage]:
     async with runtime.sessions() as session:
-        return list((await session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all())
+        return list(
+            (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+        )
 
 
 async def test_a_second_enqueue_with_the_same_key_is_a_no_op(
@@ -114,7 +117,8 @@ async def test_a_due_message_is_sent_once_in_the_person_language(
     (row,) = await rows(runtime)
     assert row.status == OutboxStatus.SENT
     assert row.sent_at == clock.now
-    assert row.activity_id and row.conversation_id == "a:personal-1"
+    assert row.activity_id
+    assert row.conversation_id == "a:personal-1"
 
 
 async def test_not_before_is_honoured(runtime: Runtime, connector: FakeConnector) -> None:
@@ -150,7 +154,7 @@ async def test_a_person_without_a_chat_gets_one_created_and_remembered(
     await sender.dispatch_once()
     creations = [r for r in connector.received if r.path == "/v3/conversations"]
     assert len(creations) == 1
-    assert creations[0].body["channelData"] == {"tenant": {"id": factories.TENANT}}
+    assert creations[0].body["channelData"] == {"tenant": {"id": TENANT}}
     assert creations[0].body["members"] == [{"id": "29:person-7"}]
     assert len(connector.activities()) == 2
     async with runtime.sessions() as session:
