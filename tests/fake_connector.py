@@ -1,15 +1,18 @@
 """A fake Bot Connector: a real aiohttp app on port 0 that records what the bot sends.
 
 Shared by tests and benchmarks. It implements the REST paths the bot uses and can be told to
-fail (status codes, Retry-After) to exercise delivery rules.
+fail (status codes, Retry-After) to exercise delivery rules. With `limits=Limits()` it also
+throttles like the Teams service: over a limit, it answers 429 with a Retry-After.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +28,7 @@ class Received:
     body: dict[str, Any]
     authorization: str | None
     received_at: float = 0.0  # time.monotonic() on arrival
+    status: int = 0  # what the fake answered (0 until it has decided)
 
 
 @dataclass(slots=True)
@@ -33,14 +37,83 @@ class Failure:
     retry_after: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Teams' published bot limits, enforced as sliding windows over accepted requests.
+
+    Only accepted (2xx) requests count: a throttled request uses up no capacity, as a client
+    that waits for Retry-After would otherwise be locked out by its own retries."""
+
+    per_conversation_per_second: int = 7
+    per_conversation_per_30s: int = 60
+    per_tenant_per_second: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    request: Received
+    limit: str  # which limit refused it, e.g. "tenant:<id>/1s"
+    retry_after: int  # seconds, as sent in the Retry-After header
+
+
+def activity_text(body: dict[str, Any]) -> str | None:
+    """The default delivery key: an activity's text (None for a card-only activity)."""
+    text = body.get("text")
+    return text if isinstance(text, str) else None
+
+
+def _tenant_of(body: dict[str, Any]) -> str | None:
+    conversation = body.get("conversation")
+    if isinstance(conversation, dict) and isinstance(conversation.get("tenantId"), str):
+        return str(conversation["tenantId"])
+    channel_data = body.get("channelData")
+    if isinstance(channel_data, dict):
+        tenant = channel_data.get("tenant")
+        if isinstance(tenant, dict) and isinstance(tenant.get("id"), str):
+            return str(tenant["id"])
+    tenant_id = body.get("tenantId")  # POST /v3/conversations (ConversationParameters)
+    return tenant_id if isinstance(tenant_id, str) else None
+
+
+class _Windows:
+    """Sliding windows of accepted arrival times, one deque per (key, window): O(1) amortised."""
+
+    def __init__(self) -> None:
+        self._events: dict[tuple[str, float], deque[float]] = {}
+
+    def wait(self, key: str, limit: int, window: float, now: float) -> float:
+        """Seconds until one more event fits (0 when it fits now)."""
+        events = self._events.get((key, window))
+        if not events:
+            return 0.0
+        while events and events[0] <= now - window:
+            events.popleft()
+        if len(events) < limit:
+            return 0.0
+        return events[-limit] + window - now
+
+    def add(self, key: str, window: float, now: float) -> None:
+        self._events.setdefault((key, window), deque()).append(now)
+
+
 @dataclass
 class FakeConnector:
     received: list[Received] = field(default_factory=list)
     # Failures to answer, in order, before answering normally again.
     planned_failures: list[Failure] = field(default_factory=list)
+    # Teams-like throttling; None (the default) accepts everything.
+    limits: Limits | None = None
+    # Requests refused with 429 by `limits` (planned failures are not counted here).
+    throttled: list[Throttled] = field(default_factory=list)
+    # What identifies a message for `deliveries()`; activities it maps to None are not counted.
+    delivery_key: Callable[[dict[str, Any]], str | None] = activity_text
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _server: TestServer | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _windows: _Windows = field(default_factory=_Windows)
+    _delivered: Counter[str] = field(default_factory=Counter)
+    _activity_requests: int = 0
+    _last_delivered_at: float | None = None
 
     @property
     def url(self) -> str:
@@ -93,9 +166,30 @@ class FakeConnector:
             if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive"
         ]
 
+    def deliveries(self) -> Counter[str]:
+        """How many times each message (by `delivery_key`, the text by default) was accepted
+        (2xx). Throttled and failed attempts are not deliveries; a count above 1 is a duplicate."""
+        return Counter(self._delivered)
+
+    def duplicates(self) -> dict[str, int]:
+        """Messages accepted more than once, with their count."""
+        return {key: count for key, count in self._delivered.items() if count > 1}
+
+    @property
+    def delivered(self) -> int:
+        """Activities accepted (2xx) so far, whatever their key."""
+        return sum(self._delivered.values())
+
+    @property
+    def last_delivered_at(self) -> float | None:
+        """time.monotonic() when the last activity was accepted."""
+        return self._last_delivered_at
+
     async def wait_for(self, count: int, within: float = 10.0) -> None:
+        """Until `count` activity requests arrived (answered or not)."""
+
         async def _wait() -> None:
-            while len(self.activities()) < count:
+            while self._activity_requests < count:
                 self._arrived.clear()
                 await self._arrived.wait()
 
@@ -103,41 +197,87 @@ class FakeConnector:
 
     # -- handlers -----------------------------------------------------------------------------
 
-    async def _record(self, request: web.Request) -> web.Response | None:
+    async def _record(self, request: web.Request) -> tuple[Received, web.Response | None]:
         body = await request.json() if request.can_read_body else {}
-        self.received.append(
-            Received(
-                method=request.method,
-                path=request.path,
-                conversation_id=request.match_info.get("cid"),
-                body=body,
-                authorization=request.headers.get("Authorization"),
-                received_at=time.monotonic(),
-            )
+        received = Received(
+            method=request.method,
+            path=request.path,
+            conversation_id=request.match_info.get("cid"),
+            body=body,
+            authorization=request.headers.get("Authorization"),
+            received_at=time.monotonic(),
         )
+        self.received.append(received)
+        if received.conversation_id is not None:
+            self._activity_requests += 1
         self._arrived.set()
         if self.planned_failures:
             failure = self.planned_failures.pop(0)
             headers = (
                 {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
             )
-            return web.json_response(
+            received.status = failure.status
+            return received, web.json_response(
                 {"error": {"code": "Failure", "message": "planned"}},
                 status=failure.status,
                 headers=headers,
             )
-        return None
+        if self.limits is not None:
+            refused = self._throttle(received, self.limits)
+            if refused is not None:
+                return received, refused
+        return received, None
+
+    def _throttle(self, received: Received, limits: Limits) -> web.Response | None:
+        """429 when accepting `received` would break a limit; otherwise count it."""
+        now = received.received_at
+        rules: list[tuple[str, int, float]] = []
+        tenant = _tenant_of(received.body)
+        if tenant is not None:
+            rules.append((f"tenant:{tenant}", limits.per_tenant_per_second, 1.0))
+        if received.conversation_id is not None:
+            key = f"conversation:{received.conversation_id}"
+            rules.append((key, limits.per_conversation_per_second, 1.0))
+            rules.append((key, limits.per_conversation_per_30s, 30.0))
+        worst: tuple[float, str] | None = None
+        for key, limit, window in rules:
+            wait = self._windows.wait(key, limit, window, now)
+            if wait > 0 and (worst is None or wait > worst[0]):
+                worst = (wait, f"{key}/{window:g}s")
+        if worst is None:
+            for key, _limit, window in rules:
+                self._windows.add(key, window, now)
+            return None
+        retry_after = max(1, math.ceil(worst[0]))
+        self.throttled.append(Throttled(received, worst[1], retry_after))
+        received.status = 429
+        return web.json_response(
+            {"error": {"code": "Throttled", "message": "Too many requests"}},
+            status=429,
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    def _accepted(self, received: Received, status: int) -> None:
+        received.status = status
+        if received.conversation_id is None:
+            return  # a conversation created, not a message delivered
+        self._last_delivered_at = received.received_at
+        key = self.delivery_key(received.body)
+        if key is not None:
+            self._delivered[key] += 1
 
     async def _send(self, request: web.Request) -> web.Response:
-        failed = await self._record(request)
+        received, failed = await self._record(request)
         if failed is not None:
             return failed
+        self._accepted(received, 200)
         return web.json_response({"id": f"activity-{next(self._ids)}"})
 
     async def _create_conversation(self, request: web.Request) -> web.Response:
-        failed = await self._record(request)
+        received, failed = await self._record(request)
         if failed is not None:
             return failed
+        self._accepted(received, 201)
         return web.json_response({"id": f"a:personal-{next(self._ids)}"}, status=201)
 
     async def _member(self, request: web.Request) -> web.Response:
