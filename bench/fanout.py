@@ -22,7 +22,9 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.app import RUNTIME, Runtime, create_app
 from bot.settings import Settings
@@ -174,9 +176,9 @@ async def _row_statuses(sessions: SessionFactory) -> dict[str, tuple[str, int]]:
         rows = (
             await session.execute(
                 select(
-                    OutboxMessage.dedup_key,  # type: ignore[arg-type]
-                    OutboxMessage.status,
-                    OutboxMessage.attempts,
+                    col(OutboxMessage.dedup_key),
+                    col(OutboxMessage.status),
+                    col(OutboxMessage.attempts),
                 )
             )
         ).all()

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
-from bot.app import RUNTIME
+from bot.app import RUNTIME, create_app
 from storage.models import ConversationRef, Person
 from tests.activities import BOT_ID, TENANT, message, user
+from tests.conftest import make_settings
 from tests.fake_connector import FakeConnector
 
 Client = TestClient[web.Request, web.Application]
@@ -249,3 +252,20 @@ async def test_health_and_readiness(bot_client: Client) -> None:
     ready = await bot_client.get("/readyz")
     assert ready.status == 200
     assert (await ready.json())["database"] == "up"
+
+
+async def test_readiness_fails_while_the_database_is_unreachable(tmp_path: Path) -> None:
+    # A port nothing listens on: the process is alive, but not ready for traffic.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = make_settings(f"postgresql+asyncpg://nobody@127.0.0.1:{port}/none")
+    client = TestClient(TestServer(create_app(settings)))
+    await client.start_server()
+    try:
+        assert (await client.get("/healthz")).status == 200
+        response = await client.get("/readyz")
+        assert response.status == 503
+        assert (await response.json())["database"] == "down"
+    finally:
+        await client.close()
