@@ -19,6 +19,7 @@ import math
 import sys
 import tempfile
 import time
+import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -292,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.messages < 1:
         parser.error("--messages must be at least 1")
+    # SQLModel nags about session.execute() (used by storage/ on purpose), as pytest's filter does.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "aiohttp", "sqlalchemy", "botbuilder", "msrest"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -119,6 +119,8 @@ class Membership(SQLModel, table=True):
     region: str | None = Field(default=None, max_length=120)
     interests: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     is_new_hire: bool = Field(default=False)
+    # Set when the member volunteers as a mentor: how many mentees at once.
+    mentor_capacity: int | None = Field(default=None)
     joined_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     left_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
@@ -220,3 +222,67 @@ class OutboxMessage(SQLModel, table=True):
     # Where it went and the id Teams gave it (to update the message in place later).
     conversation_id: str | None = Field(default=None, max_length=512)
     activity_id: str | None = Field(default=None, max_length=255)
+
+
+class OnboardingEnrollment(SQLModel, table=True):
+    """A newcomer following a community's onboarding plan (steps go through the outbox)."""
+
+    __tablename__ = "onboarding_enrollment"
+    __table_args__ = (
+        UniqueConstraint("community_id", "person_id", name="uq_onboarding_community_person"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    source: str = Field(max_length=32)  # "team_join" or "join_dialog"
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    stopped_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    checkin_rating: int | None = Field(default=None)
+    checkin_comment: str | None = Field(default=None, max_length=1000)
+    checkin_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class MentorRequestStatus(enum.StrEnum):
+    OPEN = "open"
+    PAIRED = "paired"
+    CANCELLED = "cancelled"
+
+
+class PairingStatus(enum.StrEnum):
+    PROPOSED = "proposed"  # confirmed by a coordinator or animator, waiting for the mentor
+    ACTIVE = "active"
+    DECLINED = "declined"  # the mentor said no: never suggested again to this mentee
+    ENDED = "ended"
+
+
+class MentorRequest(SQLModel, table=True):
+    __tablename__ = "mentor_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    mentee_id: int = Field(foreign_key="person.id", index=True)
+    status: MentorRequestStatus = Field(default=MentorRequestStatus.OPEN, sa_type=String(16))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class MentorPairing(SQLModel, table=True):
+    """A mentoring agreement (jumelage): who, why this mentor, and the terms."""
+
+    __tablename__ = "mentor_pairing"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="mentor_request.id", index=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    mentor_id: int = Field(foreign_key="person.id", index=True)
+    mentee_id: int = Field(foreign_key="person.id", index=True)
+    status: PairingStatus = Field(default=PairingStatus.PROPOSED, sa_type=String(16))
+    # Transparency: why this mentor was suggested, and who confirmed.
+    reason: str = Field(default="", max_length=300)
+    confirmed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    goals: str = Field(default="", max_length=1000)
+    frequency: str = Field(default="", max_length=200)
+    duration_weeks: int = Field(default=12)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    accepted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    ended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
