@@ -1,0 +1,259 @@
+"""Communities, memberships and roles, with the rules on who may change what."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Community, MeetingMode, Membership, Person, Role, utcnow
+
+class NotAllowed(Exception):
+    """The person may not do this (the caller answers politely; nothing changes)."""
+
+
+class AlreadyExists(Exception):
+    """The channel already holds a community."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityDraft:
+    name: str
+    domain: str
+    objectives: list[str]
+    theme: str
+    audience: str
+    cadence: str
+    usual_mode: MeetingMode
+    rules: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    discipline: str
+    establishment: str
+    region: str
+    interests: list[str] = field(default_factory=list)
+    is_new_hire: bool = False
+
+
+class JoinOutcome(enum.StrEnum):
+    JOINED = "joined"
+    REJOINED = "rejoined"
+    UPDATED = "updated"
+
+
+def has_role(membership: Membership | None, *roles: Role) -> bool:
+    return (
+        membership is not None
+        and membership.left_at is None
+        and any(role.value in membership.roles for role in roles)
+    )
+
+
+async def community_for_channel(
+    session: AsyncSession, *, teams_channel_id: str
+) -> Community | None:
+    return (
+        await session.exec(select(Community).where(Community.teams_channel_id == teams_channel_id))
+    ).first()
+
+
+async def get_community(session: AsyncSession, *, community_id: int) -> Community | None:
+    return await session.get(Community, community_id)
+
+
+async def create_community(
+    session: AsyncSession,
+    *,
+    draft: CommunityDraft,
+    animator_id: int | None,
+    tenant_id: str | None,
+    team_id: str | None,
+    teams_channel_id: str | None,
+) -> Community:
+    if teams_channel_id and await community_for_channel(session, teams_channel_id=teams_channel_id):
+        raise AlreadyExists(teams_channel_id)
+    community = Community(
+        name=draft.name,
+        domain=draft.domain,
+        objectives=list(draft.objectives),
+        theme=draft.theme,
+        audience=draft.audience,
+        cadence=draft.cadence,
+        usual_mode=draft.usual_mode,
+        rules=list(draft.rules),
+        tenant_id=tenant_id,
+        team_id=team_id,
+        teams_channel_id=teams_channel_id,
+    )
+    session.add(community)
+    await session.flush()
+    if animator_id is not None:
+        session.add(
+            Membership(
+                person_id=animator_id,
+                community_id=community.id or 0,
+                roles=[Role.MEMBER.value, Role.ANIMATOR.value],
+            )
+        )
+        await session.flush()
+    return community
+
+
+async def membership(
+    session: AsyncSession, *, person_id: int, community_id: int
+) -> Membership | None:
+    return (
+        await session.exec(
+            select(Membership)
+            .where(Membership.person_id == person_id)
+            .where(Membership.community_id == community_id)
+        )
+    ).first()
+
+
+async def joinable_communities(
+    session: AsyncSession, *, tenant_id: str | None
+) -> list[tuple[Community, int]]:
+    """Communities of the person's organisation, with their number of active members."""
+    members = func.count(col(Membership.id))
+    statement = (
+        select(Community, members)
+        .outerjoin(
+            Membership,
+            (col(Membership.community_id) == col(Community.id)) & col(Membership.left_at).is_(None),
+        )
+        .group_by(col(Community.id))
+        .order_by(col(Community.name))
+    )
+    if tenant_id is not None:
+        statement = statement.where(
+            (col(Community.tenant_id) == tenant_id) | col(Community.tenant_id).is_(None)
+        )
+    return [(community, int(count)) for community, count in (await session.exec(statement)).all()]
+
+
+async def memberships_of(
+    session: AsyncSession, *, person_id: int
+) -> list[tuple[Membership, Community]]:
+    rows = await session.exec(
+        select(Membership, Community)
+        .join(Community, col(Community.id) == col(Membership.community_id))
+        .where(Membership.person_id == person_id)
+        .where(col(Membership.left_at).is_(None))
+        .order_by(col(Community.name))
+    )
+    return [(m, c) for m, c in rows.all()]
+
+
+async def join(
+    session: AsyncSession,
+    *,
+    person_id: int,
+    community_id: int,
+    profile: Profile,
+    consent_reminders: bool,
+    consent_surveys: bool,
+    now: datetime | None = None,
+) -> tuple[Membership, JoinOutcome]:
+    now = now or utcnow()
+    existing = await membership(session, person_id=person_id, community_id=community_id)
+    if existing is None:
+        row = Membership(person_id=person_id, community_id=community_id, roles=[Role.MEMBER.value])
+        outcome = JoinOutcome.JOINED
+        session.add(row)
+    else:
+        row = existing
+        outcome = JoinOutcome.UPDATED if existing.left_at is None else JoinOutcome.REJOINED
+        if existing.left_at is not None:
+            row.left_at = None
+            row.joined_at = now
+            # Roles granted before leaving are not restored: ask an animator again.
+            row.roles = [Role.MEMBER.value]
+    row.discipline = profile.discipline
+    row.establishment = profile.establishment
+    row.region = profile.region
+    row.interests = list(profile.interests)
+    row.is_new_hire = profile.is_new_hire
+    person = await session.get(Person, person_id)
+    if person is not None:
+        person.consent_reminders = consent_reminders
+        person.consent_surveys = consent_surveys
+    await session.flush()
+    return row, outcome
+
+
+async def leave(
+    session: AsyncSession, *, person_id: int, community_id: int, now: datetime | None = None
+) -> Membership | None:
+    """Leave a community. The profile stays (marked left) so a return is easy; the person's
+    data can be erased on request (see the privacy feature)."""
+    row = await membership(session, person_id=person_id, community_id=community_id)
+    if row is None or row.left_at is not None:
+        return None
+    row.left_at = now or utcnow()
+    await session.flush()
+    return row
+
+
+async def people_with_role(
+    session: AsyncSession, *, community_id: int, roles: Sequence[Role]
+) -> list[Person]:
+    rows = await session.exec(
+        select(Person, Membership)
+        .join(Membership, col(Membership.person_id) == col(Person.id))
+        .where(Membership.community_id == community_id)
+        .where(col(Membership.left_at).is_(None))
+        .order_by(col(Person.name))
+    )
+    wanted = {role.value for role in roles}
+    return [person for person, m in rows.all() if wanted & set(m.roles)]
+
+
+async def change_role(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    person_id: int,
+    role: Role,
+    grant: bool,
+    by_person_id: int | None,
+) -> Membership:
+    """Grant or remove a role. `by_person_id=None` is the operator (CLI); otherwise only an
+    animator of the community may do it. Granting a role to someone not yet a member makes
+    them a member."""
+    if by_person_id is not None:
+        actor = await membership(session, person_id=by_person_id, community_id=community_id)
+        if not has_role(actor, Role.ANIMATOR):
+            raise NotAllowed("only an animator may change roles")
+    target = await membership(session, person_id=person_id, community_id=community_id)
+    if target is None or target.left_at is not None:
+        if not grant:
+            raise NotAllowed("not a member")
+        if target is None:
+            target = Membership(person_id=person_id, community_id=community_id, roles=[])
+            session.add(target)
+        target.left_at = None
+        target.roles = [Role.MEMBER.value]
+    roles = set(target.roles) | {Role.MEMBER.value}
+    if grant:
+        roles.add(role.value)
+    else:
+        if role == Role.ANIMATOR and by_person_id is not None:
+            animators = await people_with_role(
+                session, community_id=community_id, roles=[Role.ANIMATOR]
+            )
+            if [p.id for p in animators] == [person_id]:
+                # A community always keeps one animator; the operator can override.
+                raise NotAllowed("last animator")
+        roles.discard(role.value)
+    # Ordered for stable display: member first, then the rest alphabetically.
+    target.roles = [Role.MEMBER.value, *sorted(roles - {Role.MEMBER.value})]
+    await session.flush()
+    return target
