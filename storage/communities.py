@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Community, MeetingMode, Membership, Person, Role, utcnow
 
+
 class NotAllowed(Exception):
     """The person may not do this (the caller answers politely; nothing changes)."""
 

@@ -62,17 +62,18 @@ def activity_text(body: dict[str, Any]) -> str | None:
     return text if isinstance(text, str) else None
 
 
-def _tenant_of(body: dict[str, Any]) -> str | None:
+def _tenant_of(body: dict[str, Any]) -> str:
+    """The tenant a request counts against; "-" when the body names none."""
+    candidates: list[object] = []
     conversation = body.get("conversation")
-    if isinstance(conversation, dict) and isinstance(conversation.get("tenantId"), str):
-        return str(conversation["tenantId"])
+    if isinstance(conversation, dict):
+        # botbuilder-python serialises ConversationAccount.tenant_id as "tenantID".
+        candidates += [conversation.get("tenantId"), conversation.get("tenantID")]
     channel_data = body.get("channelData")
-    if isinstance(channel_data, dict):
-        tenant = channel_data.get("tenant")
-        if isinstance(tenant, dict) and isinstance(tenant.get("id"), str):
-            return str(tenant["id"])
-    tenant_id = body.get("tenantId")  # POST /v3/conversations (ConversationParameters)
-    return tenant_id if isinstance(tenant_id, str) else None
+    if isinstance(channel_data, dict) and isinstance(channel_data.get("tenant"), dict):
+        candidates.append(channel_data["tenant"].get("id"))
+    candidates.append(body.get("tenantId"))  # POST /v3/conversations (ConversationParameters)
+    return next((c for c in candidates if isinstance(c, str) and c), "-")
 
 
 class _Windows:
@@ -231,10 +232,7 @@ class FakeConnector:
     def _throttle(self, received: Received, limits: Limits) -> web.Response | None:
         """429 when accepting `received` would break a limit; otherwise count it."""
         now = received.received_at
-        rules: list[tuple[str, int, float]] = []
-        tenant = _tenant_of(received.body)
-        if tenant is not None:
-            rules.append((f"tenant:{tenant}", limits.per_tenant_per_second, 1.0))
+        rules = [(f"tenant:{_tenant_of(received.body)}", limits.per_tenant_per_second, 1.0)]
         if received.conversation_id is not None:
             key = f"conversation:{received.conversation_id}"
             rules.append((key, limits.per_conversation_per_second, 1.0))

@@ -1,0 +1,225 @@
+"""Community cards: the one-pager (napperon), the list to join, welcome, setup form."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cards.common import Element, adaptive_card, heading, paragraph, submit
+from cards.i18n import format_clock, format_when, translator
+from storage.models import Community, Meeting, MeetingMode
+
+# Group rules pre-filled at setup (DOMAIN.md: confidentiality, respect of differing opinions,
+# punctuality, cameras on for remote participants).
+DEFAULT_RULE_KEYS = (
+    "community.rule.confidentiality",
+    "community.rule.respect",
+    "community.rule.punctuality",
+    "community.rule.cameras",
+)
+
+DISCIPLINES = (
+    "social_work",
+    "psychology",
+    "nursing",
+    "community_organizing",
+    "psychoeducation",
+    "occupational_therapy",
+    "nutrition",
+    "medicine",
+    "spiritual_care",
+)
+# Quebec's 17 administrative regions, by their official number.
+REGIONS = tuple(f"{n:02d}" for n in range(1, 18))
+DEFAULT_INTERESTS = (
+    "case_discussion",
+    "training",
+    "tools",
+    "practice_sharing",
+    "newcomers",
+)
+
+
+def discipline_label(code: str, *, locale: str) -> str:
+    t = translator(locale)
+    return t(f"discipline.{code}") if code in DISCIPLINES else code
+
+
+def region_label(code: str, *, locale: str) -> str:
+    return translator(locale)(f"region.{code}") if code in REGIONS else code
+
+
+def interest_options(community: Community, *, locale: str) -> list[str]:
+    """What a member can pick as interests: the community's themes, else the usual ones."""
+    themes = [part.strip() for part in community.theme.replace(";", ",").split(",") if part.strip()]
+    if len(themes) >= 2:
+        return themes
+    t = translator(locale)
+    return [t(f"interest.{key}") for key in DEFAULT_INTERESTS]
+
+
+def _mode(mode: str, locale: str) -> str:
+    return translator(locale)(f"meeting.mode.{MeetingMode(mode).value}")
+
+
+def _bullets(items: Sequence[str]) -> str:
+    return "\n".join(f"- {item}" for item in items)
+
+
+@dataclass(frozen=True, slots=True)
+class OnePager:
+    community: Community
+    animators: list[str]
+    next_meeting: Meeting | None
+    member_count: int
+
+
+def build_one_pager_card(page: OnePager, *, locale: str, tz: str) -> Element:
+    """The napperon: what the community is, when it meets, its rules and who runs it."""
+    t = translator(locale)
+    c = page.community
+    body: list[Element] = [
+        heading(c.name),
+        paragraph(t("onepager.subtitle", count=page.member_count), subtle=True, spacing="None"),
+    ]
+    if c.domain:
+        body += [heading(t("onepager.domain"), size="Medium"), paragraph(c.domain)]
+    if c.objectives:
+        body += [heading(t("onepager.objectives"), size="Medium"), paragraph(_bullets(c.objectives))]
+    facts = []
+    if c.theme:
+        facts.append({"title": t("onepager.theme"), "value": c.theme})
+    if c.audience:
+        facts.append({"title": t("onepager.audience"), "value": c.audience})
+    if c.cadence:
+        facts.append({"title": t("onepager.cadence"), "value": c.cadence})
+    facts.append({"title": t("onepager.mode"), "value": _mode(c.usual_mode, locale)})
+    facts.append({"title": t("onepager.next_meeting"), "value": _next_meeting(page.next_meeting, locale, tz)})
+    facts.append(
+        {
+            "title": t("onepager.animators"),
+            "value": ", ".join(page.animators) if page.animators else t("onepager.none"),
+        }
+    )
+    body.append({"type": "FactSet", "facts": facts})
+    if c.rules:
+        body += [heading(t("onepager.rules"), size="Medium"), paragraph(_bullets(c.rules))]
+    actions = [submit(t("onepager.ask_mentor"), verb="mentor.request", community_id=c.id)]
+    return adaptive_card(body, actions)
+
+
+def _next_meeting(meeting: Meeting | None, locale: str, tz: str) -> str:
+    t = translator(locale)
+    if meeting is None:
+        return t("onepager.no_meeting")
+    when = t(
+        "reminder.when_value",
+        start=format_when(meeting.starts_at, locale=locale, tz=tz),
+        end=format_clock(meeting.ends_at, locale=locale, tz=tz),
+    )
+    where = meeting.place or ""
+    return f"{when} — {where}" if where else when
+
+
+def build_welcome_card(community: Community, *, first_name: str, locale: str) -> Element:
+    t = translator(locale)
+    title = (
+        t("join.welcome.title", name=first_name, community=community.name)
+        if first_name
+        else t("join.welcome.title_noname", community=community.name)
+    )
+    return adaptive_card([heading(title), paragraph(t("join.welcome.body"))])
+
+
+def build_communities_card(
+    rows: Sequence[tuple[Community, int, bool]], *, locale: str
+) -> Element:
+    """Communities the person can join (community, members, already a member)."""
+    t = translator(locale)
+    body: list[Element] = [heading(t("communities.title"))]
+    if not rows:
+        body.append(paragraph(t("communities.empty")))
+        return adaptive_card(body)
+    for community, count, is_member in rows:
+        line: list[Element] = [
+            heading(community.name, size="Medium"),
+            paragraph(
+                t("communities.line", count=count, mode=_mode(community.usual_mode, locale)),
+                subtle=True,
+                spacing="None",
+            ),
+        ]
+        if community.domain:
+            line.append(paragraph(community.domain, spacing="Small"))
+        label = t("communities.update") if is_member else t("communities.join")
+        line.append(
+            {
+                "type": "ActionSet",
+                "actions": [submit(label, verb="community.join", community_id=community.id)],
+            }
+        )
+        body.append({"type": "Container", "separator": True, "items": line})
+    return adaptive_card(body)
+
+
+@dataclass(frozen=True, slots=True)
+class SetupValues:
+    name: str = ""
+    domain: str = ""
+    objectives: str = ""
+    theme: str = ""
+    audience: str = ""
+    cadence: str = ""
+    mode: str = MeetingMode.HYBRID.value
+    rules: str = ""
+
+
+def default_rules(locale: str) -> list[str]:
+    t = translator(locale)
+    return [t(key) for key in DEFAULT_RULE_KEYS]
+
+
+def build_setup_form_card(
+    values: SetupValues, *, locale: str, errors: Sequence[str] = ()
+) -> Element:
+    t = translator(locale)
+    body: list[Element] = [heading(t("setup.title")), paragraph(t("setup.intro"), subtle=True)]
+    for error in errors:
+        body.append({"type": "TextBlock", "text": error, "color": "Attention", "wrap": True})
+
+    def text(id_: str, value: str, *, multiline: bool = False, max_length: int = 500) -> Element:
+        return {
+            "type": "Input.Text",
+            "id": id_,
+            "label": t(f"setup.field.{id_}"),
+            "placeholder": t(f"setup.hint.{id_}"),
+            "value": value,
+            "isMultiline": multiline,
+            "maxLength": max_length,
+        }
+
+    body += [
+        text("name", values.name, max_length=200),
+        text("domain", values.domain, multiline=True, max_length=2000),
+        text("objectives", values.objectives, multiline=True, max_length=2000),
+        text("theme", values.theme),
+        text("audience", values.audience),
+        text("cadence", values.cadence, max_length=200),
+        {
+            "type": "Input.ChoiceSet",
+            "id": "mode",
+            "label": t("setup.field.mode"),
+            "value": values.mode,
+            "choices": [
+                {"title": _mode(mode.value, locale), "value": mode.value} for mode in MeetingMode
+            ],
+        },
+        text("rules", values.rules or "\n".join(default_rules(locale)), multiline=True, max_length=2000),
+    ]
+    return adaptive_card(
+        body,
+        [
+            submit(t("setup.submit"), verb="community.setup", style="positive"),
+            submit(t("setup.cancel"), verb="community.setup.cancel"),
+        ],
+    )
