@@ -14,11 +14,13 @@ from datetime import datetime
 from botbuilder.core import CardFactory, MessageFactory
 from botbuilder.schema import Activity
 
+from bot import views
 from cards.i18n import translator
 from cards.meeting_reminder import build_meeting_reminder_card
-from storage import meetings
+from cards.onboarding import build_onboarding_step_card
+from storage import communities, meetings, onboarding
 from storage.db import SessionFactory
-from storage.models import MeetingStatus
+from storage.models import MeetingStatus, Person
 from storage.outbox import Claimed
 
 
@@ -65,7 +67,44 @@ async def render_meeting_reminder(context: RenderContext) -> Activity | None:
     return MessageFactory.attachment(CardFactory.adaptive_card(card))
 
 
+async def render_onboarding_step(context: RenderContext) -> Activity | None:
+    """One step of a newcomer's plan, unless they left or the animators turned it off."""
+    params = context.message.params
+    community_id = int(str(params["community_id"]))
+    step = str(params["step"])
+    person_id = context.message.person_id
+    if person_id is None:
+        return None
+    async with context.sessions() as session:
+        community = await communities.get_community(session, community_id=community_id)
+        enrolled = await onboarding.enrollment(
+            session, community_id=community_id, person_id=person_id
+        )
+        member = await communities.membership(
+            session, person_id=person_id, community_id=community_id
+        )
+        if (
+            community is None
+            or enrolled is None
+            or enrolled.stopped_at is not None
+            or member is None
+            or member.left_at is not None
+        ):
+            return None
+        enabled = {s.key for s in onboarding.plan_of(community) if s.enabled}
+        if step not in enabled:
+            return None
+        page = await views.one_pager(session, community, now=context.now)
+        person = await session.get(Person, person_id)
+    first_name = ((person.name if person else None) or "").split(" ")[0]
+    card = build_onboarding_step_card(
+        step, page, first_name=first_name, locale=context.locale, tz=context.timezone
+    )
+    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+
+
 RENDERERS: dict[str, Renderer] = {
     "notice": render_notice,
     "meeting_reminder": render_meeting_reminder,
+    "onboarding_step": render_onboarding_step,
 }

@@ -85,7 +85,10 @@ def build_one_pager_card(page: OnePager, *, locale: str, tz: str) -> Element:
     if c.domain:
         body += [heading(t("onepager.domain"), size="Medium"), paragraph(c.domain)]
     if c.objectives:
-        body += [heading(t("onepager.objectives"), size="Medium"), paragraph(_bullets(c.objectives))]
+        body += [
+            heading(t("onepager.objectives"), size="Medium"),
+            paragraph(_bullets(c.objectives)),
+        ]
     facts = []
     if c.theme:
         facts.append({"title": t("onepager.theme"), "value": c.theme})
@@ -94,7 +97,12 @@ def build_one_pager_card(page: OnePager, *, locale: str, tz: str) -> Element:
     if c.cadence:
         facts.append({"title": t("onepager.cadence"), "value": c.cadence})
     facts.append({"title": t("onepager.mode"), "value": _mode(c.usual_mode, locale)})
-    facts.append({"title": t("onepager.next_meeting"), "value": _next_meeting(page.next_meeting, locale, tz)})
+    facts.append(
+        {
+            "title": t("onepager.next_meeting"),
+            "value": next_meeting_text(page.next_meeting, locale=locale, tz=tz),
+        }
+    )
     facts.append(
         {
             "title": t("onepager.animators"),
@@ -108,7 +116,7 @@ def build_one_pager_card(page: OnePager, *, locale: str, tz: str) -> Element:
     return adaptive_card(body, actions)
 
 
-def _next_meeting(meeting: Meeting | None, locale: str, tz: str) -> str:
+def next_meeting_text(meeting: Meeting | None, *, locale: str, tz: str) -> str:
     t = translator(locale)
     if meeting is None:
         return t("onepager.no_meeting")
@@ -131,9 +139,7 @@ def build_welcome_card(community: Community, *, first_name: str, locale: str) ->
     return adaptive_card([heading(title), paragraph(t("join.welcome.body"))])
 
 
-def build_communities_card(
-    rows: Sequence[tuple[Community, int, bool]], *, locale: str
-) -> Element:
+def build_communities_card(rows: Sequence[tuple[Community, int, bool]], *, locale: str) -> Element:
     """Communities the person can join (community, members, already a member)."""
     t = translator(locale)
     body: list[Element] = [heading(t("communities.title"))]
@@ -214,7 +220,12 @@ def build_setup_form_card(
                 {"title": _mode(mode.value, locale), "value": mode.value} for mode in MeetingMode
             ],
         },
-        text("rules", values.rules or "\n".join(default_rules(locale)), multiline=True, max_length=2000),
+        text(
+            "rules",
+            values.rules or "\n".join(default_rules(locale)),
+            multiline=True,
+            max_length=2000,
+        ),
     ]
     return adaptive_card(
         body,

@@ -11,7 +11,16 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Community, MeetingMode, Membership, Person, Role, utcnow
+from storage.models import (
+    Community,
+    Meeting,
+    MeetingMode,
+    MeetingStatus,
+    Membership,
+    Person,
+    Role,
+    utcnow,
+)
 
 
 class NotAllowed(Exception):
@@ -258,3 +267,28 @@ async def change_role(
     target.roles = [Role.MEMBER.value, *sorted(roles - {Role.MEMBER.value})]
     await session.flush()
     return target
+
+
+async def next_meeting(
+    session: AsyncSession, *, community_id: int, now: datetime | None = None
+) -> Meeting | None:
+    return (
+        await session.exec(
+            select(Meeting)
+            .where(Meeting.community_id == community_id)
+            .where(Meeting.status == MeetingStatus.SCHEDULED)
+            .where(col(Meeting.starts_at) > (now or utcnow()))
+            .order_by(col(Meeting.starts_at))
+        )
+    ).first()
+
+
+async def member_count(session: AsyncSession, *, community_id: int) -> int:
+    count = (
+        await session.exec(
+            select(func.count(col(Membership.id)))
+            .where(Membership.community_id == community_id)
+            .where(col(Membership.left_at).is_(None))
+        )
+    ).one()
+    return int(count)

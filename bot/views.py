@@ -1,0 +1,26 @@
+"""Gathering what a card shows from storage (cards never do I/O)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from cards.community import OnePager
+from storage import communities
+from storage.models import Community, Role
+
+
+async def one_pager(
+    session: AsyncSession, community: Community, *, now: datetime | None = None
+) -> OnePager:
+    assert community.id is not None
+    animators = await communities.people_with_role(
+        session, community_id=community.id, roles=[Role.ANIMATOR]
+    )
+    return OnePager(
+        community=community,
+        animators=[person.name or "" for person in animators if person.name],
+        next_meeting=await communities.next_meeting(session, community_id=community.id, now=now),
+        member_count=await communities.member_count(session, community_id=community.id),
+    )
