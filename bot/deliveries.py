@@ -14,10 +14,10 @@ from datetime import datetime
 from botbuilder.core import CardFactory, MessageFactory
 from botbuilder.schema import Activity
 
-from bot import views
 from cards.i18n import translator
 from cards.meeting_reminder import build_meeting_reminder_card
 from cards.onboarding import build_onboarding_step_card
+from dialogs.views import load_one_pager
 from storage import communities, meetings, onboarding
 from storage.db import SessionFactory
 from storage.models import MeetingStatus, Person
@@ -94,7 +94,7 @@ async def render_onboarding_step(context: RenderContext) -> Activity | None:
         enabled = {s.key for s in onboarding.plan_of(community) if s.enabled}
         if step not in enabled:
             return None
-        page = await views.one_pager(session, community, now=context.now)
+        page = await load_one_pager(session, community, now=context.now)
         person = await session.get(Person, person_id)
     first_name = ((person.name if person else None) or "").split(" ")[0]
     card = build_onboarding_step_card(

@@ -11,7 +11,7 @@ from storage import communities
 from storage.models import Community, Role
 
 
-async def one_pager(
+async def load_one_pager(
     session: AsyncSession, community: Community, *, now: datetime | None = None
 ) -> OnePager:
     assert community.id is not None
