@@ -28,7 +28,7 @@ CANCEL = "community.setup.cancel"
 MAX_LIST_ITEMS = 12
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SetupOptions:
     tenant_id: str | None
     team_id: str | None

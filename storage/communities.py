@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -103,7 +104,10 @@ async def create_community(
         teams_channel_id=teams_channel_id,
     )
     session.add(community)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as error:  # set up by someone else at the same moment
+        raise AlreadyExists(teams_channel_id) from error
     if animator_id is not None:
         session.add(
             Membership(
