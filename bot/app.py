@@ -9,7 +9,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
-from botbuilder.core import ConversationState, TurnContext, UserState
+from botbuilder.core import (
+    BotState,
+    ConversationState,
+    PrivateConversationState,
+    TurnContext,
+    UserState,
+)
 from botbuilder.integration.aiohttp import (
     CloudAdapter,
     ConfigurationBotFrameworkAuthentication,
@@ -83,7 +89,7 @@ class _AuthConfiguration:
             self.CALLER_ID = CallerIdConstants.public_azure_channel
 
 
-def _apology_handler(conversation_state: ConversationState, settings: Settings):  # type: ignore[no-untyped-def]
+def _apology_handler(dialog_state: BotState, settings: Settings):  # type: ignore[no-untyped-def]
     async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
         logger.error("turn failed", exc_info=error)
         info = turn_context.turn_state.get(TURN_INFO_KEY)
@@ -98,7 +104,7 @@ def _apology_handler(conversation_state: ConversationState, settings: Settings):
             logger.warning("could not send the apology", exc_info=True)
         try:
             # A dialog that broke would break again on the next message: start fresh.
-            await conversation_state.delete(turn_context)
+            await dialog_state.delete(turn_context)
         except Exception:
             logger.warning("could not reset the conversation state", exc_info=True)
 
@@ -111,18 +117,22 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     sessions = session_factory(engine)
     storage = SqlStorage(sessions)
     conversation_state = ConversationState(storage)
+    private_state = PrivateConversationState(storage)
     user_state = UserState(storage)
     auth = ConfigurationBotFrameworkAuthentication(_AuthConfiguration(settings))
     adapter = CloudAdapter(auth)
-    adapter.on_turn_error = _apology_handler(conversation_state, settings)
+    adapter.on_turn_error = _apology_handler(private_state, settings)
+    dispatcher = Dispatcher(
+        settings=settings, sessions=sessions, adapter=adapter, renderers=RENDERERS
+    )
     bot = CarrefourBot(
         settings=settings,
         sessions=sessions,
+        adapter=adapter,
         conversation_state=conversation_state,
+        private_state=private_state,
         user_state=user_state,
-    )
-    dispatcher = Dispatcher(
-        settings=settings, sessions=sessions, adapter=adapter, renderers=RENDERERS
+        wake=dispatcher.wake,
     )
     jobs = Jobs(settings=settings, sessions=sessions, wake_dispatcher=dispatcher.wake)
     app[RUNTIME] = Runtime(

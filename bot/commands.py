@@ -6,16 +6,27 @@ import enum
 from dataclasses import dataclass
 
 from dialogs.base import CANCEL_WORDS, simplify
+from storage.models import Role
 
 
 class Command(enum.StrEnum):
     HELP = "help"
     LANGUAGE = "language"
     CANCEL = "cancel"
+    SETUP = "setup"
+    COMMUNITIES = "communities"
+    JOIN = "join"
+    LEAVE = "leave"
+    GRANT = "grant"
+    REVOKE = "revoke"
+    ONBOARDING = "onboarding"
+    MENTOR = "mentor"
+    VOLUNTEER = "volunteer"
     UNKNOWN = "unknown"
 
 
-# Compared after `simplify` (lower case, accents removed).
+# Compared after `simplify` (lower case, accents removed). Several words per command: people
+# type what they say.
 _WORDS: dict[str, Command] = {
     "aide": Command.HELP,
     "help": Command.HELP,
@@ -29,7 +40,41 @@ _WORDS: dict[str, Command] = {
     "langue": Command.LANGUAGE,
     "language": Command.LANGUAGE,
     "lang": Command.LANGUAGE,
+    "configurer": Command.SETUP,
+    "setup": Command.SETUP,
+    "configure": Command.SETUP,
+    "communautes": Command.COMMUNITIES,
+    "communaute": Command.COMMUNITIES,
+    "communities": Command.COMMUNITIES,
+    "community": Command.COMMUNITIES,
+    "rejoindre": Command.JOIN,
+    "adherer": Command.JOIN,
+    "join": Command.JOIN,
+    "quitter": Command.LEAVE,
+    "leave": Command.LEAVE,
+    "nommer": Command.GRANT,
+    "appoint": Command.GRANT,
+    "grant": Command.GRANT,
+    "retirer": Command.REVOKE,
+    "revoke": Command.REVOKE,
+    "remove": Command.REVOKE,
+    "accueil": Command.ONBOARDING,
+    "onboarding": Command.ONBOARDING,
+    "mentor": Command.MENTOR,
+    "mentore": Command.MENTOR,
+    "mentorat": Command.MENTOR,
+    "jumelage": Command.MENTOR,
     **dict.fromkeys(CANCEL_WORDS, Command.CANCEL),
+}
+
+# Two-word commands, checked before single words.
+_PHRASES: dict[str, Command] = {
+    "devenir mentor": Command.VOLUNTEER,
+    "devenir mentore": Command.VOLUNTEER,
+    "mentor volunteer": Command.VOLUNTEER,
+    "volunteer mentor": Command.VOLUNTEER,
+    "plan d'accueil": Command.ONBOARDING,
+    "onboarding plan": Command.ONBOARDING,
 }
 
 _LANGUAGE_ARGUMENTS = {
@@ -39,6 +84,25 @@ _LANGUAGE_ARGUMENTS = {
     "en": "en",
     "anglais": "en",
     "english": "en",
+}
+
+ROLE_WORDS: dict[str, Role] = {
+    "animateur": Role.ANIMATOR,
+    "animatrice": Role.ANIMATOR,
+    "animation": Role.ANIMATOR,
+    "animator": Role.ANIMATOR,
+    "facilitator": Role.ANIMATOR,
+    "coordination": Role.COORDINATOR,
+    "coordonnateur": Role.COORDINATOR,
+    "coordonnatrice": Role.COORDINATOR,
+    "coordinator": Role.COORDINATOR,
+    "mentor": Role.MENTOR,
+    "mentore": Role.MENTOR,
+    "parrain": Role.SPONSOR,
+    "marraine": Role.SPONSOR,
+    "sponsor": Role.SPONSOR,
+    "soutien": Role.ADMIN_SUPPORT,
+    "support": Role.ADMIN_SUPPORT,
 }
 
 
@@ -52,11 +116,21 @@ def parse(text: str | None) -> Parsed:
     simple = simplify(text or "")
     if not simple:
         return Parsed(Command.UNKNOWN)
+    for phrase, phrase_command in _PHRASES.items():
+        if simple == phrase or simple.startswith(phrase + " "):
+            return Parsed(phrase_command, simple[len(phrase) :].strip())
     if simple in _WORDS:
         return Parsed(_WORDS[simple])
     head, _, rest = simple.partition(" ")
     command = _WORDS.get(head)
-    if command is Command.LANGUAGE:
+    if command in (
+        Command.LANGUAGE,
+        Command.GRANT,
+        Command.REVOKE,
+        Command.LEAVE,
+        Command.JOIN,
+        Command.MENTOR,
+    ):
         return Parsed(command, rest.strip())
     return Parsed(Command.UNKNOWN, simple)
 
@@ -64,3 +138,19 @@ def parse(text: str | None) -> Parsed:
 def language_argument(argument: str) -> str | None:
     """'en' → 'en', 'français' → 'fr-CA'; None when not a language we speak."""
     return _LANGUAGE_ARGUMENTS.get(simplify(argument))
+
+
+def role_argument(argument: str) -> Role | None:
+    """The role named in `nommer @personne animateur` (the mention is already stripped)."""
+    for word in simplify(argument).split():
+        if word in ROLE_WORDS:
+            return ROLE_WORDS[word]
+    return None
+
+
+def volunteer_capacity(argument: str) -> int | None:
+    """'devenir mentor 3' → 3; no number → None (the caller uses a default)."""
+    for word in simplify(argument).split():
+        if word.isdigit():
+            return int(word)
+    return None

@@ -215,24 +215,24 @@ class Dispatcher:
             if target.conversation is not None
             else f"person:{message.person_id}"
         )
-        await self._limiter.acquire(self._rules(conversation_key, target.tenant_id))
-        if time.monotonic() > deadline:
-            # Throttling used up the lease: hand the row back untouched rather than risk a
-            # second dispatcher sending it too.
-            await outbox.retry_later(
-                self._sessions,
-                message_id=message.id,
-                owner=self.owner,
-                not_before=self._clock(),
-                error="lease nearly expired before sending",
-                attempted=False,
-            )
-            return
-        try:
-            conversation_id, activity_id = await self._send(target, activity)
-        except Exception as error:
-            await self._handle_send_error(message, error)
-            return
+        async with self._limiter.slot(self._rules(conversation_key, target.tenant_id)):
+            if time.monotonic() > deadline:
+                # Throttling used up the lease: hand the row back untouched rather than risk
+                # a second dispatcher sending it too.
+                await outbox.retry_later(
+                    self._sessions,
+                    message_id=message.id,
+                    owner=self.owner,
+                    not_before=self._clock(),
+                    error="lease nearly expired before sending",
+                    attempted=False,
+                )
+                return
+            try:
+                conversation_id, activity_id = await self._send(target, activity)
+            except Exception as error:
+                await self._handle_send_error(message, error)
+                return
         if not await outbox.mark_sent(
             self._sessions,
             message_id=message.id,

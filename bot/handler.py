@@ -7,6 +7,7 @@ resolve the language · route (card action, active dialog, command, help) · sav
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from botbuilder.core import (
@@ -14,24 +15,47 @@ from botbuilder.core import (
     CardFactory,
     ConversationState,
     MessageFactory,
+    PrivateConversationState,
     TurnContext,
     UserState,
 )
 from botbuilder.dialogs import DialogSet, DialogTurnStatus
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ChannelAccount
 
-from bot.commands import Command, language_argument, parse
+from bot import community_actions as actions
+from bot import mentoring_flow as mentoring
+from bot.commands import Command, Parsed, language_argument, parse, volunteer_capacity
+from bot.community_actions import Services
 from bot.mentions import mentions_recipient, strip_mentions
 from bot.settings import Settings
 from cards.help import build_help_card
 from cards.i18n import normalize_locale, translator
 from dialogs.context import TURN_INFO_KEY, TurnInfo
+from dialogs.join_dialog import JoinDialog
 from dialogs.language_dialog import LanguageDialog, save_language
-from storage import activities, people
+from dialogs.setup_dialog import SetupDialog
+from storage import activities, communities, people
 from storage.db import SessionFactory, transaction
 from storage.models import ConversationScope
 
 logger = logging.getLogger(__name__)
+
+# Buttons that start something new even while a dialog waits for an answer; any other card
+# action in a dialog goes to the dialog (its form prompts).
+GLOBAL_VERBS = frozenset(
+    {
+        "help.show",
+        "language.choose",
+        "language.set",
+        "communities.show",
+        "community.join",
+        "community.leave",
+        "onboarding.plan.save",
+        "onboarding.checkin",
+        "mentor.request",
+    }
+)
 
 
 def _scope(activity: Activity) -> ConversationScope:
@@ -72,15 +96,29 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         *,
         settings: Settings,
         sessions: SessionFactory,
+        adapter: CloudAdapter,
         conversation_state: ConversationState,
+        private_state: PrivateConversationState,
         user_state: UserState,
+        wake: Callable[[], None],
     ) -> None:
         self._settings = settings
         self._sessions = sessions
-        self._conversation_state = conversation_state
-        self._user_state = user_state
-        self._dialogs = DialogSet(conversation_state.create_property("DialogState"))
+        self._states = (conversation_state, private_state, user_state)
+        # Dialog state is per person and conversation: in a channel, two people can each be in
+        # their own dialog without answering each other's questions.
+        self._dialogs = DialogSet(private_state.create_property("DialogState"))
         self._dialogs.add(LanguageDialog(sessions))
+        self._dialogs.add(SetupDialog(sessions))
+        self._dialogs.add(JoinDialog(sessions, wake))
+        self.services = Services(
+            settings=settings,
+            sessions=sessions,
+            adapter=adapter,
+            dialogs=self._dialogs,
+            wake=wake,
+            save_state=self._save_state,
+        )
 
     # -- the turn -------------------------------------------------------------------------
 
@@ -93,13 +131,16 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         try:
             turn_context.turn_state[TURN_INFO_KEY] = await self._record(turn_context)
             await super().on_turn(turn_context)
-            await self._conversation_state.save_changes(turn_context)
-            await self._user_state.save_changes(turn_context)
+            await self._save_state(turn_context)
         except BaseException:
             # Let Teams' retry of this activity through: the turn did not complete.
             if claim:
                 await activities.release_activity(self._sessions, key=claim)
             raise
+
+    async def _save_state(self, turn_context: TurnContext) -> None:
+        for state in self._states:
+            await state.save_changes(turn_context)
 
     async def _record(self, turn_context: TurnContext) -> TurnInfo:
         """Upsert the Person and ConversationRef, and resolve the language of the turn."""
@@ -163,39 +204,92 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         activity = turn_context.activity
         info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
         if info.in_channel:
-            if not mentions_recipient(activity):
-                return  # in a channel, speak only when spoken to
+            if not mentions_recipient(activity) and not isinstance(activity.value, dict):
+                return  # in a channel, speak only when spoken to (card buttons excepted)
             activity.text = strip_mentions(activity.text)
 
-        if isinstance(activity.value, dict) and not activity.text:
-            await self._on_card_action(turn_context, activity.value)
-            return
-
+        value = activity.value if isinstance(activity.value, dict) else None
+        verb = str(value.get("verb", "")) if value is not None and not activity.text else ""
         dialog_context = await self._dialogs.create_context(turn_context)
-        if dialog_context.active_dialog is not None:
+        if dialog_context.active_dialog is not None and verb not in GLOBAL_VERBS:
             result = await dialog_context.continue_dialog()
             if result.status != DialogTurnStatus.Empty:
                 return
+        if value is not None and not activity.text:
+            await self._on_card_action(turn_context, verb, value)
+            return
+        await self._on_command(turn_context, parse(activity.text))
 
-        parsed = parse(activity.text)
-        t = translator(info.locale)
-        if parsed.command is Command.LANGUAGE:
-            chosen = language_argument(parsed.argument) if parsed.argument else None
-            if chosen is not None:
-                await save_language(self._sessions, turn_context, chosen)
-            elif parsed.argument:
-                await turn_context.send_activity(t("language.unknown"))
-            else:
-                await dialog_context.begin_dialog(LanguageDialog.ID)
-        elif parsed.command is Command.CANCEL:
-            await turn_context.send_activity(t("dialog.nothing_to_cancel"))
-        else:
-            await self._send_help(turn_context, info)
-
-    async def _on_card_action(self, turn_context: TurnContext, value: dict[str, Any]) -> None:
-        """Card buttons: route on `verb`. Card data is never trusted beyond choosing a route."""
+    async def _on_command(self, turn_context: TurnContext, parsed: Parsed) -> None:
         info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
-        verb = value.get("verb")
+        services = self.services
+        t = translator(info.locale)
+        match parsed.command:
+            case Command.LANGUAGE:
+                chosen = language_argument(parsed.argument) if parsed.argument else None
+                if chosen is not None:
+                    await save_language(self._sessions, turn_context, chosen)
+                elif parsed.argument:
+                    await turn_context.send_activity(t("language.unknown"))
+                else:
+                    dialog_context = await self._dialogs.create_context(turn_context)
+                    await dialog_context.begin_dialog(LanguageDialog.ID)
+            case Command.CANCEL:
+                await turn_context.send_activity(t("dialog.nothing_to_cancel"))
+            case Command.SETUP:
+                await actions.setup(services, turn_context)
+            case Command.COMMUNITIES:
+                await actions.show_communities(services, turn_context)
+            case Command.JOIN:
+                await actions.join(services, turn_context, None)
+            case Command.LEAVE:
+                await actions.leave(services, turn_context, None, parsed.argument)
+            case Command.GRANT | Command.REVOKE:
+                await actions.change_role(
+                    services, turn_context, parsed.argument, grant=parsed.command is Command.GRANT
+                )
+            case Command.ONBOARDING:
+                await actions.show_onboarding_plan(services, turn_context)
+            case Command.MENTOR:
+                await mentoring.on_mentor_command(
+                    turn_context,
+                    sessions=self._sessions,
+                    info=info,
+                    community_id=await self._channel_community_id(turn_context),
+                    wake=services.wake,
+                )
+            case Command.VOLUNTEER:
+                await mentoring.on_volunteer_command(
+                    turn_context,
+                    sessions=self._sessions,
+                    info=info,
+                    community_id=await self._channel_community_id(turn_context),
+                    capacity=volunteer_capacity(parsed.argument),
+                )
+            case _:
+                await self._send_help(turn_context, info)
+
+    async def _channel_community_id(self, turn_context: TurnContext) -> int | None:
+        info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
+        if not info.in_channel:
+            return None
+        _team, channel_id = actions.channel_ids(turn_context)
+        if channel_id is None:
+            return None
+        async with self._sessions() as session:
+            community = await communities.community_for_channel(
+                session, teams_channel_id=channel_id
+            )
+        return community.id if community else None
+
+    async def _on_card_action(
+        self, turn_context: TurnContext, verb: str, value: dict[str, Any]
+    ) -> None:
+        """Card buttons: route on `verb`. Card data only chooses a route; every permission is
+        checked again on the server."""
+        info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
+        services = self.services
+        community_id = _int(value.get("community_id"))
         if verb == "help.show":
             await self._send_help(turn_context, info)
         elif verb == "language.choose":
@@ -208,25 +302,49 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 await turn_context.send_activity(translator(info.locale)("language.unknown"))
             else:
                 await save_language(self._sessions, turn_context, chosen)
+        elif verb == "communities.show":
+            await actions.show_communities(services, turn_context)
+        elif verb == "community.join":
+            await actions.join(services, turn_context, community_id)
+        elif verb == "community.leave":
+            await actions.leave(services, turn_context, community_id)
+        elif verb == "onboarding.plan.save":
+            await actions.save_onboarding_plan(services, turn_context, value)
+        elif verb == "onboarding.checkin":
+            await actions.record_checkin(services, turn_context, value)
+        elif verb == "mentor.request":
+            await mentoring.on_mentor_command(
+                turn_context,
+                sessions=self._sessions,
+                info=info,
+                community_id=community_id,
+                wake=services.wake,
+            )
+        elif verb.startswith("mentoring.") and await mentoring.handle_mentoring_action(
+            turn_context, value, sessions=self._sessions, info=info, wake=services.wake
+        ):
+            return
         else:
-            logger.info("unknown card verb %r", str(verb)[:64])
+            logger.info("unknown card verb %r", verb[:64])
             await turn_context.send_activity(translator(info.locale)("error.unknown_action"))
 
     async def _send_help(self, turn_context: TurnContext, info: TurnInfo) -> None:
         card = build_help_card(locale=info.locale, in_channel=info.in_channel)
         await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
 
-    # -- installation ------------------------------------------------------------------------
+    # -- installation and team changes ----------------------------------------------------------
 
     async def on_members_added_activity(
         self, members_added: list[ChannelAccount], turn_context: TurnContext
     ) -> None:
         info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
+        if info.in_channel:
+            await actions.on_team_members_added(self.services, turn_context, members_added)
+            return
         bot_id = getattr(turn_context.activity.recipient, "id", None)
-        if info.in_channel or not info.new_conversation:
-            # Team installs and new team members belong to the communities feature; a client
-            # that re-announces a known chat (the Playground does on every reload) gets no
-            # second welcome.
+        if not info.new_conversation:
+            # A client that re-announces a known chat (the Playground does on every reload)
+            # gets no second welcome.
             return
         for member in members_added:
             if member.id == bot_id:
@@ -242,4 +360,11 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 await self._send_help(turn_context, info)
 
     async def on_unrecognized_activity_type(self, turn_context: TurnContext) -> None:
+        return None
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, ChannelAccount
 
 _AT_TAG = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
 
@@ -36,3 +36,22 @@ def strip_mentions(text: str | None) -> str:
     """Remove every `<at>…</at>` tag: the bot's own mention and any others (commands such as
     `nommer @personne` read mentioned people from the entities, not the text)."""
     return " ".join(_AT_TAG.sub(" ", text or "").split())
+
+
+def mentioned_people(activity: Activity) -> list[ChannelAccount]:
+    """People mentioned in a message, other than the bot (e.g. `nommer @Léa animatrice`)."""
+    recipient_id = getattr(activity.recipient, "id", None)
+    found: dict[str, ChannelAccount] = {}
+    for entity in activity.entities or []:
+        data = _entity_dict(entity)
+        mentioned = data.get("mentioned")
+        if str(data.get("type", "")).lower() != "mention" or not isinstance(mentioned, dict):
+            continue
+        person_id = mentioned.get("id")
+        if not isinstance(person_id, str) or not person_id or person_id == recipient_id:
+            continue
+        name = mentioned.get("name")
+        found[person_id] = ChannelAccount(
+            id=person_id, name=name if isinstance(name, str) else None
+        )
+    return list(found.values())

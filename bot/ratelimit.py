@@ -2,14 +2,19 @@
 
 Teams throttles bots per conversation (about 7 messages a second and 60 in 30 seconds) and per
 app per tenant (about 50 a second). Waiting here costs nothing; a 429 costs a retry.
+
+A send counts against its windows from the moment it starts until it completes, and then at
+its completion time. The service sees a request somewhere between the two, so counting this
+way keeps every window the service measures within the limit, whatever the network delay.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -20,38 +25,66 @@ class Rule:
     window_seconds: float
 
 
+Window = tuple[str, float]
+
+
 class SlidingWindowLimiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._events: dict[tuple[str, float], deque[float]] = {}
-        self._lock = asyncio.Lock()
+        self._done: dict[Window, deque[float]] = {}
+        self._in_flight: Counter[Window] = Counter()
+        self._changed = asyncio.Condition()
 
-    def _wait_for(self, rules: Sequence[Rule], now: float) -> float:
-        wait = 0.0
-        for rule in rules:
-            events = self._events.get((rule.key, rule.window_seconds))
-            if events:
-                while events and events[0] <= now - rule.window_seconds:
-                    events.popleft()
-                if not events:
-                    del self._events[(rule.key, rule.window_seconds)]
-                elif len(events) >= rule.limit:
-                    wait = max(wait, events[0] + rule.window_seconds - now)
-        return wait
-
-    async def acquire(self, rules: Sequence[Rule]) -> None:
-        """Wait until every rule allows one more event, then count it."""
-        while True:
-            async with self._lock:
+    @contextlib.asynccontextmanager
+    async def slot(self, rules: Sequence[Rule]) -> AsyncIterator[None]:
+        """Wait until every rule allows one more send, hold the place while it runs."""
+        await self._acquire(rules)
+        try:
+            yield
+        finally:
+            async with self._changed:
                 now = self._clock()
-                wait = self._wait_for(rules, now)
-                if wait <= 0:
-                    for rule in rules:
-                        self._events.setdefault((rule.key, rule.window_seconds), deque()).append(
-                            now
-                        )
-                    return
-            await asyncio.sleep(wait)
+                for rule in rules:
+                    window = (rule.key, rule.window_seconds)
+                    self._in_flight[window] -= 1
+                    if self._in_flight[window] <= 0:
+                        del self._in_flight[window]
+                    self._done.setdefault(window, deque()).append(now)
+                self._changed.notify_all()
 
-    def tracked_keys(self) -> int:
-        return len(self._events)
+    def _blocked_for(self, rules: Sequence[Rule], now: float) -> float | None:
+        """0 when free; seconds until a place frees; None when only a running send can free it."""
+        wait = 0.0
+        only_in_flight = False
+        for rule in rules:
+            window = (rule.key, rule.window_seconds)
+            done = self._done.get(window)
+            if done is not None:
+                while done and done[0] <= now - rule.window_seconds:
+                    done.popleft()
+                if not done:
+                    del self._done[window]
+                    done = None
+            used = (len(done) if done else 0) + self._in_flight[window]
+            if used >= rule.limit:
+                if done:
+                    wait = max(wait, done[0] + rule.window_seconds - now)
+                else:
+                    only_in_flight = True
+        if wait > 0:
+            return wait
+        return None if only_in_flight else 0.0
+
+    async def _acquire(self, rules: Sequence[Rule]) -> None:
+        async with self._changed:
+            while True:
+                blocked = self._blocked_for(rules, self._clock())
+                if blocked == 0.0:
+                    for rule in rules:
+                        self._in_flight[(rule.key, rule.window_seconds)] += 1
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout=blocked)
+
+    def tracked_windows(self) -> int:
+        return len(self._done) + len(self._in_flight)

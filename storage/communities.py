@@ -296,3 +296,29 @@ async def member_count(session: AsyncSession, *, community_id: int) -> int:
         )
     ).one()
     return int(count)
+
+
+async def communities_of_team(session: AsyncSession, *, team_id: str) -> list[Community]:
+    return list((await session.exec(select(Community).where(Community.team_id == team_id))).all())
+
+
+async def add_newcomer(
+    session: AsyncSession, *, person_id: int, community_id: int, now: datetime | None = None
+) -> Membership:
+    """Someone added to the community's team: a member flagged as new, profile to complete."""
+    row = await membership(session, person_id=person_id, community_id=community_id)
+    if row is None:
+        row = Membership(
+            person_id=person_id,
+            community_id=community_id,
+            roles=[Role.MEMBER.value],
+            is_new_hire=True,
+            joined_at=now or utcnow(),
+        )
+        session.add(row)
+    elif row.left_at is not None:
+        row.left_at = None
+        row.joined_at = now or utcnow()
+        row.is_new_hire = True
+    await session.flush()
+    return row

@@ -13,7 +13,7 @@ import logging
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -41,6 +41,8 @@ LOAD_STATUSES = (PairingStatus.PROPOSED, PairingStatus.ACTIVE)
 # The order of the ranking: a shared discipline matters most, then region, then establishment.
 SHARED_ATTRIBUTES = ("discipline", "region", "establishment")
 SUPERVISOR_ROLES = (Role.COORDINATOR, Role.ANIMATOR)
+CHECKIN_HALF = "half"
+CHECKIN_END = "end"
 
 
 class AlreadyPaired(Exception):
@@ -86,6 +88,24 @@ def shared_attributes(mentee: Membership, mentor: Membership) -> tuple[str, ...]
 
 def _reason(shared: tuple[str, ...], load: int, capacity: int) -> str:
     return f"{','.join(shared) or 'none'};load={load}/{capacity}"
+
+
+def shared_from_reason(reason: str) -> tuple[str, ...]:
+    """What a stored reason says the pair shares (« discipline,region;load=1/3 »)."""
+    listed = reason.partition(";")[0].split(",")
+    return tuple(attribute for attribute in SHARED_ATTRIBUTES if attribute in listed)
+
+
+def checkin_moments(pairing: MentorPairing) -> list[tuple[str, datetime]]:
+    """When the pair is asked how it is going: half-way through the agreed duration, and at
+    its end. Empty until the mentor has accepted."""
+    if pairing.accepted_at is None:
+        return []
+    duration = timedelta(weeks=pairing.duration_weeks)
+    return [
+        (CHECKIN_HALF, pairing.accepted_at + duration / 2),
+        (CHECKIN_END, pairing.accepted_at + duration),
+    ]
 
 
 def _active(row: Membership | None) -> bool:

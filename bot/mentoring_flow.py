@@ -1,0 +1,837 @@
+"""Mentoring (jumelage) in the bot: commands, card actions and the outbox messages they queue.
+
+No routing here: bot/handler.py sends the `mentor` / `devenir mentor` commands and the
+`mentor.*` / `mentoring.*` card verbs to these functions. Every action re-checks its rule in
+storage/mentoring.py; card data only says which request or pairing is meant.
+
+Outbox kinds (rendered at send time from current data, None when no longer relevant):
+mentoring_suggestions, mentoring_proposal, mentoring_agreement, mentoring_checkin,
+mentoring_paired, mentoring_terms.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.schema import Activity
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.deliveries import RenderContext, Renderer
+from cards.common import Element
+from cards.i18n import Translate, translator
+from cards.mentoring import (
+    VERB_ACCEPT,
+    VERB_AGREEMENT,
+    VERB_CHECKIN,
+    VERB_CONFIRM,
+    VERB_DECLINE,
+    VERB_END,
+    VERB_REQUEST,
+    VERB_VOLUNTEER,
+    build_agreement_card,
+    build_checkin_card,
+    build_community_choice_card,
+    build_proposal_card,
+    build_suggestions_card,
+    build_terms_card,
+    person_name,
+)
+from dialogs.context import TurnInfo
+from storage import communities, mentoring, outbox
+from storage.communities import NotAllowed
+from storage.db import SessionFactory, transaction
+from storage.mentoring import AlreadyPaired, AlreadyProposed, RequestClosed
+from storage.models import (
+    Community,
+    MentorPairing,
+    MentorRequestStatus,
+    PairingStatus,
+    Person,
+    utcnow,
+)
+
+logger = logging.getLogger(__name__)
+
+KIND_SUGGESTIONS = "mentoring_suggestions"
+KIND_PROPOSAL = "mentoring_proposal"
+KIND_AGREEMENT = "mentoring_agreement"
+KIND_CHECKIN = "mentoring_checkin"
+KIND_PAIRED = "mentoring_paired"
+KIND_TERMS = "mentoring_terms"
+# `devenir mentor` without a number: one mentee at a time is the usual first commitment.
+DEFAULT_CAPACITY = 1
+RATING_RANGE = range(1, 6)
+# At or below this, the person is reminded they can talk to the coordination.
+LOW_RATING = 2
+MAX_COMMENT_LENGTH = 1000
+
+Wake = Callable[[], None]
+Clock = Callable[[], datetime]
+
+
+# -- outbox renderers ------------------------------------------------------------------------
+
+
+def _card(card: Element) -> Activity:
+    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+
+
+def _param_int(params: dict[str, Any], key: str) -> int | None:
+    value = params.get(key)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+async def _suggestions_card(
+    session: AsyncSession, *, request_id: int, locale: str, declined_pairing_id: int | None = None
+) -> Element | None:
+    """The current suggestions for an open request with no proposal waiting; else None."""
+    request = await mentoring.get_request(session, request_id=request_id)
+    if request is None or request.status != MentorRequestStatus.OPEN:
+        return None
+    if await mentoring.pending_proposal(session, request_id=request_id) is not None:
+        return None
+    mentee = await session.get(Person, request.mentee_id)
+    community = await session.get(Community, request.community_id)
+    profile = await communities.membership(
+        session, person_id=request.mentee_id, community_id=request.community_id
+    )
+    if mentee is None or community is None or profile is None or profile.left_at is not None:
+        return None
+    declined_by: Person | None = None
+    if declined_pairing_id is not None:
+        declined = await mentoring.get_pairing(session, pairing_id=declined_pairing_id)
+        if declined is not None and declined.request_id == request_id:
+            declined_by = await session.get(Person, declined.mentor_id)
+    return build_suggestions_card(
+        request,
+        mentee=mentee,
+        profile=profile,
+        community=community,
+        suggestions=await mentoring.suggestions(session, request_id=request_id),
+        declined_by=declined_by,
+        locale=locale,
+    )
+
+
+async def render_suggestions(context: RenderContext) -> Activity | None:
+    params = context.message.params
+    request_id = _param_int(params, "request_id")
+    recipient = context.message.person_id
+    if request_id is None or recipient is None:
+        return None
+    async with context.sessions() as session:
+        request = await mentoring.get_request(session, request_id=request_id)
+        # The recipient may have lost the role since the message was queued.
+        if request is None or not await mentoring.may_supervise(
+            session, person_id=recipient, community_id=request.community_id
+        ):
+            return None
+        card = await _suggestions_card(
+            session,
+            request_id=request_id,
+            locale=context.locale,
+            declined_pairing_id=_param_int(params, "declined_pairing_id"),
+        )
+    return None if card is None else _card(card)
+
+
+async def _pairing(
+    session: AsyncSession, params: dict[str, Any], status: PairingStatus
+) -> tuple[MentorPairing, Person, Person, Community] | None:
+    pairing_id = _param_int(params, "pairing_id")
+    pairing = (
+        None if pairing_id is None else await mentoring.get_pairing(session, pairing_id=pairing_id)
+    )
+    if pairing is None or pairing.status != status:
+        return None
+    mentor = await session.get(Person, pairing.mentor_id)
+    mentee = await session.get(Person, pairing.mentee_id)
+    community = await session.get(Community, pairing.community_id)
+    if mentor is None or mentee is None or community is None:
+        return None
+    return pairing, mentor, mentee, community
+
+
+async def render_proposal(context: RenderContext) -> Activity | None:
+    async with context.sessions() as session:
+        found = await _pairing(session, context.message.params, PairingStatus.PROPOSED)
+        if found is None:
+            return None
+        pairing, _mentor, mentee, community = found
+        profile = await communities.membership(
+            session, person_id=pairing.mentee_id, community_id=pairing.community_id
+        )
+    return _card(
+        build_proposal_card(
+            pairing, mentee=mentee, profile=profile, community=community, locale=context.locale
+        )
+    )
+
+
+async def render_agreement(context: RenderContext) -> Activity | None:
+    async with context.sessions() as session:
+        found = await _pairing(session, context.message.params, PairingStatus.ACTIVE)
+    if found is None:
+        return None
+    pairing, mentor, mentee, community = found
+    return _card(
+        build_agreement_card(
+            pairing,
+            mentor=mentor,
+            mentee=mentee,
+            community=community,
+            locale=context.locale,
+            tz=context.timezone,
+        )
+    )
+
+
+async def render_checkin(context: RenderContext) -> Activity | None:
+    params = context.message.params
+    moment = params.get("moment")
+    if moment not in (mentoring.CHECKIN_HALF, mentoring.CHECKIN_END):
+        return None
+    async with context.sessions() as session:
+        found = await _pairing(session, params, PairingStatus.ACTIVE)
+    if found is None:
+        return None
+    pairing, mentor, mentee, community = found
+    # A check-in planned for an earlier duration was replaced when the terms changed.
+    if _param_int(params, "duration_weeks") != pairing.duration_weeks:
+        return None
+    recipient = context.message.person_id
+    if recipient not in (pairing.mentor_id, pairing.mentee_id):
+        return None
+    other = mentee if recipient == pairing.mentor_id else mentor
+    return _card(
+        build_checkin_card(
+            pairing, other=other, community=community, moment=str(moment), locale=context.locale
+        )
+    )
+
+
+async def render_paired(context: RenderContext) -> Activity | None:
+    async with context.sessions() as session:
+        found = await _pairing(session, context.message.params, PairingStatus.ACTIVE)
+    if found is None:
+        return None
+    _pairing_row, mentor, mentee, community = found
+    t = translator(context.locale)
+    return MessageFactory.text(
+        t(
+            "mentoring.paired.notice",
+            mentor=person_name(mentor, locale=context.locale),
+            mentee=person_name(mentee, locale=context.locale),
+            community=community.name,
+        )
+    )
+
+
+async def render_terms(context: RenderContext) -> Activity | None:
+    params = context.message.params
+    async with context.sessions() as session:
+        found = await _pairing(session, params, PairingStatus.ACTIVE)
+        by_id = _param_int(params, "by_id")
+        by = None if by_id is None else await session.get(Person, by_id)
+    if found is None or by is None:
+        return None
+    pairing = found[0]
+    return _card(
+        build_terms_card(
+            pairing,
+            by=by,
+            first_meeting=_date(params.get("first_meeting")),
+            locale=context.locale,
+            tz=context.timezone,
+        )
+    )
+
+
+MENTORING_RENDERERS: dict[str, Renderer] = {
+    KIND_SUGGESTIONS: render_suggestions,
+    KIND_PROPOSAL: render_proposal,
+    KIND_AGREEMENT: render_agreement,
+    KIND_CHECKIN: render_checkin,
+    KIND_PAIRED: render_paired,
+    KIND_TERMS: render_terms,
+}
+
+
+# -- what is queued, and under which keys ------------------------------------------------------
+
+
+def suggestions_key(request_id: int, person_id: int, *, declined_pairing_id: int | None) -> str:
+    if declined_pairing_id is None:
+        return f"mentoring:request:{request_id}:to:{person_id}"
+    return f"mentoring:request:{request_id}:declined:{declined_pairing_id}:to:{person_id}"
+
+
+def pairing_prefix(pairing_id: int) -> str:
+    # The trailing colon keeps pairing 1 from matching pairing 12's messages.
+    return f"mentoring:pairing:{pairing_id}:"
+
+
+def checkin_key(pairing_id: int, moment: str, weeks: int, person_id: int) -> str:
+    # The duration is part of the key: new terms plan new check-ins, and the renderer drops
+    # the ones planned for a duration no longer agreed.
+    return f"{pairing_prefix(pairing_id)}checkin:{moment}:w{weeks}:to:{person_id}"
+
+
+async def _queue_suggestions(
+    session: AsyncSession,
+    *,
+    request_id: int,
+    community_id: int,
+    mentee_id: int,
+    declined_pairing_id: int | None = None,
+) -> tuple[int, int]:
+    """Suggestions to every coordinator and animator: (how many supervisors, how many queued)."""
+    people = [
+        p
+        for p in await mentoring.supervisors(session, community_id=community_id)
+        if p.id is not None and p.id != mentee_id
+    ]
+    params: dict[str, Any] = {"request_id": request_id}
+    if declined_pairing_id is not None:
+        params["declined_pairing_id"] = declined_pairing_id
+    queued = 0
+    for person in people:
+        assert person.id is not None
+        queued += await outbox.enqueue(
+            session,
+            dedup_key=suggestions_key(
+                request_id, person.id, declined_pairing_id=declined_pairing_id
+            ),
+            recipient=outbox.Recipient.person(person.id),
+            kind=KIND_SUGGESTIONS,
+            params=params,
+        )
+    return len(people), queued
+
+
+async def _queue_checkins(session: AsyncSession, pairing: MentorPairing, *, after: datetime) -> int:
+    """Check-ins for both people of the pair, at half-term and at the end (those still ahead)."""
+    assert pairing.id is not None
+    queued = 0
+    for moment, due in mentoring.checkin_moments(pairing):
+        if due <= after:
+            continue
+        for person_id in (pairing.mentor_id, pairing.mentee_id):
+            queued += await outbox.enqueue(
+                session,
+                dedup_key=checkin_key(pairing.id, moment, pairing.duration_weeks, person_id),
+                recipient=outbox.Recipient.person(person_id),
+                kind=KIND_CHECKIN,
+                params={
+                    "pairing_id": pairing.id,
+                    "moment": moment,
+                    "duration_weeks": pairing.duration_weeks,
+                },
+                not_before=due,
+            )
+    return queued
+
+
+# -- the turn ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    context: TurnContext
+    sessions: SessionFactory
+    info: TurnInfo
+    wake: Wake
+    clock: Clock
+
+    @property
+    def t(self) -> Translate:
+        return translator(self.info.locale)
+
+    @property
+    def person_id(self) -> int:
+        assert self.info.person_id is not None  # checked before any action runs
+        return self.info.person_id
+
+    async def say(self, key: str, **values: Any) -> None:
+        await self.context.send_activity(self.t(key, **values))
+
+    async def show(self, card: Element) -> None:
+        await self.context.send_activity(_card(card))
+
+
+def _date(value: object) -> date | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+
+
+def _number(value: object) -> int | None:
+    """Input.Number comes back as a string ("12" or "12.0") or a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def _channel_id(turn_context: TurnContext) -> str | None:
+    data = turn_context.activity.channel_data
+    channel = data.get("channel") if isinstance(data, dict) else None
+    found = channel.get("id") if isinstance(channel, dict) else None
+    return str(found) if found else None
+
+
+async def _pick_community(
+    turn: _Turn, community_id: int | None, *, verb: str, capacity: int | None = None
+) -> Community | None:
+    """The community meant: the one given, the channel's, the person's only one — or None
+    after asking which (a card) or saying the person belongs to none."""
+    async with turn.sessions() as session:
+        if community_id is not None:
+            given = await communities.get_community(session, community_id=community_id)
+            if given is None:
+                await turn.say("error.unknown_action")
+            return given
+        mine = [c for _, c in await communities.memberships_of(session, person_id=turn.person_id)]
+        channel_id = _channel_id(turn.context) if turn.info.in_channel else None
+        if channel_id is not None:
+            here = await communities.community_for_channel(session, teams_channel_id=channel_id)
+            if here is not None and any(c.id == here.id for c in mine):
+                return here
+    if len(mine) == 1:
+        return mine[0]
+    if not mine:
+        not_member = (
+            "mentoring.volunteer.not_member"
+            if verb == VERB_VOLUNTEER
+            else "mentoring.request.not_member"
+        )
+        await turn.say(not_member)
+        return None
+    await turn.show(
+        build_community_choice_card(mine, verb=verb, locale=turn.info.locale, capacity=capacity)
+    )
+    return None
+
+
+def volunteer_capacity(argument: str) -> int | None:
+    """`devenir mentor` → the default; `devenir mentor 3` → 3; anything else → None."""
+    argument = argument.strip()
+    if not argument:
+        return DEFAULT_CAPACITY
+    return int(argument) if argument.isdigit() else None
+
+
+async def on_mentor_command(
+    turn_context: TurnContext,
+    *,
+    sessions: SessionFactory,
+    info: TurnInfo,
+    community_id: int | None,
+    wake: Wake,
+) -> None:
+    """`mentor`, or the onboarding button: ask for a mentor; coordinators and animators get
+    the suggestions privately."""
+    turn = _Turn(turn_context, sessions, info, wake, utcnow)
+    if info.person_id is None:
+        await turn.say("mentoring.request.not_member")
+        return
+    await _request(turn, community_id)
+
+
+async def _request(turn: _Turn, community_id: int | None) -> None:
+    community = await _pick_community(turn, community_id, verb=VERB_REQUEST)
+    if community is None or community.id is None:
+        return
+    try:
+        async with transaction(turn.sessions) as session:
+            request, created = await mentoring.request_mentor(
+                session, community_id=community.id, mentee_id=turn.person_id
+            )
+            assert request.id is not None
+            supervisors, queued = await _queue_suggestions(
+                session,
+                request_id=request.id,
+                community_id=community.id,
+                mentee_id=turn.person_id,
+            )
+    except AlreadyPaired:
+        await turn.say("mentoring.request.already_paired", community=community.name)
+        return
+    except NotAllowed:
+        await turn.say("mentoring.request.not_member")
+        return
+    if queued:
+        turn.wake()
+    if not supervisors:
+        await turn.say("mentoring.request.no_supervisor", community=community.name)
+    elif created:
+        await turn.say("mentoring.request.sent", community=community.name)
+    else:
+        await turn.say("mentoring.request.already_open", community=community.name)
+
+
+async def on_volunteer_command(
+    turn_context: TurnContext,
+    *,
+    sessions: SessionFactory,
+    info: TurnInfo,
+    community_id: int | None,
+    capacity: int | None,
+) -> None:
+    """`devenir mentor [N]` / `mentor volunteer [N]`: N mentees at once; 0 withdraws.
+    `capacity=None` means the number was not understood (see `volunteer_capacity`)."""
+    turn = _Turn(turn_context, sessions, info, lambda: None, utcnow)
+    if info.person_id is None:
+        await turn.say("mentoring.volunteer.not_member")
+        return
+    await _volunteer(turn, community_id, capacity)
+
+
+async def _volunteer(turn: _Turn, community_id: int | None, capacity: int | None) -> None:
+    if capacity is None or not 0 <= capacity <= mentoring.MAX_CAPACITY:
+        await turn.say("mentoring.volunteer.invalid", max=mentoring.MAX_CAPACITY)
+        return
+    community = await _pick_community(turn, community_id, verb=VERB_VOLUNTEER, capacity=capacity)
+    if community is None or community.id is None:
+        return
+    try:
+        async with transaction(turn.sessions) as session:
+            await mentoring.volunteer(
+                session, person_id=turn.person_id, community_id=community.id, capacity=capacity
+            )
+    except NotAllowed:
+        await turn.say("mentoring.volunteer.not_member")
+        return
+    if capacity:
+        await turn.say("mentoring.volunteer.saved", community=community.name, capacity=capacity)
+    else:
+        await turn.say("mentoring.volunteer.withdrawn", community=community.name)
+
+
+# -- card actions ------------------------------------------------------------------------------
+
+
+async def _confirm(turn: _Turn, value: dict[str, Any]) -> None:
+    request_id, mentor_id = _param_int(value, "request_id"), _param_int(value, "mentor_id")
+    if request_id is None or mentor_id is None:
+        await turn.say("error.unknown_action")
+        return
+    try:
+        async with transaction(turn.sessions) as session:
+            pairing = await mentoring.confirm(
+                session, request_id=request_id, mentor_id=mentor_id, confirmed_by_id=turn.person_id
+            )
+            assert pairing.id is not None
+            queued = await outbox.enqueue(
+                session,
+                dedup_key=f"{pairing_prefix(pairing.id)}proposal",
+                recipient=outbox.Recipient.person(mentor_id),
+                kind=KIND_PROPOSAL,
+                params={"pairing_id": pairing.id},
+            )
+            mentor = await session.get(Person, mentor_id)
+    except AlreadyProposed as waiting:
+        async with turn.sessions() as session:
+            other = await session.get(Person, waiting.pairing.mentor_id)
+        await turn.say(
+            "mentoring.confirm.already_proposed",
+            mentor=person_name(other, locale=turn.info.locale),
+        )
+        return
+    except RequestClosed:
+        await turn.say("mentoring.request_closed")
+        return
+    except NotAllowed:
+        await _explain_refused_confirm(turn, request_id)
+        return
+    if queued:
+        turn.wake()
+    await turn.say("mentoring.confirm.sent", mentor=person_name(mentor, locale=turn.info.locale))
+
+
+async def _explain_refused_confirm(turn: _Turn, request_id: int) -> None:
+    """Not a supervisor → say so; a mentor no longer eligible → the suggestions as they are now."""
+    async with turn.sessions() as session:
+        request = await mentoring.get_request(session, request_id=request_id)
+        allowed = request is not None and await mentoring.may_supervise(
+            session, person_id=turn.person_id, community_id=request.community_id
+        )
+        card = (
+            await _suggestions_card(session, request_id=request_id, locale=turn.info.locale)
+            if allowed
+            else None
+        )
+    if not allowed:
+        await turn.say("mentoring.confirm.not_allowed")
+        return
+    await turn.say("mentoring.confirm.unavailable")
+    if card is not None:
+        await turn.show(card)
+
+
+async def _accept(turn: _Turn, value: dict[str, Any]) -> None:
+    pairing_id = _param_int(value, "pairing_id")
+    if pairing_id is None:
+        await turn.say("error.unknown_action")
+        return
+    try:
+        async with transaction(turn.sessions) as session:
+            pairing = await mentoring.answer(
+                session,
+                pairing_id=pairing_id,
+                mentor_id=turn.person_id,
+                accept=True,
+                now=turn.clock(),
+            )
+            prefix = pairing_prefix(pairing_id)
+            for person_id in (pairing.mentor_id, pairing.mentee_id):
+                await outbox.enqueue(
+                    session,
+                    dedup_key=f"{prefix}agreement:to:{person_id}",
+                    recipient=outbox.Recipient.person(person_id),
+                    kind=KIND_AGREEMENT,
+                    params={"pairing_id": pairing_id},
+                )
+            assert pairing.accepted_at is not None
+            # Planned from the acceptance (not from now): a repeated click plans nothing new.
+            await _queue_checkins(session, pairing, after=pairing.accepted_at)
+            if pairing.confirmed_by_id is not None:
+                await outbox.enqueue(
+                    session,
+                    dedup_key=f"{prefix}paired:to:{pairing.confirmed_by_id}",
+                    recipient=outbox.Recipient.person(pairing.confirmed_by_id),
+                    kind=KIND_PAIRED,
+                    params={"pairing_id": pairing_id},
+                )
+            mentee = await session.get(Person, pairing.mentee_id)
+    except (RequestClosed, AlreadyPaired):
+        await turn.say("mentoring.request_closed")
+        return
+    except NotAllowed:
+        await turn.say("mentoring.proposal.not_yours")
+        return
+    turn.wake()
+    await turn.say(
+        "mentoring.proposal.accepted", mentee=person_name(mentee, locale=turn.info.locale)
+    )
+
+
+async def _decline(turn: _Turn, value: dict[str, Any]) -> None:
+    pairing_id = _param_int(value, "pairing_id")
+    if pairing_id is None:
+        await turn.say("error.unknown_action")
+        return
+    try:
+        async with transaction(turn.sessions) as session:
+            pairing = await mentoring.answer(
+                session,
+                pairing_id=pairing_id,
+                mentor_id=turn.person_id,
+                accept=False,
+                now=turn.clock(),
+            )
+            _supervisors, queued = await _queue_suggestions(
+                session,
+                request_id=pairing.request_id,
+                community_id=pairing.community_id,
+                mentee_id=pairing.mentee_id,
+                declined_pairing_id=pairing_id,
+            )
+    except NotAllowed:
+        await turn.say("mentoring.proposal.not_yours")
+        return
+    if queued:
+        turn.wake()
+    await turn.say("mentoring.proposal.declined")
+
+
+async def _agreement(turn: _Turn, value: dict[str, Any]) -> None:
+    pairing_id = _param_int(value, "pairing_id")
+    if pairing_id is None:
+        await turn.say("error.unknown_action")
+        return
+    goals, frequency = value.get("goals"), value.get("frequency")
+    duration = _number(value.get("duration_weeks"))
+    raw_date = value.get("first_meeting")
+    first_meeting = _date(raw_date)
+    if (
+        not isinstance(goals, str)
+        or not isinstance(frequency, str)
+        or duration is None
+        or (raw_date and first_meeting is None)
+    ):
+        await turn.say("mentoring.agreement.invalid", max=mentoring.MAX_DURATION_WEEKS)
+        return
+    activity_id = turn.context.activity.id or uuid.uuid4().hex
+    try:
+        async with transaction(turn.sessions) as session:
+            pairing = await mentoring.set_agreement(
+                session,
+                pairing_id=pairing_id,
+                person_id=turn.person_id,
+                goals=goals,
+                frequency=frequency,
+                duration_weeks=duration,
+            )
+            await _queue_checkins(session, pairing, after=turn.clock())
+            other_id = (
+                pairing.mentee_id if turn.person_id == pairing.mentor_id else pairing.mentor_id
+            )
+            # One message per submission (Teams re-deliveries are dropped before this turn).
+            await outbox.enqueue(
+                session,
+                dedup_key=f"{pairing_prefix(pairing_id)}terms:{str(activity_id)[:64]}:to:{other_id}",
+                recipient=outbox.Recipient.person(other_id),
+                kind=KIND_TERMS,
+                params={
+                    "pairing_id": pairing_id,
+                    "by_id": turn.person_id,
+                    "first_meeting": first_meeting.isoformat() if first_meeting else None,
+                },
+            )
+            other = await session.get(Person, other_id)
+    except ValueError:
+        await turn.say("mentoring.agreement.invalid", max=mentoring.MAX_DURATION_WEEKS)
+        return
+    except NotAllowed:
+        await turn.say("mentoring.pairing.not_active")
+        return
+    turn.wake()
+    await turn.say("mentoring.agreement.saved", name=person_name(other, locale=turn.info.locale))
+
+
+async def _checkin(turn: _Turn, value: dict[str, Any]) -> None:
+    pairing_id = _param_int(value, "pairing_id")
+    rating = _number(value.get("rating"))
+    comment = value.get("comment") or ""
+    if pairing_id is None or value.get("moment") not in (
+        mentoring.CHECKIN_HALF,
+        mentoring.CHECKIN_END,
+    ):
+        await turn.say("error.unknown_action")
+        return
+    if rating is None or rating not in RATING_RANGE or not isinstance(comment, str):
+        await turn.say("mentoring.checkin.invalid")
+        return
+    async with turn.sessions() as session:
+        pairing = await mentoring.get_pairing(session, pairing_id=pairing_id)
+        community = None if pairing is None else await session.get(Community, pairing.community_id)
+    if (
+        pairing is None
+        or community is None
+        or turn.person_id not in (pairing.mentor_id, pairing.mentee_id)
+    ):
+        await turn.say("mentoring.pairing.not_active")
+        return
+    # Nowhere to keep the answer yet (needs a `mentor_checkin` table): it is not stored and,
+    # being about a relationship, not logged either. Nothing pretends otherwise.
+    logger.info("mentoring check-in answered for pairing %s (not stored)", pairing_id)
+    await turn.say("mentoring.checkin.thanks")
+    if rating <= LOW_RATING:
+        await turn.say("mentoring.checkin.low", community=community.name)
+
+
+async def _end(turn: _Turn, value: dict[str, Any]) -> None:
+    pairing_id = _param_int(value, "pairing_id")
+    if pairing_id is None:
+        await turn.say("error.unknown_action")
+        return
+    try:
+        async with transaction(turn.sessions) as session:
+            pairing = await mentoring.end(
+                session, pairing_id=pairing_id, person_id=turn.person_id, now=turn.clock()
+            )
+            # Check-ins and agreement cards still queued no longer make sense.
+            await outbox.cancel_pending(session, dedup_key_prefix=pairing_prefix(pairing_id))
+            community = await session.get(Community, pairing.community_id)
+            for person_id in (pairing.mentor_id, pairing.mentee_id):
+                if person_id == turn.person_id:
+                    continue
+                await outbox.enqueue(
+                    session,
+                    dedup_key=f"mentoring:ended:{pairing_id}:to:{person_id}",
+                    recipient=outbox.Recipient.person(person_id),
+                    kind="notice",
+                    params={
+                        "text": "mentoring.end.notice",
+                        "values": {"community": community.name if community else ""},
+                    },
+                )
+    except NotAllowed:
+        await turn.say("mentoring.pairing.not_active")
+        return
+    turn.wake()
+    await turn.say("mentoring.end.done")
+
+
+async def _request_verb(turn: _Turn, value: dict[str, Any]) -> None:
+    community_id = _param_int(value, "community_id")
+    if community_id is None:
+        await turn.say("error.unknown_action")
+        return
+    await _request(turn, community_id)
+
+
+async def _volunteer_verb(turn: _Turn, value: dict[str, Any]) -> None:
+    community_id = _param_int(value, "community_id")
+    if community_id is None:
+        await turn.say("error.unknown_action")
+        return
+    capacity = _param_int(value, "capacity")
+    await _volunteer(turn, community_id, DEFAULT_CAPACITY if capacity is None else capacity)
+
+
+_ACTIONS: dict[str, Callable[[_Turn, dict[str, Any]], Awaitable[None]]] = {
+    VERB_CONFIRM: _confirm,
+    VERB_ACCEPT: _accept,
+    VERB_DECLINE: _decline,
+    VERB_AGREEMENT: _agreement,
+    VERB_CHECKIN: _checkin,
+    VERB_END: _end,
+    VERB_REQUEST: _request_verb,
+    VERB_VOLUNTEER: _volunteer_verb,
+}
+VERBS = frozenset(_ACTIONS)
+
+
+async def handle_mentoring_action(
+    turn_context: TurnContext,
+    value: dict[str, Any],
+    *,
+    sessions: SessionFactory,
+    info: TurnInfo,
+    wake: Wake,
+    clock: Clock = utcnow,
+) -> bool:
+    """A mentoring card button (`mentoring.*`, and the `mentor.request` / `mentor.volunteer`
+    chooser buttons). False when the verb is not one of these."""
+    verb = value.get("verb")
+    action = _ACTIONS.get(verb) if isinstance(verb, str) else None
+    if action is None:
+        return False
+    turn = _Turn(turn_context, sessions, info, wake, clock)
+    if info.person_id is None:
+        await turn.say("error.unknown_action")
+        return True
+    await action(turn, value)
+    return True

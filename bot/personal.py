@@ -1,0 +1,98 @@
+"""Moving a conversation from a channel to the person's 1:1 chat (joining, consultations):
+answers there need no @mention and stay private."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import (
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+)
+
+from bot.settings import Settings
+from storage import people
+from storage.db import SessionFactory, transaction
+from storage.models import ConversationScope, Person
+
+logger = logging.getLogger(__name__)
+
+Continuation = Callable[[TurnContext], Awaitable[None]]
+
+
+async def run_in_personal_chat(
+    *,
+    adapter: CloudAdapter,
+    settings: Settings,
+    sessions: SessionFactory,
+    person: Person,
+    origin: TurnContext,
+    logic: Continuation,
+) -> None:
+    """Run `logic` in the person's 1:1 chat with the bot, creating the chat if needed.
+
+    The continuation turn carries the person as `from`, so state keyed by user (dialogs)
+    is the same one their next message in that chat will load."""
+    bot_id = origin.activity.recipient.id
+    bot_app_id = settings.app_id or None
+    user = ChannelAccount(
+        id=person.teams_user_id, name=person.name, aad_object_id=person.aad_object_id
+    )
+    async with sessions() as session:
+        personal = await people.personal_conversation(session, person_id=person.id or 0)
+
+    async def with_user(turn_context: TurnContext) -> None:
+        turn_context.activity.from_property = user
+        turn_context.activity.recipient = ChannelAccount(id=bot_id)
+        await logic(turn_context)
+
+    if personal is not None:
+        reference = ConversationReference(
+            channel_id=personal.channel_id,
+            service_url=personal.service_url,
+            conversation=ConversationAccount(
+                id=personal.conversation_id,
+                conversation_type="personal",
+                tenant_id=personal.tenant_id,
+            ),
+            bot=ChannelAccount(id=bot_id),
+            user=user,
+        )
+        await adapter.continue_conversation(reference, with_user, bot_app_id)
+        return
+
+    tenant_id = person.tenant_id
+    parameters = ConversationParameters(
+        is_group=False,
+        bot=ChannelAccount(id=bot_id),
+        members=[ChannelAccount(id=person.teams_user_id)],
+        tenant_id=tenant_id,
+        channel_data={"tenant": {"id": tenant_id}},
+    )
+    service_url = origin.activity.service_url
+
+    async def created(turn_context: TurnContext) -> None:
+        async with transaction(sessions) as session:
+            await people.remember_conversation(
+                session,
+                address=people.ConversationAddress(
+                    conversation_id=str(turn_context.activity.conversation.id),
+                    scope=ConversationScope.PERSONAL,
+                    service_url=service_url,
+                    channel_id="msteams",
+                    tenant_id=tenant_id,
+                    bot_id=bot_id,
+                    bot_name=None,
+                    team_id=None,
+                    teams_channel_id=None,
+                ),
+                person_id=person.id,
+            )
+        await with_user(turn_context)
+
+    await adapter.create_conversation(bot_app_id, created, parameters, "msteams", service_url, None)

@@ -1,0 +1,372 @@
+"""Mentoring (jumelage) cards: suggestions for coordinators and animators, the proposal to a
+mentor, the agreement for the pair, the check-ins, and the community chooser.
+
+Builders only shape data already read by the caller; every word comes from the catalogs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from cards.common import Element, adaptive_card, heading, paragraph, submit
+from cards.i18n import Translate, format_day, translator
+from storage.mentoring import (
+    CHECKIN_END,
+    MAX_DURATION_WEEKS,
+    MAX_FREQUENCY_LENGTH,
+    MAX_GOALS_LENGTH,
+    Suggestion,
+    shared_from_reason,
+)
+from storage.models import Community, Membership, MentorPairing, MentorRequest, Person
+
+VERB_CONFIRM = "mentoring.confirm"
+VERB_ACCEPT = "mentoring.accept"
+VERB_DECLINE = "mentoring.decline"
+VERB_AGREEMENT = "mentoring.agreement"
+VERB_CHECKIN = "mentoring.checkin"
+VERB_END = "mentoring.end"
+VERB_REQUEST = "mentor.request"
+VERB_VOLUNTEER = "mentor.volunteer"
+
+SHARED_KEYS = {
+    "discipline": "mentoring.shared.discipline",
+    "region": "mentoring.shared.region",
+    "establishment": "mentoring.shared.establishment",
+}
+PROFILE_KEYS = {
+    "discipline": "mentoring.profile.discipline",
+    "region": "mentoring.profile.region",
+    "establishment": "mentoring.profile.establishment",
+}
+CHECKIN_TITLE_KEYS = {"half": "mentoring.checkin.title_half", "end": "mentoring.checkin.title_end"}
+RATING_KEYS = (
+    "mentoring.checkin.rating.1",
+    "mentoring.checkin.rating.2",
+    "mentoring.checkin.rating.3",
+    "mentoring.checkin.rating.4",
+    "mentoring.checkin.rating.5",
+)
+# Teams shows at most a handful of buttons per action set; more communities wrap to a new row.
+BUTTONS_PER_ROW = 5
+
+
+def person_name(person: Person | None, *, locale: str) -> str:
+    if person is not None and person.name:
+        return person.name
+    return translator(locale)("mentoring.someone")
+
+
+def shared_text(shared: Sequence[str], *, locale: str) -> str:
+    t = translator(locale)
+    if not shared:
+        return t("mentoring.suggestions.shared_none")
+    return t("mentoring.suggestions.shared", items=", ".join(t(SHARED_KEYS[a]) for a in shared))
+
+
+def _profile_facts(profile: Membership | None, t: Translate) -> list[Element]:
+    if profile is None:
+        return []
+    facts = [
+        {"title": t(key), "value": value}
+        for attribute, key in PROFILE_KEYS.items()
+        if (value := getattr(profile, attribute))
+    ]
+    if profile.is_new_hire:
+        facts.append(
+            {"title": t("mentoring.profile.status"), "value": t("mentoring.profile.new_hire")}
+        )
+    return facts
+
+
+def _fact_set(facts: list[Element]) -> list[Element]:
+    return [{"type": "FactSet", "facts": facts}] if facts else []
+
+
+def build_suggestions_card(
+    request: MentorRequest,
+    *,
+    mentee: Person,
+    profile: Membership | None,
+    community: Community,
+    suggestions: Sequence[Suggestion],
+    declined_by: Person | None = None,
+    locale: str,
+) -> Element:
+    """For coordinators and animators: who asks, and up to three ranked mentors to propose."""
+    t = translator(locale)
+    mentee_name = person_name(mentee, locale=locale)
+    body: list[Element] = [
+        heading(t("mentoring.suggestions.title", community=community.name), size="Medium"),
+        paragraph(t("mentoring.suggestions.intro", name=mentee_name)),
+    ]
+    if declined_by is not None:
+        body.append(
+            paragraph(
+                t(
+                    "mentoring.suggestions.after_decline",
+                    name=person_name(declined_by, locale=locale),
+                )
+            )
+        )
+    body.extend(_fact_set(_profile_facts(profile, t)))
+    if not suggestions:
+        body.append(paragraph(t("mentoring.suggestions.none")))
+        return adaptive_card(body)
+    body.append(paragraph(t("mentoring.suggestions.ranking"), subtle=True))
+    for rank, suggestion in enumerate(suggestions, start=1):
+        name = person_name(suggestion.person, locale=locale)
+        body.append(
+            {
+                "type": "Container",
+                "separator": True,
+                "spacing": "Medium",
+                "items": [
+                    heading(t("mentoring.suggestions.rank", rank=rank, name=name), size="Default"),
+                    paragraph(shared_text(suggestion.shared, locale=locale), spacing="None"),
+                    paragraph(
+                        t(
+                            "mentoring.suggestions.load",
+                            load=suggestion.load,
+                            capacity=suggestion.capacity,
+                        ),
+                        subtle=True,
+                        spacing="None",
+                    ),
+                    {
+                        "type": "ActionSet",
+                        "actions": [
+                            submit(
+                                t("mentoring.suggestions.confirm", name=name),
+                                verb=VERB_CONFIRM,
+                                request_id=request.id,
+                                mentor_id=suggestion.person.id,
+                            )
+                        ],
+                    },
+                ],
+            }
+        )
+    return adaptive_card(body)
+
+
+def build_proposal_card(
+    pairing: MentorPairing,
+    *,
+    mentee: Person,
+    profile: Membership | None,
+    community: Community,
+    locale: str,
+) -> Element:
+    """For the mentor: would you accompany this person? Declining needs no justification."""
+    t = translator(locale)
+    body: list[Element] = [
+        heading(t("mentoring.proposal.title"), size="Medium"),
+        paragraph(
+            t(
+                "mentoring.proposal.intro",
+                name=person_name(mentee, locale=locale),
+                community=community.name,
+            )
+        ),
+        *_fact_set(_profile_facts(profile, t)),
+        paragraph(shared_text(shared_from_reason(pairing.reason), locale=locale)),
+        paragraph(t("mentoring.proposal.commitment"), subtle=True),
+    ]
+    actions = [
+        submit(
+            t("mentoring.proposal.accept"),
+            verb=VERB_ACCEPT,
+            style="positive",
+            pairing_id=pairing.id,
+        ),
+        submit(t("mentoring.proposal.decline"), verb=VERB_DECLINE, pairing_id=pairing.id),
+    ]
+    return adaptive_card(body, actions)
+
+
+def build_agreement_card(
+    pairing: MentorPairing,
+    *,
+    mentor: Person,
+    mentee: Person,
+    community: Community,
+    locale: str,
+    tz: str,
+) -> Element:
+    """For both: the terms of the pairing, pre-filled with what is already agreed."""
+    t = translator(locale)
+    body: list[Element] = [
+        heading(t("mentoring.agreement.title"), size="Medium"),
+        paragraph(
+            t(
+                "mentoring.agreement.intro",
+                mentor=person_name(mentor, locale=locale),
+                mentee=person_name(mentee, locale=locale),
+                community=community.name,
+            )
+        ),
+    ]
+    if pairing.accepted_at is not None:
+        body.append(
+            paragraph(
+                t(
+                    "mentoring.agreement.since",
+                    date=format_day(pairing.accepted_at, locale=locale, tz=tz),
+                ),
+                subtle=True,
+                spacing="None",
+            )
+        )
+    body += [
+        {
+            "type": "Input.Text",
+            "id": "goals",
+            "label": t("mentoring.agreement.goals"),
+            "placeholder": t("mentoring.agreement.goals_placeholder"),
+            "isMultiline": True,
+            "maxLength": MAX_GOALS_LENGTH,
+            "value": pairing.goals,
+            "isRequired": True,
+            "errorMessage": t("mentoring.agreement.required"),
+        },
+        {
+            "type": "Input.Text",
+            "id": "frequency",
+            "label": t("mentoring.agreement.frequency"),
+            "placeholder": t("mentoring.agreement.frequency_placeholder"),
+            "maxLength": MAX_FREQUENCY_LENGTH,
+            "value": pairing.frequency,
+            "isRequired": True,
+            "errorMessage": t("mentoring.agreement.required"),
+        },
+        {
+            "type": "Input.Number",
+            "id": "duration_weeks",
+            "label": t("mentoring.agreement.duration"),
+            "min": 1,
+            "max": MAX_DURATION_WEEKS,
+            "value": pairing.duration_weeks,
+            "isRequired": True,
+            "errorMessage": t("mentoring.agreement.duration_error"),
+        },
+        {
+            "type": "Input.Date",
+            "id": "first_meeting",
+            "label": t("mentoring.agreement.first_meeting"),
+        },
+        paragraph(t("mentoring.agreement.confidential"), subtle=True),
+    ]
+    actions = [submit(t("mentoring.agreement.submit"), verb=VERB_AGREEMENT, pairing_id=pairing.id)]
+    return adaptive_card(body, actions)
+
+
+def build_terms_card(
+    pairing: MentorPairing,
+    *,
+    by: Person,
+    first_meeting: date | None,
+    locale: str,
+    tz: str,
+) -> Element:
+    """For the other person of the pair once the terms are written down."""
+    t = translator(locale)
+    facts: list[Element] = [
+        {"title": t("mentoring.agreement.goals"), "value": pairing.goals},
+        {"title": t("mentoring.agreement.frequency"), "value": pairing.frequency},
+        {
+            "title": t("mentoring.agreement.duration"),
+            "value": t("mentoring.terms.weeks", weeks=pairing.duration_weeks),
+        },
+    ]
+    if first_meeting is not None:
+        # Noon local time: the calendar day is the same whatever the time zone arithmetic.
+        noon = datetime.combine(first_meeting, time(12), tzinfo=ZoneInfo(tz))
+        facts.append(
+            {
+                "title": t("mentoring.agreement.first_meeting"),
+                "value": format_day(noon, locale=locale, tz=tz),
+            }
+        )
+    body: list[Element] = [
+        heading(t("mentoring.terms.title"), size="Medium"),
+        paragraph(t("mentoring.terms.by", name=person_name(by, locale=locale))),
+        {"type": "FactSet", "facts": facts},
+    ]
+    return adaptive_card(body)
+
+
+def build_checkin_card(
+    pairing: MentorPairing,
+    *,
+    other: Person,
+    community: Community,
+    moment: str,
+    locale: str,
+) -> Element:
+    """Half-way and at the end: how is it going (1–5) and an optional comment."""
+    t = translator(locale)
+    body: list[Element] = [
+        heading(t(CHECKIN_TITLE_KEYS[moment]), size="Medium"),
+        paragraph(
+            t(
+                "mentoring.checkin.intro",
+                name=person_name(other, locale=locale),
+                community=community.name,
+            )
+        ),
+        {
+            "type": "Input.ChoiceSet",
+            "id": "rating",
+            "label": t("mentoring.checkin.question"),
+            "style": "expanded",
+            "isRequired": True,
+            "errorMessage": t("mentoring.checkin.invalid"),
+            "choices": [
+                {"title": t(key), "value": str(number)}
+                for number, key in enumerate(RATING_KEYS, start=1)
+            ],
+        },
+        {
+            "type": "Input.Text",
+            "id": "comment",
+            "label": t("mentoring.checkin.comment"),
+            "isMultiline": True,
+            "maxLength": MAX_GOALS_LENGTH,
+        },
+    ]
+    actions = [
+        submit(
+            t("mentoring.checkin.submit"), verb=VERB_CHECKIN, pairing_id=pairing.id, moment=moment
+        )
+    ]
+    if moment == CHECKIN_END:
+        actions.append(
+            submit(t("mentoring.checkin.end_pairing"), verb=VERB_END, pairing_id=pairing.id)
+        )
+    return adaptive_card(body, actions)
+
+
+def build_community_choice_card(
+    communities: Sequence[Community], *, verb: str, locale: str, capacity: int | None = None
+) -> Element:
+    """Which community? One button per community (for a request, or to volunteer)."""
+    t = translator(locale)
+    intro = "mentoring.choose.volunteer" if verb == VERB_VOLUNTEER else "mentoring.choose.request"
+    buttons = [
+        submit(c.name, verb=verb, community_id=c.id)
+        if capacity is None
+        else submit(c.name, verb=verb, community_id=c.id, capacity=capacity)
+        for c in communities
+    ]
+    body: list[Element] = [
+        heading(t("mentoring.choose.title"), size="Medium"),
+        paragraph(t(intro)),
+        *(
+            {"type": "ActionSet", "actions": buttons[start : start + BUTTONS_PER_ROW]}
+            for start in range(0, len(buttons), BUTTONS_PER_ROW)
+        ),
+    ]
+    return adaptive_card(body)
