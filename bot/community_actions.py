@@ -94,7 +94,7 @@ async def setup(services: Services, turn_context: TurnContext) -> None:
         return
     dialog_context = await services.dialogs.create_context(turn_context)
     await dialog_context.cancel_all_dialogs()
-    tenant = turn_context.activity.conversation.tenant_id
+    tenant = info.tenant_id
     await dialog_context.begin_dialog(
         SetupDialog.ID,
         SetupOptions(tenant_id=tenant, team_id=team_id, teams_channel_id=channel_id),
@@ -142,7 +142,11 @@ async def join(services: Services, turn_context: TurnContext, community_id: int 
     if person is None:
         return
     private_info = TurnInfo(
-        person_id=info.person_id, locale=info.locale, timezone=info.timezone, in_channel=False
+        person_id=info.person_id,
+        locale=info.locale,
+        timezone=info.timezone,
+        in_channel=False,
+        tenant_id=info.tenant_id,
     )
 
     async def begin(personal_turn: TurnContext) -> None:
@@ -252,7 +256,7 @@ async def _person_from_mention(
         participant=people.Participant(
             teams_user_id=str(account.id),
             aad_object_id=getattr(account, "aad_object_id", None),
-            tenant_id=turn_context.activity.conversation.tenant_id,
+            tenant_id=_info(turn_context).tenant_id,
             name=account.name,
             locale=None,
         ),
@@ -391,7 +395,7 @@ async def on_team_members_added(
     newcomers = [m for m in members if m.id and m.id != bot_id]
     if not team_id or not newcomers:
         return
-    tenant = turn_context.activity.conversation.tenant_id
+    tenant = _info(turn_context).tenant_id
     started = 0
     async with transaction(services.sessions) as session:
         team_communities = await communities.communities_of_team(session, team_id=team_id)

@@ -196,6 +196,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             timezone=self._settings.timezone,
             in_channel=scope != ConversationScope.PERSONAL,
             new_conversation=new_conversation,
+            tenant_id=tenant_id,
         )
 
     # -- messages ---------------------------------------------------------------------------

@@ -17,6 +17,8 @@ class TurnInfo:
     in_channel: bool
     # The first activity ever seen in this conversation (install, first message).
     new_conversation: bool = False
+    # From channelData.tenant (Teams does not fill conversation.tenantId reliably).
+    tenant_id: str | None = None
 
 
 def turn_info(turn_context: TurnContext) -> TurnInfo:

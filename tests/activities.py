@@ -26,6 +26,7 @@ def message(
     mention_bot: bool = False,
     value: dict[str, Any] | None = None,
     activity_id: str | None = None,
+    mentions: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     sender = sender or user()
     if conversation_id is None:
@@ -60,6 +61,15 @@ def message(
                 "type": "mention",
                 "text": f"<at>{BOT_NAME}</at>",
                 "mentioned": {"id": BOT_ID, "name": BOT_NAME},
+            }
+        )
+    for person in mentions or []:
+        # Other people mentioned in the text, e.g. `nommer <at>Léa</at> animatrice`.
+        activity["entities"].append(
+            {
+                "type": "mention",
+                "text": f"<at>{person['name']}</at>",
+                "mentioned": {"id": person["id"], "name": person["name"]},
             }
         )
     if conversation_type == "channel":

@@ -1,0 +1,1137 @@
+"""Mentoring (jumelage): ranking, capacity, refusals, who may confirm, the pair's answers, the
+check-ins planned from the agreement, the renderers and the cards in French and English."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botbuilder.core import TurnContext
+from botbuilder.core.adapters import TestAdapter
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.deliveries import RenderContext
+from bot.mentoring_flow import (
+    KIND_AGREEMENT,
+    KIND_CHECKIN,
+    KIND_PAIRED,
+    KIND_PROPOSAL,
+    KIND_SUGGESTIONS,
+    KIND_TERMS,
+    MENTORING_RENDERERS,
+    handle_mentoring_action,
+    on_mentor_command,
+    on_volunteer_command,
+    volunteer_capacity,
+)
+from cards.common import CARD_VERSION, MAX_CARD_BYTES, Element
+from cards.mentoring import (
+    build_agreement_card,
+    build_checkin_card,
+    build_community_choice_card,
+    build_proposal_card,
+    build_suggestions_card,
+    build_terms_card,
+)
+from dialogs.context import TurnInfo
+from storage import communities, mentoring
+from storage.communities import NotAllowed
+from storage.db import SessionFactory, create_engine, session_factory, transaction
+from storage.mentoring import AlreadyPaired, AlreadyProposed, RequestClosed, Suggestion
+from storage.models import (
+    Community,
+    Membership,
+    MentorPairing,
+    MentorRequest,
+    MentorRequestStatus,
+    OutboxMessage,
+    PairingStatus,
+    Person,
+    Role,
+)
+from storage.outbox import Claimed
+from tests import factories
+
+START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+TZ = "America/Montreal"
+SOCIAL_WORK = "Travail social"
+MONTEREGIE = "Montérégie"
+CLSC = "CLSC de Longueuil"
+
+
+# -- small builders ------------------------------------------------------------------------------
+
+
+async def profiled(
+    session: AsyncSession,
+    n: int,
+    where: Community,
+    *,
+    discipline: str | None = None,
+    region: str | None = None,
+    establishment: str | None = None,
+    roles: tuple[Role, ...] = (),
+    locale: str = "fr-CA",
+) -> Person:
+    who = await factories.person(session, n, locale=locale)
+    row = await factories.member(session, who, where)
+    row.discipline, row.region, row.establishment = discipline, region, establishment
+    row.roles = [Role.MEMBER.value, *(role.value for role in roles)]
+    await session.flush()
+    return who
+
+
+async def volunteer(
+    session: AsyncSession, n: int, where: Community, *, capacity: int = 2, **profile: Any
+) -> Person:
+    who = await profiled(session, n, where, **profile)
+    await mentoring.volunteer(
+        session, person_id=_id(who), community_id=_id(where), capacity=capacity
+    )
+    return who
+
+
+async def busy(
+    session: AsyncSession,
+    mentor: Person,
+    where: Community,
+    n: int,
+    *,
+    status: PairingStatus = PairingStatus.ACTIVE,
+) -> None:
+    """Give a mentor one more mentee (someone else) in the community."""
+    other = await factories.person(session, n)
+    request = MentorRequest(
+        community_id=_id(where), mentee_id=_id(other), status=MentorRequestStatus.PAIRED
+    )
+    session.add(request)
+    await session.flush()
+    session.add(
+        MentorPairing(
+            request_id=_id(request),
+            community_id=_id(where),
+            mentor_id=_id(mentor),
+            mentee_id=_id(other),
+            status=status,
+        )
+    )
+    await session.flush()
+
+
+def _id(row: Person | Community | MentorRequest | MentorPairing | Membership) -> int:
+    assert row.id is not None
+    return row.id
+
+
+@dataclass
+class Scene:
+    """A community with a coordinator, an animator, a plain member, a newcomer and mentors."""
+
+    where: Community
+    coordinator: Person
+    animator: Person
+    member: Person
+    newcomer: Person
+    mentors: list[Person]
+    request: MentorRequest
+
+
+async def scene(sessions: SessionFactory, *, capacities: tuple[int, ...] = (2, 2)) -> Scene:
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        coordinator = await profiled(session, 1, where, roles=(Role.COORDINATOR,))
+        animator = await profiled(session, 2, where, roles=(Role.ANIMATOR,))
+        member = await profiled(session, 3, where)
+        newcomer = await profiled(
+            session, 4, where, discipline=SOCIAL_WORK, region=MONTEREGIE, establishment=CLSC
+        )
+        mentors = [
+            await volunteer(
+                session,
+                10 + i,
+                where,
+                capacity=capacity,
+                discipline=SOCIAL_WORK if i == 0 else "Psychologie",
+                region=MONTEREGIE,
+            )
+            for i, capacity in enumerate(capacities)
+        ]
+        request, created = await mentoring.request_mentor(
+            session, community_id=_id(where), mentee_id=_id(newcomer)
+        )
+        assert created
+    return Scene(where, coordinator, animator, member, newcomer, mentors, request)
+
+
+async def pairings(sessions: SessionFactory) -> list[MentorPairing]:
+    async with sessions() as session:
+        return list(
+            (await session.exec(select(MentorPairing).order_by(col(MentorPairing.id)))).all()
+        )
+
+
+async def queued(sessions: SessionFactory) -> list[OutboxMessage]:
+    async with sessions() as session:
+        return list(
+            (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+        )
+
+
+async def request_status(sessions: SessionFactory, request_id: int) -> MentorRequestStatus:
+    async with sessions() as session:
+        request = await session.get(MentorRequest, request_id)
+        assert request is not None
+        return MentorRequestStatus(request.status)
+
+
+# -- storage: ranking, capacity, refusals ------------------------------------------------------
+
+
+@pytest.fixture
+async def any_sessions(database_url: str) -> AsyncIterator[SessionFactory]:
+    """Sessions on SQLite and on PostgreSQL."""
+    engine = create_engine(database_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def test_ranking_is_discipline_then_region_then_establishment_then_load_then_id(
+    any_sessions: SessionFactory,
+) -> None:
+    sessions = any_sessions
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        mentee = await profiled(
+            session, 1, where, discipline=SOCIAL_WORK, region=MONTEREGIE, establishment=CLSC
+        )
+        # Region and establishment, but another discipline: ranks below any shared discipline.
+        place_only = await volunteer(
+            session, 2, where, discipline="Soins infirmiers", region=MONTEREGIE, establishment=CLSC
+        )
+        busy_discipline = await volunteer(session, 3, where, capacity=3, discipline=SOCIAL_WORK)
+        await busy(session, busy_discipline, where, 90)
+        best = await volunteer(session, 4, where, discipline=SOCIAL_WORK, region=MONTEREGIE)
+        # Typed differently, same discipline.
+        first_tie = await volunteer(session, 5, where, discipline="  travail  SOCIAL ")
+        second_tie = await volunteer(session, 6, where, discipline=SOCIAL_WORK)
+        establishment_only = await volunteer(session, 7, where, establishment="clsc de longueuil")
+        nothing = await volunteer(session, 8, where, discipline="Psychologie")
+        gone = await volunteer(session, 9, where, discipline=SOCIAL_WORK, region=MONTEREGIE)
+        await communities.leave(session, person_id=_id(gone), community_id=_id(where))
+        # The mentee volunteering elsewhere in the same community is never their own mentor.
+        await mentoring.volunteer(
+            session, person_id=_id(mentee), community_id=_id(where), capacity=1
+        )
+        request, _ = await mentoring.request_mentor(
+            session, community_id=_id(where), mentee_id=_id(mentee)
+        )
+
+    async with sessions() as session:
+        everyone = await mentoring.suggestions(session, request_id=_id(request), limit=20)
+        top = await mentoring.suggestions(session, request_id=_id(request))
+
+    assert [s.person.id for s in everyone] == [
+        best.id,
+        first_tie.id,
+        second_tie.id,
+        busy_discipline.id,
+        place_only.id,
+        establishment_only.id,
+        nothing.id,
+    ]
+    assert [s.person.id for s in top] == [best.id, first_tie.id, second_tie.id]
+    assert everyone[0].shared == ("discipline", "region")
+    assert everyone[0].reason == "discipline,region;load=0/2"
+    assert everyone[3].load == 1
+    assert everyone[3].reason == "discipline;load=1/3"
+    assert everyone[4].shared == ("region", "establishment")
+    assert everyone[6].reason == "none;load=0/2"
+
+
+async def test_full_mentors_are_not_suggested_and_a_proposal_holds_a_place(
+    sessions: SessionFactory,
+) -> None:
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        mentee = await profiled(session, 1, where, discipline=SOCIAL_WORK)
+        full = await volunteer(session, 2, where, capacity=1, discipline=SOCIAL_WORK)
+        await busy(session, full, where, 90)
+        waiting = await volunteer(session, 3, where, capacity=1, discipline=SOCIAL_WORK)
+        await busy(session, waiting, where, 91, status=PairingStatus.PROPOSED)
+        ended = await volunteer(session, 4, where, capacity=1)
+        await busy(session, ended, where, 92, status=PairingStatus.ENDED)
+        room = await volunteer(session, 5, where, capacity=2)
+        await busy(session, room, where, 93)
+        request, _ = await mentoring.request_mentor(
+            session, community_id=_id(where), mentee_id=_id(mentee)
+        )
+    async with sessions() as session:
+        found = await mentoring.suggestions(session, request_id=_id(request), limit=10)
+    assert [(s.person.id, s.load, s.capacity) for s in found] == [
+        (ended.id, 0, 1),
+        (room.id, 1, 2),
+    ]
+
+
+async def test_a_mentor_who_declined_is_never_suggested_again_to_that_mentee(
+    sessions: SessionFactory,
+) -> None:
+    s = await scene(sessions)
+    best = s.mentors[0]
+    async with transaction(sessions) as session:
+        first = await mentoring.suggestions(session, request_id=_id(s.request), limit=1)
+        assert [x.person.id for x in first] == [best.id]
+        pairing = await mentoring.confirm(
+            session,
+            request_id=_id(s.request),
+            mentor_id=_id(best),
+            confirmed_by_id=_id(s.coordinator),
+        )
+        await mentoring.answer(
+            session, pairing_id=_id(pairing), mentor_id=_id(best), accept=False, now=START
+        )
+    async with transaction(sessions) as session:
+        again = await mentoring.suggestions(session, request_id=_id(s.request), limit=10)
+        assert best.id not in [x.person.id for x in again]
+        with pytest.raises(NotAllowed):
+            await mentoring.confirm(
+                session,
+                request_id=_id(s.request),
+                mentor_id=_id(best),
+                confirmed_by_id=_id(s.coordinator),
+            )
+        # Another newcomer can still be paired with that mentor.
+        other = await profiled(session, 5, s.where, discipline=SOCIAL_WORK)
+        other_request, _ = await mentoring.request_mentor(
+            session, community_id=_id(s.where), mentee_id=_id(other)
+        )
+        offered = await mentoring.suggestions(session, request_id=_id(other_request))
+        assert offered[0].person.id == best.id
+    assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.OPEN
+
+
+async def test_only_a_coordinator_or_an_animator_may_confirm(sessions: SessionFactory) -> None:
+    s = await scene(sessions)
+    first, second = s.mentors
+    for outsider in (s.member, s.newcomer, first):
+        async with transaction(sessions) as session:
+            with pytest.raises(NotAllowed):
+                await mentoring.confirm(
+                    session,
+                    request_id=_id(s.request),
+                    mentor_id=_id(first),
+                    confirmed_by_id=_id(outsider),
+                )
+    assert await pairings(sessions) == []
+    assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.OPEN
+
+    async with transaction(sessions) as session:
+        pairing = await mentoring.confirm(
+            session,
+            request_id=_id(s.request),
+            mentor_id=_id(first),
+            confirmed_by_id=_id(s.animator),
+        )
+        assert pairing.status == PairingStatus.PROPOSED
+        assert pairing.reason == "discipline,region;load=0/2"
+        assert pairing.confirmed_by_id == s.animator.id
+        # The coordinator clicking the same button: the same proposal, not a second one.
+        same = await mentoring.confirm(
+            session,
+            request_id=_id(s.request),
+            mentor_id=_id(first),
+            confirmed_by_id=_id(s.coordinator),
+        )
+        assert same.id == pairing.id
+        with pytest.raises(AlreadyProposed):
+            await mentoring.confirm(
+                session,
+                request_id=_id(s.request),
+                mentor_id=_id(second),
+                confirmed_by_id=_id(s.coordinator),
+            )
+    assert len(await pairings(sessions)) == 1
+    # The request stays open until the mentor accepts.
+    assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.OPEN
+
+
+async def test_a_coordinator_who_left_may_no_longer_confirm(sessions: SessionFactory) -> None:
+    s = await scene(sessions)
+    async with transaction(sessions) as session:
+        await communities.leave(session, person_id=_id(s.coordinator), community_id=_id(s.where))
+    async with transaction(sessions) as session:
+        with pytest.raises(NotAllowed):
+            await mentoring.confirm(
+                session,
+                request_id=_id(s.request),
+                mentor_id=_id(s.mentors[0]),
+                confirmed_by_id=_id(s.coordinator),
+            )
+    assert await pairings(sessions) == []
+
+
+async def test_accepting_activates_the_pairing_and_closes_the_request(
+    sessions: SessionFactory,
+) -> None:
+    s = await scene(sessions)
+    mentor = s.mentors[0]
+    async with transaction(sessions) as session:
+        pairing = await mentoring.confirm(
+            session,
+            request_id=_id(s.request),
+            mentor_id=_id(mentor),
+            confirmed_by_id=_id(s.coordinator),
+        )
+    async with transaction(sessions) as session:
+        with pytest.raises(NotAllowed):  # only the proposed mentor answers
+            await mentoring.answer(
+                session,
+                pairing_id=_id(pairing),
+                mentor_id=_id(s.mentors[1]),
+                accept=True,
+                now=START,
+            )
+    async with transaction(sessions) as session:
+        accepted = await mentoring.answer(
+            session, pairing_id=_id(pairing), mentor_id=_id(mentor), accept=True, now=START
+        )
+        assert accepted.status == PairingStatus.ACTIVE
+        assert accepted.accepted_at == START
+        again = await mentoring.answer(
+            session,
+            pairing_id=_id(pairing),
+            mentor_id=_id(mentor),
+            accept=True,
+            now=START + timedelta(hours=1),
+        )
+        assert again.accepted_at == START  # a double click changes nothing
+        with pytest.raises(NotAllowed):
+            await mentoring.answer(
+                session, pairing_id=_id(pairing), mentor_id=_id(mentor), accept=False, now=START
+            )
+    assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.PAIRED
+    async with transaction(sessions) as session:
+        with pytest.raises(AlreadyPaired):
+            await mentoring.request_mentor(
+                session, community_id=_id(s.where), mentee_id=_id(s.newcomer)
+            )
+        with pytest.raises(RequestClosed):
+            await mentoring.confirm(
+                session,
+                request_id=_id(s.request),
+                mentor_id=_id(s.mentors[1]),
+                confirmed_by_id=_id(s.coordinator),
+            )
+        assert await mentoring.suggestions(session, request_id=_id(s.request)) == []
+
+
+async def test_requests_volunteering_terms_and_ending(sessions: SessionFactory) -> None:
+    s = await scene(sessions)
+    async with transaction(sessions) as session:
+        same, created = await mentoring.request_mentor(
+            session, community_id=_id(s.where), mentee_id=_id(s.newcomer)
+        )
+        assert (same.id, created) == (s.request.id, False)
+        stranger = await factories.person(session, 50)
+        with pytest.raises(NotAllowed):
+            await mentoring.request_mentor(
+                session, community_id=_id(s.where), mentee_id=_id(stranger)
+            )
+        with pytest.raises(NotAllowed):
+            await mentoring.volunteer(
+                session, person_id=_id(stranger), community_id=_id(s.where), capacity=1
+            )
+        for wrong in (-1, 11):
+            with pytest.raises(ValueError, match="capacity"):
+                await mentoring.volunteer(
+                    session, person_id=_id(s.member), community_id=_id(s.where), capacity=wrong
+                )
+        row = await mentoring.volunteer(
+            session, person_id=_id(s.member), community_id=_id(s.where), capacity=3
+        )
+        assert (row.mentor_capacity, row.roles) == (3, ["member", "mentor"])
+        row = await mentoring.volunteer(
+            session, person_id=_id(s.member), community_id=_id(s.where), capacity=0
+        )
+        assert (row.mentor_capacity, row.roles) == (None, ["member"])
+
+        mentor = s.mentors[0]
+        pairing = await mentoring.confirm(
+            session,
+            request_id=_id(s.request),
+            mentor_id=_id(mentor),
+            confirmed_by_id=_id(s.coordinator),
+        )
+        with pytest.raises(NotAllowed):  # not active yet
+            await mentoring.set_agreement(
+                session,
+                pairing_id=_id(pairing),
+                person_id=_id(mentor),
+                goals="Connaître le territoire",
+                frequency="Aux deux semaines",
+                duration_weeks=12,
+            )
+        await mentoring.answer(
+            session, pairing_id=_id(pairing), mentor_id=_id(mentor), accept=True, now=START
+        )
+        for goals, frequency, weeks in (
+            ("", "Aux deux semaines", 12),
+            ("x" * 1001, "Aux deux semaines", 12),
+            ("Connaître le territoire", " ", 12),
+            ("Connaître le territoire", "Aux deux semaines", 0),
+            ("Connaître le territoire", "Aux deux semaines", 105),
+        ):
+            with pytest.raises(ValueError, match="must"):
+                await mentoring.set_agreement(
+                    session,
+                    pairing_id=_id(pairing),
+                    person_id=_id(s.newcomer),
+                    goals=goals,
+                    frequency=frequency,
+                    duration_weeks=weeks,
+                )
+        with pytest.raises(NotAllowed):
+            await mentoring.set_agreement(
+                session,
+                pairing_id=_id(pairing),
+                person_id=_id(s.coordinator),
+                goals="Connaître le territoire",
+                frequency="Aux deux semaines",
+                duration_weeks=12,
+            )
+        terms = await mentoring.set_agreement(
+            session,
+            pairing_id=_id(pairing),
+            person_id=_id(s.newcomer),
+            goals="  Connaître le territoire ",
+            frequency="Aux deux semaines",
+            duration_weeks=26,
+        )
+        assert (terms.goals, terms.duration_weeks) == ("Connaître le territoire", 26)
+        with pytest.raises(NotAllowed):
+            await mentoring.end(
+                session, pairing_id=_id(pairing), person_id=_id(s.member), now=START
+            )
+        ended = await mentoring.end(
+            session, pairing_id=_id(pairing), person_id=_id(s.animator), now=START
+        )
+        assert (ended.status, ended.ended_at) == (PairingStatus.ENDED, START)
+        # After the end, the newcomer may ask again.
+        _, created = await mentoring.request_mentor(
+            session, community_id=_id(s.where), mentee_id=_id(s.newcomer)
+        )
+        assert created
+
+
+# -- the bot glue, over a TestAdapter ------------------------------------------------------------
+
+
+@dataclass
+class Bot:
+    """Drives the mentoring functions as the handler will, and records what was said."""
+
+    sessions: SessionFactory
+    adapter: TestAdapter = field(default_factory=TestAdapter)
+    wakes: int = 0
+    now: datetime = START
+
+    def _context(self, value: dict[str, Any] | None = None) -> TurnContext:
+        activity = Activity(
+            type=ActivityTypes.message,
+            id=f"activity-{len(self.adapter.activity_buffer)}-{self.wakes}",
+            channel_id="msteams",
+            service_url="https://smba.example/",
+            from_property=ChannelAccount(id="29:user"),
+            recipient=ChannelAccount(id="28:carrefour-bot"),
+            conversation=ConversationAccount(id="a:personal", conversation_type="personal"),
+            value=value,
+        )
+        return TurnContext(self.adapter, activity)
+
+    def _wake(self) -> None:
+        self.wakes += 1
+
+    def info(self, who: Person, locale: str = "fr-CA") -> TurnInfo:
+        return TurnInfo(person_id=who.id, locale=locale, timezone=TZ, in_channel=False)
+
+    async def click(self, who: Person, value: dict[str, Any], locale: str = "fr-CA") -> bool:
+        return await handle_mentoring_action(
+            self._context(value),
+            value,
+            sessions=self.sessions,
+            info=self.info(who, locale),
+            wake=self._wake,
+            clock=lambda: self.now,
+        )
+
+    def replies(self) -> list[Activity]:
+        said = list(self.adapter.activity_buffer)
+        self.adapter.activity_buffer.clear()
+        return said
+
+    def texts(self) -> list[str]:
+        return [a.text for a in self.replies()]
+
+
+async def test_the_mentor_command_sends_the_request_to_each_coordinator_and_animator(
+    sessions: SessionFactory,
+) -> None:
+    bot = Bot(sessions)
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        coordinator = await profiled(session, 1, where, roles=(Role.COORDINATOR,))
+        animator = await profiled(session, 2, where, roles=(Role.ANIMATOR,))
+        newcomer = await profiled(session, 3, where, discipline=SOCIAL_WORK)
+
+    await on_mentor_command(
+        bot._context(),
+        sessions=sessions,
+        info=bot.info(newcomer),
+        community_id=None,
+        wake=bot._wake,
+    )
+    assert bot.texts() == [
+        "C’est parti ! J’ai transmis votre demande de jumelage à la coordination et à "
+        "l’animation de CdeP Soins palliatifs. Elles choisiront un·e mentor·e, qui devra "
+        "d’abord accepter ; vous recevrez ensuite l’entente de jumelage à remplir ensemble."
+    ]
+    rows = await queued(sessions)
+    request_id = rows[0].params["request_id"]
+    assert sorted((r.person_id, r.kind, r.dedup_key) for r in rows) == [
+        (coordinator.id, KIND_SUGGESTIONS, f"mentoring:request:{request_id}:to:{coordinator.id}"),
+        (animator.id, KIND_SUGGESTIONS, f"mentoring:request:{request_id}:to:{animator.id}"),
+    ]
+    assert bot.wakes == 1
+
+    # Asking again: the same request, nothing queued twice.
+    await on_mentor_command(
+        bot._context(),
+        sessions=sessions,
+        info=bot.info(newcomer),
+        community_id=None,
+        wake=bot._wake,
+    )
+    assert bot.texts()[0].startswith("Votre demande de jumelage dans CdeP Soins palliatifs est")
+    assert len(await queued(sessions)) == 2
+    assert bot.wakes == 1
+
+
+async def test_the_mentor_command_asks_which_community(sessions: SessionFactory) -> None:
+    bot = Bot(sessions)
+    async with transaction(sessions) as session:
+        first = await factories.community(session, name="CdeP Soins palliatifs")
+        second = await factories.community(session, name="CdeP Organisation communautaire")
+        newcomer = await profiled(session, 3, first, locale="en-US")
+        await factories.member(session, newcomer, second)
+        loner = await factories.person(session, 4)
+
+    await on_mentor_command(
+        bot._context(),
+        sessions=sessions,
+        info=bot.info(newcomer, "en-US"),
+        community_id=None,
+        wake=bot._wake,
+    )
+    (reply,) = bot.replies()
+    card = reply.attachments[0].content
+    buttons = [
+        a for block in card["body"] if block["type"] == "ActionSet" for a in block["actions"]
+    ]
+    assert [(b["title"], b["data"]) for b in buttons] == [
+        ("CdeP Organisation communautaire", {"verb": "mentor.request", "community_id": second.id}),
+        ("CdeP Soins palliatifs", {"verb": "mentor.request", "community_id": first.id}),
+    ]
+    assert card["body"][0]["text"] == "Which community?"
+    assert await queued(sessions) == []
+
+    # The chosen button comes back as a card action.
+    assert await bot.click(newcomer, buttons[1]["data"], "en-US")
+    assert bot.texts()[0] == (
+        "Your request is recorded, but CdeP Soins palliatifs has no coordinator or facilitator "
+        "to handle it. Please tell a member of the community."
+    )
+    await on_mentor_command(
+        bot._context(), sessions=sessions, info=bot.info(loner), community_id=None, wake=bot._wake
+    )
+    assert bot.texts() == [
+        "Pour demander un·e mentor·e, joignez d’abord une communauté de pratique."
+    ]
+
+
+async def test_volunteering_by_command(sessions: SessionFactory) -> None:
+    bot = Bot(sessions)
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        who = await profiled(session, 1, where)
+    assert volunteer_capacity("") == 1
+    assert volunteer_capacity(" 3 ") == 3
+    assert volunteer_capacity("beaucoup") is None
+
+    async def run(capacity: int | None) -> str:
+        await on_volunteer_command(
+            bot._context(),
+            sessions=sessions,
+            info=bot.info(who),
+            community_id=None,
+            capacity=capacity,
+        )
+        (text,) = bot.texts()
+        return str(text)
+
+    assert (await run(2)).startswith(
+        "Merci ! Vous êtes maintenant mentor·e dans CdeP Soins palliatifs, pour 2 personne(s)"
+    )
+    assert (await run(None)).startswith("Indiquez combien de personnes")
+    assert (await run(11)).startswith("Indiquez combien de personnes")
+    async with sessions() as session:
+        row = await communities.membership(session, person_id=_id(who), community_id=_id(where))
+        assert row is not None
+        assert (row.mentor_capacity, row.roles) == (2, ["member", "mentor"])
+    assert (await run(0)).startswith("C’est noté : vous ne recevrez plus de proposition")
+
+
+async def test_a_member_clicking_confirm_is_refused_and_nothing_changes(
+    sessions: SessionFactory,
+) -> None:
+    s = await scene(sessions)
+    bot = Bot(sessions)
+    value = {"verb": "mentoring.confirm", "request_id": s.request.id, "mentor_id": s.mentors[0].id}
+    assert await bot.click(s.member, value)
+    assert bot.texts() == [
+        "Seules la coordination et l’animation de la communauté peuvent confirmer un jumelage."
+    ]
+    assert await pairings(sessions) == []
+    assert await queued(sessions) == []
+    assert not await bot.click(s.member, {"verb": "language.choose"})
+
+
+async def test_confirm_accept_queue_the_proposal_the_agreement_and_the_checkins(
+    sessions: SessionFactory,
+) -> None:
+    s = await scene(sessions)
+    bot = Bot(sessions)
+    mentor = s.mentors[0]
+    # Card data arrives as strings as often as numbers.
+    value = {
+        "verb": "mentoring.confirm",
+        "request_id": str(s.request.id),
+        "mentor_id": mentor.id,
+    }
+    assert await bot.click(s.coordinator, value)
+    assert bot.texts() == ["Proposition envoyée à Personne 10. Je vous écris dès sa réponse."]
+    (pairing,) = await pairings(sessions)
+    (proposal,) = await queued(sessions)
+    assert (proposal.kind, proposal.person_id, proposal.params) == (
+        KIND_PROPOSAL,
+        mentor.id,
+        {"pairing_id": pairing.id},
+    )
+
+    bot.now = START
+    assert await bot.click(mentor, {"verb": "mentoring.accept", "pairing_id": pairing.id})
+    assert bot.texts() == [
+        "Merci d’accompagner Personne 4 ! Vous recevez tous les deux l’entente de jumelage à "
+        "remplir ensemble."
+    ]
+    rows = [r for r in await queued(sessions) if r.kind != KIND_PROPOSAL]
+    agreement = sorted(r.person_id or 0 for r in rows if r.kind == KIND_AGREEMENT)
+    assert agreement == sorted([_id(mentor), _id(s.newcomer)])
+    checkins = sorted(
+        (r.params["moment"], r.person_id or 0, r.not_before) for r in rows if r.kind == KIND_CHECKIN
+    )
+    half, end = START + timedelta(weeks=6), START + timedelta(weeks=12)
+    assert checkins == sorted(
+        [
+            ("end", _id(mentor), end),
+            ("end", _id(s.newcomer), end),
+            ("half", _id(mentor), half),
+            ("half", _id(s.newcomer), half),
+        ]
+    )
+    assert [(r.kind, r.person_id) for r in rows if r.kind == KIND_PAIRED] == [
+        (KIND_PAIRED, s.coordinator.id)
+    ]
+    assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.PAIRED
+
+    # A second click queues nothing more.
+    count = len(await queued(sessions))
+    assert await bot.click(mentor, {"verb": "mentoring.accept", "pairing_id": pairing.id})
+    assert len(await queued(sessions)) == count
+
+    # New terms: 20 weeks. New check-ins are planned; the 12-week ones render to nothing.
+    bot.now = START + timedelta(days=3)
+    bot.replies()
+    terms = {
+        "verb": "mentoring.agreement",
+        "pairing_id": pairing.id,
+        "goals": "Connaître les ressources du territoire",
+        "frequency": "Une heure aux deux semaines",
+        "duration_weeks": "20",
+        "first_meeting": "2026-12-01",
+    }
+    assert await bot.click(s.newcomer, terms)
+    assert bot.texts() == ["Entente enregistrée. J’en ai avisé Personne 10."]
+    rows = await queued(sessions)
+    new = sorted(
+        (r.params["moment"], r.not_before)
+        for r in rows
+        if r.kind == KIND_CHECKIN and r.params["duration_weeks"] == 20
+    )
+    assert new == [
+        ("end", START + timedelta(weeks=20)),
+        ("end", START + timedelta(weeks=20)),
+        ("half", START + timedelta(weeks=10)),
+        ("half", START + timedelta(weeks=10)),
+    ]
+    (told,) = [r for r in rows if r.kind == KIND_TERMS]
+    assert told.person_id == mentor.id
+    stale = next(r for r in rows if r.kind == KIND_CHECKIN and r.params["duration_weeks"] == 12)
+    assert await render(sessions, stale) is None
+    fresh = next(r for r in rows if r.kind == KIND_CHECKIN and r.params["duration_weeks"] == 20)
+    assert await render(sessions, fresh) is not None
+    terms_card = (await render(sessions, told)).attachments[0].content  # type: ignore[union-attr]
+    assert "mardi 1 décembre 2026" in json.dumps(terms_card, ensure_ascii=False)
+
+    # Check-in answers: thanked, nothing stored anywhere (no table for them yet).
+    count = len(await queued(sessions))
+    checkin = {"verb": "mentoring.checkin", "pairing_id": pairing.id, "moment": "half"}
+    assert await bot.click(s.newcomer, {**checkin, "rating": "2", "comment": "Peu de temps"})
+    assert bot.texts() == [
+        "Merci d’avoir pris le temps de répondre.",
+        "Si le jumelage vous pose difficulté, parlez-en à la coordination ou à l’animation de "
+        "CdeP Soins palliatifs : une entente peut être ajustée ou terminée, sans jugement.",
+    ]
+    assert await bot.click(s.member, {**checkin, "rating": "5"})
+    assert bot.texts() == ["Ce jumelage n’est plus en cours ou ne vous concerne pas."]
+    assert await bot.click(mentor, {**checkin, "rating": "9"})
+    assert bot.texts() == ["Choisissez une réponse de 1 à 5."]
+    assert len(await queued(sessions)) == count
+
+    # Ending: pending check-ins are cancelled, the other person is told.
+    assert await bot.click(mentor, {"verb": "mentoring.end", "pairing_id": pairing.id})
+    assert bot.texts() == ["Le jumelage est terminé. Merci pour ce temps d’accompagnement !"]
+    rows = await queued(sessions)
+    assert all(r.status == "cancelled" for r in rows if r.kind == KIND_CHECKIN)
+    (notice,) = [r for r in rows if r.kind == "notice"]
+    assert (notice.person_id, notice.params["text"]) == (s.newcomer.id, "mentoring.end.notice")
+    assert await render(sessions, fresh) is None
+
+
+async def test_declining_sends_new_suggestions_to_coordinators_and_animators(
+    sessions: SessionFactory,
+) -> None:
+    s = await scene(sessions)
+    bot = Bot(sessions)
+    mentor = s.mentors[0]
+    async with transaction(sessions) as session:
+        pairing = await mentoring.confirm(
+            session,
+            request_id=_id(s.request),
+            mentor_id=_id(mentor),
+            confirmed_by_id=_id(s.coordinator),
+        )
+    assert await bot.click(s.mentors[1], {"verb": "mentoring.decline", "pairing_id": pairing.id})
+    assert bot.texts() == ["Cette proposition ne vous est pas adressée ou a déjà reçu une réponse."]
+    assert await bot.click(
+        mentor, {"verb": "mentoring.decline", "pairing_id": pairing.id}, locale="en-US"
+    )
+    assert bot.texts() == [
+        "Noted, thank you for being frank. The coordination will suggest someone else."
+    ]
+    rows = await queued(sessions)
+    assert sorted((r.person_id or 0, r.dedup_key) for r in rows) == sorted(
+        (
+            _id(p),
+            f"mentoring:request:{s.request.id}:declined:{pairing.id}:to:{p.id}",
+        )
+        for p in (s.coordinator, s.animator)
+    )
+    card = (await render(sessions, rows[0])).attachments[0].content  # type: ignore[union-attr]
+    text = json.dumps(card, ensure_ascii=False)
+    assert "Personne 10 a décliné la proposition." in text
+    assert "Proposer Personne 11" in text
+    assert "Proposer Personne 10" not in text
+
+
+# -- renderers -------------------------------------------------------------------------------
+
+
+async def render(
+    sessions: SessionFactory, row: OutboxMessage, locale: str = "fr-CA"
+) -> Activity | None:
+    message = Claimed(
+        id=row.id or 0,
+        dedup_key=row.dedup_key,
+        kind=row.kind,
+        params=dict(row.params),
+        person_id=row.person_id,
+        conversation_ref_id=None,
+        attempts=1,
+        created_at=START,
+    )
+    if row.kind == "notice":
+        return None
+    renderer = MENTORING_RENDERERS[row.kind]
+    return await renderer(
+        RenderContext(message=message, locale=locale, timezone=TZ, now=START, sessions=sessions)
+    )
+
+
+def _row(kind: str, person: Person, **params: Any) -> OutboxMessage:
+    return OutboxMessage(
+        id=1, dedup_key="k", kind=kind, params=params, person_id=person.id, not_before=START
+    )
+
+
+async def test_renderers_return_nothing_once_no_longer_relevant(sessions: SessionFactory) -> None:
+    s = await scene(sessions)
+    mentor = s.mentors[0]
+    to_coordinator = _row(KIND_SUGGESTIONS, s.coordinator, request_id=s.request.id)
+    to_member = _row(KIND_SUGGESTIONS, s.member, request_id=s.request.id)
+    suggestions = await render(sessions, to_coordinator)
+    assert suggestions is not None
+    assert await render(sessions, to_member) is None  # not a coordinator or an animator
+
+    async with transaction(sessions) as session:
+        pairing = await mentoring.confirm(
+            session,
+            request_id=_id(s.request),
+            mentor_id=_id(mentor),
+            confirmed_by_id=_id(s.coordinator),
+        )
+    proposal = _row(KIND_PROPOSAL, mentor, pairing_id=pairing.id)
+    agreement = _row(KIND_AGREEMENT, s.newcomer, pairing_id=pairing.id)
+    checkin = _row(
+        KIND_CHECKIN, s.newcomer, pairing_id=pairing.id, moment="half", duration_weeks=12
+    )
+    paired = _row(KIND_PAIRED, s.coordinator, pairing_id=pairing.id)
+    # A proposal is waiting: no suggestions; not active yet: no agreement nor check-in.
+    assert await render(sessions, to_coordinator) is None
+    assert await render(sessions, proposal) is not None
+    assert await render(sessions, agreement) is None
+    assert await render(sessions, checkin) is None
+
+    async with transaction(sessions) as session:
+        await mentoring.answer(
+            session, pairing_id=_id(pairing), mentor_id=_id(mentor), accept=True, now=START
+        )
+    assert await render(sessions, proposal) is None
+    assert await render(sessions, to_coordinator) is None  # the request is paired
+    assert await render(sessions, agreement) is not None
+    assert await render(sessions, checkin) is not None
+    said = await render(sessions, paired, locale="en-US")
+    assert said is not None
+    assert said.text == (
+        "Personne 10 agreed to mentor Personne 4 in CdeP Soins palliatifs. "
+        "The mentoring has started."
+    )
+    assert (
+        await render(
+            sessions,
+            _row(KIND_CHECKIN, s.member, pairing_id=pairing.id, moment="half", duration_weeks=12),
+        )
+        is None
+    )
+
+    async with transaction(sessions) as session:
+        await mentoring.end(session, pairing_id=_id(pairing), person_id=_id(mentor), now=START)
+    for row in (agreement, checkin, paired):
+        assert await render(sessions, row) is None
+
+
+# -- cards -------------------------------------------------------------------------------------
+
+
+def _size(card: Element) -> int:
+    return len(json.dumps(card, ensure_ascii=False).encode("utf-8"))
+
+
+def _texts(card: Element) -> str:
+    return json.dumps(card, ensure_ascii=False)
+
+
+def _actions(card: Element) -> list[Element]:
+    found: list[Element] = list(card.get("actions", []))
+
+    def walk(items: list[Element]) -> None:
+        for item in items:
+            if item.get("type") == "ActionSet":
+                found.extend(item["actions"])
+            walk(item.get("items", []))
+
+    walk(card["body"])
+    return found
+
+
+def _people() -> tuple[Person, Person, Community, Membership, MentorPairing, MentorRequest]:
+    mentor = Person(id=10, teams_user_id="29:m", name="Marie Gagnon")
+    mentee = Person(id=4, teams_user_id="29:n", name="Léa Tremblay")
+    where = Community(id=1, name="CdeP Soins palliatifs")
+    profile = Membership(
+        person_id=4,
+        community_id=1,
+        discipline=SOCIAL_WORK,
+        region=MONTEREGIE,
+        establishment=CLSC,
+        is_new_hire=True,
+    )
+    pairing = MentorPairing(
+        id=7,
+        request_id=3,
+        community_id=1,
+        mentor_id=10,
+        mentee_id=4,
+        status=PairingStatus.ACTIVE,
+        reason="discipline,region;load=1/3",
+        goals="Connaître le territoire",
+        frequency="Aux deux semaines",
+        duration_weeks=12,
+        accepted_at=START,
+    )
+    request = MentorRequest(id=3, community_id=1, mentee_id=4)
+    return mentor, mentee, where, profile, pairing, request
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "fr-CA",
+            [
+                "Demande de jumelage — CdeP Soins palliatifs",
+                "Léa Tremblay souhaite être jumelé·e à un·e mentor·e.",
+                "Nouvelle recrue",
+                "Suggestion 1 : Marie Gagnon",
+                "En commun : la discipline, la région",
+                "Accompagne déjà 1 personne(s) sur 3 possible(s)",
+                "Aucun point commun dans le profil",
+            ],
+        ),
+        (
+            "en-US",
+            [
+                "Mentoring request — CdeP Soins palliatifs",
+                "Léa Tremblay would like to be paired with a mentor.",
+                "New hire",
+                "Suggestion 1: Marie Gagnon",
+                "In common: discipline, region",
+                "Already mentoring 1 of 3 possible",
+                "Nothing in common in the profile",
+            ],
+        ),
+    ],
+)
+def test_the_suggestions_card(locale: str, expected: list[str]) -> None:
+    mentor, mentee, where, profile, _pairing, request = _people()
+    others = [Person(id=20 + i, teams_user_id=f"29:{i}", name=f"Mentor {i}") for i in range(2)]
+    ranked = [
+        Suggestion(mentor, 1, 3, ("discipline", "region"), "discipline,region;load=1/3"),
+        *(Suggestion(p, 0, 2, (), "none;load=0/2") for p in others),
+    ]
+    card = build_suggestions_card(
+        request, mentee=mentee, profile=profile, community=where, suggestions=ranked, locale=locale
+    )
+    text = _texts(card)
+    for words in expected:
+        assert words in text
+    assert card["version"] == CARD_VERSION == "1.5"
+    assert _size(card) < MAX_CARD_BYTES
+    assert [a["data"] for a in _actions(card)] == [
+        {"verb": "mentoring.confirm", "request_id": 3, "mentor_id": person_id}
+        for person_id in (10, 20, 21)
+    ]
+    empty = build_suggestions_card(
+        request, mentee=mentee, profile=profile, community=where, suggestions=[], locale=locale
+    )
+    assert _actions(empty) == []
+    assert "devenir mentor" in _texts(empty) or "mentor volunteer" in _texts(empty)
+
+
+@pytest.mark.parametrize("locale", ["fr-CA", "en-US"])
+def test_the_proposal_agreement_checkin_terms_and_choice_cards(locale: str) -> None:
+    mentor, mentee, where, profile, pairing, _request = _people()
+    french = locale.startswith("fr")
+
+    proposal = build_proposal_card(
+        pairing, mentee=mentee, profile=profile, community=where, locale=locale
+    )
+    assert [(a["title"], a["data"]) for a in _actions(proposal)] == [
+        ("J’accepte" if french else "I accept", {"verb": "mentoring.accept", "pairing_id": 7}),
+        ("Je décline" if french else "I decline", {"verb": "mentoring.decline", "pairing_id": 7}),
+    ]
+    assert ("sans avoir à vous justifier" if french else "without giving a reason") in _texts(
+        proposal
+    )
+
+    agreement = build_agreement_card(
+        pairing, mentor=mentor, mentee=mentee, community=where, locale=locale, tz=TZ
+    )
+    inputs = {b["id"]: b for b in agreement["body"] if b["type"].startswith("Input.")}
+    assert set(inputs) == {"goals", "frequency", "duration_weeks", "first_meeting"}
+    assert inputs["first_meeting"]["type"] == "Input.Date"
+    assert (inputs["duration_weeks"]["min"], inputs["duration_weeks"]["max"]) == (1, 104)
+    assert inputs["goals"]["value"] == "Connaître le territoire"
+    assert [a["data"] for a in _actions(agreement)] == [
+        {"verb": "mentoring.agreement", "pairing_id": 7}
+    ]
+    since = "lundi 23 novembre 2026" if french else "Monday, November 23, 2026"
+    assert since in _texts(agreement)
+
+    half = build_checkin_card(pairing, other=mentee, community=where, moment="half", locale=locale)
+    end = build_checkin_card(pairing, other=mentee, community=where, moment="end", locale=locale)
+    (rating,) = [b for b in half["body"] if b.get("id") == "rating"]
+    assert [c["value"] for c in rating["choices"]] == ["1", "2", "3", "4", "5"]
+    assert rating["choices"][4]["title"] == ("5 — Très bien" if french else "5 — Very good")
+    assert [a["data"]["verb"] for a in _actions(half)] == ["mentoring.checkin"]
+    assert [a["data"] for a in _actions(end)] == [
+        {"verb": "mentoring.checkin", "pairing_id": 7, "moment": "end"},
+        {"verb": "mentoring.end", "pairing_id": 7},
+    ]
+    assert ("Mi-parcours" if french else "half-way") in _texts(half)
+
+    terms = build_terms_card(pairing, by=mentee, first_meeting=None, locale=locale, tz=TZ)
+    assert ("12 semaine(s)" if french else "12 week(s)") in _texts(terms)
+
+    choice = build_community_choice_card(
+        [where, Community(id=2, name="CdeP OC")], verb="mentor.volunteer", locale=locale, capacity=2
+    )
+    assert [a["data"] for a in _actions(choice)] == [
+        {"verb": "mentor.volunteer", "community_id": 1, "capacity": 2},
+        {"verb": "mentor.volunteer", "community_id": 2, "capacity": 2},
+    ]
+    for card in (proposal, agreement, half, end, terms, choice):
+        assert card["version"] == "1.5"
+        assert _size(card) < MAX_CARD_BYTES
+
+
+def test_a_long_suggestions_card_stays_under_the_teams_limit() -> None:
+    mentor, mentee, _where, profile, _pairing, request = _people()
+    long_name = "N" * 255
+    mentee.name = long_name
+    profile.establishment = "E" * 200
+    ranked = [
+        Suggestion(
+            Person(id=i, teams_user_id=f"29:{i}", name=long_name),
+            9,
+            10,
+            ("discipline", "region", "establishment"),
+            "x",
+        )
+        for i in range(3)
+    ]
+    card = build_suggestions_card(
+        request,
+        mentee=mentee,
+        profile=profile,
+        community=Community(id=1, name="C" * 200),
+        suggestions=ranked,
+        declined_by=mentor,
+        locale="fr-CA",
+    )
+    assert _size(card) < MAX_CARD_BYTES
