@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -98,7 +99,7 @@ class Community(SQLModel, table=True):
     team_id: str | None = Field(default=None, max_length=255, index=True)
     teams_channel_id: str | None = Field(default=None, max_length=255, unique=True)
     # reminder offsets, survey k-threshold, onboarding plan…
-    settings: dict[str, object] = Field(
+    settings: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
@@ -207,7 +208,7 @@ class OutboxMessage(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     dedup_key: str = Field(max_length=300)
     kind: str = Field(max_length=64)
-    params: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # Exactly one of: a person (their 1:1 chat, created if needed) or a known conversation.
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     conversation_ref_id: int | None = Field(default=None, foreign_key="conversation_ref.id")

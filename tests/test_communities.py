@@ -212,7 +212,8 @@ async def test_joining_asks_each_question_then_welcomes_with_the_one_pager(
     assert membership.community_id == community.id
     assert (membership.discipline, membership.region) == ("social_work", "16")
     assert membership.interests == ["fin de vie", "proches aidants"]
-    assert person.consent_reminders and person.consent_surveys
+    assert person.consent_reminders
+    assert person.consent_surveys
     # The animator is told who joined (through the outbox).
     assert [(n.kind, n.params["values"]["name"]) for n in notices] == [("notice", "Samuel Gagnon")]
 

@@ -255,8 +255,9 @@ async def test_ranking_is_discipline_then_region_then_establishment_then_load_th
 
 
 async def test_full_mentors_are_not_suggested_and_a_proposal_holds_a_place(
-    sessions: SessionFactory,
+    any_sessions: SessionFactory,
 ) -> None:
+    sessions = any_sessions
     async with transaction(sessions) as session:
         where = await factories.community(session)
         mentee = await profiled(session, 1, where, discipline=SOCIAL_WORK)
@@ -316,7 +317,8 @@ async def test_a_mentor_who_declined_is_never_suggested_again_to_that_mentee(
     assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.OPEN
 
 
-async def test_only_a_coordinator_or_an_animator_may_confirm(sessions: SessionFactory) -> None:
+async def test_only_a_coordinator_or_an_animator_may_confirm(any_sessions: SessionFactory) -> None:
+    sessions = any_sessions
     s = await scene(sessions)
     first, second = s.mentors
     for outsider in (s.member, s.newcomer, first):
@@ -377,8 +379,9 @@ async def test_a_coordinator_who_left_may_no_longer_confirm(sessions: SessionFac
 
 
 async def test_accepting_activates_the_pairing_and_closes_the_request(
-    sessions: SessionFactory,
+    any_sessions: SessionFactory,
 ) -> None:
+    sessions = any_sessions
     s = await scene(sessions)
     mentor = s.mentors[0]
     async with transaction(sessions) as session:
