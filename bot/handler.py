@@ -51,6 +51,7 @@ GLOBAL_VERBS = frozenset(
         "communities.show",
         "community.join",
         "community.leave",
+        "onboarding.plan.show",
         "onboarding.plan.save",
         "onboarding.checkin",
         "mentor.request",
@@ -309,6 +310,8 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             await actions.join(services, turn_context, community_id)
         elif verb == "community.leave":
             await actions.leave(services, turn_context, community_id)
+        elif verb == "onboarding.plan.show":
+            await actions.show_onboarding_plan(services, turn_context)
         elif verb == "onboarding.plan.save":
             await actions.save_onboarding_plan(services, turn_context, value)
         elif verb == "onboarding.checkin":

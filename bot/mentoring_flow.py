@@ -433,14 +433,6 @@ async def _pick_community(
     return None
 
 
-def volunteer_capacity(argument: str) -> int | None:
-    """`devenir mentor` → the default; `devenir mentor 3` → 3; anything else → None."""
-    argument = argument.strip()
-    if not argument:
-        return DEFAULT_CAPACITY
-    return int(argument) if argument.isdigit() else None
-
-
 async def on_mentor_command(
     turn_context: TurnContext,
     *,
@@ -498,8 +490,8 @@ async def on_volunteer_command(
     community_id: int | None,
     capacity: int | None,
 ) -> None:
-    """`devenir mentor [N]` / `mentor volunteer [N]`: N mentees at once; 0 withdraws.
-    `capacity=None` means the number was not understood (see `volunteer_capacity`)."""
+    """`devenir mentor [N]` / `mentor volunteer [N]`: N mentees at once; 0 withdraws;
+    `capacity=None` (no number given) is DEFAULT_CAPACITY."""
     turn = _Turn(turn_context, sessions, info, lambda: None, utcnow)
     if info.person_id is None:
         await turn.say("mentoring.volunteer.not_member")
@@ -508,7 +500,8 @@ async def on_volunteer_command(
 
 
 async def _volunteer(turn: _Turn, community_id: int | None, capacity: int | None) -> None:
-    if capacity is None or not 0 <= capacity <= mentoring.MAX_CAPACITY:
+    capacity = DEFAULT_CAPACITY if capacity is None else capacity
+    if not 0 <= capacity <= mentoring.MAX_CAPACITY:
         await turn.say("mentoring.volunteer.invalid", max=mentoring.MAX_CAPACITY)
         return
     community = await _pick_community(turn, community_id, verb=VERB_VOLUNTEER, capacity=capacity)
@@ -797,8 +790,7 @@ async def _volunteer_verb(turn: _Turn, value: dict[str, Any]) -> None:
     if community_id is None:
         await turn.say("error.unknown_action")
         return
-    capacity = _param_int(value, "capacity")
-    await _volunteer(turn, community_id, DEFAULT_CAPACITY if capacity is None else capacity)
+    await _volunteer(turn, community_id, _param_int(value, "capacity"))
 
 
 _ACTIONS: dict[str, Callable[[_Turn, dict[str, Any]], Awaitable[None]]] = {

@@ -14,12 +14,21 @@ class Feature:
 
     key: str
     verb: str
+    # Some commands need a channel or a mention: listed, without a button.
+    button: bool = True
 
 
 # In the order the help card and the Teams command menu show them. Features add themselves
 # here as they land; the manifest's command lists are built from this tuple too.
 FEATURES: tuple[Feature, ...] = (
-    Feature(key="help", verb="help.show"),
+    Feature(key="help", verb="help.show", button=False),
+    Feature(key="communities", verb="communities.show"),
+    Feature(key="join", verb="community.join"),
+    Feature(key="leave", verb="community.leave", button=False),
+    Feature(key="mentor", verb="mentor.request"),
+    Feature(key="setup", verb="community.setup", button=False),
+    Feature(key="appoint", verb="roles.appoint", button=False),
+    Feature(key="onboarding", verb="onboarding.plan.show", button=False),
     Feature(key="language", verb="language.choose"),
 )
 
@@ -40,7 +49,5 @@ def build_help_card(
         },
         paragraph(t("help.channel_hint") if in_channel else t("help.personal_hint"), subtle=True),
     ]
-    actions = [
-        submit(t(f"command.{f.key}.button"), verb=f.verb) for f in features if f.key != "help"
-    ]
+    actions = [submit(t(f"command.{f.key}.button"), verb=f.verb) for f in features if f.button]
     return adaptive_card(body, actions)

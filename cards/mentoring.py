@@ -29,7 +29,9 @@ VERB_AGREEMENT = "mentoring.agreement"
 VERB_CHECKIN = "mentoring.checkin"
 VERB_END = "mentoring.end"
 VERB_REQUEST = "mentor.request"
-VERB_VOLUNTEER = "mentor.volunteer"
+# Under `mentoring.` so the handler's prefix routing reaches it; `mentor.request` is the
+# onboarding button's verb, shared with cards/onboarding.py.
+VERB_VOLUNTEER = "mentoring.volunteer"
 
 SHARED_KEYS = {
     "discipline": "mentoring.shared.discipline",

@@ -99,9 +99,7 @@ class Community(SQLModel, table=True):
     team_id: str | None = Field(default=None, max_length=255, index=True)
     teams_channel_id: str | None = Field(default=None, max_length=255, unique=True)
     # reminder offsets, survey k-threshold, onboarding plan…
-    settings: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(JSON, nullable=False)
-    )
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 

@@ -41,9 +41,24 @@ async def test_aide_in_personal_chat_shows_the_french_help_card(
     assert card_titles(connector) == [FRENCH_TITLE]
     card = connector.cards()[0]
     assert card["version"] == "1.5"
-    assert [a["title"] for a in card["actions"]] == ["Changer de langue"]
-    facts = {f["title"] for f in card["body"][2]["facts"]}
-    assert {"aide", "langue"} <= facts
+    assert [a["title"] for a in card["actions"]] == [
+        "Communautés",
+        "Rejoindre",
+        "Demander un·e mentor·e",
+        "Changer de langue",
+    ]
+    facts = [f["title"] for f in card["body"][2]["facts"]]
+    assert facts == [
+        "aide",
+        "communautés",
+        "rejoindre",
+        "quitter",
+        "mentor",
+        "configurer",
+        "nommer",
+        "accueil",
+        "langue",
+    ]
     # The reply goes to the conversation the message came from, as a reply to it.
     sent = connector.received[0]
     assert sent.conversation_id == "a:personal-29:user-1"
@@ -54,7 +69,7 @@ async def test_english_locale_gets_the_english_help(
 ) -> None:
     await post(bot_client, message("help", service_url=connector.url, locale="en-US"))
     assert card_titles(connector) == [ENGLISH_TITLE]
-    assert connector.cards()[0]["actions"][0]["title"] == "Change language"
+    assert connector.cards()[0]["actions"][-1]["title"] == "Change language"
 
 
 async def test_anything_not_understood_gets_help(

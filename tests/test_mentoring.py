@@ -28,7 +28,6 @@ from bot.mentoring_flow import (
     handle_mentoring_action,
     on_mentor_command,
     on_volunteer_command,
-    volunteer_capacity,
 )
 from cards.common import CARD_VERSION, MAX_CARD_BYTES, Element
 from cards.mentoring import (
@@ -672,9 +671,6 @@ async def test_volunteering_by_command(sessions: SessionFactory) -> None:
     async with transaction(sessions) as session:
         where = await factories.community(session)
         who = await profiled(session, 1, where)
-    assert volunteer_capacity("") == 1
-    assert volunteer_capacity(" 3 ") == 3
-    assert volunteer_capacity("beaucoup") is None
 
     async def run(capacity: int | None) -> str:
         await on_volunteer_command(
@@ -690,12 +686,18 @@ async def test_volunteering_by_command(sessions: SessionFactory) -> None:
     assert (await run(2)).startswith(
         "Merci ! Vous êtes maintenant mentor·e dans CdeP Soins palliatifs, pour 2 personne(s)"
     )
-    assert (await run(None)).startswith("Indiquez combien de personnes")
     assert (await run(11)).startswith("Indiquez combien de personnes")
-    async with sessions() as session:
-        row = await communities.membership(session, person_id=_id(who), community_id=_id(where))
-        assert row is not None
-        assert (row.mentor_capacity, row.roles) == (2, ["member", "mentor"])
+
+    async def capacity() -> tuple[int | None, list[str]]:
+        async with sessions() as session:
+            row = await communities.membership(session, person_id=_id(who), community_id=_id(where))
+            assert row is not None
+            return row.mentor_capacity, row.roles
+
+    assert await capacity() == (2, ["member", "mentor"])
+    # No number: one mentee at a time.
+    assert "pour 1 personne(s)" in await run(None)
+    assert await capacity() == (1, ["member", "mentor"])
     assert (await run(0)).startswith("C’est noté : vous ne recevrez plus de proposition")
 
 
@@ -1102,11 +1104,14 @@ def test_the_proposal_agreement_checkin_terms_and_choice_cards(locale: str) -> N
     assert ("12 semaine(s)" if french else "12 week(s)") in _texts(terms)
 
     choice = build_community_choice_card(
-        [where, Community(id=2, name="CdeP OC")], verb="mentor.volunteer", locale=locale, capacity=2
+        [where, Community(id=2, name="CdeP OC")],
+        verb="mentoring.volunteer",
+        locale=locale,
+        capacity=2,
     )
     assert [a["data"] for a in _actions(choice)] == [
-        {"verb": "mentor.volunteer", "community_id": 1, "capacity": 2},
-        {"verb": "mentor.volunteer", "community_id": 2, "capacity": 2},
+        {"verb": "mentoring.volunteer", "community_id": 1, "capacity": 2},
+        {"verb": "mentoring.volunteer", "community_id": 2, "capacity": 2},
     ]
     for card in (proposal, agreement, half, end, terms, choice):
         assert card["version"] == "1.5"
