@@ -1,8 +1,9 @@
 """Mentoring (jumelage) in the bot: commands, card actions and the outbox messages they queue.
 
-No routing here: bot/handler.py sends the `mentor` / `devenir mentor` commands and the
-`mentor.*` / `mentoring.*` card verbs to these functions. Every action re-checks its rule in
-storage/mentoring.py; card data only says which request or pairing is meant.
+No routing here: bot/handler.py sends the `mentor` / `devenir mentor` commands, the
+onboarding button `mentor.request` and the `mentoring.*` card verbs to these functions. Every
+action re-checks its rule in storage/mentoring.py; card data only says which request or pairing
+is meant.
 
 Outbox kinds (rendered at send time from current data, None when no longer relevant):
 mentoring_suggestions, mentoring_proposal, mentoring_agreement, mentoring_checkin,
@@ -815,8 +816,8 @@ async def handle_mentoring_action(
     wake: Wake,
     clock: Clock = utcnow,
 ) -> bool:
-    """A mentoring card button (`mentoring.*`, and the `mentor.request` / `mentor.volunteer`
-    chooser buttons). False when the verb is not one of these."""
+    """A mentoring card button (`mentoring.*`; `mentor.request` too, for a handler that routes
+    it here rather than to `on_mentor_command`). False when the verb is not one of these."""
     verb = value.get("verb")
     action = _ACTIONS.get(verb) if isinstance(verb, str) else None
     if action is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -417,10 +416,3 @@ async def end(
 async def supervisors(session: AsyncSession, *, community_id: int) -> list[Person]:
     """Who receives mentoring requests: the community's coordinators and animators."""
     return await people_with_role(session, community_id=community_id, roles=SUPERVISOR_ROLES)
-
-
-async def people_by_id(session: AsyncSession, *, ids: Sequence[int]) -> dict[int, Person]:
-    if not ids:
-        return {}
-    rows = await session.exec(select(Person).where(col(Person.id).in_(list(ids))))
-    return {person.id or 0: person for person in rows.all()}

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +10,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import create_app
+from bot.app import Runtime, create_app
 from bot.settings import Settings
 from storage.db import SessionFactory, create_engine, session_factory
 from tests.databases import fresh_database
 from tests.fake_connector import FakeConnector
+from tests.support import started
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +68,12 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
-BotClientFactory = Callable[..., Any]
+@pytest.fixture
+async def runtime(database_url: str) -> AsyncIterator[Runtime]:
+    """The bot's wired parts (engine, adapter, dispatcher…) on each database, without HTTP."""
+    app = create_app(make_settings(database_url, CARREFOUR_OUTBOX_MAX_ATTEMPTS=3))
+    async with started(app) as wired:
+        yield wired
 
 
 @pytest.fixture

@@ -3,71 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
 
-from bot.app import RUNTIME, Runtime, create_app
-from bot.deliveries import RENDERERS
-from bot.dispatcher import Dispatcher
+from bot.app import Runtime
 from storage import outbox
 from storage.db import transaction
 from storage.models import ConversationRef, ConversationScope, OutboxMessage, OutboxStatus
 from tests import factories
 from tests.activities import TENANT
-from tests.conftest import make_settings
 from tests.fake_connector import Failure, FakeConnector
-
-START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-
-
-@dataclass
-class Clock:
-    now: datetime = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-async def runtime(database_url: str) -> AsyncIterator[Runtime]:
-    """The bot's wired parts (engine, adapter…) without serving HTTP."""
-    app = create_app(make_settings(database_url, CARREFOUR_OUTBOX_MAX_ATTEMPTS=3))
-    async with _started(app) as runtime:
-        yield runtime
-
-
-class _started:
-    def __init__(self, app: object) -> None:
-        from aiohttp import web
-
-        assert isinstance(app, web.Application)
-        self._app = app
-
-    async def __aenter__(self) -> Runtime:
-        self._app.freeze()
-        await self._app.startup()
-        return self._app[RUNTIME]
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self._app.cleanup()
-
-
-def dispatcher(runtime: Runtime, clock: Clock, owner: str = "test") -> Dispatcher:
-    return Dispatcher(
-        settings=runtime.settings,
-        sessions=runtime.sessions,
-        adapter=runtime.adapter,
-        renderers=RENDERERS,
-        clock=clock,
-        owner=owner,
-    )
+from tests.support import Clock, dispatcher
 
 
 async def queue_notice(runtime: Runtime, key: str, person_id: int, *, clock: Clock) -> bool:

@@ -19,7 +19,7 @@ from tests.activities import BOT_ID, TENANT
 from tests.conftest import make_settings
 from tests.databases import fresh_postgres
 from tests.fake_connector import FakeConnector
-from tests.test_outbox import _started
+from tests.support import started
 
 MESSAGES = 2000
 FAST = {
@@ -85,7 +85,7 @@ async def test_three_dispatchers_deliver_each_of_2000_messages_exactly_once(
     postgres_url: str, connector: FakeConnector
 ) -> None:
     apps = [create_app(make_settings(postgres_url, **FAST)) for _ in range(3)]
-    async with _started(apps[0]) as first, _started(apps[1]) as second, _started(apps[2]) as third:
+    async with started(apps[0]) as first, started(apps[1]) as second, started(apps[2]) as third:
         await _seed(first, connector.url, MESSAGES)
         dispatchers = [
             Dispatcher(

@@ -22,7 +22,7 @@ from storage import outbox
 from storage.db import SessionFactory
 from tests.conftest import make_settings
 from tests.fake_connector import FakeConnector
-from tests.test_outbox import _started
+from tests.support import started
 from tests.test_outbox_concurrency import _seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +69,7 @@ def _start_bot(database_url: str, log: Path) -> subprocess.Popen[bytes]:
 async def test_sigkill_in_the_middle_of_a_fanout_loses_nothing(
     database_url: str, connector: FakeConnector, tmp_path: Path
 ) -> None:
-    async with _started(create_app(make_settings(database_url))) as runtime:
+    async with started(create_app(make_settings(database_url))) as runtime:
         await _seed(runtime, connector.url, MESSAGES)
         log = tmp_path / "bot.log"
         first = _start_bot(database_url, log)

@@ -16,7 +16,7 @@ from storage.models import Meeting, MeetingStatus, OutboxMessage, OutboxStatus, 
 from tests import factories
 from tests.conftest import make_settings
 from tests.fake_connector import FakeConnector
-from tests.test_outbox import Clock
+from tests.support import Clock
 
 MEETING_AT = datetime(2026, 12, 10, 14, 0, tzinfo=UTC)  # 9:00 in Montreal
 
