@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from bot.settings import ConfigurationError, Settings
+from storage.db import SessionFactory
 
 logger = logging.getLogger("carrefour")
 
@@ -108,6 +109,128 @@ def _outbox_status(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_storage(settings: Settings, work: Callable[[SessionFactory], Awaitable[int]]) -> int:
+    """Run one unit of work against the database (for operator commands)."""
+    import asyncio
+
+    from storage.db import create_engine, session_factory
+
+    if not _schema_is_current(settings):
+        return 2
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            return await work(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _community_create(settings: Settings, args: argparse.Namespace) -> int:
+    from storage import communities
+    from storage.db import transaction
+    from storage.models import MeetingMode
+
+    draft = communities.CommunityDraft(
+        name=args.name.strip(),
+        domain=args.domain,
+        objectives=list(args.objective),
+        theme=args.theme,
+        audience=args.audience,
+        cadence=args.cadence,
+        usual_mode=MeetingMode(args.mode),
+        rules=list(args.rule),
+    )
+    if not 3 <= len(draft.name) <= 200:
+        print("error: --name must be 3 to 200 characters", file=sys.stderr)
+        return 2
+
+    async def work(sessions: SessionFactory) -> int:
+        try:
+            async with transaction(sessions) as session:
+                community = await communities.create_community(
+                    session,
+                    draft=draft,
+                    animator_id=None,
+                    tenant_id=args.tenant_id,
+                    team_id=args.team_id,
+                    teams_channel_id=args.channel_id,
+                )
+        except communities.AlreadyExists:
+            print("error: that channel already holds a community", file=sys.stderr)
+            return 2
+        print(f"community {community.id} created: {community.name}")
+        return 0
+
+    return _run_storage(settings, work)
+
+
+def _community_list(settings: Settings, _args: argparse.Namespace) -> int:
+    from storage import communities
+
+    async def work(sessions: SessionFactory) -> int:
+        async with sessions() as session:
+            rows = await communities.joinable_communities(session, tenant_id=None)
+        print(f"{'id':>4}  {'members':>7}  {'channel':<40}  name")
+        for community, count in rows:
+            channel = community.teams_channel_id or "-"
+            print(f"{community.id:>4}  {count:>7}  {channel[:40]:<40}  {community.name}")
+        return 0
+
+    return _run_storage(settings, work)
+
+
+def _community_grant(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlmodel import or_, select
+
+    from storage import communities
+    from storage.db import transaction
+    from storage.models import Person, Role
+
+    async def work(sessions: SessionFactory) -> int:
+        async with transaction(sessions) as session:
+            community = await communities.get_community(session, community_id=args.community)
+            person = (
+                await session.exec(
+                    select(Person).where(
+                        or_(
+                            Person.teams_user_id == args.person, Person.aad_object_id == args.person
+                        )
+                    )
+                )
+            ).first()
+            if community is None:
+                print(f"error: no community {args.community}", file=sys.stderr)
+                return 2
+            if person is None:
+                print(
+                    "error: unknown person; they must have written to the bot once "
+                    "(give their Teams user id or Entra object id)",
+                    file=sys.stderr,
+                )
+                return 2
+            try:
+                member = await communities.change_role(
+                    session,
+                    community_id=args.community,
+                    person_id=person.id or 0,
+                    role=Role(args.role),
+                    grant=not args.remove,
+                    by_person_id=None,
+                )
+            except communities.NotAllowed as refusal:
+                print(f"error: {refusal}", file=sys.stderr)
+                return 2
+        print(
+            f"{person.name or person.teams_user_id}: {', '.join(member.roles)} in {community.name}"
+        )
+        return 0
+
+    return _run_storage(settings, work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="carrefour",
@@ -139,6 +262,36 @@ def build_parser() -> argparse.ArgumentParser:
     outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
     status = outbox_commands.add_parser("status", help="count messages by status")
     status.set_defaults(handler=_outbox_status)
+
+    community = commands.add_parser("community", help="communities (operators)")
+    community_commands = community.add_subparsers(
+        dest="community_command", required=True, metavar="ACTION"
+    )
+    create = community_commands.add_parser("create", help="create a community")
+    create.add_argument("--name", required=True)
+    create.add_argument("--domain", default="")
+    create.add_argument("--objective", action="append", default=[], help="repeat for several")
+    create.add_argument("--theme", default="")
+    create.add_argument("--audience", default="")
+    create.add_argument("--cadence", default="")
+    create.add_argument("--mode", choices=["in_person", "virtual", "hybrid"], default="hybrid")
+    create.add_argument("--rule", action="append", default=[], help="repeat for several")
+    create.add_argument("--tenant-id", default=None)
+    create.add_argument("--team-id", default=None)
+    create.add_argument("--channel-id", default=None, help="Teams channel id (19:…@thread.tacv2)")
+    create.set_defaults(handler=_community_create)
+    listing = community_commands.add_parser("list", help="list communities")
+    listing.set_defaults(handler=_community_list)
+    grant = community_commands.add_parser("grant", help="give (or --remove) a role")
+    grant.add_argument("--community", type=int, required=True, help="community id")
+    grant.add_argument("--person", required=True, help="Teams user id or Entra object id")
+    grant.add_argument(
+        "--role",
+        required=True,
+        choices=["animator", "coordinator", "mentor", "sponsor", "admin_support", "member"],
+    )
+    grant.add_argument("--remove", action="store_true", help="remove the role instead")
+    grant.set_defaults(handler=_community_grant)
     return parser
 
 
