@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.deliveries import RENDERERS
 from bot.dispatcher import Dispatcher
 from bot.handler import CarrefourBot
+from bot.mentoring_flow import MENTORING_RENDERERS
 from bot.scheduler import Jobs, build_scheduler
 from bot.settings import Settings, check_runnable
 from cards.i18n import normalize_locale, translator
@@ -51,6 +52,9 @@ class Runtime:
     dispatcher: Dispatcher
     jobs: Jobs
 
+
+# Every kind of message the outbox can send. Features with their own module bring theirs.
+ALL_RENDERERS = {**RENDERERS, **MENTORING_RENDERERS}
 
 SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -123,7 +127,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     adapter = CloudAdapter(auth)
     adapter.on_turn_error = _apology_handler(private_state, settings)
     dispatcher = Dispatcher(
-        settings=settings, sessions=sessions, adapter=adapter, renderers=RENDERERS
+        settings=settings, sessions=sessions, adapter=adapter, renderers=ALL_RENDERERS
     )
     bot = CarrefourBot(
         settings=settings,

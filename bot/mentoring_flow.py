@@ -687,6 +687,8 @@ async def _agreement(turn: _Turn, value: dict[str, Any]) -> None:
                 frequency=frequency,
                 duration_weeks=duration,
             )
+            if first_meeting is not None:
+                pairing.first_meeting_on = first_meeting
             await _queue_checkins(session, pairing, after=turn.clock())
             other_id = (
                 pairing.mentee_id if turn.person_id == pairing.mentor_id else pairing.mentor_id
@@ -727,19 +729,27 @@ async def _checkin(turn: _Turn, value: dict[str, Any]) -> None:
     if rating is None or rating not in RATING_RANGE or not isinstance(comment, str):
         await turn.say("mentoring.checkin.invalid")
         return
-    async with turn.sessions() as session:
-        pairing = await mentoring.get_pairing(session, pairing_id=pairing_id)
-        community = None if pairing is None else await session.get(Community, pairing.community_id)
-    if (
-        pairing is None
-        or community is None
-        or turn.person_id not in (pairing.mentor_id, pairing.mentee_id)
-    ):
+    try:
+        async with transaction(turn.sessions) as session:
+            await mentoring.record_checkin(
+                session,
+                pairing_id=pairing_id,
+                person_id=turn.person_id,
+                moment=str(value["moment"]),
+                rating=rating,
+                comment=comment,
+                now=turn.clock(),
+            )
+            pairing = await mentoring.get_pairing(session, pairing_id=pairing_id)
+            community = (
+                None if pairing is None else await session.get(Community, pairing.community_id)
+            )
+    except NotAllowed:
         await turn.say("mentoring.pairing.not_active")
         return
-    # Nowhere to keep the answer yet (needs a `mentor_checkin` table): it is not stored and,
-    # being about a relationship, not logged either. Nothing pretends otherwise.
-    logger.info("mentoring check-in answered for pairing %s (not stored)", pairing_id)
+    if community is None:
+        await turn.say("mentoring.pairing.not_active")
+        return
     await turn.say("mentoring.checkin.thanks")
     if rating <= LOW_RATING:
         await turn.say("mentoring.checkin.low", community=community.name)

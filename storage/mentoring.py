@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.communities import NotAllowed, has_role, membership, people_with_role
 from storage.models import (
     Membership,
+    MentorCheckin,
     MentorPairing,
     MentorRequest,
     MentorRequestStatus,
@@ -416,3 +417,39 @@ async def end(
 async def supervisors(session: AsyncSession, *, community_id: int) -> list[Person]:
     """Who receives mentoring requests: the community's coordinators and animators."""
     return await people_with_role(session, community_id=community_id, roles=SUPERVISOR_ROLES)
+
+
+async def record_checkin(
+    session: AsyncSession,
+    *,
+    pairing_id: int,
+    person_id: int,
+    moment: str,
+    rating: int,
+    comment: str,
+    now: datetime,
+) -> MentorCheckin:
+    """Keep a check-in answer (one per person and moment; answering again replaces it).
+    Only the mentor and the mentee of the pairing may answer."""
+    if moment not in (CHECKIN_HALF, CHECKIN_END) or not 1 <= rating <= 5:
+        raise ValueError("invalid check-in")
+    pairing = await get_pairing(session, pairing_id=pairing_id)
+    if pairing is None or person_id not in (pairing.mentor_id, pairing.mentee_id):
+        raise NotAllowed("not part of this pairing")
+    existing = (
+        await session.exec(
+            select(MentorCheckin)
+            .where(MentorCheckin.pairing_id == pairing_id)
+            .where(MentorCheckin.person_id == person_id)
+            .where(MentorCheckin.moment == moment)
+        )
+    ).first()
+    row = existing or MentorCheckin(
+        pairing_id=pairing_id, person_id=person_id, moment=moment, rating=rating
+    )
+    row.rating = rating
+    row.comment = comment.strip()[:1000] or None
+    row.answered_at = now
+    session.add(row)
+    await session.flush()
+    return row

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UtcDateTime
@@ -257,6 +257,17 @@ class PairingStatus(enum.StrEnum):
 
 class MentorRequest(SQLModel, table=True):
     __tablename__ = "mentor_request"
+    __table_args__ = (
+        # One open request per newcomer and community, even if two taps arrive together.
+        Index(
+            "uq_mentor_request_open",
+            "community_id",
+            "mentee_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
@@ -282,6 +293,24 @@ class MentorPairing(SQLModel, table=True):
     goals: str = Field(default="", max_length=1000)
     frequency: str = Field(default="", max_length=200)
     duration_weeks: int = Field(default=12)
+    first_meeting_on: date | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     accepted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     ended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class MentorCheckin(SQLModel, table=True):
+    """How a pairing is going, asked at half-term and at the end (kept for the coordinators)."""
+
+    __tablename__ = "mentor_checkin"
+    __table_args__ = (
+        UniqueConstraint("pairing_id", "person_id", "moment", name="uq_mentor_checkin"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    pairing_id: int = Field(foreign_key="mentor_pairing.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    moment: str = Field(max_length=8)  # "half" or "end"
+    rating: int
+    comment: str | None = Field(default=None, max_length=1000)
+    answered_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from bot.app import RUNTIME, Runtime
-from bot.deliveries import RENDERERS
+from bot.app import ALL_RENDERERS, RUNTIME, Runtime
 from bot.dispatcher import Dispatcher
 
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
@@ -45,7 +44,7 @@ def dispatcher(runtime: Runtime, clock: Clock, owner: str = "test") -> Dispatche
         settings=runtime.settings,
         sessions=runtime.sessions,
         adapter=runtime.adapter,
-        renderers=RENDERERS,
+        renderers=ALL_RENDERERS,
         clock=clock,
         owner=owner,
     )

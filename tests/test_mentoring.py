@@ -46,6 +46,7 @@ from storage.mentoring import AlreadyPaired, AlreadyProposed, RequestClosed, Sug
 from storage.models import (
     Community,
     Membership,
+    MentorCheckin,
     MentorPairing,
     MentorRequest,
     MentorRequestStatus,
@@ -803,7 +804,7 @@ async def test_confirm_accept_queue_the_proposal_the_agreement_and_the_checkins(
     terms_card = (await render(sessions, told)).attachments[0].content  # type: ignore[union-attr]
     assert "mardi 1 décembre 2026" in json.dumps(terms_card, ensure_ascii=False)
 
-    # Check-in answers: thanked, nothing stored anywhere (no table for them yet).
+    # Check-in answers: kept for the pairing, one per person and moment.
     count = len(await queued(sessions))
     checkin = {"verb": "mentoring.checkin", "pairing_id": pairing.id, "moment": "half"}
     assert await bot.click(s.newcomer, {**checkin, "rating": "2", "comment": "Peu de temps"})
@@ -817,6 +818,11 @@ async def test_confirm_accept_queue_the_proposal_the_agreement_and_the_checkins(
     assert await bot.click(mentor, {**checkin, "rating": "9"})
     assert bot.texts() == ["Choisissez une réponse de 1 à 5."]
     assert len(await queued(sessions)) == count
+    async with sessions() as session:
+        answers = (await session.exec(select(MentorCheckin))).all()
+    assert [(a.person_id, a.moment, a.rating, a.comment) for a in answers] == [
+        (s.newcomer.id, "half", 2, "Peu de temps")
+    ]
 
     # Ending: pending check-ins are cancelled, the other person is told.
     assert await bot.click(mentor, {"verb": "mentoring.end", "pairing_id": pairing.id})

@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import insert
 
-from bot.app import Runtime, create_app
-from bot.deliveries import RENDERERS
+from bot.app import ALL_RENDERERS, Runtime, create_app
 from bot.dispatcher import Dispatcher
 from storage import outbox
 from storage.db import transaction
@@ -92,7 +91,7 @@ async def test_three_dispatchers_deliver_each_of_2000_messages_exactly_once(
                 settings=runtime.settings,
                 sessions=runtime.sessions,
                 adapter=runtime.adapter,
-                renderers=RENDERERS,
+                renderers=ALL_RENDERERS,
                 owner=f"replica-{i}",
             )
             for i, runtime in enumerate((first, second, third))
