@@ -77,8 +77,9 @@ def _expected_dynamic() -> set[str]:
         {
             f"command.{feature.key}.{part}"
             for feature in FEATURES
-            for part in ("title", "description", "button")
+            for part in ("title", "description")
         }
+        | {f"command.{feature.key}.button" for feature in FEATURES if feature.button}
         | {f"meeting.mode.{mode.value}" for mode in MeetingMode}
         | {f"discipline.{code}" for code in DISCIPLINES}
         | {f"region.{code}" for code in REGIONS}
@@ -118,6 +119,16 @@ def test_both_languages_have_the_same_keys_and_placeholders() -> None:
     assert set(french) == set(english)
     for key in french:
         assert _placeholders(french[key]) == _placeholders(english[key]), key
+
+
+def test_buttons_have_labels_only_where_shown() -> None:
+    for language in LANGUAGES:
+        labelled = {
+            k.split(".")[1]
+            for k in _entries(language)
+            if k.startswith("command.") and k.endswith(".button")
+        }
+        assert labelled == {feature.key for feature in FEATURES if feature.button}
 
 
 def test_keys_are_well_formed() -> None:
