@@ -168,6 +168,17 @@ class Meeting(SQLModel, table=True):
     place: str | None = Field(default=None, max_length=300)
     online_link: str | None = Field(default=None, max_length=1000)
     status: MeetingStatus = Field(default=MeetingStatus.SCHEDULED, sa_type=String(16))
+    general_objective: str = Field(
+        default="", sa_column=Column(String(1000), nullable=False, server_default="")
+    )
+    specific_objectives: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    # Where the agenda card was posted, to update it in place (RSVP counts, changes).
+    conversation_ref_id: int | None = Field(default=None, foreign_key="conversation_ref.id")
+    activity_id: str | None = Field(default=None, max_length=255)
+    attendance_confirmed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
@@ -314,3 +325,128 @@ class MentorCheckin(SQLModel, table=True):
     rating: int
     comment: str | None = Field(default=None, max_length=1000)
     answered_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Volet(enum.StrEnum):
+    """The parts of a meeting day (DOMAIN.md, "Meetings and agendas")."""
+
+    FORMATIVE = "formative"  # volet formatif
+    EXCHANGE = "exchange"  # volet d'échange
+    REFLECTIVE = "reflective"  # volet réflexif (complex case discussion)
+    LOGISTICS = "logistics"  # accueil, repas, fin
+
+
+class TopicStatus(enum.StrEnum):
+    PROPOSED = "proposed"
+    SHORTLISTED = "shortlisted"
+    SCHEDULED = "scheduled"
+    DONE = "done"
+    DECLINED = "declined"
+
+
+class Topic(SQLModel, table=True):
+    """An entry of the community's topic bank (banque de sujets)."""
+
+    __tablename__ = "topic"
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    title: str = Field(max_length=120)
+    description: str = Field(default="", max_length=2000)
+    kind: Volet = Field(default=Volet.FORMATIVE, sa_type=String(16))
+    presenter: str | None = Field(default=None, max_length=200)
+    proposed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    # The proposer may ask that their name not be shown; animators still see it.
+    hide_proposer: bool = Field(default=False)
+    status: TopicStatus = Field(default=TopicStatus.PROPOSED, sa_type=String(16))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    status_changed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class TopicVote(SQLModel, table=True):
+    __tablename__ = "topic_vote"
+    __table_args__ = (UniqueConstraint("topic_id", "person_id", name="uq_topic_vote"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class PollStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Poll(SQLModel, table=True):
+    __tablename__ = "poll"
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    question: str = Field(max_length=300)
+    options: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    multiple: bool = Field(default=False)
+    anonymous: bool = Field(default=False)
+    closes_at: datetime = Field(sa_column=_ts(index=True))
+    status: PollStatus = Field(default=PollStatus.OPEN, sa_type=String(8))
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    # Where the poll card was posted, to update it in place as votes arrive.
+    conversation_ref_id: int | None = Field(default=None, foreign_key="conversation_ref.id")
+    activity_id: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    closed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class PollVote(SQLModel, table=True):
+    """One ballot per voter. For an anonymous poll the voter is a keyed hash, never a person
+    id, so no query, export or log can tie a choice to someone."""
+
+    __tablename__ = "poll_vote"
+    __table_args__ = (UniqueConstraint("poll_id", "voter_key", name="uq_poll_vote_voter"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    poll_id: int = Field(foreign_key="poll.id", index=True)
+    voter_key: str = Field(max_length=128)
+    person_id: int | None = Field(default=None, foreign_key="person.id")  # None if anonymous
+    choices: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    voted_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class AgendaItem(SQLModel, table=True):
+    __tablename__ = "agenda_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    position: int
+    starts_at: datetime = Field(sa_column=_ts())
+    title: str = Field(max_length=200)
+    volet: Volet = Field(default=Volet.LOGISTICS, sa_type=String(16))
+    presenter: str | None = Field(default=None, max_length=200)
+    topic_id: int | None = Field(default=None, foreign_key="topic.id")
+
+
+class Attendance(SQLModel, table=True):
+    """Who attended a meeting and for how long (for attestations de présence)."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "person_id", name="uq_attendance_meeting_person"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    minutes: int
+    confirmed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    confirmed_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class AppSecret(SQLModel, table=True):
+    """Keys the bot derives hashes and signed links from, created once per database when the
+    operator does not provide CARREFOUR_SECRET_KEY (so every replica agrees)."""
+
+    __tablename__ = "app_secret"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

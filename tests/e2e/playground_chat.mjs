@@ -8,8 +8,11 @@
 //   { "send": "aide",
 //     "expect": ["Carrefour — vos communautés de pratique"],  // texts a reply must show
 //     "card": true,                 // optional: the texts must be in a rendered Adaptive Card
-//     "screenshot": "help-fr.png",  // optional: file name under <screenshot-dir>
+//     "screenshot": "help-fr.png",  // optional: the whole window, file name under <screenshot-dir>
+//     "cardScreenshot": "help-card-fr.png",  // optional (with "card"): the matching card alone
 //     "timeoutMs": 60000 }          // optional
+// The bot's replies are read until one matches, so a reply that arrives later on its own (a
+// proactive message from the outbox) is waited for like a direct answer.
 // Without steps-json, DEFAULT_STEPS below are used.
 //
 // Prints one JSON line on stdout: {"ok": true, "steps": [{"send", "replies": [{"text",
@@ -91,10 +94,11 @@ function parseArgs(argv) {
 
 // Runs in the page: the chat messages in document order.
 function readMessages(headerSelector) {
-  return [...document.querySelectorAll(headerSelector)].map((header) => {
+  return [...document.querySelectorAll(headerSelector)].map((header, index) => {
     const message = header.parentElement;
     const author = header.querySelector('[aria-label="Message author"]');
     return {
+      index,
       fromBot: author !== null,
       author: author ? author.innerText.trim() : null,
       text: message.innerText.trim(),
@@ -125,9 +129,26 @@ async function waitFor(page, what, timeoutMs, probe) {
   }
 }
 
+function cardMatches(card, step) {
+  return (step.expect ?? []).every((text) => card.text.includes(text));
+}
+
 function replyMatches(reply, step) {
-  const haystacks = step.card ? reply.cards.map((c) => c.text) : [reply.text];
-  return (step.expect ?? []).every((text) => haystacks.some((h) => h.includes(text)));
+  if (step.card) return reply.cards.some((card) => cardMatches(card, step));
+  return (step.expect ?? []).every((text) => reply.text.includes(text));
+}
+
+// The rendered card of `reply` showing every expected text.
+function cardLocator(page, reply, step) {
+  const at = reply.cards.findIndex((card) => cardMatches(card, step));
+  return page.locator(HEADER).nth(reply.index).locator('xpath=..').locator('.ac-adaptiveCard').nth(at);
+}
+
+// Fonts, images and layout settle after a card is in the DOM; screenshots are for people.
+async function settle(page, card) {
+  await card.scrollIntoViewIfNeeded();
+  await card.locator('button').first().waitFor({ state: 'visible', timeout: 10_000 }).catch(() => {});
+  await page.evaluate(() => document.fonts.ready);
 }
 
 async function runStep(page, step, index, outDir) {
@@ -158,15 +179,15 @@ async function runStep(page, step, index, outDir) {
     };
   });
 
+  const card = step.card ? cardLocator(page, seen.match, step) : null;
+  if (card && (step.screenshot || step.cardScreenshot)) await settle(page, card);
   if (step.screenshot) {
-    const card = page.locator('.ac-adaptiveCard').last();
-    if (step.card) {
-      // Fonts and layout settle after the card is in the DOM; the screenshot is for people.
-      await card.scrollIntoViewIfNeeded();
-      await card.locator('button').first().waitFor({ state: 'visible', timeout: 10_000 }).catch(() => {});
-    }
     await page.evaluate(() => document.fonts.ready);
     await page.screenshot({ path: path.join(outDir, step.screenshot) });
+  }
+  if (step.cardScreenshot) {
+    if (!card) fail(`${label}: "cardScreenshot" needs "card": true`);
+    await card.screenshot({ path: path.join(outDir, step.cardScreenshot) });
   }
   return { send: step.send, replies: seen.replies };
 }
