@@ -310,7 +310,13 @@ class Dispatcher:
             # Keep the failure for the dispatcher: raised here, the adapter's turn-error
             # handler would swallow it (and try to apologise to the recipient).
             try:
-                response = await turn_context.send_activity(activity)
+                if activity.id:
+                    # A renderer that names an existing activity updates it in place (a poll
+                    # or agenda card whose numbers changed).
+                    await turn_context.update_activity(activity)
+                    response = activity
+                else:
+                    response = await turn_context.send_activity(activity)
             except Exception as error:
                 sent["error"] = error
                 return

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     reminder_offsets: list[str] = Field(
         ["P7D", "P1D", "PT1H"], validation_alias="CARREFOUR_REMINDER_OFFSETS"
     )
+    # Derives anonymous voter keys and signed links; generated once per database when unset.
+    secret_key: SecretStr | None = Field(None, validation_alias="CARREFOUR_SECRET_KEY")
+    # Public base URL of the bot (for links to its own files: attestations, exports).
+    public_url: str = Field("http://localhost:3978", validation_alias="CARREFOUR_PUBLIC_URL")
     # Tests and one-off CLI commands run without the background scheduler.
     scheduler_enabled: bool = Field(True, validation_alias="CARREFOUR_SCHEDULER_ENABLED")
 
