@@ -2,7 +2,7 @@
 SQLite database, unauthenticated dev mode), the Microsoft 365 Agents Playground in front of it,
 and a person in headless Chromium (playground_chat.mjs) typing in its Personal Chat.
 
-    with Stack(tmp_path) as stack:
+    with Stack(tmp_path, "join") as stack:
         stack.cli("community", "create", "--name", "…")   # optional: seed before the bot starts
         stack.start()
         seen = stack.chat(steps, screenshots=["help-fr.png"])
@@ -200,9 +200,11 @@ class Seen:
 @dataclass
 class Stack:
     """The bot, the Playground and a browser, for one test; a context manager that stops every
-    process it started and, when the test fails, copies and prints the services' logs."""
+    process it started and, when the test fails, prints the services' logs and leaves them in
+    OUTPUT as <name>-bot.log, <name>-playground.log, with the browser's <name>-failure.png."""
 
     tmp_path: Path
+    name: str
     services: list[Service] = field(default_factory=list)
     env: dict[str, str] = field(init=False)
     ui_url: str = ""
@@ -217,7 +219,7 @@ class Stack:
     def __enter__(self) -> Stack:
         OUTPUT.mkdir(parents=True, exist_ok=True)
         for stale in ("failure.png", "bot.log", "playground.log"):
-            (OUTPUT / stale).unlink(missing_ok=True)
+            (OUTPUT / f"{self.name}-{stale}").unlink(missing_ok=True)
         self.cli("db", "upgrade")
         return self
 
@@ -238,8 +240,10 @@ class Stack:
         OUTPUT.mkdir(parents=True, exist_ok=True)
         for service in self.services:
             if service.log.exists():
-                shutil.copyfile(service.log, OUTPUT / service.log.name)
-            print(f"\n----- {service.name}: last lines of {service.log.name} -----\n{service.tail()}")
+                shutil.copyfile(service.log, OUTPUT / f"{self.name}-{service.log.name}")
+            print(
+                f"\n----- {service.name}: last lines of {service.log.name} -----\n{service.tail()}"
+            )
 
     def cli(self, *args: str) -> str:
         """Run `carrefour <args>` against the test's database; its stdout."""
@@ -330,7 +334,11 @@ class Stack:
             done = subprocess.run(
                 [node, str(CHAT_SCRIPT), self.ui_url, str(OUTPUT), json.dumps(list(steps))],
                 cwd=REPO,
-                env={**os.environ, "CHROMIUM_PATH": str(CHROMIUM)},
+                env={
+                    **os.environ,
+                    "CHROMIUM_PATH": str(CHROMIUM),
+                    "FAILURE_SCREENSHOT": f"{self.name}-failure.png",
+                },
                 capture_output=True,
                 text=True,
                 timeout=BROWSER_TIMEOUT,
@@ -348,6 +356,8 @@ class Stack:
         for shot in expected:
             assert shot.is_file(), f"missing screenshot {shot}"
             assert shot.stat().st_size > 10_000, f"screenshot {shot} looks empty"
+        timings = ", ".join(f"{s['send']!r} {s['elapsedMs'] / 1000:.1f}s" for s in report["steps"])
+        print(f"\n{self.name}: reply times: {timings}")
         if expected:
-            print("\nscreenshots: " + " ".join(str(shot) for shot in expected))
+            print(f"{self.name}: screenshots: " + " ".join(str(shot) for shot in expected))
         return Seen(steps=report["steps"])

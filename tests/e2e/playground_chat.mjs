@@ -17,7 +17,8 @@
 //
 // Prints one JSON line on stdout: {"ok": true, "steps": [{"send", "replies": [{"text",
 // "cards": [{"text", "buttons": [...]}]}]}]}: what the user saw after each message. The caller
-// asserts on it. Exits 1 with "playground_chat: ..." on stderr (and failure.png) on failure.
+// asserts on it. Exits 1 with "playground_chat: ..." on stderr (and a screenshot, failure.png or
+// $FAILURE_SCREENSHOT) on failure. Each step also reports "elapsedMs": sent → expected reply.
 //
 // DOM facts (Playground 0.2.x; classes are hashed, so only these are relied upon):
 // - the conversation list is a role=tree of role=treeitem named "Personal Chat", "Group Chat"…
@@ -144,6 +145,39 @@ function cardLocator(page, reply, step) {
   return page.locator(HEADER).nth(reply.index).locator('xpath=..').locator('.ac-adaptiveCard').nth(at);
 }
 
+// Runs in the page: how many pixels of the element its scrolling ancestors and the window hide.
+function hiddenPixels(element) {
+  const own = element.getBoundingClientRect();
+  let top = Math.max(own.top, 0);
+  let bottom = Math.min(own.bottom, window.innerHeight);
+  for (let node = element.parentElement; node; node = node.parentElement) {
+    if (getComputedStyle(node).overflowY === 'visible') continue;
+    const clip = node.getBoundingClientRect();
+    top = Math.max(top, clip.top);
+    bottom = Math.min(bottom, clip.bottom);
+  }
+  return Math.max(0, own.height - Math.max(0, bottom - top));
+}
+
+// The whole card, even when it is taller than the chat pane: the window grows for the shot.
+async function screenshotCard(page, card, file) {
+  const original = page.viewportSize();
+  try {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      await card.scrollIntoViewIfNeeded();
+      const hidden = await card.evaluate(hiddenPixels);
+      if (hidden < 1) break;
+      const current = page.viewportSize();
+      await page.setViewportSize({ width: current.width, height: current.height + Math.ceil(hidden) + 40 });
+      await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve())));
+    }
+    await card.scrollIntoViewIfNeeded();
+    await card.screenshot({ path: file });
+  } finally {
+    await page.setViewportSize(original);
+  }
+}
+
 // Fonts, images and layout settle after a card is in the DOM; screenshots are for people.
 async function settle(page, card) {
   await card.scrollIntoViewIfNeeded();
@@ -154,6 +188,7 @@ async function settle(page, card) {
 async function runStep(page, step, index, outDir) {
   const timeoutMs = step.timeoutMs ?? 60_000;
   const label = `step ${index + 1} (send ${JSON.stringify(step.send)})`;
+  const started = Date.now();
   const before = (await messages(page)).length;
 
   const box = page.locator('[role="textbox"][contenteditable="true"]');
@@ -179,6 +214,7 @@ async function runStep(page, step, index, outDir) {
     };
   });
 
+  const elapsedMs = Date.now() - started;
   const card = step.card ? cardLocator(page, seen.match, step) : null;
   if (card && (step.screenshot || step.cardScreenshot)) await settle(page, card);
   if (step.screenshot) {
@@ -187,9 +223,9 @@ async function runStep(page, step, index, outDir) {
   }
   if (step.cardScreenshot) {
     if (!card) fail(`${label}: "cardScreenshot" needs "card": true`);
-    await card.screenshot({ path: path.join(outDir, step.cardScreenshot) });
+    await screenshotCard(page, card, path.join(outDir, step.cardScreenshot));
   }
-  return { send: step.send, replies: seen.replies };
+  return { send: step.send, elapsedMs, replies: seen.replies };
 }
 
 async function main() {
@@ -221,7 +257,7 @@ async function main() {
   } catch (error) {
     console.error(`playground_chat: ${error.isStepFailure ? '' : 'error: '}${error.message}`);
     if (page) {
-      const shot = path.join(outDir, 'failure.png');
+      const shot = path.join(outDir, process.env.FAILURE_SCREENSHOT || 'failure.png');
       await page.screenshot({ path: shot }).catch(() => {});
       const seen = await messages(page).catch(() => []);
       console.error(`playground_chat: screenshot ${shot}; messages on screen:`);

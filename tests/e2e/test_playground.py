@@ -45,7 +45,7 @@ def test_help_card_in_french_then_english_in_the_playground(tmp_path: Path) -> N
         {"send": "language en", "expect": []},
         {"send": "help", "expect": [EN_TITLE], "card": True, "screenshot": "help-en.png"},
     ]
-    with Stack(tmp_path) as stack:
+    with Stack(tmp_path, "help") as stack:
         stack.start()
         seen = stack.chat(steps, screenshots=["help-fr.png", "help-card-fr.png", "help-en.png"])
 
@@ -102,17 +102,20 @@ def test_join_a_community_in_the_playground(tmp_path: Path) -> None:
         {"send": "16", "expect": ["Quels sujets vous intéressent ?", *THEMES]},
         {"send": "1, 2", "expect": ["Êtes-vous nouveau ou nouvelle dans votre poste ?"]},
         {"send": "Oui", "expect": ["Acceptez-vous de recevoir les rappels"]},
-        {"send": "Rappels et sondages", "expect": [f"Voici votre profil pour {COMMUNITY}"]},
+        {
+            "send": "Rappels et sondages",
+            "expect": [f"Voici votre profil pour {COMMUNITY}"],
+            "screenshot": "join-summary-fr.png",
+        },
         {
             # The day-0 onboarding card comes from the outbox dispatcher, after the direct reply.
             "send": "Confirmer",
             "expect": ["Bienvenue, ", COMMUNITY, OBJECTIVES[0], "Demander un·e mentor·e"],
             "card": True,
-            "screenshot": "join-fr.png",
             "cardScreenshot": "onboarding-welcome-fr.png",
         },
     ]
-    with Stack(tmp_path) as stack:
+    with Stack(tmp_path, "join") as stack:
         created = stack.cli(
             "community",
             "create",
@@ -134,7 +137,8 @@ def test_join_a_community_in_the_playground(tmp_path: Path) -> None:
         assert COMMUNITY in created, created
         stack.start()
         seen = stack.chat(
-            steps, screenshots=["communities-fr.png", "join-fr.png", "onboarding-welcome-fr.png"]
+            steps,
+            screenshots=["communities-fr.png", "join-summary-fr.png", "onboarding-welcome-fr.png"],
         )
 
     listed = seen.card("communautés", "Communautés")

@@ -1,0 +1,374 @@
+"""Proposing a topic for the community's topic bank: which community, a title, a description,
+which part of a meeting day it belongs to, who could present it, whether members see the
+proposer's name, then a summary and a confirmation. See propose_topic_dialog.mmd.
+
+Optional answers are skipped with a word (« passer », "skip"); a wrong answer is asked again
+with a hint; `annuler` / `cancel` ends it with nothing saved (CancellableDialog)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.dialogs import DialogTurnResult, WaterfallDialog, WaterfallStepContext
+from botbuilder.dialogs.choices import Choice, ListStyle
+from botbuilder.dialogs.prompts import (
+    ChoicePrompt,
+    PromptOptions,
+    PromptValidatorContext,
+    TextPrompt,
+)
+
+from cards.i18n import Translate, translator
+from cards.topics import kind_label
+from dialogs.base import CancellableDialog, simplify
+from dialogs.context import turn_info
+from storage import communities, outbox, topics
+from storage.communities import NotAllowed
+from storage.db import SessionFactory, transaction
+from storage.models import Person, Role, Volet
+
+logger = logging.getLogger(__name__)
+
+# Compared after `simplify`: what people type to leave an optional answer empty.
+SKIP_WORDS = frozenset(
+    {
+        "passer",
+        "passe",
+        "skip",
+        "aucun",
+        "aucune",
+        "rien",
+        "none",
+        "n/a",
+        "-",
+        "je ne sais pas",
+        "ne sais pas",
+        "sais pas",
+        "je sais pas",
+        "i don't know",
+        "dont know",
+        "don't know",
+    }
+)
+# The order of the kind question, as the day runs (DOMAIN.md, "Meetings and agendas").
+KINDS = topics.PROPOSABLE_KINDS
+KIND_SYNONYMS: dict[Volet, tuple[str, ...]] = {
+    Volet.FORMATIVE: ("formatif", "formation", "formative", "training", "conférence", "atelier"),
+    Volet.EXCHANGE: ("échange", "exchange", "tour de table", "round table", "partage"),
+    Volet.REFLECTIVE: ("réflexif", "reflective", "cas", "cas complexe", "case", "complex case"),
+}
+
+
+def is_skip(text: str) -> bool:
+    return simplify(text) in SKIP_WORDS
+
+
+@dataclass
+class ProposeTopicOptions:
+    community_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProposedTopic:
+    """The dialog's result when the topic was saved."""
+
+    topic_id: int
+    community_id: int
+
+
+@dataclass
+class TopicAnswers:
+    """What the person answered so far (kept in dialog state between turns)."""
+
+    community_id: int = 0
+    community_name: str = ""
+    title: str = ""
+    description: str = ""
+    kind: str = Volet.FORMATIVE.value
+    presenter: str = ""
+    hide_proposer: bool = False
+
+
+def _choice(title: str, *synonyms: str) -> Choice:
+    # Both spellings: typed answers keep their accents, simplified ones lose them.
+    words = {s.casefold() for s in (title, *synonyms)} | {simplify(s) for s in (title, *synonyms)}
+    return Choice(title, synonyms=sorted(w for w in words if w))
+
+
+class ProposeTopicDialog(CancellableDialog):
+    ID = "propose_topic_dialog"
+    WATERFALL_ID = "propose_topic_dialog.steps"
+    CHOICE_ID = "propose_topic_dialog.choice"
+    TITLE_ID = "propose_topic_dialog.title"
+    DESCRIPTION_ID = "propose_topic_dialog.description"
+    PRESENTER_ID = "propose_topic_dialog.presenter"
+
+    def __init__(self, sessions: SessionFactory, wake: Callable[[], None]) -> None:
+        super().__init__(self.ID)
+        self._sessions = sessions
+        self._wake = wake
+        self.add_dialog(ChoicePrompt(self.CHOICE_ID))
+        self.add_dialog(TextPrompt(self.TITLE_ID, self._valid_title))
+        self.add_dialog(TextPrompt(self.DESCRIPTION_ID, self._valid_description))
+        self.add_dialog(TextPrompt(self.PRESENTER_ID, self._valid_presenter))
+        self.add_dialog(
+            WaterfallDialog(
+                self.WATERFALL_ID,
+                [
+                    self.community_step,
+                    self.title_step,
+                    self.description_step,
+                    self.kind_step,
+                    self.presenter_step,
+                    self.show_name_step,
+                    self.summary_step,
+                    self.save_step,
+                ],
+            )
+        )
+        self.initial_dialog_id = self.WATERFALL_ID
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _t(step: WaterfallStepContext | PromptValidatorContext) -> Translate:
+        return translator(turn_info(step.context).locale)
+
+    @staticmethod
+    def _answers(step: WaterfallStepContext) -> TopicAnswers:
+        answers = step.values.get("answers")
+        if not isinstance(answers, TopicAnswers):
+            answers = TopicAnswers()
+            step.values["answers"] = answers
+        return answers
+
+    async def _choose(
+        self, step: WaterfallStepContext, text: str, choices: list[Choice]
+    ) -> DialogTurnResult:
+        t = self._t(step)
+        return await step.prompt(
+            self.CHOICE_ID,
+            PromptOptions(
+                prompt=MessageFactory.text(text),
+                retry_prompt=MessageFactory.text(t("topics.propose.retry_choice")),
+                choices=choices,
+                style=ListStyle.hero_card,
+            ),
+        )
+
+    async def _ask(
+        self, step: WaterfallStepContext, prompt_id: str, text: str, retry: str
+    ) -> DialogTurnResult:
+        return await step.prompt(
+            prompt_id,
+            PromptOptions(
+                prompt=MessageFactory.text(text), retry_prompt=MessageFactory.text(retry)
+            ),
+        )
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    async def community_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        options = (
+            step.options if isinstance(step.options, ProposeTopicOptions) else ProposeTopicOptions()
+        )
+        answers = self._answers(step)
+        person_id = turn_info(step.context).person_id
+        mine = []
+        if person_id is not None:
+            async with self._sessions() as session:
+                mine = [c for _m, c in await communities.memberships_of(session, person_id=person_id)]
+        if options.community_id is not None:
+            given = next((c for c in mine if c.id == options.community_id), None)
+            if given is None:
+                await step.context.send_activity(t("topics.propose.not_member_here"))
+                return await step.end_dialog(None)
+            mine = [given]
+        if not mine:
+            await step.context.send_activity(t("topics.propose.not_member"))
+            return await step.end_dialog(None)
+        if len(mine) == 1:
+            answers.community_id, answers.community_name = mine[0].id or 0, mine[0].name
+            return await step.next(None)
+        step.values["candidates"] = [(c.id, c.name) for c in mine]
+        return await self._choose(
+            step, t("topics.propose.ask_community"), [_choice(c.name) for c in mine]
+        )
+
+    async def title_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        answers = self._answers(step)
+        if step.result is not None:
+            answers.community_id, answers.community_name = step.values["candidates"][
+                step.result.index
+            ]
+        return await self._ask(
+            step,
+            self.TITLE_ID,
+            t("topics.propose.ask_title", community=answers.community_name),
+            t("topics.propose.retry_title", max=topics.MAX_TITLE_LENGTH),
+        )
+
+    async def description_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        self._answers(step).title = str(step.result).strip()
+        return await self._ask(
+            step,
+            self.DESCRIPTION_ID,
+            t("topics.propose.ask_description"),
+            t("topics.propose.retry_description", max=topics.MAX_DESCRIPTION_LENGTH),
+        )
+
+    async def kind_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        text = str(step.result).strip()
+        self._answers(step).description = "" if is_skip(text) else text
+        locale = turn_info(step.context).locale
+        choices = [_choice(kind_label(kind, locale=locale), *KIND_SYNONYMS[kind]) for kind in KINDS]
+        return await self._choose(step, t("topics.propose.ask_kind"), choices)
+
+    async def presenter_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        self._answers(step).kind = KINDS[step.result.index].value
+        return await self._ask(
+            step,
+            self.PRESENTER_ID,
+            t("topics.propose.ask_presenter"),
+            t("topics.propose.retry_presenter", max=topics.MAX_PRESENTER_LENGTH),
+        )
+
+    async def show_name_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        text = str(step.result).strip()
+        self._answers(step).presenter = "" if is_skip(text) else text
+        return await self._choose(
+            step,
+            t("topics.propose.ask_show_name"),
+            [
+                _choice(t("topics.propose.yes"), "oui", "yes", "o", "y"),
+                _choice(t("topics.propose.no"), "non", "no", "n"),
+            ],
+        )
+
+    async def summary_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        answers = self._answers(step)
+        answers.hide_proposer = step.result.index == 1
+        none = t("topics.propose.none")
+        summary = t(
+            "topics.propose.summary",
+            community=answers.community_name,
+            title=answers.title,
+            description=answers.description or none,
+            kind=kind_label(answers.kind, locale=turn_info(step.context).locale),
+            presenter=answers.presenter or none,
+            show_name=t("topics.propose.no") if answers.hide_proposer else t("topics.propose.yes"),
+        )
+        return await self._choose(
+            step,
+            summary,
+            [
+                _choice(t("topics.propose.confirm"), "oui", "yes", "ok", "confirmer", "confirm"),
+                _choice(t("topics.propose.cancel"), "non", "no"),
+            ],
+        )
+
+    async def save_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        if step.result.index != 0:
+            await step.context.send_activity(self._t(step)("dialog.cancelled"))
+            return await step.end_dialog(None)
+        saved = await save_proposal(
+            self._sessions, step.context, self._answers(step), wake=self._wake
+        )
+        return await step.end_dialog(saved)
+
+    # -- validators ------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _valid_title(prompt: PromptValidatorContext) -> bool:
+        value = (prompt.recognized.value or "").strip()
+        return bool(
+            prompt.recognized.succeeded
+            and value
+            and not is_skip(value)
+            and len(value) <= topics.MAX_TITLE_LENGTH
+        )
+
+    @staticmethod
+    async def _valid_description(prompt: PromptValidatorContext) -> bool:
+        value = (prompt.recognized.value or "").strip()
+        return bool(prompt.recognized.succeeded and len(value) <= topics.MAX_DESCRIPTION_LENGTH)
+
+    @staticmethod
+    async def _valid_presenter(prompt: PromptValidatorContext) -> bool:
+        value = (prompt.recognized.value or "").strip()
+        return bool(prompt.recognized.succeeded and len(value) <= topics.MAX_PRESENTER_LENGTH)
+
+
+def notice_key(topic_id: int, animator_id: int) -> str:
+    return f"topics:proposed:{topic_id}:to:{animator_id}"
+
+
+async def save_proposal(
+    sessions: SessionFactory,
+    turn_context: TurnContext,
+    answers: TopicAnswers,
+    *,
+    wake: Callable[[], None],
+) -> ProposedTopic | None:
+    """Save the topic, tell the community's animators (through the outbox), thank the person."""
+    info = turn_info(turn_context)
+    t = translator(info.locale)
+    if info.person_id is None:
+        await turn_context.send_activity(t("topics.propose.not_member"))
+        return None
+    queued = 0
+    try:
+        async with transaction(sessions) as session:
+            topic = await topics.propose(
+                session,
+                community_id=answers.community_id,
+                person_id=info.person_id,
+                title=answers.title,
+                description=answers.description,
+                kind=Volet(answers.kind),
+                presenter=answers.presenter or None,
+                hide_proposer=answers.hide_proposer,
+            )
+            assert topic.id is not None
+            person = await session.get(Person, info.person_id)
+            name = (person.name if person else None) or "—"
+            for animator in await communities.people_with_role(
+                session, community_id=answers.community_id, roles=[Role.ANIMATOR]
+            ):
+                if animator.id is None or animator.id == info.person_id:
+                    continue
+                # Animators see the name even when members will not (the bank's rule).
+                queued += await outbox.enqueue(
+                    session,
+                    dedup_key=notice_key(topic.id, animator.id),
+                    recipient=outbox.Recipient.person(animator.id),
+                    kind="notice",
+                    params={
+                        "text": "topics.notice_animators",
+                        "values": {
+                            "name": name,
+                            "title": topic.title,
+                            "community": answers.community_name,
+                        },
+                    },
+                )
+    except NotAllowed:
+        # Left the community while answering.
+        await turn_context.send_activity(t("topics.propose.not_member_here"))
+        return None
+    if queued:
+        wake()
+    await turn_context.send_activity(
+        t("topics.propose.saved", title=topic.title, community=answers.community_name)
+    )
+    return ProposedTopic(topic_id=topic.id, community_id=answers.community_id)
