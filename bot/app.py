@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.deliveries import RENDERERS
 from bot.dispatcher import Dispatcher
 from bot.handler import CarrefourBot
+from bot.meetings_flow import MEETING_RENDERERS
 from bot.mentoring_flow import MENTORING_RENDERERS
 from bot.scheduler import Jobs, build_scheduler
 from bot.settings import Settings, check_runnable
@@ -54,7 +55,7 @@ class Runtime:
 
 
 # Every kind of message the outbox can send. Features with their own module bring theirs.
-ALL_RENDERERS = {**RENDERERS, **MENTORING_RENDERERS}
+ALL_RENDERERS = {**RENDERERS, **MENTORING_RENDERERS, **MEETING_RENDERERS}
 
 SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)

@@ -22,6 +22,11 @@ class Command(enum.StrEnum):
     ONBOARDING = "onboarding"
     MENTOR = "mentor"
     VOLUNTEER = "volunteer"
+    PLAN_MEETING = "plan_meeting"
+    AGENDA = "agenda"
+    EDIT_AGENDA = "edit_agenda"
+    CANCEL_MEETING = "cancel_meeting"
+    MOVE_MEETING = "move_meeting"
     UNKNOWN = "unknown"
 
 
@@ -60,6 +65,8 @@ _WORDS: dict[str, Command] = {
     "remove": Command.REVOKE,
     "accueil": Command.ONBOARDING,
     "onboarding": Command.ONBOARDING,
+    "agenda": Command.AGENDA,
+    "planifier": Command.PLAN_MEETING,
     "mentor": Command.MENTOR,
     "mentore": Command.MENTOR,
     "mentorat": Command.MENTOR,
@@ -75,6 +82,19 @@ _PHRASES: dict[str, Command] = {
     "volunteer mentor": Command.VOLUNTEER,
     "plan d'accueil": Command.ONBOARDING,
     "onboarding plan": Command.ONBOARDING,
+    "planifier une rencontre": Command.PLAN_MEETING,
+    "plan a meeting": Command.PLAN_MEETING,
+    "plan meeting": Command.PLAN_MEETING,
+    "ordre du jour": Command.AGENDA,
+    "modifier l'ordre du jour": Command.EDIT_AGENDA,
+    "edit the agenda": Command.EDIT_AGENDA,
+    "edit agenda": Command.EDIT_AGENDA,
+    "annuler la rencontre": Command.CANCEL_MEETING,
+    "cancel the meeting": Command.CANCEL_MEETING,
+    "cancel meeting": Command.CANCEL_MEETING,
+    "deplacer la rencontre": Command.MOVE_MEETING,
+    "move the meeting": Command.MOVE_MEETING,
+    "move meeting": Command.MOVE_MEETING,
 }
 
 _LANGUAGE_ARGUMENTS = {

@@ -52,6 +52,7 @@ async def render_meeting_reminder(context: RenderContext) -> Activity | None:
         found = await meetings.meeting_with_community(
             session, meeting_id=int(str(params["meeting_id"]))
         )
+        items = await meetings.agenda_of(session, meeting_id=found[0].id or 0) if found else []
     if found is None:
         return None
     meeting, community = found
@@ -63,6 +64,7 @@ async def render_meeting_reminder(context: RenderContext) -> Activity | None:
         offset=meeting.starts_at - context.now,
         locale=context.locale,
         tz=context.timezone,
+        items=items,
     )
     return MessageFactory.attachment(CardFactory.adaptive_card(card))
 

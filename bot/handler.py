@@ -24,6 +24,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ChannelAccount
 
 from bot import community_actions as actions
+from bot import meetings_flow
 from bot import mentoring_flow as mentoring
 from bot.commands import Command, Parsed, language_argument, parse, volunteer_capacity
 from bot.community_actions import Services
@@ -55,6 +56,8 @@ GLOBAL_VERBS = frozenset(
         "onboarding.plan.save",
         "onboarding.checkin",
         "mentor.request",
+        "meeting.rsvp",
+        "meeting.attendance",
     }
 )
 
@@ -268,6 +271,30 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     community_id=await self._channel_community_id(turn_context),
                     capacity=volunteer_capacity(parsed.argument),
                 )
+            case Command.PLAN_MEETING:
+                await meetings_flow.on_plan_command(
+                    turn_context, sessions=self._sessions, info=info
+                )
+            case Command.AGENDA:
+                await meetings_flow.on_agenda_command(
+                    turn_context, sessions=self._sessions, settings=self._settings, info=info
+                )
+            case Command.EDIT_AGENDA:
+                await meetings_flow.on_edit_agenda_command(
+                    turn_context, sessions=self._sessions, settings=self._settings, info=info
+                )
+            case Command.CANCEL_MEETING:
+                await meetings_flow.on_cancel_meeting_command(
+                    turn_context,
+                    sessions=self._sessions,
+                    settings=self._settings,
+                    info=info,
+                    wake=services.wake,
+                )
+            case Command.MOVE_MEETING:
+                await meetings_flow.on_move_meeting_command(
+                    turn_context, sessions=self._sessions, settings=self._settings, info=info
+                )
             case _:
                 await self._send_help(turn_context, info)
 
@@ -324,8 +351,21 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 community_id=community_id,
                 wake=services.wake,
             )
-        elif verb.startswith("mentoring.") and await mentoring.handle_mentoring_action(
-            turn_context, value, sessions=self._sessions, info=info, wake=services.wake
+        elif (
+            verb.startswith("meeting.")
+            and await meetings_flow.handle_meeting_action(
+                turn_context,
+                value,
+                sessions=self._sessions,
+                settings=self._settings,
+                info=info,
+                wake=services.wake,
+            )
+        ) or (
+            verb.startswith("mentoring.")
+            and await mentoring.handle_mentoring_action(
+                turn_context, value, sessions=self._sessions, info=info, wake=services.wake
+            )
         ):
             return
         else:

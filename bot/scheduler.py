@@ -16,6 +16,7 @@ from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.meetings_flow import enqueue_attendance_requests
 from bot.settings import Settings
 from storage import activities, meetings, outbox
 from storage.db import SessionFactory, transaction
@@ -67,6 +68,12 @@ class Jobs:
             self._wake()
         return queued
 
+    async def request_attendance(self) -> int:
+        """After each meeting, its animators get the attendance list to confirm."""
+        return await enqueue_attendance_requests(
+            sessions=self._sessions, now=self._clock(), wake=self._wake
+        )
+
     async def purge(self) -> dict[str, int]:
         """Forget what retention no longer requires."""
         purged = {
@@ -96,6 +103,7 @@ def build_scheduler(jobs: Jobs, settings: Settings) -> AsyncIOScheduler:
     start = datetime.now(ZoneInfo(settings.timezone))
     every: list[tuple[str, Callable[[], Awaitable[object]], IntervalTrigger]] = [
         ("meeting_reminders", jobs.enqueue_meeting_reminders, IntervalTrigger(minutes=1)),
+        ("attendance_requests", jobs.request_attendance, IntervalTrigger(minutes=5)),
         ("outbox_status", jobs.log_outbox_status, IntervalTrigger(minutes=15)),
         ("retention_purge", jobs.purge, IntervalTrigger(hours=6)),
     ]

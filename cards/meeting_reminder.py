@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
-from cards.common import Element, adaptive_card, heading, paragraph
+from cards.agenda import agenda_body
+from cards.common import Element, adaptive_card, heading, paragraph, submit
 from cards.i18n import format_clock, format_when, translator
-from storage.models import Community, Meeting, MeetingMode
+from storage.models import AgendaItem, Community, Meeting, MeetingMode, RsvpAnswer
 
 
 def _lead_time_key(offset: timedelta) -> tuple[str, int]:
@@ -16,7 +18,13 @@ def _lead_time_key(offset: timedelta) -> tuple[str, int]:
 
 
 def build_meeting_reminder_card(
-    meeting: Meeting, community: Community, *, offset: timedelta, locale: str, tz: str
+    meeting: Meeting,
+    community: Community,
+    *,
+    offset: timedelta,
+    locale: str,
+    tz: str,
+    items: Sequence[AgendaItem] = (),
 ) -> Element:
     t = translator(locale)
     lead_key, amount = _lead_time_key(offset)
@@ -43,9 +51,20 @@ def build_meeting_reminder_card(
     if meeting.title:
         body.append(paragraph(meeting.title))
     body.append({"type": "FactSet", "facts": facts})
+    # The agenda as it is now (the reminder is rendered when it is sent).
+    body += agenda_body(meeting, items, locale=locale, tz=tz)
     actions: list[Element] = []
     if meeting.online_link:
         actions.append(
             {"type": "Action.OpenUrl", "title": t("reminder.join"), "url": meeting.online_link}
         )
-    return adaptive_card(body, actions or None)
+    actions += [
+        submit(
+            t(f"reminder.rsvp.{answer.value}"),
+            verb="meeting.rsvp",
+            meeting_id=meeting.id,
+            answer=answer.value,
+        )
+        for answer in RsvpAnswer
+    ]
+    return adaptive_card(body, actions)

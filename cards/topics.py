@@ -157,9 +157,7 @@ def build_topic_bank_card(
     return card
 
 
-def build_topics_community_choice_card(
-    communities: Sequence[Community], *, locale: str
-) -> Element:
+def build_topics_community_choice_card(communities: Sequence[Community], *, locale: str) -> Element:
     """Which community's bank? One button per community."""
     t = translator(locale)
     buttons = [submit(c.name, verb=VERB_SHOW, community_id=c.id) for c in communities]

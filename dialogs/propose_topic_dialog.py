@@ -181,7 +181,9 @@ class ProposeTopicDialog(CancellableDialog):
         mine = []
         if person_id is not None:
             async with self._sessions() as session:
-                mine = [c for _m, c in await communities.memberships_of(session, person_id=person_id)]
+                mine = [
+                    c for _m, c in await communities.memberships_of(session, person_id=person_id)
+                ]
         if options.community_id is not None:
             given = next((c for c in mine if c.id == options.community_id), None)
             if given is None:

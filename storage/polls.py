@@ -102,13 +102,14 @@ def _comparable(text: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
-def problems(
-    *, question: str, options: Sequence[str], closes_at: datetime, now: datetime
-) -> list[str]:
-    """Every rule the poll breaks (empty when it may be created)."""
-    found: list[str] = []
+def question_problems(question: str) -> list[str]:
     if not MIN_QUESTION_LENGTH <= len(question.strip()) <= MAX_QUESTION_LENGTH:
-        found.append(QUESTION_LENGTH)
+        return [QUESTION_LENGTH]
+    return []
+
+
+def option_problems(options: Sequence[str]) -> list[str]:
+    found: list[str] = []
     cleaned = [option.strip() for option in options]
     if len(cleaned) < MIN_OPTIONS:
         found.append(TOO_FEW_OPTIONS)
@@ -122,13 +123,28 @@ def problems(
     comparable = [_comparable(option) for option in cleaned if option]
     if len(set(comparable)) != len(comparable):
         found.append(DUPLICATE_OPTIONS)
+    return found
+
+
+def closing_problems(closes_at: datetime, *, now: datetime) -> list[str]:
     if closes_at.tzinfo is None:
         raise ValueError("closes_at must be timezone-aware")
     if closes_at <= now:
-        found.append(CLOSES_IN_PAST)
-    elif closes_at > now + timedelta(days=MAX_OPEN_DAYS):
-        found.append(CLOSES_TOO_LATE)
-    return found
+        return [CLOSES_IN_PAST]
+    if closes_at > now + timedelta(days=MAX_OPEN_DAYS):
+        return [CLOSES_TOO_LATE]
+    return []
+
+
+def problems(
+    *, question: str, options: Sequence[str], closes_at: datetime, now: datetime
+) -> list[str]:
+    """Every rule the poll breaks (empty when it may be created)."""
+    return [
+        *question_problems(question),
+        *option_problems(options),
+        *closing_problems(closes_at, now=now),
+    ]
 
 
 async def _is_animator(session: AsyncSession, *, person_id: int, community_id: int) -> bool:

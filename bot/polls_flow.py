@@ -1,0 +1,597 @@
+"""Polls (sondages) in the bot: the command, the card buttons, the closing job, the renderers.
+
+No routing here: bot/handler.py sends the `sondage` / `poll` command and the `polls.*` card
+verbs to these functions, the scheduler calls `close_expired_polls`, and `POLL_RENDERERS`
+joins the dispatcher's renderers. Every action re-checks its rule in storage/polls.py.
+
+The poll card is posted with `Action.Submit` buttons and updated in place: every viewer sees
+the same shared results, so there is no per-viewer view to refresh (see docs/decisions.md).
+A vote answers with the updated card only; anything to tell the voter alone (a refusal) goes
+to their 1:1 chat through the outbox, never into the channel.
+
+Outbox kinds: poll_card (update the posted card in place), poll_results (final results to an
+animator).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.schema import Activity, ResourceResponse
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.community_actions import channel_ids
+from bot.deliveries import RenderContext, Renderer
+from bot.settings import Settings
+from cards.common import Element
+from cards.i18n import normalize_locale, translator
+from cards.polls import (
+    CHOICE_INPUT,
+    VERB_CANCEL,
+    VERB_CLOSE,
+    VERB_CREATE,
+    VERB_TOPICS,
+    VERB_VOTE,
+    PollForm,
+    build_poll_card,
+    build_poll_form_card,
+    build_poll_results_card,
+)
+from dialogs.context import TurnInfo
+from storage import communities, outbox, polls
+from storage.communities import NotAllowed, has_role
+from storage.db import SessionFactory, transaction
+from storage.models import Community, Person, Poll, Role, utcnow
+from storage.polls import InvalidChoice, InvalidPoll, PollClosed, UnknownPoll
+from storage.secrets import derive, master_key
+
+logger = logging.getLogger(__name__)
+
+KIND_CARD = "poll_card"
+KIND_RESULTS = "poll_results"
+# The form's suggestion: a week to answer, closing at the end of the working day.
+DEFAULT_DURATION = timedelta(days=7)
+DEFAULT_CLOSE_TIME = time(17, 0)
+CLOSES_INVALID = "closes_invalid"
+
+# Storage's reason codes → what the form says about them.
+FORM_ERROR_KEYS = {
+    polls.QUESTION_LENGTH: "polls.error.question_length",
+    polls.TOO_FEW_OPTIONS: "polls.error.too_few_options",
+    polls.TOO_MANY_OPTIONS: "polls.error.too_many_options",
+    polls.OPTION_EMPTY: "polls.error.too_few_options",
+    polls.OPTION_TOO_LONG: "polls.error.option_too_long",
+    polls.DUPLICATE_OPTIONS: "polls.error.duplicate_options",
+    polls.CLOSES_IN_PAST: "polls.error.closes_in_past",
+    polls.CLOSES_TOO_LATE: "polls.error.closes_too_late",
+    CLOSES_INVALID: "polls.error.closes_invalid",
+}
+VOTE_ERROR_KEYS = {
+    polls.NO_CHOICE: "polls.vote.no_choice",
+    polls.ONE_CHOICE_ONLY: "polls.vote.one_choice_only",
+    polls.INVALID_CHOICE: "polls.vote.invalid_choice",
+}
+
+Wake = Callable[[], None]
+Clock = Callable[[], datetime]
+
+
+def _param_int(params: dict[str, Any], key: str) -> int | None:
+    value = params.get(key)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _activity(card: Element) -> Activity:
+    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+
+
+def _locale_of(person: Person | None, *, default: str) -> str:
+    chosen = (person.preferred_locale or person.locale) if person is not None else None
+    return normalize_locale(chosen, default=default)
+
+
+async def _channel_card(
+    session: AsyncSession, poll: Poll, *, default_locale: str, tz: str
+) -> Element:
+    """The poll card as everyone in the channel sees it, in its author's language (one
+    shared card cannot follow each viewer's language)."""
+    assert poll.id is not None
+    author = await session.get(Person, poll.created_by_id) if poll.created_by_id else None
+    results = await polls.results(session, poll_id=poll.id)
+    return build_poll_card(results, locale=_locale_of(author, default=default_locale), tz=tz)
+
+
+# -- outbox renderers ------------------------------------------------------------------------
+
+
+async def render_poll_card(context: RenderContext) -> Activity | None:
+    """The posted poll card with current results, as an update of the posted message."""
+    poll_id = _param_int(context.message.params, "poll_id")
+    if poll_id is None:
+        return None
+    async with context.sessions() as session:
+        poll = await polls.get_poll(session, poll_id=poll_id)
+        if poll is None or not poll.activity_id:
+            return None
+        card = await _channel_card(
+            session, poll, default_locale=context.locale, tz=context.timezone
+        )
+    activity = _activity(card)
+    # An id makes the dispatcher update that message rather than post a new one.
+    activity.id = poll.activity_id
+    return activity
+
+
+async def render_poll_results(context: RenderContext) -> Activity | None:
+    """The final results, to an animator who still animates the community."""
+    poll_id = _param_int(context.message.params, "poll_id")
+    recipient = context.message.person_id
+    if poll_id is None or recipient is None:
+        return None
+    async with context.sessions() as session:
+        poll = await polls.get_poll(session, poll_id=poll_id)
+        if poll is None:
+            return None
+        member = await communities.membership(
+            session, person_id=recipient, community_id=poll.community_id
+        )
+        community = await session.get(Community, poll.community_id)
+        if not has_role(member, Role.ANIMATOR) or community is None:
+            return None
+        results = await polls.results(session, poll_id=poll_id)
+    card = build_poll_results_card(
+        results, community_name=community.name, locale=context.locale, tz=context.timezone
+    )
+    return _activity(card)
+
+
+POLL_RENDERERS: dict[str, Renderer] = {
+    KIND_CARD: render_poll_card,
+    KIND_RESULTS: render_poll_results,
+}
+
+
+# -- the creation form -----------------------------------------------------------------------
+
+
+def _text(values: dict[str, Any], key: str) -> str:
+    value = values.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _flag(values: dict[str, Any], key: str) -> bool:
+    value = values.get(key)
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def form_from(values: dict[str, Any]) -> PollForm:
+    return PollForm(
+        question=_text(values, "question"),
+        options=_text(values, "options"),
+        multiple=_flag(values, "multiple"),
+        anonymous=_flag(values, "anonymous"),
+        close_date=_text(values, "close_date"),
+        close_time=_text(values, "close_time"),
+    )
+
+
+def option_lines(text: str) -> list[str]:
+    """One option per line; list bullets and blank lines are not options."""
+    return [line.strip(" -•*\t") for line in text.splitlines() if line.strip(" -•*\t")]
+
+
+def closing_moment(form: PollForm, *, tz: str) -> datetime | None:
+    """The form's date and time in the community's time zone, as UTC; None if unreadable.
+    No time given means the default closing hour."""
+    try:
+        day = date.fromisoformat(form.close_date)
+        hour = time.fromisoformat(form.close_time) if form.close_time else DEFAULT_CLOSE_TIME
+    except ValueError:
+        return None
+    return datetime.combine(day, hour, tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+def form_problems(form: PollForm, *, tz: str, now: datetime) -> list[str]:
+    """Reason codes for everything the animator must fix (empty when the form is valid)."""
+    closes_at = closing_moment(form, tz=tz)
+    return [
+        *polls.question_problems(form.question),
+        *polls.option_problems(option_lines(form.options)),
+        *(polls.closing_problems(closes_at, now=now) if closes_at else [CLOSES_INVALID]),
+    ]
+
+
+def default_form(*, tz: str, now: datetime) -> PollForm:
+    day = (now.astimezone(ZoneInfo(tz)) + DEFAULT_DURATION).date()
+    return PollForm(close_date=day.isoformat(), close_time=DEFAULT_CLOSE_TIME.strftime("%H:%M"))
+
+
+def _error_texts(codes: list[str], locale: str) -> list[str]:
+    t = translator(locale)
+    texts: list[str] = []
+    for code in codes:
+        text = t(FORM_ERROR_KEYS[code], max=polls.MAX_OPTIONS, length=polls.MAX_OPTION_LENGTH)
+        if text not in texts:  # two codes may share a message
+            texts.append(text)
+    return texts
+
+
+# -- one turn ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Turn:
+    context: TurnContext
+    sessions: SessionFactory
+    settings: Settings
+    info: TurnInfo
+    wake: Wake
+    clock: Clock
+
+    @property
+    def person_id(self) -> int:
+        assert self.info.person_id is not None
+        return self.info.person_id
+
+    async def say(self, key: str, **values: Any) -> None:
+        await self.context.send_activity(translator(self.info.locale)(key, **values))
+
+    async def show(self, card: Element) -> ResourceResponse | None:
+        response: ResourceResponse | None = await self.context.send_activity(_activity(card))
+        return response
+
+    async def send_form(self, form: PollForm, errors: list[str] | None = None) -> None:
+        today = self.clock().astimezone(ZoneInfo(self.info.timezone)).date()
+        await self.show(
+            build_poll_form_card(form, locale=self.info.locale, today=today, errors=errors or [])
+        )
+
+    async def tell_privately(self, poll_id: int | None, key: str) -> None:
+        """A word for the voter alone, in their 1:1 chat: a reply in the channel would show
+        everyone that this person tried to vote."""
+        activity_id = str(self.context.activity.id or uuid.uuid4().hex)[:64]
+        async with transaction(self.sessions) as session:
+            queued = await outbox.enqueue(
+                session,
+                dedup_key=f"poll:{poll_id}:notice:{activity_id}:to:{self.person_id}",
+                recipient=outbox.Recipient.person(self.person_id),
+                kind="notice",
+                params={"text": key, "values": {}},
+            )
+        if queued:
+            self.wake()
+
+
+async def _community_here(turn: _Turn) -> Community | None:
+    if not turn.info.in_channel:
+        return None
+    _team, channel_id = channel_ids(turn.context)
+    if not channel_id:
+        return None
+    async with turn.sessions() as session:
+        return await communities.community_for_channel(session, teams_channel_id=channel_id)
+
+
+async def _animated_here(turn: _Turn) -> Community | None:
+    """The channel's community when the sender animates it; otherwise says why not."""
+    if not turn.info.in_channel:
+        await turn.say("polls.channel_only")
+        return None
+    community = await _community_here(turn)
+    if community is None or community.id is None:
+        await turn.say("polls.no_community")
+        return None
+    async with turn.sessions() as session:
+        member = await communities.membership(
+            session, person_id=turn.person_id, community_id=community.id
+        )
+    if not has_role(member, Role.ANIMATOR):
+        await turn.say("polls.animators_only")
+        return None
+    return community
+
+
+async def on_poll_command(
+    turn_context: TurnContext,
+    *,
+    sessions: SessionFactory,
+    settings: Settings,
+    info: TurnInfo,
+    clock: Clock = utcnow,
+) -> None:
+    """`sondage` / `poll` in the community's channel: the creation form, for animators."""
+    turn = _Turn(turn_context, sessions, settings, info, lambda: None, clock)
+    if info.person_id is None:
+        await turn.say("polls.animators_only")
+        return
+    if await _animated_here(turn) is None:
+        return
+    await turn.send_form(default_form(tz=info.timezone, now=clock()))
+
+
+# -- card actions ------------------------------------------------------------------------------
+
+
+async def _create(turn: _Turn, value: dict[str, Any]) -> None:
+    community = await _animated_here(turn)
+    if community is None or community.id is None:
+        return
+    form = form_from(value)
+    now = turn.clock()
+    codes = form_problems(form, tz=turn.info.timezone, now=now)
+    closes_at = closing_moment(form, tz=turn.info.timezone)
+    if codes or closes_at is None:
+        await turn.send_form(form, _error_texts(codes, turn.info.locale))
+        return
+    try:
+        async with transaction(turn.sessions) as session:
+            poll = await polls.create(
+                session,
+                community_id=community.id,
+                created_by_id=turn.person_id,
+                question=form.question,
+                options=option_lines(form.options),
+                multiple=form.multiple,
+                anonymous=form.anonymous,
+                closes_at=closes_at,
+                now=now,
+            )
+            card = await _channel_card(
+                session, poll, default_locale=turn.info.locale, tz=turn.info.timezone
+            )
+    except NotAllowed:  # the role was removed while the form was open
+        await turn.say("polls.animators_only")
+        return
+    except InvalidPoll as invalid:
+        await turn.send_form(form, _error_texts(list(invalid.reasons), turn.info.locale))
+        return
+    assert poll.id is not None
+    try:
+        response = await turn.show(card)
+    except Exception:
+        # Not posted, so nobody can vote on it: forget it rather than close an empty poll.
+        async with transaction(turn.sessions) as session:
+            await polls.discard_unposted(session, poll_id=poll.id)
+        raise
+    activity_id = getattr(response, "id", None)
+    if not activity_id:
+        logger.warning("poll %s posted without an activity id; its card cannot update", poll.id)
+        return
+    conversation_id = str(turn.context.activity.conversation.id or "")
+    async with transaction(turn.sessions) as session:
+        await polls.record_posted(
+            session,
+            poll_id=poll.id,
+            conversation_ref_id=await polls.conversation_ref_id(
+                session, conversation_id=conversation_id
+            ),
+            activity_id=str(activity_id),
+        )
+
+
+def parse_choices(raw: object) -> list[int] | None:
+    """The ChoiceSet's value: "2", or "0,3" from a multi-select; None when unreadable."""
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return [raw]
+    parts = raw if isinstance(raw, list) else str(raw).split(",")
+    choices: list[int] = []
+    for part in parts:
+        text = str(part).strip()
+        if not text.isdigit():
+            return None
+        choices.append(int(text))
+    return choices
+
+
+async def _refresh_card(turn: _Turn, poll_id: int) -> None:
+    """Update the posted card now, from this turn (the voter is waiting for it); the outbox
+    takes over if Teams refuses."""
+    async with turn.sessions() as session:
+        poll = await polls.get_poll(session, poll_id=poll_id)
+        if poll is None or not poll.activity_id:
+            return
+        card = await _channel_card(
+            session, poll, default_locale=turn.settings.default_locale, tz=turn.info.timezone
+        )
+    activity = _activity(card)
+    activity.id = poll.activity_id
+    try:
+        await turn.context.update_activity(activity)
+    except Exception:
+        logger.warning("poll %s card not updated in place; queued", poll_id, exc_info=True)
+        if poll.conversation_ref_id is None:
+            return
+        activity_id = str(turn.context.activity.id or uuid.uuid4().hex)[:64]
+        async with transaction(turn.sessions) as session:
+            await outbox.enqueue(
+                session,
+                dedup_key=f"poll:{poll_id}:card:{activity_id}",
+                recipient=outbox.Recipient.conversation(poll.conversation_ref_id),
+                kind=KIND_CARD,
+                params={"poll_id": poll_id},
+            )
+        turn.wake()
+
+
+async def _voter_key(session: AsyncSession, settings: Settings) -> bytes:
+    configured = settings.secret_key.get_secret_value() if settings.secret_key else None
+    return derive(await master_key(session, configured=configured), polls.VOTER_KEY_PURPOSE)
+
+
+async def _vote(turn: _Turn, value: dict[str, Any]) -> None:
+    poll_id = _param_int(value, "poll_id")
+    if poll_id is None:
+        await turn.tell_privately(None, "error.unknown_action")
+        return
+    choices = parse_choices(value.get(CHOICE_INPUT))
+    try:
+        if choices is None:
+            raise InvalidChoice(polls.INVALID_CHOICE)
+        async with transaction(turn.sessions) as session:
+            await polls.vote(
+                session,
+                poll_id=poll_id,
+                person_id=turn.person_id,
+                choices=choices,
+                key=await _voter_key(session, turn.settings),
+                now=turn.clock(),
+            )
+    except UnknownPoll:
+        await turn.tell_privately(poll_id, "error.unknown_action")
+        return
+    except PollClosed:
+        await turn.tell_privately(poll_id, "polls.vote.closed")
+        return
+    except NotAllowed:
+        await turn.tell_privately(poll_id, "polls.vote.not_member")
+        return
+    except InvalidChoice as invalid:
+        await turn.tell_privately(poll_id, VOTE_ERROR_KEYS[invalid.reason])
+        return
+    await _refresh_card(turn, poll_id)
+
+
+async def queue_closing(session: AsyncSession, poll: Poll) -> int:
+    """What a closed poll sends: the channel card's final update and the results to each
+    animator. Keys are per poll, so closing twice (button and scheduler) sends once."""
+    assert poll.id is not None
+    queued = 0
+    if poll.conversation_ref_id is not None and poll.activity_id:
+        queued += await outbox.enqueue(
+            session,
+            dedup_key=f"poll:{poll.id}:closed:card",
+            recipient=outbox.Recipient.conversation(poll.conversation_ref_id),
+            kind=KIND_CARD,
+            params={"poll_id": poll.id},
+        )
+    animators = await communities.people_with_role(
+        session, community_id=poll.community_id, roles=[Role.ANIMATOR]
+    )
+    for animator in animators:
+        assert animator.id is not None
+        queued += await outbox.enqueue(
+            session,
+            dedup_key=f"poll:{poll.id}:closed:results:to:{animator.id}",
+            recipient=outbox.Recipient.person(animator.id),
+            kind=KIND_RESULTS,
+            params={"poll_id": poll.id},
+        )
+    return queued
+
+
+async def _close(turn: _Turn, value: dict[str, Any]) -> None:
+    poll_id = _param_int(value, "poll_id")
+    if poll_id is None:
+        await turn.say("error.unknown_action")
+        return
+    try:
+        async with transaction(turn.sessions) as session:
+            poll = await polls.close(
+                session, poll_id=poll_id, by_person_id=turn.person_id, now=turn.clock()
+            )
+            queued = await queue_closing(session, poll)
+    except UnknownPoll:
+        await turn.say("error.unknown_action")
+        return
+    except NotAllowed:
+        await turn.say("polls.close.not_allowed")
+        return
+    if queued:
+        turn.wake()
+    # The outbox also sends the final card; updating now shows it without waiting.
+    await _refresh_card(turn, poll_id)
+
+
+async def _topics(turn: _Turn, value: dict[str, Any]) -> None:
+    """The form again, its options replaced by the shortlisted topics."""
+    community = await _animated_here(turn)
+    if community is None or community.id is None:
+        return
+    async with turn.sessions() as session:
+        titles = await polls.from_shortlisted_topics(session, community_id=community.id)
+    form = form_from(value)
+    if not titles:
+        await turn.send_form(form, [translator(turn.info.locale)("polls.form.no_topics")])
+        return
+    form = PollForm(
+        question=form.question,
+        options="\n".join(titles),
+        multiple=form.multiple,
+        anonymous=form.anonymous,
+        close_date=form.close_date,
+        close_time=form.close_time,
+    )
+    await turn.send_form(form, _error_texts(polls.option_problems(titles), turn.info.locale))
+
+
+async def _cancel(turn: _Turn, _value: dict[str, Any]) -> None:
+    await turn.say("dialog.cancelled")
+
+
+_ACTIONS: dict[str, Callable[[_Turn, dict[str, Any]], Awaitable[None]]] = {
+    VERB_CREATE: _create,
+    VERB_VOTE: _vote,
+    VERB_CLOSE: _close,
+    VERB_TOPICS: _topics,
+    VERB_CANCEL: _cancel,
+}
+
+
+async def handle_polls_action(
+    turn_context: TurnContext,
+    value: dict[str, Any],
+    *,
+    sessions: SessionFactory,
+    settings: Settings,
+    info: TurnInfo,
+    wake: Wake,
+    clock: Clock = utcnow,
+) -> bool:
+    """A poll card button (`polls.*`). False when the verb is not one of these."""
+    verb = value.get("verb")
+    action = _ACTIONS.get(verb) if isinstance(verb, str) else None
+    if action is None:
+        return False
+    turn = _Turn(turn_context, sessions, settings, info, wake, clock)
+    if info.person_id is None:
+        await turn.say("error.unknown_action")
+        return True
+    await action(turn, value)
+    return True
+
+
+# -- the scheduler's job -----------------------------------------------------------------------
+
+
+async def close_expired_polls(*, sessions: SessionFactory, now: datetime, wake: Wake) -> int:
+    """Close the polls whose time has come and queue their final card and results; returns
+    how many were closed. Safe to run again and on several replicas (per-poll outbox keys,
+    conditional close)."""
+    async with sessions() as session:
+        due = [poll.id for poll in await polls.due_to_close(session, now=now) if poll.id]
+    queued = 0
+    for poll_id in due:
+        # One transaction per poll: one failing does not hold back the others.
+        async with transaction(sessions) as session:
+            poll = await polls.close(session, poll_id=poll_id, by_person_id=None, now=now)
+            queued += await queue_closing(session, poll)
+    if queued:
+        wake()
+    if due:
+        logger.info("closed %d poll(s), queued %d message(s)", len(due), queued)
+    return len(due)

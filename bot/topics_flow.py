@@ -1,0 +1,332 @@
+"""The topic bank in the bot: the `sujets` / `topics` and `proposer un sujet` / `propose a topic`
+commands and the `topics.*` card verbs.
+
+No routing here: bot/handler.py sends those commands and verbs to these functions. Every action
+re-checks its rule in storage/topics.py; card data only says which topic or community is meant
+(a status comes from the topic's own choice set and is validated like any typed answer).
+
+Who sees what: in a channel the card is seen by everyone there, so it is always the members'
+view (hidden proposers stay hidden, no status controls, no "your +1"); the animators' view is
+for their personal chat only.
+
+Outbox: "notice" messages — `topics.notice_animators` (queued by the dialog when a topic is
+proposed) and `topics.notice_proposer.*` (to the proposer when an animator moves their topic).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.dialogs import DialogSet
+from botbuilder.schema import Activity
+
+from bot.community_actions import channel_ids
+from cards.common import Element
+from cards.i18n import Translate, translator
+from cards.topics import (
+    VERB_PROPOSE,
+    VERB_SHOW,
+    VERB_STATUS,
+    VERB_VOTE,
+    build_topic_bank_card,
+    build_topics_community_choice_card,
+    status_input_id,
+    status_label,
+)
+from dialogs.context import TurnInfo
+from dialogs.propose_topic_dialog import ProposeTopicDialog, ProposeTopicOptions
+from storage import communities, outbox, topics
+from storage.communities import NotAllowed, has_role
+from storage.db import SessionFactory, transaction
+from storage.models import Role, TopicStatus
+from storage.topics import TopicClosed, TopicNotFound
+
+logger = logging.getLogger(__name__)
+
+Wake = Callable[[], None]
+
+# What the proposer is told when an animator moves their topic (back to "proposed": nothing).
+PROPOSER_NOTICE_KEYS: dict[TopicStatus, str] = {
+    TopicStatus.SHORTLISTED: "topics.notice_proposer.shortlisted",
+    TopicStatus.SCHEDULED: "topics.notice_proposer.scheduled",
+    TopicStatus.DONE: "topics.notice_proposer.done",
+    TopicStatus.DECLINED: "topics.notice_proposer.declined",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    context: TurnContext
+    sessions: SessionFactory
+    info: TurnInfo
+
+    @property
+    def t(self) -> Translate:
+        return translator(self.info.locale)
+
+    @property
+    def person_id(self) -> int:
+        assert self.info.person_id is not None  # checked before any action runs
+        return self.info.person_id
+
+    async def say(self, key: str, **values: Any) -> None:
+        await self.context.send_activity(self.t(key, **values))
+
+
+def _card(card: Element) -> Activity:
+    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+
+
+def _param_int(params: dict[str, Any], key: str) -> int | None:
+    value = params.get(key)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+async def _channel_community_id(turn: _Turn) -> int | None:
+    """The community bound to the channel this turn comes from, if any."""
+    if not turn.info.in_channel:
+        return None
+    _team_id, channel_id = channel_ids(turn.context)
+    if channel_id is None:
+        return None
+    async with turn.sessions() as session:
+        here = await communities.community_for_channel(session, teams_channel_id=channel_id)
+    return here.id if here is not None else None
+
+
+async def _bank_card(turn: _Turn, community_id: int) -> Element | None:
+    """The bank as this turn may see it; None (after saying why) when it may not.
+
+    Members see their community's bank anywhere; anyone in a community's own channel sees
+    what that channel already shows everyone."""
+    channel_community_id = await _channel_community_id(turn)
+    async with turn.sessions() as session:
+        community = await communities.get_community(session, community_id=community_id)
+        if community is None or community.id is None:
+            await turn.say("error.unknown_action")
+            return None
+        member = await communities.membership(
+            session, person_id=turn.person_id, community_id=community.id
+        )
+        active = member is not None and member.left_at is None
+        if not active and channel_community_id != community.id:
+            await turn.say("topics.not_member_of", community=community.name)
+            return None
+        personal = not turn.info.in_channel
+        rows = await topics.bank(
+            session, community_id=community.id, viewer_id=turn.person_id if personal else None
+        )
+    return build_topic_bank_card(
+        rows,
+        community=community,
+        viewer_is_animator=personal and has_role(member, Role.ANIMATOR),
+        locale=turn.info.locale,
+    )
+
+
+async def _show_bank(turn: _Turn, community_id: int, *, in_place: bool = False) -> None:
+    card = await _bank_card(turn, community_id)
+    if card is None:
+        return
+    replaced = turn.context.activity.reply_to_id if in_place else None
+    if replaced:
+        activity = _card(card)
+        activity.id = replaced
+        try:
+            await turn.context.update_activity(activity)
+            return
+        # Teams refuses some updates (a card too old, posted by another bot, a client that
+        # does not say which message was clicked): sending the card again still answers.
+        except Exception as error:
+            logger.info("topic bank not updated in place (%s); sending it", type(error).__name__)
+    await turn.context.send_activity(_card(card))
+
+
+async def on_topics_command(
+    turn_context: TurnContext,
+    *,
+    sessions: SessionFactory,
+    info: TurnInfo,
+    community_id: int | None,
+) -> None:
+    """`sujets` / `topics`: the bank of the given community (the channel's, from the handler),
+    else the person's only community, else a card to choose one."""
+    turn = _Turn(turn_context, sessions, info)
+    if info.person_id is None:
+        await turn.say("topics.not_member")
+        return
+    if community_id is None and info.in_channel:
+        community_id = await _channel_community_id(turn)
+        if community_id is None:
+            await turn.say("topics.no_community_here")
+            return
+    if community_id is not None:
+        await _show_bank(turn, community_id)
+        return
+    async with sessions() as session:
+        mine = [c for _m, c in await communities.memberships_of(session, person_id=turn.person_id)]
+    if not mine:
+        await turn.say("topics.not_member")
+    elif len(mine) == 1 and mine[0].id is not None:
+        await _show_bank(turn, mine[0].id)
+    else:
+        await turn_context.send_activity(
+            _card(build_topics_community_choice_card(mine, locale=info.locale))
+        )
+
+
+async def on_propose_command(
+    turn_context: TurnContext, *, dialogs: DialogSet, community_id: int | None
+) -> None:
+    """`proposer un sujet` / `propose a topic`, or the bank's button: start the dialog. The
+    dialog itself checks that the person belongs to the community."""
+    dialog_context = await dialogs.create_context(turn_context)
+    await dialog_context.cancel_all_dialogs()
+    await dialog_context.begin_dialog(
+        ProposeTopicDialog.ID, ProposeTopicOptions(community_id=community_id)
+    )
+
+
+# -- card actions ------------------------------------------------------------------------------
+
+
+async def _show_verb(turn: _Turn, value: dict[str, Any], _dialogs: DialogSet, _wake: Wake) -> None:
+    await on_topics_command(
+        turn.context,
+        sessions=turn.sessions,
+        info=turn.info,
+        community_id=_param_int(value, "community_id"),
+    )
+
+
+async def _vote(turn: _Turn, value: dict[str, Any], _dialogs: DialogSet, _wake: Wake) -> None:
+    topic_id = _param_int(value, "topic_id")
+    if topic_id is None:
+        await turn.say("error.unknown_action")
+        return
+    try:
+        async with transaction(turn.sessions) as session:
+            await topics.vote(session, topic_id=topic_id, person_id=turn.person_id)
+            topic = await topics.get_topic(session, topic_id=topic_id)
+            assert topic is not None
+            community_id = topic.community_id
+    except TopicNotFound:
+        await turn.say("error.unknown_action")
+        return
+    except TopicClosed:
+        await turn.say("topics.vote.closed")
+        return
+    except NotAllowed:
+        await turn.say("topics.vote.not_member")
+        return
+    await _show_bank(turn, community_id, in_place=True)
+
+
+async def _status(turn: _Turn, value: dict[str, Any], _dialogs: DialogSet, wake: Wake) -> None:
+    topic_id = _param_int(value, "topic_id")
+    if topic_id is None:
+        await turn.say("error.unknown_action")
+        return
+    raw = value.get(status_input_id(topic_id))
+    try:
+        wanted = TopicStatus(str(raw))
+    except ValueError:
+        await turn.say("topics.change.invalid")
+        return
+    queued = False
+    try:
+        async with transaction(turn.sessions) as session:
+            topic = await topics.get_topic(session, topic_id=topic_id)
+            if topic is None:
+                raise TopicNotFound(topic_id)
+            before = TopicStatus(topic.status)
+            topic = await topics.set_status(
+                session, topic_id=topic_id, status=wanted, by_person_id=turn.person_id
+            )
+            community = await communities.get_community(session, community_id=topic.community_id)
+            proposer_id = topic.proposed_by_id
+            notice = PROPOSER_NOTICE_KEYS.get(wanted)
+            if (
+                before != wanted
+                and notice is not None
+                and proposer_id is not None
+                and proposer_id != turn.person_id
+            ):
+                proposer = await communities.membership(
+                    session, person_id=proposer_id, community_id=topic.community_id
+                )
+                if proposer is not None and proposer.left_at is None:
+                    queued = await outbox.enqueue(
+                        session,
+                        dedup_key=f"topics:status:{topic_id}:{wanted.value}:to:{proposer_id}",
+                        recipient=outbox.Recipient.person(proposer_id),
+                        kind="notice",
+                        params={
+                            "text": notice,
+                            "values": {
+                                "title": topic.title,
+                                "community": community.name if community else "",
+                            },
+                        },
+                    )
+            title, community_id = topic.title, topic.community_id
+    except TopicNotFound:
+        await turn.say("error.unknown_action")
+        return
+    except NotAllowed:
+        await turn.say("topics.change.not_allowed")
+        return
+    if queued:
+        wake()
+    await _show_bank(turn, community_id, in_place=True)
+    await turn.say(
+        "topics.change.done",
+        title=title,
+        status=status_label(wanted, locale=turn.info.locale),
+    )
+
+
+async def _propose(turn: _Turn, value: dict[str, Any], dialogs: DialogSet, _wake: Wake) -> None:
+    await on_propose_command(
+        turn.context, dialogs=dialogs, community_id=_param_int(value, "community_id")
+    )
+
+
+_ACTIONS: dict[str, Callable[[_Turn, dict[str, Any], DialogSet, Wake], Awaitable[None]]] = {
+    VERB_SHOW: _show_verb,
+    VERB_VOTE: _vote,
+    VERB_STATUS: _status,
+    VERB_PROPOSE: _propose,
+}
+
+
+async def handle_topics_action(
+    turn_context: TurnContext,
+    value: dict[str, Any],
+    *,
+    sessions: SessionFactory,
+    info: TurnInfo,
+    dialogs: DialogSet,
+    wake: Wake,
+) -> bool:
+    """A topic bank button (`topics.*`). False when the verb is not one of these."""
+    verb = value.get("verb")
+    action = _ACTIONS.get(verb) if isinstance(verb, str) else None
+    if action is None:
+        return False
+    turn = _Turn(turn_context, sessions, info)
+    if info.person_id is None:
+        await turn.say("error.unknown_action")
+        return True
+    await action(turn, value, dialogs, wake)
+    return True
