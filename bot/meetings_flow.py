@@ -34,7 +34,7 @@ from cards.agenda import (
     local_time,
 )
 from cards.common import Element, adaptive_card, heading, submit
-from cards.i18n import Translate, format_when, translator
+from cards.i18n import Translate, format_when, plural, translator
 from dialogs.context import TurnInfo
 from storage import communities, meetings, outbox
 from storage.communities import NotAllowed, has_role
@@ -775,7 +775,7 @@ async def _on_attendance(turn_context: TurnContext, value: dict[str, Any], ctx: 
             else t("plan.error.not_open")
         )
         return
-    await turn_context.send_activity(t("attendance.saved", count=count))
+    await turn_context.send_activity(plural(ctx.info.locale, "attendance.saved", count))
 
 
 # -- routing of this feature's buttons --

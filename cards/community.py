@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cards.common import Element, adaptive_card, heading, paragraph, submit
-from cards.i18n import format_clock, format_when, translator
+from cards.i18n import format_clock, format_when, plural, translator
 from storage.models import Community, Meeting, MeetingMode
 
 # Group rules pre-filled at setup (DOMAIN.md: confidentiality, respect of differing opinions,
@@ -80,7 +80,9 @@ def build_one_pager_card(page: OnePager, *, locale: str, tz: str) -> Element:
     c = page.community
     body: list[Element] = [
         heading(c.name),
-        paragraph(t("onepager.subtitle", count=page.member_count), subtle=True, spacing="None"),
+        paragraph(
+            plural(locale, "onepager.subtitle", page.member_count), subtle=True, spacing="None"
+        ),
     ]
     if c.domain:
         body += [heading(t("onepager.domain"), size="Medium"), paragraph(c.domain)]
@@ -91,7 +93,7 @@ def build_one_pager_card(page: OnePager, *, locale: str, tz: str) -> Element:
         ]
     facts = []
     if c.theme:
-        facts.append({"title": t("onepager.theme"), "value": c.theme})
+        facts.append({"title": t("onepager.themes"), "value": c.theme})
     if c.audience:
         facts.append({"title": t("onepager.audience"), "value": c.audience})
     if c.cadence:
@@ -112,8 +114,14 @@ def build_one_pager_card(page: OnePager, *, locale: str, tz: str) -> Element:
     body.append({"type": "FactSet", "facts": facts})
     if c.rules:
         body += [heading(t("onepager.rules"), size="Medium"), paragraph(_bullets(c.rules))]
-    actions = [submit(t("onepager.ask_mentor"), verb="mentor.request", community_id=c.id)]
-    return adaptive_card(body, actions)
+    # Mentor requests are confirmed by the animation or coordination: without anyone in
+    # those roles the button would lead nowhere.
+    actions = (
+        [submit(t("onepager.ask_mentor"), verb="mentor.request", community_id=c.id)]
+        if page.animators
+        else []
+    )
+    return adaptive_card(body, actions or None)
 
 
 def next_meeting_text(meeting: Meeting | None, *, locale: str, tz: str) -> str:
@@ -150,13 +158,14 @@ def build_communities_card(rows: Sequence[tuple[Community, int, bool]], *, local
         line: list[Element] = [
             heading(community.name, size="Medium"),
             paragraph(
-                t("communities.line", count=count, mode=_mode(community.usual_mode, locale)),
+                plural(locale, "communities.line", count, mode=_mode(community.usual_mode, locale)),
                 subtle=True,
                 spacing="None",
             ),
         ]
         if community.domain:
-            line.append(paragraph(community.domain, spacing="Small"))
+            # A long mandate would make the list hard to scan: three lines at most.
+            line.append({**paragraph(community.domain, spacing="Small"), "maxLines": 3})
         label = t("communities.update") if is_member else t("communities.join")
         line.append(
             {

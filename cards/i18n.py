@@ -112,3 +112,11 @@ def format_when(moment: datetime, *, locale: str, tz: str) -> str:
     return joiner.format(
         format_clock(moment, locale=locale, tz=tz), format_day(moment, locale=locale, tz=tz)
     )
+
+
+def plural(locale: str, key: str, count: int, **values: Any) -> str:
+    """`key.one` or `key.other` by the language's plural rule (Babel/CLDR): French treats 0 and
+    1 as singular (« 0 membre »), English only 1."""
+    category = Locale.parse(babel_locale(locale)).plural_form(count)
+    suffix = "one" if category == "one" else "other"
+    return translator(locale)(f"{key}.{suffix}", count=count, **values)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from cards.agenda import agenda_body
 from cards.common import Element, adaptive_card, heading, paragraph, submit
-from cards.i18n import format_clock, format_when, translator
+from cards.i18n import format_clock, format_when, plural, translator
 from storage.models import AgendaItem, Community, Meeting, MeetingMode, RsvpAnswer
 
 
@@ -46,7 +46,7 @@ def build_meeting_reminder_card(
         facts.append({"title": t("reminder.place"), "value": meeting.place})
     body: list[Element] = [
         heading(t("reminder.title", community=community.name), size="Medium"),
-        paragraph(t(lead_key, count=amount), subtle=True, spacing="None"),
+        paragraph(plural(locale, lead_key, amount), subtle=True, spacing="None"),
     ]
     if meeting.title:
         body.append(paragraph(meeting.title))

@@ -24,9 +24,10 @@ def build_onboarding_step_card(
             else t("onboarding.welcome.title_noname", community=community.name)
         )
         card["body"] = [
-            heading(greeting),
+            heading(greeting, size="Medium"),
             paragraph(t("onboarding.welcome.body")),
-            *card["body"],
+            # The one-pager follows, set apart so the two titles do not read as one.
+            {"type": "Container", "separator": True, "spacing": "Large", "items": card["body"]},
         ]
         return card
     if step == "meetings":

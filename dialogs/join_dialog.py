@@ -339,7 +339,7 @@ class JoinDialog(CancellableDialog):
             discipline=discipline_label(answers.discipline, locale=locale),
             establishment=answers.establishment,
             region=region_label(answers.region, locale=locale),
-            interests=", ".join(answers.interests),
+            interests=", ".join(i[:1].upper() + i[1:] for i in answers.interests),
             new_hire=yes if answers.is_new_hire else no,
             reminders=yes if answers.consent_reminders else no,
             surveys=yes if answers.consent_surveys else no,

@@ -39,6 +39,12 @@ def _literal_keys() -> set[str]:
                 )
                 if (is_t or is_translator_call) and isinstance(first, ast.Constant):
                     keys.add(str(first.value))
+                # plural(locale, "key", n) uses key.one and key.other
+                is_plural = isinstance(called, ast.Name) and called.id == "plural"
+                second = node.args[1] if len(node.args) > 1 else None
+                if is_plural and isinstance(second, ast.Constant):
+                    key = str(second.value)
+                    keys.update({f"{key}.one", f"{key}.other"})
     for template in (ROOT / "manifest").glob("*.json"):
         keys.update(re.findall(r"\{\{t:([a-z0-9_.]+)\}\}", template.read_text(encoding="utf-8")))
     return keys
@@ -88,7 +94,9 @@ def _expected_dynamic() -> set[str]:
 
 
 def _used_keys() -> set[str]:
-    return _literal_keys() | _mentioned_keys() | _expected_dynamic()
+    mentioned = _mentioned_keys()
+    plurals = {f"{key}.{form}" for key in mentioned for form in ("one", "other")}
+    return _literal_keys() | mentioned | plurals | _expected_dynamic()
 
 
 def _entries(language: str) -> dict[str, str]:

@@ -194,7 +194,7 @@ async def test_joining_asks_each_question_then_welcomes_with_the_one_pager(
     summary = member.last_text()
     assert "Discipline : Travail social" in summary
     assert "Région : Montérégie" in summary
-    assert "Intérêts : fin de vie, proches aidants" in summary
+    assert "Intérêts : Fin de vie, Proches aidants" in summary
     await member.say("Confirmer")
     welcome, one_pager = connector.cards()[-2:]
     assert welcome["body"][0]["text"] == "Bienvenue dans CdeP Soins palliatifs Montérégie, Samuel !"

@@ -301,7 +301,7 @@ async def test_after_the_meeting_the_animator_confirms_attendance(
     await member.click({"verb": "meeting.attendance", "meeting_id": meeting.id, **values})
     assert member.last_text().startswith("Seul·e·s les animateur·rice·s")
     await animator.click({"verb": "meeting.attendance", "meeting_id": meeting.id, **values})
-    assert animator.last_text() == "Présences enregistrées : 1 personne(s)."
+    assert animator.last_text() == "Présences enregistrées : 1 personne."
     async with runtime.sessions() as session:
         (present,) = (await session.exec(select(Attendance))).all()
     assert present.minutes == 7 * 60

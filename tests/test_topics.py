@@ -1,0 +1,1085 @@
+"""The topic bank (banque de sujets): who may propose, vote and change a status (on SQLite and
+PostgreSQL), the bank's order and counts, the proposal dialog in French and English, the bot
+glue over a TestAdapter, and the cards as members and animators see them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botbuilder.core import (
+    ConversationState,
+    Middleware,
+    PrivateConversationState,
+    TurnContext,
+)
+from botbuilder.core.adapters import TestAdapter
+from botbuilder.dialogs import DialogSet, DialogTurnStatus
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ChannelAccount,
+    ConversationAccount,
+    HeroCard,
+)
+from sqlalchemy import event
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.topics_flow import handle_topics_action, on_propose_command, on_topics_command
+from cards.common import CARD_VERSION, MAX_CARD_BYTES, Element
+from cards.topics import (
+    MAX_TOPICS_SHOWN,
+    build_topic_bank_card,
+    build_topics_community_choice_card,
+)
+from dialogs.base import simplify
+from dialogs.context import TURN_INFO_KEY, TurnInfo
+from dialogs.propose_topic_dialog import (
+    ProposedTopic,
+    ProposeTopicDialog,
+    ProposeTopicOptions,
+    notice_key,
+)
+from storage import topics
+from storage.communities import NotAllowed
+from storage.db import SessionFactory, create_engine, session_factory, transaction
+from storage.models import (
+    Community,
+    OutboxMessage,
+    Person,
+    Role,
+    Topic,
+    TopicStatus,
+    TopicVote,
+    Volet,
+)
+from storage.state_store import SqlStorage
+from storage.topics import TopicClosed, TopicRow
+from tests import factories
+
+TZ = "America/Montreal"
+T0 = datetime(2026, 9, 1, 13, 0, tzinfo=UTC)
+CHANNEL = "19:soins-palliatifs@thread.tacv2"
+LONG_TITLE = "Soins de plaies " * 8  # 128 characters
+
+
+def _id(row: Person | Community | Topic) -> int:
+    assert row.id is not None
+    return row.id
+
+
+async def joined(
+    session: AsyncSession,
+    n: int,
+    where: Community,
+    *,
+    animator: bool = False,
+    locale: str = "fr-CA",
+) -> Person:
+    who = await factories.person(session, n, locale=locale)
+    row = await factories.member(session, who, where)
+    if animator:
+        row.roles = [Role.MEMBER.value, Role.ANIMATOR.value]
+        await session.flush()
+    return who
+
+
+async def proposed(
+    session: AsyncSession,
+    where: Community,
+    who: Person,
+    title: str,
+    *,
+    hide: bool = False,
+    kind: Volet = Volet.FORMATIVE,
+    created_at: datetime | None = None,
+) -> Topic:
+    topic = await topics.propose(
+        session,
+        community_id=_id(where),
+        person_id=_id(who),
+        title=title,
+        description="",
+        kind=kind,
+        presenter=None,
+        hide_proposer=hide,
+    )
+    if created_at is not None:
+        topic.created_at = created_at
+        await session.flush()
+    return topic
+
+
+@pytest.fixture
+async def any_sessions(database_url: str) -> AsyncIterator[SessionFactory]:
+    """Sessions on SQLite and on PostgreSQL."""
+    engine = create_engine(database_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def count_rows(sessions: SessionFactory, table: type[Topic] | type[TopicVote]) -> int:
+    async with sessions() as session:
+        return len((await session.exec(select(table))).all())
+
+
+async def queued(sessions: SessionFactory) -> list[OutboxMessage]:
+    async with sessions() as session:
+        return list(
+            (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+        )
+
+
+# -- storage rules -------------------------------------------------------------------------------
+
+
+async def test_only_active_members_propose_and_the_title_is_checked(
+    any_sessions: SessionFactory,
+) -> None:
+    sessions = any_sessions
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        member = await joined(session, 1, where)
+        outsider = await factories.person(session, 2)
+        gone = await joined(session, 3, where)
+        gone_row = await factories.member(session, gone, await factories.community(session))
+        gone_row.left_at = T0
+
+    async with transaction(sessions) as session:
+        topic = await topics.propose(
+            session,
+            community_id=_id(where),
+            person_id=_id(member),
+            title="  Soins de plaies complexes à domicile  ",
+            description=" Pansements, suivi, liens avec le GMF. ",
+            kind=Volet.FORMATIVE,
+            presenter="  ",
+            hide_proposer=True,
+        )
+    assert (topic.title, topic.description, topic.presenter) == (
+        "Soins de plaies complexes à domicile",
+        "Pansements, suivi, liens avec le GMF.",
+        None,
+    )
+    assert (topic.status, topic.kind, topic.hide_proposer) == (
+        TopicStatus.PROPOSED,
+        Volet.FORMATIVE,
+        True,
+    )
+
+    refused: list[tuple[int, dict[str, Any], type[Exception]]] = [
+        (_id(outsider), {}, NotAllowed),
+        (_id(member), {"title": "   "}, ValueError),
+        (_id(member), {"title": "x" * 121}, ValueError),
+        (_id(member), {"description": "x" * 2001}, ValueError),
+        (_id(member), {"presenter": "x" * 201}, ValueError),
+        (_id(member), {"kind": Volet.LOGISTICS}, ValueError),
+    ]
+    for person_id, changes, error in refused:
+        arguments: dict[str, Any] = {
+            "title": "Un sujet",
+            "description": "",
+            "kind": Volet.EXCHANGE,
+            "presenter": None,
+            "hide_proposer": False,
+            **changes,
+        }
+        with pytest.raises(error):
+            async with transaction(sessions) as session:
+                await topics.propose(
+                    session, community_id=_id(where), person_id=person_id, **arguments
+                )
+    # Someone who left another community is still a member of this one: only that counts.
+    async with transaction(sessions) as session:
+        await proposed(session, where, gone, "x" * 120)
+        with pytest.raises(NotAllowed):
+            await topics.propose(
+                session,
+                community_id=gone_row.community_id,
+                person_id=_id(gone),
+                title="Un sujet",
+                description="",
+                kind=Volet.EXCHANGE,
+                presenter=None,
+                hide_proposer=False,
+            )
+    assert await count_rows(sessions, Topic) == 2
+
+
+async def test_a_vote_is_one_per_person_and_a_second_click_takes_it_back(
+    any_sessions: SessionFactory,
+) -> None:
+    sessions = any_sessions
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        elsewhere = await factories.community(session, name="CdeP Organisation communautaire")
+        first = await joined(session, 1, where)
+        second = await joined(session, 2, where)
+        stranger = await joined(session, 3, elsewhere)
+        topic = await proposed(session, where, first, "Tour de table : enjeux des milieux")
+        topic_id = _id(topic)
+
+    async def vote(who: Person) -> bool:
+        async with transaction(sessions) as session:
+            return await topics.vote(session, topic_id=topic_id, person_id=_id(who))
+
+    async def votes() -> int:
+        async with sessions() as session:
+            (row,) = await topics.bank(session, community_id=_id(where))
+        return row.votes
+
+    assert await vote(first) is True
+    assert await votes() == 1
+    assert await vote(second) is True
+    assert await votes() == 2
+    assert await vote(first) is False
+    assert await votes() == 1
+    assert await vote(first) is True
+    assert await votes() == 2
+    with pytest.raises(NotAllowed):
+        await vote(stranger)
+    assert await count_rows(sessions, TopicVote) == 2
+
+    # Once scheduled, support no longer changes anything, either way.
+    async with transaction(sessions) as session:
+        (await session.get(Topic, topic_id)).status = TopicStatus.SCHEDULED  # type: ignore[union-attr]
+    with pytest.raises(TopicClosed):
+        await vote(second)
+    assert await votes() == 2
+
+
+async def test_only_an_animator_of_the_community_changes_a_status(
+    any_sessions: SessionFactory,
+) -> None:
+    sessions = any_sessions
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        elsewhere = await factories.community(session, name="CdeP Organisation communautaire")
+        member = await joined(session, 1, where)
+        animator = await joined(session, 2, where, animator=True)
+        other_animator = await joined(session, 3, elsewhere, animator=True)
+        topic = await proposed(session, where, member, "Discussion de cas complexe")
+        topic_id = _id(topic)
+
+    for who in (member, other_animator):
+        with pytest.raises(NotAllowed):
+            async with transaction(sessions) as session:
+                await topics.set_status(
+                    session,
+                    topic_id=topic_id,
+                    status=TopicStatus.SHORTLISTED,
+                    by_person_id=_id(who),
+                )
+    async with sessions() as session:
+        unchanged = await session.get(Topic, topic_id)
+    assert unchanged is not None
+    assert (unchanged.status, unchanged.status_changed_at) == (TopicStatus.PROPOSED, None)
+
+    async with transaction(sessions) as session:
+        await topics.set_status(
+            session,
+            topic_id=topic_id,
+            status=TopicStatus.SHORTLISTED,
+            by_person_id=_id(animator),
+            now=T0,
+        )
+    async with sessions() as session:
+        changed = await session.get(Topic, topic_id)
+        shortlist = await topics.shortlisted(session, community_id=_id(where))
+    assert changed is not None
+    assert (changed.status, changed.status_changed_at) == (TopicStatus.SHORTLISTED, T0)
+    assert [t.id for t in shortlist] == [topic_id]
+
+
+async def test_the_bank_is_ordered_by_status_then_votes_then_age_in_one_query(
+    any_sessions: SessionFactory,
+) -> None:
+    sessions = any_sessions
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        elsewhere = await factories.community(session, name="CdeP Organisation communautaire")
+        people = [await joined(session, n, where) for n in range(1, 5)]
+        outsider = await joined(session, 9, elsewhere)
+        animator = await joined(session, 5, where, animator=True)
+        titles = ["A", "B", "C", "D", "E", "F"]
+        made = {
+            title: await proposed(
+                session, where, people[0], title, created_at=T0 + timedelta(minutes=n)
+            )
+            for n, title in enumerate(titles)
+        }
+        await proposed(session, elsewhere, outsider, "Ailleurs")
+        # B: 3 votes, C: 1, A: 1 (older than C), D: shortlisted with 4, E: done, F: declined.
+        for title, voters in {"B": 3, "C": 1, "A": 1, "D": 4}.items():
+            for who in people[:voters]:
+                await topics.vote(session, topic_id=_id(made[title]), person_id=_id(who))
+        for title, status in {
+            "D": TopicStatus.SHORTLISTED,
+            "E": TopicStatus.DONE,
+            "F": TopicStatus.DECLINED,
+        }.items():
+            await topics.set_status(
+                session, topic_id=_id(made[title]), status=status, by_person_id=_id(animator)
+            )
+        # A topic whose proposer was erased keeps its place, with no proposer.
+        made["E"].proposed_by_id = None
+        await session.flush()
+
+    statements: list[str] = []
+    engine = sessions.kw["bind"]
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with sessions() as session:
+            rows = await topics.bank(session, community_id=_id(where), viewer_id=_id(people[2]))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+    assert [(r.topic.title, str(r.topic.status), r.votes) for r in rows] == [
+        ("B", "proposed", 3),
+        ("A", "proposed", 1),
+        ("C", "proposed", 1),
+        ("D", "shortlisted", 4),
+        ("E", "done", 0),
+        ("F", "declined", 0),
+    ]
+    assert [r.proposer.id if r.proposer else None for r in rows] == [
+        people[0].id,
+        people[0].id,
+        people[0].id,
+        people[0].id,
+        None,
+        people[0].id,
+    ]
+    # people[2] is the third voter: only on B and D.
+    assert [r.supported for r in rows] == [True, False, False, True, False, False]
+    assert len([s for s in statements if "GROUP BY" in s.upper()]) == len(statements) == 1
+
+
+# -- the cards -------------------------------------------------------------------------------------
+
+
+def _text(card: Element) -> str:
+    return json.dumps(card, ensure_ascii=False)
+
+
+def _size(card: Element) -> int:
+    return len(json.dumps(card, ensure_ascii=False).encode("utf-8"))
+
+
+def _actions(card: Element) -> list[Element]:
+    found: list[Element] = list(card.get("actions", []))
+
+    def walk(items: list[Element]) -> None:
+        for item in items:
+            if item.get("type") == "ActionSet":
+                found.extend(item["actions"])
+            walk(item.get("items", []))
+
+    walk(card["body"])
+    return found
+
+
+def _inputs(card: Element) -> list[Element]:
+    found: list[Element] = []
+
+    def walk(items: list[Element]) -> None:
+        for item in items:
+            if item.get("type", "").startswith("Input."):
+                found.append(item)
+            walk(item.get("items", []))
+
+    walk(card["body"])
+    return found
+
+
+def _sample_rows() -> tuple[Community, list[TopicRow]]:
+    where = Community(id=7, name="CdeP Soins palliatifs")
+    lea = Person(id=1, teams_user_id="29:a", name="Léa Tremblay")
+    marc = Person(id=2, teams_user_id="29:b", name="Marc Gagnon")
+    shown = Topic(
+        id=11,
+        community_id=7,
+        title="Soins de plaies complexes à domicile",
+        description="Pansements, suivi et liens avec le GMF.",
+        kind=Volet.FORMATIVE,
+        presenter="Infirmière du CLSC",
+        proposed_by_id=1,
+    )
+    hidden = Topic(
+        id=12,
+        community_id=7,
+        title="Un deuil difficile en soins palliatifs",
+        kind=Volet.REFLECTIVE,
+        proposed_by_id=2,
+        hide_proposer=True,
+        status=TopicStatus.SHORTLISTED,
+    )
+    done = Topic(
+        id=13, community_id=7, title="Tour de table", kind=Volet.EXCHANGE, status=TopicStatus.DONE
+    )
+    return where, [
+        TopicRow(topic=shown, votes=3, proposer=lea, supported=True),
+        TopicRow(topic=hidden, votes=1, proposer=marc),
+        TopicRow(topic=done, votes=0, proposer=None),
+    ]
+
+
+def test_members_see_the_bank_without_hidden_names_or_status_controls() -> None:
+    where, rows = _sample_rows()
+    fr = build_topic_bank_card(rows, community=where, viewer_is_animator=False, locale="fr-CA")
+    text = _text(fr)
+    for words in (
+        "Banque de sujets — CdeP Soins palliatifs",
+        "Soins de plaies complexes à domicile",
+        "Volet formatif · Proposé · 3 appui(s) · Présentation : Infirmière du CLSC · "
+        "Proposé par Léa Tremblay",
+        "Volet réflexif · Retenu · 1 appui(s)",
+        "Volet d’échange · Traité · 0 appui(s)",
+        "Pansements, suivi et liens avec le GMF.",
+    ):
+        assert words in text
+    assert "Marc Gagnon" not in text
+    assert _inputs(fr) == []
+    # The done topic can no longer be supported: no button.
+    assert [(a["title"], a["data"]) for a in _actions(fr)] == [
+        ("Proposer un sujet", {"verb": "topics.propose", "community_id": 7}),
+        ("Retirer mon +1", {"verb": "topics.vote", "topic_id": 11}),
+        ("+1", {"verb": "topics.vote", "topic_id": 12}),
+    ]
+    assert fr["version"] == CARD_VERSION == "1.5"
+
+    en = build_topic_bank_card(rows, community=where, viewer_is_animator=False, locale="en-US")
+    text = _text(en)
+    for words in (
+        "Topic bank — CdeP Soins palliatifs",
+        "Training part · Proposed · 3 vote(s) · Presenter: Infirmière du CLSC · "
+        "Proposed by Léa Tremblay",
+        "Reflective part · Shortlisted · 1 vote(s)",
+        "Exchange part · Done · 0 vote(s)",
+    ):
+        assert words in text
+    assert "Marc Gagnon" not in text
+    assert [a["title"] for a in _actions(en)] == ["Propose a topic", "Remove my +1", "+1"]
+
+
+def test_animators_see_hidden_names_marked_and_a_status_choice_per_topic() -> None:
+    where, rows = _sample_rows()
+    for locale, marked, change, labels in (
+        (
+            "fr-CA",
+            "Proposé par Marc Gagnon (nom masqué aux membres)",
+            "Changer",
+            ["Proposé", "Retenu", "Planifié", "Traité", "Écarté"],
+        ),
+        (
+            "en-US",
+            "Proposed by Marc Gagnon (name hidden from members)",
+            "Change",
+            ["Proposed", "Shortlisted", "Scheduled", "Done", "Declined"],
+        ),
+    ):
+        card = build_topic_bank_card(rows, community=where, viewer_is_animator=True, locale=locale)
+        assert marked in _text(card)
+        inputs = _inputs(card)
+        assert [(i["id"], i["value"]) for i in inputs] == [
+            ("status_11", "proposed"),
+            ("status_12", "shortlisted"),
+            ("status_13", "done"),
+        ]
+        assert [c["title"] for c in inputs[0]["choices"]] == labels
+        assert [(a["title"], a["data"]) for a in _actions(card) if a["title"] == change] == [
+            (change, {"verb": "topics.status", "topic_id": n}) for n in (11, 12, 13)
+        ]
+        assert _size(card) < MAX_CARD_BYTES
+
+
+def test_an_empty_bank_invites_a_first_proposal_and_the_choice_card_lists_communities() -> None:
+    where = Community(id=7, name="CdeP Soins palliatifs")
+    fr = build_topic_bank_card([], community=where, viewer_is_animator=False, locale="fr-CA")
+    assert "Aucun sujet pour l’instant. Proposez le premier !" in _text(fr)
+    en = build_topic_bank_card([], community=where, viewer_is_animator=True, locale="en-US")
+    assert "No topics yet. Propose the first one!" in _text(en)
+
+    other = Community(id=8, name="CdeP Organisation communautaire")
+    choice = build_topics_community_choice_card([where, other], locale="fr-CA")
+    assert "La banque de sujets de quelle communauté ?" in _text(choice)
+    assert [(a["title"], a["data"]) for a in _actions(choice)] == [
+        ("CdeP Soins palliatifs", {"verb": "topics.show", "community_id": 7}),
+        ("CdeP Organisation communautaire", {"verb": "topics.show", "community_id": 8}),
+    ]
+
+
+def test_a_large_bank_stays_under_the_teams_limit_and_says_how_many_are_left_out() -> None:
+    where = Community(id=7, name="CdeP Soins palliatifs")
+    proposer = Person(id=1, teams_user_id="29:a", name="Léa Tremblay")
+    rows = [
+        TopicRow(
+            topic=Topic(
+                id=n,
+                community_id=7,
+                title=f"Sujet {n} — " + "é" * 100,
+                description="Réflexion clinique " * 110,
+                presenter="Une personne invitée " * 9,
+                kind=Volet.REFLECTIVE,
+                proposed_by_id=1,
+                hide_proposer=True,
+            ),
+            votes=40 - n,
+            proposer=proposer,
+        )
+        for n in range(1, 41)
+    ]
+    for animator in (False, True):
+        card = build_topic_bank_card(
+            rows, community=where, viewer_is_animator=animator, locale="fr-CA"
+        )
+        assert _size(card) < MAX_CARD_BYTES
+        assert len(json.dumps(card).encode("utf-8")) < MAX_CARD_BYTES
+        shown = [a for a in _actions(card) if a["data"]["verb"] == "topics.vote"]
+        assert 1 <= len(shown) <= MAX_TOPICS_SHOWN
+        # Most relevant first: the card keeps the beginning of the bank's order.
+        assert [a["data"]["topic_id"] for a in shown] == list(range(1, len(shown) + 1))
+        assert f"{40 - len(shown)} autre(s) sujet(s) ne sont pas affichés" in _text(card)
+
+
+# -- the dialog, in isolation (DialogTestClient) ---------------------------------------------------
+
+
+class TurnInfoMiddleware(Middleware):  # type: ignore[misc]  # botbuilder is untyped
+    """What bot/handler.py sets before running dialogs."""
+
+    def __init__(self, info: TurnInfo) -> None:
+        self.info = info
+
+    async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[None]]) -> None:
+        context.turn_state[TURN_INFO_KEY] = self.info
+        await logic()
+
+
+def said(activity: Activity) -> str:
+    """What a person reads in a reply: its text, a hero card's text and buttons, or a card."""
+    if activity.text:
+        return str(activity.text)
+    parts: list[str] = []
+    for attachment in activity.attachments or []:
+        content = attachment.content
+        if isinstance(content, HeroCard):
+            parts.append(content.text or "")
+            parts.extend(f"[{b.title}]" for b in content.buttons or [])
+        else:
+            parts.append(json.dumps(content, ensure_ascii=False))
+    return "\n".join(parts)
+
+
+@dataclass
+class Dialog:
+    """The proposal dialog alone, driven turn by turn (begun by the first message, continued
+    by the next ones), its state kept in the bot's SQL storage between turns."""
+
+    sessions: SessionFactory
+    who: Person
+    locale: str = "fr-CA"
+    options: ProposeTopicOptions = field(default_factory=ProposeTopicOptions)
+    wakes: int = 0
+    result: object = None
+    adapter: TestAdapter = field(init=False)
+    _state: ConversationState = field(init=False)
+    _dialogs: DialogSet = field(init=False)
+
+    def __post_init__(self) -> None:
+        info = TurnInfo(person_id=self.who.id, locale=self.locale, timezone=TZ, in_channel=False)
+        self.adapter = TestAdapter(self._logic)
+        self.adapter.use(TurnInfoMiddleware(info))
+        self._state = ConversationState(SqlStorage(self.sessions))
+        self._dialogs = DialogSet(self._state.create_property("DialogState"))
+        self._dialogs.add(ProposeTopicDialog(self.sessions, self._wake))
+
+    def _wake(self) -> None:
+        self.wakes += 1
+
+    async def _logic(self, turn_context: TurnContext) -> None:
+        dialog_context = await self._dialogs.create_context(turn_context)
+        turn = await dialog_context.continue_dialog()
+        if turn.status == DialogTurnStatus.Empty:
+            turn = await dialog_context.begin_dialog(ProposeTopicDialog.ID, self.options)
+        if turn.status == DialogTurnStatus.Complete:
+            self.result = turn.result
+        await self._state.save_changes(turn_context)
+
+    async def say(self, text: str) -> list[str]:
+        await self.adapter.receive_activity(
+            Activity(type=ActivityTypes.message, text=text, locale=self.locale)
+        )
+        replies = [said(a) for a in self.adapter.activity_buffer]
+        self.adapter.activity_buffer.clear()
+        return replies
+
+
+async def test_proposing_a_topic_in_french_saves_it_and_tells_each_animator(
+    sessions: SessionFactory,
+) -> None:
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        lea = await joined(session, 1, where)
+        first = await joined(session, 2, where, animator=True)
+        second = await joined(session, 3, where, animator=True)
+    chat = Dialog(sessions, lea)
+
+    (ask_title,) = await chat.say("proposer un sujet")
+    assert ask_title.startswith("Quel sujet aimeriez-vous voir abordé dans CdeP Soins palliatifs ?")
+    (retry,) = await chat.say(LONG_TITLE)
+    assert retry.startswith("Il me faut un titre de 120 caractères au plus")
+    (ask_description,) = await chat.say("  Soins de plaies complexes à domicile ")
+    assert ask_description.endswith("Tapez « passer » pour laisser vide.")
+    (ask_kind,) = await chat.say("Pansements, suivi et liens avec le GMF.")
+    assert "Volet réflexif : discussion d’une situation complexe" in ask_kind
+    assert ask_kind.endswith("[Volet formatif]\n[Volet d’échange]\n[Volet réflexif]")
+    (ask_presenter,) = await chat.say("formatif")
+    assert ask_presenter.startswith("Qui pourrait le présenter ?")
+    (ask_show,) = await chat.say("Infirmière du CLSC")
+    assert ask_show.startswith("Afficher votre nom aux membres avec ce sujet ?")
+    (summary,) = await chat.say("Non")
+    assert summary.startswith(
+        "Voici votre proposition pour CdeP Soins palliatifs :\n\n"
+        "- Titre : Soins de plaies complexes à domicile\n"
+        "- Description : Pansements, suivi et liens avec le GMF.\n"
+        "- Volet : Volet formatif\n"
+        "- Présentation : Infirmière du CLSC\n"
+        "- Nom affiché aux membres : Non\n"
+    )
+    (thanks,) = await chat.say("Confirmer")
+    assert thanks.startswith(
+        "Merci ! « Soins de plaies complexes à domicile » est maintenant dans la banque de "
+        "sujets de CdeP Soins palliatifs."
+    )
+
+    async with sessions() as session:
+        (topic,) = (await session.exec(select(Topic))).all()
+    assert (topic.title, topic.description, topic.kind, topic.presenter) == (
+        "Soins de plaies complexes à domicile",
+        "Pansements, suivi et liens avec le GMF.",
+        Volet.FORMATIVE,
+        "Infirmière du CLSC",
+    )
+    assert (topic.proposed_by_id, topic.hide_proposer, topic.status) == (
+        lea.id,
+        True,
+        TopicStatus.PROPOSED,
+    )
+    assert chat.result == ProposedTopic(topic_id=_id(topic), community_id=_id(where))
+    rows = await queued(sessions)
+    assert [(r.person_id, r.kind, r.dedup_key) for r in rows] == [
+        (first.id, "notice", notice_key(_id(topic), _id(first))),
+        (second.id, "notice", notice_key(_id(topic), _id(second))),
+    ]
+    # Animators see the name even though members will not.
+    assert rows[0].params == {
+        "text": "topics.notice_animators",
+        "values": {
+            "name": "Personne 1",
+            "title": "Soins de plaies complexes à domicile",
+            "community": "CdeP Soins palliatifs",
+        },
+    }
+    assert chat.wakes == 1
+
+
+async def test_in_english_the_optional_answers_are_skipped_and_the_community_is_asked(
+    sessions: SessionFactory,
+) -> None:
+    async with transaction(sessions) as session:
+        palliative = await factories.community(session)
+        organizing = await factories.community(session, name="CdeP Organisation communautaire")
+        sam = await joined(session, 1, palliative, animator=True, locale="en-US")
+        await factories.member(session, sam, organizing)
+    chat = Dialog(sessions, sam, locale="en-US")
+
+    (ask_community,) = await chat.say("propose a topic")
+    assert ask_community.startswith("For which community do you want to propose a topic?")
+    assert "[CdeP Organisation communautaire]" in ask_community
+    (ask_title,) = await chat.say("CdeP Organisation communautaire")
+    assert ask_title.startswith(
+        "Which topic would you like CdeP Organisation communautaire to take up?"
+    )
+    (retry,) = await chat.say("skip")
+    assert retry.startswith("I need a title of at most 120 characters")
+    assert (await chat.say("Positions on housing"))[0].startswith("In a few sentences")
+    (ask_kind,) = await chat.say("skip")
+    assert ask_kind.endswith("[Training part]\n[Exchange part]\n[Reflective part]")
+    (not_a_kind,) = await chat.say("lunch")
+    assert not_a_kind.startswith("I did not understand. Choose one of the options")
+    assert (await chat.say("round table"))[0].startswith("Who could present it?")
+    assert (await chat.say("Skip"))[0].startswith("Show your name to the members")
+    (summary,) = await chat.say("yes")
+    assert (
+        "- Description: —\n- Part: Exchange part\n- Presenter: —\n- Name shown to members: Yes"
+        in summary
+    )
+    (thanks,) = await chat.say("Confirm")
+    assert thanks.startswith(
+        "Thank you! “Positions on housing” is now in the topic bank of "
+        "CdeP Organisation communautaire."
+    )
+    async with sessions() as session:
+        (topic,) = (await session.exec(select(Topic))).all()
+    assert (topic.community_id, topic.description, topic.presenter, topic.kind) == (
+        organizing.id,
+        "",
+        None,
+        Volet.EXCHANGE,
+    )
+    assert topic.hide_proposer is False
+    # The only animator is the proposer: nobody to tell.
+    assert await queued(sessions) == []
+    assert chat.wakes == 0
+
+
+@pytest.mark.parametrize(
+    ("locale", "answers", "cancel", "cancelled"),
+    [
+        (
+            "fr-CA",
+            ["proposer un sujet", "Un sujet", "passer"],
+            "annuler",
+            "D’accord, j’ai tout annulé. Rien n’a été enregistré.",
+        ),
+        (
+            "en-US",
+            ["propose a topic", "A topic", "skip", "1", "skip", "No"],
+            "Cancel",
+            "All right, I cancelled. Nothing was saved.",
+        ),
+    ],
+)
+async def test_cancelling_at_any_step_saves_nothing(
+    sessions: SessionFactory,
+    locale: str,
+    answers: list[str],
+    cancel: str,
+    cancelled: str,
+) -> None:
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        who = await joined(session, 1, where, locale=locale)
+        await joined(session, 2, where, animator=True)
+    chat = Dialog(sessions, who, locale=locale)
+    for answer in answers:
+        await chat.say(answer)
+    assert await chat.say(cancel) == [cancelled]
+    assert await count_rows(sessions, Topic) == 0
+    assert await queued(sessions) == []
+
+
+async def test_someone_in_no_community_is_told_politely(sessions: SessionFactory) -> None:
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        loner = await factories.person(session, 1)
+    for locale, options, expected in (
+        ("fr-CA", ProposeTopicOptions(), "Pour proposer un sujet, il faut d’abord être membre"),
+        ("en-US", ProposeTopicOptions(), "To propose a topic, you first need to be a member"),
+        (
+            "fr-CA",
+            ProposeTopicOptions(community_id=_id(where)),
+            "Seuls les membres de cette communauté peuvent y proposer un sujet.",
+        ),
+    ):
+        chat = Dialog(sessions, loner, locale=locale, options=options)
+        (reply,) = await chat.say("proposer un sujet")
+        assert reply.startswith(expected)
+    assert await count_rows(sessions, Topic) == 0
+
+
+# -- the bot glue, over a TestAdapter ----------------------------------------------------------
+
+
+class RefusingAdapter(TestAdapter):  # type: ignore[misc]  # botbuilder is untyped
+    """Teams refusing to update a message in place."""
+
+    async def update_activity(self, context: TurnContext, activity: Activity) -> None:
+        raise RuntimeError("412 precondition failed")
+
+
+@dataclass
+class Bot:
+    """Routes as bot/handler.py will: card verbs, then an active dialog, then the commands."""
+
+    sessions: SessionFactory
+    refuse_updates: bool = False
+    wakes: int = 0
+    adapter: TestAdapter = field(init=False)
+    dialogs: DialogSet = field(init=False)
+    _state: PrivateConversationState = field(init=False)
+    _turn: tuple[TurnInfo, dict[str, Any] | None] | None = None
+
+    def __post_init__(self) -> None:
+        self.adapter = (RefusingAdapter if self.refuse_updates else TestAdapter)(self._logic)
+        self._state = PrivateConversationState(SqlStorage(self.sessions))
+        self.dialogs = DialogSet(self._state.create_property("DialogState"))
+        self.dialogs.add(ProposeTopicDialog(self.sessions, self._wake))
+
+    def _wake(self) -> None:
+        self.wakes += 1
+
+    async def _logic(self, turn_context: TurnContext) -> None:
+        assert self._turn is not None
+        info, channel_data = self._turn
+        turn_context.turn_state[TURN_INFO_KEY] = info
+        turn_context.activity.channel_data = channel_data
+        value = turn_context.activity.value
+        dialog_context = await self.dialogs.create_context(turn_context)
+        if isinstance(value, dict):
+            handled = await handle_topics_action(
+                turn_context,
+                value,
+                sessions=self.sessions,
+                info=info,
+                dialogs=self.dialogs,
+                wake=self._wake,
+            )
+            assert handled
+        elif dialog_context.active_dialog is not None:
+            await dialog_context.continue_dialog()
+        elif simplify(turn_context.activity.text) in ("proposer un sujet", "propose a topic"):
+            await on_propose_command(turn_context, dialogs=self.dialogs, community_id=None)
+        else:
+            await on_topics_command(
+                turn_context, sessions=self.sessions, info=info, community_id=None
+            )
+        await self._state.save_changes(turn_context)
+
+    async def send(
+        self,
+        who: Person,
+        text: str | None = None,
+        *,
+        value: dict[str, Any] | None = None,
+        locale: str = "fr-CA",
+        channel: str | None = None,
+        reply_to_id: str | None = None,
+    ) -> list[Activity]:
+        info = TurnInfo(
+            person_id=who.id, locale=locale, timezone=TZ, in_channel=channel is not None
+        )
+        self._turn = (info, {"channel": {"id": channel}} if channel else None)
+        self.adapter.template.from_property = ChannelAccount(id=who.teams_user_id)
+        self.adapter.template.conversation = ConversationAccount(
+            id=f"{channel};messageid=1" if channel else f"a:personal-{who.id}",
+            conversation_type="channel" if channel else "personal",
+        )
+        await self.adapter.receive_activity(
+            Activity(
+                type=ActivityTypes.message,
+                text=text,
+                value=value,
+                reply_to_id=reply_to_id,
+                locale=locale,
+            )
+        )
+        replies = list(self.adapter.activity_buffer)
+        self.adapter.activity_buffer.clear()
+        return replies
+
+    def updated(self) -> list[Activity]:
+        done = list(self.adapter.updated_activities)
+        self.adapter.updated_activities.clear()
+        return done
+
+
+def card_of(activity: Activity) -> Element:
+    (attachment,) = activity.attachments
+    content: Element = attachment.content
+    return content
+
+
+def votes_line(card: Element, title: str) -> str:
+    """The facts line under a topic's title, as read in the card."""
+    for container in card["body"]:
+        items = container.get("items", [])
+        if items and items[0].get("text") == title:
+            return str(items[1]["text"])
+    raise AssertionError(f"{title} not in the card")
+
+
+async def test_the_bank_is_shown_to_members_and_animators_as_each_may_see_it(
+    sessions: SessionFactory,
+) -> None:
+    bot = Bot(sessions)
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        where.teams_channel_id = CHANNEL
+        member = await joined(session, 1, where)
+        animator = await joined(session, 2, where, animator=True)
+        loner = await factories.person(session, 3)
+        await proposed(session, where, member, "Un deuil difficile", hide=True)
+
+    (as_member,) = await bot.send(member, "sujets")
+    assert "Personne 1" not in said(as_member)
+    assert _inputs(card_of(as_member)) == []
+
+    (as_animator,) = await bot.send(animator, "topics", locale="en-US")
+    assert "Proposed by Personne 1 (name hidden from members)" in said(as_animator)
+    assert len(_inputs(card_of(as_animator))) == 1
+
+    # In the channel everyone reads the card: the members' view, even for an animator.
+    (in_channel,) = await bot.send(animator, "sujets", channel=CHANNEL)
+    assert "Personne 1" not in said(in_channel)
+    assert _inputs(card_of(in_channel)) == []
+    # And someone not (yet) a member sees what the channel shows; privately, not at all.
+    assert "Un deuil difficile" in said((await bot.send(loner, "sujets", channel=CHANNEL))[0])
+    (private,) = await bot.send(loner, "sujets")
+    assert private.text.startswith("Vous n’êtes membre d’aucune communauté pour l’instant.")
+    (refused,) = await bot.send(loner, value={"verb": "topics.show", "community_id": _id(where)})
+    assert refused.text == (
+        "La banque de sujets de CdeP Soins palliatifs est réservée à ses membres. "
+        "Tapez « rejoindre » pour en faire partie."
+    )
+    (elsewhere,) = await bot.send(loner, "sujets", channel="19:autre@thread.tacv2")
+    assert elsewhere.text.startswith("Ce canal n’a pas encore de communauté")
+
+
+async def test_several_communities_get_a_choice_then_the_chosen_bank(
+    sessions: SessionFactory,
+) -> None:
+    bot = Bot(sessions)
+    async with transaction(sessions) as session:
+        palliative = await factories.community(session)
+        organizing = await factories.community(session, name="CdeP Organisation communautaire")
+        who = await joined(session, 1, palliative)
+        await factories.member(session, who, organizing)
+
+    (choice,) = await bot.send(who, "topics", locale="en-US")
+    buttons = [a["data"] for a in _actions(card_of(choice))]
+    assert buttons == [
+        {"verb": "topics.show", "community_id": organizing.id},
+        {"verb": "topics.show", "community_id": palliative.id},
+    ]
+    (bank,) = await bot.send(who, value=buttons[0], locale="en-US")
+    assert "Topic bank — CdeP Organisation communautaire" in said(bank)
+    assert "No topics yet. Propose the first one!" in said(bank)
+
+
+async def test_a_vote_updates_the_card_in_place_or_sends_it_again(
+    sessions: SessionFactory,
+) -> None:
+    bot = Bot(sessions)
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        where.teams_channel_id = CHANNEL
+        who = await joined(session, 1, where)
+        stranger = await factories.person(session, 2)
+        topic = await proposed(session, where, who, "Tour de table")
+    click = {"verb": "topics.vote", "topic_id": _id(topic)}
+
+    assert await bot.send(who, value=click, reply_to_id="card-1") == []
+    (updated,) = bot.updated()
+    assert updated.id == "card-1"
+    assert votes_line(card_of(updated), "Tour de table").endswith(
+        "1 appui(s) · Proposé par Personne 1"
+    )
+    assert [a["title"] for a in _actions(card_of(updated))][1] == "Retirer mon +1"
+
+    # The same click again takes the +1 back.
+    assert await bot.send(who, value=click, reply_to_id="card-1") == []
+    assert "0 appui(s)" in votes_line(card_of(bot.updated()[0]), "Tour de table")
+
+    # No message to update (or Teams refuses): the card is sent again.
+    (sent,) = await bot.send(who, value=click)
+    assert "1 appui(s)" in votes_line(card_of(sent), "Tour de table")
+    refusing = Bot(sessions, refuse_updates=True)
+    (sent,) = await refusing.send(who, value=click, channel=CHANNEL, reply_to_id="card-2")
+    assert "0 appui(s)" in votes_line(card_of(sent), "Tour de table")
+
+    (refused,) = await bot.send(stranger, value=click, channel=CHANNEL, reply_to_id="card-3")
+    assert refused.text.startswith("Seuls les membres de la communauté peuvent appuyer")
+    (stale,) = await bot.send(who, value={"verb": "topics.vote", "topic_id": 999})
+    assert stale.text.startswith("Ce bouton n’est plus valide.")
+    assert await count_rows(sessions, TopicVote) == 0
+
+
+async def test_a_status_change_is_for_animators_and_tells_the_proposer(
+    sessions: SessionFactory,
+) -> None:
+    bot = Bot(sessions)
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        member = await joined(session, 1, where)
+        animator = await joined(session, 2, where, animator=True)
+        topic = await proposed(session, where, member, "Discussion de cas complexe")
+        other = await proposed(session, where, member, "Autre sujet")
+    topic_id = _id(topic)
+    # A submit sends every input of the card: only the clicked topic's choice counts.
+    submitted = {
+        "verb": "topics.status",
+        "topic_id": topic_id,
+        f"status_{topic_id}": "shortlisted",
+        f"status_{_id(other)}": "declined",
+    }
+
+    (refused,) = await bot.send(member, value=submitted)
+    assert refused.text.startswith("Seule l’animation de la communauté peut changer le statut")
+    async with sessions() as session:
+        statuses = {t.id: t.status for t in (await session.exec(select(Topic))).all()}
+    assert statuses == {topic_id: TopicStatus.PROPOSED, _id(other): TopicStatus.PROPOSED}
+    assert await queued(sessions) == []
+
+    replies = await bot.send(animator, value=submitted, reply_to_id="card-9")
+    assert [r.text for r in replies] == [
+        "C’est fait : « Discussion de cas complexe » est maintenant « Retenu »."
+    ]
+    (updated,) = bot.updated()
+    assert votes_line(card_of(updated), "Discussion de cas complexe").startswith(
+        "Volet formatif · Retenu"
+    )
+    async with sessions() as session:
+        statuses = {t.id: t.status for t in (await session.exec(select(Topic))).all()}
+    assert statuses == {topic_id: TopicStatus.SHORTLISTED, _id(other): TopicStatus.PROPOSED}
+    (notice,) = await queued(sessions)
+    assert (notice.person_id, notice.kind, notice.params) == (
+        member.id,
+        "notice",
+        {
+            "text": "topics.notice_proposer.shortlisted",
+            "values": {"title": "Discussion de cas complexe", "community": where.name},
+        },
+    )
+    assert bot.wakes == 1
+
+    (invalid,) = await bot.send(
+        animator, value={"verb": "topics.status", "topic_id": topic_id}, locale="en-US"
+    )
+    assert invalid.text == "Choose a status in the topic's list, then “Change”."
+
+
+async def test_the_propose_button_starts_the_dialog_and_the_topic_lands_in_the_bank(
+    sessions: SessionFactory,
+) -> None:
+    bot = Bot(sessions)
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        who = await joined(session, 1, where, locale="en-US")
+        await joined(session, 2, where, animator=True)
+
+    (empty,) = await bot.send(who, "topics", locale="en-US")
+    (propose,) = [a["data"] for a in _actions(card_of(empty))]
+    assert propose == {"verb": "topics.propose", "community_id": where.id}
+    (ask_title,) = await bot.send(who, value=propose, locale="en-US")
+    assert ask_title.text.startswith("Which topic would you like CdeP Soins palliatifs")
+    for answer in ("Complex wound care at home", "skip", "Reflective part", "skip", "No"):
+        assert await bot.send(who, answer, locale="en-US") != []
+    (thanks,) = await bot.send(who, "Confirm", locale="en-US")
+    assert thanks.text.startswith("Thank you! “Complex wound care at home” is now in the topic")
+    assert bot.wakes == 1
+
+    (bank,) = await bot.send(who, "topics", locale="en-US")
+    assert votes_line(card_of(bank), "Complex wound care at home") == (
+        "Reflective part · Proposed · 0 vote(s) · Proposed by Personne 1 (name hidden from members)"
+    ) or "Proposed by" not in votes_line(card_of(bank), "Complex wound care at home")
