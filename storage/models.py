@@ -120,6 +120,10 @@ class Membership(SQLModel, table=True):
     is_new_hire: bool = Field(default=False)
     # Set when the member volunteers as a mentor: how many mentees at once.
     mentor_capacity: int | None = Field(default=None)
+    # Set when the member volunteers as a consultant: the areas they can help with.
+    consultant_expertise: list[str] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     joined_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     left_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
@@ -450,3 +454,105 @@ class AppSecret(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     value: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ConsultationStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+class ConsultationRequest(SQLModel, table=True):
+    """A request for professional consultation. Its content (summary, availability) is
+    confidential: requester, assignee and the community's coordinators only."""
+
+    __tablename__ = "consultation_request"
+    __table_args__ = (UniqueConstraint("reference", name="uq_consultation_reference"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=32)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    requester_id: int = Field(foreign_key="person.id", index=True)
+    motive: str = Field(max_length=32)
+    summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    urgency: str = Field(max_length=16)
+    modality: str = Field(max_length=32)
+    availability: str | None = Field(default=None, max_length=500)
+    status: ConsultationStatus = Field(default=ConsultationStatus.SUBMITTED, sa_type=String(16))
+    assignee_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    # Transparency: whom the bot suggested and why, recorded with the request.
+    suggested_assignee_id: int | None = Field(default=None, foreign_key="person.id")
+    suggestion_reason: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+    assigned_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    usefulness_rating: int | None = Field(default=None)
+    usefulness_comment: str | None = Field(default=None, max_length=1000)
+    summary_erased_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class ConsultationEvent(SQLModel, table=True):
+    """The audit trail: who read or changed a request, and when (never its content)."""
+
+    __tablename__ = "consultation_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="consultation_request.id", index=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")  # None: the system
+    action: str = Field(max_length=32)
+    detail: str | None = Field(default=None, max_length=300)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class SurveyKind(enum.StrEnum):
+    SATISFACTION = "satisfaction"
+    NEEDS = "needs"
+
+
+class Survey(SQLModel, table=True):
+    __tablename__ = "survey"
+    __table_args__ = (UniqueConstraint("meeting_id", "kind", name="uq_survey_meeting_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
+    kind: SurveyKind = Field(sa_type=String(16))
+    opens_at: datetime = Field(sa_column=_ts())
+    closes_at: datetime = Field(sa_column=_ts(index=True))
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    # Needs surveys list the topic bank's titles at the time they were opened.
+    topic_choices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class SurveyInvitation(SQLModel, table=True):
+    """Who was asked, and whether they answered (for the reminder and the response rate);
+    never which answer is theirs."""
+
+    __tablename__ = "survey_invitation"
+    __table_args__ = (UniqueConstraint("survey_id", "person_id", name="uq_survey_invitation"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    survey_id: int = Field(foreign_key="survey.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    answered: bool = Field(default=False)
+
+
+class SurveyResponse(SQLModel, table=True):
+    """An anonymous answer: keyed by a keyed hash of (survey, person), never the person."""
+
+    __tablename__ = "survey_response"
+    __table_args__ = (
+        UniqueConstraint("survey_id", "respondent_key", name="uq_survey_response_respondent"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    survey_id: int = Field(foreign_key="survey.id", index=True)
+    respondent_key: str = Field(max_length=128)
+    ratings: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    texts: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    choices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Day only: a precise time could be matched with other traces of the person.
+    submitted_on: date = Field(default_factory=lambda: utcnow().date())
