@@ -29,6 +29,7 @@ from bot.dispatcher import Dispatcher
 from bot.handler import CarrefourBot
 from bot.meetings_flow import MEETING_RENDERERS
 from bot.mentoring_flow import MENTORING_RENDERERS
+from bot.polls_flow import POLL_RENDERERS
 from bot.scheduler import Jobs, build_scheduler
 from bot.settings import Settings, check_runnable
 from cards.i18n import normalize_locale, translator
@@ -55,7 +56,12 @@ class Runtime:
 
 
 # Every kind of message the outbox can send. Features with their own module bring theirs.
-ALL_RENDERERS = {**RENDERERS, **MENTORING_RENDERERS, **MEETING_RENDERERS}
+ALL_RENDERERS = {
+    **RENDERERS,
+    **MENTORING_RENDERERS,
+    **MEETING_RENDERERS,
+    **POLL_RENDERERS,
+}
 
 SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)

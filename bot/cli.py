@@ -23,7 +23,19 @@ def _configure_logging(level: str) -> None:
         stream=sys.stderr,
     )
     # The SDK's HTTP client logs request bodies at DEBUG/INFO; keep message contents out.
-    for noisy in ("msrest", "msal", "urllib3", "aiohttp.access", "alembic", "apscheduler"):
+    # Quiet even at DEBUG: the SDK's HTTP client and the database drivers would log message
+    # bodies and SQL parameters, which hold personal data.
+    for noisy in (
+        "msrest",
+        "msal",
+        "urllib3",
+        "aiohttp.access",
+        "alembic",
+        "apscheduler",
+        "sqlalchemy.engine",
+        "aiosqlite",
+        "asyncpg",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

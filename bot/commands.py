@@ -27,6 +27,9 @@ class Command(enum.StrEnum):
     EDIT_AGENDA = "edit_agenda"
     CANCEL_MEETING = "cancel_meeting"
     MOVE_MEETING = "move_meeting"
+    TOPICS = "topics"
+    POLL = "poll"
+    PROPOSE_TOPIC = "propose_topic"
     UNKNOWN = "unknown"
 
 
@@ -66,6 +69,12 @@ _WORDS: dict[str, Command] = {
     "accueil": Command.ONBOARDING,
     "onboarding": Command.ONBOARDING,
     "agenda": Command.AGENDA,
+    "sondage": Command.POLL,
+    "poll": Command.POLL,
+    "sujets": Command.TOPICS,
+    "topics": Command.TOPICS,
+    "proposer": Command.PROPOSE_TOPIC,
+    "propose": Command.PROPOSE_TOPIC,
     "planifier": Command.PLAN_MEETING,
     "mentor": Command.MENTOR,
     "mentore": Command.MENTOR,
@@ -82,6 +91,10 @@ _PHRASES: dict[str, Command] = {
     "volunteer mentor": Command.VOLUNTEER,
     "plan d'accueil": Command.ONBOARDING,
     "onboarding plan": Command.ONBOARDING,
+    "proposer un sujet": Command.PROPOSE_TOPIC,
+    "propose a topic": Command.PROPOSE_TOPIC,
+    "banque de sujets": Command.TOPICS,
+    "topic bank": Command.TOPICS,
     "planifier une rencontre": Command.PLAN_MEETING,
     "plan a meeting": Command.PLAN_MEETING,
     "plan meeting": Command.PLAN_MEETING,

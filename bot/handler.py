@@ -24,7 +24,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ChannelAccount
 
 from bot import community_actions as actions
-from bot import meetings_flow
+from bot import meetings_flow, polls_flow, topics_flow
 from bot import mentoring_flow as mentoring
 from bot.commands import Command, Parsed, language_argument, parse, volunteer_capacity
 from bot.community_actions import Services
@@ -32,9 +32,12 @@ from bot.mentions import mentions_recipient, strip_mentions
 from bot.settings import Settings
 from cards.help import build_help_card
 from cards.i18n import normalize_locale, translator
+from cards.polls import VERBS as POLL_VERBS
+from cards.topics import VERBS as TOPIC_VERBS
 from dialogs.context import TURN_INFO_KEY, TurnInfo
 from dialogs.join_dialog import JoinDialog
 from dialogs.language_dialog import LanguageDialog, save_language
+from dialogs.propose_topic_dialog import ProposeTopicDialog
 from dialogs.setup_dialog import SetupDialog
 from storage import activities, communities, people
 from storage.db import SessionFactory, transaction
@@ -52,12 +55,15 @@ GLOBAL_VERBS = frozenset(
         "communities.show",
         "community.join",
         "community.leave",
+        "agenda.show",
         "onboarding.plan.show",
         "onboarding.plan.save",
         "onboarding.checkin",
         "mentor.request",
         "meeting.rsvp",
         "meeting.attendance",
+        *TOPIC_VERBS,
+        *POLL_VERBS,
     }
 )
 
@@ -115,6 +121,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         self._dialogs.add(LanguageDialog(sessions))
         self._dialogs.add(SetupDialog(sessions))
         self._dialogs.add(JoinDialog(sessions, wake))
+        self._dialogs.add(ProposeTopicDialog(sessions, wake))
         self.services = Services(
             settings=settings,
             sessions=sessions,
@@ -271,6 +278,23 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     community_id=await self._channel_community_id(turn_context),
                     capacity=volunteer_capacity(parsed.argument),
                 )
+            case Command.POLL:
+                await polls_flow.on_poll_command(
+                    turn_context, sessions=self._sessions, settings=self._settings, info=info
+                )
+            case Command.TOPICS:
+                await topics_flow.on_topics_command(
+                    turn_context,
+                    sessions=self._sessions,
+                    info=info,
+                    community_id=await self._channel_community_id(turn_context),
+                )
+            case Command.PROPOSE_TOPIC:
+                await topics_flow.on_propose_command(
+                    turn_context,
+                    dialogs=self._dialogs,
+                    community_id=await self._channel_community_id(turn_context),
+                )
             case Command.PLAN_MEETING:
                 await meetings_flow.on_plan_command(
                     turn_context, sessions=self._sessions, info=info
@@ -337,6 +361,10 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             await actions.join(services, turn_context, community_id)
         elif verb == "community.leave":
             await actions.leave(services, turn_context, community_id)
+        elif verb == "agenda.show":
+            await meetings_flow.on_agenda_command(
+                turn_context, sessions=self._sessions, settings=self._settings, info=info
+            )
         elif verb == "onboarding.plan.show":
             await actions.show_onboarding_plan(services, turn_context)
         elif verb == "onboarding.plan.save":
@@ -351,26 +379,40 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 community_id=community_id,
                 wake=services.wake,
             )
-        elif (
-            verb.startswith("meeting.")
-            and await meetings_flow.handle_meeting_action(
-                turn_context,
-                value,
-                sessions=self._sessions,
-                settings=self._settings,
-                info=info,
-                wake=services.wake,
-            )
-        ) or (
-            verb.startswith("mentoring.")
-            and await mentoring.handle_mentoring_action(
-                turn_context, value, sessions=self._sessions, info=info, wake=services.wake
-            )
-        ):
+        elif await self._feature_action(turn_context, verb, value, info):
             return
         else:
             logger.info("unknown card verb %r", verb[:64])
             await turn_context.send_activity(translator(info.locale)("error.unknown_action"))
+
+    async def _feature_action(
+        self, turn_context: TurnContext, verb: str, value: dict[str, Any], info: TurnInfo
+    ) -> bool:
+        """Buttons owned by a feature module; each handler says whether it knew the verb."""
+        sessions, settings, wake = self._sessions, self._settings, self.services.wake
+        match verb.split(".", 1)[0]:
+            case "polls":
+                return await polls_flow.handle_polls_action(
+                    turn_context, value, sessions=sessions, settings=settings, info=info, wake=wake
+                )
+            case "topics":
+                return await topics_flow.handle_topics_action(
+                    turn_context,
+                    value,
+                    sessions=sessions,
+                    info=info,
+                    dialogs=self._dialogs,
+                    wake=wake,
+                )
+            case "meeting":
+                return await meetings_flow.handle_meeting_action(
+                    turn_context, value, sessions=sessions, settings=settings, info=info, wake=wake
+                )
+            case "mentoring":
+                return await mentoring.handle_mentoring_action(
+                    turn_context, value, sessions=sessions, info=info, wake=wake
+                )
+        return False
 
     async def _send_help(self, turn_context: TurnContext, info: TurnInfo) -> None:
         card = build_help_card(locale=info.locale, in_channel=info.in_channel)

@@ -137,7 +137,7 @@ class _Filler:
         if isinstance(node, str) and (match := _PLACEHOLDER.fullmatch(node)):
             name = match.group(1)
             if name == "commands":
-                return self.fill(_commands(FEATURES), path)
+                return self.fill(_commands(tuple(f for f in FEATURES if f.menu)), path)
             if name.startswith("t:"):
                 return self._translate(name[2:], path)
             if name in self.values:

@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.meetings_flow import enqueue_attendance_requests
+from bot.polls_flow import close_expired_polls
 from bot.settings import Settings
 from storage import activities, meetings, outbox
 from storage.db import SessionFactory, transaction
@@ -74,6 +75,12 @@ class Jobs:
             sessions=self._sessions, now=self._clock(), wake=self._wake
         )
 
+    async def close_polls(self) -> int:
+        """Polls past their closing time: final results in the card, and to the animators."""
+        return await close_expired_polls(
+            sessions=self._sessions, now=self._clock(), wake=self._wake
+        )
+
     async def purge(self) -> dict[str, int]:
         """Forget what retention no longer requires."""
         purged = {
@@ -104,6 +111,7 @@ def build_scheduler(jobs: Jobs, settings: Settings) -> AsyncIOScheduler:
     every: list[tuple[str, Callable[[], Awaitable[object]], IntervalTrigger]] = [
         ("meeting_reminders", jobs.enqueue_meeting_reminders, IntervalTrigger(minutes=1)),
         ("attendance_requests", jobs.request_attendance, IntervalTrigger(minutes=5)),
+        ("close_polls", jobs.close_polls, IntervalTrigger(minutes=1)),
         ("outbox_status", jobs.log_outbox_status, IntervalTrigger(minutes=15)),
         ("retention_purge", jobs.purge, IntervalTrigger(hours=6)),
     ]

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 
 from cards.common import MAX_CARD_BYTES, Element, adaptive_card, heading, paragraph, submit
-from cards.i18n import translator
+from cards.i18n import plural, translator
 from storage.models import Community, TopicStatus, Volet
 from storage.topics import OPEN_STATUSES, STATUS_ORDER, TopicRow, shown_proposer
 
@@ -66,7 +66,7 @@ def _topic(row: TopicRow, *, viewer_is_animator: bool, locale: str) -> Element:
     facts = [
         kind_label(topic.kind, locale=locale),
         status_label(topic.status, locale=locale),
-        t("topics.card.votes", count=row.votes),
+        plural(locale, "topics.card.votes", row.votes),
     ]
     if topic.presenter:
         facts.append(t("topics.card.presenter", name=topic.presenter))
@@ -144,7 +144,9 @@ def build_topic_bank_card(
             for row in rows[:shown]
         ]
         if len(rows) > shown:
-            body.append(paragraph(t("topics.card.more", count=len(rows) - shown), subtle=True))
+            body.append(
+                paragraph(plural(locale, "topics.card.more", len(rows) - shown), subtle=True)
+            )
         actions = [submit(t("topics.card.propose"), verb=VERB_PROPOSE, community_id=community.id)]
         return adaptive_card(body, actions)
 

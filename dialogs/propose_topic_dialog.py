@@ -28,7 +28,7 @@ from dialogs.context import turn_info
 from storage import communities, outbox, topics
 from storage.communities import NotAllowed
 from storage.db import SessionFactory, transaction
-from storage.models import Person, Role, Volet
+from storage.models import Community, Person, Role, Volet
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ class ProposeTopicDialog(CancellableDialog):
         )
         answers = self._answers(step)
         person_id = turn_info(step.context).person_id
-        mine = []
+        mine: list[Community] = []
         if person_id is not None:
             async with self._sessions() as session:
                 mine = [

@@ -13,7 +13,7 @@ import secrets
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import AppSecret
+from storage.models import AppSecret, utcnow
 from storage.sql import insert_if_absent
 
 MASTER = "master"
@@ -25,7 +25,7 @@ async def master_key(session: AsyncSession, *, configured: str | None) -> bytes:
     await insert_if_absent(
         session,
         AppSecret.__table__,  # type: ignore[attr-defined]
-        {"name": MASTER, "value": secrets.token_hex(32)},
+        {"name": MASTER, "value": secrets.token_hex(32), "created_at": utcnow()},
         conflict=["name"],
     )
     row = await session.get(AppSecret, MASTER)

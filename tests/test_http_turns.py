@@ -44,20 +44,29 @@ async def test_aide_in_personal_chat_shows_the_french_help_card(
     assert [a["title"] for a in card["actions"]] == [
         "Communautés",
         "Rejoindre",
+        "Banque de sujets",
         "Demander un·e mentor·e",
         "Changer de langue",
     ]
-    facts = [f["title"] for f in card["body"][2]["facts"]]
-    assert facts == [
+    everyone, animators = card["body"][2], card["body"][4]
+    assert [f["title"] for f in everyone["facts"]] == [
         "aide",
         "communautés",
         "rejoindre",
-        "quitter",
+        "proposer un sujet",
+        "sujets",
+        "ordre du jour",
         "mentor",
+        "quitter",
+        "langue",
+    ]
+    assert card["body"][3]["text"] == "Pour l’animation"
+    assert [f["title"] for f in animators["facts"]] == [
         "configurer",
+        "planifier une rencontre",
+        "sondage",
         "nommer",
         "accueil",
-        "langue",
     ]
     # The reply goes to the conversation the message came from, as a reply to it.
     sent = connector.received[0]
@@ -158,7 +167,7 @@ async def test_channel_message_with_mention_is_answered_without_the_mention(
     )
     assert card_titles(connector) == [FRENCH_TITLE]
     assert connector.received[0].conversation_id == "19:channel@thread.tacv2"
-    hint = connector.cards()[0]["body"][3]["text"]
+    hint = connector.cards()[0]["body"][5]["text"]
     assert "@Carrefour" in hint
 
 

@@ -158,7 +158,13 @@ async def test_the_scheduler_has_every_job_and_runs_each_at_start() -> None:
     jobs = Jobs(settings=settings, sessions=None, wake_dispatcher=lambda: None)  # type: ignore[arg-type]
     scheduler = build_scheduler(jobs, settings)
     ids = {job.id for job in scheduler.get_jobs()}
-    assert ids == {"meeting_reminders", "attendance_requests", "outbox_status", "retention_purge"}
+    assert ids == {
+        "meeting_reminders",
+        "attendance_requests",
+        "close_polls",
+        "outbox_status",
+        "retention_purge",
+    }
     assert all(job.next_run_time is not None for job in scheduler.get_jobs())
 
 

@@ -1,0 +1,279 @@
+"""Attendance certificates (attestations de présence): what a person attended, and the totals.
+
+Only confirmed attendance counts: rows of `attendance`, written when an animator confirms who
+came (storage/meetings.py, `confirm_attendance`); an RSVP alone never does. A period is a range
+of local days (both included) in the community's time zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, select
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    Attendance,
+    Community,
+    Meeting,
+    MeetingStatus,
+    Membership,
+    Person,
+    Role,
+)
+
+# DOMAIN.md, "Recognition of time": 0.1 continuing-education unit per hour (1 UEC = 10 h).
+DEFAULT_UEC_PER_HOUR = Decimal("0.1")
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class AttendedMeeting:
+    meeting_id: int
+    title: str
+    starts_at: datetime  # aware, UTC
+    ends_at: datetime
+    minutes: int  # as confirmed (the meeting's length unless corrected)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    meetings: int
+    minutes: int
+    hours: Decimal  # rounded to the hundredth
+    uec: Decimal  # rounded to the hundredth
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationData:
+    """Everything an attestation shows (cards/attestation_pdf.py renders it)."""
+
+    person_name: str
+    community_name: str
+    start: date
+    end: date
+    meetings: tuple[AttendedMeeting, ...]
+    animator_name: str | None
+    issued_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceSummary:
+    """One person's confirmed attendance in one community over a period."""
+
+    person_id: int
+    person_name: str
+    person_locale: str | None
+    community_id: int
+    community_name: str
+    meetings: int
+    minutes: int
+
+
+class InvalidPeriod(ValueError):
+    pass
+
+
+def _bounds(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
+    if end < start:
+        raise InvalidPeriod("end before start")
+    zone = ZoneInfo(tz)
+    return (
+        datetime.combine(start, time.min, tzinfo=zone),
+        datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
+    )
+
+
+def _rows(*, start: date, end: date, tz: str) -> Select[Attendance, Meeting]:
+    """Confirmed attendance of meetings that began within the period (not cancelled)."""
+    since, until = _bounds(start, end, tz)
+    return (
+        select(Attendance, Meeting)
+        .join(Meeting, col(Meeting.id) == col(Attendance.meeting_id))
+        .where(col(Meeting.starts_at) >= since)
+        .where(col(Meeting.starts_at) < until)
+        .where(col(Meeting.status) != MeetingStatus.CANCELLED)
+        .where(col(Meeting.attendance_confirmed_at).is_not(None))
+    )
+
+
+async def attended(
+    session: AsyncSession,
+    *,
+    person_id: int,
+    community_id: int,
+    start: date,
+    end: date,
+    tz: str = "America/Montreal",
+) -> list[AttendedMeeting]:
+    """The meetings of a community the person attended in the period, oldest first."""
+    rows = (
+        await session.execute(
+            _rows(start=start, end=end, tz=tz)
+            .where(col(Attendance.person_id) == person_id)
+            .where(col(Meeting.community_id) == community_id)
+            .order_by(col(Meeting.starts_at), col(Meeting.id))
+        )
+    ).all()
+    return [
+        AttendedMeeting(
+            meeting_id=meeting.id or 0,
+            title=meeting.title,
+            starts_at=meeting.starts_at,
+            ends_at=meeting.ends_at,
+            minutes=max(attendance.minutes, 0),
+        )
+        for attendance, meeting in rows
+    ]
+
+
+def hours_of(minutes: int) -> Decimal:
+    return (Decimal(minutes) / 60).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def uec_of(minutes: int, *, uec_per_hour: Decimal = DEFAULT_UEC_PER_HOUR) -> Decimal:
+    """Units for a number of minutes, computed on the exact time then rounded once."""
+    return (Decimal(minutes) * uec_per_hour / 60).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def totals(
+    meetings: list[AttendedMeeting] | tuple[AttendedMeeting, ...],
+    *,
+    uec_per_hour: Decimal = DEFAULT_UEC_PER_HOUR,
+) -> Totals:
+    minutes = sum(m.minutes for m in meetings)
+    return Totals(
+        meetings=len(meetings),
+        minutes=minutes,
+        hours=hours_of(minutes),
+        uec=uec_of(minutes, uec_per_hour=uec_per_hour),
+    )
+
+
+async def responsible_animator(session: AsyncSession, community_id: int) -> str | None:
+    """The name shown as responsible: the longest-serving active animator of the community."""
+    rows = (
+        await session.execute(
+            select(Person, Membership)
+            .join(Membership, col(Membership.person_id) == col(Person.id))
+            .where(col(Membership.community_id) == community_id)
+            .where(col(Membership.left_at).is_(None))
+            .order_by(col(Membership.joined_at), col(Membership.id))
+        )
+    ).all()
+    for person, membership in rows:
+        if Role.ANIMATOR.value in membership.roles and person.name:
+            return str(person.name)
+    return None
+
+
+async def load_attestation(
+    session: AsyncSession,
+    *,
+    person_id: int,
+    community_id: int,
+    start: date,
+    end: date,
+    issued_on: date,
+    tz: str = "America/Montreal",
+) -> AttestationData | None:
+    """The attestation's content; None when the person or community is unknown or nothing was
+    attended in the period (nothing to attest)."""
+    person = await session.get(Person, person_id)
+    community = await session.get(Community, community_id)
+    if person is None or community is None:
+        return None
+    meetings = await attended(
+        session, person_id=person_id, community_id=community_id, start=start, end=end, tz=tz
+    )
+    if not meetings:
+        return None
+    return AttestationData(
+        person_name=person.name or "",
+        community_name=community.name,
+        start=start,
+        end=end,
+        meetings=tuple(meetings),
+        animator_name=await responsible_animator(session, community_id),
+        issued_on=issued_on,
+    )
+
+
+async def attendance_summaries(
+    session: AsyncSession,
+    *,
+    start: date,
+    end: date,
+    tz: str = "America/Montreal",
+    person_id: int | None = None,
+    community_id: int | None = None,
+    meeting_id: int | None = None,
+) -> list[AttendanceSummary]:
+    """Who attended what in the period, per person and community (for issuing links):
+    one person's communities, or one community's (or one meeting's) attendees."""
+    query = _rows(start=start, end=end, tz=tz)
+    if person_id is not None:
+        query = query.where(col(Attendance.person_id) == person_id)
+    if community_id is not None:
+        query = query.where(col(Meeting.community_id) == community_id)
+    if meeting_id is not None:
+        query = query.where(col(Meeting.id) == meeting_id)
+    rows = (await session.execute(query)).all()
+    grouped: dict[tuple[int, int], tuple[int, int]] = {}
+    for attendance, meeting in rows:
+        key = (attendance.person_id, meeting.community_id)
+        count, minutes = grouped.get(key, (0, 0))
+        grouped[key] = (count + 1, minutes + max(attendance.minutes, 0))
+    if not grouped:
+        return []
+    people = {
+        p.id: p
+        for p in (
+            await session.execute(select(Person).where(col(Person.id).in_({k[0] for k in grouped})))
+        ).scalars()
+    }
+    places = {
+        c.id: c
+        for c in (
+            await session.execute(
+                select(Community).where(col(Community.id).in_({k[1] for k in grouped}))
+            )
+        ).scalars()
+    }
+    found = [
+        AttendanceSummary(
+            person_id=pid,
+            person_name=people[pid].name or "",
+            person_locale=people[pid].preferred_locale or people[pid].locale,
+            community_id=cid,
+            community_name=places[cid].name,
+            meetings=count,
+            minutes=minutes,
+        )
+        for (pid, cid), (count, minutes) in grouped.items()
+        if pid in people and cid in places
+    ]
+    return sorted(found, key=lambda s: (s.community_name.casefold(), s.person_name.casefold()))
+
+
+async def latest_ended_meeting(
+    session: AsyncSession, *, community_id: int, now: datetime
+) -> Meeting | None:
+    """The community's most recent meeting that has ended (not cancelled)."""
+    return (
+        (
+            await session.execute(
+                select(Meeting)
+                .where(col(Meeting.community_id) == community_id)
+                .where(col(Meeting.status) != MeetingStatus.CANCELLED)
+                .where(col(Meeting.ends_at) <= now)
+                .order_by(col(Meeting.starts_at).desc(), col(Meeting.id).desc())
+            )
+        )
+        .scalars()
+        .first()
+    )
