@@ -30,7 +30,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from babel.dates import format_date
 from babel.numbers import format_decimal
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity
@@ -39,7 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.community_actions import channel_ids
 from bot.deliveries import RenderContext, Renderer
 from bot.settings import Settings
-from cards.attestation_pdf import build_attestation_pdf
+from cards.attestation_pdf import build_attestation_pdf, long_date
 from cards.common import Element, adaptive_card, heading, paragraph
 from cards.i18n import babel_locale, format_day, language_of, plural, translator
 from dialogs.base import simplify
@@ -149,13 +148,13 @@ def _period_label(period: Period) -> str:
     return f"{start:%Y-%m-%d}_{end:%Y-%m-%d}"
 
 
-def _long(day: date, locale: str) -> str:
-    return str(format_date(day, format="long", locale=babel_locale(locale)))
-
-
 def _period_text(period: Period, locale: str) -> str:
     t = translator(locale)
-    return t("attestation.period", start=_long(period.start, locale), end=_long(period.end, locale))
+    return t(
+        "attestation.period",
+        start=long_date(period.start, locale),
+        end=long_date(period.end, locale),
+    )
 
 
 # -- signed links --
@@ -305,8 +304,8 @@ def build_links_cards(params: dict[str, Any], *, locale: str, tz: str) -> list[E
     else:
         when = t(
             "attestation.card.period",
-            start=_long(date.fromisoformat(str(params["start"])), locale),
-            end=_long(date.fromisoformat(str(params["end"])), locale),
+            start=long_date(date.fromisoformat(str(params["start"])), locale),
+            end=long_date(date.fromisoformat(str(params["end"])), locale),
         )
     expiry = plural(locale, "attestation.card.expiry", int(params.get("days", DEFAULT_LINK_DAYS)))
     cards: list[Element] = []

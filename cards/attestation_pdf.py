@@ -21,7 +21,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
-from cards.i18n import babel_locale, format_clock, plural, translator
+from cards.i18n import babel_locale, format_clock, language_of, plural, translator
 from storage.attestations import (
     DEFAULT_UEC_PER_HOUR,
     AttendedMeeting,
@@ -77,8 +77,12 @@ def _number(value: Decimal, locale: str) -> str:
     return str(format_decimal(value, format="#,##0.##", locale=babel_locale(locale)))
 
 
-def _long_date(day: date, locale: str) -> str:
-    return str(format_date(day, format="long", locale=babel_locale(locale)))
+def long_date(day: date, locale: str) -> str:
+    """« 1er mars 2026 » / « March 1, 2026 » (French writes the first of the month 1er)."""
+    text = str(format_date(day, format="long", locale=babel_locale(locale)))
+    if day.day == 1 and language_of(locale) == "fr" and text.startswith("1 "):
+        text = "1er " + text[2:]
+    return text
 
 
 def _local_day(moment: datetime, tz: str) -> date:
@@ -89,7 +93,7 @@ def _rows(meetings: Sequence[AttendedMeeting], *, locale: str, tz: str) -> list[
     t = translator(locale)
     return [
         (
-            _long_date(_local_day(m.starts_at, tz), locale),
+            long_date(_local_day(m.starts_at, tz), locale),
             m.title.strip() or t("attestation.pdf.untitled"),
             t(
                 "attestation.pdf.time_range",
@@ -152,15 +156,15 @@ def build_attestation_pdf(
             "attestation.pdf.statement",
             person=person,
             community=data.community_name,
-            start=_long_date(data.start, locale),
-            end=_long_date(data.end, locale),
+            start=long_date(data.start, locale),
+            end=long_date(data.end, locale),
         ),
         gap=5,
     )
 
     pdf.set_font(FONT_FAMILY, size=10)
     with pdf.table(
-        col_widths=(48, 62, 42, 24),
+        col_widths=(42, 56, 54, 24),
         text_align=("LEFT", "LEFT", "LEFT", "RIGHT"),
         line_height=6,
         padding=1.5,
@@ -204,8 +208,8 @@ def build_attestation_pdf(
 
     if data.animator_name:
         line(t("attestation.pdf.animator", name=data.animator_name), gap=1)
-    line(t("attestation.pdf.issued", date=_long_date(data.issued_on, locale)), gap=1)
+    line(t("attestation.pdf.issued", date=long_date(data.issued_on, locale)), gap=1)
     return bytes(pdf.output())
 
 
-__all__ = ["FontMissingError", "build_attestation_pdf", "find_font_dir"]
+__all__ = ["FontMissingError", "build_attestation_pdf", "find_font_dir", "long_date"]

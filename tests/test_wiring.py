@@ -1,0 +1,84 @@
+"""Features reach users through the handler: commands and buttons over HTTP, end to end."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from sqlmodel import select
+
+from bot.app import RUNTIME
+from storage.models import Poll, PollVote, Topic
+from tests.fake_connector import FakeConnector
+from tests.test_communities import ANIMATOR, JOIN_ANSWERS, MEMBER, Chat, card_text, set_up_community
+
+Client = TestClient[web.Request, web.Application]
+
+
+async def _member(client: Client, connector: FakeConnector) -> Chat:
+    member = Chat(client, connector, MEMBER)
+    await member.say("rejoindre")
+    for answer in JOIN_ANSWERS:
+        await member.say(answer)
+    return member
+
+
+async def test_propose_a_topic_then_vote_for_it(
+    bot_client: Client, connector: FakeConnector
+) -> None:
+    await set_up_community(bot_client, connector)
+    member = await _member(bot_client, connector)
+    await member.say("proposer un sujet")
+    for answer in ["Le deuil blanc chez les proches aidants", "passer", "1", "passer", "Oui"]:
+        await member.say(answer)
+    await member.say("Confirmer")
+    async with bot_client.app[RUNTIME].sessions() as session:
+        topic = (await session.exec(select(Topic))).one()
+    assert topic.title == "Le deuil blanc chez les proches aidants"
+    await member.say("sujets")
+    bank = member.last_card()
+    assert "Le deuil blanc chez les proches aidants" in card_text(bank)
+    await member.click({"verb": "topics.vote", "topic_id": topic.id})
+    await member.say("sujets")
+    assert "1 appui" in card_text(member.last_card())
+
+
+async def test_an_animator_posts_a_poll_and_a_member_votes(
+    bot_client: Client, connector: FakeConnector
+) -> None:
+    await set_up_community(bot_client, connector)
+    member = await _member(bot_client, connector)
+    animator = Chat(bot_client, connector, ANIMATOR)
+    await member.say("sondage", channel=True)
+    async with bot_client.app[RUNTIME].sessions() as session:
+        assert (await session.exec(select(Poll))).all() == []
+    await animator.say("sondage", channel=True)
+    form = animator.last_card()
+    assert form["actions"][0]["data"]["verb"].startswith("polls.")
+    closes = (datetime.now(ZoneInfo("America/Montreal")) + timedelta(days=5)).date().isoformat()
+    await animator.click(
+        {
+            "verb": "polls.create",
+            "question": "Quelle date pour la rencontre de janvier ?",
+            "options": "Mardi 13 janvier\nJeudi 15 janvier",
+            "multiple": "false",
+            "anonymous": "true",
+            "close_date": closes,
+            "close_time": "17:00",
+        },
+        channel=True,
+    )
+    async with bot_client.app[RUNTIME].sessions() as session:
+        poll = (await session.exec(select(Poll))).one()
+    posted = card_text(connector.cards("19:channel@thread.tacv2")[-1])
+    assert "Quelle date pour la rencontre de janvier ?" in posted
+    await member.click({"verb": "polls.vote", "poll_id": poll.id, "choice": "1"}, channel=True)
+    async with bot_client.app[RUNTIME].sessions() as session:
+        ballots = (await session.exec(select(PollVote))).all()
+    assert [b.choices for b in ballots] == [[1]]
+    assert ballots[0].person_id is None  # anonymous
+    updates = [r for r in connector.received if r.method == "PUT"]
+    assert updates, "the posted poll card is updated in place"
+    assert poll.closes_at > datetime.now(UTC)
