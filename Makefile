@@ -24,9 +24,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## run: set up, migrate the SQLite database and start the bot on http://localhost:$(PORT)/api/messages
+## run: set up, migrate the SQLite database, load the demo community (once) and start the bot
+##      on http://localhost:$(PORT)/api/messages
 run: $(VENV)/.installed
 	$(BIN)/carrefour db upgrade
+	$(BIN)/carrefour demo seed
 	$(BIN)/carrefour serve --port $(PORT)
 
 ## playground: the Microsoft 365 Agents Playground (a local Teams client) against the running bot

@@ -243,6 +243,16 @@ def _community_grant(settings: Settings, args: argparse.Namespace) -> int:
     return _run_storage(settings, work)
 
 
+def _demo_seed(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.demo import seed
+
+    async def work(sessions: SessionFactory) -> int:
+        print(await seed(sessions, timezone=settings.timezone))
+        return 0
+
+    return _run_storage(settings, work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="carrefour",
@@ -304,6 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grant.add_argument("--remove", action="store_true", help="remove the role instead")
     grant.set_defaults(handler=_community_grant)
+
+    demo = commands.add_parser("demo", help="demonstration data")
+    demo_commands = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
+    demo_seed = demo_commands.add_parser(
+        "seed", help="fill the database with one realistic community (idempotent)"
+    )
+    demo_seed.set_defaults(handler=_demo_seed)
     return parser
 
 

@@ -7,6 +7,7 @@ of local days (both included) in the community's time zone.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -257,7 +258,13 @@ async def attendance_summaries(
         for (pid, cid), (count, minutes) in grouped.items()
         if pid in people and cid in places
     ]
-    return sorted(found, key=lambda s: (s.community_name.casefold(), s.person_name.casefold()))
+    return sorted(found, key=lambda s: (_collation(s.community_name), _collation(s.person_name)))
+
+
+def _collation(text: str) -> str:
+    """Alphabetical order as people expect it: « Émilie » before « Léa »."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 async def latest_ended_meeting(

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, func, update
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -231,31 +231,42 @@ def likely_identifiers(text: str) -> tuple[IdentifierKind, ...]:
 # -- working days ------------------------------------------------------------------------------
 
 
+def _first_working_moment(start: datetime, zone: ZoneInfo) -> datetime:
+    local = start.astimezone(zone)
+    if local.weekday() < 5:
+        return local
+    monday = local.date() + timedelta(days=7 - local.weekday())
+    return datetime(monday.year, monday.month, monday.day, tzinfo=zone)
+
+
+def _next_working_day(local: datetime, zone: ZoneInfo) -> datetime:
+    day = local.date() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    # Rebuilt from the wall-clock time so a change of daylight saving time keeps the hour.
+    return datetime.combine(day, local.time(), tzinfo=zone)
+
+
 def add_working_days(start: datetime, days: int, *, tz: str) -> datetime:
     """`days` working days (Monday to Friday, in `tz`) after `start`, at the same local time.
     A start on a weekend counts from Monday 00:00. Public holidays are not known here."""
     zone = ZoneInfo(tz)
-    local = start.astimezone(zone)
-    if local.weekday() >= 5:
-        monday = local.date() + timedelta(days=7 - local.weekday())
-        local = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
-    day = local.date()
+    local = _first_working_moment(start, zone)
     for _ in range(days):
-        day += timedelta(days=1)
-        while day.weekday() >= 5:
-            day += timedelta(days=1)
-    # Rebuilt from the wall-clock time so a change of daylight saving time keeps the hour.
-    return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=zone).astimezone(UTC)
+        local = _next_working_day(local, zone)
+    return local.astimezone(UTC)
 
 
 def working_days_between(start: datetime, end: datetime, *, tz: str) -> int:
-    """Whole working days from `start` to `end` (0 when `end` is before the first one)."""
-    if end <= start:
-        return 0
+    """Whole working days from `start` to `end` (0 when `end` comes before the first one)."""
+    zone = ZoneInfo(tz)
+    local = _first_working_moment(start, zone)
     days = 0
-    while add_working_days(start, days + 1, tz=tz) <= end:
+    while True:
+        local = _next_working_day(local, zone)
+        if local > end:
+            return days
         days += 1
-    return days
 
 
 # -- shapes handed to cards ----------------------------------------------------------------------
@@ -345,10 +356,12 @@ class ConsultationCounts:
 class AuditEntry:
     at: datetime
     reference: str
-    actor_id: int | None
+    actor_id: int | None  # None: the bot itself (suggestions, reminders, retention)
     actor_name: str | None
     action: str
-    detail: str | None
+    detail: str | None  # codes and ids only (« to=12;suggestion=followed »)
+    # The person a detail names (to whom it was assigned, who was suggested), by name.
+    subject_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -626,11 +639,17 @@ async def audit_trail(
         statement = statement.where(ConsultationRequest.reference == reference.strip().upper())
     rows = (
         await session.exec(
-            statement.order_by(col(ConsultationEvent.at).desc(), col(ConsultationEvent.id).desc())
-            .limit(limit)
+            statement.order_by(
+                col(ConsultationEvent.at).desc(), col(ConsultationEvent.id).desc()
+            ).limit(limit)
         )
     ).all()
-    names = await _names(session, {e.actor_id for e, _ in rows if e.actor_id is not None})
+    subjects = {event.id: _subject_id(event.detail) for event, _ in rows}
+    names = await _names(
+        session,
+        {e.actor_id for e, _ in rows if e.actor_id is not None}
+        | {s for s in subjects.values() if s is not None},
+    )
     return [
         AuditEntry(
             at=event.at,
@@ -639,9 +658,29 @@ async def audit_trail(
             actor_name=None if event.actor_id is None else names.get(event.actor_id),
             action=event.action,
             detail=event.detail,
+            subject_name=(None if (subject := subjects[event.id]) is None else names.get(subject)),
         )
         for event, request in rows
     ]
+
+
+def detail_values(detail: str | None) -> dict[str, str]:
+    """« to=12;suggestion=followed » → {"to": "12", "suggestion": "followed"}; a bare code
+    (a reason) comes back as {"code": …}."""
+    values: dict[str, str] = {}
+    for part in (detail or "").split(";"):
+        key, sign, value = part.partition("=")
+        if sign:
+            values[key] = value
+        elif part:
+            values.setdefault("code", part)
+    return values
+
+
+def _subject_id(detail: str | None) -> int | None:
+    values = detail_values(detail)
+    found = values.get("to") or values.get("person")
+    return int(found) if found and found.isdigit() else None
 
 
 # -- suggestions -------------------------------------------------------------------------------
@@ -656,17 +695,17 @@ def parse_reason(reason: str | None) -> SuggestionReason | None:
     """Read back a stored reason (« expertise;open=1;last=2026-11-20 »)."""
     if not reason:
         return None
-    parts = dict(
-        part.partition("=")[::2] for part in reason.split(";")[1:] if "=" in part
-    )
+    head, *rest = reason.split(";")
+    parts: dict[str, str] = {}
+    for part in rest:
+        key, _, value = part.partition("=")
+        parts[key] = value
     try:
         load = int(parts.get("open", ""))
         last = None if parts.get("last", "never") == "never" else date.fromisoformat(parts["last"])
     except ValueError:
         return None
-    return SuggestionReason(
-        matches=reason.split(";")[0] == "expertise", load=load, last_assigned_on=last
-    )
+    return SuggestionReason(matches=head == "expertise", load=load, last_assigned_on=last)
 
 
 async def _recused(session: AsyncSession, request_id: int) -> set[int]:
@@ -686,7 +725,7 @@ async def candidates(session: AsyncSession, *, request: ConsultationRequest) -> 
     (never first), then the lowest id, so the order never depends on chance."""
     recused = await _recused(session, request.id or 0)
     loads = {
-        int(person_id): int(count)
+        person_id: int(count)
         for person_id, count in (
             await session.exec(
                 select(ConsultationRequest.assignee_id, func.count())
@@ -695,9 +734,10 @@ async def candidates(session: AsyncSession, *, request: ConsultationRequest) -> 
                 .group_by(col(ConsultationRequest.assignee_id))
             )
         ).all()
+        if person_id is not None
     }
     last_assigned = {
-        int(person_id): _aware(last)
+        person_id: _aware(last)
         for person_id, last in (
             await session.exec(
                 select(ConsultationRequest.assignee_id, func.max(ConsultationRequest.assigned_at))
@@ -705,6 +745,7 @@ async def candidates(session: AsyncSession, *, request: ConsultationRequest) -> 
                 .group_by(col(ConsultationRequest.assignee_id))
             )
         ).all()
+        if person_id is not None
     }
     rows = await session.exec(
         select(Membership, Person)
@@ -733,9 +774,7 @@ async def candidates(session: AsyncSession, *, request: ConsultationRequest) -> 
             )
         )
     never = datetime.min.replace(tzinfo=UTC)
-    found.sort(
-        key=lambda c: (not c.matches, c.load, c.last_assigned_at or never, c.person.id or 0)
-    )
+    found.sort(key=lambda c: (not c.matches, c.load, c.last_assigned_at or never, c.person.id or 0))
     return found
 
 
@@ -1167,18 +1206,12 @@ async def erase_old_content(session: AsyncSession, *, now: datetime, retention: 
         )
     ).all()
     for request in due:
+        request.summary = None
+        request.availability = None
+        request.usefulness_comment = None
+        request.summary_erased_at = now
         _record(session, request, None, Action.SUMMARY_ERASED, None, now)
+    await session.flush()
     if due:
-        result: CursorResult[tuple[()]] = await session.execute(  # type: ignore[assignment]
-            update(ConsultationRequest)
-            .where(col(ConsultationRequest.id).in_([r.id for r in due]))
-            .values(
-                summary=None, availability=None, usefulness_comment=None, summary_erased_at=now
-            )
-            .execution_options(synchronize_session=False)
-        )
-        for request in due:
-            # Keep the objects of this session in step with the table.
-            await session.refresh(request)
-        logger.info("consultations: content erased for %d request(s)", result.rowcount)
+        logger.info("consultations: content erased for %d request(s)", len(due))
     return len(due)

@@ -164,3 +164,49 @@ def test_join_a_community_in_the_playground(tmp_path: Path) -> None:
     # A community created from the CLI has nobody yet to confirm a mentor: no mentor button.
     assert "À désigner" in welcome["text"], welcome
     assert "Demander un·e mentor·e" not in welcome["buttons"], welcome
+
+
+def test_the_demo_community_agenda_in_the_playground(tmp_path: Path) -> None:
+    """`carrefour demo seed` (what `make run` loads), join it, read the next meeting's agenda."""
+    require_prerequisites()
+    community = "CdeP Soins palliatifs Montérégie"
+    steps: list[dict[str, Any]] = [
+        {"send": "langue fr", "expect": []},
+        {"send": "rejoindre", "expect": ["Quelle est votre discipline ?"]},
+        {"send": "3", "expect": ["Dans quel établissement"]},
+        {"send": "Maison Victor-Gadbois", "expect": ["Dans quelle région administrative ?"]},
+        {"send": "16", "expect": ["Quels sujets vous intéressent ?"]},
+        {"send": "1, 2", "expect": ["nouveau ou nouvelle"]},
+        {"send": "Non", "expect": ["rappels de rencontre"]},
+        {"send": "Rappels et sondages", "expect": [f"Voici votre profil pour {community}"]},
+        {"send": "Confirmer", "expect": [f"Bienvenue dans {community}"], "card": True},
+        {
+            "send": "ordre du jour",
+            "expect": ["Ordre du jour", "Tour de table", "Objectif général"],
+            "card": True,
+            "cardScreenshot": "agenda-fr.png",
+        },
+        {
+            "send": "sujets",
+            "expect": ["Banque de sujets", "L’usure de compassion"],
+            "card": True,
+            "cardScreenshot": "topics-fr.png",
+        },
+    ]
+    with Stack(tmp_path, "demo") as stack:
+        assert "created" in stack.cli("demo", "seed")
+        stack.start()
+        seen = stack.chat(steps, screenshots=["agenda-fr.png", "topics-fr.png"])
+
+    agenda = seen.card("ordre du jour", community)
+    for shown in (
+        community,
+        "Rencontre d’automne",
+        "Accueil",
+        "Volet formatif",
+        "Repas",
+        "Discussion de cas complexe",
+        "Objectifs spécifiques",
+    ):
+        assert shown in agenda["text"], f"{shown!r} not on the agenda card:\n{agenda}"
+    assert any(button.startswith("Présent·e (") for button in agenda["buttons"]), agenda

@@ -1,0 +1,865 @@
+"""Satisfaction and needs surveys: who is asked, anonymous answers, and results that single
+nobody out.
+
+Who is asked: after a meeting, its attendees (the confirmed attendance list, or while it is not
+confirmed, those who said they would come) who consented to surveys; for a needs survey, every
+active member who consented. `SurveyInvitation` records who was asked and whether they answered
+(for the reminder and the response rate), never which answer is theirs.
+
+Anonymity: an answer is stored under `respondent_key = keyed_hash(key, survey, person)` with the
+key derived for this purpose only, so one person has one answer per survey (changeable until the
+survey closes) and nobody without the key can tell whose it is. When a survey closes the keys
+are replaced by values derived from nothing (`seal_closed`), so not even the key's holder can
+link an answer to anyone afterwards. Nothing in this module logs a person.
+
+Results: nothing at all while fewer than k people answered (the community's `survey_k`,
+default 5, never below 3). Then, per question, the average and the distribution — in detail
+(1 to 5) only when every non-empty cell holds at least CELL_MIN answers; otherwise grouped in
+three bands (1–2, 3, 4–5) under the same rule; otherwise not at all. A whole distribution is
+hidden rather than its small cells alone, because a hidden cell could be recomputed from the
+total and the others. Comments are listed alphabetically, so their order says nothing about
+when (or by whom) they were written.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Select,
+    String,
+    Table,
+    and_,
+    cast,
+    func,
+    literal,
+    select,
+    true,
+    union,
+    update,
+)
+from sqlmodel import col
+from sqlmodel import select as sm_select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.communities import NotAllowed, has_role, membership
+from storage.models import (
+    Attendance,
+    Community,
+    Meeting,
+    MeetingStatus,
+    Membership,
+    Person,
+    Role,
+    Rsvp,
+    RsvpAnswer,
+    Survey,
+    SurveyInvitation,
+    SurveyKind,
+    SurveyResponse,
+    Topic,
+    TopicStatus,
+)
+from storage.secrets import derive, keyed_hash, master_key
+from storage.sql import insert_if_absent, upsert
+from storage.topics import MAX_DESCRIPTION_LENGTH, MAX_TITLE_LENGTH
+
+logger = logging.getLogger(__name__)
+
+SURVEY_TABLE: Table = Survey.__table__  # type: ignore[attr-defined]
+INVITATION_TABLE: Table = SurveyInvitation.__table__  # type: ignore[attr-defined]
+RESPONSE_TABLE: Table = SurveyResponse.__table__  # type: ignore[attr-defined]
+
+# The purpose the respondent key is derived for (storage.secrets.derive).
+RESPONDENT_KEY_PURPOSE = "survey-respondent"
+
+SATISFACTION_RATINGS = ("overall", "relevance", "exchanges", "usefulness", "organisation")
+SATISFACTION_TEXTS = ("takeaway", "next_time")
+NEEDS_TEXT = "needs"
+NEEDS_TEXTS = (NEEDS_TEXT,)
+RATING_VALUES = range(1, 6)
+MAX_TEXT_LENGTH = 1000
+# A needs survey lists at most this many topics of the bank (a card and a chat stay readable).
+MAX_TOPIC_CHOICES = 12
+
+DEFAULT_K = 5
+# Below 3, two people could each deduce the other's answer: no community setting goes lower.
+MIN_K = 3
+# The smallest number of answers a shown cell may hold (see the module docstring).
+CELL_MIN = 3
+BANDS = ((1, 2), (3, 3), (4, 5))
+
+DEFAULT_DELAY = timedelta(hours=1)
+DEFAULT_DURATION = timedelta(days=7)
+NEEDS_DURATION = timedelta(days=14)
+REMINDER_AFTER = timedelta(days=3)
+# After downtime, meetings that ended longer ago than this get no survey: memories fade, and a
+# first deployment does not survey a year of past meetings.
+CATCH_UP = timedelta(days=2)
+
+# Why an answer was refused; the bot layer maps each to a message.
+MISSING_RATING = "missing_rating"
+INVALID_RATING = "invalid_rating"
+TEXT_TOO_LONG = "text_too_long"
+INVALID_CHOICE = "invalid_choice"
+
+
+class SurveyClosed(NotAllowed):
+    """The survey is closed (or not open yet)."""
+
+
+class NotInvited(NotAllowed):
+    """This person was not asked to answer this survey."""
+
+
+class UnknownSurvey(LookupError):
+    """No such survey (a card from a deleted survey, or forged data)."""
+
+
+class InvalidAnswer(ValueError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AlreadyOpen(NotAllowed):
+    """A needs survey of this community is still open."""
+
+    def __init__(self, survey: Survey) -> None:
+        super().__init__("a needs survey is already open")
+        self.survey = survey
+
+
+class AlreadyInBank(Exception):
+    def __init__(self, topic: Topic) -> None:
+        super().__init__("already in the topic bank")
+        self.topic = topic
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One person's answer: ratings 1–5 by question, free texts by question, topics chosen."""
+
+    ratings: Mapping[str, int] = field(default_factory=dict)
+    texts: Mapping[str, str] = field(default_factory=dict)
+    choices: Sequence[str] = ()
+
+
+def comparable(text: str) -> str:
+    """« Le deuil » and « le  DEUIL » are the same suggestion."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+def k_threshold(community: Community) -> int:
+    """The community's k (`settings["survey_k"]`), never below MIN_K."""
+    raw = community.settings.get("survey_k") if community.settings else None
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        return DEFAULT_K
+    try:
+        value = int(raw)
+    except ValueError:
+        return DEFAULT_K
+    return max(value, MIN_K)
+
+
+def is_open(survey: Survey, *, now: datetime) -> bool:
+    return survey.opens_at <= now < survey.closes_at
+
+
+async def respondent_secret(session: AsyncSession, *, configured: str | None) -> bytes:
+    """The key respondent keys are derived with (separate from every other use)."""
+    return derive(await master_key(session, configured=configured), RESPONDENT_KEY_PURPOSE)
+
+
+def respondent_key(key: bytes, *, survey_id: int, person_id: int) -> str:
+    return keyed_hash(key, survey_id, person_id)
+
+
+async def get_survey(session: AsyncSession, *, survey_id: int) -> Survey | None:
+    return await session.get(Survey, survey_id)
+
+
+# -- opening satisfaction surveys, inviting ---------------------------------------------------
+
+
+async def meetings_due_for_survey(
+    session: AsyncSession, *, now: datetime, delay: timedelta = DEFAULT_DELAY
+) -> list[Meeting]:
+    """Meetings that ended at least `delay` ago (held, or scheduled and over; never cancelled),
+    recently enough to ask (CATCH_UP), and have no satisfaction survey yet."""
+    rows = await session.exec(
+        sm_select(Meeting)
+        .outerjoin(
+            Survey,
+            and_(
+                col(Survey.meeting_id) == col(Meeting.id),
+                col(Survey.kind) == SurveyKind.SATISFACTION,
+            ),
+        )
+        .where(col(Meeting.status).in_([MeetingStatus.SCHEDULED, MeetingStatus.DONE]))
+        .where(col(Meeting.ends_at) <= now - delay)
+        .where(col(Meeting.ends_at) > now - delay - CATCH_UP)
+        .where(col(Survey.id).is_(None))
+        .order_by(col(Meeting.ends_at), col(Meeting.id))
+    )
+    return list(rows.all())
+
+
+async def open_satisfaction_survey(
+    session: AsyncSession, *, meeting: Meeting, now: datetime, duration: timedelta
+) -> Survey:
+    """The meeting's satisfaction survey, created now if absent (one per meeting, even when
+    two replicas run the job together)."""
+    assert meeting.id is not None
+    await insert_if_absent(
+        session,
+        SURVEY_TABLE,
+        {
+            "community_id": meeting.community_id,
+            "meeting_id": meeting.id,
+            "kind": SurveyKind.SATISFACTION.value,
+            "opens_at": now,
+            "closes_at": now + duration,
+            "created_by_id": None,
+            "topic_choices": [],
+            "created_at": now,
+        },
+        conflict=["meeting_id", "kind"],
+    )
+    survey = (
+        await session.exec(
+            sm_select(Survey)
+            .where(Survey.meeting_id == meeting.id)
+            .where(Survey.kind == SurveyKind.SATISFACTION)
+        )
+    ).one()
+    return survey
+
+
+async def uninvited_attendees(session: AsyncSession, *, now: datetime) -> list[tuple[int, int]]:
+    """(survey, person) pairs to invite now for open satisfaction surveys: the meeting's
+    confirmed attendees, or while attendance is not confirmed those who said yes; consenting,
+    still members, not invited yet. A list confirmed after the survey opened adds the
+    attendees who had not said yes."""
+
+    def open_satisfaction(person_id: Any) -> Select[tuple[int, int]]:
+        return (
+            select(col(Survey.id).label("survey_id"), person_id.label("person_id"))
+            .select_from(Survey)
+            .join(Meeting, col(Meeting.id) == col(Survey.meeting_id))
+            .where(col(Survey.kind) == SurveyKind.SATISFACTION)
+            .where(col(Survey.opens_at) <= now)
+            .where(col(Survey.closes_at) > now)
+        )
+
+    confirmed = (
+        open_satisfaction(col(Attendance.person_id))
+        .join(Attendance, col(Attendance.meeting_id) == col(Meeting.id))
+        .where(col(Meeting.attendance_confirmed_at).is_not(None))
+    )
+    said_yes = (
+        open_satisfaction(col(Rsvp.person_id))
+        .join(Rsvp, col(Rsvp.meeting_id) == col(Meeting.id))
+        .where(col(Meeting.attendance_confirmed_at).is_(None))
+        .where(col(Rsvp.answer) == RsvpAnswer.YES)
+    )
+    wanted = union(confirmed, said_yes).subquery()
+    rows = await session.execute(
+        select(wanted.c.survey_id, wanted.c.person_id)
+        .join(Survey, col(Survey.id) == wanted.c.survey_id)
+        .join(Person, col(Person.id) == wanted.c.person_id)
+        .join(
+            Membership,
+            and_(
+                col(Membership.person_id) == wanted.c.person_id,
+                col(Membership.community_id) == col(Survey.community_id),
+            ),
+        )
+        .outerjoin(
+            SurveyInvitation,
+            and_(
+                col(SurveyInvitation.survey_id) == wanted.c.survey_id,
+                col(SurveyInvitation.person_id) == wanted.c.person_id,
+            ),
+        )
+        .where(col(Person.consent_surveys).is_(True))
+        .where(col(Membership.left_at).is_(None))
+        .where(col(SurveyInvitation.id).is_(None))
+        .order_by(wanted.c.survey_id, wanted.c.person_id)
+    )
+    return [(int(survey_id), int(person_id)) for survey_id, person_id in rows.all()]
+
+
+async def invite(session: AsyncSession, *, survey_id: int, person_id: int) -> bool:
+    """Record the invitation; True when new (False: already invited, e.g. by another replica)."""
+    return await insert_if_absent(
+        session,
+        INVITATION_TABLE,
+        {"survey_id": survey_id, "person_id": person_id, "answered": False},
+        conflict=["survey_id", "person_id"],
+    )
+
+
+async def due_reminders(session: AsyncSession, *, now: datetime) -> list[tuple[int, int]]:
+    """(survey, person) pairs to remind: open surveys opened REMINDER_AFTER ago or more,
+    invitations not answered yet."""
+    rows = await session.execute(
+        select(col(SurveyInvitation.survey_id), col(SurveyInvitation.person_id))
+        .join(Survey, col(Survey.id) == col(SurveyInvitation.survey_id))
+        .where(col(Survey.opens_at) <= now - REMINDER_AFTER)
+        .where(col(Survey.closes_at) > now)
+        .where(col(SurveyInvitation.answered).is_(False))
+        .order_by(col(SurveyInvitation.survey_id), col(SurveyInvitation.person_id))
+    )
+    return [(int(survey_id), int(person_id)) for survey_id, person_id in rows.all()]
+
+
+async def seal_closed(session: AsyncSession, *, now: datetime) -> int:
+    """Replace the respondent keys of closed surveys by values derived from nothing: answers
+    can no longer change, so nothing needs to find them again. Returns how many were sealed."""
+    closed = select(col(Survey.id)).where(col(Survey.closes_at) <= now)
+    result: Any = await session.execute(
+        update(SurveyResponse)
+        .where(col(SurveyResponse.survey_id).in_(closed.scalar_subquery()))
+        .where(~col(SurveyResponse.respondent_key).startswith("sealed:"))
+        .values(respondent_key=literal("sealed:") + cast(col(SurveyResponse.id), String))
+    )
+    return int(result.rowcount or 0)
+
+
+# -- needs surveys ------------------------------------------------------------------------
+
+
+async def may_see_results(session: AsyncSession, *, person_id: int, community_id: int) -> bool:
+    """Animators read results and run needs surveys."""
+    return has_role(
+        await membership(session, person_id=person_id, community_id=community_id), Role.ANIMATOR
+    )
+
+
+async def open_needs_survey_of(
+    session: AsyncSession, *, community_id: int, now: datetime
+) -> Survey | None:
+    return (
+        await session.exec(
+            sm_select(Survey)
+            .where(Survey.community_id == community_id)
+            .where(Survey.kind == SurveyKind.NEEDS)
+            .where(col(Survey.closes_at) > now)
+            .order_by(col(Survey.opens_at).desc())
+        )
+    ).first()
+
+
+async def bank_choices(session: AsyncSession, *, community_id: int) -> list[str]:
+    """The titles a needs survey offers: the bank's open topics, shortlisted first, then the
+    oldest proposals (at most MAX_TOPIC_CHOICES, duplicates once)."""
+    rows = await session.exec(
+        sm_select(Topic.title)
+        .where(Topic.community_id == community_id)
+        .where(col(Topic.status).in_([TopicStatus.SHORTLISTED, TopicStatus.PROPOSED]))
+        .order_by(col(Topic.status).desc(), col(Topic.created_at), col(Topic.id))
+    )
+    seen: set[str] = set()
+    titles: list[str] = []
+    for title in rows.all():
+        key = comparable(title)
+        if key and key not in seen:
+            seen.add(key)
+            titles.append(title.strip())
+    return titles[:MAX_TOPIC_CHOICES]
+
+
+async def consenting_members(session: AsyncSession, *, community_id: int) -> list[int]:
+    rows = await session.execute(
+        select(col(Membership.person_id))
+        .join(Person, col(Person.id) == col(Membership.person_id))
+        .where(col(Membership.community_id) == community_id)
+        .where(col(Membership.left_at).is_(None))
+        .where(col(Person.consent_surveys).is_(True))
+        .order_by(col(Membership.person_id))
+    )
+    return [int(person_id) for person_id in rows.scalars()]
+
+
+async def open_needs_survey(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    by_person_id: int,
+    now: datetime,
+    duration: timedelta = NEEDS_DURATION,
+) -> tuple[Survey, list[int]]:
+    """Open a needs survey (animators only; one open at a time) and invite every consenting
+    member. Returns the survey and who was invited."""
+    # FOR UPDATE on the community serialises two animators launching at the same moment on
+    # PostgreSQL; SQLite has a single writer anyway.
+    community = (
+        await session.exec(
+            sm_select(Community).where(Community.id == community_id).with_for_update()
+        )
+    ).first()
+    if community is None or not await may_see_results(
+        session, person_id=by_person_id, community_id=community_id
+    ):
+        raise NotAllowed("animators only")
+    existing = await open_needs_survey_of(session, community_id=community_id, now=now)
+    if existing is not None:
+        raise AlreadyOpen(existing)
+    survey = Survey(
+        community_id=community_id,
+        meeting_id=None,
+        kind=SurveyKind.NEEDS,
+        opens_at=now,
+        closes_at=now + duration,
+        created_by_id=by_person_id,
+        topic_choices=await bank_choices(session, community_id=community_id),
+        created_at=now,
+    )
+    session.add(survey)
+    await session.flush()
+    assert survey.id is not None
+    invited = [
+        person_id
+        for person_id in await consenting_members(session, community_id=community_id)
+        if await invite(session, survey_id=survey.id, person_id=person_id)
+    ]
+    logger.info("needs survey %s opened in community %s", survey.id, community_id)
+    return survey, invited
+
+
+# -- answering ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    """An open survey a person was asked to answer (for the dialog's list)."""
+
+    survey: Survey
+    community: Community
+    meeting: Meeting | None
+    answered: bool
+
+
+async def open_invitations(
+    session: AsyncSession, *, person_id: int, now: datetime
+) -> list[Invitation]:
+    """The person's open surveys, those not answered yet first, then the ones closing first."""
+    rows = await session.execute(
+        select(Survey, Community, Meeting, col(SurveyInvitation.answered))
+        .join(SurveyInvitation, col(SurveyInvitation.survey_id) == col(Survey.id))
+        .join(Community, col(Community.id) == col(Survey.community_id))
+        .outerjoin(Meeting, col(Meeting.id) == col(Survey.meeting_id))
+        .where(col(SurveyInvitation.person_id) == person_id)
+        .where(col(Survey.opens_at) <= now)
+        .where(col(Survey.closes_at) > now)
+        .order_by(col(SurveyInvitation.answered), col(Survey.closes_at), col(Survey.id))
+    )
+    return [
+        Invitation(survey=survey, community=community, meeting=meeting, answered=bool(answered))
+        for survey, community, meeting, answered in rows.all()
+    ]
+
+
+async def invitation_of(
+    session: AsyncSession, *, survey_id: int, person_id: int
+) -> SurveyInvitation | None:
+    return (
+        await session.exec(
+            sm_select(SurveyInvitation)
+            .where(SurveyInvitation.survey_id == survey_id)
+            .where(SurveyInvitation.person_id == person_id)
+        )
+    ).first()
+
+
+def _clean_text(value: object) -> str:
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    if len(text) > MAX_TEXT_LENGTH:
+        raise InvalidAnswer(TEXT_TOO_LONG)
+    return text
+
+
+def checked_answer(
+    survey: Survey, answer: Answer
+) -> tuple[dict[str, int], dict[str, str], list[str]]:
+    """The answer as it will be stored, or InvalidAnswer: every rating of a satisfaction survey
+    from 1 to 5, texts of at most MAX_TEXT_LENGTH, choices among the survey's topics."""
+    if survey.kind == SurveyKind.SATISFACTION:
+        ratings: dict[str, int] = {}
+        for question in SATISFACTION_RATINGS:
+            value = answer.ratings.get(question)
+            if value is None:
+                raise InvalidAnswer(MISSING_RATING)
+            if isinstance(value, bool) or value not in RATING_VALUES:
+                raise InvalidAnswer(INVALID_RATING)
+            ratings[question] = int(value)
+        texts = {
+            question: text
+            for question in SATISFACTION_TEXTS
+            if (text := _clean_text(answer.texts.get(question)))
+        }
+        return ratings, texts, []
+    offered = list(survey.topic_choices)
+    chosen: list[str] = []
+    for choice in answer.choices:
+        if choice not in offered:
+            raise InvalidAnswer(INVALID_CHOICE)
+        if choice not in chosen:
+            chosen.append(choice)
+    chosen.sort(key=offered.index)
+    texts = {q: text for q in NEEDS_TEXTS if (text := _clean_text(answer.texts.get(q)))}
+    return {}, texts, chosen
+
+
+async def record_response(
+    session: AsyncSession,
+    *,
+    survey_id: int,
+    person_id: int,
+    key: bytes,
+    answer: Answer,
+    now: datetime,
+) -> bool:
+    """Store (or replace) the person's anonymous answer and mark their invitation answered.
+    Returns True when an earlier answer was replaced. UnknownSurvey, SurveyClosed, NotInvited,
+    InvalidAnswer. The row holds the keyed hash only; nothing here logs the person."""
+    survey = await session.get(Survey, survey_id)
+    if survey is None or survey.id is None:
+        raise UnknownSurvey(survey_id)
+    if not is_open(survey, now=now):
+        raise SurveyClosed("the survey is closed")
+    invitation = await invitation_of(session, survey_id=survey.id, person_id=person_id)
+    if invitation is None:
+        raise NotInvited("not invited")
+    ratings, texts, choices = checked_answer(survey, answer)
+    replaced = invitation.answered
+    await upsert(
+        session,
+        RESPONSE_TABLE,
+        {
+            "survey_id": survey.id,
+            "respondent_key": respondent_key(key, survey_id=survey.id, person_id=person_id),
+            "ratings": ratings,
+            "texts": texts,
+            "choices": choices,
+            # The day only: a precise time could be matched with other traces of the person.
+            "submitted_on": now.date(),
+        },
+        conflict=["survey_id", "respondent_key"],
+        update=["ratings", "texts", "choices", "submitted_on"],
+    )
+    if not invitation.answered:
+        invitation.answered = True
+        await session.flush()
+    return replaced
+
+
+# -- results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """Answers from `low` to `high` (one value, or a band such as 1–2)."""
+
+    low: int
+    high: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RatingResult:
+    question: str
+    answered: int
+    average: float | None
+    # Empty when the distribution is hidden; five cells in detail, or three bands.
+    cells: tuple[Cell, ...]
+
+    @property
+    def banded(self) -> bool:
+        return len(self.cells) == len(BANDS)
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceCount:
+    title: str
+    # None: one or two people (shown as « fewer than 3 »), so that nobody is singled out.
+    count: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    text: str
+    in_bank: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyResults:
+    survey: Survey
+    community: Community
+    meeting: Meeting | None
+    invited: int
+    responses: int
+    k: int
+    closed: bool
+    ratings: tuple[RatingResult, ...] = ()
+    # Question → free texts, alphabetical.
+    comments: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    choices: tuple[ChoiceCount, ...] = ()
+    suggestions: tuple[Suggestion, ...] = ()
+
+    @property
+    def shown(self) -> bool:
+        return self.responses >= self.k
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.responses / self.invited if self.invited else None
+
+
+def _safe(cells: list[Cell]) -> bool:
+    return all(cell.count == 0 or cell.count >= CELL_MIN for cell in cells)
+
+
+def distribution(counts: Mapping[int, int]) -> tuple[Cell, ...]:
+    """The cells that may be shown (see the module docstring): five, three bands, or none."""
+    detailed = [Cell(value, value, counts.get(value, 0)) for value in RATING_VALUES]
+    if _safe(detailed):
+        return tuple(detailed)
+    banded = [
+        Cell(low, high, sum(counts.get(v, 0) for v in range(low, high + 1))) for low, high in BANDS
+    ]
+    if _safe(banded):
+        return tuple(banded)
+    return ()
+
+
+def masked_count(count: int) -> int | None:
+    """A count shown as is when 0 or at least CELL_MIN; None (« fewer than 3 ») otherwise."""
+    return count if count == 0 or count >= CELL_MIN else None
+
+
+def suggestion_lines(text: str) -> list[str]:
+    """A needs answer may list several wishes, one per line."""
+    return [line.strip(" -•*\t") for line in text.splitlines() if line.strip(" -•*\t")]
+
+
+def _elements(session: AsyncSession) -> Any:
+    """The JSON `choices` array of each response as rows (as storage.polls does)."""
+    choices = col(SurveyResponse.choices)
+    if session.get_bind().dialect.name == "postgresql":
+        return func.json_array_elements_text(choices).table_valued("value").render_derived()
+    return func.json_each(choices).table_valued("value")
+
+
+async def _rating_results(session: AsyncSession, survey_id: int) -> tuple[RatingResult, ...]:
+    found: list[RatingResult] = []
+    for question in SATISFACTION_RATINGS:
+        value = RESPONSE_TABLE.c.ratings[question].as_integer()
+        rows = (
+            await session.execute(
+                select(value, func.count())
+                .where(RESPONSE_TABLE.c.survey_id == survey_id)
+                .where(value.is_not(None))
+                .group_by(value)
+            )
+        ).all()
+        counts = {int(v): int(c) for v, c in rows if v is not None and int(v) in RATING_VALUES}
+        answered = sum(counts.values())
+        average = sum(v * c for v, c in counts.items()) / answered if answered else None
+        found.append(RatingResult(question, answered, average, distribution(counts)))
+    return tuple(found)
+
+
+async def _texts(session: AsyncSession, survey_id: int) -> list[dict[str, str]]:
+    rows = await session.execute(
+        select(col(SurveyResponse.texts)).where(col(SurveyResponse.survey_id) == survey_id)
+    )
+    return [texts for texts in rows.scalars() if isinstance(texts, dict)]
+
+
+def _alphabetical(texts: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(texts, key=lambda text: (comparable(text), text)))
+
+
+async def _choice_counts(session: AsyncSession, survey: Survey) -> tuple[ChoiceCount, ...]:
+    assert survey.id is not None
+    elements = _elements(session)
+    value = cast(elements.c.value, String)
+    rows = (
+        await session.execute(
+            select(value, func.count())
+            .select_from(SurveyResponse)
+            .join(elements, true())
+            .where(col(SurveyResponse.survey_id) == survey.id)
+            .group_by(value)
+        )
+    ).all()
+    counts = {str(title): int(count) for title, count in rows}
+    listed = [
+        ChoiceCount(title, masked_count(counts.get(title, 0))) for title in survey.topic_choices
+    ]
+    # Most wanted first; masked counts (1–2) after the ones shown, before the zeros.
+    return tuple(
+        sorted(
+            listed,
+            key=lambda c: (
+                -(c.count if c.count is not None else 1.5),
+                survey.topic_choices.index(c.title),
+            ),
+        )
+    )
+
+
+async def _suggestions(
+    session: AsyncSession, survey: Survey, texts: list[dict[str, str]]
+) -> tuple[Suggestion, ...]:
+    in_bank = {
+        comparable(title)
+        for title in (
+            await session.exec(
+                sm_select(Topic.title).where(Topic.community_id == survey.community_id)
+            )
+        ).all()
+    }
+    seen: set[str] = set()
+    lines: list[str] = []
+    for answer in texts:
+        for line in suggestion_lines(str(answer.get(NEEDS_TEXT, ""))):
+            key = comparable(line)
+            if key and key not in seen:
+                seen.add(key)
+                lines.append(line)
+    return tuple(
+        Suggestion(
+            text=line,
+            in_bank=comparable(line[:MAX_TITLE_LENGTH]) in in_bank or comparable(line) in in_bank,
+        )
+        for line in _alphabetical(lines)
+    )
+
+
+async def results(session: AsyncSession, *, survey_id: int, now: datetime) -> SurveyResults:
+    """Response rate always; everything else only from k answers (see the module docstring).
+    Below k the answers are not even read."""
+    survey = await session.get(Survey, survey_id)
+    if survey is None or survey.id is None:
+        raise UnknownSurvey(survey_id)
+    community = await session.get(Community, survey.community_id)
+    assert community is not None
+    meeting = await session.get(Meeting, survey.meeting_id) if survey.meeting_id else None
+    invited = (
+        await session.execute(
+            select(func.count())
+            .select_from(SurveyInvitation)
+            .where(col(SurveyInvitation.survey_id) == survey.id)
+        )
+    ).scalar_one()
+    responses = (
+        await session.execute(
+            select(func.count())
+            .select_from(SurveyResponse)
+            .where(col(SurveyResponse.survey_id) == survey.id)
+        )
+    ).scalar_one()
+    base = SurveyResults(
+        survey=survey,
+        community=community,
+        meeting=meeting,
+        invited=int(invited),
+        responses=int(responses),
+        k=k_threshold(community),
+        closed=now >= survey.closes_at,
+    )
+    if not base.shown:
+        return base
+    texts = await _texts(session, survey.id)
+    if survey.kind == SurveyKind.SATISFACTION:
+        comments = {
+            question: _alphabetical(
+                str(answer[question]) for answer in texts if str(answer.get(question, "")).strip()
+            )
+            for question in SATISFACTION_TEXTS
+        }
+        return SurveyResults(
+            **{**_fields(base), "ratings": await _rating_results(session, survey.id)},
+            comments=comments,
+        )
+    return SurveyResults(
+        **_fields(base),
+        choices=await _choice_counts(session, survey),
+        suggestions=await _suggestions(session, survey, texts),
+    )
+
+
+def _fields(results: SurveyResults) -> dict[str, Any]:
+    return {
+        "survey": results.survey,
+        "community": results.community,
+        "meeting": results.meeting,
+        "invited": results.invited,
+        "responses": results.responses,
+        "k": results.k,
+        "closed": results.closed,
+    }
+
+
+async def recent_surveys(
+    session: AsyncSession, *, community_id: int, now: datetime, limit: int = 6
+) -> list[tuple[Survey, Meeting | None]]:
+    """The community's surveys already opened, most recent first (for the results menu)."""
+    rows = await session.execute(
+        select(Survey, Meeting)
+        .outerjoin(Meeting, col(Meeting.id) == col(Survey.meeting_id))
+        .where(col(Survey.community_id) == community_id)
+        .where(col(Survey.opens_at) <= now)
+        .order_by(col(Survey.opens_at).desc(), col(Survey.id).desc())
+        .limit(limit)
+    )
+    return [(survey, meeting) for survey, meeting in rows.all()]
+
+
+async def add_suggestion_to_bank(
+    session: AsyncSession, *, survey_id: int, text: str, by_person_id: int, now: datetime
+) -> Topic:
+    """Turn a needs-survey suggestion into a proposed topic of the bank. Animators only; the
+    text must be one of the survey's suggestions as the results show them (so k applies), and
+    not already in the bank (AlreadyInBank)."""
+    survey = await session.get(Survey, survey_id)
+    if survey is None or survey.id is None or survey.kind != SurveyKind.NEEDS:
+        raise UnknownSurvey(survey_id)
+    if not await may_see_results(session, person_id=by_person_id, community_id=survey.community_id):
+        raise NotAllowed("animators only")
+    shown = await results(session, survey_id=survey.id, now=now)
+    wanted = comparable(text)
+    match = next((s for s in shown.suggestions if comparable(s.text) == wanted), None)
+    if match is None:
+        raise UnknownSurvey(survey_id)
+    title = match.text[:MAX_TITLE_LENGTH].strip()
+    existing = (
+        await session.exec(sm_select(Topic).where(Topic.community_id == survey.community_id))
+    ).all()
+    for topic in existing:
+        if comparable(topic.title) in (comparable(title), wanted):
+            raise AlreadyInBank(topic)
+    topic = Topic(
+        community_id=survey.community_id,
+        title=title,
+        # A suggestion longer than a title keeps its full wording as the description.
+        description=match.text[:MAX_DESCRIPTION_LENGTH] if len(match.text) > len(title) else "",
+        proposed_by_id=by_person_id,
+        status=TopicStatus.PROPOSED,
+        created_at=now,
+    )
+    session.add(topic)
+    await session.flush()
+    logger.info("topic %s added from needs survey %s", topic.id, survey.id)
+    return topic
