@@ -10,6 +10,7 @@ viewer and recording the read); the lists take `RequestLine`s, which carry no co
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
@@ -565,7 +566,9 @@ def build_assigned_requests_card(
         body.extend(_more(len(waiting) - MAX_LINES_SHOWN, locale=locale))
     for community, numbers in counts:
         body.append(
-            heading(t("consultation.assigned.counts_title", community=community.name), "Default")
+            heading(
+                t("consultation.assigned.counts_title", community=community.name), size="Default"
+            )
         )
         body.append({"type": "FactSet", "facts": count_facts(numbers, locale=locale)})
     if counts:

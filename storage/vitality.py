@@ -1,0 +1,671 @@
+"""The monthly vitality summary of a community (DOMAIN.md, "Evaluation"), counted by the
+database.
+
+Every figure is a SQL aggregate — counts, sums, averages, the median — over the month's rows;
+no Python loop walks members, meetings or answers, so a community of thousands is summarised
+in well under a second (bench/vitality.py). A month is a calendar month in the community's
+time zone; `as_of` is the month's end, or now for the month under way.
+
+What each figure means (the card and the CSV show the same):
+- members: memberships active at `as_of`; new / left: memberships begun / ended in the month;
+  active: members who did something in the month — attended one of its meetings, answered an
+  RSVP, proposed or supported a topic, cast a named poll ballot (anonymous ballots name
+  nobody) or submitted a consultation request.
+- meetings held: started in the month, not cancelled, over.
+- attendance rate: attendances ÷ members at each meeting's start, over the held meetings whose
+  attendance was confirmed; RSVP rate: RSVP answers (any) ÷ members, over the held meetings.
+- topics proposed: entered the bank in the month; scheduled: on the agendas of its meetings.
+- polls opened in the month, their ballots, and participation = ballots ÷ (polls × members).
+- consultations submitted and closed in the month, and the median days from submission to
+  assignment of those assigned in the month (counts only: nothing about their content).
+- satisfaction: the average "overall" rating of the month's meetings, compared with the
+  previous month and with the three months before it; each shown from k answers only.
+- new hires welcomed (onboarding started) and paired (a mentoring pairing began).
+- signals at `as_of`: attendance rate more than 20 % below the twelve months before; no
+  meeting held in 8 weeks; a new hire (joined 30 to 180 days ago) never paired with a mentor;
+  a consultation request waiting more than 5 days for an assignee.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, union
+from sqlmodel import col
+from sqlmodel import select as sm_select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    AgendaItem,
+    Attendance,
+    Community,
+    ConsultationRequest,
+    ConsultationStatus,
+    Meeting,
+    MeetingStatus,
+    Membership,
+    MentorPairing,
+    OnboardingEnrollment,
+    Poll,
+    PollVote,
+    Rsvp,
+    Survey,
+    SurveyKind,
+    SurveyResponse,
+    Topic,
+    TopicVote,
+)
+from storage.surveys import RESPONSE_TABLE, k_threshold
+
+HISTORY_MONTHS = 12
+ATTENDANCE_DROP = 0.20
+QUIET_PERIOD = timedelta(weeks=8)
+UNPAIRED_AFTER = timedelta(days=30)
+# A new-hire flag older than this is history, not a newcomer waiting for a mentor.
+NEW_HIRE_WINDOW = timedelta(days=180)
+UNASSIGNED_AFTER = timedelta(days=5)
+
+SIGNAL_ATTENDANCE_DOWN = "attendance_down"
+SIGNAL_NO_MEETING = "no_meeting"
+SIGNAL_NEW_HIRE_UNPAIRED = "new_hire_unpaired"
+SIGNAL_CONSULTATION_UNASSIGNED = "consultation_unassigned"
+
+
+# -- months ---------------------------------------------------------------------------------
+
+
+def add_months(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_of(moment: datetime, *, tz: str) -> date:
+    local = moment.astimezone(ZoneInfo(tz))
+    return date(local.year, local.month, 1)
+
+
+def month_start(month: date, *, tz: str) -> datetime:
+    """The instant the month begins, local midnight on the 1st, in UTC."""
+    return datetime(month.year, month.month, 1, tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+def month_bounds(month: date, *, tz: str) -> tuple[datetime, datetime]:
+    return month_start(month, tz=tz), month_start(add_months(month, 1), tz=tz)
+
+
+# -- the summary ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    code: str
+    count: int = 0
+    # attendance_down: the month's rate and the twelve months' before.
+    rate: float | None = None
+    reference: float | None = None
+    # no_meeting: when the last meeting started (None: never).
+    last: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MonthPoint:
+    month: date
+    meetings: int
+    attendances: int
+    # None below k answers.
+    satisfaction: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class VitalitySummary:
+    community_id: int
+    month: date
+    as_of: datetime
+    partial: bool
+    members: int
+    active: int
+    new: int
+    left: int
+    meetings: int
+    attendances: int
+    attendance_expected: int
+    rsvps: int
+    rsvp_expected: int
+    topics_proposed: int
+    topics_scheduled: int
+    polls: int
+    ballots: int
+    consultations_submitted: int
+    consultations_closed: int
+    consultations_assigned: int
+    median_days_to_assignment: float | None
+    k: int
+    satisfaction_responses: int
+    satisfaction: float | None
+    satisfaction_previous: float | None
+    satisfaction_last_three: float | None
+    new_hires_welcomed: int
+    new_hires_paired: int
+    signals: tuple[Signal, ...]
+    history: tuple[MonthPoint, ...]
+
+    @property
+    def attendance_rate(self) -> float | None:
+        return _ratio(self.attendances, self.attendance_expected)
+
+    @property
+    def rsvp_rate(self) -> float | None:
+        return _ratio(self.rsvps, self.rsvp_expected)
+
+    @property
+    def poll_participation(self) -> float | None:
+        return _ratio(self.ballots, self.polls * self.members)
+
+    @property
+    def trend_previous(self) -> float | None:
+        if self.satisfaction is None or self.satisfaction_previous is None:
+            return None
+        return self.satisfaction - self.satisfaction_previous
+
+    @property
+    def trend_last_three(self) -> float | None:
+        if self.satisfaction is None or self.satisfaction_last_three is None:
+            return None
+        return self.satisfaction - self.satisfaction_last_three
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    return float(value) if isinstance(value, int | float | Decimal) else float(str(value))
+
+
+def _between(column: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
+    return and_(column >= start, column < end)
+
+
+def _count_if(condition: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    community_id: int
+    start: datetime
+    end: datetime
+    as_of: datetime
+    now: datetime
+
+
+async def _members(session: AsyncSession, w: _Window) -> tuple[int, int, int]:
+    m_joined, m_left = col(Membership.joined_at), col(Membership.left_at)
+    row = (
+        await session.execute(
+            select(
+                _count_if(and_(m_joined < w.as_of, or_(m_left.is_(None), m_left >= w.as_of))),
+                _count_if(_between(m_joined, w.start, w.end)),
+                _count_if(and_(m_left.is_not(None), _between(m_left, w.start, w.end))),
+            ).where(col(Membership.community_id) == w.community_id)
+        )
+    ).one()
+    return _int(row[0]), _int(row[1]), _int(row[2])
+
+
+async def _active(session: AsyncSession, w: _Window) -> int:
+    cid = w.community_id
+    sources = union(
+        select(col(Attendance.person_id).label("person_id"))
+        .join(Meeting, col(Meeting.id) == col(Attendance.meeting_id))
+        .where(col(Meeting.community_id) == cid)
+        .where(col(Meeting.status) != MeetingStatus.CANCELLED)
+        .where(_between(col(Meeting.starts_at), w.start, w.end)),
+        select(col(Rsvp.person_id))
+        .join(Meeting, col(Meeting.id) == col(Rsvp.meeting_id))
+        .where(col(Meeting.community_id) == cid)
+        .where(_between(col(Rsvp.answered_at), w.start, w.end)),
+        select(col(Topic.proposed_by_id))
+        .where(col(Topic.community_id) == cid)
+        .where(col(Topic.proposed_by_id).is_not(None))
+        .where(_between(col(Topic.created_at), w.start, w.end)),
+        select(col(TopicVote.person_id))
+        .join(Topic, col(Topic.id) == col(TopicVote.topic_id))
+        .where(col(Topic.community_id) == cid)
+        .where(_between(col(TopicVote.created_at), w.start, w.end)),
+        select(col(PollVote.person_id))
+        .join(Poll, col(Poll.id) == col(PollVote.poll_id))
+        .where(col(Poll.community_id) == cid)
+        .where(col(PollVote.person_id).is_not(None))
+        .where(_between(col(PollVote.voted_at), w.start, w.end)),
+        select(col(ConsultationRequest.requester_id))
+        .where(col(ConsultationRequest.community_id) == cid)
+        .where(_between(col(ConsultationRequest.created_at), w.start, w.end)),
+    ).subquery()
+    return _int((await session.execute(select(func.count()).select_from(sources))).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class _MeetingFigures:
+    held: int
+    attendances: int
+    attendance_expected: int
+    rsvps: int
+    rsvp_expected: int
+
+
+async def _meetings(
+    session: AsyncSession, *, community_id: int, start: datetime, end: datetime, now: datetime
+) -> _MeetingFigures:
+    """Held meetings and, per meeting, its attendances, RSVPs and members at its start
+    (correlated subqueries), summed by the outer query."""
+    joined, left = col(Membership.joined_at), col(Membership.left_at)
+    starts = col(Meeting.starts_at)
+    expected = (
+        select(func.count())
+        .select_from(Membership)
+        .where(col(Membership.community_id) == col(Meeting.community_id))
+        .where(joined <= starts)
+        .where(or_(left.is_(None), left > starts))
+        .scalar_subquery()
+    )
+    attended = (
+        select(func.count())
+        .select_from(Attendance)
+        .where(col(Attendance.meeting_id) == col(Meeting.id))
+        .scalar_subquery()
+    )
+    answered = (
+        select(func.count())
+        .select_from(Rsvp)
+        .where(col(Rsvp.meeting_id) == col(Meeting.id))
+        .scalar_subquery()
+    )
+    per_meeting = (
+        select(
+            case((col(Meeting.attendance_confirmed_at).is_not(None), 1), else_=0).label(
+                "confirmed"
+            ),
+            attended.label("attended"),
+            answered.label("answered"),
+            expected.label("expected"),
+        )
+        .where(col(Meeting.community_id) == community_id)
+        .where(col(Meeting.status) != MeetingStatus.CANCELLED)
+        .where(_between(starts, start, end))
+        .where(col(Meeting.ends_at) <= now)
+        .subquery()
+    )
+    confirmed = per_meeting.c.confirmed == 1
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(case((confirmed, per_meeting.c.attended), else_=0)), 0),
+                func.coalesce(func.sum(case((confirmed, per_meeting.c.expected), else_=0)), 0),
+                func.coalesce(func.sum(per_meeting.c.answered), 0),
+                func.coalesce(func.sum(per_meeting.c.expected), 0),
+            ).select_from(per_meeting)
+        )
+    ).one()
+    return _MeetingFigures(*(_int(value) for value in row))
+
+
+async def _topics(session: AsyncSession, w: _Window) -> tuple[int, int]:
+    proposed = (
+        await session.execute(
+            select(func.count())
+            .select_from(Topic)
+            .where(col(Topic.community_id) == w.community_id)
+            .where(_between(col(Topic.created_at), w.start, w.end))
+        )
+    ).scalar_one()
+    scheduled = (
+        await session.execute(
+            select(func.count(func.distinct(col(AgendaItem.topic_id))))
+            .join(Meeting, col(Meeting.id) == col(AgendaItem.meeting_id))
+            .where(col(Meeting.community_id) == w.community_id)
+            .where(col(Meeting.status) != MeetingStatus.CANCELLED)
+            .where(_between(col(Meeting.starts_at), w.start, w.end))
+            .where(col(AgendaItem.topic_id).is_not(None))
+        )
+    ).scalar_one()
+    return _int(proposed), _int(scheduled)
+
+
+async def _polls(session: AsyncSession, w: _Window) -> tuple[int, int]:
+    row = (
+        await session.execute(
+            select(func.count(func.distinct(col(Poll.id))), func.count(col(PollVote.id)))
+            .select_from(Poll)
+            .outerjoin(PollVote, col(PollVote.poll_id) == col(Poll.id))
+            .where(col(Poll.community_id) == w.community_id)
+            .where(_between(col(Poll.created_at), w.start, w.end))
+        )
+    ).one()
+    return _int(row[0]), _int(row[1])
+
+
+def _days_to_assignment(session: AsyncSession) -> Any:
+    assigned, created = col(ConsultationRequest.assigned_at), col(ConsultationRequest.created_at)
+    if _dialect(session) == "postgresql":
+        return func.extract("epoch", assigned - created) / 86400.0
+    return func.julianday(assigned) - func.julianday(created)
+
+
+async def _consultations(session: AsyncSession, w: _Window) -> tuple[int, int, int, float | None]:
+    request = ConsultationRequest
+    row = (
+        await session.execute(
+            select(
+                _count_if(_between(col(request.created_at), w.start, w.end)),
+                _count_if(
+                    and_(
+                        col(request.closed_at).is_not(None),
+                        _between(col(request.closed_at), w.start, w.end),
+                    )
+                ),
+                _count_if(
+                    and_(
+                        col(request.assigned_at).is_not(None),
+                        _between(col(request.assigned_at), w.start, w.end),
+                    )
+                ),
+            ).where(col(request.community_id) == w.community_id)
+        )
+    ).one()
+    submitted, closed, assigned = (_int(value) for value in row)
+    median = await _median_days(session, w, assigned) if assigned else None
+    return submitted, closed, assigned, median
+
+
+async def _median_days(session: AsyncSession, w: _Window, count: int) -> float | None:
+    """PostgreSQL's percentile_cont; elsewhere the middle row(s) of the ordered durations
+    (LIMIT/OFFSET), averaged by the database too."""
+    days = _days_to_assignment(session)
+    assigned_in_month = and_(
+        col(ConsultationRequest.community_id) == w.community_id,
+        col(ConsultationRequest.assigned_at).is_not(None),
+        _between(col(ConsultationRequest.assigned_at), w.start, w.end),
+    )
+    if _dialect(session) == "postgresql":
+        statement = select(func.percentile_cont(0.5).within_group(days)).where(assigned_in_month)
+    else:
+        middle = (
+            select(days.label("days"))
+            .where(assigned_in_month)
+            .order_by(days)
+            .limit(2 - count % 2)
+            .offset((count - 1) // 2)
+            .subquery()
+        )
+        statement = select(func.avg(middle.c.days))
+    return _float((await session.execute(statement)).scalar_one())
+
+
+def _satisfaction_query(
+    community_id: int, buckets: Sequence[tuple[datetime, datetime]], k: int
+) -> Any:
+    """For each (start, end): how many satisfaction answers about meetings started then, and
+    their average overall rating (only when k or more; the database decides)."""
+    overall = RESPONSE_TABLE.c.ratings["overall"].as_integer()
+    starts = col(Meeting.starts_at)
+    columns: list[Any] = []
+    for start, end in buckets:
+        inside = and_(_between(starts, start, end), overall.is_not(None))
+        answers = func.coalesce(func.sum(case((inside, 1), else_=0)), 0)
+        columns.append(answers)
+        columns.append(case((answers >= k, func.avg(case((inside, overall), else_=None)))))
+    return (
+        select(*columns)
+        .select_from(SurveyResponse)
+        .join(Survey, col(Survey.id) == col(SurveyResponse.survey_id))
+        .join(Meeting, col(Meeting.id) == col(Survey.meeting_id))
+        .where(col(Survey.kind) == SurveyKind.SATISFACTION)
+        .where(col(Meeting.community_id) == community_id)
+        .where(starts >= min(start for start, _ in buckets))
+        .where(starts < max(end for _, end in buckets))
+    )
+
+
+async def _newcomers(session: AsyncSession, w: _Window) -> tuple[int, int]:
+    welcomed = (
+        await session.execute(
+            select(func.count())
+            .select_from(OnboardingEnrollment)
+            .where(col(OnboardingEnrollment.community_id) == w.community_id)
+            .where(_between(col(OnboardingEnrollment.started_at), w.start, w.end))
+        )
+    ).scalar_one()
+    paired = (
+        await session.execute(
+            select(func.count())
+            .select_from(MentorPairing)
+            .where(col(MentorPairing.community_id) == w.community_id)
+            .where(col(MentorPairing.accepted_at).is_not(None))
+            .where(_between(col(MentorPairing.accepted_at), w.start, w.end))
+        )
+    ).scalar_one()
+    return _int(welcomed), _int(paired)
+
+
+async def _signals(
+    session: AsyncSession,
+    w: _Window,
+    community: Community,
+    month: _MeetingFigures,
+    reference: _MeetingFigures,
+) -> tuple[Signal, ...]:
+    found: list[Signal] = []
+    rate = _ratio(month.attendances, month.attendance_expected)
+    before = _ratio(reference.attendances, reference.attendance_expected)
+    if rate is not None and before and rate < before * (1 - ATTENDANCE_DROP):
+        found.append(Signal(SIGNAL_ATTENDANCE_DOWN, rate=rate, reference=before))
+
+    last = (
+        await session.execute(
+            select(col(Meeting.starts_at))
+            .where(col(Meeting.community_id) == w.community_id)
+            .where(col(Meeting.status) != MeetingStatus.CANCELLED)
+            .where(col(Meeting.starts_at) <= w.as_of)
+            .where(col(Meeting.ends_at) <= w.now)
+            .order_by(col(Meeting.starts_at).desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    quiet_since = w.as_of - QUIET_PERIOD
+    if community.created_at <= quiet_since and (last is None or last < quiet_since):
+        found.append(Signal(SIGNAL_NO_MEETING, last=last))
+
+    joined, left = col(Membership.joined_at), col(Membership.left_at)
+    ever_paired = exists(
+        select(col(MentorPairing.id))
+        .where(col(MentorPairing.community_id) == col(Membership.community_id))
+        .where(col(MentorPairing.mentee_id) == col(Membership.person_id))
+        .where(col(MentorPairing.accepted_at).is_not(None))
+        .where(col(MentorPairing.accepted_at) <= w.as_of)
+    )
+    unpaired = (
+        await session.execute(
+            select(func.count())
+            .select_from(Membership)
+            .where(col(Membership.community_id) == w.community_id)
+            .where(col(Membership.is_new_hire).is_(True))
+            .where(joined <= w.as_of - UNPAIRED_AFTER)
+            .where(joined > w.as_of - NEW_HIRE_WINDOW)
+            .where(or_(left.is_(None), left > w.as_of))
+            .where(~ever_paired)
+        )
+    ).scalar_one()
+    if unpaired:
+        found.append(Signal(SIGNAL_NEW_HIRE_UNPAIRED, count=_int(unpaired)))
+
+    request = ConsultationRequest
+    waiting = (
+        await session.execute(
+            select(func.count())
+            .select_from(request)
+            .where(col(request.community_id) == w.community_id)
+            .where(col(request.created_at) <= w.as_of - UNASSIGNED_AFTER)
+            .where(or_(col(request.assigned_at).is_(None), col(request.assigned_at) > w.as_of))
+            .where(or_(col(request.closed_at).is_(None), col(request.closed_at) > w.as_of))
+            .where(col(request.status) != ConsultationStatus.WITHDRAWN)
+        )
+    ).scalar_one()
+    if waiting:
+        found.append(Signal(SIGNAL_CONSULTATION_UNASSIGNED, count=_int(waiting)))
+    return tuple(found)
+
+
+async def _history(
+    session: AsyncSession, *, community_id: int, month: date, tz: str, now: datetime, k: int
+) -> tuple[MonthPoint, ...]:
+    """Meetings held, attendances and satisfaction for each of the last HISTORY_MONTHS months
+    (this one last): one conditional aggregate per month, two queries in all."""
+    months = [add_months(month, offset) for offset in range(1 - HISTORY_MONTHS, 1)]
+    bounds = [month_bounds(m, tz=tz) for m in months]
+    starts = col(Meeting.starts_at)
+    columns: list[Any] = []
+    for start, end in bounds:
+        inside = _between(starts, start, end)
+        columns.append(func.count(func.distinct(case((inside, col(Meeting.id)), else_=None))))
+        columns.append(func.count(case((inside, col(Attendance.id)), else_=None)))
+    counts = (
+        await session.execute(
+            select(*columns)
+            .select_from(Meeting)
+            .outerjoin(Attendance, col(Attendance.meeting_id) == col(Meeting.id))
+            .where(col(Meeting.community_id) == community_id)
+            .where(col(Meeting.status) != MeetingStatus.CANCELLED)
+            .where(col(Meeting.ends_at) <= now)
+            .where(starts >= bounds[0][0])
+            .where(starts < bounds[-1][1])
+        )
+    ).one()
+    satisfaction = (await session.execute(_satisfaction_query(community_id, bounds, k))).one()
+    return tuple(
+        MonthPoint(
+            month=m,
+            meetings=_int(counts[2 * i]),
+            attendances=_int(counts[2 * i + 1]),
+            satisfaction=_float(satisfaction[2 * i + 1]),
+        )
+        for i, m in enumerate(months)
+    )
+
+
+async def vitality_summary(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    month: date,
+    tz: str,
+    now: datetime,
+    with_history: bool = True,
+) -> VitalitySummary:
+    """The summary of `month` (its first day) for the community. LookupError if unknown."""
+    community = await session.get(Community, community_id)
+    if community is None:
+        raise LookupError(community_id)
+    month = date(month.year, month.month, 1)
+    start, end = month_bounds(month, tz=tz)
+    as_of = min(end, now)
+    w = _Window(community_id, start, end, as_of, now)
+    k = k_threshold(community)
+
+    members, new, left = await _members(session, w)
+    figures = await _meetings(session, community_id=community_id, start=start, end=end, now=now)
+    reference = await _meetings(
+        session,
+        community_id=community_id,
+        start=month_start(add_months(month, -HISTORY_MONTHS), tz=tz),
+        end=start,
+        now=now,
+    )
+    proposed, scheduled = await _topics(session, w)
+    polls, ballots = await _polls(session, w)
+    submitted, closed, assigned, median = await _consultations(session, w)
+    previous = month_bounds(add_months(month, -1), tz=tz)
+    three = (month_start(add_months(month, -3), tz=tz), start)
+    satisfaction = (
+        await session.execute(_satisfaction_query(community_id, [(start, end), previous, three], k))
+    ).one()
+    welcomed, paired = await _newcomers(session, w)
+    history = (
+        await _history(session, community_id=community_id, month=month, tz=tz, now=now, k=k)
+        if with_history
+        else ()
+    )
+    return VitalitySummary(
+        community_id=community_id,
+        month=month,
+        as_of=as_of,
+        partial=now < end,
+        members=members,
+        active=await _active(session, w),
+        new=new,
+        left=left,
+        meetings=figures.held,
+        attendances=figures.attendances,
+        attendance_expected=figures.attendance_expected,
+        rsvps=figures.rsvps,
+        rsvp_expected=figures.rsvp_expected,
+        topics_proposed=proposed,
+        topics_scheduled=scheduled,
+        polls=polls,
+        ballots=ballots,
+        consultations_submitted=submitted,
+        consultations_closed=closed,
+        consultations_assigned=assigned,
+        median_days_to_assignment=median,
+        k=k,
+        satisfaction_responses=_int(satisfaction[0]),
+        satisfaction=_float(satisfaction[1]),
+        satisfaction_previous=_float(satisfaction[3]),
+        satisfaction_last_three=_float(satisfaction[5]),
+        new_hires_welcomed=welcomed,
+        new_hires_paired=paired,
+        signals=await _signals(session, w, community, figures, reference),
+        history=history,
+    )
+
+
+async def months_for_export(
+    session: AsyncSession, *, community_id: int, month: date, tz: str, now: datetime
+) -> list[VitalitySummary]:
+    """The summaries of the HISTORY_MONTHS months ending with `month`, oldest first (CSV)."""
+    return [
+        await vitality_summary(
+            session,
+            community_id=community_id,
+            month=add_months(month, offset),
+            tz=tz,
+            now=now,
+            with_history=False,
+        )
+        for offset in range(1 - HISTORY_MONTHS, 1)
+    ]
+
+
+async def communities_to_summarise(session: AsyncSession, *, before: datetime) -> list[Community]:
+    """Communities that existed before `before` (a month's end): the others have no month to
+    report yet."""
+    rows = await session.exec(
+        sm_select(Community).where(col(Community.created_at) < before).order_by(col(Community.id))
+    )
+    return list(rows.all())
