@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import math
+import os
 import sys
 import tempfile
 import time
@@ -210,7 +211,8 @@ async def _measure(kind: str, messages: int, runtime: Runtime, connector: FakeCo
     await seed(runtime.sessions, messages=messages, service_url=connector.url)
     print(
         f"[{kind}] seeded {messages} people, chats and notices in "
-        f"{time.monotonic() - seeding:.2f} s",
+        f"{time.monotonic() - seeding:.2f} s; load average {os.getloadavg()[0]:.2f} "
+        f"on {os.cpu_count()} CPUs (other work on the machine slows the run)",
         flush=True,
     )
     minimum = minimum_seconds(settings, messages=messages, conversations=messages)
@@ -257,7 +259,8 @@ async def _measure(kind: str, messages: int, runtime: Runtime, connector: FakeCo
     print(
         f"[{kind}] rows by status {dict(statuses)}, by attempts {dict(sorted(attempts.items()))}; "
         f"drain loop ended {drained - started:.2f} s after the first claim "
-        f"(concurrency {settings.outbox_concurrency}, batch {settings.outbox_batch_size})",
+        f"(concurrency {settings.outbox_concurrency}, batch {settings.outbox_batch_size}); "
+        f"load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
     return Result(

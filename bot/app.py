@@ -24,6 +24,8 @@ from botbuilder.schema import Activity, CallerIdConstants
 from botframework.connector.auth import AuthenticationConstants
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.attestations_flow import ATTESTATION_RENDERERS, attestation_pdf
+from bot.attestations_flow import ROUTE as ATTESTATION_ROUTE
 from bot.deliveries import RENDERERS
 from bot.dispatcher import Dispatcher
 from bot.handler import CarrefourBot
@@ -61,6 +63,7 @@ ALL_RENDERERS = {
     **MENTORING_RENDERERS,
     **MEETING_RENDERERS,
     **POLL_RENDERERS,
+    **ATTESTATION_RENDERERS,
 }
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -232,4 +235,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    # Signed, expiring links to attestations de présence (the token is the authorisation).
+    app.router.add_get(ATTESTATION_ROUTE, attestation_pdf)
     return app

@@ -150,6 +150,8 @@ def _period_label(period: Period) -> str:
 
 def _period_text(period: Period, locale: str) -> str:
     t = translator(locale)
+    if period.start == period.end:
+        return t("attestation.period_day", day=long_date(period.start, locale))
     return t(
         "attestation.period",
         start=long_date(period.start, locale),

@@ -29,6 +29,8 @@ class Command(enum.StrEnum):
     MOVE_MEETING = "move_meeting"
     TOPICS = "topics"
     POLL = "poll"
+    ATTESTATION = "attestation"
+    ATTESTATIONS = "attestations"
     PROPOSE_TOPIC = "propose_topic"
     UNKNOWN = "unknown"
 
@@ -69,6 +71,10 @@ _WORDS: dict[str, Command] = {
     "accueil": Command.ONBOARDING,
     "onboarding": Command.ONBOARDING,
     "agenda": Command.AGENDA,
+    "attestation": Command.ATTESTATION,
+    "certificate": Command.ATTESTATION,
+    "attestations": Command.ATTESTATIONS,
+    "certificates": Command.ATTESTATIONS,
     "sondage": Command.POLL,
     "poll": Command.POLL,
     "sujets": Command.TOPICS,
@@ -163,6 +169,8 @@ def parse(text: str | None) -> Parsed:
         Command.LEAVE,
         Command.JOIN,
         Command.MENTOR,
+        Command.ATTESTATION,
+        Command.ATTESTATIONS,
     ):
         return Parsed(command, rest.strip())
     return Parsed(Command.UNKNOWN, simple)

@@ -23,8 +23,8 @@ from botbuilder.dialogs import DialogSet, DialogTurnStatus
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ChannelAccount
 
+from bot import attestations_flow, meetings_flow, polls_flow, topics_flow
 from bot import community_actions as actions
-from bot import meetings_flow, polls_flow, topics_flow
 from bot import mentoring_flow as mentoring
 from bot.commands import Command, Parsed, language_argument, parse, volunteer_capacity
 from bot.community_actions import Services
@@ -277,6 +277,20 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     info=info,
                     community_id=await self._channel_community_id(turn_context),
                     capacity=volunteer_capacity(parsed.argument),
+                )
+            case Command.ATTESTATION | Command.ATTESTATIONS:
+                issue = (
+                    attestations_flow.on_attestation_command
+                    if parsed.command is Command.ATTESTATION
+                    else attestations_flow.on_bulk_attestations_command
+                )
+                await issue(
+                    turn_context,
+                    sessions=self._sessions,
+                    settings=self._settings,
+                    info=info,
+                    argument=parsed.argument,
+                    wake=services.wake,
                 )
             case Command.POLL:
                 await polls_flow.on_poll_command(

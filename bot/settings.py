@@ -6,6 +6,7 @@ operator copies from the Azure portal work unchanged; the rest are prefixed `CAR
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -81,6 +82,14 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(None, validation_alias="CARREFOUR_SECRET_KEY")
     # Public base URL of the bot (for links to its own files: attestations, exports).
     public_url: str = Field("http://localhost:3978", validation_alias="CARREFOUR_PUBLIC_URL")
+    # Attestations de présence: continuing-education units per hour (0.1 UEC = 1 h in the
+    # network) and how long a signed link to a certificate stays valid.
+    uec_per_hour: Decimal = Field(
+        Decimal("0.1"), gt=0, le=1, validation_alias="CARREFOUR_UEC_PER_HOUR"
+    )
+    attestation_link_days: int = Field(
+        7, ge=1, le=366, validation_alias="CARREFOUR_ATTESTATION_LINK_DAYS"
+    )
     # Tests and one-off CLI commands run without the background scheduler.
     scheduler_enabled: bool = Field(True, validation_alias="CARREFOUR_SCHEDULER_ENABLED")
 

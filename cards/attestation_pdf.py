@@ -43,6 +43,7 @@ FONT_DIRS: tuple[Path, ...] = (
 ACCENT = (31, 78, 121)  # a sober blue for the title and the table's headings
 MARGIN = 20.0
 PRODUCER = "Carrefour"
+CLOSING_HEIGHT = 48.0  # mm: totals, rate, animator and issue date
 
 
 class FontMissingError(RuntimeError):
@@ -64,7 +65,15 @@ _PAGE = "\x00"
 
 
 class _Document(FPDF):
+    header_text = ""  # on the pages after the first: whose attestation this is
     footer_text = ""  # with _PAGE where the page number goes; "{nb}" is the page count
+
+    def header(self) -> None:
+        if self.page_no() > 1 and self.header_text:
+            self.set_font(FONT_FAMILY, size=8)
+            self.set_text_color(110, 110, 110)
+            self.cell(0, 6, self.header_text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.ln(2)
 
     def footer(self) -> None:
         self.set_y(-15)
@@ -132,6 +141,7 @@ def build_attestation_pdf(
     pdf.set_creator(PRODUCER)
     pdf.set_lang(locale)
     pdf.set_creation_date(datetime.combine(data.issued_on, time(12), tzinfo=UTC))
+    pdf.header_text = f"{title} — {person} — {data.community_name}"
     pdf.footer_text = t("attestation.pdf.footer", page=_PAGE, pages=pdf.str_alias_nb_pages)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_auto_page_break(auto=True, margin=22)
@@ -185,6 +195,9 @@ def build_attestation_pdf(
             table.row(row)
     pdf.ln(6)
 
+    # The totals, the animator and the date stay together on one page.
+    if pdf.get_y() + CLOSING_HEIGHT > pdf.page_break_trigger:
+        pdf.add_page()
     line(
         plural(
             locale,

@@ -34,6 +34,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(key="agenda", verb="agenda.show", button=False),
     Feature(key="mentor", verb="mentor.request"),
     Feature(key="leave", verb="community.leave", button=False),
+    Feature(key="attestation", verb="attestation.show", button=False, menu=False),
     Feature(key="language", verb="language.choose"),
     Feature(key="setup", verb="community.setup", button=False, animators=True),
     Feature(key="plan", verb="meeting.plan.show", button=False, menu=False, animators=True),

@@ -382,6 +382,8 @@ class Outcome:
     request: ConsultationRequest
     queued: int = 0
     changed: bool = True
+    # decline(): the assignee gave the request back (rather than a coordinator declining it).
+    handed_back: bool = False
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -489,6 +491,14 @@ async def _lines(
     ]
 
 
+async def line_of(session: AsyncSession, *, request: ConsultationRequest) -> RequestLine:
+    """One request without its content (for a caller that checked who it is for)."""
+    community = await session.get(Community, request.community_id)
+    assert community is not None
+    (line,) = await _lines(session, [(request, community)])
+    return line
+
+
 def _with_community() -> Any:
     return select(ConsultationRequest, Community).join(
         Community, col(Community.id) == col(ConsultationRequest.community_id)
@@ -558,9 +568,7 @@ async def read_request(
         logger.info("consultation %s: read refused to person %s", request.reference, viewer_id)
         return None
     _record(session, request, viewer_id, Action.READ, purpose, now)
-    community = await session.get(Community, request.community_id)
-    assert community is not None
-    (line,) = await _lines(session, [(request, community)])
+    line = await line_of(session, request=request)
     suggested = (
         None
         if request.suggested_assignee_id is None
@@ -983,7 +991,7 @@ async def decline(
         )
         queued += await _queue(session, request, event, KIND_RETURNED, [request.requester_id])
         logger.info("consultation %s handed back by person %s", request.reference, actor_id)
-        return Outcome(request, queued)
+        return Outcome(request, queued, handed_back=True)
     if not await is_coordinator(session, person_id=actor_id, community_id=request.community_id):
         raise NotAllowed("only the assignee or a coordinator declines a request")
     if request.status != ConsultationStatus.SUBMITTED:

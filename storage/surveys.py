@@ -185,6 +185,10 @@ async def get_survey(session: AsyncSession, *, survey_id: int) -> Survey | None:
     return await session.get(Survey, survey_id)
 
 
+async def meeting_of(session: AsyncSession, *, survey: Survey) -> Meeting | None:
+    return await session.get(Meeting, survey.meeting_id) if survey.meeting_id else None
+
+
 # -- opening satisfaction surveys, inviting ---------------------------------------------------
 
 
@@ -755,7 +759,7 @@ async def results(session: AsyncSession, *, survey_id: int, now: datetime) -> Su
         raise UnknownSurvey(survey_id)
     community = await session.get(Community, survey.community_id)
     assert community is not None
-    meeting = await session.get(Meeting, survey.meeting_id) if survey.meeting_id else None
+    meeting = await meeting_of(session, survey=survey)
     invited = (
         await session.execute(
             select(func.count())

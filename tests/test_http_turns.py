@@ -58,6 +58,7 @@ async def test_aide_in_personal_chat_shows_the_french_help_card(
         "ordre du jour",
         "mentor",
         "quitter",
+        "attestation",
         "langue",
     ]
     assert card["body"][3]["text"] == "Pour l’animation"

@@ -1,0 +1,1019 @@
+"""Professional consultations in the bot: commands, card actions, outbox renderers and the two
+scheduled jobs (escalation of unassigned requests, erasure of old content).
+
+No routing here: bot/handler.py sends the commands and the `consultation.*` card verbs to
+these functions. Every action re-checks its rule in storage/consultations.py; card data only
+says which request is meant.
+
+Confidentiality: a request's content is read only through `consultations.read_request`
+(which checks the reader and records the read) and only in a personal chat — commands and
+buttons that would show a request answer in a channel with a pointer to the 1:1 chat. Logs
+carry ids and references, never content.
+
+Outbox kinds (storage.consultations.KIND_*), each re-checked at send time:
+consultation_new, consultation_reminder, consultation_assigned (cards with content, to
+coordinators or the assignee), consultation_assigned_notice, consultation_taken,
+consultation_returned, consultation_withdrawn (texts without content),
+consultation_waiting (to animators: reference, age and counts only),
+consultation_feedback (the usefulness question, to the requester).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.schema import Activity
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.community_actions import Services, channel_ids
+from bot.deliveries import RenderContext, Renderer
+from bot.personal import run_in_personal_chat
+from bot.settings import Settings
+from cards.common import Element
+from cards.consultations import (
+    ASSIGNEE_INPUT,
+    COMMENT_INPUT,
+    CONTEXT_ASSIGNED,
+    CONTEXT_DETAILS,
+    CONTEXT_NEW,
+    CONTEXT_REMINDER,
+    CONTEXT_RETURNED,
+    RATING_INPUT,
+    REASON_INPUT,
+    VERB_ASSIGN,
+    VERB_ASSIGNED,
+    VERB_AUDIT,
+    VERB_CLOSE,
+    VERB_DECLINE,
+    VERB_FEEDBACK,
+    VERB_MINE,
+    VERB_REQUEST,
+    VERB_SHOW,
+    VERB_START,
+    VERB_TAKE,
+    VERB_VOLUNTEER,
+    VERB_WITHDRAW,
+    build_assigned_requests_card,
+    build_audit_card,
+    build_community_choice_card,
+    build_feedback_card,
+    build_my_requests_card,
+    build_request_card,
+    identifier_kinds_text,
+    motive_label,
+    name_or_someone,
+)
+from cards.i18n import Translate, plural, translator
+from dialogs.base import simplify
+from dialogs.consultation_dialog import MOTIVE_WORDS, ConsultationDialog, ConsultationOptions
+from dialogs.context import TURN_INFO_KEY, TurnInfo
+from storage import communities, consultations
+from storage.communities import NotAllowed, has_role
+from storage.consultations import (
+    KIND_ASSIGNED,
+    KIND_ASSIGNED_NOTICE,
+    KIND_FEEDBACK,
+    KIND_NEW,
+    KIND_REMINDER,
+    KIND_RETURNED,
+    KIND_TAKEN,
+    KIND_WAITING,
+    KIND_WITHDRAWN,
+    LOAD_STATUSES,
+    MOTIVES,
+    HasIdentifiers,
+    NoSuchRequest,
+    Outcome,
+    Viewer,
+    WrongStatus,
+)
+from storage.db import SessionFactory, transaction
+from storage.models import Community, ConsultationRequest, ConsultationStatus, Person, Role, utcnow
+
+logger = logging.getLogger(__name__)
+
+Wake = Callable[[], None]
+Clock = Callable[[], datetime]
+
+DEFAULT_TIMEZONE = "America/Montreal"
+# Defaults of the settings the scheduler passes (see the report for bot/settings.py).
+DEFAULT_REMINDER_WORKING_DAYS = 2
+DEFAULT_ESCALATION_WORKING_DAYS = 5
+DEFAULT_RETENTION_DAYS = 365
+# How a reference is recognised in a command (« journal C-2026-0042 »).
+REFERENCE_PATTERN = re.compile(r"\bc-\d{4}-\d{3,}\b", re.IGNORECASE)
+# `consultant tout` / `consultant all`: every motive; `consultant retirer`: none any more.
+ALL_WORDS = frozenset({"tout", "tous", "toutes", "all", "everything"})
+WITHDRAW_WORDS = frozenset(
+    {"retirer", "retrait", "arreter", "stop", "aucun", "aucune", "non", "none", "withdraw", "no"}
+)
+# Words the handler may leave in front of the motives (`consultant volunteer …`).
+FILLER_WORDS = frozenset({"volunteer", "benevole", "devenir", "become", "pour", "for", "en"})
+
+
+def _card(card: Element) -> Activity:
+    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+
+
+def _param_int(params: dict[str, Any], key: str) -> int | None:
+    value = params.get(key)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+# -- outbox renderers ------------------------------------------------------------------------
+
+
+async def _request_for(context: RenderContext) -> tuple[ConsultationRequest, int] | None:
+    request_id = _param_int(context.message.params, "request_id")
+    recipient = context.message.person_id
+    if request_id is None or recipient is None:
+        return None
+    async with context.sessions() as session:
+        request = await consultations.get_request(session, request_id=request_id)
+    return None if request is None else (request, recipient)
+
+
+async def _content_card(
+    context: RenderContext,
+    *,
+    part: Viewer,
+    statuses: Sequence[ConsultationStatus],
+    card_context: str,
+) -> Activity | None:
+    """The request with its content, if the recipient still has `part` in it (and is not its
+    requester) and it is still in one of `statuses`; the read is recorded."""
+    found = await _request_for(context)
+    if found is None:
+        return None
+    request, recipient = found
+    async with transaction(context.sessions) as session:
+        fresh = await consultations.get_request(session, request_id=request.id or 0)
+        if fresh is None or fresh.status not in statuses:
+            return None
+        roles = await consultations.viewer_roles(session, fresh, recipient)
+        # The recipient may have lost the role, or the request another assignee, since then.
+        if part not in roles or Viewer.REQUESTER in roles:
+            return None
+        content = await consultations.read_request(
+            session, request_id=fresh.id or 0, viewer_id=recipient, purpose="card", now=context.now
+        )
+        if content is None:
+            return None
+        ranked = (
+            await consultations.candidates(session, request=fresh)
+            if part == Viewer.COORDINATOR
+            else []
+        )
+    working_days = _param_int(context.message.params, "working_days")
+    return _card(
+        build_request_card(
+            content,
+            locale=context.locale,
+            tz=context.timezone,
+            context=card_context,
+            candidates=ranked,
+            working_days=working_days,
+        )
+    )
+
+
+async def render_new(context: RenderContext) -> Activity | None:
+    returned = bool(context.message.params.get("returned"))
+    return await _content_card(
+        context,
+        part=Viewer.COORDINATOR,
+        statuses=[ConsultationStatus.SUBMITTED],
+        card_context=CONTEXT_RETURNED if returned else CONTEXT_NEW,
+    )
+
+
+async def render_reminder(context: RenderContext) -> Activity | None:
+    return await _content_card(
+        context,
+        part=Viewer.COORDINATOR,
+        statuses=[ConsultationStatus.SUBMITTED],
+        card_context=CONTEXT_REMINDER,
+    )
+
+
+async def render_assigned(context: RenderContext) -> Activity | None:
+    return await _content_card(
+        context, part=Viewer.ASSIGNEE, statuses=LOAD_STATUSES, card_context=CONTEXT_ASSIGNED
+    )
+
+
+async def _names(
+    session: AsyncSession, request: ConsultationRequest
+) -> tuple[Community | None, Person | None]:
+    community = await session.get(Community, request.community_id)
+    assignee = (
+        None if request.assignee_id is None else await session.get(Person, request.assignee_id)
+    )
+    return community, assignee
+
+
+async def render_taken(context: RenderContext) -> Activity | None:
+    """To the requester: who took the request (as it is now)."""
+    found = await _request_for(context)
+    if found is None:
+        return None
+    request, recipient = found
+    if recipient != request.requester_id or request.status not in LOAD_STATUSES:
+        return None
+    async with context.sessions() as session:
+        community, assignee = await _names(session, request)
+    t = translator(context.locale)
+    return MessageFactory.text(
+        t(
+            "consultation.taken.notice",
+            reference=request.reference,
+            name=name_or_someone(assignee.name if assignee else None, locale=context.locale),
+            community=community.name if community else "",
+        )
+    )
+
+
+async def render_assigned_notice(context: RenderContext) -> Activity | None:
+    """To the other coordinators: who has the request now (no content)."""
+    found = await _request_for(context)
+    if found is None:
+        return None
+    request, recipient = found
+    if request.status not in LOAD_STATUSES:
+        return None
+    async with context.sessions() as session:
+        if not await consultations.is_coordinator(
+            session, person_id=recipient, community_id=request.community_id
+        ):
+            return None
+        _community, assignee = await _names(session, request)
+    return MessageFactory.text(
+        translator(context.locale)(
+            "consultation.assigned_notice",
+            reference=request.reference,
+            name=name_or_someone(assignee.name if assignee else None, locale=context.locale),
+        )
+    )
+
+
+async def render_returned(context: RenderContext) -> Activity | None:
+    found = await _request_for(context)
+    if found is None:
+        return None
+    request, recipient = found
+    if recipient != request.requester_id or request.status != ConsultationStatus.SUBMITTED:
+        return None
+    return MessageFactory.text(
+        translator(context.locale)("consultation.returned.notice", reference=request.reference)
+    )
+
+
+async def render_withdrawn(context: RenderContext) -> Activity | None:
+    found = await _request_for(context)
+    if found is None:
+        return None
+    request, recipient = found
+    if (
+        request.status != ConsultationStatus.WITHDRAWN
+        or _param_int(context.message.params, "assignee_id") != recipient
+    ):
+        return None
+    return MessageFactory.text(
+        translator(context.locale)("consultation.withdrawn.notice", reference=request.reference)
+    )
+
+
+async def render_waiting(context: RenderContext) -> Activity | None:
+    """To the animators: a request waits. Its reference, its age and the community's counts:
+    animators may not read requests."""
+    found = await _request_for(context)
+    if found is None:
+        return None
+    request, recipient = found
+    if request.status != ConsultationStatus.SUBMITTED:
+        return None
+    async with context.sessions() as session:
+        member = await communities.membership(
+            session, person_id=recipient, community_id=request.community_id
+        )
+        if not has_role(member, Role.ANIMATOR):
+            return None
+        community = await session.get(Community, request.community_id)
+        counts = await consultations.counts_for_community(session, request.community_id)
+    days = _param_int(context.message.params, "working_days") or 0
+    t = translator(context.locale)
+    return MessageFactory.text(
+        t(
+            "consultation.waiting.notice",
+            reference=request.reference,
+            community=community.name if community else "",
+            days=plural(context.locale, "consultation.working_days", days),
+            waiting=plural(context.locale, "consultation.waiting.count", counts.submitted),
+        )
+    )
+
+
+async def render_feedback(context: RenderContext) -> Activity | None:
+    found = await _request_for(context)
+    if found is None:
+        return None
+    request, recipient = found
+    if (
+        recipient != request.requester_id
+        or request.status != ConsultationStatus.CLOSED
+        or request.usefulness_rating is not None
+        or request.summary_erased_at is not None
+    ):
+        return None
+    async with context.sessions() as session:
+        line = await consultations.line_of(session, request=request)
+    return _card(build_feedback_card(line, locale=context.locale))
+
+
+CONSULTATION_RENDERERS: dict[str, Renderer] = {
+    KIND_NEW: render_new,
+    KIND_REMINDER: render_reminder,
+    KIND_ASSIGNED: render_assigned,
+    KIND_ASSIGNED_NOTICE: render_assigned_notice,
+    KIND_TAKEN: render_taken,
+    KIND_RETURNED: render_returned,
+    KIND_WITHDRAWN: render_withdrawn,
+    KIND_WAITING: render_waiting,
+    KIND_FEEDBACK: render_feedback,
+}
+
+
+# -- scheduled jobs ------------------------------------------------------------------------------
+
+
+async def escalate(
+    *,
+    sessions: SessionFactory,
+    now: datetime,
+    reminder_after_working_days: int = DEFAULT_REMINDER_WORKING_DAYS,
+    escalate_after_working_days: int = DEFAULT_ESCALATION_WORKING_DAYS,
+    timezone: str = DEFAULT_TIMEZONE,
+    wake: Wake,
+) -> int:
+    """Unassigned requests: remind the coordinators after N working days, tell the animators
+    after M (Monday to Friday, in `timezone`). Idempotent; returns how many messages were
+    queued."""
+    async with transaction(sessions) as session:
+        queued = await consultations.queue_escalations(
+            session,
+            now=now,
+            reminder_after=reminder_after_working_days,
+            escalate_after=escalate_after_working_days,
+            timezone=timezone,
+        )
+    if queued:
+        logger.info("consultations: %d reminder(s) or escalation(s) queued", queued)
+        wake()
+    return queued
+
+
+async def purge_summaries(
+    *, sessions: SessionFactory, now: datetime, retention_days: int = DEFAULT_RETENTION_DAYS
+) -> int:
+    """Erase the content of requests closed or withdrawn more than `retention_days` ago;
+    returns how many requests were erased. Counts stay."""
+    async with transaction(sessions) as session:
+        return await consultations.erase_old_content(
+            session, now=now, retention=timedelta(days=retention_days)
+        )
+
+
+# -- the turn ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    context: TurnContext
+    sessions: SessionFactory
+    info: TurnInfo
+    wake: Wake
+    clock: Clock
+
+    @property
+    def t(self) -> Translate:
+        return translator(self.info.locale)
+
+    @property
+    def person_id(self) -> int:
+        assert self.info.person_id is not None  # checked before any action runs
+        return self.info.person_id
+
+    async def say(self, key: str, **values: Any) -> None:
+        await self.context.send_activity(self.t(key, **values))
+
+    async def show(self, card: Element) -> None:
+        await self.context.send_activity(_card(card))
+
+
+async def _private(turn: _Turn) -> bool:
+    """Requests are shown in the personal chat only: in a channel, say where to look."""
+    if turn.info.in_channel:
+        await turn.say("consultation.private_only")
+        return False
+    if turn.info.person_id is None:
+        await turn.say("consultation.request.not_member")
+        return False
+    return True
+
+
+async def _channel_community(turn: _Turn) -> Community | None:
+    if not turn.info.in_channel:
+        return None
+    _team_id, channel_id = channel_ids(turn.context)
+    if channel_id is None:
+        return None
+    async with turn.sessions() as session:
+        return await communities.community_for_channel(session, teams_channel_id=channel_id)
+
+
+async def on_request_command(
+    services: Services, turn_context: TurnContext, *, community_id: int | None
+) -> None:
+    """`consultation` (or the one-pager's button): start the request dialog in the person's
+    1:1 chat — from a channel, the dialog moves there and the channel only reads that the
+    bot wrote privately (nothing about a consultation)."""
+    info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
+    options = ConsultationOptions(community_id=community_id)
+    if not info.in_channel:
+        dialog_context = await services.dialogs.create_context(turn_context)
+        await dialog_context.cancel_all_dialogs()
+        await dialog_context.begin_dialog(ConsultationDialog.ID, options)
+        return
+    turn = _Turn(turn_context, services.sessions, info, services.wake, utcnow)
+    if community_id is None:
+        here = await _channel_community(turn)
+        options = ConsultationOptions(community_id=here.id if here else None)
+    async with services.sessions() as session:
+        person = await session.get(Person, info.person_id or 0)
+    if person is None:
+        return
+    private_info = TurnInfo(
+        person_id=info.person_id,
+        locale=info.locale,
+        timezone=info.timezone,
+        in_channel=False,
+        tenant_id=info.tenant_id,
+    )
+
+    async def begin(personal_turn: TurnContext) -> None:
+        personal_turn.turn_state[TURN_INFO_KEY] = private_info
+        dialog_context = await services.dialogs.create_context(personal_turn)
+        await dialog_context.cancel_all_dialogs()
+        await dialog_context.begin_dialog(ConsultationDialog.ID, options)
+        await services.save_state(personal_turn)
+
+    await run_in_personal_chat(
+        adapter=services.adapter,
+        settings=services.settings,
+        sessions=services.sessions,
+        person=person,
+        origin=turn_context,
+        logic=begin,
+    )
+    await turn.say("consultation.moved_to_personal", name=(person.name or "").split(" ")[0])
+
+
+async def on_my_requests_command(
+    turn_context: TurnContext, *, sessions: SessionFactory, info: TurnInfo
+) -> None:
+    """`mes demandes` / `my requests`: the person's own requests and their statuses."""
+    turn = _Turn(turn_context, sessions, info, lambda: None, utcnow)
+    if not await _private(turn):
+        return
+    async with sessions() as session:
+        lines = await consultations.lines_of_requester(session, person_id=turn.person_id)
+    await turn.show(build_my_requests_card(lines, locale=info.locale, tz=info.timezone))
+
+
+async def on_assigned_requests_command(
+    turn_context: TurnContext, *, sessions: SessionFactory, info: TurnInfo
+) -> None:
+    """`demandes assignées` / `assigned requests`: what the person holds; for coordinators
+    what waits in their communities; for animators the counts of theirs (never content)."""
+    turn = _Turn(turn_context, sessions, info, lambda: None, utcnow)
+    if not await _private(turn):
+        return
+    async with sessions() as session:
+        assigned = await consultations.lines_of_assignee(session, person_id=turn.person_id)
+        waiting = await consultations.lines_waiting_for(session, coordinator_id=turn.person_id)
+        counts = [
+            (community, await consultations.counts_for_community(session, community.id or 0))
+            for m, community in await communities.memberships_of(session, person_id=turn.person_id)
+            if has_role(m, Role.ANIMATOR) and not has_role(m, Role.COORDINATOR)
+        ]
+    await turn.show(
+        build_assigned_requests_card(
+            assigned, waiting, counts, locale=info.locale, tz=info.timezone
+        )
+    )
+
+
+def parse_expertise(text: str) -> tuple[list[str], list[str]] | None:
+    """« dilemme éthique, situation complexe » → (motive codes, words not understood);
+    « tout » → every motive; « retirer » → ([], []) to stop volunteering; nothing → None."""
+    words = simplify(text)
+    head, _, rest = words.partition(" ")
+    while head in FILLER_WORDS:
+        words = rest
+        head, _, rest = words.partition(" ")
+    if not words:
+        return None
+    if words in WITHDRAW_WORDS:
+        return [], []
+    if words in ALL_WORDS:
+        return list(MOTIVES), []
+    lookup = {simplify(word): code for code, synonyms in MOTIVE_WORDS.items() for word in synonyms}
+    chosen: list[str] = []
+    unknown: list[str] = []
+    for part in re.split(r"[,;/+]|\bet\b|\band\b", words):
+        token = part.strip(" .")
+        if not token:
+            continue
+        code = lookup.get(token)
+        if code is None:
+            unknown.append(token)
+        elif code not in chosen:
+            chosen.append(code)
+    return chosen, unknown
+
+
+def _motives_text(codes: Sequence[str], *, locale: str) -> str:
+    return ", ".join(motive_label(code, locale=locale) for code in codes)
+
+
+async def on_volunteer_consultant_command(
+    turn_context: TurnContext,
+    *,
+    sessions: SessionFactory,
+    info: TurnInfo,
+    community_id: int | None,
+    argument: str,
+) -> None:
+    """`consultant dilemme éthique, situation complexe` / `consultant volunteer ethical
+    dilemma`: offer to give consultations for these motives (`tout` / `all`: every one;
+    `retirer` / `withdraw`: stop). In the channel's community, the only one, or a choice."""
+    turn = _Turn(turn_context, sessions, info, lambda: None, utcnow)
+    if info.person_id is None:
+        await turn.say("consultation.volunteer.not_member")
+        return
+    parsed = parse_expertise(argument)
+    if parsed is None:
+        await turn.say(
+            "consultation.volunteer.usage", motives=_motives_text(MOTIVES, locale=info.locale)
+        )
+        return
+    expertise, unknown = parsed
+    if unknown:
+        await turn.say(
+            "consultation.volunteer.unknown",
+            words=", ".join(f"« {word} »" for word in unknown),
+            motives=_motives_text(MOTIVES, locale=info.locale),
+        )
+        return
+    if community_id is None:
+        here = await _channel_community(turn)
+        community_id = here.id if here else None
+    await _volunteer(turn, community_id, expertise)
+
+
+async def _volunteer(turn: _Turn, community_id: int | None, expertise: list[str]) -> None:
+    async with turn.sessions() as session:
+        mine = [c for _m, c in await communities.memberships_of(session, person_id=turn.person_id)]
+    if community_id is not None:
+        mine = [c for c in mine if c.id == community_id]
+    if not mine:
+        await turn.say("consultation.volunteer.not_member")
+        return
+    if len(mine) > 1:
+        await turn.show(
+            build_community_choice_card(
+                mine,
+                verb=VERB_VOLUNTEER,
+                intro_key="consultation.choose.volunteer",
+                locale=turn.info.locale,
+                expertise=expertise,
+            )
+        )
+        return
+    community = mine[0]
+    try:
+        async with transaction(turn.sessions) as session:
+            await consultations.volunteer(
+                session,
+                person_id=turn.person_id,
+                community_id=community.id or 0,
+                expertise=expertise,
+            )
+    except (NotAllowed, ValueError):
+        await turn.say("consultation.volunteer.not_member")
+        return
+    if expertise:
+        await turn.say(
+            "consultation.volunteer.saved",
+            community=community.name,
+            motives=_motives_text(expertise, locale=turn.info.locale),
+        )
+    else:
+        await turn.say("consultation.volunteer.withdrawn", community=community.name)
+
+
+async def on_audit_command(
+    turn_context: TurnContext,
+    *,
+    sessions: SessionFactory,
+    info: TurnInfo,
+    community_id: int | None,
+    argument: str = "",
+) -> None:
+    """`journal des consultations [C-2026-0042]` / `consultation audit [reference]`: the audit
+    trail of a community the person coordinates (of one request with its reference)."""
+    turn = _Turn(turn_context, sessions, info, lambda: None, utcnow)
+    if not await _private(turn):
+        return
+    match = REFERENCE_PATTERN.search(argument or "")
+    reference = match.group(0).upper() if match else None
+    async with sessions() as session:
+        if reference is not None:
+            request = await consultations.request_by_reference(session, reference=reference)
+            if request is None:
+                await turn.say("consultation.audit.unknown_reference", reference=reference)
+                return
+            community_id = request.community_id
+        coordinated = [
+            c
+            for m, c in await communities.memberships_of(session, person_id=turn.person_id)
+            if has_role(m, Role.COORDINATOR)
+        ]
+    if community_id is not None:
+        coordinated = [c for c in coordinated if c.id == community_id]
+    if not coordinated:
+        await turn.say("consultation.audit.not_allowed")
+        return
+    if len(coordinated) > 1:
+        await turn.show(
+            build_community_choice_card(
+                coordinated,
+                verb=VERB_AUDIT,
+                intro_key="consultation.choose.audit",
+                locale=info.locale,
+            )
+        )
+        return
+    community = coordinated[0]
+    try:
+        async with sessions() as session:
+            entries = await consultations.audit_trail(
+                session,
+                community_id=community.id or 0,
+                viewer_id=turn.person_id,
+                reference=reference,
+            )
+    except NotAllowed:
+        await turn.say("consultation.audit.not_allowed")
+        return
+    await turn.show(
+        build_audit_card(
+            entries, community=community, reference=reference, locale=info.locale, tz=info.timezone
+        )
+    )
+
+
+# -- card actions ------------------------------------------------------------------------------
+
+
+async def _refused(turn: _Turn, error: NotAllowed) -> None:
+    """Say why an action did not happen (nothing changed)."""
+    if isinstance(error, NoSuchRequest):
+        await turn.say("consultation.not_found")
+    elif isinstance(error, WrongStatus):
+        if error.status in LOAD_STATUSES:
+            async with turn.sessions() as session:
+                assignee = (
+                    None
+                    if error.assignee_id is None
+                    else await session.get(Person, error.assignee_id)
+                )
+            await turn.say(
+                "consultation.already_taken",
+                name=name_or_someone(assignee.name if assignee else None, locale=turn.info.locale),
+            )
+        elif error.status == ConsultationStatus.SUBMITTED:
+            await turn.say("consultation.not_assigned_yet")
+        else:
+            await turn.say("consultation.no_longer_open")
+    else:
+        await turn.say("consultation.not_allowed")
+
+
+async def _change(
+    turn: _Turn,
+    value: dict[str, Any],
+    change: Callable[[AsyncSession, int], Awaitable[Outcome]],
+) -> Outcome | None:
+    """Run one change in its own transaction; on refusal say why and return None."""
+    request_id = _param_int(value, "request_id")
+    if request_id is None:
+        await turn.say("error.unknown_action")
+        return None
+    try:
+        async with transaction(turn.sessions) as session:
+            outcome = await change(session, request_id)
+    except NotAllowed as refusal:
+        await _refused(turn, refusal)
+        return None
+    if outcome.queued:
+        turn.wake()
+    return outcome
+
+
+async def _show_verb(turn: _Turn, value: dict[str, Any]) -> None:
+    request_id = _param_int(value, "request_id")
+    if request_id is None:
+        await turn.say("error.unknown_action")
+        return
+    async with transaction(turn.sessions) as session:
+        # Committed either way: a refused read is recorded too.
+        content = await consultations.read_request(
+            session,
+            request_id=request_id,
+            viewer_id=turn.person_id,
+            purpose="details",
+            now=turn.clock(),
+        )
+        request = await consultations.get_request(session, request_id=request_id)
+        ranked = (
+            await consultations.candidates(session, request=request)
+            if content is not None
+            and request is not None
+            and Viewer.COORDINATOR in content.viewer
+            and request.status == ConsultationStatus.SUBMITTED
+            else []
+        )
+    if content is None:
+        await turn.say("consultation.not_allowed")
+        return
+    await turn.show(
+        build_request_card(
+            content,
+            locale=turn.info.locale,
+            tz=turn.info.timezone,
+            context=CONTEXT_DETAILS,
+            candidates=ranked,
+        )
+    )
+
+
+async def _assigned_to(turn: _Turn, outcome: Outcome) -> None:
+    request = outcome.request
+    if request.assignee_id == turn.person_id:
+        await turn.say("consultation.take.done", reference=request.reference)
+        return
+    async with turn.sessions() as session:
+        assignee = await session.get(Person, request.assignee_id or 0)
+    await turn.say(
+        "consultation.assign.done",
+        reference=request.reference,
+        name=name_or_someone(assignee.name if assignee else None, locale=turn.info.locale),
+    )
+
+
+async def _take(turn: _Turn, value: dict[str, Any]) -> None:
+    outcome = await _change(
+        turn,
+        value,
+        lambda session, request_id: consultations.assign(
+            session,
+            request_id=request_id,
+            actor_id=turn.person_id,
+            assignee_id=turn.person_id,
+            now=turn.clock(),
+        ),
+    )
+    if outcome is not None:
+        await _assigned_to(turn, outcome)
+
+
+async def _assign(turn: _Turn, value: dict[str, Any]) -> None:
+    assignee_id = _param_int(value, ASSIGNEE_INPUT)
+    if assignee_id is None:
+        await turn.say("consultation.assign.choose")
+        return
+    outcome = await _change(
+        turn,
+        value,
+        lambda session, request_id: consultations.assign(
+            session,
+            request_id=request_id,
+            actor_id=turn.person_id,
+            assignee_id=assignee_id,
+            now=turn.clock(),
+        ),
+    )
+    if outcome is not None:
+        await _assigned_to(turn, outcome)
+
+
+async def _decline(turn: _Turn, value: dict[str, Any]) -> None:
+    reason = value.get(REASON_INPUT)
+    if reason not in consultations.DECLINE_REASONS:
+        await turn.say("consultation.decline.choose")
+        return
+    outcome = await _change(
+        turn,
+        value,
+        lambda session, request_id: consultations.decline(
+            session,
+            request_id=request_id,
+            actor_id=turn.person_id,
+            reason=str(reason),
+            now=turn.clock(),
+        ),
+    )
+    if outcome is None:
+        return
+    # Handed back: it waits for the coordination again; a coordinator's own refusal: noted.
+    key = (
+        "consultation.decline.handed_back" if outcome.handed_back else "consultation.decline.noted"
+    )
+    await turn.say(key, reference=outcome.request.reference)
+
+
+async def _start(turn: _Turn, value: dict[str, Any]) -> None:
+    outcome = await _change(
+        turn,
+        value,
+        lambda session, request_id: consultations.start(
+            session, request_id=request_id, actor_id=turn.person_id, now=turn.clock()
+        ),
+    )
+    if outcome is not None:
+        await turn.say("consultation.start.done", reference=outcome.request.reference)
+
+
+async def _close(turn: _Turn, value: dict[str, Any]) -> None:
+    outcome = await _change(
+        turn,
+        value,
+        lambda session, request_id: consultations.close(
+            session, request_id=request_id, actor_id=turn.person_id, now=turn.clock()
+        ),
+    )
+    if outcome is not None:
+        await turn.say("consultation.close.done", reference=outcome.request.reference)
+
+
+async def _withdraw(turn: _Turn, value: dict[str, Any]) -> None:
+    outcome = await _change(
+        turn,
+        value,
+        lambda session, request_id: consultations.withdraw(
+            session, request_id=request_id, actor_id=turn.person_id, now=turn.clock()
+        ),
+    )
+    if outcome is not None:
+        await turn.say("consultation.withdraw.done", reference=outcome.request.reference)
+
+
+def _rating(value: object) -> int | None:
+    """Input.ChoiceSet comes back as a string ("4"), sometimes a number."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
+
+
+async def _feedback(turn: _Turn, value: dict[str, Any]) -> None:
+    rating = _rating(value.get(RATING_INPUT))
+    comment = value.get(COMMENT_INPUT) or ""
+    if rating is None or rating not in consultations.RATINGS or not isinstance(comment, str):
+        await turn.say("consultation.feedback.invalid")
+        return
+    if len(comment.strip()) > consultations.MAX_COMMENT_LENGTH:
+        await turn.say("consultation.feedback.too_long", max=consultations.MAX_COMMENT_LENGTH)
+        return
+    try:
+        outcome = await _change(
+            turn,
+            value,
+            lambda session, request_id: consultations.rate(
+                session,
+                request_id=request_id,
+                actor_id=turn.person_id,
+                rating=rating,
+                comment=comment,
+                now=turn.clock(),
+            ),
+        )
+    except HasIdentifiers as spotted:
+        await turn.say(
+            "consultation.feedback.identifiers",
+            kinds=identifier_kinds_text(spotted.kinds, locale=turn.info.locale),
+        )
+        return
+    if outcome is not None:
+        await turn.say("consultation.feedback.thanks")
+
+
+async def _volunteer_verb(turn: _Turn, value: dict[str, Any]) -> None:
+    community_id = _param_int(value, "community_id")
+    expertise = value.get("expertise")
+    if (
+        community_id is None
+        or not isinstance(expertise, list)
+        or not all(code in MOTIVES for code in expertise)
+    ):
+        await turn.say("error.unknown_action")
+        return
+    await _volunteer(turn, community_id, [str(code) for code in expertise])
+
+
+async def _mine_verb(turn: _Turn, _value: dict[str, Any]) -> None:
+    await on_my_requests_command(turn.context, sessions=turn.sessions, info=turn.info)
+
+
+async def _assigned_verb(turn: _Turn, _value: dict[str, Any]) -> None:
+    await on_assigned_requests_command(turn.context, sessions=turn.sessions, info=turn.info)
+
+
+async def _audit_verb(turn: _Turn, value: dict[str, Any]) -> None:
+    await on_audit_command(
+        turn.context,
+        sessions=turn.sessions,
+        info=turn.info,
+        community_id=_param_int(value, "community_id"),
+    )
+
+
+_ACTIONS: dict[str, Callable[[_Turn, dict[str, Any]], Awaitable[None]]] = {
+    VERB_SHOW: _show_verb,
+    VERB_TAKE: _take,
+    VERB_ASSIGN: _assign,
+    VERB_DECLINE: _decline,
+    VERB_START: _start,
+    VERB_CLOSE: _close,
+    VERB_WITHDRAW: _withdraw,
+    VERB_FEEDBACK: _feedback,
+    VERB_VOLUNTEER: _volunteer_verb,
+    VERB_MINE: _mine_verb,
+    VERB_ASSIGNED: _assigned_verb,
+    VERB_AUDIT: _audit_verb,
+}
+# Volunteering shows no request: fine in a channel. Every other verb is personal chat only.
+_CHANNEL_VERBS = frozenset({VERB_VOLUNTEER})
+
+
+async def handle_consultation_action(
+    turn_context: TurnContext,
+    value: dict[str, Any],
+    *,
+    sessions: SessionFactory,
+    settings: Settings,
+    info: TurnInfo,
+    wake: Wake,
+    services: Services | None = None,
+    clock: Clock = utcnow,
+) -> bool:
+    """A consultation button (`consultation.*`). False when the verb is not one of these.
+    `consultation.request` starts the dialog and needs `services`; without them it is left to
+    the handler (False)."""
+    del settings  # the same signature as the other features; the turn info has what we need
+    verb = value.get("verb")
+    if verb == VERB_REQUEST:
+        if services is None:
+            return False
+        await on_request_command(
+            services, turn_context, community_id=_param_int(value, "community_id")
+        )
+        return True
+    action = _ACTIONS.get(verb) if isinstance(verb, str) else None
+    if action is None:
+        return False
+    turn = _Turn(turn_context, sessions, info, wake, clock)
+    if verb not in _CHANNEL_VERBS and not await _private(turn):
+        return True
+    if info.person_id is None:
+        await turn.say("error.unknown_action")
+        return True
+    logger.info("consultation action %s on request %s", verb, _param_int(value, "request_id"))
+    await action(turn, value)
+    return True

@@ -1,0 +1,601 @@
+"""Surveys in the bot: the jobs that open satisfaction surveys and remind, the card buttons,
+the animators' commands, and the outbox messages.
+
+No routing here: bot/handler.py sends `sondage des besoins` / `needs survey`, `résultats` /
+`results` and the `surveys.*` card verbs to these functions, runs SurveyDialog for
+`répondre au sondage` / `answer the survey`, and the scheduler calls the jobs. Every action
+re-checks its rule in storage/surveys.py; card data only says which survey is meant.
+
+Anonymity: answers go through `dialogs.survey_dialog.save_answer` (a keyed hash, never the
+person); nothing here logs who answered or what. Results are for animators only and, asked in
+a channel, are sent privately.
+
+Outbox kinds: survey_invitation, survey_reminder (the questionnaire card; nothing once the
+person answered or the survey closed), survey_results (results asked in a channel).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.schema import Activity
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.deliveries import RenderContext, Renderer
+from bot.settings import Settings
+from cards.common import Element
+from cards.i18n import Translate, format_when, plural, translator
+from cards.surveys import (
+    CHOICES_INPUT,
+    VERB_ANSWER,
+    VERB_NEEDS_PREVIEW,
+    VERB_NEEDS_START,
+    VERB_RESULTS,
+    VERB_TOPIC,
+    build_community_choice_card,
+    build_needs_preview_card,
+    build_results_card,
+    build_survey_card,
+    rating_input,
+    text_input,
+)
+from dialogs.context import TurnInfo
+from dialogs.survey_dialog import save_answer
+from storage import communities, outbox, surveys
+from storage.communities import NotAllowed, has_role
+from storage.db import SessionFactory, transaction
+from storage.models import Community, Role, SurveyKind, utcnow
+from storage.surveys import (
+    NEEDS_TEXTS,
+    SATISFACTION_RATINGS,
+    SATISFACTION_TEXTS,
+    AlreadyInBank,
+    AlreadyOpen,
+    Answer,
+    UnknownSurvey,
+)
+
+logger = logging.getLogger(__name__)
+
+KIND_INVITATION = "survey_invitation"
+KIND_REMINDER = "survey_reminder"
+KIND_RESULTS = "survey_results"
+
+Wake = Callable[[], None]
+Clock = Callable[[], datetime]
+
+
+def invitation_key(survey_id: int, person_id: int) -> str:
+    return f"survey:{survey_id}:invitation:to:{person_id}"
+
+
+def reminder_key(survey_id: int, person_id: int) -> str:
+    return f"survey:{survey_id}:reminder:to:{person_id}"
+
+
+def _param_int(params: dict[str, Any], key: str) -> int | None:
+    value = params.get(key)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _activity(card: Element) -> Activity:
+    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+
+
+def _secret(settings: Settings) -> str | None:
+    return settings.secret_key.get_secret_value() if settings.secret_key else None
+
+
+# -- outbox renderers ------------------------------------------------------------------------
+
+
+async def _questionnaire(context: RenderContext, *, reminder: bool) -> Activity | None:
+    """The survey card, unless the survey closed or the person answered meanwhile."""
+    survey_id = _param_int(context.message.params, "survey_id")
+    person_id = context.message.person_id
+    if survey_id is None or person_id is None:
+        return None
+    async with context.sessions() as session:
+        survey = await surveys.get_survey(session, survey_id=survey_id)
+        if survey is None or not surveys.is_open(survey, now=context.now):
+            return None
+        invitation = await surveys.invitation_of(session, survey_id=survey_id, person_id=person_id)
+        if invitation is None or invitation.answered:
+            return None
+        community = await communities.get_community(session, community_id=survey.community_id)
+        meeting = await surveys.meeting_of(session, survey=survey)
+    if community is None:
+        return None
+    return _activity(
+        build_survey_card(
+            survey,
+            community=community,
+            meeting=meeting,
+            k=surveys.k_threshold(community),
+            locale=context.locale,
+            tz=context.timezone,
+            reminder=reminder,
+        )
+    )
+
+
+async def render_invitation(context: RenderContext) -> Activity | None:
+    return await _questionnaire(context, reminder=False)
+
+
+async def render_reminder(context: RenderContext) -> Activity | None:
+    return await _questionnaire(context, reminder=True)
+
+
+async def render_results(context: RenderContext) -> Activity | None:
+    """Results asked for in a channel, sent to the animator alone (role checked now)."""
+    survey_id = _param_int(context.message.params, "survey_id")
+    person_id = context.message.person_id
+    if survey_id is None or person_id is None:
+        return None
+    async with context.sessions() as session:
+        card = await _results_card(
+            session,
+            survey_id=survey_id,
+            person_id=person_id,
+            locale=context.locale,
+            tz=context.timezone,
+            now=context.now,
+        )
+    return None if card is None else _activity(card)
+
+
+SURVEY_RENDERERS: dict[str, Renderer] = {
+    KIND_INVITATION: render_invitation,
+    KIND_REMINDER: render_reminder,
+    KIND_RESULTS: render_results,
+}
+
+
+# -- jobs ------------------------------------------------------------------------------------
+
+
+async def open_due_surveys(
+    *,
+    sessions: SessionFactory,
+    now: datetime,
+    wake: Wake,
+    delay: timedelta = surveys.DEFAULT_DELAY,
+    duration: timedelta = surveys.DEFAULT_DURATION,
+) -> int:
+    """Open a satisfaction survey `delay` after each meeting ends and invite its attendees who
+    consented (also attendees confirmed after it opened). Idempotent: one survey per meeting,
+    one invitation and one message per person, whoever runs it and however often."""
+    queued = 0
+    async with transaction(sessions) as session:
+        due = await surveys.meetings_due_for_survey(session, now=now, delay=delay)
+        for meeting in due:
+            await surveys.open_satisfaction_survey(
+                session, meeting=meeting, now=now, duration=duration
+            )
+        for survey_id, person_id in await surveys.uninvited_attendees(session, now=now):
+            if not await surveys.invite(session, survey_id=survey_id, person_id=person_id):
+                continue
+            queued += await outbox.enqueue(
+                session,
+                dedup_key=invitation_key(survey_id, person_id),
+                recipient=outbox.Recipient.person(person_id),
+                kind=KIND_INVITATION,
+                params={"survey_id": survey_id},
+                not_before=now,
+            )
+    if due:
+        logger.info("opened %d satisfaction survey(s)", len(due))
+    if queued:
+        logger.info("queued %d survey invitation(s)", queued)
+        wake()
+    return queued
+
+
+async def survey_reminders(*, sessions: SessionFactory, now: datetime, wake: Wake) -> int:
+    """Day 3: one reminder to each invitee who has not answered (once; nothing after closing)."""
+    queued = 0
+    async with transaction(sessions) as session:
+        for survey_id, person_id in await surveys.due_reminders(session, now=now):
+            queued += await outbox.enqueue(
+                session,
+                dedup_key=reminder_key(survey_id, person_id),
+                recipient=outbox.Recipient.person(person_id),
+                kind=KIND_REMINDER,
+                params={"survey_id": survey_id},
+                not_before=now,
+            )
+    if queued:
+        logger.info("queued %d survey reminder(s)", queued)
+        wake()
+    return queued
+
+
+async def seal_closed_surveys(*, sessions: SessionFactory, now: datetime) -> int:
+    """Once a survey closes, drop the keyed hashes of its answers (see storage/surveys.py)."""
+    async with transaction(sessions) as session:
+        sealed = await surveys.seal_closed(session, now=now)
+    if sealed:
+        logger.info("sealed %d survey answer(s)", sealed)
+    return sealed
+
+
+# -- the turn ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    context: TurnContext
+    sessions: SessionFactory
+    settings: Settings
+    info: TurnInfo
+    wake: Wake
+    clock: Clock
+
+    @property
+    def t(self) -> Translate:
+        return translator(self.info.locale)
+
+    async def say(self, key: str, **values: Any) -> None:
+        await self.context.send_activity(self.t(key, **values))
+
+    async def show(self, card: Element) -> None:
+        await self.context.send_activity(_activity(card))
+
+
+async def _animated(sessions: SessionFactory, person_id: int) -> list[Community]:
+    async with sessions() as session:
+        return [
+            community
+            for member, community in await communities.memberships_of(session, person_id=person_id)
+            if has_role(member, Role.ANIMATOR)
+        ]
+
+
+async def _pick_animated(turn: _Turn, community_id: int | None, *, verb: str) -> Community | None:
+    """The community meant (given, or the only one the person animates); None after asking
+    which (a card) or saying that this is for animators."""
+    if turn.info.person_id is None:
+        await turn.say("surveys.animators_only")
+        return None
+    mine = await _animated(turn.sessions, turn.info.person_id)
+    if community_id is not None:
+        chosen = next((c for c in mine if c.id == community_id), None)
+        if chosen is None:
+            await turn.say("surveys.animators_only")
+        return chosen
+    if len(mine) == 1:
+        return mine[0]
+    if not mine:
+        await turn.say("surveys.animators_only")
+        return None
+    await turn.show(build_community_choice_card(mine, verb=verb, locale=turn.info.locale))
+    return None
+
+
+async def _results_card(
+    session: AsyncSession,
+    *,
+    survey_id: int,
+    person_id: int,
+    locale: str,
+    tz: str,
+    now: datetime,
+) -> Element | None:
+    survey = await surveys.get_survey(session, survey_id=survey_id)
+    if survey is None or not await surveys.may_see_results(
+        session, person_id=person_id, community_id=survey.community_id
+    ):
+        return None
+    shown = await surveys.results(session, survey_id=survey_id, now=now)
+    others = await surveys.recent_surveys(session, community_id=survey.community_id, now=now)
+    return build_results_card(shown, locale=locale, tz=tz, others=others)
+
+
+async def _show_results(turn: _Turn, survey_id: int) -> None:
+    person_id = turn.info.person_id
+    if person_id is None:
+        await turn.say("surveys.animators_only")
+        return
+    if turn.info.in_channel:
+        # Comments are written for the animators, not for the whole channel.
+        activity_id = str(turn.context.activity.id or uuid.uuid4().hex)[:64]
+        async with transaction(turn.sessions) as session:
+            survey = await surveys.get_survey(session, survey_id=survey_id)
+            allowed = survey is not None and await surveys.may_see_results(
+                session, person_id=person_id, community_id=survey.community_id
+            )
+            if allowed:
+                await outbox.enqueue(
+                    session,
+                    dedup_key=f"survey:{survey_id}:results:{activity_id}:to:{person_id}",
+                    recipient=outbox.Recipient.person(person_id),
+                    kind=KIND_RESULTS,
+                    params={"survey_id": survey_id},
+                )
+        if not allowed:
+            await turn.say("surveys.animators_only")
+            return
+        turn.wake()
+        await turn.say("surveys.results.sent_privately")
+        return
+    async with turn.sessions() as session:
+        card = await _results_card(
+            session,
+            survey_id=survey_id,
+            person_id=person_id,
+            locale=turn.info.locale,
+            tz=turn.info.timezone,
+            now=turn.clock(),
+        )
+    if card is None:
+        await turn.say("surveys.animators_only")
+        return
+    await turn.show(card)
+
+
+async def on_results_command(
+    turn_context: TurnContext,
+    *,
+    sessions: SessionFactory,
+    settings: Settings,
+    info: TurnInfo,
+    community_id: int | None,
+    wake: Wake,
+) -> None:
+    """`résultats` / `results`: the latest survey of the community the person animates (the
+    channel's, or their only one), with buttons for the earlier ones."""
+    turn = _Turn(turn_context, sessions, settings, info, wake, utcnow)
+    await _results_for_community(turn, community_id)
+
+
+async def _results_for_community(turn: _Turn, community_id: int | None) -> None:
+    community = await _pick_animated(turn, community_id, verb=VERB_RESULTS)
+    if community is None or community.id is None:
+        return
+    async with turn.sessions() as session:
+        recent = await surveys.recent_surveys(
+            session, community_id=community.id, now=turn.clock(), limit=1
+        )
+    if not recent:
+        await turn.say("surveys.results.none", community=community.name)
+        return
+    latest, _meeting = recent[0]
+    assert latest.id is not None
+    await _show_results(turn, latest.id)
+
+
+async def on_needs_survey_command(
+    turn_context: TurnContext,
+    *,
+    sessions: SessionFactory,
+    settings: Settings,
+    info: TurnInfo,
+    community_id: int | None,
+) -> None:
+    """`sondage des besoins` / `needs survey`: a preview (who, which topics, until when) with a
+    button to launch it."""
+    turn = _Turn(turn_context, sessions, settings, info, lambda: None, utcnow)
+    await _needs_preview(turn, community_id)
+
+
+async def _needs_preview(turn: _Turn, community_id: int | None) -> None:
+    community = await _pick_animated(turn, community_id, verb=VERB_NEEDS_PREVIEW)
+    if community is None or community.id is None:
+        return
+    now = turn.clock()
+    async with turn.sessions() as session:
+        existing = await surveys.open_needs_survey_of(session, community_id=community.id, now=now)
+        choices = await surveys.bank_choices(session, community_id=community.id)
+        invitees = await surveys.consenting_members(session, community_id=community.id)
+    if existing is not None:
+        await turn.say(
+            "surveys.needs.already_open",
+            day=format_when(existing.closes_at, locale=turn.info.locale, tz=turn.info.timezone),
+        )
+        return
+    await turn.show(
+        build_needs_preview_card(
+            community,
+            topic_choices=choices,
+            invitees=len(invitees),
+            closes_at=now + surveys.NEEDS_DURATION,
+            locale=turn.info.locale,
+            tz=turn.info.timezone,
+        )
+    )
+
+
+# -- card actions ------------------------------------------------------------------------------
+
+
+def _answer_from(
+    value: dict[str, Any], kind: SurveyKind, topic_choices: list[str]
+) -> Answer | None:
+    """What the card sent: ratings as "1".."5", texts, chosen topics as indices "0,2";
+    None when a chosen index is not one of the survey's topics."""
+    ratings: dict[str, int] = {}
+    if kind == SurveyKind.SATISFACTION:
+        for question in SATISFACTION_RATINGS:
+            raw = str(value.get(rating_input(question)) or "").strip()
+            if raw.isdigit():
+                ratings[question] = int(raw)
+    questions = SATISFACTION_TEXTS if kind == SurveyKind.SATISFACTION else NEEDS_TEXTS
+    texts = {
+        question: text
+        for question in questions
+        if isinstance(text := value.get(text_input(question)), str) and text.strip()
+    }
+    choices: list[str] = []
+    for part in str(value.get(CHOICES_INPUT) or "").split(","):
+        index = part.strip()
+        if index.isdigit() and int(index) < len(topic_choices):
+            choices.append(topic_choices[int(index)])
+        elif index:
+            return None
+    return Answer(ratings=ratings, texts=texts, choices=choices)
+
+
+async def _answer(turn: _Turn, value: dict[str, Any]) -> None:
+    survey_id = _param_int(value, "survey_id")
+    if survey_id is None:
+        await turn.say("error.unknown_action")
+        return
+    async with turn.sessions() as session:
+        survey = await surveys.get_survey(session, survey_id=survey_id)
+    if survey is None:
+        await turn.say("surveys.answer.not_invited")
+        return
+    answer = _answer_from(value, SurveyKind(survey.kind), list(survey.topic_choices))
+    if answer is None:
+        await turn.say("surveys.answer.invalid.invalid_choice")
+        return
+    await save_answer(
+        turn.sessions,
+        turn.context,
+        info=turn.info,
+        survey_id=survey_id,
+        answer=answer,
+        secret=_secret(turn.settings),
+        now=turn.clock(),
+    )
+
+
+async def _needs_preview_verb(turn: _Turn, value: dict[str, Any]) -> None:
+    community_id = _param_int(value, "community_id")
+    if community_id is None:
+        await turn.say("error.unknown_action")
+        return
+    await _needs_preview(turn, community_id)
+
+
+async def _needs_start(turn: _Turn, value: dict[str, Any]) -> None:
+    community_id = _param_int(value, "community_id")
+    if community_id is None or turn.info.person_id is None:
+        await turn.say("error.unknown_action")
+        return
+    now = turn.clock()
+    try:
+        async with transaction(turn.sessions) as session:
+            survey, invited = await surveys.open_needs_survey(
+                session, community_id=community_id, by_person_id=turn.info.person_id, now=now
+            )
+            assert survey.id is not None
+            for person_id in invited:
+                await outbox.enqueue(
+                    session,
+                    dedup_key=invitation_key(survey.id, person_id),
+                    recipient=outbox.Recipient.person(person_id),
+                    kind=KIND_INVITATION,
+                    params={"survey_id": survey.id},
+                )
+    except AlreadyOpen as error:
+        await turn.say(
+            "surveys.needs.already_open",
+            day=format_when(error.survey.closes_at, locale=turn.info.locale, tz=turn.info.timezone),
+        )
+        return
+    except NotAllowed:
+        await turn.say("surveys.animators_only")
+        return
+    if invited:
+        turn.wake()
+    await turn.context.send_activity(
+        plural(
+            turn.info.locale,
+            "surveys.needs.started",
+            len(invited),
+            day=format_when(survey.closes_at, locale=turn.info.locale, tz=turn.info.timezone),
+        )
+    )
+
+
+async def _results_verb(turn: _Turn, value: dict[str, Any]) -> None:
+    survey_id = _param_int(value, "survey_id")
+    if survey_id is not None:
+        await _show_results(turn, survey_id)
+        return
+    await _results_for_community(turn, _param_int(value, "community_id"))
+
+
+async def _topic(turn: _Turn, value: dict[str, Any]) -> None:
+    survey_id = _param_int(value, "survey_id")
+    text = value.get("text")
+    if survey_id is None or not isinstance(text, str) or turn.info.person_id is None:
+        await turn.say("error.unknown_action")
+        return
+    try:
+        async with transaction(turn.sessions) as session:
+            topic = await surveys.add_suggestion_to_bank(
+                session,
+                survey_id=survey_id,
+                text=text,
+                by_person_id=turn.info.person_id,
+                now=turn.clock(),
+            )
+    except AlreadyInBank as error:
+        await turn.say("surveys.topic.already", title=error.topic.title)
+        return
+    except NotAllowed:
+        await turn.say("surveys.animators_only")
+        return
+    except UnknownSurvey:
+        await turn.say("error.unknown_action")
+        return
+    await turn.say("surveys.topic.added", title=topic.title)
+
+
+_ACTIONS: dict[str, Callable[[_Turn, dict[str, Any]], Awaitable[None]]] = {
+    VERB_ANSWER: _answer,
+    VERB_NEEDS_PREVIEW: _needs_preview_verb,
+    VERB_NEEDS_START: _needs_start,
+    VERB_RESULTS: _results_verb,
+    VERB_TOPIC: _topic,
+}
+VERBS = frozenset(_ACTIONS)
+
+
+async def handle_surveys_action(
+    turn_context: TurnContext,
+    value: dict[str, Any],
+    *,
+    sessions: SessionFactory,
+    settings: Settings,
+    info: TurnInfo,
+    wake: Wake,
+    clock: Clock = utcnow,
+) -> bool:
+    """A survey card button (`surveys.*`). False when the verb is not one of these."""
+    verb = value.get("verb")
+    action = _ACTIONS.get(verb) if isinstance(verb, str) else None
+    if action is None:
+        return False
+    await action(_Turn(turn_context, sessions, settings, info, wake, clock), value)
+    return True
+
+
+__all__ = [
+    "KIND_INVITATION",
+    "KIND_REMINDER",
+    "KIND_RESULTS",
+    "SURVEY_RENDERERS",
+    "VERBS",
+    "handle_surveys_action",
+    "on_needs_survey_command",
+    "on_results_command",
+    "open_due_surveys",
+    "seal_closed_surveys",
+    "survey_reminders",
+]

@@ -1,0 +1,458 @@
+"""Asking for a professional consultation: which community, the motive, a summary of the
+situation without anything that identifies a client, the urgency, the preferred form, the
+person's availability, then a summary and a confirmation. See consultation_dialog.mmd.
+
+Personal chat only: the bot layer moves a request started in a channel to the 1:1 chat.
+A summary that seems to hold a client identifier (e-mail, phone, health-insurance or file
+number, date of birth) is refused with the kinds spotted — never the identifiers themselves —
+and asked again. `annuler` / `cancel` at any step ends it with nothing saved."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.dialogs import DialogTurnResult, WaterfallDialog, WaterfallStepContext
+from botbuilder.dialogs.choices import Choice, ListStyle
+from botbuilder.dialogs.prompts import (
+    ChoicePrompt,
+    PromptOptions,
+    PromptValidatorContext,
+    TextPrompt,
+)
+
+from cards.consultations import (
+    identifier_kinds_text,
+    modality_label,
+    motive_label,
+    urgency_label,
+)
+from cards.i18n import Translate, translator
+from dialogs.base import CancellableDialog, simplify
+from dialogs.context import turn_info
+from storage import communities, consultations
+from storage.communities import NotAllowed
+from storage.consultations import (
+    MAX_AVAILABILITY_LENGTH,
+    MAX_SUMMARY_LENGTH,
+    MIN_AVAILABILITY_LENGTH,
+    MIN_SUMMARY_LENGTH,
+    MODALITIES,
+    MOTIVES,
+    URGENCIES,
+    Draft,
+    HasIdentifiers,
+    NoCoordinator,
+)
+from storage.db import SessionFactory, transaction
+from storage.models import Community, utcnow
+
+logger = logging.getLogger(__name__)
+
+# What people type for each motive (compared after `simplify`); also read by the
+# `consultant …` command, where members list the motives they can help with.
+MOTIVE_WORDS: dict[str, tuple[str, ...]] = {
+    "ethical_dilemma": (
+        "dilemme ethique",
+        "dilemme",
+        "ethique",
+        "ethical dilemma",
+        "ethical",
+        "ethics",
+        "dilemma",
+    ),
+    "intervention": (
+        "preparer une intervention",
+        "preparation d'une intervention",
+        "intervention",
+        "preparation",
+        "preparing an intervention",
+        "prepare an intervention",
+    ),
+    "complex_situation": (
+        "situation complexe",
+        "cas complexe",
+        "complexe",
+        "complex situation",
+        "complex case",
+        "complex",
+    ),
+    "orientation": (
+        "valider une orientation",
+        "legitimer une orientation",
+        "orientation",
+        "validating an orientation",
+        "validate an orientation",
+    ),
+    "other": ("autre", "other", "autre chose", "something else"),
+}
+URGENCY_WORDS: dict[str, tuple[str, ...]] = {
+    "this_week": ("cette semaine", "semaine", "urgent", "this week", "week"),
+    "this_month": ("ce mois-ci", "ce mois ci", "mois", "this month", "month"),
+    "no_rush": ("pas presse", "pas pressant", "aucune urgence", "no rush", "not urgent"),
+}
+MODALITY_WORDS: dict[str, tuple[str, ...]] = {
+    "one_to_one": ("individuelle", "individuel", "seul a seul", "one-to-one", "one to one"),
+    "case_discussion": ("discussion de cas", "en communaute", "case discussion", "community"),
+    "codevelopment": ("codeveloppement", "co-developpement", "codevelopment", "co-development"),
+}
+
+
+@dataclass
+class ConsultationOptions:
+    community_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmittedConsultation:
+    """The dialog's result when the request was sent."""
+
+    request_id: int
+    reference: str
+
+
+@dataclass
+class ConsultationAnswers:
+    """What the person answered so far (kept in dialog state between turns)."""
+
+    community_id: int = 0
+    community_name: str = ""
+    motive: str = ""
+    summary: str = ""
+    urgency: str = ""
+    modality: str = ""
+    availability: str = ""
+
+
+def _choice(title: str, *synonyms: str) -> Choice:
+    # Both spellings: typed answers keep their accents, simplified ones lose them.
+    words = {s.casefold() for s in (title, *synonyms)} | {simplify(s) for s in (title, *synonyms)}
+    return Choice(title, synonyms=sorted(w for w in words if w))
+
+
+def summary_problem(text: str, *, locale: str) -> str | None:
+    """Why a summary cannot be accepted (a message for the person), or None."""
+    t = translator(locale)
+    value = text.strip()
+    if not MIN_SUMMARY_LENGTH <= len(value) <= MAX_SUMMARY_LENGTH:
+        return t(
+            "consultation.request.retry_summary",
+            min=MIN_SUMMARY_LENGTH,
+            max=MAX_SUMMARY_LENGTH,
+        )
+    found = consultations.likely_identifiers(value)
+    if found:
+        return t(
+            "consultation.request.identifiers_found",
+            kinds=identifier_kinds_text(found, locale=locale),
+        )
+    return None
+
+
+class ConsultationDialog(CancellableDialog):
+    ID = "consultation_dialog"
+    WATERFALL_ID = "consultation_dialog.steps"
+    CHOICE_ID = "consultation_dialog.choice"
+    SUMMARY_ID = "consultation_dialog.summary"
+    AVAILABILITY_ID = "consultation_dialog.availability"
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        wake: Callable[[], None],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        super().__init__(self.ID)
+        self._sessions = sessions
+        self._wake = wake
+        self._clock = clock
+        self.add_dialog(ChoicePrompt(self.CHOICE_ID))
+        self.add_dialog(TextPrompt(self.SUMMARY_ID, self._valid_summary))
+        self.add_dialog(TextPrompt(self.AVAILABILITY_ID, self._valid_availability))
+        self.add_dialog(
+            WaterfallDialog(
+                self.WATERFALL_ID,
+                [
+                    self.community_step,
+                    self.motive_step,
+                    self.summary_step,
+                    self.urgency_step,
+                    self.modality_step,
+                    self.availability_step,
+                    self.confirm_step,
+                    self.save_step,
+                ],
+            )
+        )
+        self.initial_dialog_id = self.WATERFALL_ID
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _t(step: WaterfallStepContext | PromptValidatorContext) -> Translate:
+        return translator(turn_info(step.context).locale)
+
+    @staticmethod
+    def _answers(step: WaterfallStepContext) -> ConsultationAnswers:
+        answers = step.values.get("answers")
+        if not isinstance(answers, ConsultationAnswers):
+            answers = ConsultationAnswers()
+            step.values["answers"] = answers
+        return answers
+
+    async def _choose(
+        self, step: WaterfallStepContext, text: str, choices: list[Choice]
+    ) -> DialogTurnResult:
+        return await step.prompt(
+            self.CHOICE_ID,
+            PromptOptions(
+                prompt=MessageFactory.text(text),
+                retry_prompt=MessageFactory.text(
+                    self._t(step)("consultation.request.retry_choice")
+                ),
+                choices=choices,
+                style=ListStyle.hero_card,
+            ),
+        )
+
+    async def _eligible(self, person_id: int, only: int | None) -> tuple[list[Community], str]:
+        """The communities this person may ask in, or the message saying why none."""
+        async with self._sessions() as session:
+            mine = [c for _m, c in await communities.memberships_of(session, person_id=person_id)]
+            if only is not None:
+                mine = [c for c in mine if c.id == only]
+                if not mine:
+                    return [], "consultation.request.not_member_here"
+            if not mine:
+                return [], "consultation.request.not_member"
+            eligible: list[Community] = []
+            for community in mine:
+                try:
+                    await consultations.can_request(
+                        session, person_id=person_id, community_id=community.id or 0
+                    )
+                except (NotAllowed, NoCoordinator):
+                    continue
+                eligible.append(community)
+        return eligible, "consultation.request.no_coordinator"
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    async def community_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        info = turn_info(step.context)
+        if info.in_channel:
+            # Never in front of colleagues: the bot layer moves the request to the 1:1 chat.
+            await step.context.send_activity(t("consultation.private_only"))
+            return await step.end_dialog(None)
+        options = (
+            step.options if isinstance(step.options, ConsultationOptions) else ConsultationOptions()
+        )
+        if info.person_id is None:
+            await step.context.send_activity(t("consultation.request.not_member"))
+            return await step.end_dialog(None)
+        eligible, why_not = await self._eligible(info.person_id, options.community_id)
+        if not eligible:
+            await step.context.send_activity(t(why_not))
+            return await step.end_dialog(None)
+        answers = self._answers(step)
+        if len(eligible) == 1:
+            answers.community_id, answers.community_name = eligible[0].id or 0, eligible[0].name
+            return await step.next(None)
+        step.values["candidates"] = [(c.id, c.name) for c in eligible]
+        return await self._choose(
+            step, t("consultation.request.ask_community"), [_choice(c.name) for c in eligible]
+        )
+
+    async def motive_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        answers = self._answers(step)
+        if step.result is not None:
+            answers.community_id, answers.community_name = step.values["candidates"][
+                step.result.index
+            ]
+        locale = turn_info(step.context).locale
+        return await self._choose(
+            step,
+            t("consultation.request.ask_motive", community=answers.community_name),
+            [_choice(motive_label(code, locale=locale), *MOTIVE_WORDS[code]) for code in MOTIVES],
+        )
+
+    async def summary_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        self._answers(step).motive = MOTIVES[step.result.index]
+        return await step.prompt(
+            self.SUMMARY_ID,
+            PromptOptions(
+                prompt=MessageFactory.text(t("consultation.request.ask_summary")),
+                retry_prompt=MessageFactory.text(
+                    t(
+                        "consultation.request.retry_summary",
+                        min=MIN_SUMMARY_LENGTH,
+                        max=MAX_SUMMARY_LENGTH,
+                    )
+                ),
+            ),
+        )
+
+    async def urgency_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        self._answers(step).summary = str(step.result).strip()
+        locale = turn_info(step.context).locale
+        return await self._choose(
+            step,
+            t("consultation.request.ask_urgency"),
+            [
+                _choice(urgency_label(code, locale=locale), *URGENCY_WORDS[code])
+                for code in URGENCIES
+            ],
+        )
+
+    async def modality_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        self._answers(step).urgency = URGENCIES[step.result.index]
+        locale = turn_info(step.context).locale
+        return await self._choose(
+            step,
+            t("consultation.request.ask_modality"),
+            [
+                _choice(modality_label(code, locale=locale), *MODALITY_WORDS[code])
+                for code in MODALITIES
+            ],
+        )
+
+    async def availability_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        self._answers(step).modality = MODALITIES[step.result.index]
+        return await step.prompt(
+            self.AVAILABILITY_ID,
+            PromptOptions(
+                prompt=MessageFactory.text(t("consultation.request.ask_availability")),
+                retry_prompt=MessageFactory.text(
+                    t("consultation.request.retry_availability", max=MAX_AVAILABILITY_LENGTH)
+                ),
+            ),
+        )
+
+    async def confirm_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        answers = self._answers(step)
+        answers.availability = str(step.result).strip()
+        locale = turn_info(step.context).locale
+        recap = t(
+            "consultation.request.recap",
+            community=answers.community_name,
+            motive=motive_label(answers.motive, locale=locale),
+            summary=answers.summary,
+            urgency=urgency_label(answers.urgency, locale=locale),
+            modality=modality_label(answers.modality, locale=locale),
+            availability=answers.availability,
+        )
+        return await self._choose(
+            step,
+            recap,
+            [
+                _choice(t("consultation.request.send"), "oui", "yes", "ok", "envoyer", "send"),
+                _choice(t("consultation.request.cancel"), "non", "no"),
+            ],
+        )
+
+    async def save_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        if step.result.index != 0:
+            await step.context.send_activity(self._t(step)("dialog.cancelled"))
+            return await step.end_dialog(None)
+        sent = await submit_request(
+            self._sessions, step.context, self._answers(step), wake=self._wake, now=self._clock()
+        )
+        return await step.end_dialog(sent)
+
+    # -- validators ------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _valid_summary(prompt: PromptValidatorContext) -> bool:
+        if not prompt.recognized.succeeded:
+            return False
+        problem = summary_problem(
+            prompt.recognized.value or "", locale=turn_info(prompt.context).locale
+        )
+        if problem is None:
+            return True
+        # Our own retry message (which kinds were spotted); the prompt then sends no other.
+        await prompt.context.send_activity(problem)
+        return False
+
+    @staticmethod
+    async def _valid_availability(prompt: PromptValidatorContext) -> bool:
+        value = (prompt.recognized.value or "").strip()
+        return bool(
+            prompt.recognized.succeeded
+            and MIN_AVAILABILITY_LENGTH <= len(value) <= MAX_AVAILABILITY_LENGTH
+        )
+
+
+async def submit_request(
+    sessions: SessionFactory,
+    turn_context: TurnContext,
+    answers: ConsultationAnswers,
+    *,
+    wake: Callable[[], None],
+    now: datetime,
+) -> SubmittedConsultation | None:
+    """Save the request (storage checks every rule again) and tell the person its reference
+    and what happens next; the coordinators' cards go through the outbox."""
+    info = turn_info(turn_context)
+    t = translator(info.locale)
+    if info.person_id is None:
+        await turn_context.send_activity(t("consultation.request.not_member"))
+        return None
+    draft = Draft(
+        motive=answers.motive,
+        summary=answers.summary,
+        urgency=answers.urgency,
+        modality=answers.modality,
+        availability=answers.availability,
+    )
+    try:
+        async with transaction(sessions) as session:
+            outcome = await consultations.submit(
+                session,
+                community_id=answers.community_id,
+                requester_id=info.person_id,
+                draft=draft,
+                now=now,
+                timezone=info.timezone,
+            )
+            request = outcome.request
+    except HasIdentifiers as spotted:
+        await turn_context.send_activity(
+            t(
+                "consultation.request.identifiers_found",
+                kinds=identifier_kinds_text(spotted.kinds, locale=info.locale),
+            )
+        )
+        return None
+    except NoCoordinator:
+        await turn_context.send_activity(t("consultation.request.no_coordinator"))
+        return None
+    except NotAllowed:
+        # Left the community while answering.
+        await turn_context.send_activity(t("consultation.request.not_member_here"))
+        return None
+    except ValueError:
+        await turn_context.send_activity(t("consultation.request.invalid"))
+        return None
+    if outcome.queued:
+        wake()
+    await turn_context.send_activity(
+        t(
+            "consultation.request.sent",
+            reference=request.reference,
+            community=answers.community_name,
+        )
+    )
+    assert request.id is not None
+    return SubmittedConsultation(request_id=request.id, reference=request.reference)

@@ -1,0 +1,446 @@
+"""Answering a survey in plain text (`répondre au sondage` / `answer the survey`), for those
+who prefer it to the card: which survey, then each question, a summary and a confirmation.
+See survey_dialog.mmd.
+
+The answer is saved exactly as the card's is (`save_answer`): anonymous, one per person,
+replaceable until the survey closes. Open questions are skipped with a word (« passer »,
+"skip"); a wrong answer is asked again with a hint; `annuler` / `cancel` ends it with nothing
+saved. Nothing here logs the person or their answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.dialogs import DialogTurnResult, WaterfallDialog, WaterfallStepContext
+from botbuilder.dialogs.choices import Choice, ListStyle
+from botbuilder.dialogs.prompts import (
+    ChoicePrompt,
+    PromptOptions,
+    PromptValidatorContext,
+    TextPrompt,
+)
+
+from cards.i18n import Translate, format_when, translator
+from cards.surveys import QUESTION_KEYS, SCALE_KEYS, SHORT_KEYS, survey_label
+from dialogs.base import CancellableDialog, simplify
+from dialogs.context import TurnInfo, turn_info
+from dialogs.join_dialog import parse_interests
+from dialogs.propose_topic_dialog import is_skip
+from storage import surveys
+from storage.db import SessionFactory, transaction
+from storage.models import Survey, SurveyKind, utcnow
+from storage.surveys import (
+    MAX_TEXT_LENGTH,
+    NEEDS_TEXT,
+    SATISFACTION_RATINGS,
+    SATISFACTION_TEXTS,
+    Answer,
+    InvalidAnswer,
+    NotInvited,
+    SurveyClosed,
+    UnknownSurvey,
+)
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Step = Callable[[WaterfallStepContext], Awaitable[DialogTurnResult]]
+
+# Typed numbers in words, compared after `simplify`.
+NUMBER_WORDS = (
+    ("un", "une", "one"),
+    ("deux", "two"),
+    ("trois", "three"),
+    ("quatre", "four"),
+    ("cinq", "five"),
+)
+
+
+@dataclass
+class SurveyOptions:
+    """Start on this survey (e.g. from a button); None lists the person's open surveys."""
+
+    survey_id: int | None = None
+
+
+@dataclass
+class ChosenSurvey:
+    """The survey being answered (kept in dialog state between turns)."""
+
+    survey_id: int = 0
+    kind: str = SurveyKind.SATISFACTION.value
+    label: str = ""
+    community: str = ""
+    topic_choices: list[str] = field(default_factory=list)
+    answered: bool = False
+
+
+@dataclass
+class SurveyAnswers:
+    ratings: dict[str, int] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    choices: list[str] = field(default_factory=list)
+
+
+def _choice(title: str, *synonyms: str) -> Choice:
+    words = {s.casefold() for s in (title, *synonyms)} | {simplify(s) for s in (title, *synonyms)}
+    return Choice(title, synonyms=sorted(w for w in words if w))
+
+
+def parse_choices(text: str, options: list[str]) -> list[str] | None:
+    """'1, 3' or titles → chosen topics; « passer » → none; None when not understood."""
+    if is_skip(text):
+        return []
+    return parse_interests(text, options)
+
+
+async def save_answer(
+    sessions: SessionFactory,
+    turn_context: TurnContext,
+    *,
+    info: TurnInfo,
+    survey_id: int,
+    answer: Answer,
+    secret: str | None,
+    now: datetime,
+) -> bool:
+    """Save the person's anonymous answer and thank them (or say why not). True when saved.
+    Shared by the dialog and the card's button."""
+    t = translator(info.locale)
+    if info.person_id is None:
+        await turn_context.send_activity(t("surveys.answer.not_invited"))
+        return False
+    try:
+        async with transaction(sessions) as session:
+            key = await surveys.respondent_secret(session, configured=secret)
+            replaced = await surveys.record_response(
+                session,
+                survey_id=survey_id,
+                person_id=info.person_id,
+                key=key,
+                answer=answer,
+                now=now,
+            )
+            survey = await surveys.get_survey(session, survey_id=survey_id)
+    except SurveyClosed:
+        await turn_context.send_activity(t("surveys.answer.closed"))
+        return False
+    except (NotInvited, UnknownSurvey):
+        await turn_context.send_activity(t("surveys.answer.not_invited"))
+        return False
+    except InvalidAnswer as error:
+        await turn_context.send_activity(t(f"surveys.answer.invalid.{error.reason}"))
+        return False
+    assert survey is not None
+    day = format_when(survey.closes_at, locale=info.locale, tz=info.timezone)
+    await turn_context.send_activity(
+        t("surveys.answer.updated" if replaced else "surveys.answer.thanks", day=day)
+    )
+    return True
+
+
+class SurveyDialog(CancellableDialog):
+    ID = "survey_dialog"
+    WATERFALL_ID = "survey_dialog.steps"
+    SATISFACTION_ID = "survey_dialog.satisfaction"
+    NEEDS_ID = "survey_dialog.needs"
+    CHOICE_ID = "survey_dialog.choice"
+    TEXT_ID = "survey_dialog.text"
+    TOPICS_ID = "survey_dialog.topics"
+
+    def __init__(self, sessions: SessionFactory, secret: str | None, clock: Clock = utcnow) -> None:
+        """`secret`: the operator's CARREFOUR_SECRET_KEY (None: the database's own key)."""
+        super().__init__(self.ID)
+        self._sessions = sessions
+        self._secret = secret
+        self._clock = clock
+        self.add_dialog(ChoicePrompt(self.CHOICE_ID))
+        self.add_dialog(TextPrompt(self.TEXT_ID, self._valid_text))
+        self.add_dialog(TextPrompt(self.TOPICS_ID, self._valid_topics))
+        self.add_dialog(
+            WaterfallDialog(self.WATERFALL_ID, [self.pick_step, self.begin_step, self.end_step])
+        )
+        rating_steps = [self._rating_step(index) for index in range(len(SATISFACTION_RATINGS))]
+        self.add_dialog(
+            WaterfallDialog(
+                self.SATISFACTION_ID,
+                [
+                    *rating_steps,
+                    self.takeaway_step,
+                    self.next_time_step,
+                    self.summary_step,
+                    self.save_step,
+                ],
+            )
+        )
+        self.add_dialog(
+            WaterfallDialog(
+                self.NEEDS_ID,
+                [self.topics_step, self.needs_step, self.summary_step, self.save_step],
+            )
+        )
+        self.initial_dialog_id = self.WATERFALL_ID
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _t(step: WaterfallStepContext | PromptValidatorContext) -> Translate:
+        return translator(turn_info(step.context).locale)
+
+    @staticmethod
+    def _answers(step: WaterfallStepContext) -> SurveyAnswers:
+        answers = step.values.get("answers")
+        if not isinstance(answers, SurveyAnswers):
+            answers = SurveyAnswers()
+            step.values["answers"] = answers
+        return answers
+
+    @staticmethod
+    def _chosen(step: WaterfallStepContext) -> ChosenSurvey:
+        chosen = step.options
+        assert isinstance(chosen, ChosenSurvey)
+        return chosen
+
+    async def _choose(
+        self, step: WaterfallStepContext, text: str, choices: list[Choice]
+    ) -> DialogTurnResult:
+        return await step.prompt(
+            self.CHOICE_ID,
+            PromptOptions(
+                prompt=MessageFactory.text(text),
+                retry_prompt=MessageFactory.text(self._t(step)("surveys.dialog.retry_choice")),
+                choices=choices,
+                style=ListStyle.hero_card,
+            ),
+        )
+
+    async def _ask_text(self, step: WaterfallStepContext, question: str) -> DialogTurnResult:
+        t = self._t(step)
+        return await step.prompt(
+            self.TEXT_ID,
+            PromptOptions(
+                prompt=MessageFactory.text(
+                    f"{t(QUESTION_KEYS[question])}\n\n{t('surveys.dialog.skip_hint')}"
+                ),
+                retry_prompt=MessageFactory.text(
+                    t("surveys.dialog.retry_text", max=MAX_TEXT_LENGTH)
+                ),
+            ),
+        )
+
+    @staticmethod
+    def _text(result: object) -> str:
+        text = str(result or "").strip()
+        return "" if is_skip(text) else text
+
+    # -- the survey ------------------------------------------------------------------------------
+
+    async def pick_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        info = turn_info(step.context)
+        options = step.options if isinstance(step.options, SurveyOptions) else SurveyOptions()
+        invitations: list[surveys.Invitation] = []
+        if info.person_id is not None:
+            async with self._sessions() as session:
+                invitations = await surveys.open_invitations(
+                    session, person_id=info.person_id, now=self._clock()
+                )
+        if options.survey_id is not None:
+            invitations = [i for i in invitations if i.survey.id == options.survey_id]
+        if not invitations:
+            await step.context.send_activity(t("surveys.dialog.none"))
+            return await step.end_dialog(None)
+        step.values["candidates"] = [self._chosen_from(i, step) for i in invitations]
+        if len(invitations) == 1:
+            return await step.next(None)
+        choices = [
+            _choice(
+                t("surveys.dialog.answered_item", survey=c.label, community=c.community)
+                if c.answered
+                else t("surveys.dialog.item", survey=c.label, community=c.community)
+            )
+            for c in step.values["candidates"]
+        ]
+        return await self._choose(step, t("surveys.dialog.ask_survey"), choices)
+
+    def _chosen_from(
+        self, invitation: surveys.Invitation, step: WaterfallStepContext
+    ) -> ChosenSurvey:
+        info = turn_info(step.context)
+        survey: Survey = invitation.survey
+        return ChosenSurvey(
+            survey_id=survey.id or 0,
+            kind=SurveyKind(survey.kind).value,
+            label=survey_label(
+                survey, meeting=invitation.meeting, locale=info.locale, tz=info.timezone
+            ),
+            community=invitation.community.name,
+            topic_choices=list(survey.topic_choices),
+            answered=invitation.answered,
+        )
+
+    async def begin_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        candidates: list[ChosenSurvey] = step.values["candidates"]
+        chosen = candidates[step.result.index if step.result is not None else 0]
+        await step.context.send_activity(
+            t("surveys.dialog.intro", survey=chosen.label, community=chosen.community)
+        )
+        if chosen.answered:
+            await step.context.send_activity(t("surveys.dialog.already_answered"))
+        waterfall = (
+            self.SATISFACTION_ID if chosen.kind == SurveyKind.SATISFACTION else self.NEEDS_ID
+        )
+        return await step.begin_dialog(waterfall, chosen)
+
+    async def end_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        return await step.end_dialog(step.result)
+
+    # -- satisfaction ----------------------------------------------------------------------------
+
+    def _rating_step(self, index: int) -> Step:
+        async def step_function(step: WaterfallStepContext) -> DialogTurnResult:
+            if index > 0:
+                self._answers(step).ratings[SATISFACTION_RATINGS[index - 1]] = step.result.index + 1
+            return await self._ask_rating(step, SATISFACTION_RATINGS[index])
+
+        return step_function
+
+    async def _ask_rating(self, step: WaterfallStepContext, question: str) -> DialogTurnResult:
+        t = self._t(step)
+        choices = [
+            _choice(t(key), str(number), *NUMBER_WORDS[number - 1])
+            for number, key in enumerate(SCALE_KEYS, start=1)
+        ]
+        return await step.prompt(
+            self.CHOICE_ID,
+            PromptOptions(
+                prompt=MessageFactory.text(
+                    f"{t(QUESTION_KEYS[question])}\n\n{t('surveys.dialog.scale_hint')}"
+                ),
+                retry_prompt=MessageFactory.text(t("surveys.dialog.retry_rating")),
+                choices=choices,
+                style=ListStyle.hero_card,
+            ),
+        )
+
+    async def takeaway_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        self._answers(step).ratings[SATISFACTION_RATINGS[-1]] = step.result.index + 1
+        return await self._ask_text(step, SATISFACTION_TEXTS[0])
+
+    async def next_time_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        self._answers(step).texts[SATISFACTION_TEXTS[0]] = self._text(step.result)
+        return await self._ask_text(step, SATISFACTION_TEXTS[1])
+
+    # -- needs -----------------------------------------------------------------------------------
+
+    async def topics_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        chosen = self._chosen(step)
+        if not chosen.topic_choices:
+            return await step.next(None)
+        listing = "\n".join(f"{n}. {title}" for n, title in enumerate(chosen.topic_choices, 1))
+        return await step.prompt(
+            self.TOPICS_ID,
+            PromptOptions(
+                prompt=MessageFactory.text(f"{t('surveys.dialog.ask_topics')}\n\n{listing}"),
+                retry_prompt=MessageFactory.text(
+                    f"{t('surveys.dialog.retry_topics')}\n\n{listing}"
+                ),
+                validations=chosen.topic_choices,
+            ),
+        )
+
+    async def needs_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        chosen = self._chosen(step)
+        if step.result is not None:
+            self._answers(step).choices = (
+                parse_choices(str(step.result), chosen.topic_choices) or []
+            )
+        return await self._ask_text(step, NEEDS_TEXT)
+
+    # -- both ------------------------------------------------------------------------------------
+
+    async def summary_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        chosen = self._chosen(step)
+        answers = self._answers(step)
+        none = t("surveys.dialog.none_given")
+        lines: list[str] = []
+        if chosen.kind == SurveyKind.SATISFACTION:
+            answers.texts[SATISFACTION_TEXTS[1]] = self._text(step.result)
+            lines += [
+                t(
+                    "surveys.dialog.summary_rating",
+                    question=t(SHORT_KEYS[q]),
+                    rating=answers.ratings[q],
+                )
+                for q in SATISFACTION_RATINGS
+            ]
+            questions: tuple[str, ...] = SATISFACTION_TEXTS
+        else:
+            answers.texts[NEEDS_TEXT] = self._text(step.result)
+            lines.append(
+                t(
+                    "surveys.dialog.summary_topics",
+                    topics=", ".join(answers.choices) or none,
+                )
+            )
+            questions = (NEEDS_TEXT,)
+        lines += [
+            t(
+                "surveys.dialog.summary_text",
+                question=t(QUESTION_KEYS[q]),
+                answer=answers.texts.get(q) or none,
+            )
+            for q in questions
+        ]
+        summary = t("surveys.dialog.summary", survey=chosen.label, lines="\n".join(lines))
+        return await self._choose(
+            step,
+            summary,
+            [
+                _choice(t("surveys.dialog.confirm"), "oui", "yes", "ok", "envoyer", "send"),
+                _choice(t("surveys.dialog.cancel"), "non", "no"),
+            ],
+        )
+
+    async def save_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        if step.result.index != 0:
+            await step.context.send_activity(self._t(step)("dialog.cancelled"))
+            return await step.end_dialog(None)
+        chosen = self._chosen(step)
+        answers = self._answers(step)
+        saved = await save_answer(
+            self._sessions,
+            step.context,
+            info=turn_info(step.context),
+            survey_id=chosen.survey_id,
+            answer=Answer(
+                ratings=dict(answers.ratings),
+                texts={k: v for k, v in answers.texts.items() if v},
+                choices=list(answers.choices),
+            ),
+            secret=self._secret,
+            now=self._clock(),
+        )
+        # The answers leave the dialog state with the dialog: nothing keeps them with the person.
+        step.values.pop("answers", None)
+        return await step.end_dialog(chosen.survey_id if saved else None)
+
+    # -- validators ------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _valid_text(prompt: PromptValidatorContext) -> bool:
+        value = (prompt.recognized.value or "").strip()
+        return bool(prompt.recognized.succeeded and len(value) <= MAX_TEXT_LENGTH)
+
+    @staticmethod
+    async def _valid_topics(prompt: PromptValidatorContext) -> bool:
+        options: list[str] = prompt.options.validations or []
+        return parse_choices(prompt.recognized.value or "", options) is not None
