@@ -15,17 +15,17 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.schema import Activity
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.deliveries import RenderContext, Renderer
+from bot.turns import FeatureTurn, card_activity, param_int
 from cards.common import Element
-from cards.i18n import Translate, translator
+from cards.i18n import translator
 from cards.mentoring import (
     VERB_ACCEPT,
     VERB_AGREEMENT,
@@ -79,21 +79,6 @@ Clock = Callable[[], datetime]
 # -- outbox renderers ------------------------------------------------------------------------
 
 
-def _card(card: Element) -> Activity:
-    return MessageFactory.attachment(CardFactory.adaptive_card(card))
-
-
-def _param_int(params: dict[str, Any], key: str) -> int | None:
-    value = params.get(key)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
 async def _suggestions_card(
     session: AsyncSession, *, request_id: int, locale: str, declined_pairing_id: int | None = None
 ) -> Element | None:
@@ -128,7 +113,7 @@ async def _suggestions_card(
 
 async def render_suggestions(context: RenderContext) -> Activity | None:
     params = context.message.params
-    request_id = _param_int(params, "request_id")
+    request_id = param_int(params, "request_id")
     recipient = context.message.person_id
     if request_id is None or recipient is None:
         return None
@@ -143,15 +128,15 @@ async def render_suggestions(context: RenderContext) -> Activity | None:
             session,
             request_id=request_id,
             locale=context.locale,
-            declined_pairing_id=_param_int(params, "declined_pairing_id"),
+            declined_pairing_id=param_int(params, "declined_pairing_id"),
         )
-    return None if card is None else _card(card)
+    return None if card is None else card_activity(card)
 
 
 async def _pairing(
     session: AsyncSession, params: dict[str, Any], status: PairingStatus
 ) -> tuple[MentorPairing, Person, Person, Community] | None:
-    pairing_id = _param_int(params, "pairing_id")
+    pairing_id = param_int(params, "pairing_id")
     pairing = (
         None if pairing_id is None else await mentoring.get_pairing(session, pairing_id=pairing_id)
     )
@@ -174,7 +159,7 @@ async def render_proposal(context: RenderContext) -> Activity | None:
         profile = await communities.membership(
             session, person_id=pairing.mentee_id, community_id=pairing.community_id
         )
-    return _card(
+    return card_activity(
         build_proposal_card(
             pairing, mentee=mentee, profile=profile, community=community, locale=context.locale
         )
@@ -187,7 +172,7 @@ async def render_agreement(context: RenderContext) -> Activity | None:
     if found is None:
         return None
     pairing, mentor, mentee, community = found
-    return _card(
+    return card_activity(
         build_agreement_card(
             pairing,
             mentor=mentor,
@@ -210,13 +195,13 @@ async def render_checkin(context: RenderContext) -> Activity | None:
         return None
     pairing, mentor, mentee, community = found
     # A check-in planned for an earlier duration was replaced when the terms changed.
-    if _param_int(params, "duration_weeks") != pairing.duration_weeks:
+    if param_int(params, "duration_weeks") != pairing.duration_weeks:
         return None
     recipient = context.message.person_id
     if recipient not in (pairing.mentor_id, pairing.mentee_id):
         return None
     other = mentee if recipient == pairing.mentor_id else mentor
-    return _card(
+    return card_activity(
         build_checkin_card(
             pairing, other=other, community=community, moment=str(moment), locale=context.locale
         )
@@ -244,12 +229,12 @@ async def render_terms(context: RenderContext) -> Activity | None:
     params = context.message.params
     async with context.sessions() as session:
         found = await _pairing(session, params, PairingStatus.ACTIVE)
-        by_id = _param_int(params, "by_id")
+        by_id = param_int(params, "by_id")
         by = None if by_id is None else await session.get(Person, by_id)
     if found is None or by is None:
         return None
     pairing = found[0]
-    return _card(
+    return card_activity(
         build_terms_card(
             pairing,
             by=by,
@@ -348,30 +333,6 @@ async def _queue_checkins(session: AsyncSession, pairing: MentorPairing, *, afte
 # -- the turn ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Turn:
-    context: TurnContext
-    sessions: SessionFactory
-    info: TurnInfo
-    wake: Wake
-    clock: Clock
-
-    @property
-    def t(self) -> Translate:
-        return translator(self.info.locale)
-
-    @property
-    def person_id(self) -> int:
-        assert self.info.person_id is not None  # checked before any action runs
-        return self.info.person_id
-
-    async def say(self, key: str, **values: Any) -> None:
-        await self.context.send_activity(self.t(key, **values))
-
-    async def show(self, card: Element) -> None:
-        await self.context.send_activity(_card(card))
-
-
 def _date(value: object) -> date | None:
     if not isinstance(value, str) or not value.strip():
         return None
@@ -402,7 +363,7 @@ def _channel_id(turn_context: TurnContext) -> str | None:
 
 
 async def _pick_community(
-    turn: _Turn, community_id: int | None, *, verb: str, capacity: int | None = None
+    turn: FeatureTurn, community_id: int | None, *, verb: str, capacity: int | None = None
 ) -> Community | None:
     """The community meant: the one given, the channel's, the person's only one — or None
     after asking which (a card) or saying the person belongs to none."""
@@ -444,14 +405,14 @@ async def on_mentor_command(
 ) -> None:
     """`mentor`, or the onboarding button: ask for a mentor; coordinators and animators get
     the suggestions privately."""
-    turn = _Turn(turn_context, sessions, info, wake, utcnow)
+    turn = FeatureTurn(turn_context, sessions, info, wake, utcnow)
     if info.person_id is None:
         await turn.say("mentoring.request.not_member")
         return
     await _request(turn, community_id)
 
 
-async def _request(turn: _Turn, community_id: int | None) -> None:
+async def _request(turn: FeatureTurn, community_id: int | None) -> None:
     community = await _pick_community(turn, community_id, verb=VERB_REQUEST)
     if community is None or community.id is None:
         return
@@ -493,14 +454,14 @@ async def on_volunteer_command(
 ) -> None:
     """`devenir mentor [N]` / `mentor volunteer [N]`: N mentees at once; 0 withdraws;
     `capacity=None` (no number given) is DEFAULT_CAPACITY."""
-    turn = _Turn(turn_context, sessions, info, lambda: None, utcnow)
+    turn = FeatureTurn(turn_context, sessions, info, lambda: None, utcnow)
     if info.person_id is None:
         await turn.say("mentoring.volunteer.not_member")
         return
     await _volunteer(turn, community_id, capacity)
 
 
-async def _volunteer(turn: _Turn, community_id: int | None, capacity: int | None) -> None:
+async def _volunteer(turn: FeatureTurn, community_id: int | None, capacity: int | None) -> None:
     capacity = DEFAULT_CAPACITY if capacity is None else capacity
     if not 0 <= capacity <= mentoring.MAX_CAPACITY:
         await turn.say("mentoring.volunteer.invalid", max=mentoring.MAX_CAPACITY)
@@ -525,8 +486,8 @@ async def _volunteer(turn: _Turn, community_id: int | None, capacity: int | None
 # -- card actions ------------------------------------------------------------------------------
 
 
-async def _confirm(turn: _Turn, value: dict[str, Any]) -> None:
-    request_id, mentor_id = _param_int(value, "request_id"), _param_int(value, "mentor_id")
+async def _confirm(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    request_id, mentor_id = param_int(value, "request_id"), param_int(value, "mentor_id")
     if request_id is None or mentor_id is None:
         await turn.say("error.unknown_action")
         return
@@ -563,7 +524,7 @@ async def _confirm(turn: _Turn, value: dict[str, Any]) -> None:
     await turn.say("mentoring.confirm.sent", mentor=person_name(mentor, locale=turn.info.locale))
 
 
-async def _explain_refused_confirm(turn: _Turn, request_id: int) -> None:
+async def _explain_refused_confirm(turn: FeatureTurn, request_id: int) -> None:
     """Not a supervisor → say so; a mentor no longer eligible → the suggestions as they are now."""
     async with turn.sessions() as session:
         request = await mentoring.get_request(session, request_id=request_id)
@@ -583,8 +544,8 @@ async def _explain_refused_confirm(turn: _Turn, request_id: int) -> None:
         await turn.show(card)
 
 
-async def _accept(turn: _Turn, value: dict[str, Any]) -> None:
-    pairing_id = _param_int(value, "pairing_id")
+async def _accept(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    pairing_id = param_int(value, "pairing_id")
     if pairing_id is None:
         await turn.say("error.unknown_action")
         return
@@ -630,8 +591,8 @@ async def _accept(turn: _Turn, value: dict[str, Any]) -> None:
     )
 
 
-async def _decline(turn: _Turn, value: dict[str, Any]) -> None:
-    pairing_id = _param_int(value, "pairing_id")
+async def _decline(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    pairing_id = param_int(value, "pairing_id")
     if pairing_id is None:
         await turn.say("error.unknown_action")
         return
@@ -659,8 +620,8 @@ async def _decline(turn: _Turn, value: dict[str, Any]) -> None:
     await turn.say("mentoring.proposal.declined")
 
 
-async def _agreement(turn: _Turn, value: dict[str, Any]) -> None:
-    pairing_id = _param_int(value, "pairing_id")
+async def _agreement(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    pairing_id = param_int(value, "pairing_id")
     if pairing_id is None:
         await turn.say("error.unknown_action")
         return
@@ -716,8 +677,8 @@ async def _agreement(turn: _Turn, value: dict[str, Any]) -> None:
     await turn.say("mentoring.agreement.saved", name=person_name(other, locale=turn.info.locale))
 
 
-async def _checkin(turn: _Turn, value: dict[str, Any]) -> None:
-    pairing_id = _param_int(value, "pairing_id")
+async def _checkin(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    pairing_id = param_int(value, "pairing_id")
     rating = _number(value.get("rating"))
     comment = value.get("comment") or ""
     if pairing_id is None or value.get("moment") not in (
@@ -755,8 +716,8 @@ async def _checkin(turn: _Turn, value: dict[str, Any]) -> None:
         await turn.say("mentoring.checkin.low", community=community.name)
 
 
-async def _end(turn: _Turn, value: dict[str, Any]) -> None:
-    pairing_id = _param_int(value, "pairing_id")
+async def _end(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    pairing_id = param_int(value, "pairing_id")
     if pairing_id is None:
         await turn.say("error.unknown_action")
         return
@@ -788,23 +749,23 @@ async def _end(turn: _Turn, value: dict[str, Any]) -> None:
     await turn.say("mentoring.end.done")
 
 
-async def _request_verb(turn: _Turn, value: dict[str, Any]) -> None:
-    community_id = _param_int(value, "community_id")
+async def _request_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    community_id = param_int(value, "community_id")
     if community_id is None:
         await turn.say("error.unknown_action")
         return
     await _request(turn, community_id)
 
 
-async def _volunteer_verb(turn: _Turn, value: dict[str, Any]) -> None:
-    community_id = _param_int(value, "community_id")
+async def _volunteer_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    community_id = param_int(value, "community_id")
     if community_id is None:
         await turn.say("error.unknown_action")
         return
-    await _volunteer(turn, community_id, _param_int(value, "capacity"))
+    await _volunteer(turn, community_id, param_int(value, "capacity"))
 
 
-_ACTIONS: dict[str, Callable[[_Turn, dict[str, Any]], Awaitable[None]]] = {
+_ACTIONS: dict[str, Callable[[FeatureTurn, dict[str, Any]], Awaitable[None]]] = {
     VERB_CONFIRM: _confirm,
     VERB_ACCEPT: _accept,
     VERB_DECLINE: _decline,
@@ -832,7 +793,7 @@ async def handle_mentoring_action(
     action = _ACTIONS.get(verb) if isinstance(verb, str) else None
     if action is None:
         return False
-    turn = _Turn(turn_context, sessions, info, wake, clock)
+    turn = FeatureTurn(turn_context, sessions, info, wake, clock)
     if info.person_id is None:
         await turn.say("error.unknown_action")
         return True

@@ -23,13 +23,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ResourceResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.community_actions import channel_ids
 from bot.deliveries import RenderContext, Renderer
 from bot.settings import Settings
+from bot.turns import card_activity, param_int
 from cards.common import Element
 from cards.i18n import normalize_locale, translator
 from cards.polls import (
@@ -83,21 +84,6 @@ Wake = Callable[[], None]
 Clock = Callable[[], datetime]
 
 
-def _param_int(params: dict[str, Any], key: str) -> int | None:
-    value = params.get(key)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def _activity(card: Element) -> Activity:
-    return MessageFactory.attachment(CardFactory.adaptive_card(card))
-
-
 def _locale_of(person: Person | None, *, default: str) -> str:
     chosen = (person.preferred_locale or person.locale) if person is not None else None
     return normalize_locale(chosen, default=default)
@@ -119,7 +105,7 @@ async def _channel_card(
 
 async def render_poll_card(context: RenderContext) -> Activity | None:
     """The posted poll card with current results, as an update of the posted message."""
-    poll_id = _param_int(context.message.params, "poll_id")
+    poll_id = param_int(context.message.params, "poll_id")
     if poll_id is None:
         return None
     async with context.sessions() as session:
@@ -129,7 +115,7 @@ async def render_poll_card(context: RenderContext) -> Activity | None:
         card = await _channel_card(
             session, poll, default_locale=context.locale, tz=context.timezone
         )
-    activity = _activity(card)
+    activity = card_activity(card)
     # An id makes the dispatcher update that message rather than post a new one.
     activity.id = poll.activity_id
     return activity
@@ -137,7 +123,7 @@ async def render_poll_card(context: RenderContext) -> Activity | None:
 
 async def render_poll_results(context: RenderContext) -> Activity | None:
     """The final results, to an animator who still animates the community."""
-    poll_id = _param_int(context.message.params, "poll_id")
+    poll_id = param_int(context.message.params, "poll_id")
     recipient = context.message.person_id
     if poll_id is None or recipient is None:
         return None
@@ -155,7 +141,7 @@ async def render_poll_results(context: RenderContext) -> Activity | None:
     card = build_poll_results_card(
         results, community_name=community.name, locale=context.locale, tz=context.timezone
     )
-    return _activity(card)
+    return card_activity(card)
 
 
 POLL_RENDERERS: dict[str, Renderer] = {
@@ -250,7 +236,7 @@ class _Turn:
         await self.context.send_activity(translator(self.info.locale)(key, **values))
 
     async def show(self, card: Element) -> ResourceResponse | None:
-        response: ResourceResponse | None = await self.context.send_activity(_activity(card))
+        response: ResourceResponse | None = await self.context.send_activity(card_activity(card))
         return response
 
     async def send_form(self, form: PollForm, errors: list[str] | None = None) -> None:
@@ -408,7 +394,7 @@ async def _refresh_card(turn: _Turn, poll_id: int) -> None:
         card = await _channel_card(
             session, poll, default_locale=turn.settings.default_locale, tz=turn.info.timezone
         )
-    activity = _activity(card)
+    activity = card_activity(card)
     activity.id = poll.activity_id
     try:
         await turn.context.update_activity(activity)
@@ -434,7 +420,7 @@ async def _voter_key(session: AsyncSession, settings: Settings) -> bytes:
 
 
 async def _vote(turn: _Turn, value: dict[str, Any]) -> None:
-    poll_id = _param_int(value, "poll_id")
+    poll_id = param_int(value, "poll_id")
     if poll_id is None:
         await turn.tell_privately(None, "error.unknown_action")
         return
@@ -495,7 +481,7 @@ async def queue_closing(session: AsyncSession, poll: Poll) -> int:
 
 
 async def _close(turn: _Turn, value: dict[str, Any]) -> None:
-    poll_id = _param_int(value, "poll_id")
+    poll_id = param_int(value, "poll_id")
     if poll_id is None:
         await turn.say("error.unknown_action")
         return

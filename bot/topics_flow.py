@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core import TurnContext
 from botbuilder.dialogs import DialogSet
-from botbuilder.schema import Activity
 
 from bot.community_actions import channel_ids
+from bot.turns import FeatureTurn, card_activity, param_int
 from cards.common import Element
-from cards.i18n import Translate, translator
 from cards.topics import (
     VERB_PROPOSE,
     VERB_SHOW,
@@ -58,41 +56,7 @@ PROPOSER_NOTICE_KEYS: dict[TopicStatus, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Turn:
-    context: TurnContext
-    sessions: SessionFactory
-    info: TurnInfo
-
-    @property
-    def t(self) -> Translate:
-        return translator(self.info.locale)
-
-    @property
-    def person_id(self) -> int:
-        assert self.info.person_id is not None  # checked before any action runs
-        return self.info.person_id
-
-    async def say(self, key: str, **values: Any) -> None:
-        await self.context.send_activity(self.t(key, **values))
-
-
-def _card(card: Element) -> Activity:
-    return MessageFactory.attachment(CardFactory.adaptive_card(card))
-
-
-def _param_int(params: dict[str, Any], key: str) -> int | None:
-    value = params.get(key)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-async def _channel_community_id(turn: _Turn) -> int | None:
+async def _channel_community_id(turn: FeatureTurn) -> int | None:
     """The community bound to the channel this turn comes from, if any."""
     if not turn.info.in_channel:
         return None
@@ -104,7 +68,7 @@ async def _channel_community_id(turn: _Turn) -> int | None:
     return here.id if here is not None else None
 
 
-async def _bank_card(turn: _Turn, community_id: int) -> Element | None:
+async def _bank_card(turn: FeatureTurn, community_id: int) -> Element | None:
     """The bank as this turn may see it; None (after saying why) when it may not.
 
     Members see their community's bank anywhere; anyone in a community's own channel sees
@@ -134,13 +98,13 @@ async def _bank_card(turn: _Turn, community_id: int) -> Element | None:
     )
 
 
-async def _show_bank(turn: _Turn, community_id: int, *, in_place: bool = False) -> None:
+async def _show_bank(turn: FeatureTurn, community_id: int, *, in_place: bool = False) -> None:
     card = await _bank_card(turn, community_id)
     if card is None:
         return
     replaced = turn.context.activity.reply_to_id if in_place else None
     if replaced:
-        activity = _card(card)
+        activity = card_activity(card)
         activity.id = replaced
         try:
             await turn.context.update_activity(activity)
@@ -149,7 +113,7 @@ async def _show_bank(turn: _Turn, community_id: int, *, in_place: bool = False) 
         # does not say which message was clicked): sending the card again still answers.
         except Exception as error:
             logger.info("topic bank not updated in place (%s); sending it", type(error).__name__)
-    await turn.context.send_activity(_card(card))
+    await turn.context.send_activity(card_activity(card))
 
 
 async def on_topics_command(
@@ -161,7 +125,7 @@ async def on_topics_command(
 ) -> None:
     """`sujets` / `topics`: the bank of the given community (the channel's, from the handler),
     else the person's only community, else a card to choose one."""
-    turn = _Turn(turn_context, sessions, info)
+    turn = FeatureTurn(turn_context, sessions, info)
     if info.person_id is None:
         await turn.say("topics.not_member")
         return
@@ -181,7 +145,7 @@ async def on_topics_command(
         await _show_bank(turn, mine[0].id)
     else:
         await turn_context.send_activity(
-            _card(build_topics_community_choice_card(mine, locale=info.locale))
+            card_activity(build_topics_community_choice_card(mine, locale=info.locale))
         )
 
 
@@ -200,17 +164,19 @@ async def on_propose_command(
 # -- card actions ------------------------------------------------------------------------------
 
 
-async def _show_verb(turn: _Turn, value: dict[str, Any], _dialogs: DialogSet, _wake: Wake) -> None:
+async def _show_verb(
+    turn: FeatureTurn, value: dict[str, Any], _dialogs: DialogSet, _wake: Wake
+) -> None:
     await on_topics_command(
         turn.context,
         sessions=turn.sessions,
         info=turn.info,
-        community_id=_param_int(value, "community_id"),
+        community_id=param_int(value, "community_id"),
     )
 
 
-async def _vote(turn: _Turn, value: dict[str, Any], _dialogs: DialogSet, _wake: Wake) -> None:
-    topic_id = _param_int(value, "topic_id")
+async def _vote(turn: FeatureTurn, value: dict[str, Any], _dialogs: DialogSet, _wake: Wake) -> None:
+    topic_id = param_int(value, "topic_id")
     if topic_id is None:
         await turn.say("error.unknown_action")
         return
@@ -232,8 +198,10 @@ async def _vote(turn: _Turn, value: dict[str, Any], _dialogs: DialogSet, _wake: 
     await _show_bank(turn, community_id, in_place=True)
 
 
-async def _status(turn: _Turn, value: dict[str, Any], _dialogs: DialogSet, wake: Wake) -> None:
-    topic_id = _param_int(value, "topic_id")
+async def _status(
+    turn: FeatureTurn, value: dict[str, Any], _dialogs: DialogSet, wake: Wake
+) -> None:
+    topic_id = param_int(value, "topic_id")
     if topic_id is None:
         await turn.say("error.unknown_action")
         return
@@ -296,13 +264,15 @@ async def _status(turn: _Turn, value: dict[str, Any], _dialogs: DialogSet, wake:
     )
 
 
-async def _propose(turn: _Turn, value: dict[str, Any], dialogs: DialogSet, _wake: Wake) -> None:
+async def _propose(
+    turn: FeatureTurn, value: dict[str, Any], dialogs: DialogSet, _wake: Wake
+) -> None:
     await on_propose_command(
-        turn.context, dialogs=dialogs, community_id=_param_int(value, "community_id")
+        turn.context, dialogs=dialogs, community_id=param_int(value, "community_id")
     )
 
 
-_ACTIONS: dict[str, Callable[[_Turn, dict[str, Any], DialogSet, Wake], Awaitable[None]]] = {
+_ACTIONS: dict[str, Callable[[FeatureTurn, dict[str, Any], DialogSet, Wake], Awaitable[None]]] = {
     VERB_SHOW: _show_verb,
     VERB_VOTE: _vote,
     VERB_STATUS: _status,
@@ -324,7 +294,7 @@ async def handle_topics_action(
     action = _ACTIONS.get(verb) if isinstance(verb, str) else None
     if action is None:
         return False
-    turn = _Turn(turn_context, sessions, info)
+    turn = FeatureTurn(turn_context, sessions, info)
     if info.person_id is None:
         await turn.say("error.unknown_action")
         return True

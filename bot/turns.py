@@ -1,0 +1,65 @@
+"""Small helpers every feature's bot glue shares: one turn's context, card replies, ids from
+card data (never trusted beyond being an id)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.schema import Activity, ResourceResponse
+
+from cards.common import Element
+from cards.i18n import Translate, translator
+from dialogs.context import TurnInfo
+from storage.db import SessionFactory
+from storage.models import utcnow
+
+
+def card_activity(card: Element) -> Activity:
+    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+
+
+def param_int(params: dict[str, Any], key: str) -> int | None:
+    """An integer id from card data or outbox params; None for anything else (bools too)."""
+    value = params.get(key)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureTurn:
+    """One person's turn as a feature sees it."""
+
+    context: TurnContext
+    sessions: SessionFactory
+    info: TurnInfo
+    wake: Callable[[], None] = _nothing
+    clock: Callable[[], datetime] = utcnow
+
+    @property
+    def t(self) -> Translate:
+        return translator(self.info.locale)
+
+    @property
+    def person_id(self) -> int:
+        assert self.info.person_id is not None  # the handler records the sender first
+        return self.info.person_id
+
+    async def say(self, key: str, **values: Any) -> None:
+        await self.context.send_activity(self.t(key, **values))
+
+    async def show(self, card: Element) -> ResourceResponse | None:
+        response: ResourceResponse | None = await self.context.send_activity(card_activity(card))
+        return response
