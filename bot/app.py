@@ -22,6 +22,7 @@ from botbuilder.integration.aiohttp import (
 )
 from botbuilder.schema import Activity, CallerIdConstants
 from botframework.connector.auth import AuthenticationConstants
+from msrest.universal_http.requests import ClientRetryPolicy
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.attestations_flow import ATTESTATION_RENDERERS, attestation_pdf
@@ -222,8 +223,17 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "database": "up"})
 
 
+def _speed_up_msrest() -> None:
+    """msrest's retry policy scans a 500-item list for each of 999 status codes (~5 ms) per
+    client, and botbuilder builds two clients per turn and per proactive send: the same codes
+    in a frozenset give the same policy in microseconds (bench/fanout.py: 21 → 12 ms CPU per
+    message). Idempotent."""
+    ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)  # type: ignore[assignment]
+
+
 def create_app(settings: Settings) -> web.Application:
     check_runnable(settings)
+    _speed_up_msrest()
     if not settings.auth_enabled:
         logger.warning(
             "MicrosoftAppId is not set: requests are NOT authenticated. "

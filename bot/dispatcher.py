@@ -307,6 +307,9 @@ class Dispatcher:
         bot_app_id = self._settings.app_id or None
 
         async def send(turn_context: TurnContext) -> None:
+            # The SDK's continuation activity carries a made-up id; left there, the message
+            # would go out as a reply to a message that does not exist (a thread in a channel).
+            turn_context.activity.id = None
             # Keep the failure for the dispatcher: raised here, the adapter's turn-error
             # handler would swallow it (and try to apologise to the recipient).
             try:

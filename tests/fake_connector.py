@@ -108,6 +108,9 @@ class FakeConnector:
     throttled: list[Throttled] = field(default_factory=list)
     # What identifies a message for `deliveries()`; activities it maps to None are not counted.
     delivery_key: Callable[[dict[str, Any]], str | None] = activity_text
+    # Seconds between a request's arrival (when limits count it) and its answer reaching the
+    # bot: the service's processing and the way back. 0 answers at once.
+    answer_delay: float = 0.0
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _server: TestServer | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -266,17 +269,19 @@ class FakeConnector:
 
     async def _send(self, request: web.Request) -> web.Response:
         received, failed = await self._record(request)
-        if failed is not None:
-            return failed
-        self._accepted(received, 200)
-        return web.json_response({"id": f"activity-{next(self._ids)}"})
+        if failed is None:
+            self._accepted(received, 200)
+        if self.answer_delay > 0:
+            await asyncio.sleep(self.answer_delay)
+        return failed or web.json_response({"id": f"activity-{next(self._ids)}"})
 
     async def _create_conversation(self, request: web.Request) -> web.Response:
         received, failed = await self._record(request)
-        if failed is not None:
-            return failed
-        self._accepted(received, 201)
-        return web.json_response({"id": f"a:personal-{next(self._ids)}"}, status=201)
+        if failed is None:
+            self._accepted(received, 201)
+        if self.answer_delay > 0:
+            await asyncio.sleep(self.answer_delay)
+        return failed or web.json_response({"id": f"a:personal-{next(self._ids)}"}, status=201)
 
     async def _member(self, request: web.Request) -> web.Response:
         member_id = request.match_info["mid"]
