@@ -35,6 +35,8 @@ from bot.mentoring_flow import MENTORING_RENDERERS
 from bot.polls_flow import POLL_RENDERERS
 from bot.scheduler import Jobs, build_scheduler
 from bot.settings import Settings, check_runnable
+from bot.surveys_flow import SURVEY_RENDERERS
+from bot.vitality_flow import EXPORT_PATH, VITALITY_RENDERERS, vitality_csv
 from cards.i18n import normalize_locale, translator
 from dialogs.context import TURN_INFO_KEY, TurnInfo
 from storage.db import SessionFactory, create_engine, ping, session_factory
@@ -65,6 +67,8 @@ ALL_RENDERERS = {
     **MEETING_RENDERERS,
     **POLL_RENDERERS,
     **ATTESTATION_RENDERERS,
+    **SURVEY_RENDERERS,
+    **VITALITY_RENDERERS,
 }
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -173,6 +177,17 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         await engine.dispose()
 
 
+def _malformed_channel_data(data: object) -> bool:
+    """Teams names the team, channel and tenant of an activity by string ids; any other id
+    (a number, a list…) is not from Teams and would reach the database as such."""
+    if not isinstance(data, dict):
+        return False  # other channels' channelData is not read
+    return any(
+        isinstance(part, dict) and "id" in part and not isinstance(part["id"], str)
+        for part in (data.get("team"), data.get("channel"), data.get("tenant"))
+    )
+
+
 async def messages(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
     if "application/json" not in request.headers.get("Content-Type", ""):
@@ -180,7 +195,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     # request.json() raises 413 above client_max_size before parsing anything.
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # e.g. "[" * 100_000
         raise web.HTTPBadRequest(text="malformed JSON") from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="expected an activity object")
@@ -190,6 +205,11 @@ async def messages(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="not an activity") from None
     if not activity.type:
         raise web.HTTPBadRequest(text="activity type missing")
+    if not activity.channel_id or not getattr(activity.conversation, "id", None):
+        # Every channel sends both; without them no state can be loaded and no reply sent.
+        raise web.HTTPBadRequest(text="channelId or conversation.id missing")
+    if _malformed_channel_data(activity.channel_data):
+        raise web.HTTPBadRequest(text="malformed channelData")
 
     auth_header = request.headers.get("Authorization", "")
     try:
@@ -247,4 +267,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/readyz", readyz)
     # Signed, expiring links to attestations de présence (the token is the authorisation).
     app.router.add_get(ATTESTATION_ROUTE, attestation_pdf)
+    app.router.add_get(EXPORT_PATH, vitality_csv)
     return app

@@ -29,6 +29,10 @@ class Command(enum.StrEnum):
     MOVE_MEETING = "move_meeting"
     TOPICS = "topics"
     POLL = "poll"
+    ANSWER_SURVEY = "answer_survey"
+    NEEDS_SURVEY = "needs_survey"
+    RESULTS = "results"
+    SUMMARY = "summary"
     ATTESTATION = "attestation"
     ATTESTATIONS = "attestations"
     PROPOSE_TOPIC = "propose_topic"
@@ -71,6 +75,10 @@ _WORDS: dict[str, Command] = {
     "accueil": Command.ONBOARDING,
     "onboarding": Command.ONBOARDING,
     "agenda": Command.AGENDA,
+    "resultats": Command.RESULTS,
+    "results": Command.RESULTS,
+    "bilan": Command.SUMMARY,
+    "summary": Command.SUMMARY,
     "attestation": Command.ATTESTATION,
     "certificate": Command.ATTESTATION,
     "attestations": Command.ATTESTATIONS,
@@ -97,6 +105,13 @@ _PHRASES: dict[str, Command] = {
     "volunteer mentor": Command.VOLUNTEER,
     "plan d'accueil": Command.ONBOARDING,
     "onboarding plan": Command.ONBOARDING,
+    "repondre au sondage": Command.ANSWER_SURVEY,
+    "answer the survey": Command.ANSWER_SURVEY,
+    "answer survey": Command.ANSWER_SURVEY,
+    "sondage des besoins": Command.NEEDS_SURVEY,
+    "needs survey": Command.NEEDS_SURVEY,
+    "bilan mensuel": Command.SUMMARY,
+    "monthly summary": Command.SUMMARY,
     "proposer un sujet": Command.PROPOSE_TOPIC,
     "propose a topic": Command.PROPOSE_TOPIC,
     "banque de sujets": Command.TOPICS,
@@ -171,6 +186,7 @@ def parse(text: str | None) -> Parsed:
         Command.MENTOR,
         Command.ATTESTATION,
         Command.ATTESTATIONS,
+        Command.SUMMARY,
     ):
         return Parsed(command, rest.strip())
     return Parsed(Command.UNKNOWN, simple)

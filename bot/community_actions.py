@@ -16,6 +16,7 @@ from bot.commands import role_argument
 from bot.mentions import mentioned_people
 from bot.personal import run_in_personal_chat
 from bot.settings import Settings
+from bot.turns import as_int
 from cards.common import adaptive_card, heading, submit
 from cards.community import build_communities_card, build_one_pager_card
 from cards.i18n import translator
@@ -306,14 +307,14 @@ async def save_onboarding_plan(
     services: Services, turn_context: TurnContext, value: dict[str, Any]
 ) -> None:
     info = _info(turn_context)
-    community_id = _int(value.get("community_id"))
+    community_id = as_int(value.get("community_id"))
     community, is_animator = await _animated_community(services, turn_context, community_id)
     if community is None or not is_animator:
         await _say(turn_context, "onboarding.plan.animators_only")
         return
     steps: list[Step] = []
     for step in onboarding.plan_of(community):
-        day = _int(value.get(f"day_{step.key}"))
+        day = as_int(value.get(f"day_{step.key}"))
         if day is None or not 0 <= day <= onboarding.MAX_DAY:
             t = translator(info.locale)
             card = build_plan_card(
@@ -337,8 +338,8 @@ async def record_checkin(
     services: Services, turn_context: TurnContext, value: dict[str, Any]
 ) -> None:
     info = _info(turn_context)
-    community_id = _int(value.get("community_id"))
-    rating = _int(value.get("rating"))
+    community_id = as_int(value.get("community_id"))
+    rating = as_int(value.get("rating"))
     comment = value.get("comment")
     comment = comment if isinstance(comment, str) else ""
     if community_id is None or rating is None or not 1 <= rating <= 5:
@@ -429,10 +430,3 @@ async def send_one_pager(
     async with services.sessions() as session:
         page = await load_one_pager(session, community)
     await _send_card(turn_context, build_one_pager_card(page, locale=info.locale, tz=info.timezone))
-
-
-def _int(value: object) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None

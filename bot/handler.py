@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from botbuilder.core import (
     ActivityHandler,
     CardFactory,
     ConversationState,
+    InvokeResponse,
     MessageFactory,
     PrivateConversationState,
     TurnContext,
@@ -23,13 +25,21 @@ from botbuilder.dialogs import DialogSet, DialogTurnStatus
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ChannelAccount
 
-from bot import attestations_flow, meetings_flow, polls_flow, topics_flow
+from bot import (
+    attestations_flow,
+    meetings_flow,
+    polls_flow,
+    surveys_flow,
+    topics_flow,
+    vitality_flow,
+)
 from bot import community_actions as actions
 from bot import mentoring_flow as mentoring
 from bot.commands import Command, Parsed, language_argument, parse, volunteer_capacity
 from bot.community_actions import Services
 from bot.mentions import mentions_recipient, strip_mentions
 from bot.settings import Settings
+from bot.turns import as_int
 from cards.help import build_help_card
 from cards.i18n import normalize_locale, translator
 from cards.polls import VERBS as POLL_VERBS
@@ -39,6 +49,7 @@ from dialogs.join_dialog import JoinDialog
 from dialogs.language_dialog import LanguageDialog, save_language
 from dialogs.propose_topic_dialog import ProposeTopicDialog
 from dialogs.setup_dialog import SetupDialog
+from dialogs.survey_dialog import SurveyDialog
 from storage import activities, communities, people
 from storage.db import SessionFactory, transaction
 from storage.models import ConversationScope
@@ -64,6 +75,11 @@ GLOBAL_VERBS = frozenset(
         "meeting.attendance",
         *TOPIC_VERBS,
         *POLL_VERBS,
+        "surveys.answer",
+        "surveys.results",
+        "surveys.topic",
+        "vitality.show",
+        "vitality.export",
     }
 )
 
@@ -85,9 +101,11 @@ def _channel_data(activity: Activity) -> dict[str, Any]:
 def _tenant_id(activity: Activity) -> str | None:
     tenant = getattr(activity.conversation, "tenant_id", None)
     if tenant:
-        return str(tenant)
+        return str(tenant)[:64]
     from_data = _channel_data(activity).get("tenant")
-    return str(from_data["id"]) if isinstance(from_data, dict) and from_data.get("id") else None
+    return (
+        str(from_data["id"])[:64] if isinstance(from_data, dict) and from_data.get("id") else None
+    )
 
 
 def _activity_claim_key(activity: Activity) -> str | None:
@@ -122,6 +140,11 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         self._dialogs.add(SetupDialog(sessions))
         self._dialogs.add(JoinDialog(sessions, wake))
         self._dialogs.add(ProposeTopicDialog(sessions, wake))
+        self._dialogs.add(
+            SurveyDialog(
+                sessions, settings.secret_key.get_secret_value() if settings.secret_key else None
+            )
+        )
         self.services = Services(
             settings=settings,
             sessions=sessions,
@@ -168,7 +191,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     session,
                     participant=people.Participant(
                         teams_user_id=str(sender.id)[:255],
-                        aad_object_id=(sender.aad_object_id or None),
+                        aad_object_id=_at_most(sender.aad_object_id, 64),
                         tenant_id=tenant_id,
                         name=(sender.name or None) and str(sender.name)[:255],
                         locale=(activity.locale or None) and str(activity.locale)[:16],
@@ -191,10 +214,13 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                         service_url=str(activity.service_url)[:512],
                         channel_id=str(activity.channel_id or "msteams")[:32],
                         tenant_id=tenant_id,
-                        bot_id=getattr(activity.recipient, "id", None),
-                        bot_name=getattr(activity.recipient, "name", None),
-                        team_id=team.get("id") if isinstance(team, dict) else None,
-                        teams_channel_id=channel.get("id") if isinstance(channel, dict) else None,
+                        # Column lengths: PostgreSQL refuses longer values (no Teams id is).
+                        bot_id=_at_most(getattr(activity.recipient, "id", None), 255),
+                        bot_name=_at_most(getattr(activity.recipient, "name", None), 255),
+                        team_id=_at_most(team.get("id") if isinstance(team, dict) else None, 255),
+                        teams_channel_id=_at_most(
+                            channel.get("id") if isinstance(channel, dict) else None, 255
+                        ),
                     ),
                     person_id=person_id,
                 )
@@ -278,6 +304,37 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     community_id=await self._channel_community_id(turn_context),
                     capacity=volunteer_capacity(parsed.argument),
                 )
+            case Command.ANSWER_SURVEY:
+                dialog_context = await self._dialogs.create_context(turn_context)
+                await dialog_context.cancel_all_dialogs()
+                await dialog_context.begin_dialog(SurveyDialog.ID)
+            case Command.NEEDS_SURVEY:
+                await surveys_flow.on_needs_survey_command(
+                    turn_context,
+                    sessions=self._sessions,
+                    settings=self._settings,
+                    info=info,
+                    community_id=await self._channel_community_id(turn_context),
+                )
+            case Command.RESULTS:
+                await surveys_flow.on_results_command(
+                    turn_context,
+                    sessions=self._sessions,
+                    settings=self._settings,
+                    info=info,
+                    community_id=await self._channel_community_id(turn_context),
+                    wake=services.wake,
+                )
+            case Command.SUMMARY:
+                await vitality_flow.on_summary_command(
+                    turn_context,
+                    sessions=self._sessions,
+                    settings=self._settings,
+                    info=info,
+                    argument=parsed.argument,
+                    community_id=await self._channel_community_id(turn_context),
+                    wake=services.wake,
+                )
             case Command.ATTESTATION | Command.ATTESTATIONS:
                 issue = (
                     attestations_flow.on_attestation_command
@@ -356,7 +413,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         checked again on the server."""
         info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
         services = self.services
-        community_id = _int(value.get("community_id"))
+        community_id = as_int(value.get("community_id"))
         if verb == "help.show":
             await self._send_help(turn_context, info)
         elif verb == "language.choose":
@@ -422,6 +479,14 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 return await meetings_flow.handle_meeting_action(
                     turn_context, value, sessions=sessions, settings=settings, info=info, wake=wake
                 )
+            case "surveys":
+                return await surveys_flow.handle_surveys_action(
+                    turn_context, value, sessions=sessions, settings=settings, info=info, wake=wake
+                )
+            case "vitality":
+                return await vitality_flow.handle_vitality_action(
+                    turn_context, value, sessions=sessions, settings=settings, info=info, wake=wake
+                )
             case "mentoring":
                 return await mentoring.handle_mentoring_action(
                     turn_context, value, sessions=sessions, info=info, wake=wake
@@ -462,9 +527,14 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
     async def on_unrecognized_activity_type(self, turn_context: TurnContext) -> None:
         return None
 
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        """No invoke is part of Carrefour: its cards use Action.Submit (a message) and its
+        manifest declares no message extension or task module. Refuse one plainly; the SDK
+        would answer 501 (a server error for a client's request), or fail with a 500 on its own
+        unserialisable 400 body for a malformed `adaptiveCard/action`."""
+        logger.info("unsupported invoke %r", str(turn_context.activity.name or "")[:64])
+        return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST))
 
-def _int(value: object) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
+
+def _at_most(value: object, length: int) -> str | None:
+    return str(value)[:length] if value else None

@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.community_actions import channel_ids
 from bot.deliveries import RenderContext, Renderer
 from bot.settings import Settings
+from bot.turns import as_int
 from cards.agenda import (
     AgendaForm,
     AgendaRow,
@@ -368,7 +369,7 @@ async def _carried_start(value: dict[str, Any], ctx: _Ctx) -> datetime | None:
     if isinstance(value.get("form"), dict):
         draft = _draft(_meeting_form(value["form"]), ctx.settings.timezone)
         return draft.starts_at if draft else None
-    meeting_id = _int(value.get("meeting_id"))
+    meeting_id = as_int(value.get("meeting_id"))
     if meeting_id is None:
         return None
     async with ctx.sessions() as session:
@@ -383,7 +384,7 @@ async def _on_publish(turn_context: TurnContext, value: dict[str, Any], ctx: _Ct
     t = translator(ctx.info.locale)
     tz = ctx.settings.timezone
     agenda_form = _agenda_form(value)
-    meeting_id = _int(value.get("meeting_id"))
+    meeting_id = as_int(value.get("meeting_id"))
     if meeting_id is not None:
         await _publish_changes(turn_context, ctx, community, meeting_id, agenda_form, value)
         return
@@ -399,7 +400,7 @@ async def _on_publish(turn_context: TurnContext, value: dict[str, Any], ctx: _Ct
         general_objective=agenda_form.general_objective,
         specific_objectives=_lines(agenda_form.specific_objectives),
     )
-    topic_id = _int(form.topic_id)
+    topic_id = as_int(form.topic_id)
     items = _agenda_drafts(agenda_form, day=form.date, tz=tz, topic_id=topic_id)
     carried = {"form": _form_dict(form)}
     try:
@@ -595,7 +596,7 @@ async def on_agenda_command(
 
 async def _on_rsvp(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
     t = translator(ctx.info.locale)
-    meeting_id = _int(value.get("meeting_id"))
+    meeting_id = as_int(value.get("meeting_id"))
     answer = value.get("answer")
     if meeting_id is None or answer not in {a.value for a in RsvpAnswer}:
         await turn_context.send_activity(t("error.unknown_action"))
@@ -699,7 +700,7 @@ async def on_move_meeting_command(
 
 async def _on_move(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
     t = translator(ctx.info.locale)
-    meeting_id = _int(value.get("meeting_id"))
+    meeting_id = as_int(value.get("meeting_id"))
     tz = ctx.settings.timezone
     starts_at = _at(_text(value, "date", 10), _text(value, "start", 5), tz)
     ends_at = _at(_text(value, "date", 10), _text(value, "end", 5), tz)
@@ -744,7 +745,7 @@ async def _on_move(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) 
 
 async def _on_attendance(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
     t = translator(ctx.info.locale)
-    meeting_id = _int(value.get("meeting_id"))
+    meeting_id = as_int(value.get("meeting_id"))
     if meeting_id is None:
         await turn_context.send_activity(t("error.unknown_action"))
         return
@@ -752,7 +753,7 @@ async def _on_attendance(turn_context: TurnContext, value: dict[str, Any], ctx: 
         person_id
         for key, flag in value.items()
         if key.startswith("present_") and str(flag).lower() == "true"
-        for person_id in [_int(key.removeprefix("present_"))]
+        for person_id in [as_int(key.removeprefix("present_"))]
         if person_id is not None
     ]
     try:
@@ -915,13 +916,6 @@ async def enqueue_attendance_requests(
     if queued:
         wake()
     return queued
-
-
-def _int(value: object) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
 
 
 __all__ = [

@@ -7,7 +7,10 @@ from typing import Any
 
 from botbuilder.schema import Activity, ChannelAccount
 
-_AT_TAG = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
+# Opening and closing tags found separately and paired in one pass: a single pattern spanning
+# from `<at…>` to `</at>` backtracks quadratically on text full of unclosed tags (a 1 MB
+# channel message would hold the event loop for hours). `[^<>]` keeps each attempt short too.
+_AT_OPEN_OR_CLOSE = re.compile(r"<at[^<>]*>|</at>", re.IGNORECASE)
 
 
 def _entity_dict(entity: Any) -> dict[str, Any]:
@@ -35,7 +38,19 @@ def mentions_recipient(activity: Activity) -> bool:
 def strip_mentions(text: str | None) -> str:
     """Remove every `<at>…</at>` tag: the bot's own mention and any others (commands such as
     `nommer @personne` read mentioned people from the entities, not the text)."""
-    return " ".join(_AT_TAG.sub(" ", text or "").split())
+    text = text or ""
+    kept: list[str] = []
+    position = 0
+    opened: int | None = None  # where the tag being closed starts
+    for tag in _AT_OPEN_OR_CLOSE.finditer(text):
+        if tag.group().startswith("</"):
+            if opened is not None:
+                kept.append(text[position:opened])
+                position, opened = tag.end(), None
+        elif opened is None:
+            opened = tag.start()
+    kept.append(text[position:])
+    return " ".join(" ".join(kept).split())
 
 
 def mentioned_people(activity: Activity) -> list[ChannelAccount]:

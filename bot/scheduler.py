@@ -19,6 +19,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.meetings_flow import enqueue_attendance_requests
 from bot.polls_flow import close_expired_polls
 from bot.settings import Settings
+from bot.surveys_flow import open_due_surveys, seal_closed_surveys, survey_reminders
+from bot.vitality_flow import send_monthly_summaries
 from storage import activities, meetings, outbox
 from storage.db import SessionFactory, transaction
 from storage.models import utcnow
@@ -81,6 +83,29 @@ class Jobs:
             sessions=self._sessions, now=self._clock(), wake=self._wake
         )
 
+    async def open_surveys(self) -> int:
+        """Satisfaction surveys an hour after each meeting, to those who attended."""
+        return await open_due_surveys(
+            sessions=self._sessions,
+            now=self._clock(),
+            wake=self._wake,
+            delay=timedelta(minutes=self._settings.survey_delay_minutes),
+            duration=timedelta(days=self._settings.survey_duration_days),
+        )
+
+    async def remind_surveys(self) -> int:
+        return await survey_reminders(sessions=self._sessions, now=self._clock(), wake=self._wake)
+
+    async def seal_surveys(self) -> int:
+        """Closed surveys lose even the keyed link between answer and person."""
+        return await seal_closed_surveys(sessions=self._sessions, now=self._clock())
+
+    async def monthly_summaries(self) -> int:
+        """The 1st of the month at 9:00 (catching up after downtime): last month's summary."""
+        return await send_monthly_summaries(
+            sessions=self._sessions, now=self._clock(), wake=self._wake, tz=self._settings.timezone
+        )
+
     async def purge(self) -> dict[str, int]:
         """Forget what retention no longer requires."""
         purged = {
@@ -112,6 +137,10 @@ def build_scheduler(jobs: Jobs, settings: Settings) -> AsyncIOScheduler:
         ("meeting_reminders", jobs.enqueue_meeting_reminders, IntervalTrigger(minutes=1)),
         ("attendance_requests", jobs.request_attendance, IntervalTrigger(minutes=5)),
         ("close_polls", jobs.close_polls, IntervalTrigger(minutes=1)),
+        ("open_surveys", jobs.open_surveys, IntervalTrigger(minutes=5)),
+        ("survey_reminders", jobs.remind_surveys, IntervalTrigger(minutes=15)),
+        ("seal_surveys", jobs.seal_surveys, IntervalTrigger(hours=1)),
+        ("monthly_summaries", jobs.monthly_summaries, IntervalTrigger(minutes=15)),
         ("outbox_status", jobs.log_outbox_status, IntervalTrigger(minutes=15)),
         ("retention_purge", jobs.purge, IntervalTrigger(hours=6)),
     ]

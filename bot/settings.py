@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     attestation_link_days: int = Field(
         7, ge=1, le=366, validation_alias="CARREFOUR_ATTESTATION_LINK_DAYS"
     )
+    # Satisfaction surveys open this long after a meeting ends, and stay open this long.
+    survey_delay_minutes: int = Field(60, ge=0, validation_alias="CARREFOUR_SURVEY_DELAY_MINUTES")
+    survey_duration_days: int = Field(7, ge=1, validation_alias="CARREFOUR_SURVEY_DURATION_DAYS")
     # Tests and one-off CLI commands run without the background scheduler.
     scheduler_enabled: bool = Field(True, validation_alias="CARREFOUR_SCHEDULER_ENABLED")
 

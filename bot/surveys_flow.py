@@ -19,18 +19,18 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.deliveries import RenderContext, Renderer
 from bot.settings import Settings
+from bot.turns import FeatureTurn, card_activity, param_int
 from cards.common import Element
-from cards.i18n import Translate, format_when, plural, translator
+from cards.i18n import format_when, plural
 from cards.surveys import (
     CHOICES_INPUT,
     VERB_ANSWER,
@@ -79,19 +79,14 @@ def reminder_key(survey_id: int, person_id: int) -> str:
     return f"survey:{survey_id}:reminder:to:{person_id}"
 
 
-def _param_int(params: dict[str, Any], key: str) -> int | None:
-    value = params.get(key)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+# The tables' integer keys: a larger "id" in card data is forged, and would overflow the
+# database's integer type rather than simply find nothing.
+MAX_ID = 2**31 - 1
 
 
-def _activity(card: Element) -> Activity:
-    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+def id_param(params: dict[str, Any], key: str) -> int | None:
+    value = param_int(params, key)
+    return value if value is not None and 0 < value <= MAX_ID else None
 
 
 def _secret(settings: Settings) -> str | None:
@@ -103,7 +98,7 @@ def _secret(settings: Settings) -> str | None:
 
 async def _questionnaire(context: RenderContext, *, reminder: bool) -> Activity | None:
     """The survey card, unless the survey closed or the person answered meanwhile."""
-    survey_id = _param_int(context.message.params, "survey_id")
+    survey_id = id_param(context.message.params, "survey_id")
     person_id = context.message.person_id
     if survey_id is None or person_id is None:
         return None
@@ -118,7 +113,7 @@ async def _questionnaire(context: RenderContext, *, reminder: bool) -> Activity 
         meeting = await surveys.meeting_of(session, survey=survey)
     if community is None:
         return None
-    return _activity(
+    return card_activity(
         build_survey_card(
             survey,
             community=community,
@@ -141,7 +136,7 @@ async def render_reminder(context: RenderContext) -> Activity | None:
 
 async def render_results(context: RenderContext) -> Activity | None:
     """Results asked for in a channel, sent to the animator alone (role checked now)."""
-    survey_id = _param_int(context.message.params, "survey_id")
+    survey_id = id_param(context.message.params, "survey_id")
     person_id = context.message.person_id
     if survey_id is None or person_id is None:
         return None
@@ -154,7 +149,7 @@ async def render_results(context: RenderContext) -> Activity | None:
             tz=context.timezone,
             now=context.now,
         )
-    return None if card is None else _activity(card)
+    return None if card is None else card_activity(card)
 
 
 SURVEY_RENDERERS: dict[str, Renderer] = {
@@ -235,26 +230,6 @@ async def seal_closed_surveys(*, sessions: SessionFactory, now: datetime) -> int
 # -- the turn ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Turn:
-    context: TurnContext
-    sessions: SessionFactory
-    settings: Settings
-    info: TurnInfo
-    wake: Wake
-    clock: Clock
-
-    @property
-    def t(self) -> Translate:
-        return translator(self.info.locale)
-
-    async def say(self, key: str, **values: Any) -> None:
-        await self.context.send_activity(self.t(key, **values))
-
-    async def show(self, card: Element) -> None:
-        await self.context.send_activity(_activity(card))
-
-
 async def _animated(sessions: SessionFactory, person_id: int) -> list[Community]:
     async with sessions() as session:
         return [
@@ -264,7 +239,9 @@ async def _animated(sessions: SessionFactory, person_id: int) -> list[Community]
         ]
 
 
-async def _pick_animated(turn: _Turn, community_id: int | None, *, verb: str) -> Community | None:
+async def _pick_animated(
+    turn: FeatureTurn, community_id: int | None, *, verb: str
+) -> Community | None:
     """The community meant (given, or the only one the person animates); None after asking
     which (a card) or saying that this is for animators."""
     if turn.info.person_id is None:
@@ -304,7 +281,7 @@ async def _results_card(
     return build_results_card(shown, locale=locale, tz=tz, others=others)
 
 
-async def _show_results(turn: _Turn, survey_id: int) -> None:
+async def _show_results(turn: FeatureTurn, survey_id: int) -> None:
     person_id = turn.info.person_id
     if person_id is None:
         await turn.say("surveys.animators_only")
@@ -354,14 +331,15 @@ async def on_results_command(
     info: TurnInfo,
     community_id: int | None,
     wake: Wake,
+    clock: Clock = utcnow,
 ) -> None:
     """`résultats` / `results`: the latest survey of the community the person animates (the
     channel's, or their only one), with buttons for the earlier ones."""
-    turn = _Turn(turn_context, sessions, settings, info, wake, utcnow)
+    turn = FeatureTurn(turn_context, sessions, info, wake, clock)
     await _results_for_community(turn, community_id)
 
 
-async def _results_for_community(turn: _Turn, community_id: int | None) -> None:
+async def _results_for_community(turn: FeatureTurn, community_id: int | None) -> None:
     community = await _pick_animated(turn, community_id, verb=VERB_RESULTS)
     if community is None or community.id is None:
         return
@@ -384,14 +362,15 @@ async def on_needs_survey_command(
     settings: Settings,
     info: TurnInfo,
     community_id: int | None,
+    clock: Clock = utcnow,
 ) -> None:
     """`sondage des besoins` / `needs survey`: a preview (who, which topics, until when) with a
     button to launch it."""
-    turn = _Turn(turn_context, sessions, settings, info, lambda: None, utcnow)
+    turn = FeatureTurn(turn_context, sessions, info, clock=clock)
     await _needs_preview(turn, community_id)
 
 
-async def _needs_preview(turn: _Turn, community_id: int | None) -> None:
+async def _needs_preview(turn: FeatureTurn, community_id: int | None) -> None:
     community = await _pick_animated(turn, community_id, verb=VERB_NEEDS_PREVIEW)
     if community is None or community.id is None:
         return
@@ -448,8 +427,8 @@ def _answer_from(
     return Answer(ratings=ratings, texts=texts, choices=choices)
 
 
-async def _answer(turn: _Turn, value: dict[str, Any]) -> None:
-    survey_id = _param_int(value, "survey_id")
+async def _answer(turn: FeatureTurn, value: dict[str, Any], settings: Settings) -> None:
+    survey_id = id_param(value, "survey_id")
     if survey_id is None:
         await turn.say("error.unknown_action")
         return
@@ -468,21 +447,23 @@ async def _answer(turn: _Turn, value: dict[str, Any]) -> None:
         info=turn.info,
         survey_id=survey_id,
         answer=answer,
-        secret=_secret(turn.settings),
+        secret=_secret(settings),
         now=turn.clock(),
     )
 
 
-async def _needs_preview_verb(turn: _Turn, value: dict[str, Any]) -> None:
-    community_id = _param_int(value, "community_id")
+async def _needs_preview_verb(
+    turn: FeatureTurn, value: dict[str, Any], _settings: Settings
+) -> None:
+    community_id = id_param(value, "community_id")
     if community_id is None:
         await turn.say("error.unknown_action")
         return
     await _needs_preview(turn, community_id)
 
 
-async def _needs_start(turn: _Turn, value: dict[str, Any]) -> None:
-    community_id = _param_int(value, "community_id")
+async def _needs_start(turn: FeatureTurn, value: dict[str, Any], _settings: Settings) -> None:
+    community_id = id_param(value, "community_id")
     if community_id is None or turn.info.person_id is None:
         await turn.say("error.unknown_action")
         return
@@ -522,16 +503,16 @@ async def _needs_start(turn: _Turn, value: dict[str, Any]) -> None:
     )
 
 
-async def _results_verb(turn: _Turn, value: dict[str, Any]) -> None:
-    survey_id = _param_int(value, "survey_id")
+async def _results_verb(turn: FeatureTurn, value: dict[str, Any], _settings: Settings) -> None:
+    survey_id = id_param(value, "survey_id")
     if survey_id is not None:
         await _show_results(turn, survey_id)
         return
-    await _results_for_community(turn, _param_int(value, "community_id"))
+    await _results_for_community(turn, id_param(value, "community_id"))
 
 
-async def _topic(turn: _Turn, value: dict[str, Any]) -> None:
-    survey_id = _param_int(value, "survey_id")
+async def _topic(turn: FeatureTurn, value: dict[str, Any], _settings: Settings) -> None:
+    survey_id = id_param(value, "survey_id")
     text = value.get("text")
     if survey_id is None or not isinstance(text, str) or turn.info.person_id is None:
         await turn.say("error.unknown_action")
@@ -546,7 +527,7 @@ async def _topic(turn: _Turn, value: dict[str, Any]) -> None:
                 now=turn.clock(),
             )
     except AlreadyInBank as error:
-        await turn.say("surveys.topic.already", title=error.topic.title)
+        await turn.say("surveys.topic.already", title=error.title)
         return
     except NotAllowed:
         await turn.say("surveys.animators_only")
@@ -557,7 +538,7 @@ async def _topic(turn: _Turn, value: dict[str, Any]) -> None:
     await turn.say("surveys.topic.added", title=topic.title)
 
 
-_ACTIONS: dict[str, Callable[[_Turn, dict[str, Any]], Awaitable[None]]] = {
+_ACTIONS: dict[str, Callable[[FeatureTurn, dict[str, Any], Settings], Awaitable[None]]] = {
     VERB_ANSWER: _answer,
     VERB_NEEDS_PREVIEW: _needs_preview_verb,
     VERB_NEEDS_START: _needs_start,
@@ -582,7 +563,7 @@ async def handle_surveys_action(
     action = _ACTIONS.get(verb) if isinstance(verb, str) else None
     if action is None:
         return False
-    await action(_Turn(turn_context, sessions, settings, info, wake, clock), value)
+    await action(FeatureTurn(turn_context, sessions, info, wake, clock), value, settings)
     return True
 
 

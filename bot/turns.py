@@ -22,16 +22,27 @@ def card_activity(card: Element) -> Activity:
     return MessageFactory.attachment(CardFactory.adaptive_card(card))
 
 
-def param_int(params: dict[str, Any], key: str) -> int | None:
-    """An integer id from card data or outbox params; None for anything else (bools too)."""
-    value = params.get(key)
+# Database ids are 32-bit on PostgreSQL: a bigger number from card data would make the
+# query itself fail (an overflow) instead of finding nothing.
+MAX_ID = 2**31 - 1
+
+
+def as_int(value: object) -> int | None:
+    """A non-negative id from card data; None for anything else (bools, floats, huge numbers)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 12:
+        number = int(value.strip())
+    else:
+        return None
+    return number if 0 <= number <= MAX_ID else None
+
+
+def param_int(params: dict[str, Any], key: str) -> int | None:
+    """An integer id from card data or outbox params; None for anything else."""
+    return as_int(params.get(key))
 
 
 def _nothing() -> None:

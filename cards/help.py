@@ -34,11 +34,14 @@ FEATURES: tuple[Feature, ...] = (
     Feature(key="agenda", verb="agenda.show", button=False),
     Feature(key="mentor", verb="mentor.request"),
     Feature(key="leave", verb="community.leave", button=False),
+    Feature(key="survey", verb="surveys.answer.show", button=False, menu=False),
     Feature(key="attestation", verb="attestation.show", button=False, menu=False),
     Feature(key="language", verb="language.choose"),
     Feature(key="setup", verb="community.setup", button=False, animators=True),
     Feature(key="plan", verb="meeting.plan.show", button=False, menu=False, animators=True),
     Feature(key="poll", verb="polls.help", button=False, menu=False, animators=True),
+    Feature(key="results", verb="surveys.results.show", button=False, menu=False, animators=True),
+    Feature(key="summary", verb="vitality.show.help", button=False, menu=False, animators=True),
     Feature(key="appoint", verb="roles.appoint", button=False, menu=False, animators=True),
     Feature(
         key="onboarding", verb="onboarding.plan.show", button=False, menu=False, animators=True

@@ -25,6 +25,7 @@ from storage.surveys import (
     RatingResult,
     SurveyResults,
 )
+from storage.topics import MAX_TITLE_LENGTH
 
 VERB_ANSWER = "surveys.answer"
 VERB_NEEDS_PREVIEW = "surveys.needs.preview"
@@ -59,10 +60,11 @@ SCALE_KEYS = (
     "surveys.scale.5",
 )
 BAND_KEYS = {1: "surveys.band.low", 3: "surveys.band.mid", 4: "surveys.band.high"}
-# A card stays well under Teams' 28 KB: long comment lists are cut, with a count of the rest.
-MAX_COMMENTS_SHOWN = 15
+# A card stays under Teams' 28 KB: each comment is cut at MAX_COMMENT_CHARS, and a question
+# shows comments up to COMMENT_BUDGET bytes (UTF-8) in all, with a count of the rest.
 MAX_COMMENT_CHARS = 400
-MAX_SUGGESTIONS_SHOWN = 15
+COMMENT_BUDGET = 6_000
+MAX_SUGGESTIONS_SHOWN = 12
 MAX_OTHER_SURVEYS = 5
 BUTTONS_PER_ROW = 5
 
@@ -234,16 +236,27 @@ def _rating_block(result: RatingResult, *, locale: str) -> Element:
     return {"type": "Container", "separator": True, "items": items}
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_COMMENT_CHARS else text[: MAX_COMMENT_CHARS - 1] + "…"
+
+
 def _comments_block(title: str, texts: Sequence[str], *, locale: str) -> list[Element]:
     t = translator(locale)
     blocks: list[Element] = [heading(title, size="Default")]
     if not texts:
         blocks.append(paragraph(t("surveys.results.no_comment"), subtle=True, spacing="None"))
         return blocks
-    for text in texts[:MAX_COMMENTS_SHOWN]:
-        shown = text if len(text) <= MAX_COMMENT_CHARS else text[: MAX_COMMENT_CHARS - 1] + "…"
+    used = 0
+    listed = 0
+    for text in texts:
+        shown = _cut(text)
+        size = len(shown.encode("utf-8"))
+        if used + size > COMMENT_BUDGET:
+            break
+        used += size
+        listed += 1
         blocks.append(paragraph(f"• {shown}", spacing="Small"))
-    rest = len(texts) - MAX_COMMENTS_SHOWN
+    rest = len(texts) - listed
     if rest > 0:
         blocks.append(paragraph(plural(locale, "surveys.results.more_comments", rest), subtle=True))
     return blocks
@@ -273,8 +286,7 @@ def _needs_blocks(results: SurveyResults, *, locale: str) -> list[Element]:
     if not results.suggestions:
         blocks.append(paragraph(t("surveys.results.no_comment"), subtle=True, spacing="None"))
     for suggestion in results.suggestions[:MAX_SUGGESTIONS_SHOWN]:
-        shown = suggestion.text[:MAX_COMMENT_CHARS]
-        row: list[Element] = [paragraph(f"• {shown}", spacing="Small")]
+        row: list[Element] = [paragraph(f"• {_cut(suggestion.text)}", spacing="Small")]
         if suggestion.in_bank:
             row.append(paragraph(t("surveys.results.in_bank"), subtle=True, spacing="None"))
         else:
@@ -287,7 +299,7 @@ def _needs_blocks(results: SurveyResults, *, locale: str) -> list[Element]:
                             t("surveys.results.add_topic"),
                             verb=VERB_TOPIC,
                             survey_id=results.survey.id,
-                            text=suggestion.text,
+                            text=suggestion.text[:MAX_TITLE_LENGTH],
                         )
                     ],
                 }

@@ -269,9 +269,7 @@ def build_vitality_card(
                 (t("vitality.consultations_closed"), str(summary.consultations_closed)),
                 (
                     t("vitality.median_days"),
-                    t("vitality.none")
-                    if median is None
-                    else t("vitality.days", days=decimal(median, locale=locale)),
+                    t("vitality.none") if median is None else decimal(median, locale=locale),
                 ),
                 (t("vitality.new_hires_welcomed"), str(summary.new_hires_welcomed)),
                 (t("vitality.new_hires_paired"), str(summary.new_hires_paired)),
@@ -325,7 +323,7 @@ def _csv_number(value: float | None, *, locale: str) -> str:
     return text.replace(".", ",") if language_of(locale) == "fr" else text
 
 
-def vitality_csv(summaries: Sequence[VitalitySummary], *, locale: str) -> str:
+def build_vitality_csv(summaries: Sequence[VitalitySummary], *, locale: str) -> str:
     """One row per month, oldest first. French spreadsheets expect « ; » between fields and a
     decimal comma; English ones « , » and a point. Rates are percentages."""
     t = translator(locale)

@@ -243,6 +243,10 @@ class SurveyDialog(CancellableDialog):
     async def pick_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
         info = turn_info(step.context)
+        if info.in_channel:
+            # Typed answers in a channel would be read by everyone.
+            await step.context.send_activity(t("surveys.dialog.private_only"))
+            return await step.end_dialog(None)
         options = step.options if isinstance(step.options, SurveyOptions) else SurveyOptions()
         invitations: list[surveys.Invitation] = []
         if info.person_id is not None:
@@ -288,9 +292,12 @@ class SurveyDialog(CancellableDialog):
         t = self._t(step)
         candidates: list[ChosenSurvey] = step.values["candidates"]
         chosen = candidates[step.result.index if step.result is not None else 0]
-        await step.context.send_activity(
-            t("surveys.dialog.intro", survey=chosen.label, community=chosen.community)
+        intro = (
+            t("surveys.dialog.intro.satisfaction", survey=chosen.label, community=chosen.community)
+            if chosen.kind == SurveyKind.SATISFACTION
+            else t("surveys.dialog.intro.needs", community=chosen.community)
         )
+        await step.context.send_activity(intro)
         if chosen.answered:
             await step.context.send_activity(t("surveys.dialog.already_answered"))
         waterfall = (

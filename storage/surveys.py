@@ -136,9 +136,11 @@ class AlreadyOpen(NotAllowed):
 
 
 class AlreadyInBank(Exception):
-    def __init__(self, topic: Topic) -> None:
+    """The bank already has this topic (its title, as the bank spells it)."""
+
+    def __init__(self, title: str) -> None:
         super().__init__("already in the topic bank")
-        self.topic = topic
+        self.title = title
 
 
 @dataclass(frozen=True, slots=True)
@@ -843,8 +845,11 @@ async def add_suggestion_to_bank(
     if not await may_see_results(session, person_id=by_person_id, community_id=survey.community_id):
         raise NotAllowed("animators only")
     shown = await results(session, survey_id=survey.id, now=now)
-    wanted = comparable(text)
-    match = next((s for s in shown.suggestions if comparable(s.text) == wanted), None)
+    # Buttons carry at most a title's length of the suggestion (cards stay small).
+    wanted = comparable(text[:MAX_TITLE_LENGTH])
+    match = next(
+        (s for s in shown.suggestions if comparable(s.text[:MAX_TITLE_LENGTH]) == wanted), None
+    )
     if match is None:
         raise UnknownSurvey(survey_id)
     title = match.text[:MAX_TITLE_LENGTH].strip()
@@ -852,8 +857,8 @@ async def add_suggestion_to_bank(
         await session.exec(sm_select(Topic).where(Topic.community_id == survey.community_id))
     ).all()
     for topic in existing:
-        if comparable(topic.title) in (comparable(title), wanted):
-            raise AlreadyInBank(topic)
+        if comparable(topic.title) in (comparable(title), comparable(match.text)):
+            raise AlreadyInBank(topic.title)
     topic = Topic(
         community_id=survey.community_id,
         title=title,

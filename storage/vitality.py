@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, union
+from sqlalchemy import ColumnElement, and_, case, exists, extract, func, or_, select, union
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -364,7 +364,7 @@ async def _polls(session: AsyncSession, w: _Window) -> tuple[int, int]:
 def _days_to_assignment(session: AsyncSession) -> Any:
     assigned, created = col(ConsultationRequest.assigned_at), col(ConsultationRequest.created_at)
     if _dialect(session) == "postgresql":
-        return func.extract("epoch", assigned - created) / 86400.0
+        return extract("epoch", assigned - created) / 86400.0
     return func.julianday(assigned) - func.julianday(created)
 
 

@@ -35,7 +35,6 @@ from bot.attestations_flow import (
     ExpiredLinkError,
     LinkClaim,
     Period,
-    attestation_pdf,
     build_links_cards,
     link_key,
     on_attestation_command,
@@ -419,10 +418,9 @@ def test_a_missing_font_is_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.fixture
 async def client(sqlite_url: str) -> AsyncIterator[Client]:
-    """The whole bot, with the attestation route (added here until the app declares it)."""
+    """The whole bot, which serves the attestation route itself."""
     app = create_app(make_settings(sqlite_url, CARREFOUR_PUBLIC_URL=PUBLIC_URL))
-    if not any(resource.canonical == ROUTE for resource in app.router.resources()):
-        app.router.add_get(ROUTE, attestation_pdf)
+    assert any(resource.canonical == ROUTE for resource in app.router.resources())
     test_client = TestClient(TestServer(app))
     await test_client.start_server()
     yield test_client

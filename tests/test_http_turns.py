@@ -58,6 +58,7 @@ async def test_aide_in_personal_chat_shows_the_french_help_card(
         "ordre du jour",
         "mentor",
         "quitter",
+        "répondre au sondage",
         "attestation",
         "langue",
     ]
@@ -66,6 +67,8 @@ async def test_aide_in_personal_chat_shows_the_french_help_card(
         "configurer",
         "planifier une rencontre",
         "sondage",
+        "résultats",
+        "bilan",
         "nommer",
         "accueil",
     ]

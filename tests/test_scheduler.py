@@ -162,6 +162,10 @@ async def test_the_scheduler_has_every_job_and_runs_each_at_start() -> None:
         "meeting_reminders",
         "attendance_requests",
         "close_polls",
+        "open_surveys",
+        "survey_reminders",
+        "seal_surveys",
+        "monthly_summaries",
         "outbox_status",
         "retention_purge",
     }

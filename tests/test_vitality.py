@@ -1,0 +1,1192 @@
+"""The monthly vitality summary: each figure against a hand-built community whose answers are
+known, on SQLite and PostgreSQL; the signals; the monthly job with a frozen clock (sent once,
+caught up after downtime, never twice); the card, its chart and the CSV in French and English;
+`bilan [mois]`; the signed export link."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from botbuilder.core import TurnContext
+from botbuilder.core.adapters import TestAdapter
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.app import ALL_RENDERERS, RUNTIME, create_app
+from bot.deliveries import RenderContext
+from bot.dispatcher import Dispatcher
+from bot.vitality_flow import (
+    EXPORT_PATH,
+    KIND_SUMMARY,
+    VITALITY_RENDERERS,
+    ExportClaim,
+    FutureMonth,
+    MonthNotUnderstood,
+    due_month,
+    export_key,
+    handle_vitality_action,
+    on_summary_command,
+    parse_month,
+    read_export,
+    send_monthly_summaries,
+    sign_export,
+)
+from cards.common import MAX_CARD_BYTES, Element
+from cards.i18n import translator
+from cards.vitality import build_vitality_card, build_vitality_csv
+from dialogs.context import TurnInfo
+from storage import vitality
+from storage.db import SessionFactory, create_engine, session_factory, transaction
+from storage.models import (
+    AgendaItem,
+    Attendance,
+    Community,
+    ConsultationRequest,
+    ConsultationStatus,
+    Meeting,
+    MeetingStatus,
+    Membership,
+    MentorPairing,
+    MentorRequest,
+    MentorRequestStatus,
+    OnboardingEnrollment,
+    OutboxMessage,
+    PairingStatus,
+    Person,
+    Poll,
+    PollVote,
+    Role,
+    Rsvp,
+    RsvpAnswer,
+    Survey,
+    SurveyKind,
+    SurveyResponse,
+    Topic,
+    TopicVote,
+    Volet,
+)
+from storage.outbox import Claimed
+from storage.vitality import (
+    SIGNAL_ATTENDANCE_DOWN,
+    SIGNAL_CONSULTATION_UNASSIGNED,
+    SIGNAL_NEW_HIRE_UNPAIRED,
+    SIGNAL_NO_MEETING,
+    MonthPoint,
+    Signal,
+    VitalitySummary,
+)
+from tests import factories
+from tests.conftest import make_settings
+from tests.fake_connector import FakeConnector
+from tests.support import Clock
+
+TZ = "America/Montreal"
+OCTOBER = date(2026, 10, 1)
+# 1 November 2026, 9:00 in Montreal (EST: daylight saving time ended at 2:00 that morning).
+NOVEMBER_FIRST_9AM = datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
+
+
+def at(day: str, clock: str = "12:00") -> datetime:
+    """A UTC instant: at("2026-10-15", "13:00")."""
+    return datetime.fromisoformat(f"{day}T{clock}:00+00:00")
+
+
+def _id(row: Any) -> int:
+    assert row.id is not None
+    return int(row.id)
+
+
+@pytest.fixture
+async def any_sessions(database_url: str) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(database_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+# -- the hand-built community ----------------------------------------------------------------------
+
+
+@dataclass
+class Known:
+    community: Community
+    people: dict[int, Person] = field(default_factory=dict)
+
+
+async def _person(session: AsyncSession, n: int, **changes: Any) -> Person:
+    who = await factories.person(session, n)
+    for name, value in changes.items():
+        setattr(who, name, value)
+    await session.flush()
+    return who
+
+
+async def _member(
+    session: AsyncSession,
+    who: Person,
+    where: Community,
+    *,
+    joined: datetime,
+    left: datetime | None = None,
+    new_hire: bool = False,
+    roles: tuple[Role, ...] = (),
+) -> Membership:
+    row = Membership(
+        person_id=_id(who),
+        community_id=_id(where),
+        roles=[Role.MEMBER.value, *(r.value for r in roles)],
+        joined_at=joined,
+        left_at=left,
+        is_new_hire=new_hire,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def _meeting(
+    session: AsyncSession,
+    where: Community,
+    starts: datetime,
+    *,
+    status: MeetingStatus = MeetingStatus.DONE,
+    confirmed: bool = False,
+    hours: float = 4,
+) -> Meeting:
+    row = Meeting(
+        community_id=_id(where),
+        title="Rencontre",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=hours),
+        status=status,
+        attendance_confirmed_at=starts + timedelta(hours=hours + 1) if confirmed else None,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def _attended(session: AsyncSession, meeting: Meeting, people: list[Person]) -> None:
+    for who in people:
+        session.add(Attendance(meeting_id=_id(meeting), person_id=_id(who), minutes=240))
+    await session.flush()
+
+
+async def _rsvp(
+    session: AsyncSession, meeting: Meeting, who: Person, answer: RsvpAnswer, when: datetime
+) -> None:
+    session.add(Rsvp(meeting_id=_id(meeting), person_id=_id(who), answer=answer, answered_at=when))
+    await session.flush()
+
+
+_keys = iter(range(1, 10_000))
+
+
+async def _satisfaction(session: AsyncSession, meeting: Meeting, overall: list[int]) -> Survey:
+    survey = Survey(
+        community_id=meeting.community_id,
+        meeting_id=_id(meeting),
+        kind=SurveyKind.SATISFACTION,
+        opens_at=meeting.ends_at + timedelta(hours=1),
+        closes_at=meeting.ends_at + timedelta(days=7),
+    )
+    session.add(survey)
+    await session.flush()
+    for rating in overall:
+        session.add(
+            SurveyResponse(
+                survey_id=_id(survey),
+                respondent_key=f"k{next(_keys)}",
+                ratings={"overall": rating, "relevance": 3},
+                submitted_on=meeting.starts_at.date(),
+            )
+        )
+    await session.flush()
+    return survey
+
+
+_references = iter(range(1, 10_000))
+
+
+async def _consultation(
+    session: AsyncSession,
+    where: Community,
+    requester: Person,
+    created: datetime,
+    *,
+    assigned: datetime | None = None,
+    closed: datetime | None = None,
+    status: ConsultationStatus | None = None,
+) -> None:
+    if status is None:
+        status = (
+            ConsultationStatus.CLOSED
+            if closed
+            else ConsultationStatus.ASSIGNED
+            if assigned
+            else ConsultationStatus.SUBMITTED
+        )
+    session.add(
+        ConsultationRequest(
+            reference=f"C-{next(_references)}",
+            community_id=_id(where),
+            requester_id=_id(requester),
+            motive="ethical_dilemma",
+            urgency="normal",
+            modality="virtual",
+            status=status,
+            assignee_id=_id(requester) if assigned else None,
+            created_at=created,
+            assigned_at=assigned,
+            closed_at=closed,
+        )
+    )
+    await session.flush()
+
+
+async def build_known_community(sessions: SessionFactory) -> Known:
+    """October 2026 in a community whose every figure is worked out by hand (see the test)."""
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        where.created_at = at("2025-01-01")
+        p = {n: await _person(session, n) for n in range(1, 13)}
+        for n in range(1, 9):
+            await _member(
+                session,
+                p[n],
+                where,
+                joined=at("2026-01-10"),
+                roles=(Role.ANIMATOR,) if n == 1 else (),
+            )
+        await _member(session, p[9], where, joined=at("2026-10-05"), new_hire=True)
+        await _member(session, p[10], where, joined=at("2026-03-01"), left=at("2026-10-20"))
+        await _member(session, p[11], where, joined=at("2026-09-01"), new_hire=True)
+        await _member(session, p[12], where, joined=at("2026-08-15"), new_hire=True)
+
+        # October: M1 confirmed (12 members then, 6 present), M2 cancelled, M5 on Oct 31 at
+        # 20:00 in Montreal (1 November in UTC: still October here), over but not confirmed.
+        m1 = await _meeting(session, where, at("2026-10-15", "13:00"), confirmed=True)
+        await _attended(session, m1, [p[1], p[2], p[3], p[4], p[5], p[9]])
+        for n in range(1, 7):
+            await _rsvp(session, m1, p[n], RsvpAnswer.YES, at("2026-10-01"))
+        await _rsvp(session, m1, p[7], RsvpAnswer.NO, at("2026-10-01"))
+        await _rsvp(session, m1, p[10], RsvpAnswer.MAYBE, at("2026-10-01"))
+        m2 = await _meeting(
+            session, where, at("2026-10-29", "13:00"), status=MeetingStatus.CANCELLED
+        )
+        m5 = await _meeting(
+            session, where, at("2026-11-01", "00:00"), status=MeetingStatus.SCHEDULED, hours=2
+        )
+        await _rsvp(session, m5, p[1], RsvpAnswer.YES, at("2026-10-20"))
+        # September: M3 confirmed (11 members, 10 present), M6 on Sep 30 at 23:00 local.
+        m3 = await _meeting(session, where, at("2026-09-10", "13:00"), confirmed=True)
+        await _attended(session, m3, [p[n] for n in (1, 2, 3, 4, 5, 6, 7, 8, 10, 11)])
+        await _meeting(session, where, at("2026-10-01", "03:00"))
+        m7 = await _meeting(session, where, at("2026-07-09", "13:00"))
+        m8 = await _meeting(session, where, at("2026-08-13", "13:00"))
+
+        # Topics: two proposed in October; T0 (September) and T1 on M1's agenda; T2 on the
+        # cancelled meeting's.
+        t0 = Topic(community_id=_id(where), title="T0", created_at=at("2026-09-05"))
+        t1 = Topic(
+            community_id=_id(where),
+            title="T1",
+            proposed_by_id=_id(p[11]),
+            created_at=at("2026-10-12"),
+        )
+        t2 = Topic(
+            community_id=_id(where),
+            title="T2",
+            proposed_by_id=_id(p[1]),
+            created_at=at("2026-10-02"),
+        )
+        session.add_all([t0, t1, t2])
+        await session.flush()
+        session.add(TopicVote(topic_id=_id(t0), person_id=_id(p[12]), created_at=at("2026-10-13")))
+        for position, (topic, meeting) in enumerate([(t0, m1), (t1, m1), (t0, m1), (t2, m2)]):
+            session.add(
+                AgendaItem(
+                    meeting_id=_id(meeting),
+                    position=position,
+                    starts_at=meeting.starts_at,
+                    title=topic.title,
+                    volet=Volet.FORMATIVE,
+                    topic_id=_id(topic),
+                )
+            )
+
+        # Polls: P1 (named, 2 ballots) and P2 (anonymous, 1) in October; P0 from September.
+        polls = {
+            name: Poll(
+                community_id=_id(where),
+                question=name,
+                options=["a", "b"],
+                anonymous=anonymous,
+                closes_at=created + timedelta(days=7),
+                created_at=created,
+            )
+            for name, created, anonymous in (
+                ("P0", at("2026-09-28"), False),
+                ("P1", at("2026-10-03"), False),
+                ("P2", at("2026-10-20"), True),
+            )
+        }
+        session.add_all(polls.values())
+        await session.flush()
+        for poll, key, person, when in (
+            ("P1", "a", p[3], at("2026-10-14")),
+            ("P1", "b", p[4], at("2026-10-05")),
+            ("P2", "c", None, at("2026-10-21")),
+            ("P0", "d", p[5], at("2026-10-02")),
+        ):
+            session.add(
+                PollVote(
+                    poll_id=_id(polls[poll]),
+                    voter_key=key,
+                    person_id=_id(person) if person else None,
+                    choices=[0],
+                    voted_at=when,
+                )
+            )
+
+        # Consultations (all asked by p12): assigned in October after 4, 1.5, 10 and 2 days.
+        requester = p[12]
+        await _consultation(session, where, requester, at("2026-09-28"), assigned=at("2026-10-02"))
+        await _consultation(
+            session,
+            where,
+            requester,
+            at("2026-10-02", "00:00"),
+            assigned=at("2026-10-03", "12:00"),
+            closed=at("2026-10-20"),
+        )
+        await _consultation(session, where, requester, at("2026-10-10"), assigned=at("2026-10-20"))
+        await _consultation(session, where, requester, at("2026-10-11"), assigned=at("2026-10-13"))
+        await _consultation(session, where, requester, at("2026-10-20"))  # waiting 12 days
+        await _consultation(session, where, requester, at("2026-10-29"))  # only 3 days
+        await _consultation(
+            session, where, requester, at("2026-10-05"), status=ConsultationStatus.WITHDRAWN
+        )
+
+        # Satisfaction: October 6 answers (avg 4.0); September 5 (3.0); August 3 (below k);
+        # July 5 (4.8).
+        await _satisfaction(session, m1, [5, 4, 4, 3, 5, 3])
+        await _satisfaction(session, m3, [3, 3, 4, 3, 2])
+        await _satisfaction(session, m8, [1, 1, 1])
+        await _satisfaction(session, m7, [5, 5, 5, 5, 4])
+
+        # Newcomers: p9 welcomed in October; p12 paired in October; p11 never paired.
+        session.add(
+            OnboardingEnrollment(
+                community_id=_id(where),
+                person_id=_id(p[9]),
+                source="join_dialog",
+                started_at=at("2026-10-05"),
+            )
+        )
+        session.add(
+            OnboardingEnrollment(
+                community_id=_id(where),
+                person_id=_id(p[11]),
+                source="join_dialog",
+                started_at=at("2026-09-01"),
+            )
+        )
+        request = MentorRequest(
+            community_id=_id(where), mentee_id=_id(p[12]), status=MentorRequestStatus.PAIRED
+        )
+        session.add(request)
+        await session.flush()
+        session.add(
+            MentorPairing(
+                request_id=_id(request),
+                community_id=_id(where),
+                mentor_id=_id(p[1]),
+                mentee_id=_id(p[12]),
+                status=PairingStatus.ACTIVE,
+                accepted_at=at("2026-10-03"),
+            )
+        )
+    return Known(where, p)
+
+
+async def test_each_figure_of_a_known_month(any_sessions: SessionFactory) -> None:
+    known = await build_known_community(any_sessions)
+    async with any_sessions() as session:
+        s = await vitality.vitality_summary(
+            session,
+            community_id=_id(known.community),
+            month=OCTOBER,
+            tz=TZ,
+            now=NOVEMBER_FIRST_9AM,
+        )
+    # Members: p1–p8, p9 (new), p11, p12 at the end of October; p10 left on the 20th.
+    assert (s.members, s.new, s.left) == (11, 1, 1)
+    # Active: attended (1–5, 9), answered an RSVP (1–7, 10), proposed T1 (11), supported T0 or
+    # asked for a consultation (12), a named ballot (3, 4). p8 did nothing (nor did the
+    # anonymous ballot, which names nobody).
+    assert s.active == 11
+    # Held: M1 and M5 (Oct 31 20:00 local); not the cancelled M2, nor M6 (Sep 30 local).
+    assert s.meetings == 2
+    assert (s.attendances, s.attendance_expected, s.attendance_rate) == (6, 12, 0.5)
+    # RSVPs: 8 on M1 (12 members then) + 1 on M5 (11 members then).
+    assert (s.rsvps, s.rsvp_expected) == (9, 23)
+    assert (s.topics_proposed, s.topics_scheduled) == (2, 2)
+    assert (s.polls, s.ballots) == (2, 3)
+    assert s.poll_participation == pytest.approx(3 / 22)
+    assert (s.consultations_submitted, s.consultations_closed, s.consultations_assigned) == (
+        6,
+        1,
+        4,
+    )
+    # Days to assignment 1.5, 2, 4, 10: the median is 3.
+    assert s.median_days_to_assignment == pytest.approx(3.0)
+    assert s.k == 5
+    assert s.satisfaction_responses == 6
+    assert s.satisfaction == pytest.approx(4.0)
+    assert s.satisfaction_previous == pytest.approx(3.0)
+    # July, August and September pooled: (24 + 3 + 15) / 13, although August alone is below k.
+    assert s.satisfaction_last_three == pytest.approx(42 / 13)
+    assert s.trend_previous == pytest.approx(1.0)
+    assert s.trend_last_three == pytest.approx(4.0 - 42 / 13)
+    assert (s.new_hires_welcomed, s.new_hires_paired) == (1, 1)
+    assert s.signals == (
+        Signal(SIGNAL_ATTENDANCE_DOWN, rate=0.5, reference=pytest.approx(10 / 11)),  # type: ignore[arg-type]
+        Signal(SIGNAL_NEW_HIRE_UNPAIRED, count=1),
+        Signal(SIGNAL_CONSULTATION_UNASSIGNED, count=1),
+    )
+    assert (s.partial, s.as_of) == (False, datetime(2026, 11, 1, 4, 0, tzinfo=UTC))
+    history = {point.month: point for point in s.history}
+    assert len(s.history) == 12
+    assert s.history[0].month == date(2025, 11, 1)
+    assert history[OCTOBER] == MonthPoint(OCTOBER, 2, 6, pytest.approx(4.0))  # type: ignore[arg-type]
+    assert history[date(2026, 9, 1)] == MonthPoint(date(2026, 9, 1), 2, 10, pytest.approx(3.0))  # type: ignore[arg-type]
+    assert history[date(2026, 8, 1)] == MonthPoint(date(2026, 8, 1), 1, 0, None)
+    assert history[date(2026, 7, 1)] == MonthPoint(date(2026, 7, 1), 1, 0, pytest.approx(4.8))  # type: ignore[arg-type]
+    assert sum(p.meetings for p in s.history) == 6
+
+
+async def test_a_higher_k_hides_satisfaction_and_a_month_under_way_is_partial(
+    any_sessions: SessionFactory,
+) -> None:
+    known = await build_known_community(any_sessions)
+    async with transaction(any_sessions) as session:
+        community = await session.get(Community, _id(known.community))
+        assert community is not None
+        community.settings = {"survey_k": 7}
+    async with any_sessions() as session:
+        s = await vitality.vitality_summary(
+            session, community_id=_id(known.community), month=OCTOBER, tz=TZ, now=NOVEMBER_FIRST_9AM
+        )
+        november = await vitality.vitality_summary(
+            session,
+            community_id=_id(known.community),
+            month=date(2026, 11, 1),
+            tz=TZ,
+            now=NOVEMBER_FIRST_9AM,
+        )
+    assert (s.k, s.satisfaction_responses, s.satisfaction, s.satisfaction_previous) == (
+        7,
+        6,
+        None,
+        None,
+    )
+    assert s.satisfaction_last_three == pytest.approx(42 / 13)  # 13 answers pooled
+    assert all(point.satisfaction is None for point in s.history)
+    assert (november.partial, november.as_of, november.meetings) == (True, NOVEMBER_FIRST_9AM, 0)
+
+
+async def test_signals_no_meeting_for_eight_weeks(any_sessions: SessionFactory) -> None:
+    async with transaction(any_sessions) as session:
+        quiet = await factories.community(session, name="CdeP calme")
+        quiet.created_at = at("2026-01-01")
+        await _meeting(session, quiet, at("2026-08-01"))
+        never = await factories.community(session, name="CdeP sans rencontre")
+        never.created_at = at("2026-01-01")
+        young = await factories.community(session, name="CdeP toute neuve")
+        young.created_at = at("2026-10-01")
+        busy = await factories.community(session, name="CdeP active")
+        busy.created_at = at("2026-01-01")
+        await _meeting(session, busy, at("2026-09-07"))  # 8 weeks before Nov 1 local midnight
+    async with any_sessions() as session:
+        found = {
+            where.name: (
+                await vitality.vitality_summary(
+                    session, community_id=_id(where), month=OCTOBER, tz=TZ, now=NOVEMBER_FIRST_9AM
+                )
+            ).signals
+            for where in (quiet, never, young, busy)
+        }
+    assert found["CdeP calme"] == (Signal(SIGNAL_NO_MEETING, last=at("2026-08-01")),)
+    assert found["CdeP sans rencontre"] == (Signal(SIGNAL_NO_MEETING, last=None),)
+    assert found["CdeP toute neuve"] == ()
+    assert found["CdeP active"] == ()
+
+
+def test_month_arithmetic_follows_montreal_time() -> None:
+    assert vitality.add_months(date(2026, 1, 1), -1) == date(2025, 12, 1)
+    assert vitality.add_months(date(2026, 12, 1), 1) == date(2027, 1, 1)
+    # 1 November 00:00 EDT is 04:00 UTC; 1 December 00:00 EST is 05:00 UTC.
+    assert vitality.month_bounds(date(2026, 11, 1), tz=TZ) == (
+        datetime(2026, 11, 1, 4, tzinfo=UTC),
+        datetime(2026, 12, 1, 5, tzinfo=UTC),
+    )
+    assert vitality.month_of(datetime(2026, 11, 1, 3, tzinfo=UTC), tz=TZ) == OCTOBER
+
+
+# -- months typed by people ------------------------------------------------------------------------
+
+
+TODAY = date(2026, 11, 22)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("", date(2026, 10, 1)),
+        ("octobre", date(2026, 10, 1)),
+        ("Octobre 2025", date(2025, 10, 1)),
+        ("oct 2026", date(2026, 10, 1)),
+        ("oct. 2026", date(2026, 10, 1)),
+        ("2026-10", date(2026, 10, 1)),
+        ("10/2026", date(2026, 10, 1)),
+        ("décembre", date(2025, 12, 1)),
+        ("fevrier", date(2026, 2, 1)),
+        ("août 2026", date(2026, 8, 1)),
+        ("October", date(2026, 10, 1)),
+        ("sept", date(2026, 9, 1)),
+        ("novembre", date(2026, 11, 1)),
+        ("mois dernier", date(2026, 10, 1)),
+        ("last month", date(2026, 10, 1)),
+        ("this month", date(2026, 11, 1)),
+        ("de mars 2026", date(2026, 3, 1)),
+    ],
+)
+def test_parse_month(typed: str, expected: date) -> None:
+    assert parse_month(typed, today=TODAY) == expected
+
+
+def test_parse_month_refuses_what_it_does_not_understand_and_the_future() -> None:
+    for typed in ("bientôt", "13/2026", "2026-13", "octobre novembre", "1999-01"):
+        with pytest.raises(MonthNotUnderstood):
+            parse_month(typed, today=TODAY)
+    for typed in ("décembre 2026", "2027-01"):
+        with pytest.raises(FutureMonth):
+            parse_month(typed, today=TODAY)
+
+
+# -- the monthly job -------------------------------------------------------------------------------
+
+
+async def _summary_rows(sessions: SessionFactory) -> list[tuple[str, int | None, dict[str, Any]]]:
+    async with sessions() as session:
+        rows = (
+            await session.exec(
+                select(OutboxMessage)
+                .where(OutboxMessage.kind == KIND_SUMMARY)
+                .order_by(col(OutboxMessage.id))
+            )
+        ).all()
+    return [(r.dedup_key, r.person_id, dict(r.params)) for r in rows]
+
+
+async def _two_communities(sessions: SessionFactory) -> dict[str, Any]:
+    async with transaction(sessions) as session:
+        first = await factories.community(session, name="CdeP Soins palliatifs")
+        first.created_at = at("2026-01-01")
+        second = await factories.community(session, name="CdeP OC")
+        second.created_at = at("2026-01-01")
+        later = await factories.community(session, name="CdeP novembre")
+        later.created_at = at("2026-11-01", "12:00")  # after the end of October
+        animator = await _person(session, 1)
+        sponsor = await _person(session, 2)
+        member = await _person(session, 3)
+        coordinator = await _person(session, 4)
+        duo = await _person(session, 5)
+        gone = await _person(session, 6)
+        joined = at("2026-01-02")
+        await _member(session, animator, first, joined=joined, roles=(Role.ANIMATOR,))
+        await _member(session, sponsor, first, joined=joined, roles=(Role.SPONSOR,))
+        await _member(session, member, first, joined=joined)
+        await _member(session, coordinator, first, joined=joined, roles=(Role.COORDINATOR,))
+        await _member(session, duo, second, joined=joined, roles=(Role.ANIMATOR,))
+        await _member(
+            session, gone, second, joined=joined, left=at("2026-06-01"), roles=(Role.ANIMATOR,)
+        )
+        await _member(session, duo, later, joined=joined, roles=(Role.ANIMATOR,))
+    return {"first": first, "second": second, "animator": animator, "sponsor": sponsor, "duo": duo}
+
+
+def test_the_summary_is_due_from_the_first_at_nine_for_a_week() -> None:
+    assert due_month(datetime(2026, 11, 1, 13, 59, tzinfo=UTC), tz=TZ) is None  # 8:59 EST
+    assert due_month(NOVEMBER_FIRST_9AM, tz=TZ) == OCTOBER
+    assert due_month(datetime(2026, 11, 8, 13, 59, tzinfo=UTC), tz=TZ) == OCTOBER
+    assert due_month(datetime(2026, 11, 8, 14, 0, tzinfo=UTC), tz=TZ) is None
+    # 1 October, 9:00 EDT is 13:00 UTC.
+    assert due_month(datetime(2026, 10, 1, 13, 0, tzinfo=UTC), tz=TZ) == date(2026, 9, 1)
+    assert due_month(datetime(2027, 1, 1, 14, 0, tzinfo=UTC), tz=TZ) == date(2026, 12, 1)
+
+
+async def test_the_monthly_job_queues_each_summary_once(any_sessions: SessionFactory) -> None:
+    sessions = any_sessions
+    c = await _two_communities(sessions)
+    wakes: list[int] = []
+    clock = Clock(now=datetime(2026, 11, 1, 13, 0, tzinfo=UTC))  # 8:00 in Montreal
+
+    async def run() -> int:
+        return await send_monthly_summaries(
+            sessions=sessions, now=clock.now, wake=lambda: wakes.append(1), tz=TZ
+        )
+
+    assert await run() == 0
+    clock.now = NOVEMBER_FIRST_9AM
+    assert await run() == 3
+    # The same minute on another replica, and every later run: nothing more.
+    assert await run() == 0
+    clock.advance(hours=6)
+    assert await run() == 0
+    rows = await _summary_rows(sessions)
+    first, second = _id(c["first"]), _id(c["second"])
+    assert rows == [
+        (
+            f"vitality:{first}:2026-10:to:{_id(c['animator'])}",
+            _id(c["animator"]),
+            {"community_id": first, "month": "2026-10"},
+        ),
+        (
+            f"vitality:{first}:2026-10:to:{_id(c['sponsor'])}",
+            _id(c["sponsor"]),
+            {"community_id": first, "month": "2026-10"},
+        ),
+        (
+            f"vitality:{second}:2026-10:to:{_id(c['duo'])}",
+            _id(c["duo"]),
+            {"community_id": second, "month": "2026-10"},
+        ),
+    ]
+    assert wakes == [1]
+    # December: November's summary, including the community created in November.
+    clock.now = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    assert await run() == 4
+    assert len({key for key, _, _ in await _summary_rows(sessions)}) == 7
+
+
+async def test_the_monthly_job_catches_up_after_downtime(sessions: SessionFactory) -> None:
+    await _two_communities(sessions)
+    # Down from 31 October to 3 November: the first run after the restart sends October's.
+    restarted = datetime(2026, 11, 3, 15, 30, tzinfo=UTC)
+    assert (
+        await send_monthly_summaries(sessions=sessions, now=restarted, wake=lambda: None, tz=TZ)
+        == 3
+    )
+    assert (
+        await send_monthly_summaries(sessions=sessions, now=restarted, wake=lambda: None, tz=TZ)
+        == 0
+    )
+    # Back after more than a week: last month's summary waits for `bilan`.
+    late = datetime(2026, 12, 9, 15, 0, tzinfo=UTC)
+    assert await send_monthly_summaries(sessions=sessions, now=late, wake=lambda: None, tz=TZ) == 0
+
+
+async def test_the_summary_is_delivered_once_through_the_outbox(
+    database_url: str, connector: FakeConnector
+) -> None:
+    """The whole path: the job, the dispatcher (with this feature's renderer), the fake Bot
+    Connector. Running the job and the dispatcher again sends nothing twice."""
+    app = create_app(make_settings(database_url))
+    from tests.support import started
+
+    async with started(app) as runtime:
+        sessions = runtime.sessions
+        async with transaction(sessions) as session:
+            where = await factories.community(session)
+            where.created_at = at("2026-01-01")
+            animator = await factories.person(session, 1, service_url=connector.url)
+            member = await factories.person(session, 2, service_url=connector.url)
+            await _member(session, animator, where, joined=at("2026-01-02"), roles=(Role.ANIMATOR,))
+            await _member(session, member, where, joined=at("2026-01-02"))
+        clock = Clock(now=NOVEMBER_FIRST_9AM)
+        sender = Dispatcher(
+            settings=runtime.settings,
+            sessions=sessions,
+            adapter=runtime.adapter,
+            renderers={**ALL_RENDERERS, **VITALITY_RENDERERS},
+            clock=clock,
+            owner="test",
+        )
+        for _ in range(3):
+            await send_monthly_summaries(sessions=sessions, now=clock.now, wake=lambda: None, tz=TZ)
+            await sender.dispatch_once()
+        cards = connector.cards()
+    assert len(cards) == 1
+    text = json.dumps(cards[0], ensure_ascii=False)
+    assert "Bilan mensuel — CdeP Soins palliatifs — octobre 2026" in text
+    assert "vitality.export" in text  # the button asking for a fresh signed link
+
+
+# -- renderer and cards ----------------------------------------------------------------------------
+
+
+async def _render(
+    sessions: SessionFactory, person: Person, params: dict[str, Any], locale: str = "fr-CA"
+) -> Activity | None:
+    message = Claimed(
+        id=1,
+        dedup_key="k",
+        kind=KIND_SUMMARY,
+        params=params,
+        person_id=person.id,
+        conversation_ref_id=None,
+        attempts=1,
+        created_at=NOVEMBER_FIRST_9AM,
+    )
+    return await VITALITY_RENDERERS[KIND_SUMMARY](
+        RenderContext(
+            message=message, locale=locale, timezone=TZ, now=NOVEMBER_FIRST_9AM, sessions=sessions
+        )
+    )
+
+
+def _text(card: Element) -> str:
+    return json.dumps(card, ensure_ascii=False)
+
+
+def _chart(card: Element) -> Element:
+    found: list[Element] = []
+
+    def walk(items: list[Element]) -> None:
+        for item in items:
+            if str(item.get("type", "")).startswith("Chart."):
+                found.append(item)
+            walk(item.get("items", []))
+
+    walk(card["body"])
+    (chart,) = found
+    return chart
+
+
+async def test_the_renderer_checks_the_role_at_send_time(sessions: SessionFactory) -> None:
+    known = await build_known_community(sessions)
+    params = {"community_id": _id(known.community), "month": "2026-10"}
+    animator, member = known.people[1], known.people[2]
+    said = await _render(sessions, animator, params)
+    assert said is not None
+    card = said.attachments[0].content
+    text = _text(card)
+    for words in (
+        "Bilan mensuel — CdeP Soins palliatifs — octobre 2026",
+        "Présence en baisse : 50\u00a0% ce mois-ci, contre 91\u00a0% sur les 12 mois précédents.",
+        "1 nouvelle recrue attend un·e mentor·e depuis plus de 30 jours.",
+        "1 demande de consultation attend d’être assignée depuis plus de 5 jours.",
+        "4,0 sur 5 (6 réponses)",
+        "+1,0",
+        "Délai médian avant assignation (jours)",
+        "3,0",
+    ):
+        assert words in text
+    chart = _chart(card)
+    assert chart["type"] == "Chart.VerticalBar"
+    assert [d["y"] for d in chart["data"]][-4:] == [0, 0, 10, 6]
+    assert chart["fallback"]["type"] == "Container"
+    assert "oct. 26" in _text(chart["fallback"])
+    assert card["actions"][0]["data"] == {
+        "verb": "vitality.export",
+        "community_id": _id(known.community),
+        "month": "2026-10",
+    }
+    assert len(text.encode()) < MAX_CARD_BYTES
+    assert await _render(sessions, member, params) is None
+    assert (
+        await _render(sessions, animator, {"community_id": _id(known.community), "month": "x"})
+        is None
+    )
+
+
+def _summary(**changes: Any) -> VitalitySummary:
+    values: dict[str, Any] = {
+        "community_id": 1,
+        "month": OCTOBER,
+        "as_of": datetime(2026, 11, 1, 4, tzinfo=UTC),
+        "partial": False,
+        "members": 120,
+        "active": 45,
+        "new": 3,
+        "left": 1,
+        "meetings": 1,
+        "attendances": 30,
+        "attendance_expected": 118,
+        "rsvps": 80,
+        "rsvp_expected": 118,
+        "topics_proposed": 4,
+        "topics_scheduled": 2,
+        "polls": 1,
+        "ballots": 36,
+        "consultations_submitted": 3,
+        "consultations_closed": 2,
+        "consultations_assigned": 2,
+        "median_days_to_assignment": 1.5,
+        "k": 5,
+        "satisfaction_responses": 24,
+        "satisfaction": 4.25,
+        "satisfaction_previous": 4.0,
+        "satisfaction_last_three": 4.4,
+        "new_hires_welcomed": 2,
+        "new_hires_paired": 1,
+        "signals": (),
+        "history": tuple(
+            MonthPoint(vitality.add_months(OCTOBER, -i), 1 if i % 2 == 0 else 0, 30 - i, None)
+            for i in range(11, -1, -1)
+        ),
+    }
+    values.update(changes)
+    return VitalitySummary(**values)
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "fr-CA",
+            [
+                "Bilan mensuel — CdeP — octobre 2026",
+                "Aucun signal ce mois-ci.",
+                "Membres actif·ve·s ce mois-ci",
+                "Taux de présence",
+                "25\u00a0%",
+                "1 lancé(s), 36 vote(s), participation 30\u00a0%",
+                "4,2 sur 5 (24 réponses)",
+                "+0,2",
+                "−0,2",
+                "1,5",
+                "Présences aux rencontres, 12 derniers mois",
+            ],
+        ),
+        (
+            "en-US",
+            [
+                "Monthly summary — CdeP — October 2026",
+                "No signal this month.",
+                "Active members this month",
+                "Attendance rate",
+                "25%",
+                "1 launched, 36 vote(s), participation 30%",
+                "4.2 out of 5 (24 answers)",
+                "+0.2",
+                "−0.2",
+                "1.5",
+                "Meeting attendance, last 12 months",
+            ],
+        ),
+    ],
+)
+def test_the_vitality_card(locale: str, expected: list[str]) -> None:
+    card = build_vitality_card(
+        _summary(), community_name="CdeP", locale=locale, tz=TZ, export_url="https://bot/x?token=t"
+    )
+    text = _text(card)
+    for words in expected:
+        assert words in text, words
+    assert card["version"] == "1.5"
+    assert card["actions"] == [
+        {
+            "type": "Action.OpenUrl",
+            "title": "Exporter en CSV" if locale == "fr-CA" else "Export as CSV",
+            "url": "https://bot/x?token=t",
+        }
+    ]
+    chart = _chart(card)
+    assert len(chart["data"]) == 12
+    assert chart["data"][-1]["y"] == 30
+    assert len(text.encode()) < MAX_CARD_BYTES
+    below = build_vitality_card(
+        _summary(
+            satisfaction=None,
+            satisfaction_responses=3,
+            satisfaction_previous=None,
+            signals=(
+                Signal(SIGNAL_NO_MEETING, last=None),
+                Signal(SIGNAL_NEW_HIRE_UNPAIRED, count=2),
+            ),
+        ),
+        community_name="CdeP",
+        locale=locale,
+        tz=TZ,
+    )
+    below_text = _text(below)
+    assert (
+        "moins de 5 réponses : non affichée"
+        if locale == "fr-CA"
+        else "fewer than 5 answers: not shown"
+    ) in below_text
+    assert (
+        "2 nouvelles recrues attendent" if locale == "fr-CA" else "2 new hires have been waiting"
+    ) in below_text
+    assert "actions" not in below  # no export without a link or the right to ask for one
+
+
+@pytest.mark.parametrize("locale", ["fr-CA", "en-US"])
+def test_the_csv(locale: str) -> None:
+    rows = [
+        _summary(month=date(2026, 9, 1), satisfaction=None, median_days_to_assignment=None),
+        _summary(signals=(Signal(SIGNAL_CONSULTATION_UNASSIGNED, count=1),)),
+    ]
+    text = build_vitality_csv(rows, locale=locale)
+    french = locale == "fr-CA"
+    parsed = list(csv.reader(io.StringIO(text), delimiter=";" if french else ","))
+    assert parsed[0][:3] == (
+        ["mois", "membres", "membres actifs"] if french else ["month", "members", "active members"]
+    )
+    assert len(parsed) == 3
+    assert all(len(row) == len(parsed[0]) for row in parsed)
+    september, october = parsed[1], parsed[2]
+    header = parsed[0]
+    column = {name: index for index, name in enumerate(header)}
+    rate = "taux de présence (%)" if french else "attendance rate (%)"
+    satisfaction = "satisfaction (sur 5)" if french else "satisfaction (out of 5)"
+    assert october[column[rate]] == ("25,4" if french else "25.4")
+    assert october[column[satisfaction]] == ("4,2" if french else "4.2")
+    assert september[column[satisfaction]] == ""
+    assert october[-1] == ("consultation non assignée" if french else "consultation unassigned")
+
+
+# -- the command, the buttons and the export link --------------------------------------------------
+
+
+@dataclass
+class Chat:
+    sessions: SessionFactory
+    settings: Any
+    adapter: TestAdapter = field(default_factory=TestAdapter)
+    wakes: int = 0
+
+    def _context(self, value: dict[str, Any] | None, channel: bool) -> TurnContext:
+        return TurnContext(
+            self.adapter,
+            Activity(
+                type=ActivityTypes.message,
+                id=f"activity-{len(self.adapter.activity_buffer)}-{self.wakes}",
+                channel_id="msteams",
+                service_url="https://smba.example/",
+                from_property=ChannelAccount(id="29:user"),
+                recipient=ChannelAccount(id="28:carrefour-bot"),
+                conversation=ConversationAccount(
+                    id="19:c@thread.tacv2" if channel else "a:personal",
+                    conversation_type="channel" if channel else "personal",
+                ),
+                value=value,
+            ),
+        )
+
+    def _wake(self) -> None:
+        self.wakes += 1
+
+    def info(self, who: Person, locale: str, channel: bool) -> TurnInfo:
+        return TurnInfo(person_id=who.id, locale=locale, timezone=TZ, in_channel=channel)
+
+    async def ask(
+        self,
+        who: Person,
+        argument: str = "",
+        *,
+        community_id: int | None = None,
+        locale: str = "fr-CA",
+        channel: bool = False,
+    ) -> list[Activity]:
+        await on_summary_command(
+            self._context(None, channel),
+            sessions=self.sessions,
+            settings=self.settings,
+            info=self.info(who, locale, channel),
+            argument=argument,
+            community_id=community_id,
+            wake=self._wake,
+            clock=lambda: NOVEMBER_FIRST_9AM,
+        )
+        return self.replies()
+
+    async def click(
+        self, who: Person, value: dict[str, Any], *, locale: str = "fr-CA", channel: bool = False
+    ) -> list[Activity]:
+        assert await handle_vitality_action(
+            self._context(value, channel),
+            value,
+            sessions=self.sessions,
+            settings=self.settings,
+            info=self.info(who, locale, channel),
+            wake=self._wake,
+            clock=lambda: NOVEMBER_FIRST_9AM,
+        )
+        return self.replies()
+
+    def replies(self) -> list[Activity]:
+        said = list(self.adapter.activity_buffer)
+        self.adapter.activity_buffer.clear()
+        return said
+
+
+def _card_of(activity: Activity) -> Element:
+    content = activity.attachments[0].content
+    assert isinstance(content, dict)
+    return content
+
+
+async def test_bilan_shows_the_card_with_a_signed_export_link(sessions: SessionFactory) -> None:
+    known = await build_known_community(sessions)
+    settings = make_settings(
+        "sqlite+aiosqlite://", CARREFOUR_PUBLIC_URL="https://carrefour.example/"
+    )
+    chat = Chat(sessions, settings)
+    animator, member = known.people[1], known.people[2]
+
+    (reply,) = await chat.ask(animator, "octobre")
+    card = _card_of(reply)
+    assert "octobre 2026" in _text(card)
+    (action,) = card["actions"]
+    assert action["type"] == "Action.OpenUrl"
+    assert action["url"].startswith(f"https://carrefour.example{EXPORT_PATH}?token=")
+    token = action["url"].split("token=")[1]
+    async with transaction(sessions) as session:
+        key = await export_key(session, settings=settings)
+    claim = read_export(key, token)
+    assert claim == ExportClaim(
+        _id(known.community),
+        OCTOBER,
+        _id(animator),
+        "fr",
+        int((NOVEMBER_FIRST_9AM + timedelta(hours=24)).timestamp()),
+    )
+
+    (refused,) = await chat.ask(member)
+    assert refused.text.startswith("Le bilan mensuel est réservé aux animateur·rice·s")
+    (future,) = await chat.ask(animator, "2027-01")
+    assert future.text.startswith("Ce mois n’est pas encore commencé")
+    (unknown,) = await chat.ask(animator, "bientôt", locale="en-US")
+    assert unknown.text.startswith("I didn’t understand the month.")
+
+    # In a channel, the summary goes to the person's own chat (outbox), not to the channel.
+    (told,) = await chat.ask(animator, community_id=_id(known.community), channel=True)
+    assert told.text == "Je vous envoie le bilan en privé."
+    async with sessions() as session:
+        (row,) = (await session.exec(select(OutboxMessage))).all()
+    assert (row.kind, row.person_id, row.params) == (
+        KIND_SUMMARY,
+        animator.id,
+        {"community_id": _id(known.community), "month": "2026-10"},
+    )
+    assert chat.wakes == 1
+
+    # The export button of a card sent by the outbox: a fresh link, in the private chat only.
+    export = {"verb": "vitality.export", "community_id": _id(known.community), "month": "2026-10"}
+    (ready,) = await chat.click(animator, export, locale="en-US")
+    ready_card = _card_of(ready)
+    assert "The link is personal and valid for 24 hours." in _text(ready_card)
+    assert ready_card["actions"][0]["url"].startswith(f"https://carrefour.example{EXPORT_PATH}")
+    (no,) = await chat.click(member, export)
+    assert no.text.startswith("Le bilan mensuel est réservé")
+    (private,) = await chat.click(animator, export, channel=True)
+    assert private.text.startswith("Demandez l’export dans notre conversation privée")
+
+
+async def test_several_communities_ask_which_one(sessions: SessionFactory) -> None:
+    c = await _two_communities(sessions)
+    chat = Chat(sessions, make_settings("sqlite+aiosqlite://"))
+    async with transaction(sessions) as session:
+        await _member(session, c["duo"], c["first"], joined=at("2026-01-02"), roles=(Role.SPONSOR,))
+    (choice,) = await chat.ask(c["duo"], "septembre")
+    card = _card_of(choice)
+    buttons = [
+        a["data"] for item in card["body"] if item["type"] == "ActionSet" for a in item["actions"]
+    ]
+    assert {b["verb"] for b in buttons} == {"vitality.show"}
+    assert {b["month"] for b in buttons} == {"2026-09"}
+    assert len(buttons) == 3
+    (shown,) = await chat.click(c["duo"], buttons[0])
+    assert "septembre 2026" in _text(_card_of(shown))
+
+
+async def test_the_csv_link_is_checked_signed_unexpired_and_for_a_current_animator(
+    sqlite_url: str,
+) -> None:
+    settings = make_settings(sqlite_url)
+    app = create_app(settings)  # the app serves EXPORT_PATH itself
+    client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        sessions = client.app[RUNTIME].sessions
+        known = await build_known_community(sessions)
+        animator, member = known.people[1], known.people[2]
+        async with transaction(sessions) as session:
+            key = await export_key(session, settings=settings)
+
+        def link(who: Person, expires: datetime, language: str = "fr") -> str:
+            claim = ExportClaim(
+                _id(known.community), OCTOBER, _id(who), language, int(expires.timestamp())
+            )
+            return f"{EXPORT_PATH}?token={sign_export(key, claim)}"
+
+        later = datetime.now(UTC) + timedelta(hours=1)
+        response = await client.get(link(animator, later))
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/csv")
+        assert "attachment" in response.headers["Content-Disposition"]
+        body = (await response.read()).decode("utf-8")
+        assert body.startswith("\ufeffmois;membres;membres actifs;")
+        lines = body.strip().splitlines()
+        assert len(lines) == 13  # the header and twelve months
+        assert lines[-1].startswith("2026-10;11;11;1;1;2;6;50,0;")
+
+        english = await client.get(link(animator, later, "en"))
+        assert (await english.text()).startswith("\ufeffmonth,members,active members,")
+
+        tampered = link(animator, later).replace(f".{_id(animator)}.fr.", f".{_id(member)}.fr.")
+        assert (await client.get(tampered)).status == 403
+        assert (await client.get(f"{EXPORT_PATH}?token=nonsense")).status == 403
+        assert (await client.get(EXPORT_PATH)).status == 403
+        expired = await client.get(link(animator, datetime.now(UTC) - timedelta(seconds=1)))
+        assert expired.status == 410
+        assert "a expiré" in await expired.text()
+        # Signed for a member: refused; for an animator who later left: refused.
+        assert (await client.get(link(member, later))).status == 403
+        async with transaction(sessions) as session:
+            row = (
+                await session.exec(select(Membership).where(Membership.person_id == _id(animator)))
+            ).one()
+            row.left_at = datetime.now(UTC)
+        assert (await client.get(link(animator, later))).status == 403
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"verb": "vitality.show", "community_id": 10**30, "month": "2026-10"},
+        {"verb": "vitality.show", "community_id": "1", "month": "2026-13"},
+        {"verb": "vitality.export", "community_id": -1, "month": "2026-10"},
+        {"verb": "vitality.export", "community_id": 1, "month": ["2026-10"]},
+    ],
+)
+async def test_forged_card_data_is_refused_without_failing(
+    sessions: SessionFactory, forged: dict[str, Any]
+) -> None:
+    known = await build_known_community(sessions)
+    chat = Chat(sessions, make_settings("sqlite+aiosqlite://"))
+    (reply,) = await chat.click(known.people[1], forged)
+    assert reply.text == translator("fr-CA")("error.unknown_action")
+
+
+def test_a_token_signed_with_another_key_is_refused() -> None:
+    claim = ExportClaim(1, OCTOBER, 2, "fr", 2_000_000_000)
+    token = sign_export(b"k" * 32, claim)
+    assert read_export(b"k" * 32, token) == claim
+    assert read_export(b"x" * 32, token) is None
+    assert read_export(b"k" * 32, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
