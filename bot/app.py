@@ -33,6 +33,8 @@ from bot.handler import CarrefourBot
 from bot.meetings_flow import MEETING_RENDERERS
 from bot.mentoring_flow import MENTORING_RENDERERS
 from bot.polls_flow import POLL_RENDERERS
+from bot.privacy_flow import ROUTE as PRIVACY_ROUTE
+from bot.privacy_flow import export_json
 from bot.scheduler import Jobs, build_scheduler
 from bot.settings import Settings, check_runnable
 from bot.surveys_flow import SURVEY_RENDERERS
@@ -268,4 +270,5 @@ def create_app(settings: Settings) -> web.Application:
     # Signed, expiring links to attestations de présence (the token is the authorisation).
     app.router.add_get(ATTESTATION_ROUTE, attestation_pdf)
     app.router.add_get(EXPORT_PATH, vitality_csv)
+    app.router.add_get(PRIVACY_ROUTE, export_json)
     return app

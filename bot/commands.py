@@ -33,6 +33,7 @@ class Command(enum.StrEnum):
     NEEDS_SURVEY = "needs_survey"
     RESULTS = "results"
     SUMMARY = "summary"
+    MY_DATA = "my_data"
     ATTESTATION = "attestation"
     ATTESTATIONS = "attestations"
     PROPOSE_TOPIC = "propose_topic"
@@ -105,6 +106,8 @@ _PHRASES: dict[str, Command] = {
     "volunteer mentor": Command.VOLUNTEER,
     "plan d'accueil": Command.ONBOARDING,
     "onboarding plan": Command.ONBOARDING,
+    "mes donnees": Command.MY_DATA,
+    "my data": Command.MY_DATA,
     "repondre au sondage": Command.ANSWER_SURVEY,
     "answer the survey": Command.ANSWER_SURVEY,
     "answer survey": Command.ANSWER_SURVEY,

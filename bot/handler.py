@@ -29,6 +29,7 @@ from bot import (
     attestations_flow,
     meetings_flow,
     polls_flow,
+    privacy_flow,
     surveys_flow,
     topics_flow,
     vitality_flow,
@@ -75,6 +76,10 @@ GLOBAL_VERBS = frozenset(
         "meeting.attendance",
         *TOPIC_VERBS,
         *POLL_VERBS,
+        "privacy.export",
+        "privacy.erase.ask",
+        "privacy.erase.confirm",
+        "privacy.erase.cancel",
         "surveys.answer",
         "surveys.results",
         "surveys.topic",
@@ -304,6 +309,10 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     community_id=await self._channel_community_id(turn_context),
                     capacity=volunteer_capacity(parsed.argument),
                 )
+            case Command.MY_DATA:
+                await privacy_flow.on_my_data_command(
+                    turn_context, sessions=self._sessions, settings=self._settings, info=info
+                )
             case Command.ANSWER_SURVEY:
                 dialog_context = await self._dialogs.create_context(turn_context)
                 await dialog_context.cancel_all_dialogs()
@@ -477,6 +486,10 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 )
             case "meeting":
                 return await meetings_flow.handle_meeting_action(
+                    turn_context, value, sessions=sessions, settings=settings, info=info, wake=wake
+                )
+            case "privacy":
+                return await privacy_flow.handle_privacy_action(
                     turn_context, value, sessions=sessions, settings=settings, info=info, wake=wake
                 )
             case "surveys":

@@ -36,6 +36,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(key="leave", verb="community.leave", button=False),
     Feature(key="survey", verb="surveys.answer.show", button=False, menu=False),
     Feature(key="attestation", verb="attestation.show", button=False, menu=False),
+    Feature(key="my_data", verb="privacy.show", button=False, menu=False),
     Feature(key="language", verb="language.choose"),
     Feature(key="setup", verb="community.setup", button=False, animators=True),
     Feature(key="plan", verb="meeting.plan.show", button=False, menu=False, animators=True),

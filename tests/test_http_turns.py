@@ -60,6 +60,7 @@ async def test_aide_in_personal_chat_shows_the_french_help_card(
         "quitter",
         "répondre au sondage",
         "attestation",
+        "mes données",
         "langue",
     ]
     assert card["body"][3]["text"] == "Pour l’animation"

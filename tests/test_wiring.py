@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
 from bot.app import RUNTIME
-from storage.models import Poll, PollVote, Topic
+from storage.models import Person, Poll, PollVote, Topic
 from tests.fake_connector import FakeConnector
 from tests.test_communities import ANIMATOR, JOIN_ANSWERS, MEMBER, Chat, card_text, set_up_community
 
@@ -82,3 +82,31 @@ async def test_an_animator_posts_a_poll_and_a_member_votes(
     updates = [r for r in connector.received if r.method == "PUT"]
     assert updates, "the posted poll card is updated in place"
     assert poll.closes_at > datetime.now(UTC)
+
+
+async def test_my_data_then_erasure_with_confirmation(
+    bot_client: Client, connector: FakeConnector
+) -> None:
+    await set_up_community(bot_client, connector)
+    member = await _member(bot_client, connector)
+    await member.say("mes données")
+    card = member.last_card()
+    verbs = [a["data"]["verb"] for a in card.get("actions", []) if "data" in a]
+    assert "privacy.erase.ask" in verbs
+    assert "CdeP Soins palliatifs Montérégie" in card_text(card)
+    await member.click({"verb": "privacy.erase.ask"})
+    confirm = member.last_card()
+    nonce = next(
+        a["data"]["nonce"]
+        for a in confirm["actions"]
+        if a["data"]["verb"] == "privacy.erase.confirm"
+    )
+    await member.click({"verb": "privacy.erase.confirm", "nonce": "forged"})
+    async with bot_client.app[RUNTIME].sessions() as session:
+        assert (
+            await session.exec(select(Person).where(Person.teams_user_id == MEMBER["id"]))
+        ).first()
+    await member.click({"verb": "privacy.erase.confirm", "nonce": nonce})
+    async with bot_client.app[RUNTIME].sessions() as session:
+        still = (await session.exec(select(Person).where(Person.name == "Samuel Gagnon"))).all()
+    assert still == []

@@ -1,0 +1,938 @@
+"""What Carrefour keeps about one person, their export, and their erasure (Quebec's Law 25).
+
+`inventory` counts what is kept, `export` gives all of it (dates as ISO strings, ready for
+JSON), `erase` removes it. Nothing here commits: the caller runs `erase` inside one transaction
+(`storage.db.transaction`), so an erasure happens completely or not at all.
+
+Erasure, and why some rows stay
+-------------------------------
+Summaries that are computed from rows (a community's members in a past month, its vitality
+indicators, closed poll results, survey response rates, consultation counts) must not change
+when someone leaves. So the rule is: *what identifies the person goes; dated facts that past
+summaries count stay, stripped, under a tombstone; whatever still acts in the future goes.*
+
+- The `person` row becomes a tombstone: Teams, AAD and tenant ids, name, languages and consents
+  are cleared (`teams_user_id` becomes ``erased:<id>``). The row itself stays because other rows
+  must point somewhere (a consultation request's `requester_id` is NOT NULL, meetings and polls
+  keep `created_by_id`, audit events keep `actor_id`) and because the counts below depend on
+  those rows. The tombstone names nobody: nothing left ties it to a Teams account or a name.
+  A later message from the same account creates a new, unrelated person.
+- Memberships: roles and every profile field (discipline, establishment, region, interests,
+  newcomer flag, mentoring capacity, consultation expertise) are cleared and the membership is
+  ended (`left_at`); `joined_at`/`left_at` stay so monthly member counts do not change.
+- Attendance stays (minutes per meeting: attendance counts and hours in summaries).
+- RSVPs: to meetings still to come are deleted (they would announce a presence); to past
+  meetings they stay under the tombstone (participation counts).
+- Topic votes stay under the tombstone (vote counts and the topic ranking); topics proposed
+  stay with the community (they are its topic bank) but no longer name their proposer.
+- Non-anonymous poll ballots: on open polls they are deleted (the person withdraws); on closed
+  polls the ballot is made anonymous (no person, voter key ``erased:<ballot id>``) so published
+  totals stay what they were while names disappear. Anonymous ballots never named anyone; with
+  the poll key given, an open anonymous ballot of the person is sealed now (as closing would).
+- Mentoring: check-ins the person answered are deleted; pairings not yet accepted (proposed,
+  declined) and open requests are deleted; accepted pairings are ended and stripped of their
+  terms (goals, frequency, reason, first meeting) but stay for mentoring counts. The other
+  person's own check-ins about an accepted pairing stay (they are theirs).
+- Onboarding enrollments are deleted.
+- Consultation requests the person made keep their reference, dates and status (counts); the
+  summary, availability and usefulness comment are erased, open requests are withdrawn, and the
+  audit trail records the erasure ("erased on request").
+- Survey invitations: of closed surveys they stay under the tombstone (response rates); of open
+  surveys they are deleted (no reminder goes out). Anonymous answers always stay, and stay
+  unlinkable (with the respondent key given, an open survey's answer is sealed now).
+- Messages sent to the person: pending ones are deleted; the delivery history keeps the kind,
+  status and dates only (parameters, conversation and Teams message ids and errors cleared).
+- Personal conversations with the bot are forgotten, and the bot state stored under the
+  person's Teams id (user state, private conversation state) or their personal conversation.
+
+`erase` is idempotent: a second run finds nothing left to change and reports zeros.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import String, cast, delete, func, literal, null, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.consultations import Action
+from storage.models import (
+    Attendance,
+    BotState,
+    Community,
+    ConsultationEvent,
+    ConsultationRequest,
+    ConsultationStatus,
+    ConversationRef,
+    Meeting,
+    Membership,
+    MentorCheckin,
+    MentorPairing,
+    MentorRequest,
+    MentorRequestStatus,
+    OnboardingEnrollment,
+    OutboxMessage,
+    OutboxStatus,
+    PairingStatus,
+    Person,
+    Poll,
+    PollStatus,
+    PollVote,
+    Rsvp,
+    Survey,
+    SurveyInvitation,
+    SurveyResponse,
+    Topic,
+    TopicVote,
+)
+from storage.secrets import keyed_hash
+
+ERASED_PREFIX = "erased:"
+ERASED_DETAIL = "erased on request"
+_LIVE_OUTBOX = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+_OPEN_CONSULTATION = (
+    ConsultationStatus.SUBMITTED,
+    ConsultationStatus.ASSIGNED,
+    ConsultationStatus.IN_PROGRESS,
+)
+_ACCEPTED_PAIRING = (PairingStatus.ACTIVE, PairingStatus.ENDED)
+
+
+def is_erased(person: Person) -> bool:
+    """A tombstone left by `erase` (attestations and lists should skip it)."""
+    return person.teams_user_id.startswith(ERASED_PREFIX)
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+# -- what is kept ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipFact:
+    community: str
+    roles: tuple[str, ...]
+    has_profile: bool
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultationFact:
+    reference: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalData:
+    """Counts and key facts of what is kept about one person (for the « mes données » card)."""
+
+    person_id: int
+    name: str | None
+    locale: str | None
+    consent_reminders: bool
+    consent_surveys: bool
+    memberships: tuple[MembershipFact, ...] = ()
+    rsvps: int = 0
+    attendance: int = 0
+    attendance_minutes: int = 0
+    topics_proposed: int = 0
+    topic_votes: int = 0
+    poll_ballots: int = 0
+    mentor_requests: int = 0
+    pairings: int = 0
+    checkins: int = 0
+    onboarding: int = 0
+    consultations: tuple[ConsultationFact, ...] = ()
+    survey_invitations: int = 0
+    surveys_answered: int = 0
+    messages: int = 0
+    conversations: int = 0
+
+    @property
+    def total(self) -> int:
+        """How many records mention the person besides their profile."""
+        return (
+            len(self.memberships)
+            + self.rsvps
+            + self.attendance
+            + self.topics_proposed
+            + self.topic_votes
+            + self.poll_ballots
+            + self.mentor_requests
+            + self.pairings
+            + self.checkins
+            + self.onboarding
+            + len(self.consultations)
+            + self.survey_invitations
+            + self.messages
+            + self.conversations
+        )
+
+
+async def _count(session: AsyncSession, statement: Any) -> int:
+    return int((await session.exec(statement)).one() or 0)
+
+
+async def inventory(session: AsyncSession, *, person_id: int) -> PersonalData | None:
+    """What is kept about the person; None if there is no such person (or only a tombstone)."""
+    person = await session.get(Person, person_id)
+    if person is None or is_erased(person):
+        return None
+    rows = await session.exec(
+        select(Membership, Community.name)
+        .join(Community, col(Community.id) == col(Membership.community_id))
+        .where(col(Membership.person_id) == person_id)
+        .order_by(col(Community.name))
+    )
+    memberships = tuple(
+        MembershipFact(
+            community=name,
+            roles=tuple(member.roles),
+            has_profile=any(
+                (
+                    member.discipline,
+                    member.establishment,
+                    member.region,
+                    member.interests,
+                    member.consultant_expertise,
+                    member.mentor_capacity,
+                )
+            ),
+            active=member.left_at is None,
+        )
+        for member, name in rows.all()
+    )
+    attended = (
+        await session.exec(
+            select(func.count(), func.coalesce(func.sum(col(Attendance.minutes)), 0)).where(
+                col(Attendance.person_id) == person_id
+            )
+        )
+    ).one()
+    answered = (
+        await session.exec(
+            select(func.count(), func.count().filter(col(SurveyInvitation.answered).is_(True)))
+            .select_from(SurveyInvitation)
+            .where(col(SurveyInvitation.person_id) == person_id)
+        )
+    ).one()
+    consultations = tuple(
+        ConsultationFact(reference=reference, status=str(status))
+        for reference, status in (
+            await session.exec(
+                select(col(ConsultationRequest.reference), col(ConsultationRequest.status))
+                .where(col(ConsultationRequest.requester_id) == person_id)
+                .order_by(col(ConsultationRequest.created_at))
+            )
+        ).all()
+    )
+
+    def counted(column: Any) -> Any:
+        return select(func.count()).where(column == person_id)
+
+    return PersonalData(
+        person_id=person_id,
+        name=person.name,
+        locale=person.preferred_locale or person.locale,
+        consent_reminders=person.consent_reminders,
+        consent_surveys=person.consent_surveys,
+        memberships=memberships,
+        rsvps=await _count(session, counted(col(Rsvp.person_id))),
+        attendance=int(attended[0]),
+        attendance_minutes=int(attended[1]),
+        topics_proposed=await _count(session, counted(col(Topic.proposed_by_id))),
+        topic_votes=await _count(session, counted(col(TopicVote.person_id))),
+        poll_ballots=await _count(session, counted(col(PollVote.person_id))),
+        mentor_requests=await _count(session, counted(col(MentorRequest.mentee_id))),
+        pairings=await _count(
+            session,
+            select(func.count()).where(
+                or_(
+                    col(MentorPairing.mentor_id) == person_id,
+                    col(MentorPairing.mentee_id) == person_id,
+                )
+            ),
+        ),
+        checkins=await _count(session, counted(col(MentorCheckin.person_id))),
+        onboarding=await _count(session, counted(col(OnboardingEnrollment.person_id))),
+        consultations=consultations,
+        survey_invitations=int(answered[0]),
+        surveys_answered=int(answered[1]),
+        messages=await _count(session, counted(col(OutboxMessage.person_id))),
+        conversations=await _count(session, counted(col(ConversationRef.person_id))),
+    )
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+async def export(session: AsyncSession, *, person_id: int) -> dict[str, Any]:
+    """Everything kept about the person, JSON-ready. Only what is theirs: no other person's
+    name or answers, never an anonymous answer (nobody can tell which one is theirs)."""
+    person = await session.get(Person, person_id)
+    if person is None or is_erased(person):
+        return {}
+    data: dict[str, Any] = {
+        "profile": {
+            "name": person.name,
+            "teams_user_id": person.teams_user_id,
+            "aad_object_id": person.aad_object_id,
+            "tenant_id": person.tenant_id,
+            "locale": person.locale,
+            "preferred_locale": person.preferred_locale,
+            "consent_reminders": person.consent_reminders,
+            "consent_surveys": person.consent_surveys,
+            "created_at": _iso(person.created_at),
+            "last_seen_at": _iso(person.last_seen_at),
+        }
+    }
+    members = await session.exec(
+        select(Membership, Community.name)
+        .join(Community, col(Community.id) == col(Membership.community_id))
+        .where(col(Membership.person_id) == person_id)
+        .order_by(col(Membership.joined_at))
+    )
+    data["memberships"] = [
+        {
+            "community": name,
+            "roles": list(m.roles),
+            "discipline": m.discipline,
+            "establishment": m.establishment,
+            "region": m.region,
+            "interests": list(m.interests),
+            "is_new_hire": m.is_new_hire,
+            "mentor_capacity": m.mentor_capacity,
+            "consultant_expertise": m.consultant_expertise,
+            "joined_at": _iso(m.joined_at),
+            "left_at": _iso(m.left_at),
+        }
+        for m, name in members.all()
+    ]
+    rsvps = await session.exec(
+        select(Rsvp, Meeting.title, Meeting.starts_at)
+        .join(Meeting, col(Meeting.id) == col(Rsvp.meeting_id))
+        .where(col(Rsvp.person_id) == person_id)
+        .order_by(col(Meeting.starts_at))
+    )
+    data["rsvps"] = [
+        {
+            "meeting": title,
+            "meeting_starts_at": _iso(starts),
+            "answer": str(r.answer),
+            "answered_at": _iso(r.answered_at),
+        }
+        for r, title, starts in rsvps.all()
+    ]
+    attended = await session.exec(
+        select(Attendance, Meeting.title, Meeting.starts_at)
+        .join(Meeting, col(Meeting.id) == col(Attendance.meeting_id))
+        .where(col(Attendance.person_id) == person_id)
+        .order_by(col(Meeting.starts_at))
+    )
+    data["attendance"] = [
+        {
+            "meeting": title,
+            "meeting_starts_at": _iso(starts),
+            "minutes": a.minutes,
+            "confirmed_at": _iso(a.confirmed_at),
+        }
+        for a, title, starts in attended.all()
+    ]
+    topics = await session.exec(
+        select(Topic).where(col(Topic.proposed_by_id) == person_id).order_by(col(Topic.id))
+    )
+    data["topics_proposed"] = [
+        {
+            "title": topic.title,
+            "description": topic.description,
+            "kind": str(topic.kind),
+            "presenter": topic.presenter,
+            "hide_proposer": topic.hide_proposer,
+            "status": str(topic.status),
+            "created_at": _iso(topic.created_at),
+        }
+        for topic in topics.all()
+    ]
+    votes = await session.exec(
+        select(TopicVote, Topic.title)
+        .join(Topic, col(Topic.id) == col(TopicVote.topic_id))
+        .where(col(TopicVote.person_id) == person_id)
+        .order_by(col(TopicVote.id))
+    )
+    data["topic_votes"] = [
+        {"topic": title, "voted_at": _iso(vote.created_at)} for vote, title in votes.all()
+    ]
+    ballots = await session.exec(
+        select(PollVote, Poll)
+        .join(Poll, col(Poll.id) == col(PollVote.poll_id))
+        .where(col(PollVote.person_id) == person_id)
+        .order_by(col(PollVote.id))
+    )
+    data["poll_ballots"] = [
+        {
+            "question": poll.question,
+            "choices": [poll.options[i] for i in ballot.choices if 0 <= i < len(poll.options)],
+            "voted_at": _iso(ballot.voted_at),
+        }
+        for ballot, poll in ballots.all()
+    ]
+    data["mentoring"] = await _export_mentoring(session, person_id)
+    enrollments = await session.exec(
+        select(OnboardingEnrollment, Community.name)
+        .join(Community, col(Community.id) == col(OnboardingEnrollment.community_id))
+        .where(col(OnboardingEnrollment.person_id) == person_id)
+    )
+    data["onboarding"] = [
+        {
+            "community": name,
+            "source": e.source,
+            "started_at": _iso(e.started_at),
+            "stopped_at": _iso(e.stopped_at),
+            "checkin_rating": e.checkin_rating,
+            "checkin_comment": e.checkin_comment,
+            "checkin_at": _iso(e.checkin_at),
+        }
+        for e, name in enrollments.all()
+    ]
+    requests = await session.exec(
+        select(ConsultationRequest, Community.name)
+        .join(Community, col(Community.id) == col(ConsultationRequest.community_id))
+        .where(col(ConsultationRequest.requester_id) == person_id)
+        .order_by(col(ConsultationRequest.created_at))
+    )
+    data["consultations"] = [
+        {
+            "reference": r.reference,
+            "community": name,
+            "motive": r.motive,
+            "urgency": r.urgency,
+            "modality": r.modality,
+            "summary": r.summary,
+            "availability": r.availability,
+            "status": str(r.status),
+            "created_at": _iso(r.created_at),
+            "assigned_at": _iso(r.assigned_at),
+            "closed_at": _iso(r.closed_at),
+            "usefulness_rating": r.usefulness_rating,
+            "usefulness_comment": r.usefulness_comment,
+            "summary_erased_at": _iso(r.summary_erased_at),
+        }
+        for r, name in requests.all()
+    ]
+    invitations = await session.exec(
+        select(SurveyInvitation, Survey, Community.name)
+        .join(Survey, col(Survey.id) == col(SurveyInvitation.survey_id))
+        .join(Community, col(Community.id) == col(Survey.community_id))
+        .where(col(SurveyInvitation.person_id) == person_id)
+        .order_by(col(Survey.opens_at))
+    )
+    data["survey_invitations"] = [
+        {
+            "community": name,
+            "kind": str(survey.kind),
+            "opens_at": _iso(survey.opens_at),
+            "closes_at": _iso(survey.closes_at),
+            "answered": invitation.answered,
+        }
+        for invitation, survey, name in invitations.all()
+    ]
+    messages = await session.exec(
+        select(OutboxMessage)
+        .where(col(OutboxMessage.person_id) == person_id)
+        .order_by(col(OutboxMessage.created_at), col(OutboxMessage.id))
+    )
+    data["messages"] = [
+        {
+            "kind": m.kind,
+            "status": str(m.status),
+            "created_at": _iso(m.created_at),
+            "sent_at": _iso(m.sent_at),
+        }
+        for m in messages.all()
+    ]
+    conversations = await session.exec(
+        select(ConversationRef).where(col(ConversationRef.person_id) == person_id)
+    )
+    data["conversations"] = [
+        {"scope": str(c.scope), "updated_at": _iso(c.updated_at)} for c in conversations.all()
+    ]
+    return data
+
+
+async def _export_mentoring(session: AsyncSession, person_id: int) -> dict[str, Any]:
+    requests = await session.exec(
+        select(MentorRequest, Community.name)
+        .join(Community, col(Community.id) == col(MentorRequest.community_id))
+        .where(col(MentorRequest.mentee_id) == person_id)
+        .order_by(col(MentorRequest.id))
+    )
+    pairings = await session.exec(
+        select(MentorPairing, Community.name)
+        .join(Community, col(Community.id) == col(MentorPairing.community_id))
+        .where(
+            or_(
+                col(MentorPairing.mentor_id) == person_id,
+                col(MentorPairing.mentee_id) == person_id,
+            )
+        )
+        .order_by(col(MentorPairing.id))
+    )
+    checkins = await session.exec(
+        select(MentorCheckin)
+        .where(col(MentorCheckin.person_id) == person_id)
+        .order_by(col(MentorCheckin.id))
+    )
+    return {
+        "requests": [
+            {"community": name, "status": str(r.status), "created_at": _iso(r.created_at)}
+            for r, name in requests.all()
+        ],
+        # The other person of a pairing is not named: the export holds this person's data.
+        "pairings": [
+            {
+                "community": name,
+                "role": "mentor" if p.mentor_id == person_id else "mentee",
+                "status": str(p.status),
+                "goals": p.goals,
+                "frequency": p.frequency,
+                "duration_weeks": p.duration_weeks,
+                "first_meeting_on": _iso(p.first_meeting_on),
+                "created_at": _iso(p.created_at),
+                "accepted_at": _iso(p.accepted_at),
+                "ended_at": _iso(p.ended_at),
+            }
+            for p, name in pairings.all()
+        ],
+        "checkins": [
+            {
+                "moment": c.moment,
+                "rating": c.rating,
+                "comment": c.comment,
+                "answered_at": _iso(c.answered_at),
+            }
+            for c in checkins.all()
+        ],
+    }
+
+
+# -- erasure ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ErasureReport:
+    """What one erasure changed, per kind of record (zeros on a second run)."""
+
+    person_id: int
+    found: bool = False
+    deleted: dict[str, int] = field(default_factory=dict)
+    anonymised: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> int:
+        return sum(self.deleted.values()) + sum(self.anonymised.values())
+
+    def _add(self, bucket: dict[str, int], name: str, result: Any) -> None:
+        count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            bucket[name] = bucket.get(name, 0) + count
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def erase(
+    session: AsyncSession,
+    *,
+    person_id: int,
+    now: datetime,
+    poll_key: bytes | None = None,
+    respondent_key: bytes | None = None,
+) -> ErasureReport:
+    """Erase the person's data as the module docstring explains; touches no other person's
+    rows except where they point at this person. Run it in one transaction; idempotent.
+
+    `poll_key` / `respondent_key` (the keys anonymous ballots and answers are hashed with)
+    let open anonymous ballots and answers be sealed now rather than when they close."""
+    report = ErasureReport(person_id=person_id)
+    person = await session.get(Person, person_id)
+    if person is None:
+        return report
+    report.found = True
+    deleted, anonymised = report.deleted, report.anonymised
+    teams_user_id = person.teams_user_id
+
+    async def run(bucket: dict[str, int], name: str, statement: Any) -> None:
+        report._add(bucket, name, await session.execute(statement))
+
+    # Memberships: no roles, no profile, ended; the dates stay for monthly counts.
+    await run(
+        anonymised,
+        "memberships",
+        update(Membership)
+        .where(col(Membership.person_id) == person_id)
+        .where(
+            or_(
+                col(Membership.left_at).is_(None),
+                func.coalesce(col(Membership.discipline), "") != "",
+                func.coalesce(col(Membership.establishment), "") != "",
+                func.coalesce(col(Membership.region), "") != "",
+                col(Membership.is_new_hire).is_(True),
+                col(Membership.mentor_capacity).is_not(None),
+                col(Membership.consultant_expertise).is_not(None),
+                cast(col(Membership.roles), String) != "[]",
+                cast(col(Membership.interests), String) != "[]",
+            )
+        )
+        .values(
+            roles=[],
+            interests=[],
+            discipline=None,
+            establishment=None,
+            region=None,
+            is_new_hire=False,
+            mentor_capacity=None,
+            # SQL NULL, not JSON null (which IS NOT NULL): a second erasure then finds nothing.
+            consultant_expertise=null(),
+            left_at=func.coalesce(col(Membership.left_at), now),
+        ),
+    )
+    # RSVPs to meetings still to come would announce a presence: delete them.
+    upcoming = select(col(Meeting.id)).where(col(Meeting.starts_at) > now)
+    await run(
+        deleted,
+        "rsvps",
+        delete(Rsvp)
+        .where(col(Rsvp.person_id) == person_id)
+        .where(col(Rsvp.meeting_id).in_(upcoming.scalar_subquery())),
+    )
+    await run(
+        anonymised,
+        "topics_proposed",
+        update(Topic).where(col(Topic.proposed_by_id) == person_id).values(proposed_by_id=None),
+    )
+    # Ballots naming the person: withdrawn from open polls, made anonymous in closed ones.
+    polls_of = select(col(Poll.id)).where(col(Poll.status) == PollStatus.OPEN)
+    await run(
+        deleted,
+        "poll_ballots",
+        delete(PollVote)
+        .where(col(PollVote.person_id) == person_id)
+        .where(col(PollVote.poll_id).in_(polls_of.scalar_subquery())),
+    )
+    await run(
+        anonymised,
+        "poll_ballots",
+        update(PollVote)
+        .where(col(PollVote.person_id) == person_id)
+        .values(person_id=None, voter_key=literal(ERASED_PREFIX) + cast(col(PollVote.id), String)),
+    )
+    if poll_key is not None:
+        await _seal_anonymous_ballots(session, report, person_id=person_id, key=poll_key)
+    await _erase_mentoring(session, report, person_id=person_id, now=now)
+    await run(
+        deleted,
+        "onboarding",
+        delete(OnboardingEnrollment).where(col(OnboardingEnrollment.person_id) == person_id),
+    )
+    await _erase_consultations(session, report, person_id=person_id, now=now)
+    # Survey invitations: kept for closed surveys (response rates), deleted for open ones.
+    open_surveys = select(col(Survey.id)).where(col(Survey.closes_at) > now)
+    if respondent_key is not None:
+        await _seal_open_answers(session, report, person_id=person_id, key=respondent_key, now=now)
+    await run(
+        deleted,
+        "survey_invitations",
+        delete(SurveyInvitation)
+        .where(col(SurveyInvitation.person_id) == person_id)
+        .where(col(SurveyInvitation.survey_id).in_(open_surveys.scalar_subquery())),
+    )
+    await _erase_conversations(session, report, person_id=person_id, teams_user_id=teams_user_id)
+    if not is_erased(person):
+        person.teams_user_id = f"{ERASED_PREFIX}{person_id}"
+        person.aad_object_id = None
+        person.tenant_id = None
+        person.name = None
+        person.locale = None
+        person.preferred_locale = None
+        person.consent_reminders = False
+        person.consent_surveys = False
+        person.last_seen_at = now
+        session.add(person)
+        await session.flush()
+        anonymised["person"] = 1
+    return report
+
+
+async def _seal_anonymous_ballots(
+    session: AsyncSession, report: ErasureReport, *, person_id: int, key: bytes
+) -> None:
+    open_anonymous = (
+        await session.exec(
+            select(col(Poll.id))
+            .where(col(Poll.status) == PollStatus.OPEN)
+            .where(col(Poll.anonymous).is_(True))
+        )
+    ).all()
+    # The hash of each open poll's ballot for this person (as storage.polls computes it).
+    keys = [keyed_hash(key, poll_id, person_id) for poll_id in open_anonymous]
+    if keys:
+        result = await session.execute(
+            update(PollVote)
+            .where(col(PollVote.voter_key).in_(keys))
+            .values(voter_key=literal("sealed:") + cast(col(PollVote.id), String))
+        )
+        report._add(report.anonymised, "anonymous_ballots_sealed", result)
+
+
+async def _seal_open_answers(
+    session: AsyncSession, report: ErasureReport, *, person_id: int, key: bytes, now: datetime
+) -> None:
+    invited = (
+        await session.exec(
+            select(col(SurveyInvitation.survey_id))
+            .join(Survey, col(Survey.id) == col(SurveyInvitation.survey_id))
+            .where(col(SurveyInvitation.person_id) == person_id)
+            .where(col(Survey.closes_at) > now)
+        )
+    ).all()
+    keys = [keyed_hash(key, survey_id, person_id) for survey_id in invited]
+    if keys:
+        result = await session.execute(
+            update(SurveyResponse)
+            .where(col(SurveyResponse.respondent_key).in_(keys))
+            .values(respondent_key=literal("sealed:") + cast(col(SurveyResponse.id), String))
+        )
+        report._add(report.anonymised, "survey_answers_sealed", result)
+
+
+async def _erase_mentoring(
+    session: AsyncSession, report: ErasureReport, *, person_id: int, now: datetime
+) -> None:
+    deleted, anonymised = report.deleted, report.anonymised
+    report._add(
+        deleted,
+        "checkins",
+        await session.execute(
+            delete(MentorCheckin).where(col(MentorCheckin.person_id) == person_id)
+        ),
+    )
+    involved = or_(
+        col(MentorPairing.mentor_id) == person_id, col(MentorPairing.mentee_id) == person_id
+    )
+    unaccepted = (
+        await session.exec(
+            select(col(MentorPairing.id))
+            .where(involved)
+            .where(col(MentorPairing.status).not_in(_ACCEPTED_PAIRING))
+        )
+    ).all()
+    if unaccepted:
+        # Check-ins exist only for accepted pairings; this is belt and braces for the FK.
+        await session.execute(
+            delete(MentorCheckin).where(col(MentorCheckin.pairing_id).in_(unaccepted))
+        )
+        report._add(
+            deleted,
+            "pairings",
+            await session.execute(
+                delete(MentorPairing).where(col(MentorPairing.id).in_(unaccepted))
+            ),
+        )
+    report._add(
+        anonymised,
+        "pairings",
+        await session.execute(
+            update(MentorPairing)
+            .where(involved)
+            .where(
+                or_(
+                    col(MentorPairing.status) == PairingStatus.ACTIVE,
+                    col(MentorPairing.goals) != "",
+                    col(MentorPairing.frequency) != "",
+                    col(MentorPairing.reason) != "",
+                    col(MentorPairing.first_meeting_on).is_not(None),
+                )
+            )
+            .values(
+                status=PairingStatus.ENDED,
+                ended_at=func.coalesce(col(MentorPairing.ended_at), now),
+                goals="",
+                frequency="",
+                reason="",
+                first_meeting_on=None,
+            )
+        ),
+    )
+    kept_requests = select(col(MentorPairing.request_id))
+    report._add(
+        deleted,
+        "mentor_requests",
+        await session.execute(
+            delete(MentorRequest)
+            .where(col(MentorRequest.mentee_id) == person_id)
+            .where(col(MentorRequest.id).not_in(kept_requests.scalar_subquery()))
+        ),
+    )
+    # Requests kept because an accepted pairing points at them are no longer open.
+    report._add(
+        anonymised,
+        "mentor_requests",
+        await session.execute(
+            update(MentorRequest)
+            .where(col(MentorRequest.mentee_id) == person_id)
+            .where(col(MentorRequest.status) == MentorRequestStatus.OPEN)
+            .values(status=MentorRequestStatus.CANCELLED)
+        ),
+    )
+
+
+async def _erase_consultations(
+    session: AsyncSession, report: ErasureReport, *, person_id: int, now: datetime
+) -> None:
+    requests = (
+        await session.exec(
+            select(ConsultationRequest)
+            .where(col(ConsultationRequest.requester_id) == person_id)
+            .where(
+                or_(
+                    col(ConsultationRequest.summary).is_not(None),
+                    col(ConsultationRequest.availability).is_not(None),
+                    col(ConsultationRequest.usefulness_comment).is_not(None),
+                    col(ConsultationRequest.status).in_(_OPEN_CONSULTATION),
+                )
+            )
+        )
+    ).all()
+    for request in requests:
+        if request.status in _OPEN_CONSULTATION:
+            request.status = ConsultationStatus.WITHDRAWN
+            request.closed_at = now
+            session.add(
+                ConsultationEvent(
+                    request_id=request.id or 0,
+                    actor_id=person_id,
+                    action=Action.WITHDRAWN.value,
+                    detail=ERASED_DETAIL,
+                    at=now,
+                )
+            )
+        request.summary = None
+        request.availability = None
+        request.usefulness_comment = None
+        request.summary_erased_at = request.summary_erased_at or now
+        session.add(request)
+        session.add(
+            ConsultationEvent(
+                request_id=request.id or 0,
+                actor_id=person_id,
+                action=Action.SUMMARY_ERASED.value,
+                detail=ERASED_DETAIL,
+                at=now,
+            )
+        )
+    if requests:
+        report.anonymised["consultations"] = len(requests)
+        await session.flush()
+
+
+async def _erase_conversations(
+    session: AsyncSession, report: ErasureReport, *, person_id: int, teams_user_id: str
+) -> None:
+    deleted, anonymised = report.deleted, report.anonymised
+    refs: Sequence[ConversationRef] = (
+        await session.exec(
+            select(ConversationRef).where(col(ConversationRef.person_id) == person_id)
+        )
+    ).all()
+    ref_ids = [ref.id for ref in refs if ref.id is not None]
+    live = col(OutboxMessage.status).in_(_LIVE_OUTBOX)
+    to_them = col(OutboxMessage.person_id) == person_id
+    if ref_ids:
+        to_them = or_(to_them, col(OutboxMessage.conversation_ref_id).in_(ref_ids))
+    report._add(
+        deleted, "messages", await session.execute(delete(OutboxMessage).where(to_them).where(live))
+    )
+    # History: kind, status and dates stay (delivery counts); nothing else about the message.
+    report._add(
+        anonymised,
+        "messages",
+        await session.execute(
+            update(OutboxMessage)
+            .where(to_them)
+            .where(
+                or_(
+                    col(OutboxMessage.conversation_ref_id).is_not(None),
+                    col(OutboxMessage.conversation_id).is_not(None),
+                    col(OutboxMessage.activity_id).is_not(None),
+                    col(OutboxMessage.last_error).is_not(None),
+                    ~col(OutboxMessage.dedup_key).startswith(ERASED_PREFIX),
+                )
+            )
+            .values(
+                person_id=person_id,
+                conversation_ref_id=None,
+                params={},
+                conversation_id=None,
+                activity_id=None,
+                last_error=None,
+                dedup_key=literal(ERASED_PREFIX) + cast(col(OutboxMessage.id), String),
+            )
+        ),
+    )
+    state_keys: list[Any] = []
+    if not teams_user_id.startswith(ERASED_PREFIX):
+        user = _like_escape(teams_user_id)
+        state_keys += [
+            col(BotState.key).like(f"%/users/{user}", escape="\\"),
+            col(BotState.key).like(f"%/users/{user}/%", escape="\\"),
+        ]
+    if ref_ids:
+        # Cards the bot posted in the person's own chat (a poll or agenda shown there).
+        await session.execute(
+            update(Meeting)
+            .where(col(Meeting.conversation_ref_id).in_(ref_ids))
+            .values(conversation_ref_id=None, activity_id=None)
+        )
+        await session.execute(
+            update(Poll)
+            .where(col(Poll.conversation_ref_id).in_(ref_ids))
+            .values(conversation_ref_id=None, activity_id=None)
+        )
+        for ref in refs:
+            prefix = f"{ref.channel_id}/conversations/{ref.conversation_id}"
+            state_keys += [
+                col(BotState.key) == prefix,
+                col(BotState.key).like(f"{_like_escape(prefix)}/%", escape="\\"),
+            ]
+        report._add(
+            deleted,
+            "conversations",
+            await session.execute(
+                delete(ConversationRef).where(col(ConversationRef.id).in_(ref_ids))
+            ),
+        )
+    if state_keys:
+        report._add(
+            deleted, "bot_state", await session.execute(delete(BotState).where(or_(*state_keys)))
+        )
+    await session.flush()
+
+
+__all__ = [
+    "ERASED_PREFIX",
+    "ConsultationFact",
+    "ErasureReport",
+    "MembershipFact",
+    "PersonalData",
+    "erase",
+    "export",
+    "inventory",
+    "is_erased",
+]
