@@ -38,9 +38,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.community_actions import channel_ids
 from bot.deliveries import RenderContext, Renderer
 from bot.settings import Settings
-from cards.attestation_pdf import build_attestation_pdf, long_date
 from cards.common import Element, adaptive_card, heading, paragraph
-from cards.i18n import babel_locale, format_day, language_of, plural, translator
+from cards.i18n import babel_locale, format_day, language_of, long_date, plural, translator
 from dialogs.base import simplify
 from dialogs.context import TurnInfo
 from storage import attestations, communities, outbox
@@ -709,6 +708,9 @@ async def attestation_pdf(request: web.Request) -> web.StreamResponse:
         if data is None:
             return _plain(404, t("attestation.link.empty"))
         locale = "fr-CA" if claim.language == "fr" else "en-CA"
+        # Imported on first use: the PDF library weighs ~18 MB an idle bot need not hold.
+        from cards.attestation_pdf import build_attestation_pdf
+
         body = await asyncio.to_thread(
             build_attestation_pdf,
             data,

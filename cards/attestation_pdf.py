@@ -15,13 +15,12 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
 from babel.numbers import format_decimal
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
-from cards.i18n import babel_locale, format_clock, language_of, plural, translator
+from cards.i18n import babel_locale, format_clock, long_date, plural, translator
 from storage.attestations import (
     DEFAULT_UEC_PER_HOUR,
     AttendedMeeting,
@@ -84,14 +83,6 @@ class _Document(FPDF):
 
 def _number(value: Decimal, locale: str) -> str:
     return str(format_decimal(value, format="#,##0.##", locale=babel_locale(locale)))
-
-
-def long_date(day: date, locale: str) -> str:
-    """« 1er mars 2026 » / « March 1, 2026 » (French writes the first of the month 1er)."""
-    text = str(format_date(day, format="long", locale=babel_locale(locale)))
-    if day.day == 1 and language_of(locale) == "fr" and text.startswith("1 "):
-        text = "1er " + text[2:]
-    return text
 
 
 def _local_day(moment: datetime, tz: str) -> date:

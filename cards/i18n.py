@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -120,3 +120,11 @@ def plural(locale: str, key: str, count: int, **values: Any) -> str:
     category = Locale.parse(babel_locale(locale)).plural_form(count)
     suffix = "one" if category == "one" else "other"
     return translator(locale)(f"{key}.{suffix}", count=count, **values)
+
+
+def long_date(day: date, locale: str) -> str:
+    """« 1er mars 2026 » / « March 1, 2026 » (French writes the first of the month 1er)."""
+    text = str(format_date(day, format="long", locale=babel_locale(locale)))
+    if day.day == 1 and language_of(locale) == "fr" and text.startswith("1 "):
+        text = "1er " + text[2:]
+    return text

@@ -498,7 +498,7 @@ async def test_a_failure_while_rendering_is_a_503_not_a_500(
     def broken(*_args: Any, **_kwargs: Any) -> bytes:
         raise FontMissingError("no font here")
 
-    monkeypatch.setattr("bot.attestations_flow.build_attestation_pdf", broken)
+    monkeypatch.setattr("cards.attestation_pdf.build_attestation_pdf", broken)
     response = await client.get(f"/attestations/{token}.pdf")
     assert response.status == 503
     assert (await response.text()).startswith("L’attestation n’est pas disponible")
