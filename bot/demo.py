@@ -19,6 +19,8 @@ from storage.models import (
     AgendaItem,
     Attendance,
     Community,
+    ConsultationRequest,
+    ConsultationStatus,
     ConversationRef,
     ConversationScope,
     Meeting,
@@ -37,6 +39,10 @@ from storage.models import (
     Role,
     Rsvp,
     RsvpAnswer,
+    Survey,
+    SurveyInvitation,
+    SurveyKind,
+    SurveyResponse,
     Topic,
     TopicStatus,
     TopicVote,
@@ -234,6 +240,55 @@ async def seed(sessions: SessionFactory, *, timezone: str, now: datetime | None 
                     )
                 )
             attending = rng.sample(people, k=rng.randint(9, 14))
+            if days_ago >= 0:
+                # Satisfaction answers, anonymous like real ones (a random key, no person).
+                survey = Survey(
+                    community_id=community.id,
+                    meeting_id=meeting.id,
+                    kind=SurveyKind.SATISFACTION,
+                    opens_at=ends_at + timedelta(hours=1),
+                    closes_at=ends_at + timedelta(days=7),
+                    created_at=ends_at + timedelta(hours=1),
+                )
+                session.add(survey)
+                await session.flush()
+                answering = rng.sample(attending, k=max(5, len(attending) - 3))
+                for person in attending:
+                    session.add(
+                        SurveyInvitation(
+                            survey_id=survey.id or 0,
+                            person_id=person.id or 0,
+                            answered=person in answering,
+                        )
+                    )
+                for _person in answering:
+                    base = rng.choice([3, 4, 4, 5, 5])
+                    session.add(
+                        SurveyResponse(
+                            survey_id=survey.id or 0,
+                            respondent_key=f"sealed:demo-{rng.getrandbits(48):x}",
+                            ratings={
+                                key: max(1, min(5, base + rng.choice([-1, 0, 0, 1])))
+                                for key in (
+                                    "overall",
+                                    "relevance",
+                                    "exchanges",
+                                    "usefulness",
+                                    "organisation",
+                                )
+                            },
+                            texts={
+                                "takeaway": rng.choice(
+                                    [
+                                        "Des repères concrets pour accompagner le deuil.",
+                                        "La discussion de cas m’a fait voir d’autres pistes.",
+                                        "Les ressources de la région, que je ne connaissais pas.",
+                                    ]
+                                ),
+                            },
+                            submitted_on=(ends_at + timedelta(days=1)).date(),
+                        )
+                    )
             for person in people:
                 answer = (
                     RsvpAnswer.YES
@@ -315,7 +370,31 @@ async def seed(sessions: SessionFactory, *, timezone: str, now: datetime | None 
                 accepted_at=now - timedelta(days=31),
             )
         )
+        # A consultation, closed, whose summary was written without identifying anyone.
+        session.add(
+            ConsultationRequest(
+                reference=f"C-{now.year}-0001",
+                community_id=community.id,
+                requester_id=people[6].id or 0,
+                motive="ethical_dilemma",
+                summary=(
+                    "Une usagère en fin de vie refuse que l’équipe informe sa fille de son "
+                    "pronostic ; la fille demande des nouvelles chaque semaine."
+                ),
+                urgency="this_month",
+                modality="one_to_one",
+                availability="Mardis après-midi",
+                status=ConsultationStatus.CLOSED,
+                assignee_id=people[2].id,
+                suggested_assignee_id=people[2].id,
+                suggestion_reason="coordination;open=0",
+                created_at=now - timedelta(days=60),
+                assigned_at=now - timedelta(days=59),
+                closed_at=now - timedelta(days=45),
+                usefulness_rating=5,
+            )
+        )
     return (
         f"« {NAME} » created: {len(PEOPLE)} members, 6 meetings, {len(TOPICS)} topics, "
-        "a poll, a mentoring pair."
+        "a poll, surveys, a consultation, a mentoring pair."
     )
