@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.attestations_flow import ATTESTATION_RENDERERS, attestation_pdf
 from bot.attestations_flow import ROUTE as ATTESTATION_ROUTE
+from bot.consultations_flow import CONSULTATION_RENDERERS
 from bot.deliveries import RENDERERS
 from bot.dispatcher import Dispatcher
 from bot.handler import CarrefourBot
@@ -70,6 +70,7 @@ ALL_RENDERERS = {
     **POLL_RENDERERS,
     **ATTESTATION_RENDERERS,
     **SURVEY_RENDERERS,
+    **CONSULTATION_RENDERERS,
     **VITALITY_RENDERERS,
 }
 
@@ -197,7 +198,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
     # request.json() raises 413 above client_max_size before parsing anything.
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # e.g. "[" * 100_000
+    # ValueError: not JSON, not in its charset, or a number of more than 4,300 digits;
+    # LookupError: an unknown charset; RecursionError: nesting deeper than the parser's stack.
+    except (ValueError, LookupError, RecursionError):
         raise web.HTTPBadRequest(text="malformed JSON") from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="expected an activity object")
@@ -207,9 +210,13 @@ async def messages(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="not an activity") from None
     if not activity.type:
         raise web.HTTPBadRequest(text="activity type missing")
-    if not activity.channel_id or not getattr(activity.conversation, "id", None):
-        # Every channel sends both; without them no state can be loaded and no reply sent.
-        raise web.HTTPBadRequest(text="channelId or conversation.id missing")
+    if not (
+        activity.channel_id
+        and getattr(activity.conversation, "id", None)
+        and getattr(activity.from_property, "id", None)
+    ):
+        # Every channel sends all three; without them no state can be loaded and no reply sent.
+        raise web.HTTPBadRequest(text="channelId, conversation.id or from.id missing")
     if _malformed_channel_data(activity.channel_data):
         raise web.HTTPBadRequest(text="malformed channelData")
 

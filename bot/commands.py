@@ -34,6 +34,11 @@ class Command(enum.StrEnum):
     RESULTS = "results"
     SUMMARY = "summary"
     MY_DATA = "my_data"
+    CONSULTATION = "consultation"
+    MY_REQUESTS = "my_requests"
+    ASSIGNED_REQUESTS = "assigned_requests"
+    VOLUNTEER_CONSULTANT = "volunteer_consultant"
+    CONSULTATION_AUDIT = "consultation_audit"
     ATTESTATION = "attestation"
     ATTESTATIONS = "attestations"
     PROPOSE_TOPIC = "propose_topic"
@@ -76,6 +81,9 @@ _WORDS: dict[str, Command] = {
     "accueil": Command.ONBOARDING,
     "onboarding": Command.ONBOARDING,
     "agenda": Command.AGENDA,
+    "consultation": Command.CONSULTATION,
+    "consultant": Command.VOLUNTEER_CONSULTANT,
+    "consultante": Command.VOLUNTEER_CONSULTANT,
     "resultats": Command.RESULTS,
     "results": Command.RESULTS,
     "bilan": Command.SUMMARY,
@@ -106,6 +114,17 @@ _PHRASES: dict[str, Command] = {
     "volunteer mentor": Command.VOLUNTEER,
     "plan d'accueil": Command.ONBOARDING,
     "onboarding plan": Command.ONBOARDING,
+    "demandes assignees": Command.ASSIGNED_REQUESTS,
+    "assigned requests": Command.ASSIGNED_REQUESTS,
+    "mes demandes": Command.MY_REQUESTS,
+    "my requests": Command.MY_REQUESTS,
+    "demander une consultation": Command.CONSULTATION,
+    "ask for a consultation": Command.CONSULTATION,
+    "devenir consultant": Command.VOLUNTEER_CONSULTANT,
+    "devenir consultante": Command.VOLUNTEER_CONSULTANT,
+    "consultant volunteer": Command.VOLUNTEER_CONSULTANT,
+    "journal des consultations": Command.CONSULTATION_AUDIT,
+    "consultation audit": Command.CONSULTATION_AUDIT,
     "mes donnees": Command.MY_DATA,
     "my data": Command.MY_DATA,
     "repondre au sondage": Command.ANSWER_SURVEY,
@@ -190,6 +209,8 @@ def parse(text: str | None) -> Parsed:
         Command.ATTESTATION,
         Command.ATTESTATIONS,
         Command.SUMMARY,
+        Command.VOLUNTEER_CONSULTANT,
+        Command.CONSULTATION_AUDIT,
     ):
         return Parsed(command, rest.strip())
     return Parsed(Command.UNKNOWN, simple)

@@ -23,10 +23,11 @@ from botbuilder.core import (
 )
 from botbuilder.dialogs import DialogSet, DialogTurnStatus
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity, ChannelAccount
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 
 from bot import (
     attestations_flow,
+    consultations_flow,
     meetings_flow,
     polls_flow,
     privacy_flow,
@@ -41,10 +42,12 @@ from bot.community_actions import Services
 from bot.mentions import mentions_recipient, strip_mentions
 from bot.settings import Settings
 from bot.turns import as_int
+from cards.consultations import VERBS as CONSULTATION_VERBS
 from cards.help import build_help_card
 from cards.i18n import normalize_locale, translator
 from cards.polls import VERBS as POLL_VERBS
 from cards.topics import VERBS as TOPIC_VERBS
+from dialogs.consultation_dialog import ConsultationDialog
 from dialogs.context import TURN_INFO_KEY, TurnInfo
 from dialogs.join_dialog import JoinDialog
 from dialogs.language_dialog import LanguageDialog, save_language
@@ -76,6 +79,7 @@ GLOBAL_VERBS = frozenset(
         "meeting.attendance",
         *TOPIC_VERBS,
         *POLL_VERBS,
+        *CONSULTATION_VERBS,
         "privacy.export",
         "privacy.erase.ask",
         "privacy.erase.confirm",
@@ -87,6 +91,10 @@ GLOBAL_VERBS = frozenset(
         "vitality.export",
     }
 )
+
+
+# The longest answer a prompt accepts is a consultation summary, 4,000 characters.
+MAX_TEXT_CHARS = 5_000
 
 
 def _scope(activity: Activity) -> ConversationScope:
@@ -114,9 +122,11 @@ def _tenant_id(activity: Activity) -> str | None:
 
 
 def _activity_claim_key(activity: Activity) -> str | None:
-    """How a re-delivery is recognised; None when the activity carries no id."""
+    """How a re-delivery is recognised; None when the activity carries no id, or is an invoke
+    (answered in the HTTP response and refused without effect: a re-delivery needs its answer
+    again, where an ignored one would get the SDK's 501)."""
     conversation_id = getattr(activity.conversation, "id", None)
-    if not activity.id or not conversation_id:
+    if not activity.id or not conversation_id or activity.type == ActivityTypes.invoke:
         return None
     return activities.activity_key(
         conversation_id=str(conversation_id), activity_id=str(activity.id)
@@ -145,6 +155,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         self._dialogs.add(SetupDialog(sessions))
         self._dialogs.add(JoinDialog(sessions, wake))
         self._dialogs.add(ProposeTopicDialog(sessions, wake))
+        self._dialogs.add(ConsultationDialog(sessions, wake))
         self._dialogs.add(
             SurveyDialog(
                 sessions, settings.secret_key.get_secret_value() if settings.secret_key else None
@@ -246,6 +257,11 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
+        if isinstance(activity.text, str) and len(activity.text) > MAX_TEXT_CHARS:
+            # Longer than any answer a prompt accepts, so its validator still says "too long";
+            # and the SDK's choice recognizers are quadratic (30 KB of "1 1 1…", within Teams'
+            # message size, held the event loop 11 s).
+            activity.text = activity.text[:MAX_TEXT_CHARS]
         if info.in_channel:
             if not mentions_recipient(activity) and not isinstance(activity.value, dict):
                 return  # in a channel, speak only when spoken to (card buttons excepted)
@@ -308,6 +324,36 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     info=info,
                     community_id=await self._channel_community_id(turn_context),
                     capacity=volunteer_capacity(parsed.argument),
+                )
+            case Command.CONSULTATION:
+                await consultations_flow.on_request_command(
+                    services,
+                    turn_context,
+                    community_id=await self._channel_community_id(turn_context),
+                )
+            case Command.MY_REQUESTS:
+                await consultations_flow.on_my_requests_command(
+                    turn_context, sessions=self._sessions, info=info
+                )
+            case Command.ASSIGNED_REQUESTS:
+                await consultations_flow.on_assigned_requests_command(
+                    turn_context, sessions=self._sessions, info=info
+                )
+            case Command.VOLUNTEER_CONSULTANT:
+                await consultations_flow.on_volunteer_consultant_command(
+                    turn_context,
+                    sessions=self._sessions,
+                    info=info,
+                    community_id=await self._channel_community_id(turn_context),
+                    argument=parsed.argument,
+                )
+            case Command.CONSULTATION_AUDIT:
+                await consultations_flow.on_audit_command(
+                    turn_context,
+                    sessions=self._sessions,
+                    info=info,
+                    community_id=None,
+                    argument=parsed.argument,
                 )
             case Command.MY_DATA:
                 await privacy_flow.on_my_data_command(
@@ -487,6 +533,16 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             case "meeting":
                 return await meetings_flow.handle_meeting_action(
                     turn_context, value, sessions=sessions, settings=settings, info=info, wake=wake
+                )
+            case "consultation":
+                return await consultations_flow.handle_consultation_action(
+                    turn_context,
+                    value,
+                    sessions=sessions,
+                    settings=settings,
+                    info=info,
+                    wake=wake,
+                    services=self.services,
                 )
             case "privacy":
                 return await privacy_flow.handle_privacy_action(

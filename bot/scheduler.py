@@ -16,6 +16,7 @@ from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.consultations_flow import escalate, purge_summaries
 from bot.meetings_flow import enqueue_attendance_requests
 from bot.polls_flow import close_expired_polls
 from bot.settings import Settings
@@ -106,11 +107,27 @@ class Jobs:
             sessions=self._sessions, now=self._clock(), wake=self._wake, tz=self._settings.timezone
         )
 
+    async def escalate_consultations(self) -> int:
+        """Unassigned requests: a reminder to coordinators, then a word to the animators."""
+        return await escalate(
+            sessions=self._sessions,
+            now=self._clock(),
+            reminder_after_working_days=self._settings.consultation_reminder_working_days,
+            escalate_after_working_days=self._settings.consultation_escalation_working_days,
+            timezone=self._settings.timezone,
+            wake=self._wake,
+        )
+
     async def purge(self) -> dict[str, int]:
         """Forget what retention no longer requires."""
         purged = {
             "outbox": await outbox.purge_history(
                 self._sessions, older_than=timedelta(days=self._settings.outbox_retention_days)
+            ),
+            "consultation_summaries": await purge_summaries(
+                sessions=self._sessions,
+                now=self._clock(),
+                retention_days=self._settings.consultation_retention_days,
             ),
             "processed_activities": await activities.purge_processed(
                 self._sessions,
@@ -138,6 +155,7 @@ def build_scheduler(jobs: Jobs, settings: Settings) -> AsyncIOScheduler:
         ("attendance_requests", jobs.request_attendance, IntervalTrigger(minutes=5)),
         ("close_polls", jobs.close_polls, IntervalTrigger(minutes=1)),
         ("open_surveys", jobs.open_surveys, IntervalTrigger(minutes=5)),
+        ("escalate_consultations", jobs.escalate_consultations, IntervalTrigger(minutes=30)),
         ("survey_reminders", jobs.remind_surveys, IntervalTrigger(minutes=15)),
         ("seal_surveys", jobs.seal_surveys, IntervalTrigger(hours=1)),
         ("monthly_summaries", jobs.monthly_summaries, IntervalTrigger(minutes=15)),

@@ -93,6 +93,17 @@ class Settings(BaseSettings):
     # Satisfaction surveys open this long after a meeting ends, and stay open this long.
     survey_delay_minutes: int = Field(60, ge=0, validation_alias="CARREFOUR_SURVEY_DELAY_MINUTES")
     survey_duration_days: int = Field(7, ge=1, validation_alias="CARREFOUR_SURVEY_DURATION_DAYS")
+    # Consultation requests: reminders to coordinators, then a word to the animators, after
+    # this many working days unassigned; closed requests' summaries are erased after this long.
+    consultation_reminder_working_days: int = Field(
+        2, ge=1, validation_alias="CARREFOUR_CONSULTATION_REMINDER_WORKING_DAYS"
+    )
+    consultation_escalation_working_days: int = Field(
+        5, ge=1, validation_alias="CARREFOUR_CONSULTATION_ESCALATION_WORKING_DAYS"
+    )
+    consultation_retention_days: int = Field(
+        365, ge=1, validation_alias="CARREFOUR_CONSULTATION_RETENTION_DAYS"
+    )
     # Tests and one-off CLI commands run without the background scheduler.
     scheduler_enabled: bool = Field(True, validation_alias="CARREFOUR_SCHEDULER_ENABLED")
 

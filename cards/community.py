@@ -116,12 +116,13 @@ def build_one_pager_card(page: OnePager, *, locale: str, tz: str) -> Element:
         body += [heading(t("onepager.rules"), size="Medium"), paragraph(_bullets(c.rules))]
     # Mentor requests are confirmed by the animation or coordination: without anyone in
     # those roles the button would lead nowhere.
-    actions = (
-        [submit(t("onepager.ask_mentor"), verb="mentor.request", community_id=c.id)]
-        if page.animators
-        else []
-    )
-    return adaptive_card(body, actions or None)
+    actions = [
+        submit(t("onepager.propose_topic"), verb="topics.propose", community_id=c.id),
+        submit(t("onepager.ask_consultation"), verb="consultation.request", community_id=c.id),
+    ]
+    if page.animators:
+        actions.append(submit(t("onepager.ask_mentor"), verb="mentor.request", community_id=c.id))
+    return adaptive_card(body, actions)
 
 
 def next_meeting_text(meeting: Meeting | None, *, locale: str, tz: str) -> str:

@@ -9,12 +9,13 @@ viewer and recording the read); the lists take `RequestLine`s, which carry no co
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
-from cards.common import Element, adaptive_card, heading, paragraph, submit
+from cards.common import MAX_CARD_BYTES, Element, adaptive_card, heading, paragraph, submit
 from cards.i18n import Translate, babel_locale, format_day, format_when, plural, translator
 from storage.consultations import (
     DECLINE_REASONS,
@@ -141,8 +142,10 @@ RATING_KEYS = (
     "consultation.feedback.rating.4",
     "consultation.feedback.rating.5",
 )
-# A card lists at most this many requests or events (Teams' 28 KB); the rest is counted.
+# A card lists at most this many requests or events, and only as many as fit under Teams'
+# 28 KB (with room for the headings and the activity around the card); the rest is counted.
 MAX_LINES_SHOWN = 20
+CARD_BUDGET = MAX_CARD_BYTES - 4_000
 BUTTONS_PER_ROW = 5
 
 
@@ -494,6 +497,23 @@ def _more(count: int, *, locale: str) -> list[Element]:
     return [paragraph(plural(locale, "consultation.list.more", count), subtle=True)]
 
 
+def _bytes(element: Element) -> int:
+    return len(json.dumps(element, ensure_ascii=False).encode("utf-8"))
+
+
+def _within(blocks: Sequence[Element], budget: int, *, locale: str) -> list[Element]:
+    """The first blocks that fit in `budget` bytes, then how many were left out."""
+    shown: list[Element] = []
+    used = 0
+    for block in blocks[:MAX_LINES_SHOWN]:
+        size = _bytes(block) + 1
+        if used + size > budget:
+            break
+        shown.append(block)
+        used += size
+    return shown + _more(len(blocks) - len(shown), locale=locale)
+
+
 def build_my_requests_card(lines: Sequence[RequestLine], *, locale: str, tz: str) -> Element:
     """`mes demandes`: the person's own requests and where each stands (no content: the
     summary is one tap away, and that read is recorded)."""
@@ -503,11 +523,11 @@ def build_my_requests_card(lines: Sequence[RequestLine], *, locale: str, tz: str
         body.append(paragraph(t("consultation.mine.empty")))
         return adaptive_card(body)
     body.append(paragraph(t("consultation.mine.intro"), subtle=True, spacing="None"))
-    for line in lines[:MAX_LINES_SHOWN]:
-        body.append(
-            _line_block(line, locale=locale, tz=tz, show_requester=False, can_withdraw=True)
-        )
-    body.extend(_more(len(lines) - MAX_LINES_SHOWN, locale=locale))
+    blocks = [
+        _line_block(line, locale=locale, tz=tz, show_requester=False, can_withdraw=True)
+        for line in lines
+    ]
+    body.extend(_within(blocks, CARD_BUDGET, locale=locale))
     return adaptive_card(body)
 
 
@@ -549,21 +569,22 @@ def build_assigned_requests_card(
     communities; for animators (who may not read requests), their communities' counts."""
     t = translator(locale)
     body: list[Element] = [heading(t("consultation.assigned.title"), size="Medium")]
+    # Both lists share the card: each gets half of it when both have something.
+    budget = CARD_BUDGET // 2 if assigned and waiting else CARD_BUDGET
+
+    def blocks(lines: Sequence[RequestLine]) -> list[Element]:
+        return [
+            _line_block(line, locale=locale, tz=tz, show_requester=True, can_withdraw=False)
+            for line in lines
+        ]
+
     if assigned:
-        for line in assigned[:MAX_LINES_SHOWN]:
-            body.append(
-                _line_block(line, locale=locale, tz=tz, show_requester=True, can_withdraw=False)
-            )
-        body.extend(_more(len(assigned) - MAX_LINES_SHOWN, locale=locale))
+        body.extend(_within(blocks(assigned), budget, locale=locale))
     else:
         body.append(paragraph(t("consultation.assigned.empty")))
     if waiting:
         body.append(heading(t("consultation.assigned.waiting_title"), size="Default"))
-        for line in waiting[:MAX_LINES_SHOWN]:
-            body.append(
-                _line_block(line, locale=locale, tz=tz, show_requester=True, can_withdraw=False)
-            )
-        body.extend(_more(len(waiting) - MAX_LINES_SHOWN, locale=locale))
+        body.extend(_within(blocks(waiting), budget, locale=locale))
     for community, numbers in counts:
         body.append(
             heading(
@@ -670,7 +691,8 @@ def build_audit_card(
     if not entries:
         body.append(paragraph(t("consultation.audit.empty")))
         return adaptive_card(body)
-    for entry in entries[: MAX_LINES_SHOWN * 2]:
+    used = 0
+    for entry in entries:
         actor = (
             t("consultation.audit.system")
             if entry.actor_id is None
@@ -678,26 +700,29 @@ def build_audit_card(
         )
         action = t(AUDIT_ACTION_KEYS[entry.action]) if entry.action in AUDIT_ACTION_KEYS else ""
         detail = audit_detail_text(entry, locale=locale)
-        body.append(
-            {
-                "type": "Container",
-                "separator": True,
-                "items": [
-                    paragraph(
-                        t(
-                            "consultation.audit.line",
-                            when=format_when(entry.at, locale=locale, tz=tz),
-                            reference=entry.reference,
-                        ),
-                        subtle=True,
+        block: Element = {
+            "type": "Container",
+            "separator": True,
+            "items": [
+                paragraph(
+                    t(
+                        "consultation.audit.line",
+                        when=format_when(entry.at, locale=locale, tz=tz),
+                        reference=entry.reference,
                     ),
-                    paragraph(
-                        f"{actor} — {action}" + (f" ({detail})" if detail else ""),
-                        spacing="None",
-                    ),
-                ],
-            }
-        )
+                    subtle=True,
+                ),
+                paragraph(
+                    f"{actor} — {action}" + (f" ({detail})" if detail else ""),
+                    spacing="None",
+                ),
+            ],
+        }
+        # The newest first: what does not fit is the oldest (a reference narrows the trail).
+        used += _bytes(block) + 1
+        if used > CARD_BUDGET:
+            break
+        body.append(block)
     return adaptive_card(body)
 
 

@@ -52,12 +52,15 @@ from storage.models import Community, utcnow
 
 logger = logging.getLogger(__name__)
 
-# What people type for each motive (compared after `simplify`); also read by the
-# `consultant …` command, where members list the motives they can help with.
+# What people type for each answer, with and without accents (the choice recognizer compares
+# words as typed); MOTIVE_WORDS is also read by the `consultant …` command, where members list
+# the motives they can help with.
 MOTIVE_WORDS: dict[str, tuple[str, ...]] = {
     "ethical_dilemma": (
+        "dilemme éthique",
         "dilemme ethique",
         "dilemme",
+        "éthique",
         "ethique",
         "ethical dilemma",
         "ethical",
@@ -65,15 +68,18 @@ MOTIVE_WORDS: dict[str, tuple[str, ...]] = {
         "dilemma",
     ),
     "intervention": (
+        "préparer une intervention",
         "preparer une intervention",
-        "preparation d'une intervention",
+        "préparation d’une intervention",
         "intervention",
+        "préparation",
         "preparation",
         "preparing an intervention",
         "prepare an intervention",
     ),
     "complex_situation": (
         "situation complexe",
+        "situation clinique complexe",
         "cas complexe",
         "complexe",
         "complex situation",
@@ -82,22 +88,51 @@ MOTIVE_WORDS: dict[str, tuple[str, ...]] = {
     ),
     "orientation": (
         "valider une orientation",
+        "légitimer une orientation",
         "legitimer une orientation",
         "orientation",
         "validating an orientation",
         "validate an orientation",
     ),
-    "other": ("autre", "other", "autre chose", "something else"),
+    "other": ("autre", "autre motif", "other", "another motive", "something else"),
 }
 URGENCY_WORDS: dict[str, tuple[str, ...]] = {
     "this_week": ("cette semaine", "semaine", "urgent", "this week", "week"),
     "this_month": ("ce mois-ci", "ce mois ci", "mois", "this month", "month"),
-    "no_rush": ("pas presse", "pas pressant", "aucune urgence", "no rush", "not urgent"),
+    "no_rush": (
+        "pas pressé",
+        "pas presse",
+        "pas pressant",
+        "aucune urgence",
+        "no rush",
+        "not urgent",
+    ),
 }
 MODALITY_WORDS: dict[str, tuple[str, ...]] = {
-    "one_to_one": ("individuelle", "individuel", "seul a seul", "one-to-one", "one to one"),
-    "case_discussion": ("discussion de cas", "en communaute", "case discussion", "community"),
-    "codevelopment": ("codeveloppement", "co-developpement", "codevelopment", "co-development"),
+    "one_to_one": (
+        "individuelle",
+        "individuel",
+        "seul à seul",
+        "seul a seul",
+        "one-to-one",
+        "one to one",
+        "individual",
+    ),
+    "case_discussion": (
+        "discussion de cas",
+        "en communauté",
+        "en communaute",
+        "case discussion",
+        "community",
+    ),
+    "codevelopment": (
+        "codéveloppement",
+        "codeveloppement",
+        "co-développement",
+        "co-developpement",
+        "codevelopment",
+        "co-development",
+    ),
 }
 
 

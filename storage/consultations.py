@@ -938,6 +938,9 @@ async def assign(
     request = await _locked(session, request_id)
     if not await is_coordinator(session, person_id=actor_id, community_id=request.community_id):
         raise NotAllowed("only a coordinator assigns a request")
+    if actor_id == request.requester_id:
+        # A coordinator's own request is assigned by their colleagues, like anyone's.
+        raise NotAllowed("nobody assigns their own request")
     if request.status == ConsultationStatus.ASSIGNED and request.assignee_id == assignee_id:
         return Outcome(request, changed=False)
     if request.status != ConsultationStatus.SUBMITTED:
@@ -992,7 +995,9 @@ async def decline(
         queued += await _queue(session, request, event, KIND_RETURNED, [request.requester_id])
         logger.info("consultation %s handed back by person %s", request.reference, actor_id)
         return Outcome(request, queued, handed_back=True)
-    if not await is_coordinator(session, person_id=actor_id, community_id=request.community_id):
+    if actor_id == request.requester_id or not await is_coordinator(
+        session, person_id=actor_id, community_id=request.community_id
+    ):
         raise NotAllowed("only the assignee or a coordinator declines a request")
     if request.status != ConsultationStatus.SUBMITTED:
         raise WrongStatus(request)

@@ -46,6 +46,7 @@ async def test_aide_in_personal_chat_shows_the_french_help_card(
         "Rejoindre",
         "Banque de sujets",
         "Demander un·e mentor·e",
+        "Demander une consultation",
         "Changer de langue",
     ]
     everyone, animators = card["body"][2], card["body"][4]
@@ -57,6 +58,8 @@ async def test_aide_in_personal_chat_shows_the_french_help_card(
         "sujets",
         "ordre du jour",
         "mentor",
+        "consultation",
+        "mes demandes",
         "quitter",
         "répondre au sondage",
         "attestation",

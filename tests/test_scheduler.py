@@ -163,6 +163,7 @@ async def test_the_scheduler_has_every_job_and_runs_each_at_start() -> None:
         "attendance_requests",
         "close_polls",
         "open_surveys",
+        "escalate_consultations",
         "survey_reminders",
         "seal_surveys",
         "monthly_summaries",

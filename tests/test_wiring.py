@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
 from bot.app import RUNTIME
-from storage.models import Person, Poll, PollVote, Topic
+from storage.models import ConsultationRequest, Person, Poll, PollVote, Topic
 from tests.fake_connector import FakeConnector
 from tests.test_communities import ANIMATOR, JOIN_ANSWERS, MEMBER, Chat, card_text, set_up_community
 
@@ -110,3 +110,31 @@ async def test_my_data_then_erasure_with_confirmation(
     async with bot_client.app[RUNTIME].sessions() as session:
         still = (await session.exec(select(Person).where(Person.name == "Samuel Gagnon"))).all()
     assert still == []
+
+
+async def test_a_consultation_request_from_the_channel_continues_in_private(
+    bot_client: Client, connector: FakeConnector
+) -> None:
+    await set_up_community(bot_client, connector)
+    member = await _member(bot_client, connector)
+    animator = Chat(bot_client, connector, ANIMATOR)
+    await animator.say(
+        "nommer <at>Léa Tremblay</at> coordination", channel=True, mentions=[ANIMATOR]
+    )
+    await member.say("consultation", channel=True)
+    personal = f"a:personal-{MEMBER['id']}"
+    assert connector.texts(personal)[-1].startswith("Demande de consultation professionnelle")
+    assert "privé" in connector.texts("19:channel@thread.tacv2")[-1]
+    await member.say("1")
+    assert member.last_text().startswith("Décrivez la situation")
+    await member.say("Mme X (joignable au 450-555-1234) refuse que l’équipe parle à sa fille.")
+    assert "450-555-1234" not in member.last_text()  # never echoed back
+    await member.say("Une usagère refuse que l’équipe informe sa fille de son pronostic.")
+    assert member.last_text().startswith("À quel point est-ce urgent ?")
+    for answer in ("1", "1", "Mardis après-midi"):
+        await member.say(answer)
+    await member.say("Envoyer")
+    async with bot_client.app[RUNTIME].sessions() as session:
+        (request,) = (await session.exec(select(ConsultationRequest))).all()
+    assert request.reference in member.last_text()
+    assert request.summary == "Une usagère refuse que l’équipe informe sa fille de son pronostic."
