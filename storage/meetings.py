@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -42,8 +43,6 @@ class DueReminder:
 
 def parse_offset(text: str) -> timedelta:
     """'P7D', 'P1D', 'PT1H', 'PT30M' → timedelta (the subset of ISO 8601 durations we use)."""
-    import re
-
     match = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?", text)
     if not match or not any(match.groups()):
         raise ValueError(f"not a duration like P7D or PT1H: {text!r}")
