@@ -219,6 +219,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="channelId, conversation.id or from.id missing")
     if _malformed_channel_data(activity.channel_data):
         raise web.HTTPBadRequest(text="malformed channelData")
+    if None in (activity.members_added or []) or None in (activity.members_removed or []):
+        raise web.HTTPBadRequest(text="malformed membersAdded or membersRemoved")
 
     auth_header = request.headers.get("Authorization", "")
     try:

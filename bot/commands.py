@@ -232,6 +232,6 @@ def role_argument(argument: str) -> Role | None:
 def volunteer_capacity(argument: str) -> int | None:
     """'devenir mentor 3' → 3; no number → None (the caller uses a default)."""
     for word in simplify(argument).split():
-        if word.isdigit():
+        if word.isascii() and word.isdigit() and len(word) <= 4:
             return int(word)
     return None

@@ -412,9 +412,10 @@ async def on_team_members_added(
                 ),
             )
             for community in team_communities:
-                await communities.add_newcomer(
+                if not await communities.add_newcomer(
                     session, person_id=person.id or 0, community_id=community.id or 0
-                )
+                ):
+                    continue  # already a member: no onboarding
                 started += await onboarding.start(
                     session, community=community, person_id=person.id or 0, source="team_join"
                 )

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.schema import Activity
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,6 +35,7 @@ from bot.community_actions import Services, channel_ids
 from bot.deliveries import RenderContext, Renderer
 from bot.personal import run_in_personal_chat
 from bot.settings import Settings
+from bot.turns import card_activity, param_int
 from cards.common import Element
 from cards.consultations import (
     ASSIGNEE_INPUT,
@@ -117,26 +118,11 @@ WITHDRAW_WORDS = frozenset(
 FILLER_WORDS = frozenset({"volunteer", "benevole", "devenir", "become", "pour", "for", "en"})
 
 
-def _card(card: Element) -> Activity:
-    return MessageFactory.attachment(CardFactory.adaptive_card(card))
-
-
-def _param_int(params: dict[str, Any], key: str) -> int | None:
-    value = params.get(key)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
 # -- outbox renderers ------------------------------------------------------------------------
 
 
 async def _request_for(context: RenderContext) -> tuple[ConsultationRequest, int] | None:
-    request_id = _param_int(context.message.params, "request_id")
+    request_id = param_int(context.message.params, "request_id")
     recipient = context.message.person_id
     if request_id is None or recipient is None:
         return None
@@ -176,8 +162,8 @@ async def _content_card(
             if part == Viewer.COORDINATOR
             else []
         )
-    working_days = _param_int(context.message.params, "working_days")
-    return _card(
+    working_days = param_int(context.message.params, "working_days")
+    return card_activity(
         build_request_card(
             content,
             locale=context.locale,
@@ -287,7 +273,7 @@ async def render_withdrawn(context: RenderContext) -> Activity | None:
     request, recipient = found
     if (
         request.status != ConsultationStatus.WITHDRAWN
-        or _param_int(context.message.params, "assignee_id") != recipient
+        or param_int(context.message.params, "assignee_id") != recipient
     ):
         return None
     return MessageFactory.text(
@@ -312,7 +298,7 @@ async def render_waiting(context: RenderContext) -> Activity | None:
             return None
         community = await session.get(Community, request.community_id)
         counts = await consultations.counts_for_community(session, request.community_id)
-    days = _param_int(context.message.params, "working_days") or 0
+    days = param_int(context.message.params, "working_days") or 0
     t = translator(context.locale)
     return MessageFactory.text(
         t(
@@ -339,7 +325,7 @@ async def render_feedback(context: RenderContext) -> Activity | None:
         return None
     async with context.sessions() as session:
         line = await consultations.line_of(session, request=request)
-    return _card(build_feedback_card(line, locale=context.locale))
+    return card_activity(build_feedback_card(line, locale=context.locale))
 
 
 CONSULTATION_RENDERERS: dict[str, Renderer] = {
@@ -419,7 +405,7 @@ class _Turn:
         await self.context.send_activity(self.t(key, **values))
 
     async def show(self, card: Element) -> None:
-        await self.context.send_activity(_card(card))
+        await self.context.send_activity(card_activity(card))
 
 
 async def _private(turn: _Turn) -> bool:
@@ -728,7 +714,7 @@ async def _change(
     change: Callable[[AsyncSession, int], Awaitable[Outcome]],
 ) -> Outcome | None:
     """Run one change in its own transaction; on refusal say why and return None."""
-    request_id = _param_int(value, "request_id")
+    request_id = param_int(value, "request_id")
     if request_id is None:
         await turn.say("error.unknown_action")
         return None
@@ -744,7 +730,7 @@ async def _change(
 
 
 async def _show_verb(turn: _Turn, value: dict[str, Any]) -> None:
-    request_id = _param_int(value, "request_id")
+    request_id = param_int(value, "request_id")
     if request_id is None:
         await turn.say("error.unknown_action")
         return
@@ -811,7 +797,7 @@ async def _take(turn: _Turn, value: dict[str, Any]) -> None:
 
 
 async def _assign(turn: _Turn, value: dict[str, Any]) -> None:
-    assignee_id = _param_int(value, ASSIGNEE_INPUT)
+    assignee_id = param_int(value, ASSIGNEE_INPUT)
     if assignee_id is None:
         await turn.say("consultation.assign.choose")
         return
@@ -935,7 +921,7 @@ async def _feedback(turn: _Turn, value: dict[str, Any]) -> None:
 
 
 async def _volunteer_verb(turn: _Turn, value: dict[str, Any]) -> None:
-    community_id = _param_int(value, "community_id")
+    community_id = param_int(value, "community_id")
     expertise = value.get("expertise")
     if (
         community_id is None
@@ -960,7 +946,7 @@ async def _audit_verb(turn: _Turn, value: dict[str, Any]) -> None:
         turn.context,
         sessions=turn.sessions,
         info=turn.info,
-        community_id=_param_int(value, "community_id"),
+        community_id=param_int(value, "community_id"),
     )
 
 
@@ -1002,7 +988,7 @@ async def handle_consultation_action(
         if services is None:
             return False
         await on_request_command(
-            services, turn_context, community_id=_param_int(value, "community_id")
+            services, turn_context, community_id=param_int(value, "community_id")
         )
         return True
     action = _ACTIONS.get(verb) if isinstance(verb, str) else None
@@ -1014,6 +1000,6 @@ async def handle_consultation_action(
     if info.person_id is None:
         await turn.say("error.unknown_action")
         return True
-    logger.info("consultation action %s on request %s", verb, _param_int(value, "request_id"))
+    logger.info("consultation action %s on request %s", verb, param_int(value, "request_id"))
     await action(turn, value)
     return True

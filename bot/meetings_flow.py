@@ -311,7 +311,7 @@ async def _send_agenda_form(
 
 def _agenda_form(value: dict[str, Any]) -> AgendaForm:
     count = min(
-        int(str(value.get("rows", 0))) if str(value.get("rows", "0")).isdigit() else 0,
+        as_int(value.get("rows")) or 0,
         meetings.MAX_AGENDA_ITEMS,
     )
     rows = [
@@ -598,7 +598,11 @@ async def _on_rsvp(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) 
     t = translator(ctx.info.locale)
     meeting_id = as_int(value.get("meeting_id"))
     answer = value.get("answer")
-    if meeting_id is None or answer not in {a.value for a in RsvpAnswer}:
+    if (
+        meeting_id is None
+        or not isinstance(answer, str)
+        or answer not in {a.value for a in RsvpAnswer}
+    ):
         await turn_context.send_activity(t("error.unknown_action"))
         return
     try:

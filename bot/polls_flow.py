@@ -378,7 +378,7 @@ def parse_choices(raw: object) -> list[int] | None:
     choices: list[int] = []
     for part in parts:
         text = str(part).strip()
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()) or len(text) > 3:
             return None
         choices.append(int(text))
     return choices

@@ -115,7 +115,7 @@ def export_token(key: bytes, *, person_id: int, language: str, expires_at: datet
 
 def verify_export_token(token: str, *, key: bytes, now: datetime) -> ExportClaim:
     person, language, expires = _fields(token, key=key, count=3)
-    if not person.isdigit():
+    if not (person.isascii() and person.isdigit()):
         raise BadLinkError("format")
     claim = ExportClaim(int(person), language_of(language), _moment(expires))
     if claim.expires_at <= now:

@@ -409,7 +409,7 @@ def _answer_from(
     if kind == SurveyKind.SATISFACTION:
         for question in SATISFACTION_RATINGS:
             raw = str(value.get(rating_input(question)) or "").strip()
-            if raw.isdigit():
+            if raw.isascii() and raw.isdigit() and len(raw) <= 2:
                 ratings[question] = int(raw)
     questions = SATISFACTION_TEXTS if kind == SurveyKind.SATISFACTION else NEEDS_TEXTS
     texts = {
@@ -420,7 +420,12 @@ def _answer_from(
     choices: list[str] = []
     for part in str(value.get(CHOICES_INPUT) or "").split(","):
         index = part.strip()
-        if index.isdigit() and int(index) < len(topic_choices):
+        if (
+            index.isascii()
+            and index.isdigit()
+            and len(index) <= 4
+            and int(index) < len(topic_choices)
+        ):
             choices.append(topic_choices[int(index)])
         elif index:
             return None

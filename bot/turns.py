@@ -33,7 +33,9 @@ def as_int(value: object) -> int | None:
         return None
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 12:
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        if len(value.strip()) > 12:  # bigger than any id, and int() refuses 4,300+ digits
+            return None
         number = int(value.strip())
     else:
         return None

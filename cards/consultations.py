@@ -654,7 +654,11 @@ def audit_detail_text(entry: AuditEntry, *, locale: str) -> str:
         )
     if entry.action in ("declined", "handed_back") and "code" in values:
         return reason_label(values["code"], locale=locale)
-    if "working_days" in values and values["working_days"].isdigit():
+    if (
+        "working_days" in values
+        and str(values["working_days"]).isascii()
+        and str(values["working_days"]).isdigit()
+    ):
         return plural(locale, "consultation.audit.detail.working_days", int(values["working_days"]))
     if "rating" in values:
         return t("consultation.audit.detail.rating", rating=values["rating"])

@@ -35,7 +35,8 @@ class CardFormPrompt(Prompt):  # type: ignore[misc]  # botbuilder is untyped
     ) -> PromptRecognizerResult:
         result = PromptRecognizerResult()
         value = turn_context.activity.value
-        if isinstance(value, dict) and value.get("verb") in self._verbs:
+        verb = value.get("verb") if isinstance(value, dict) else None
+        if isinstance(verb, str) and verb in self._verbs:
             result.succeeded = True
             result.value = dict(value)
         return result

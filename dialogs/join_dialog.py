@@ -72,7 +72,7 @@ def parse_interests(text: str, options: list[str]) -> list[str] | None:
         token = simplify(part)
         if not token:
             continue
-        if token.isdigit() and 1 <= int(token) <= len(options):
+        if token.isascii() and token.isdigit() and 1 <= int(token) <= len(options):
             picked = options[int(token) - 1]
         elif token in by_name:
             picked = by_name[token]

@@ -304,9 +304,12 @@ async def communities_of_team(session: AsyncSession, *, team_id: str) -> list[Co
 
 async def add_newcomer(
     session: AsyncSession, *, person_id: int, community_id: int, now: datetime | None = None
-) -> Membership:
-    """Someone added to the community's team: a member flagged as new, profile to complete."""
+) -> Membership | None:
+    """Someone added to the community's team: a member flagged as new, profile to complete.
+    None when they already are an active member (Teams re-announces people): not a newcomer."""
     row = await membership(session, person_id=person_id, community_id=community_id)
+    if row is not None and row.left_at is None:
+        return None
     if row is None:
         row = Membership(
             person_id=person_id,

@@ -688,7 +688,7 @@ def detail_values(detail: str | None) -> dict[str, str]:
 def _subject_id(detail: str | None) -> int | None:
     values = detail_values(detail)
     found = values.get("to") or values.get("person")
-    return int(found) if found and found.isdigit() else None
+    return int(found) if found and found.isascii() and found.isdigit() else None
 
 
 # -- suggestions -------------------------------------------------------------------------------
