@@ -180,6 +180,23 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         await engine.dispose()
 
 
+def _holds_nul(body: object) -> bool:
+    """Whether a string anywhere in the JSON holds U+0000: no Teams activity does, and
+    PostgreSQL text cannot store it (the turn would fail on the first write)."""
+    pending = [body]
+    while pending:  # not recursive: the JSON may nest as deep as its parser allowed
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def _malformed_channel_data(data: object) -> bool:
     """Teams names the team, channel and tenant of an activity by string ids; any other id
     (a number, a list…) is not from Teams and would reach the database as such."""
@@ -204,6 +221,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="malformed JSON") from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="expected an activity object")
+    if _holds_nul(body):
+        raise web.HTTPBadRequest(text="NUL character in the activity")
     try:
         activity = Activity().deserialize(body)
     except Exception:  # msrest raises several types for wrong field types

@@ -7,9 +7,10 @@ survey. Every activity comes from the member (never the animator): wrong types i
 missing fields, huge strings, unicode junk, unknown activity types and card verbs, and card data
 forging role claims or pointing at other people's objects.
 
-After every example: the response is not a 5xx, no turn failed (the apology path), and nothing
-the member may not change has changed (see `violations`). Hypothesis shrinks a failing example
-to the smallest activity that breaks one of these.
+After every example: the response is not a 5xx, no turn failed (the apology path), nothing the
+member may not change has changed (see `Judge`), and no reply showed them another person's
+confidential data. Hypothesis shrinks a failing example to the smallest activity that breaks
+one of these; as the world persists, the message also names the activity that broke it first.
 
 Examples are synchronous: the app, its database and the fake connector live on one event loop
 (an `asyncio.Runner`) for the whole module, built once.
@@ -18,6 +19,7 @@ Examples are synchronous: the app, its database and the fake connector live on o
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import json
 import os
@@ -36,7 +38,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from botbuilder.core import TurnContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete
+from sqlalchemy import String, TypeDecorator, delete, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, col, select
@@ -47,6 +49,7 @@ from storage.db import transaction
 from storage.models import (
     AgendaItem,
     Attendance,
+    BotState,
     ConsultationRequest,
     ConsultationStatus,
     MeetingStatus,
@@ -90,10 +93,10 @@ Json = Any
 Rows = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
 
 CHANNEL = "19:channel@thread.tacv2"
+TEAM = "19:team@thread.tacv2"
 # Seeded content the member must never be shown: another person's consultation request.
 CONSULTATION_SUMMARY = "Confidentiel : Mme X., 82 ans, refuse les soins à domicile."
 SECRETS = (CONSULTATION_SUMMARY,)
-TEAM = "19:team@thread.tacv2"
 # Placeholders the strategies use; each example resolves them against the running world.
 SERVICE = "@service-url"
 NEW_ID = "@activity-id"
@@ -113,7 +116,6 @@ FUZZ = settings(
     database=None,  # no .hypothesis/ in the work tree; a failure prints its reproduction blob
     print_blob=True,
     suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
         HealthCheck.data_too_large,
         HealthCheck.large_base_example,
@@ -227,6 +229,37 @@ def sqlite_rows(connection: sqlite3.Connection, *, ignored: frozenset[str]) -> R
         names = [column[0] for column in cursor.description]
         rows = (dict(zip(names, values, strict=True)) for values in cursor.fetchall())
         found[table.name] = {tuple(row[name] for name in key): row for row in rows}
+    return found
+
+
+def postgres_refusals(connection: sqlite3.Connection) -> list[str]:
+    """What PostgreSQL would have refused, failing the turn, where SQLite stored it: a string
+    longer than its column, or holding U+0000."""
+    found: list[str] = []
+    for table in SQLModel.metadata.sorted_tables:
+        checks: list[tuple[str, str]] = []
+        for column in table.columns:
+            kind = column.type.impl if isinstance(column.type, TypeDecorator) else column.type
+            if not isinstance(kind, String):
+                continue
+            name = f'"{column.name}"'
+            checks.append((f"{column.name} holds NUL", f"sum(instr({name}, char(0)) > 0)"))
+            if kind.length:
+                checks.append(
+                    (
+                        f"{column.name} longer than {kind.length}",
+                        f"sum(length({name}) > {kind.length})",
+                    )
+                )
+        if not checks:
+            continue
+        sums = ", ".join(sql for _what, sql in checks)
+        counts = connection.execute(f'SELECT {sums} FROM "{table.name}"').fetchone()
+        found += [
+            f"{table.name}: {count} row(s) with {what}"
+            for (what, _sql), count in zip(checks, counts, strict=True)
+            if count
+        ]
     return found
 
 
@@ -452,6 +485,10 @@ class World:
                 delete(OnboardingEnrollment).where(col(OnboardingEnrollment.person_id) == person_id)
             )
 
+    async def forget_long_state_keys(self) -> None:
+        async with transaction(self.client.app[RUNTIME].sessions) as session:
+            await session.execute(delete(BotState).where(func.length(col(BotState.key)) > 512))
+
     def snapshot(self) -> Rows:
         if self.database is not None:
             return sqlite_rows(self.database, ignored=IGNORED_TABLES)
@@ -473,6 +510,8 @@ class World:
         if not replies_may_fail:
             assert not errors, f"turn failed: {errors!r}"
         problems = self.judge.violations(self.snapshot())
+        if self.database is not None:
+            problems += postgres_refusals(self.database)
         assert not problems, "\n".join(problems)
         replies, self.seen = self.connector.received[self.seen :], len(self.connector.received)
         for reply in replies:
@@ -841,6 +880,19 @@ COMMANDS = [
     "attestation 2026",
     "attestations",
     "attestations 1900-01-01 9999-12-31",
+    "consultation",
+    "demander une consultation",
+    "devenir consultant",
+    "mes demandes",
+    "demandes assignées",
+    "journal des consultations",
+    "répondre au sondage",
+    "sondage des besoins",
+    "résultats",
+    "bilan",
+    "bilan mensuel 2026-10",
+    "mes données",
+    "my data",
     "annuler",
     "Confirmer",
     "1",
@@ -1022,6 +1074,19 @@ FORMS: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
     "surveys.needs.start": lambda draw: {"community_id": draw(an_id("community"))},
     "vitality.show": lambda draw: {"community_id": draw(an_id("community")), "month": "2026-10"},
     "vitality.export": lambda draw: {"community_id": draw(an_id("community"))},
+    "consultation.request": lambda draw: {"community_id": draw(an_id("community"))},
+    "consultation.mine": lambda draw: {},
+    "consultation.assigned": lambda draw: {},
+    "surveys.needs.preview": lambda draw: {"community_id": draw(an_id("community"))},
+    "surveys.topic": lambda draw: {"survey_id": draw(an_id("survey")), "text": draw(anything)},
+    "polls.cancel": lambda draw: {},
+    "privacy.export": lambda draw: {},
+    "privacy.erase.ask": lambda draw: {},
+    # The confirmation carries a nonce the bot signed in its question; these are not it.
+    "privacy.erase.confirm": lambda draw: {
+        "nonce": draw(st.one_of(st.sampled_from(["", ".", "a.b", "x" * 300]), junk))
+    },
+    "privacy.erase.cancel": lambda draw: {},
 }
 UNKNOWN_VERBS = [
     "",
@@ -1296,7 +1361,8 @@ def mutate(activity: dict[str, Json], path: tuple[Json, ...], new: Json) -> None
 def mutated_activity(draw: st.DrawFn) -> tuple[dict[str, Json], bool]:
     """A Teams activity with a few fields deleted or replaced by junk of any type or size;
     and whether it points its replies somewhere unreachable."""
-    activity = draw(teams_activity())
+    # Copies: the strategies sample shared constants, which mutations must not reach.
+    activity = copy.deepcopy(draw(teams_activity()))
     changes = draw(
         st.lists(
             st.tuples(
@@ -1308,11 +1374,27 @@ def mutated_activity(draw: st.DrawFn) -> tuple[dict[str, Json], bool]:
         )
     )
     for path, new in changes:
-        mutate(activity, path, new)
+        mutate(activity, path, new if new is DELETE else copy.deepcopy(new))
     sender = activity.get("from")
     if isinstance(sender, dict) and sender.get("id") in (ANIMATOR["id"], "29:person-3"):
         activity["from"] = dict(MEMBER)  # the member may not speak as someone else
+    if not LONG_STATE_KEYS_FIXED:
+        for part, key in ((activity, "channelId"), (activity.get("from"), "id")):
+            _shorten(part, key)
+        _shorten(activity.get("conversation"), "id")
     return activity, any(path in REPLY_ADDRESS for path, _new in changes)
+
+
+# Reported, not fixed yet (`test_ids_too_long_for_a_state_key`): the dialog state key is
+# "<channelId>/conversations/<conversation id>/users/<sender id>", and bot_state.key holds 512
+# characters; longer (junk) ids fail the turn on PostgreSQL. Until fixed, generated ids keep a
+# Teams-like size; then set this to True.
+LONG_STATE_KEYS_FIXED = False
+
+
+def _shorten(part: Json, key: str) -> None:
+    if isinstance(part, dict) and isinstance(part.get(key), str):
+        part[key] = part[key][:150]
 
 
 json_value: st.SearchStrategy[Json] = st.recursive(
@@ -1544,3 +1626,16 @@ def test_requests_that_once_failed_the_server(world: World, data: bytes, content
     )
     assert 400 <= status < 500
     world.check(status)
+
+
+@pytest.mark.xfail(
+    not LONG_STATE_KEYS_FIXED, strict=True, reason="reported: bot_state.key is 512 characters"
+)
+def test_ids_too_long_for_a_state_key(world: World) -> None:
+    """A dialog started under ids longer than bot_state.key: PostgreSQL refuses the write."""
+    started = member_message("rejoindre") | {"channelId": "x" * 600}
+    try:
+        world.check(world.post(started))
+    finally:  # the world is shared: no over-long key (nor this failure) for later tests
+        world.run(world.forget_long_state_keys())
+        world.first_failure = None
