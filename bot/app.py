@@ -208,6 +208,25 @@ def _malformed_channel_data(data: object) -> bool:
     )
 
 
+# The longest ids the database keeps (storage/models.py); Teams' own are far shorter (a channel
+# conversation id is about 100 characters). Clipping a longer one would merge two people or two
+# conversations, so such an activity is refused instead.
+_ID_LIMITS = {"channel": 32, "conversation": 512, "account": 255, "activity": 255, "url": 512}
+
+
+def _ids_too_long(activity: Activity) -> bool:
+    accounts = [activity.from_property, activity.recipient]
+    accounts += [*(activity.members_added or []), *(activity.members_removed or [])]
+    return (
+        len(str(activity.channel_id)) > _ID_LIMITS["channel"]
+        or len(str(activity.conversation.id)) > _ID_LIMITS["conversation"]
+        or len(str(activity.id or "")) > _ID_LIMITS["activity"]
+        or len(str(activity.reply_to_id or "")) > _ID_LIMITS["activity"]
+        or len(str(activity.service_url or "")) > _ID_LIMITS["url"]
+        or any(len(str(getattr(a, "id", "") or "")) > _ID_LIMITS["account"] for a in accounts)
+    )
+
+
 async def messages(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
     if "application/json" not in request.headers.get("Content-Type", ""):
@@ -233,13 +252,16 @@ async def messages(request: web.Request) -> web.StreamResponse:
         activity.channel_id
         and getattr(activity.conversation, "id", None)
         and getattr(activity.from_property, "id", None)
+        and getattr(activity.recipient, "id", None)
     ):
-        # Every channel sends all three; without them no state can be loaded and no reply sent.
-        raise web.HTTPBadRequest(text="channelId, conversation.id or from.id missing")
+        # Every channel sends all four; without them no state can be loaded and no reply sent.
+        raise web.HTTPBadRequest(text="channelId, conversation.id, from.id or recipient.id missing")
     if _malformed_channel_data(activity.channel_data):
         raise web.HTTPBadRequest(text="malformed channelData")
     if None in (activity.members_added or []) or None in (activity.members_removed or []):
         raise web.HTTPBadRequest(text="malformed membersAdded or membersRemoved")
+    if _ids_too_long(activity):
+        raise web.HTTPBadRequest(text="an id is longer than any Teams sends")
 
     auth_header = request.headers.get("Authorization", "")
     try:

@@ -10,6 +10,7 @@ from botbuilder.schema import Activity, ChannelAccount
 # Opening and closing tags found separately and paired in one pass: a single pattern spanning
 # from `<at…>` to `</at>` backtracks quadratically on text full of unclosed tags (a 1 MB
 # channel message would hold the event loop for hours). `[^<>]` keeps each attempt short too.
+MAX_ACCOUNT_ID = 255  # person.teams_user_id
 _AT_OPEN_OR_CLOSE = re.compile(r"<at[^<>]*>|</at>", re.IGNORECASE)
 
 
@@ -64,6 +65,8 @@ def mentioned_people(activity: Activity) -> list[ChannelAccount]:
             continue
         person_id = mentioned.get("id")
         if not isinstance(person_id, str) or not person_id or person_id == recipient_id:
+            continue
+        if len(person_id) > MAX_ACCOUNT_ID:  # not a Teams id; it would not fit person's column
             continue
         name = mentioned.get("name")
         found[person_id] = ChannelAccount(

@@ -42,9 +42,10 @@ async def record_participant(session: AsyncSession, *, participant: Participant)
     now = utcnow()
     values = {
         "teams_user_id": participant.teams_user_id,
-        "aad_object_id": participant.aad_object_id,
-        "tenant_id": participant.tenant_id,
-        "name": participant.name,
+        # Display data, not keys: a longer one (never seen from Teams) is cut to its column.
+        "aad_object_id": participant.aad_object_id and participant.aad_object_id[:64],
+        "tenant_id": participant.tenant_id and participant.tenant_id[:64],
+        "name": participant.name and participant.name[:255],
         "locale": participant.locale,
         "consent_reminders": False,
         "consent_surveys": False,

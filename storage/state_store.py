@@ -15,6 +15,7 @@ state holds SDK objects (DialogState, DialogInstance) rather than plain JSON.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -34,6 +35,18 @@ logger = logging.getLogger(__name__)
 # botbuilder's storage contract has no size limit; ours refuses absurd state (a runaway loop
 # appending to dialog state) rather than filling the database.
 MAX_STATE_BYTES = 512_000
+
+
+# bot_state.key's length. botbuilder's keys join channel, conversation and user ids, which can
+# add up to more; a longer key is stored as its head and a hash of the whole (still unique).
+MAX_KEY_LENGTH = 512
+_KEY_HEAD = MAX_KEY_LENGTH - 72
+
+
+def stored_key(key: str) -> str:
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return f"{key[:_KEY_HEAD]}#sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 class EtagConflictError(KeyError):
@@ -61,17 +74,18 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
     async def read(self, keys: Sequence[str]) -> dict[str, Any]:
         if not keys:
             return {}
+        asked = {stored_key(key): key for key in keys}
         async with self._sessions() as session:
             rows = (
                 await session.execute(
                     select(col(BotState.key), col(BotState.data), col(BotState.etag)).where(
-                        col(BotState.key).in_(list(keys))
+                        col(BotState.key).in_(list(asked))
                     )
                 )
             ).all()
         result: dict[str, Any] = {}
         for key, data, etag in rows:
-            result[key] = _with_etag(jsonpickle.decode(data, keys=True), etag)
+            result[asked[key]] = _with_etag(jsonpickle.decode(data, keys=True), etag)
         return result
 
     async def write(self, changes: Mapping[str, Any]) -> None:
@@ -80,7 +94,8 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
         for key, value in changes.items():
             await self._write_one(key, value)
 
-    async def _write_one(self, key: str, value: Any) -> None:
+    async def _write_one(self, original_key: str, value: Any) -> None:
+        key = stored_key(original_key)
         expected = _etag_of(value)
         if expected == "":
             raise ValueError("SqlStorage.write(): empty etag")
@@ -131,4 +146,6 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
         if not keys:
             return
         async with self._sessions() as session, session.begin():
-            await session.execute(delete(BotState).where(col(BotState.key).in_(list(keys))))
+            await session.execute(
+                delete(BotState).where(col(BotState.key).in_([stored_key(k) for k in keys]))
+            )

@@ -93,6 +93,20 @@ async def test_delete_removes(storage: SqlStorage) -> None:
     assert set(await storage.read(["a", "b"])) == {"b"}
 
 
+async def test_keys_longer_than_the_column_are_kept_apart(storage: SqlStorage) -> None:
+    """Two keys alike in their first 512 characters are two items, with the usual etag rules."""
+    head = "msteams/conversations/" + "c" * 600
+    first, second = f"{head}/users/1", f"{head}/users/2"
+    await storage.write({first: {"v": 1}, second: {"v": 2}})
+    items = await storage.read([first, second])
+    assert (items[first]["v"], items[second]["v"]) == (1, 2)
+    await storage.write({first: items[first] | {"v": 3}})
+    with pytest.raises(KeyError):
+        await storage.write({first: items[first] | {"v": 4}})
+    await storage.delete([first])
+    assert list(await storage.read([first, second])) == [second]
+
+
 async def test_two_concurrent_writers_with_the_same_etag_exactly_one_wins(
     storage: SqlStorage,
 ) -> None:
