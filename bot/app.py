@@ -11,7 +11,6 @@ from aiohttp import web
 from botbuilder.core import (
     BotState,
     ConversationState,
-    PrivateConversationState,
     TurnContext,
     UserState,
 )
@@ -26,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.attestations_flow import ATTESTATION_RENDERERS, attestation_pdf
 from bot.attestations_flow import ROUTE as ATTESTATION_ROUTE
+from bot.connectors import ReusingBotFrameworkAuthentication
 from bot.consultations_flow import CONSULTATION_RENDERERS
 from bot.deliveries import RENDERERS
 from bot.dispatcher import Dispatcher
@@ -42,7 +42,7 @@ from bot.vitality_flow import EXPORT_PATH, VITALITY_RENDERERS, vitality_csv
 from cards.i18n import normalize_locale, translator
 from dialogs.context import TURN_INFO_KEY, TurnInfo
 from storage.db import SessionFactory, create_engine, ping, session_factory
-from storage.state_store import SqlStorage
+from storage.state_store import SqlPrivateConversationState, SqlStorage
 
 logger = logging.getLogger(__name__)
 
@@ -139,9 +139,9 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     sessions = session_factory(engine)
     storage = SqlStorage(sessions)
     conversation_state = ConversationState(storage)
-    private_state = PrivateConversationState(storage)
+    private_state = SqlPrivateConversationState(storage)
     user_state = UserState(storage)
-    auth = ConfigurationBotFrameworkAuthentication(_AuthConfiguration(settings))
+    auth = ReusingBotFrameworkAuthentication(_AuthConfiguration(settings))
     adapter = CloudAdapter(auth)
     adapter.on_turn_error = _apology_handler(private_state, settings)
     dispatcher = Dispatcher(

@@ -14,7 +14,7 @@ from botbuilder.schema import ChannelAccount
 
 from bot.commands import role_argument
 from bot.mentions import mentioned_people
-from bot.personal import run_in_personal_chat
+from bot.personal import begin_dialog_privately
 from bot.settings import Settings
 from bot.turns import as_int
 from cards.common import adaptive_card, heading, submit
@@ -132,40 +132,13 @@ async def join(services: Services, turn_context: TurnContext, community_id: int 
             await _say(turn_context, "join.no_community_here")
             return
         community_id = community.id
-    options = JoinOptions(community_id=community_id)
-    if not info.in_channel:
-        dialog_context = await services.dialogs.create_context(turn_context)
-        await dialog_context.cancel_all_dialogs()
-        await dialog_context.begin_dialog(JoinDialog.ID, options)
-        return
-    async with services.sessions() as session:
-        person = await session.get(Person, info.person_id or 0)
-    if person is None:
-        return
-    private_info = TurnInfo(
-        person_id=info.person_id,
-        locale=info.locale,
-        timezone=info.timezone,
-        in_channel=False,
-        tenant_id=info.tenant_id,
+    await begin_dialog_privately(
+        services,
+        turn_context,
+        JoinDialog.ID,
+        JoinOptions(community_id=community_id),
+        note_key="join.moved_to_personal",
     )
-
-    async def begin(personal_turn: TurnContext) -> None:
-        personal_turn.turn_state[TURN_INFO_KEY] = private_info
-        dialog_context = await services.dialogs.create_context(personal_turn)
-        await dialog_context.cancel_all_dialogs()
-        await dialog_context.begin_dialog(JoinDialog.ID, options)
-        await services.save_state(personal_turn)
-
-    await run_in_personal_chat(
-        adapter=services.adapter,
-        settings=services.settings,
-        sessions=services.sessions,
-        person=person,
-        origin=turn_context,
-        logic=begin,
-    )
-    await _say(turn_context, "join.moved_to_personal", name=(person.name or "").split(" ")[0])
 
 
 async def leave(

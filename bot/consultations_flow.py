@@ -24,7 +24,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from botbuilder.core import MessageFactory, TurnContext
@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.community_actions import Services, channel_ids
 from bot.deliveries import RenderContext, Renderer
-from bot.personal import run_in_personal_chat
+from bot.personal import begin_dialog_privately
 from bot.settings import Settings
 from bot.turns import card_activity, param_int
 from cards.common import Element
@@ -351,11 +351,12 @@ async def escalate(
     reminder_after_working_days: int = DEFAULT_REMINDER_WORKING_DAYS,
     escalate_after_working_days: int = DEFAULT_ESCALATION_WORKING_DAYS,
     timezone: str = DEFAULT_TIMEZONE,
+    extra_non_working_days: Sequence[date] = (),
     wake: Wake,
 ) -> int:
     """Unassigned requests: remind the coordinators after N working days, tell the animators
-    after M (Monday to Friday, in `timezone`). Idempotent; returns how many messages were
-    queued."""
+    after M (Monday to Friday in `timezone`, without Quebec's statutory holidays nor
+    `extra_non_working_days`). Idempotent; returns how many messages were queued."""
     async with transaction(sessions) as session:
         queued = await consultations.queue_escalations(
             session,
@@ -363,6 +364,7 @@ async def escalate(
             reminder_after=reminder_after_working_days,
             escalate_after=escalate_after_working_days,
             timezone=timezone,
+            extra_non_working_days=extra_non_working_days,
         )
     if queued:
         logger.info("consultations: %d reminder(s) or escalation(s) queued", queued)
@@ -436,44 +438,18 @@ async def on_request_command(
     1:1 chat — from a channel, the dialog moves there and the channel only reads that the
     bot wrote privately (nothing about a consultation)."""
     info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
-    options = ConsultationOptions(community_id=community_id)
-    if not info.in_channel:
-        dialog_context = await services.dialogs.create_context(turn_context)
-        await dialog_context.cancel_all_dialogs()
-        await dialog_context.begin_dialog(ConsultationDialog.ID, options)
-        return
-    turn = _Turn(turn_context, services.sessions, info, services.wake, utcnow)
-    if community_id is None:
-        here = await _channel_community(turn)
-        options = ConsultationOptions(community_id=here.id if here else None)
-    async with services.sessions() as session:
-        person = await session.get(Person, info.person_id or 0)
-    if person is None:
-        return
-    private_info = TurnInfo(
-        person_id=info.person_id,
-        locale=info.locale,
-        timezone=info.timezone,
-        in_channel=False,
-        tenant_id=info.tenant_id,
+    if info.in_channel and community_id is None:
+        here = await _channel_community(
+            _Turn(turn_context, services.sessions, info, services.wake, utcnow)
+        )
+        community_id = here.id if here else None
+    await begin_dialog_privately(
+        services,
+        turn_context,
+        ConsultationDialog.ID,
+        ConsultationOptions(community_id=community_id),
+        note_key="consultation.moved_to_personal",
     )
-
-    async def begin(personal_turn: TurnContext) -> None:
-        personal_turn.turn_state[TURN_INFO_KEY] = private_info
-        dialog_context = await services.dialogs.create_context(personal_turn)
-        await dialog_context.cancel_all_dialogs()
-        await dialog_context.begin_dialog(ConsultationDialog.ID, options)
-        await services.save_state(personal_turn)
-
-    await run_in_personal_chat(
-        adapter=services.adapter,
-        settings=services.settings,
-        sessions=services.sessions,
-        person=person,
-        origin=turn_context,
-        logic=begin,
-    )
-    await turn.say("consultation.moved_to_personal", name=(person.name or "").split(" ")[0])
 
 
 async def on_my_requests_command(

@@ -17,7 +17,6 @@ from botbuilder.core import (
     ConversationState,
     InvokeResponse,
     MessageFactory,
-    PrivateConversationState,
     TurnContext,
     UserState,
 )
@@ -57,6 +56,7 @@ from dialogs.survey_dialog import SurveyDialog
 from storage import activities, communities, people
 from storage.db import SessionFactory, transaction
 from storage.models import ConversationScope
+from storage.state_store import SqlPrivateConversationState, Stored, read_encoded_in
 
 logger = logging.getLogger(__name__)
 
@@ -141,13 +141,15 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         sessions: SessionFactory,
         adapter: CloudAdapter,
         conversation_state: ConversationState,
-        private_state: PrivateConversationState,
+        private_state: SqlPrivateConversationState,
         user_state: UserState,
         wake: Callable[[], None],
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._states = (conversation_state, private_state, user_state)
+        self._private_state = private_state
+        self._conversations = people.RecentConversations()
         # Dialog state is per person and conversation: in a channel, two people can each be in
         # their own dialog without answering each other's questions.
         self._dialogs = DialogSet(private_state.create_property("DialogState"))
@@ -175,11 +177,12 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         claim = _activity_claim_key(activity)
-        if claim is not None and not await activities.claim_activity(self._sessions, key=claim):
+        info = await self._begin(turn_context, claim)
+        if info is None:
             logger.info("activity already processed; ignoring the re-delivery")
             return
         try:
-            turn_context.turn_state[TURN_INFO_KEY] = await self._record(turn_context)
+            turn_context.turn_state[TURN_INFO_KEY] = info
             await super().on_turn(turn_context)
             await self._save_state(turn_context)
         except BaseException:
@@ -188,12 +191,24 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 await activities.release_activity(self._sessions, key=claim)
             raise
 
+    def _dialog_state_key(self, turn_context: TurnContext) -> str | None:
+        """The dialog state's key when this turn may need it (messages reach dialogs)."""
+        if turn_context.activity.type != ActivityTypes.message:
+            return None
+        try:
+            key: str = self._private_state.get_storage_key(turn_context)
+        except TypeError:  # no channel, conversation or sender id: nothing to read
+            return None
+        return key
+
     async def _save_state(self, turn_context: TurnContext) -> None:
         for state in self._states:
             await state.save_changes(turn_context)
 
-    async def _record(self, turn_context: TurnContext) -> TurnInfo:
-        """Upsert the Person and ConversationRef, and resolve the language of the turn."""
+    async def _begin(self, turn_context: TurnContext, claim: str | None) -> TurnInfo | None:
+        """The turn's first transaction: claim the activity (None for a re-delivery), upsert
+        the Person and ConversationRef, read the dialog state, resolve the language. One
+        transaction, so one connection checkout and one commit where there were four."""
         activity = turn_context.activity
         sender: ChannelAccount | None = activity.from_property
         scope = _scope(activity)
@@ -201,45 +216,35 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         person_id: int | None = None
         preferred: str | None = None
         new_conversation = False
+        address = _address(activity, scope, tenant_id)
+        state_key = self._dialog_state_key(turn_context)
+        stored: dict[str, Stored] = {}
         async with transaction(self._sessions) as session:
+            if claim is not None and not await activities.claim_in(session, key=claim):
+                return None
             if sender is not None and sender.id:
                 person = await people.record_participant(
                     session,
                     participant=people.Participant(
-                        teams_user_id=str(sender.id)[:255],
+                        teams_user_id=str(sender.id),
                         aad_object_id=_at_most(sender.aad_object_id, 64),
                         tenant_id=tenant_id,
-                        name=(sender.name or None) and str(sender.name)[:255],
+                        name=(sender.name or None) and str(sender.name),
                         locale=(activity.locale or None) and str(activity.locale)[:16],
                     ),
                 )
                 person_id, preferred = person.id, person.preferred_locale
-            if (
-                activity.conversation is not None
-                and activity.conversation.id
-                and activity.service_url
-            ):
-                channel_data = _channel_data(activity)
-                team = channel_data.get("team")
-                channel = channel_data.get("channel")
+            recorded = address is not None and not self._conversations.fresh(address, person_id)
+            if address is not None and recorded:
                 new_conversation = await people.remember_conversation(
-                    session,
-                    address=people.ConversationAddress(
-                        conversation_id=str(activity.conversation.id)[:512],
-                        scope=scope,
-                        service_url=str(activity.service_url)[:512],
-                        channel_id=str(activity.channel_id or "msteams")[:32],
-                        tenant_id=tenant_id,
-                        # Column lengths: PostgreSQL refuses longer values (no Teams id is).
-                        bot_id=_at_most(getattr(activity.recipient, "id", None), 255),
-                        bot_name=_at_most(getattr(activity.recipient, "name", None), 255),
-                        team_id=_at_most(team.get("id") if isinstance(team, dict) else None, 255),
-                        teams_channel_id=_at_most(
-                            channel.get("id") if isinstance(channel, dict) else None, 255
-                        ),
-                    ),
-                    person_id=person_id,
+                    session, address=address, person_id=person_id
                 )
+            if state_key is not None:
+                stored = await read_encoded_in(session, [state_key])
+        if address is not None and recorded:
+            self._conversations.remember(address, person_id)
+        if state_key is not None:
+            self._private_state.prime(turn_context, stored.get(state_key))
         locale = normalize_locale(
             preferred or activity.locale, default=self._settings.default_locale
         )
@@ -324,6 +329,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     info=info,
                     community_id=await self._channel_community_id(turn_context),
                     capacity=volunteer_capacity(parsed.argument),
+                    wake=services.wake,
                 )
             case Command.CONSULTATION:
                 await consultations_flow.on_request_command(
@@ -417,8 +423,8 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 )
             case Command.PROPOSE_TOPIC:
                 await topics_flow.on_propose_command(
+                    services,
                     turn_context,
-                    dialogs=self._dialogs,
                     community_id=await self._channel_community_id(turn_context),
                 )
             case Command.PLAN_MEETING:
@@ -527,8 +533,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     value,
                     sessions=sessions,
                     info=info,
-                    dialogs=self._dialogs,
-                    wake=wake,
+                    services=self.services,
                 )
             case "meeting":
                 return await meetings_flow.handle_meeting_action(
@@ -607,3 +612,26 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
 
 def _at_most(value: object, length: int) -> str | None:
     return str(value)[:length] if value else None
+
+
+def _address(
+    activity: Activity, scope: ConversationScope, tenant_id: str | None
+) -> people.ConversationAddress | None:
+    """Where the bot can write back; None when the activity does not say."""
+    if activity.conversation is None or not activity.conversation.id or not activity.service_url:
+        return None
+    channel_data = _channel_data(activity)
+    team = channel_data.get("team")
+    channel = channel_data.get("channel")
+    return people.ConversationAddress(
+        conversation_id=str(activity.conversation.id)[:512],
+        scope=scope,
+        service_url=str(activity.service_url)[:512],
+        channel_id=str(activity.channel_id or "msteams")[:32],
+        tenant_id=tenant_id,
+        # Column lengths: PostgreSQL refuses longer values (no Teams id is).
+        bot_id=_at_most(getattr(activity.recipient, "id", None), 255),
+        bot_name=_at_most(getattr(activity.recipient, "name", None), 255),
+        team_id=_at_most(team.get("id") if isinstance(team, dict) else None, 255),
+        teams_channel_id=_at_most(channel.get("id") if isinstance(channel, dict) else None, 255),
+    )

@@ -3,11 +3,11 @@
 No routing here: bot/handler.py sends the `mentor` / `devenir mentor` commands, the
 onboarding button `mentor.request` and the `mentoring.*` card verbs to these functions. Every
 action re-checks its rule in storage/mentoring.py; card data only says which request or pairing
-is meant.
+is meant. `expire_proposals` is the scheduler's job for proposals left unanswered.
 
 Outbox kinds (rendered at send time from current data, None when no longer relevant):
 mentoring_suggestions, mentoring_proposal, mentoring_agreement, mentoring_checkin,
-mentoring_paired, mentoring_terms.
+mentoring_paired, mentoring_terms, mentoring_lapsed, mentoring_withdrawn.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from botbuilder.core import MessageFactory, TurnContext
@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.deliveries import RenderContext, Renderer
 from bot.turns import FeatureTurn, card_activity, param_int
 from cards.common import Element
-from cards.i18n import translator
+from cards.i18n import format_day, translator
 from cards.mentoring import (
     VERB_ACCEPT,
     VERB_AGREEMENT,
@@ -35,10 +35,12 @@ from cards.mentoring import (
     VERB_END,
     VERB_REQUEST,
     VERB_VOLUNTEER,
+    VERB_WITHDRAW,
     build_agreement_card,
     build_checkin_card,
     build_community_choice_card,
     build_proposal_card,
+    build_request_card,
     build_suggestions_card,
     build_terms_card,
     person_name,
@@ -47,7 +49,7 @@ from dialogs.context import TurnInfo
 from storage import communities, mentoring, outbox
 from storage.communities import NotAllowed
 from storage.db import SessionFactory, transaction
-from storage.mentoring import AlreadyPaired, AlreadyProposed, RequestClosed
+from storage.mentoring import AlreadyPaired, AlreadyProposed, ProposalLapsed, RequestClosed
 from storage.models import (
     Community,
     MentorPairing,
@@ -65,6 +67,8 @@ KIND_AGREEMENT = "mentoring_agreement"
 KIND_CHECKIN = "mentoring_checkin"
 KIND_PAIRED = "mentoring_paired"
 KIND_TERMS = "mentoring_terms"
+KIND_LAPSED = "mentoring_lapsed"
+KIND_WITHDRAWN = "mentoring_withdrawn"
 # `devenir mentor` without a number: one mentee at a time is the usual first commitment.
 DEFAULT_CAPACITY = 1
 RATING_RANGE = range(1, 6)
@@ -80,9 +84,17 @@ Clock = Callable[[], datetime]
 
 
 async def _suggestions_card(
-    session: AsyncSession, *, request_id: int, locale: str, declined_pairing_id: int | None = None
+    session: AsyncSession,
+    *,
+    request_id: int,
+    locale: str,
+    declined_pairing_id: int | None = None,
+    lapsed_pairing_id: int | None = None,
+    days: int | None = None,
+    volunteer_id: int | None = None,
 ) -> Element | None:
-    """The current suggestions for an open request with no proposal waiting; else None."""
+    """The current suggestions for an open request with no proposal waiting; else None.
+    After a new volunteer, None too when nobody is available any more (nothing new to say)."""
     request = await mentoring.get_request(session, request_id=request_id)
     if request is None or request.status != MentorRequestStatus.OPEN:
         return None
@@ -95,20 +107,36 @@ async def _suggestions_card(
     )
     if mentee is None or community is None or profile is None or profile.left_at is not None:
         return None
-    declined_by: Person | None = None
-    if declined_pairing_id is not None:
-        declined = await mentoring.get_pairing(session, pairing_id=declined_pairing_id)
-        if declined is not None and declined.request_id == request_id:
-            declined_by = await session.get(Person, declined.mentor_id)
+    declined_by = await _mentor_of(session, declined_pairing_id, request_id)
+    silent = await _mentor_of(session, lapsed_pairing_id, request_id)
+    lapsed = None if silent is None or days is None else (silent, days)
+    new_volunteer = None if volunteer_id is None else await session.get(Person, volunteer_id)
+    found = await mentoring.suggestions(session, request_id=request_id)
+    if volunteer_id is not None and not found:
+        return None
     return build_suggestions_card(
         request,
         mentee=mentee,
         profile=profile,
         community=community,
-        suggestions=await mentoring.suggestions(session, request_id=request_id),
+        suggestions=found,
         declined_by=declined_by,
+        lapsed=lapsed,
+        new_volunteer=new_volunteer,
         locale=locale,
     )
+
+
+async def _mentor_of(
+    session: AsyncSession, pairing_id: int | None, request_id: int
+) -> Person | None:
+    """The mentor of a pairing on this request (who declined, or let the proposal lapse)."""
+    if pairing_id is None:
+        return None
+    pairing = await mentoring.get_pairing(session, pairing_id=pairing_id)
+    if pairing is None or pairing.request_id != request_id:
+        return None
+    return await session.get(Person, pairing.mentor_id)
 
 
 async def render_suggestions(context: RenderContext) -> Activity | None:
@@ -129,6 +157,9 @@ async def render_suggestions(context: RenderContext) -> Activity | None:
             request_id=request_id,
             locale=context.locale,
             declined_pairing_id=param_int(params, "declined_pairing_id"),
+            lapsed_pairing_id=param_int(params, "lapsed_pairing_id"),
+            days=param_int(params, "days"),
+            volunteer_id=param_int(params, "volunteer_id"),
         )
     return None if card is None else card_activity(card)
 
@@ -245,6 +276,59 @@ async def render_terms(context: RenderContext) -> Activity | None:
     )
 
 
+async def render_lapsed(context: RenderContext) -> Activity | None:
+    """To the mentor whose proposal expired unanswered: a kind word, no action needed."""
+    async with context.sessions() as session:
+        found = await _pairing(session, context.message.params, PairingStatus.EXPIRED)
+    if found is None:
+        return None
+    pairing, _mentor, mentee, community = found
+    if context.message.person_id != pairing.mentor_id:
+        return None
+    return MessageFactory.text(
+        translator(context.locale)(
+            "mentoring.lapsed.notice",
+            mentee=person_name(mentee, locale=context.locale),
+            community=community.name,
+            date=format_day(pairing.created_at, locale=context.locale, tz=context.timezone),
+        )
+    )
+
+
+async def render_withdrawn(context: RenderContext) -> Activity | None:
+    """A withdrawn request: to the mentor who had a proposal on it, or to the mentee when a
+    coordinator or animator withdrew it."""
+    params = context.message.params
+    request_id = param_int(params, "request_id")
+    recipient = context.message.person_id
+    if request_id is None or recipient is None:
+        return None
+    async with context.sessions() as session:
+        request = await mentoring.get_request(session, request_id=request_id)
+        if request is None or request.status != MentorRequestStatus.CANCELLED:
+            return None
+        community = await session.get(Community, request.community_id)
+        mentee = await session.get(Person, request.mentee_id)
+        if recipient != request.mentee_id:
+            ended = await _pairing(session, params, PairingStatus.ENDED)
+            if ended is None or ended[0].request_id != request_id:
+                return None
+            if ended[0].mentor_id != recipient:
+                return None
+    if community is None:
+        return None
+    t = translator(context.locale)
+    if recipient == request.mentee_id:
+        return MessageFactory.text(t("mentoring.withdrawn.mentee_notice", community=community.name))
+    return MessageFactory.text(
+        t(
+            "mentoring.withdrawn.mentor_notice",
+            mentee=person_name(mentee, locale=context.locale),
+            community=community.name,
+        )
+    )
+
+
 MENTORING_RENDERERS: dict[str, Renderer] = {
     KIND_SUGGESTIONS: render_suggestions,
     KIND_PROPOSAL: render_proposal,
@@ -252,16 +336,24 @@ MENTORING_RENDERERS: dict[str, Renderer] = {
     KIND_CHECKIN: render_checkin,
     KIND_PAIRED: render_paired,
     KIND_TERMS: render_terms,
+    KIND_LAPSED: render_lapsed,
+    KIND_WITHDRAWN: render_withdrawn,
 }
 
 
 # -- what is queued, and under which keys ------------------------------------------------------
 
 
-def suggestions_key(request_id: int, person_id: int, *, declined_pairing_id: int | None) -> str:
-    if declined_pairing_id is None:
-        return f"mentoring:request:{request_id}:to:{person_id}"
-    return f"mentoring:request:{request_id}:declined:{declined_pairing_id}:to:{person_id}"
+def suggestions_key(request_id: int, person_id: int, *, cause: str | None = None) -> str:
+    """One suggestions message per request, recipient and cause: the request itself (None),
+    `declined:{pairing}`, `lapsed:{pairing}` or `volunteer:{person}`."""
+    if cause is None:
+        return f"{request_prefix(request_id)}to:{person_id}"
+    return f"{request_prefix(request_id)}{cause}:to:{person_id}"
+
+
+def request_prefix(request_id: int) -> str:
+    return f"mentoring:request:{request_id}:"
 
 
 def pairing_prefix(pairing_id: int) -> str:
@@ -281,25 +373,23 @@ async def _queue_suggestions(
     request_id: int,
     community_id: int,
     mentee_id: int,
-    declined_pairing_id: int | None = None,
+    cause: str | None = None,
+    **why: int,
 ) -> tuple[int, int]:
-    """Suggestions to every coordinator and animator: (how many supervisors, how many queued)."""
+    """Suggestions to every coordinator and animator: (how many supervisors, how many queued).
+    `why` goes to the renderer (declined_pairing_id, lapsed_pairing_id and days, volunteer_id)."""
     people = [
         p
         for p in await mentoring.supervisors(session, community_id=community_id)
         if p.id is not None and p.id != mentee_id
     ]
-    params: dict[str, Any] = {"request_id": request_id}
-    if declined_pairing_id is not None:
-        params["declined_pairing_id"] = declined_pairing_id
+    params: dict[str, Any] = {"request_id": request_id, **why}
     queued = 0
     for person in people:
         assert person.id is not None
         queued += await outbox.enqueue(
             session,
-            dedup_key=suggestions_key(
-                request_id, person.id, declined_pairing_id=declined_pairing_id
-            ),
+            dedup_key=suggestions_key(request_id, person.id, cause=cause),
             recipient=outbox.Recipient.person(person.id),
             kind=KIND_SUGGESTIONS,
             params=params,
@@ -436,12 +526,16 @@ async def _request(turn: FeatureTurn, community_id: int | None) -> None:
         return
     if queued:
         turn.wake()
-    if not supervisors:
-        await turn.say("mentoring.request.no_supervisor", community=community.name)
-    elif created:
-        await turn.say("mentoring.request.sent", community=community.name)
-    else:
-        await turn.say("mentoring.request.already_open", community=community.name)
+    status = "no_supervisor" if not supervisors else "sent" if created else "already_open"
+    await turn.show(
+        build_request_card(
+            request,
+            community=community,
+            status=status,
+            locale=turn.info.locale,
+            tz=turn.info.timezone,
+        )
+    )
 
 
 async def on_volunteer_command(
@@ -451,10 +545,12 @@ async def on_volunteer_command(
     info: TurnInfo,
     community_id: int | None,
     capacity: int | None,
+    wake: Wake | None = None,
 ) -> None:
     """`devenir mentor [N]` / `mentor volunteer [N]`: N mentees at once; 0 withdraws;
-    `capacity=None` (no number given) is DEFAULT_CAPACITY."""
-    turn = FeatureTurn(turn_context, sessions, info, lambda: None, utcnow)
+    `capacity=None` (no number given) is DEFAULT_CAPACITY. Requests that waited for want of a
+    mentor go back to the coordination with fresh suggestions."""
+    turn = FeatureTurn(turn_context, sessions, info, wake or (lambda: None), utcnow)
     if info.person_id is None:
         await turn.say("mentoring.volunteer.not_member")
         return
@@ -471,16 +567,97 @@ async def _volunteer(turn: FeatureTurn, community_id: int | None, capacity: int 
         return
     try:
         async with transaction(turn.sessions) as session:
+            waiting = await mentoring.unserved_requests(session, community_id=community.id)
             await mentoring.volunteer(
                 session, person_id=turn.person_id, community_id=community.id, capacity=capacity
+            )
+            queued = await _queue_for_new_volunteer(
+                session, waiting, community_id=community.id, volunteer_id=turn.person_id
             )
     except NotAllowed:
         await turn.say("mentoring.volunteer.not_member")
         return
+    if queued:
+        turn.wake()
     if capacity:
         await turn.say("mentoring.volunteer.saved", community=community.name, capacity=capacity)
     else:
         await turn.say("mentoring.volunteer.withdrawn", community=community.name)
+
+
+async def _queue_for_new_volunteer(
+    session: AsyncSession, waiting: list[int], *, community_id: int, volunteer_id: int
+) -> int:
+    """Requests that had no eligible mentor before this volunteer and have one now: their
+    suggestions again, once per request and volunteer (the key says who brought them back)."""
+    queued = 0
+    for request_id in waiting:
+        request = await mentoring.get_request(session, request_id=request_id)
+        if request is None or not await mentoring.suggestions(session, request_id=request_id):
+            continue
+        _supervisors, count = await _queue_suggestions(
+            session,
+            request_id=request_id,
+            community_id=community_id,
+            mentee_id=request.mentee_id,
+            cause=f"volunteer:{volunteer_id}",
+            volunteer_id=volunteer_id,
+        )
+        queued += count
+    return queued
+
+
+# -- the scheduler's job -----------------------------------------------------------------------
+
+
+def lapsed_key(pairing_id: int, mentor_id: int) -> str:
+    # Not under pairing_prefix: cancelling the proposal's pending messages must not drop it.
+    return f"mentoring:lapsed:{pairing_id}:to:{mentor_id}"
+
+
+async def expire_proposals(
+    *, sessions: SessionFactory, now: datetime, days: int, wake: Wake
+) -> int:
+    """Proposals left unanswered `days` days: expired, the mentor told kindly, the request back
+    to the coordination and animation with fresh suggestions (or a plain word that none is left).
+    Each proposal expires in one transaction that only one run can win (a conditional update),
+    and every message has its key: running twice, or on two replicas, sends nothing twice.
+    Returns how many messages were queued."""
+    proposed_before = now - timedelta(days=days)
+    async with sessions() as session:
+        overdue = await mentoring.overdue_proposals(session, proposed_before=proposed_before)
+    queued = 0
+    for pairing_id in overdue:
+        async with transaction(sessions) as session:
+            pairing = await mentoring.expire_proposal(
+                session, pairing_id=pairing_id, proposed_before=proposed_before, now=now
+            )
+            if pairing is None:
+                continue
+            # A proposal card still waiting in the outbox would ask for an answer nobody needs.
+            await outbox.cancel_pending(session, dedup_key_prefix=pairing_prefix(pairing_id))
+            queued += await outbox.enqueue(
+                session,
+                dedup_key=lapsed_key(pairing_id, pairing.mentor_id),
+                recipient=outbox.Recipient.person(pairing.mentor_id),
+                kind=KIND_LAPSED,
+                params={"pairing_id": pairing_id},
+            )
+            _supervisors, count = await _queue_suggestions(
+                session,
+                request_id=pairing.request_id,
+                community_id=pairing.community_id,
+                mentee_id=pairing.mentee_id,
+                cause=f"lapsed:{pairing_id}",
+                lapsed_pairing_id=pairing_id,
+                days=days,
+            )
+            queued += count
+    if overdue:
+        logger.info("mentoring: %d overdue proposal(s) looked at", len(overdue))
+    if queued:
+        wake()
+    return queued
 
 
 # -- card actions ------------------------------------------------------------------------------
@@ -494,7 +671,11 @@ async def _confirm(turn: FeatureTurn, value: dict[str, Any]) -> None:
     try:
         async with transaction(turn.sessions) as session:
             pairing = await mentoring.confirm(
-                session, request_id=request_id, mentor_id=mentor_id, confirmed_by_id=turn.person_id
+                session,
+                request_id=request_id,
+                mentor_id=mentor_id,
+                confirmed_by_id=turn.person_id,
+                now=turn.clock(),
             )
             assert pairing.id is not None
             queued = await outbox.enqueue(
@@ -582,6 +763,9 @@ async def _accept(turn: FeatureTurn, value: dict[str, Any]) -> None:
     except (RequestClosed, AlreadyPaired):
         await turn.say("mentoring.request_closed")
         return
+    except ProposalLapsed:
+        await turn.say("mentoring.proposal.lapsed")
+        return
     except NotAllowed:
         await turn.say("mentoring.proposal.not_yours")
         return
@@ -610,8 +794,12 @@ async def _decline(turn: FeatureTurn, value: dict[str, Any]) -> None:
                 request_id=pairing.request_id,
                 community_id=pairing.community_id,
                 mentee_id=pairing.mentee_id,
+                cause=f"declined:{pairing_id}",
                 declined_pairing_id=pairing_id,
             )
+    except ProposalLapsed:
+        await turn.say("mentoring.proposal.lapsed")
+        return
     except NotAllowed:
         await turn.say("mentoring.proposal.not_yours")
         return
@@ -749,6 +937,76 @@ async def _end(turn: FeatureTurn, value: dict[str, Any]) -> None:
     await turn.say("mentoring.end.done")
 
 
+async def _withdraw(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    """The mentee (or a coordinator or animator) withdraws a waiting request. Who may is decided
+    in storage from the request itself; the card only names it."""
+    request_id = param_int(value, "request_id")
+    if request_id is None:
+        await turn.say("error.unknown_action")
+        return
+    told = 0
+    try:
+        async with transaction(turn.sessions) as session:
+            outcome = await mentoring.withdraw_request(
+                session, request_id=request_id, person_id=turn.person_id, now=turn.clock()
+            )
+            request = outcome.request
+            community = await session.get(Community, request.community_id)
+            mentee = await session.get(Person, request.mentee_id)
+            if outcome.changed:
+                # Suggestions and a proposal still waiting in the outbox are no longer relevant.
+                await outbox.cancel_pending(session, dedup_key_prefix=request_prefix(request_id))
+                told = await _queue_withdrawn(session, outcome, by_id=turn.person_id)
+    except RequestClosed:
+        await turn.say("mentoring.request_closed")
+        return
+    except NotAllowed:
+        await turn.say("mentoring.withdraw.not_allowed")
+        return
+    if not outcome.changed:
+        await turn.say("mentoring.withdraw.already")
+        return
+    if told:
+        turn.wake()
+    name = community.name if community else ""
+    if turn.person_id == request.mentee_id:
+        await turn.say("mentoring.withdraw.done", community=name)
+    else:
+        await turn.say(
+            "mentoring.withdraw.done_for",
+            name=person_name(mentee, locale=turn.info.locale),
+            community=name,
+        )
+
+
+async def _queue_withdrawn(
+    session: AsyncSession, outcome: mentoring.Withdrawal, *, by_id: int
+) -> int:
+    """The mentor who had a proposal on the request; the mentee when someone else withdrew."""
+    request = outcome.request
+    assert request.id is not None
+    queued = 0
+    ended = outcome.ended_proposal
+    if ended is not None and ended.id is not None:
+        await outbox.cancel_pending(session, dedup_key_prefix=pairing_prefix(ended.id))
+        queued += await outbox.enqueue(
+            session,
+            dedup_key=f"mentoring:withdrawn:{request.id}:to:{ended.mentor_id}",
+            recipient=outbox.Recipient.person(ended.mentor_id),
+            kind=KIND_WITHDRAWN,
+            params={"request_id": request.id, "pairing_id": ended.id},
+        )
+    if by_id != request.mentee_id:
+        queued += await outbox.enqueue(
+            session,
+            dedup_key=f"mentoring:withdrawn:{request.id}:to:{request.mentee_id}",
+            recipient=outbox.Recipient.person(request.mentee_id),
+            kind=KIND_WITHDRAWN,
+            params={"request_id": request.id},
+        )
+    return queued
+
+
 async def _request_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
     community_id = param_int(value, "community_id")
     if community_id is None:
@@ -774,6 +1032,7 @@ _ACTIONS: dict[str, Callable[[FeatureTurn, dict[str, Any]], Awaitable[None]]] = 
     VERB_END: _end,
     VERB_REQUEST: _request_verb,
     VERB_VOLUNTEER: _volunteer_verb,
+    VERB_WITHDRAW: _withdraw,
 }
 VERBS = frozenset(_ACTIONS)
 

@@ -1,10 +1,11 @@
-"""Moving a conversation from a channel to the person's 1:1 chat (joining, consultations):
-answers there need no @mention and stay private."""
+"""Moving a conversation from a channel to the person's 1:1 chat (joining, consultations,
+topic proposals): answers there need no @mention and stay private."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -16,9 +17,14 @@ from botbuilder.schema import (
 )
 
 from bot.settings import Settings
+from cards.i18n import translator
+from dialogs.context import TURN_INFO_KEY, TurnInfo, turn_info
 from storage import people
 from storage.db import SessionFactory, transaction
 from storage.models import ConversationScope, Person
+
+if TYPE_CHECKING:  # bot.community_actions imports this module
+    from bot.community_actions import Services
 
 logger = logging.getLogger(__name__)
 
@@ -96,3 +102,52 @@ async def run_in_personal_chat(
         await with_user(turn_context)
 
     await adapter.create_conversation(bot_app_id, created, parameters, "msteams", service_url, None)
+
+
+async def begin_dialog_privately(
+    services: Services,
+    turn_context: TurnContext,
+    dialog_id: str,
+    options: object,
+    *,
+    note_key: str,
+) -> None:
+    """Begin `dialog_id` where the person answers without an @mention, out of colleagues' sight.
+
+    In a personal chat: right here. In a channel: in their 1:1 chat (created if the bot never
+    wrote there), and the channel only reads `note_key` with their first name (`{name}`)."""
+    info = turn_info(turn_context)
+    if not info.in_channel:
+        dialog_context = await services.dialogs.create_context(turn_context)
+        await dialog_context.cancel_all_dialogs()
+        await dialog_context.begin_dialog(dialog_id, options)
+        return
+    async with services.sessions() as session:
+        person = await session.get(Person, info.person_id or 0)
+    if person is None:
+        return
+    private_info = TurnInfo(
+        person_id=info.person_id,
+        locale=info.locale,
+        timezone=info.timezone,
+        in_channel=False,
+        tenant_id=info.tenant_id,
+    )
+
+    async def begin(personal_turn: TurnContext) -> None:
+        personal_turn.turn_state[TURN_INFO_KEY] = private_info
+        dialog_context = await services.dialogs.create_context(personal_turn)
+        await dialog_context.cancel_all_dialogs()
+        await dialog_context.begin_dialog(dialog_id, options)
+        await services.save_state(personal_turn)
+
+    await run_in_personal_chat(
+        adapter=services.adapter,
+        settings=services.settings,
+        sessions=services.sessions,
+        person=person,
+        origin=turn_context,
+        logic=begin,
+    )
+    first_name = (person.name or "").split(" ")[0]
+    await turn_context.send_activity(translator(info.locale)(note_key, name=first_name))

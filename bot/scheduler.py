@@ -18,6 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.consultations_flow import escalate, purge_summaries
 from bot.meetings_flow import enqueue_attendance_requests
+from bot.mentoring_flow import expire_proposals
 from bot.polls_flow import close_expired_polls
 from bot.settings import Settings
 from bot.surveys_flow import open_due_surveys, seal_closed_surveys, survey_reminders
@@ -115,6 +116,17 @@ class Jobs:
             reminder_after_working_days=self._settings.consultation_reminder_working_days,
             escalate_after_working_days=self._settings.consultation_escalation_working_days,
             timezone=self._settings.timezone,
+            extra_non_working_days=self._settings.extra_non_working_days,
+            wake=self._wake,
+        )
+
+    async def expire_mentor_proposals(self) -> int:
+        """Mentor proposals unanswered for N days: lapsed, and the request back to the
+        coordination with fresh suggestions."""
+        return await expire_proposals(
+            sessions=self._sessions,
+            now=self._clock(),
+            days=self._settings.mentor_proposal_days,
             wake=self._wake,
         )
 
@@ -156,6 +168,7 @@ def build_scheduler(jobs: Jobs, settings: Settings) -> AsyncIOScheduler:
         ("close_polls", jobs.close_polls, IntervalTrigger(minutes=1)),
         ("open_surveys", jobs.open_surveys, IntervalTrigger(minutes=5)),
         ("escalate_consultations", jobs.escalate_consultations, IntervalTrigger(minutes=30)),
+        ("expire_mentor_proposals", jobs.expire_mentor_proposals, IntervalTrigger(minutes=30)),
         ("survey_reminders", jobs.remind_surveys, IntervalTrigger(minutes=15)),
         ("seal_surveys", jobs.seal_surveys, IntervalTrigger(hours=1)),
         ("monthly_summaries", jobs.monthly_summaries, IntervalTrigger(minutes=15)),

@@ -6,12 +6,15 @@ operator copies from the Azure portal work unchanged; the rest are prefixed `CAR
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from storage.working_days import parse_non_working_days
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/carrefour.db"
 
@@ -101,8 +104,18 @@ class Settings(BaseSettings):
     consultation_escalation_working_days: int = Field(
         5, ge=1, validation_alias="CARREFOUR_CONSULTATION_ESCALATION_WORKING_DAYS"
     )
+    # Days off besides weekends and Quebec's statutory holidays (26 December, a local closure):
+    # comma-separated ISO dates. Working-day delays (consultations) skip them.
+    extra_non_working_days: Annotated[tuple[date, ...], NoDecode] = Field(
+        (), validation_alias="CARREFOUR_EXTRA_NON_WORKING_DAYS"
+    )
     consultation_retention_days: int = Field(
         365, ge=1, validation_alias="CARREFOUR_CONSULTATION_RETENTION_DAYS"
+    )
+    # A mentor proposal left unanswered this many days expires; the request goes back to the
+    # coordination with fresh suggestions.
+    mentor_proposal_days: int = Field(
+        5, ge=1, le=60, validation_alias="CARREFOUR_MENTOR_PROPOSAL_DAYS"
     )
     # Tests and one-off CLI commands run without the background scheduler.
     scheduler_enabled: bool = Field(True, validation_alias="CARREFOUR_SCHEDULER_ENABLED")
@@ -115,6 +128,14 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    @field_validator("extra_non_working_days", mode="before")
+    @classmethod
+    def _iso_dates(cls, value: object) -> object:
+        # A typo fails at start with the entry named, not silently on the next holiday.
+        if isinstance(value, str):
+            return parse_non_working_days(value)
         return value
 
     @property

@@ -7,7 +7,8 @@ re-checks its rule in storage/topics.py; card data only says which topic or comm
 
 Who sees what: in a channel the card is seen by everyone there, so it is always the members'
 view (hidden proposers stay hidden, no status controls, no "your +1"); the animators' view is
-for their personal chat only.
+for their personal chat only. Likewise a proposal started in a channel is written in the
+person's 1:1 chat (bot/personal.py), like joining and consultation requests.
 
 Outbox: "notice" messages — `topics.notice_animators` (queued by the dialog when a topic is
 proposed) and `topics.notice_proposer.*` (to the proposer when an animator moves their topic).
@@ -20,9 +21,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from botbuilder.core import TurnContext
-from botbuilder.dialogs import DialogSet
 
-from bot.community_actions import channel_ids
+from bot.community_actions import Services, channel_ids
+from bot.personal import begin_dialog_privately
 from bot.turns import FeatureTurn, card_activity, param_int
 from cards.common import Element
 from cards.topics import (
@@ -35,7 +36,7 @@ from cards.topics import (
     status_input_id,
     status_label,
 )
-from dialogs.context import TurnInfo
+from dialogs.context import TurnInfo, turn_info
 from dialogs.propose_topic_dialog import ProposeTopicDialog, ProposeTopicOptions
 from storage import communities, outbox, topics
 from storage.communities import NotAllowed, has_role
@@ -44,8 +45,6 @@ from storage.models import Role, TopicStatus
 from storage.topics import TopicClosed, TopicNotFound
 
 logger = logging.getLogger(__name__)
-
-Wake = Callable[[], None]
 
 # What the proposer is told when an animator moves their topic (back to "proposed": nothing).
 PROPOSER_NOTICE_KEYS: dict[TopicStatus, str] = {
@@ -150,23 +149,44 @@ async def on_topics_command(
 
 
 async def on_propose_command(
-    turn_context: TurnContext, *, dialogs: DialogSet, community_id: int | None
+    services: Services, turn_context: TurnContext, *, community_id: int | None
 ) -> None:
-    """`proposer un sujet` / `propose a topic`, or the bank's button: start the dialog. The
-    dialog itself checks that the person belongs to the community."""
-    dialog_context = await dialogs.create_context(turn_context)
-    await dialog_context.cancel_all_dialogs()
-    await dialog_context.begin_dialog(
-        ProposeTopicDialog.ID, ProposeTopicOptions(community_id=community_id)
+    """`proposer un sujet` / `propose a topic`, or a card's button: start the dialog.
+
+    From a channel it runs in the person's 1:1 chat (no @mention for each answer, colleagues
+    do not watch a half-written proposal) with the community of the button, else of the
+    channel, already chosen; the channel reads a short note. Someone who could not propose
+    there is told so in the channel, with no private chat opened for nothing. The dialog
+    checks membership again."""
+    info = turn_info(turn_context)
+    if info.in_channel and info.person_id is not None:
+        turn = FeatureTurn(turn_context, services.sessions, info)
+        if community_id is None:
+            community_id = await _channel_community_id(turn)
+        async with services.sessions() as session:
+            mine = {
+                c.id
+                for _m, c in await communities.memberships_of(session, person_id=turn.person_id)
+            }
+        if community_id is not None and community_id not in mine:
+            await turn.say("topics.propose.not_member_here")
+            return
+        if not mine:
+            await turn.say("topics.propose.not_member")
+            return
+    await begin_dialog_privately(
+        services,
+        turn_context,
+        ProposeTopicDialog.ID,
+        ProposeTopicOptions(community_id=community_id),
+        note_key="topics.propose.moved_to_personal",
     )
 
 
 # -- card actions ------------------------------------------------------------------------------
 
 
-async def _show_verb(
-    turn: FeatureTurn, value: dict[str, Any], _dialogs: DialogSet, _wake: Wake
-) -> None:
+async def _show_verb(turn: FeatureTurn, value: dict[str, Any], _services: Services) -> None:
     await on_topics_command(
         turn.context,
         sessions=turn.sessions,
@@ -175,7 +195,7 @@ async def _show_verb(
     )
 
 
-async def _vote(turn: FeatureTurn, value: dict[str, Any], _dialogs: DialogSet, _wake: Wake) -> None:
+async def _vote(turn: FeatureTurn, value: dict[str, Any], _services: Services) -> None:
     topic_id = param_int(value, "topic_id")
     if topic_id is None:
         await turn.say("error.unknown_action")
@@ -198,9 +218,7 @@ async def _vote(turn: FeatureTurn, value: dict[str, Any], _dialogs: DialogSet, _
     await _show_bank(turn, community_id, in_place=True)
 
 
-async def _status(
-    turn: FeatureTurn, value: dict[str, Any], _dialogs: DialogSet, wake: Wake
-) -> None:
+async def _status(turn: FeatureTurn, value: dict[str, Any], services: Services) -> None:
     topic_id = param_int(value, "topic_id")
     if topic_id is None:
         await turn.say("error.unknown_action")
@@ -255,7 +273,7 @@ async def _status(
         await turn.say("topics.change.not_allowed")
         return
     if queued:
-        wake()
+        services.wake()
     await _show_bank(turn, community_id, in_place=True)
     await turn.say(
         "topics.change.done",
@@ -264,15 +282,11 @@ async def _status(
     )
 
 
-async def _propose(
-    turn: FeatureTurn, value: dict[str, Any], dialogs: DialogSet, _wake: Wake
-) -> None:
-    await on_propose_command(
-        turn.context, dialogs=dialogs, community_id=param_int(value, "community_id")
-    )
+async def _propose(turn: FeatureTurn, value: dict[str, Any], services: Services) -> None:
+    await on_propose_command(services, turn.context, community_id=param_int(value, "community_id"))
 
 
-_ACTIONS: dict[str, Callable[[FeatureTurn, dict[str, Any], DialogSet, Wake], Awaitable[None]]] = {
+_ACTIONS: dict[str, Callable[[FeatureTurn, dict[str, Any], Services], Awaitable[None]]] = {
     VERB_SHOW: _show_verb,
     VERB_VOTE: _vote,
     VERB_STATUS: _status,
@@ -286,8 +300,7 @@ async def handle_topics_action(
     *,
     sessions: SessionFactory,
     info: TurnInfo,
-    dialogs: DialogSet,
-    wake: Wake,
+    services: Services,
 ) -> bool:
     """A topic bank button (`topics.*`). False when the verb is not one of these."""
     verb = value.get("verb")
@@ -298,5 +311,5 @@ async def handle_topics_action(
     if info.person_id is None:
         await turn.say("error.unknown_action")
         return True
-    await action(turn, value, dialogs, wake)
+    await action(turn, value, services)
     return True

@@ -1,5 +1,6 @@
-"""Mentoring (jumelage) cards: suggestions for coordinators and animators, the proposal to a
-mentor, the agreement for the pair, the check-ins, and the community chooser.
+"""Mentoring (jumelage) cards: the newcomer's request, suggestions for coordinators and
+animators, the proposal to a mentor, the agreement for the pair, the check-ins, and the
+community chooser.
 
 Builders only shape data already read by the caller; every word comes from the catalogs.
 """
@@ -11,7 +12,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from cards.common import Element, adaptive_card, heading, paragraph, submit
-from cards.i18n import Translate, format_day, translator
+from cards.i18n import Translate, format_day, plural, translator
 from storage.mentoring import (
     CHECKIN_END,
     MAX_DURATION_WEEKS,
@@ -28,6 +29,7 @@ VERB_DECLINE = "mentoring.decline"
 VERB_AGREEMENT = "mentoring.agreement"
 VERB_CHECKIN = "mentoring.checkin"
 VERB_END = "mentoring.end"
+VERB_WITHDRAW = "mentoring.withdraw"
 VERB_REQUEST = "mentor.request"
 # Under `mentoring.` so the handler's prefix routing reaches it; `mentor.request` is the
 # onboarding button's verb, shared with cards/onboarding.py.
@@ -53,6 +55,12 @@ RATING_KEYS = (
 )
 # Teams shows at most a handful of buttons per action set; more communities wrap to a new row.
 BUTTONS_PER_ROW = 5
+# What the newcomer's request card says, by what just happened.
+REQUEST_STATUS_KEYS = {
+    "sent": "mentoring.request.sent",
+    "already_open": "mentoring.request.already_open",
+    "no_supervisor": "mentoring.request.no_supervisor",
+}
 
 
 def person_name(person: Person | None, *, locale: str) -> str:
@@ -87,6 +95,50 @@ def _fact_set(facts: list[Element]) -> list[Element]:
     return [{"type": "FactSet", "facts": facts}] if facts else []
 
 
+def _withdraw_action(request_id: int | None, *, title: str, question: str, t: Translate) -> Element:
+    """Withdrawing cannot be undone: a second tap confirms it."""
+    return {
+        "type": "Action.ShowCard",
+        "title": title,
+        "card": {
+            "type": "AdaptiveCard",
+            "body": [paragraph(question)],
+            "actions": [
+                submit(
+                    t("mentoring.request.withdraw_confirm"),
+                    verb=VERB_WITHDRAW,
+                    style="destructive",
+                    request_id=request_id,
+                )
+            ],
+        },
+    }
+
+
+def build_request_card(
+    request: MentorRequest, *, community: Community, status: str, locale: str, tz: str
+) -> Element:
+    """For the newcomer: where their request stands, and a button to withdraw it."""
+    t = translator(locale)
+    body: list[Element] = [
+        heading(t("mentoring.request.title", community=community.name), size="Medium"),
+        paragraph(t(REQUEST_STATUS_KEYS[status], community=community.name)),
+        paragraph(
+            t("mentoring.request.since", date=format_day(request.created_at, locale=locale, tz=tz)),
+            subtle=True,
+        ),
+    ]
+    actions = [
+        _withdraw_action(
+            request.id,
+            title=t("mentoring.request.withdraw"),
+            question=t("mentoring.request.withdraw_confirm_text"),
+            t=t,
+        )
+    ]
+    return adaptive_card(body, actions)
+
+
 def build_suggestions_card(
     request: MentorRequest,
     *,
@@ -95,9 +147,13 @@ def build_suggestions_card(
     community: Community,
     suggestions: Sequence[Suggestion],
     declined_by: Person | None = None,
+    lapsed: tuple[Person, int] | None = None,
+    new_volunteer: Person | None = None,
     locale: str,
 ) -> Element:
-    """For coordinators and animators: who asks, and up to three ranked mentors to propose."""
+    """For coordinators and animators: who asks, and up to three ranked mentors to propose.
+    `lapsed` is the mentor who let the last proposal expire and after how many days;
+    `new_volunteer` the volunteer whose arrival brings this request back."""
     t = translator(locale)
     mentee_name = person_name(mentee, locale=locale)
     body: list[Element] = [
@@ -113,10 +169,38 @@ def build_suggestions_card(
                 )
             )
         )
+    if lapsed is not None:
+        silent, days = lapsed
+        body.append(
+            paragraph(
+                plural(
+                    locale,
+                    "mentoring.suggestions.after_expiry",
+                    days,
+                    name=person_name(silent, locale=locale),
+                )
+            )
+        )
+    if new_volunteer is not None:
+        body.append(
+            paragraph(
+                t(
+                    "mentoring.suggestions.new_volunteer",
+                    name=person_name(new_volunteer, locale=locale),
+                )
+            )
+        )
     body.extend(_fact_set(_profile_facts(profile, t)))
+    withdraw = _withdraw_action(
+        request.id,
+        title=t("mentoring.suggestions.withdraw"),
+        question=t("mentoring.suggestions.withdraw_confirm_text", name=mentee_name),
+        t=t,
+    )
     if not suggestions:
-        body.append(paragraph(t("mentoring.suggestions.none")))
-        return adaptive_card(body)
+        none_key = "mentoring.suggestions.none_left" if lapsed else "mentoring.suggestions.none"
+        body.append(paragraph(t(none_key)))
+        return adaptive_card(body, [withdraw])
     body.append(paragraph(t("mentoring.suggestions.ranking"), subtle=True))
     for rank, suggestion in enumerate(suggestions, start=1):
         name = person_name(suggestion.person, locale=locale)
@@ -151,7 +235,7 @@ def build_suggestions_card(
                 ],
             }
         )
-    return adaptive_card(body)
+    return adaptive_card(body, [withdraw])
 
 
 def build_proposal_card(

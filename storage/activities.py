@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import CursorResult, Table, delete
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import SessionFactory
 from storage.models import ProcessedActivity, utcnow
@@ -22,12 +23,14 @@ def activity_key(*, conversation_id: str, activity_id: str) -> str:
 async def claim_activity(sessions: SessionFactory, *, key: str) -> bool:
     """True the first time a key is claimed; False for a re-delivery."""
     async with sessions() as session, session.begin():
-        return await insert_if_absent(
-            session,
-            TABLE,
-            {"activity_key": key, "received_at": utcnow()},
-            conflict=["activity_key"],
-        )
+        return await claim_in(session, key=key)
+
+
+async def claim_in(session: AsyncSession, *, key: str) -> bool:
+    """`claim_activity` within the caller's transaction (it stands only if that commits)."""
+    return await insert_if_absent(
+        session, TABLE, {"activity_key": key, "received_at": utcnow()}, conflict=["activity_key"]
+    )
 
 
 async def release_activity(sessions: SessionFactory, *, key: str) -> None:

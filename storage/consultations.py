@@ -43,6 +43,10 @@ from storage.models import (
     Role,
 )
 
+# Re-exported: requests wait, and are reminded and escalated, in working days.
+from storage.working_days import add_working_days as add_working_days
+from storage.working_days import working_days_between as working_days_between
+
 logger = logging.getLogger(__name__)
 
 # The motives of DOMAIN.md ("Professional support"); also the codes of declared expertise.
@@ -226,47 +230,6 @@ def likely_identifiers(text: str) -> tuple[IdentifierKind, ...]:
     only ever says which kinds: repeating the identifier would copy it somewhere else."""
     plain = _plain(text)
     return tuple(kind for kind, pattern in _PATTERNS if pattern.search(plain))
-
-
-# -- working days ------------------------------------------------------------------------------
-
-
-def _first_working_moment(start: datetime, zone: ZoneInfo) -> datetime:
-    local = start.astimezone(zone)
-    if local.weekday() < 5:
-        return local
-    monday = local.date() + timedelta(days=7 - local.weekday())
-    return datetime(monday.year, monday.month, monday.day, tzinfo=zone)
-
-
-def _next_working_day(local: datetime, zone: ZoneInfo) -> datetime:
-    day = local.date() + timedelta(days=1)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    # Rebuilt from the wall-clock time so a change of daylight saving time keeps the hour.
-    return datetime.combine(day, local.time(), tzinfo=zone)
-
-
-def add_working_days(start: datetime, days: int, *, tz: str) -> datetime:
-    """`days` working days (Monday to Friday, in `tz`) after `start`, at the same local time.
-    A start on a weekend counts from Monday 00:00. Public holidays are not known here."""
-    zone = ZoneInfo(tz)
-    local = _first_working_moment(start, zone)
-    for _ in range(days):
-        local = _next_working_day(local, zone)
-    return local.astimezone(UTC)
-
-
-def working_days_between(start: datetime, end: datetime, *, tz: str) -> int:
-    """Whole working days from `start` to `end` (0 when `end` comes before the first one)."""
-    zone = ZoneInfo(tz)
-    local = _first_working_moment(start, zone)
-    days = 0
-    while True:
-        local = _next_working_day(local, zone)
-        if local > end:
-            return days
-        days += 1
 
 
 # -- shapes handed to cards ----------------------------------------------------------------------
@@ -1160,10 +1123,12 @@ async def queue_escalations(
     reminder_after: int,
     escalate_after: int,
     timezone: str,
+    extra_non_working_days: Sequence[date] = (),
 ) -> int:
     """Requests still unassigned: after `reminder_after` working days the coordinators get a
     reminder; after `escalate_after`, the animators are told a request waits (no content).
-    Once each per waiting period (a request handed back starts a new one)."""
+    Once each per waiting period (a request handed back starts a new one). Working days skip
+    weekends, Quebec's statutory holidays and `extra_non_working_days` (in `timezone`)."""
     queued = 0
     waiting = (
         await session.exec(
@@ -1174,7 +1139,9 @@ async def queue_escalations(
     ).all()
     for request in waiting:
         since = await _waiting_since(session, request)
-        days = working_days_between(since, now, tz=timezone)
+        days = working_days_between(
+            since, now, tz=timezone, extra_non_working=extra_non_working_days
+        )
         if days >= reminder_after and not await _done_since(
             session, request, Action.REMINDED, since
         ):

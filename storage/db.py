@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine.url import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,15 +43,45 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=echo,
-        pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
         pool_recycle=1800,
         hide_parameters=True,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+# SQLAlchemy's pool_pre_ping pings on every checkout: a round trip for each transaction, the
+# largest single cost of a turn (bench/turns.py). A connection returned less than this long ago
+# is taken as alive; if the server went away meanwhile, the statement fails with a disconnect
+# error, SQLAlchemy invalidates the pool, and the next transaction connects afresh.
+PING_AFTER_IDLE_S = 5.0
+_CHECKED_IN_AT = "carrefour_checked_in_at"
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_CHECKED_IN_AT)
+        if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError("connection did not answer a ping") from error
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -3,8 +3,10 @@
 The flow: a member volunteers with a capacity (how many mentees at once); a newcomer asks for a
 mentor; coordinators and animators see ranked suggestions and confirm one (PROPOSED); the
 mentor accepts (ACTIVE, the request is PAIRED) or declines (DECLINED: never suggested again to
-that mentee, the request stays open for another suggestion). Every rule is checked here, on the
-server, whatever a card claimed.
+that mentee, the request stays open for another suggestion). A proposal left unanswered for too
+long EXPIRES (that mentor is never proposed again for that request, which stays open). The
+mentee, or a coordinator or animator, may withdraw an open request (CANCELLED; a proposal
+waiting on it is ENDED). Every rule is checked here, on the server, whatever a card claimed.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import CursorResult, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -53,12 +55,26 @@ class RequestClosed(NotAllowed):
     """The request was paired or cancelled meanwhile (a stale card)."""
 
 
+class ProposalLapsed(NotAllowed):
+    """The mentor answers a proposal that expired or whose request was withdrawn meanwhile."""
+
+
 class AlreadyProposed(NotAllowed):
     """Another mentor was already proposed for this request and has not answered yet."""
 
     def __init__(self, pairing: MentorPairing) -> None:
         super().__init__("a proposal is waiting for the mentor's answer")
         self.pairing = pairing
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """A withdrawn request, and the proposal it ended (its mentor is to be told), if any.
+    `changed` is False when the request had already been withdrawn (a second click)."""
+
+    request: MentorRequest
+    ended_proposal: MentorPairing | None
+    changed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,12 +230,22 @@ async def _candidates(session: AsyncSession, request: MentorRequest) -> list[Sug
         ).all()
     }
     # A refusal is about this mentee, whatever the community: never ask that mentor again.
-    declined = set(
+    excluded = set(
         (
             await session.exec(
                 select(MentorPairing.mentor_id)
                 .where(MentorPairing.mentee_id == request.mentee_id)
                 .where(MentorPairing.status == PairingStatus.DECLINED)
+            )
+        ).all()
+    )
+    # A proposal left unanswered is about this request: that mentor is not asked again for it.
+    excluded |= set(
+        (
+            await session.exec(
+                select(MentorPairing.mentor_id)
+                .where(MentorPairing.request_id == request.id)
+                .where(MentorPairing.status == PairingStatus.EXPIRED)
             )
         ).all()
     )
@@ -236,7 +262,7 @@ async def _candidates(session: AsyncSession, request: MentorRequest) -> list[Sug
         # The role is checked too: an animator who removes it stops the suggestions.
         capacity = row.mentor_capacity or 0
         load = loads.get(row.person_id, 0)
-        if not has_role(row, Role.MENTOR) or load >= capacity or row.person_id in declined:
+        if not has_role(row, Role.MENTOR) or load >= capacity or row.person_id in excluded:
             continue
         shared = shared_attributes(mentee, row)
         found.append(
@@ -289,10 +315,16 @@ async def may_supervise(session: AsyncSession, *, person_id: int, community_id: 
 
 
 async def confirm(
-    session: AsyncSession, *, request_id: int, mentor_id: int, confirmed_by_id: int
+    session: AsyncSession,
+    *,
+    request_id: int,
+    mentor_id: int,
+    confirmed_by_id: int,
+    now: datetime | None = None,
 ) -> MentorPairing:
     """A coordinator or animator proposes this mentor; the request stays open until the
-    mentor accepts. Confirming the same mentor twice returns the same proposal."""
+    mentor accepts. Confirming the same mentor twice returns the same proposal. The proposal's
+    `created_at` (now) is when its time to answer starts."""
     request = await _locked_request(session, request_id)
     if request is None:
         raise NotAllowed("no such request")
@@ -322,6 +354,8 @@ async def confirm(
         reason=chosen.reason,
         confirmed_by_id=confirmed_by_id,
     )
+    if now is not None:
+        pairing.created_at = now
     session.add(pairing)
     await session.flush()
     logger.info("pairing %s proposed for request %s", pairing.id, request_id)
@@ -340,6 +374,10 @@ async def answer(
     wanted = PairingStatus.ACTIVE if accept else PairingStatus.DECLINED
     if pairing.status == wanted:
         return pairing
+    if pairing.status == PairingStatus.EXPIRED or (
+        pairing.status == PairingStatus.ENDED and pairing.accepted_at is None
+    ):
+        raise ProposalLapsed("this proposal expired or its request was withdrawn")
     if pairing.status != PairingStatus.PROPOSED:
         raise NotAllowed("this proposal was already answered or withdrawn")
     if not accept:
@@ -412,6 +450,88 @@ async def end(
     await session.flush()
     logger.info("pairing %s ended", pairing_id)
     return pairing
+
+
+async def overdue_proposals(session: AsyncSession, *, proposed_before: datetime) -> list[int]:
+    """Proposals still waiting for the mentor's answer, made before `proposed_before`."""
+    found = await session.exec(
+        select(col(MentorPairing.id))
+        .where(MentorPairing.status == PairingStatus.PROPOSED)
+        .where(col(MentorPairing.created_at) <= proposed_before)
+        .order_by(col(MentorPairing.id))
+    )
+    return [pairing_id for pairing_id in found.all() if pairing_id is not None]
+
+
+async def expire_proposal(
+    session: AsyncSession, *, pairing_id: int, proposed_before: datetime, now: datetime
+) -> MentorPairing | None:
+    """Mark an unanswered proposal EXPIRED; None when it is no longer waiting (answered,
+    withdrawn, or expired by another replica meanwhile): only one caller ever gets it."""
+    pairing = await session.get(MentorPairing, pairing_id)
+    if pairing is None:
+        return None
+    # The same lock as the mentor's answer: an answer and the expiry never both win.
+    await _locked_request(session, pairing.request_id)
+    result: CursorResult[tuple[()]] = await session.execute(  # type: ignore[assignment]
+        update(MentorPairing)
+        .where(col(MentorPairing.id) == pairing_id)
+        .where(col(MentorPairing.status) == PairingStatus.PROPOSED)
+        .where(col(MentorPairing.created_at) <= proposed_before)
+        .values(status=PairingStatus.EXPIRED, ended_at=now)
+    )
+    if result.rowcount != 1:
+        return None
+    await session.refresh(pairing)
+    logger.info("pairing %s expired without an answer", pairing_id)
+    return pairing
+
+
+async def withdraw_request(
+    session: AsyncSession, *, request_id: int, person_id: int, now: datetime
+) -> Withdrawal:
+    """The mentee, or a coordinator or animator of the community, withdraws an open request;
+    a proposal waiting on it ends. Withdrawing twice changes nothing."""
+    request = await _locked_request(session, request_id)
+    if request is None:
+        raise NotAllowed("no such request")
+    if person_id != request.mentee_id and not await may_supervise(
+        session, person_id=person_id, community_id=request.community_id
+    ):
+        raise NotAllowed("only the mentee, a coordinator or an animator may withdraw a request")
+    if request.status == MentorRequestStatus.CANCELLED:
+        return Withdrawal(request, None, changed=False)
+    if request.status != MentorRequestStatus.OPEN:
+        raise RequestClosed(request_id)
+    waiting = await pending_proposal(session, request_id=request_id)
+    if waiting is not None:
+        waiting.status = PairingStatus.ENDED
+        waiting.ended_at = now
+    request.status = MentorRequestStatus.CANCELLED
+    await session.flush()
+    logger.info("mentor request %s withdrawn", request_id)
+    return Withdrawal(request, waiting, changed=True)
+
+
+async def unserved_requests(session: AsyncSession, *, community_id: int) -> list[int]:
+    """Open requests of the community with no proposal waiting and no eligible mentor: they
+    wait for a volunteer."""
+    waiting = (
+        await session.exec(
+            select(MentorRequest)
+            .where(MentorRequest.community_id == community_id)
+            .where(MentorRequest.status == MentorRequestStatus.OPEN)
+            .order_by(col(MentorRequest.id))
+        )
+    ).all()
+    found: list[int] = []
+    for request in waiting:
+        assert request.id is not None
+        if await pending_proposal(session, request_id=request.id) is not None:
+            continue
+        if not await _candidates(session, request):
+            found.append(request.id)
+    return found
 
 
 async def supervisors(session: AsyncSession, *, community_id: int) -> list[Person]:

@@ -267,7 +267,9 @@ class PairingStatus(enum.StrEnum):
     PROPOSED = "proposed"  # confirmed by a coordinator or animator, waiting for the mentor
     ACTIVE = "active"
     DECLINED = "declined"  # the mentor said no: never suggested again to this mentee
-    ENDED = "ended"
+    # The mentor did not answer in time: never proposed again for that request.
+    EXPIRED = "expired"
+    ENDED = "ended"  # also a proposal withdrawn (the request was withdrawn meanwhile)
 
 
 class MentorRequest(SQLModel, table=True):

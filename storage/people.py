@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from dataclasses import astuple, dataclass
 
 from sqlalchemy import Table, update
 from sqlmodel import select
@@ -57,11 +59,52 @@ async def record_participant(session: AsyncSession, *, participant: Participant)
         for column in ("aad_object_id", "tenant_id", "name", "locale")
         if values[column] is not None
     ]
-    await upsert(session, PERSON_TABLE, values, conflict=["teams_user_id"], update=refreshed)
-    person = (
-        await session.exec(select(Person).where(Person.teams_user_id == participant.teams_user_id))
-    ).one()
-    return person
+    # One round trip: the row comes back from the upsert itself (RETURNING, on both databases).
+    row = await upsert(
+        session,
+        PERSON_TABLE,
+        values,
+        conflict=["teams_user_id"],
+        update=refreshed,
+        returning=PERSON_TABLE.c,
+    )
+    assert row is not None  # ON CONFLICT DO UPDATE returns the row, inserted or updated
+    return Person(**row._mapping)
+
+
+class RecentConversations:
+    """Conversations this process recorded lately, and with what. Most turns come from a
+    conversation whose address has not changed since its last turn: those skip the two
+    statements of `remember_conversation` (bench/turns.py). An entry lasts `ttl_s`, and is
+    matched on every recorded value, the person's id included: after an erasure the person
+    comes back under a new id, and the conversation is recorded again."""
+
+    def __init__(self, *, ttl_s: float = 600.0, size: int = 10_000) -> None:
+        self._ttl_s = ttl_s
+        self._size = size
+        self._entries: OrderedDict[str, tuple[tuple[object, ...], float]] = OrderedDict()
+
+    @staticmethod
+    def _values(address: ConversationAddress, person_id: int | None) -> tuple[object, ...]:
+        return (*astuple(address), person_id)
+
+    def fresh(self, address: ConversationAddress, person_id: int | None) -> bool:
+        entry = self._entries.get(address.conversation_id)
+        return (
+            entry is not None
+            and entry[0] == self._values(address, person_id)
+            and time.monotonic() - entry[1] < self._ttl_s
+        )
+
+    def remember(self, address: ConversationAddress, person_id: int | None) -> None:
+        """Call once the transaction that recorded it has committed."""
+        self._entries[address.conversation_id] = (
+            self._values(address, person_id),
+            time.monotonic(),
+        )
+        self._entries.move_to_end(address.conversation_id)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
 
 
 async def remember_conversation(

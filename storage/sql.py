@@ -2,45 +2,74 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import CursorResult, Table
+from sqlalchemy import ColumnElement, CursorResult, Executable, Row, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
+Executor = AsyncSession | AsyncConnection
 
 
-async def upsert(
-    session: AsyncSession,
+def _dialect(executor: Executor) -> str:
+    bind = executor.get_bind() if isinstance(executor, AsyncSession) else executor
+    return bind.dialect.name
+
+
+@lru_cache(maxsize=256)
+def _insert_statement(
+    dialect: str,
     table: Table,
-    values: Mapping[str, Any],
-    *,
-    conflict: Sequence[str],
-    update: Sequence[str],
-) -> None:
-    """INSERT … ON CONFLICT DO UPDATE: one statement, safe when two replicas race."""
-    module: Any = postgresql if _dialect(session) == "postgresql" else sqlite
-    statement = module.insert(table).values(**values)
+    columns: tuple[str, ...],
+    conflict: tuple[str, ...],
+    update: tuple[str, ...],
+    returning: tuple[ColumnElement[Any], ...],
+) -> Executable:
+    """The statement for one shape of call, built once: building an INSERT … ON CONFLICT (its
+    `excluded` alias above all) cost more CPU than running it (bench/turns.py). The values are
+    bound at execution, so a cached statement holds none."""
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table)
     if update:
         statement = statement.on_conflict_do_update(
             index_elements=list(conflict), set_={c: statement.excluded[c] for c in update}
         )
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
-    await session.execute(statement)
+    if returning:
+        statement = statement.returning(*returning)
+    # `columns` is part of the cache key only: the INSERT names the columns of its parameters.
+    del columns
+    result: Executable = statement
+    return result
+
+
+async def upsert(
+    executor: Executor,
+    table: Table,
+    values: Mapping[str, Any],
+    *,
+    conflict: Sequence[str],
+    update: Sequence[str],
+    returning: Iterable[ColumnElement[Any]] = (),
+) -> Row[Any] | None:
+    """INSERT … ON CONFLICT DO UPDATE: one statement, safe when two replicas race. With
+    `returning`, the row as stored (None when DO NOTHING skipped it)."""
+    columns = tuple(returning)
+    statement = _insert_statement(
+        _dialect(executor), table, tuple(values), tuple(conflict), tuple(update), columns
+    )
+    result = await executor.execute(statement, dict(values))
+    return result.first() if columns else None
 
 
 async def insert_if_absent(
-    session: AsyncSession, table: Table, values: Mapping[str, Any], *, conflict: Sequence[str]
+    executor: Executor, table: Table, values: Mapping[str, Any], *, conflict: Sequence[str]
 ) -> bool:
     """Insert a row unless its key exists; True when this call inserted it."""
-    module: Any = postgresql if _dialect(session) == "postgresql" else sqlite
-    statement = (
-        module.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
-    )
-    result: CursorResult[tuple[()]] = await session.execute(statement)  # type: ignore[assignment]
+    statement = _insert_statement(_dialect(executor), table, tuple(values), tuple(conflict), (), ())
+    result: CursorResult[tuple[()]] = await executor.execute(statement, dict(values))  # type: ignore[assignment]
     return bool(result.rowcount)

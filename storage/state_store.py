@@ -22,13 +22,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jsonpickle
-from botbuilder.core import Storage
-from sqlalchemy import CursorResult, delete, insert, select, update
+from botbuilder.core import PrivateConversationState, Storage, TurnContext
+from botbuilder.core.bot_state import CachedBotState
+from sqlalchemy import CursorResult, Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import SessionFactory
 from storage.models import BotState, utcnow
+from storage.sql import upsert
 
 logger = logging.getLogger(__name__)
 
@@ -66,27 +70,60 @@ def _with_etag(value: Any, etag: str) -> Any:
     return value
 
 
+# A stored item as read: its jsonpickle text and its etag.
+Stored = tuple[str, str]
+BOT_STATE: Table = BotState.__table__  # type: ignore[attr-defined]
+
+
+def encode_state(value: Any) -> str:
+    """The stored text of an item, its etag left out (the etag belongs to the row)."""
+    payload = {k: v for k, v in value.items() if k != "e_tag"} if isinstance(value, dict) else value
+    encoded: str = jsonpickle.encode(payload, keys=True)
+    return encoded
+
+
+def decode_state(stored: Stored) -> Any:
+    data, etag = stored
+    return _with_etag(jsonpickle.decode(data, keys=True), etag)
+
+
+async def read_encoded_in(session: AsyncSession, keys: Sequence[str]) -> dict[str, Stored]:
+    """Items as stored, read within the caller's session (the turn's first transaction)."""
+    if not keys:
+        return {}
+    asked = {stored_key(key): key for key in keys}
+    rows = (
+        await session.execute(
+            select(col(BotState.key), col(BotState.data), col(BotState.etag)).where(
+                col(BotState.key).in_(list(asked))
+            )
+        )
+    ).all()
+    return {asked[key]: (data, etag) for key, data, etag in rows}
+
+
+# Built once (see storage/sql.py): the etag check and the write in one conditional UPDATE.
+_UPDATE_IF_ETAG = (
+    update(BotState)
+    .where(col(BotState.key) == bindparam("k"), col(BotState.etag) == bindparam("expected"))
+    .values(data=bindparam("data"), etag=bindparam("etag"), updated_at=bindparam("now"))
+)
+
+
 class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
     def __init__(self, sessions: SessionFactory) -> None:
         super().__init__()
         self._sessions = sessions
+        # A write is one statement: in autocommit it needs no BEGIN and COMMIT round trips,
+        # and stays atomic (one statement is its own transaction).
+        engine: AsyncEngine = sessions.kw["bind"]
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def read(self, keys: Sequence[str]) -> dict[str, Any]:
         if not keys:
             return {}
-        asked = {stored_key(key): key for key in keys}
-        async with self._sessions() as session:
-            rows = (
-                await session.execute(
-                    select(col(BotState.key), col(BotState.data), col(BotState.etag)).where(
-                        col(BotState.key).in_(list(asked))
-                    )
-                )
-            ).all()
-        result: dict[str, Any] = {}
-        for key, data, etag in rows:
-            result[asked[key]] = _with_etag(jsonpickle.decode(data, keys=True), etag)
-        return result
+        stored = await self.read_encoded(keys)
+        return {key: decode_state(item) for key, item in stored.items()}
 
     async def write(self, changes: Mapping[str, Any]) -> None:
         if changes is None:
@@ -94,33 +131,45 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
         for key, value in changes.items():
             await self._write_one(key, value)
 
-    async def _write_one(self, original_key: str, value: Any) -> None:
-        key = stored_key(original_key)
+    async def _write_one(self, key: str, value: Any) -> None:
         expected = _etag_of(value)
         if expected == "":
             raise ValueError("SqlStorage.write(): empty etag")
-        new_etag = uuid.uuid4().hex
-        # The etag belongs to the row, not to the payload.
-        payload_value = (
-            {k: v for k, v in value.items() if k != "e_tag"} if isinstance(value, dict) else value
-        )
-        data = jsonpickle.encode(payload_value, keys=True)
+        await self.write_encoded(key, encode_state(value), expected=expected)
+
+    async def read_encoded(self, keys: Sequence[str]) -> dict[str, Stored]:
+        async with self._sessions() as session:
+            return await read_encoded_in(session, keys)
+
+    async def write_encoded(self, original_key: str, data: str, *, expected: str | None) -> str:
+        """Store `data` (from `encode_state`) under the etag rules above; the new etag."""
         if len(data) > MAX_STATE_BYTES:
             raise ValueError(f"state for one key exceeds {MAX_STATE_BYTES} bytes")
+        key = stored_key(original_key)
+        new_etag = uuid.uuid4().hex
         now = utcnow()
-        async with self._sessions() as session, session.begin():
-            statement = (
-                update(BotState)
-                .where(col(BotState.key) == key)
-                .values(data=data, etag=new_etag, updated_at=now)
+        values = {"key": key, "data": data, "etag": new_etag, "updated_at": now}
+        if expected is None or expected == "*":
+            # Overwrite whatever is there: one INSERT … ON CONFLICT DO UPDATE.
+            async with self._autocommit.connect() as connection:
+                await upsert(
+                    connection,
+                    BOT_STATE,
+                    values,
+                    conflict=["key"],
+                    update=["data", "etag", "updated_at"],
+                )
+            return new_etag
+        async with self._autocommit.connect() as connection:
+            result: CursorResult[tuple[()]] = await connection.execute(
+                _UPDATE_IF_ETAG,
+                {"k": key, "expected": expected, "data": data, "etag": new_etag, "now": now},
             )
-            if expected is not None and expected != "*":
-                statement = statement.where(col(BotState.etag) == expected)
-            result: CursorResult[tuple[()]] = await session.execute(statement)  # type: ignore[assignment]
-            updated = result.rowcount
-            if updated:
-                return
-            # Nothing updated: either the key is new, or its etag moved on.
+        if result.rowcount:
+            return new_etag
+        async with self._sessions() as session, session.begin():
+            # Nothing updated: either the key is gone (MemoryStorage then writes), or its etag
+            # moved on.
             exists = (
                 await session.execute(select(col(BotState.key)).where(col(BotState.key) == key))
             ).first()
@@ -128,19 +177,10 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
                 raise EtagConflictError(f"etag conflict on state key (expected {expected})")
         try:
             async with self._sessions() as session, session.begin():
-                await session.execute(
-                    insert(BotState).values(key=key, data=data, etag=new_etag, updated_at=now)
-                )
-        except IntegrityError as error:
-            # A concurrent first write of the same key won the race.
-            if expected is not None and expected != "*":
-                raise EtagConflictError("etag conflict on new state key") from error
-            async with self._sessions() as session, session.begin():
-                await session.execute(
-                    update(BotState)
-                    .where(col(BotState.key) == key)
-                    .values(data=data, etag=new_etag, updated_at=now)
-                )
+                await session.execute(insert(BotState).values(**values))
+        except IntegrityError as error:  # a concurrent first write of the same key won
+            raise EtagConflictError("etag conflict on new state key") from error
+        return new_etag
 
     async def delete(self, keys: Sequence[str]) -> None:
         if not keys:
@@ -149,3 +189,56 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
             await session.execute(
                 delete(BotState).where(col(BotState.key).in_([stored_key(k) for k in keys]))
             )
+
+
+class _EncodedCache(CachedBotState):  # type: ignore[misc]  # botbuilder is untyped
+    """A turn's cached state whose "hash" is its stored text: botbuilder's own hashes the state
+    with jsonpickle at load, at each change check and after saving, then the storage encodes
+    it again; this way a turn decodes once and encodes once."""
+
+    def __init__(self, state: dict[str, Any], encoded: str) -> None:
+        self.state = state
+        self.hash = encoded
+
+    def compute_hash(self, obj: object) -> str:
+        return encode_state(obj)
+
+
+class SqlPrivateConversationState(PrivateConversationState):  # type: ignore[misc]
+    """PrivateConversationState on SqlStorage that reads and writes stored text directly, and
+    can be primed with what the turn's first transaction already read."""
+
+    def __init__(self, storage: SqlStorage) -> None:
+        super().__init__(storage)
+        self._sql = storage
+
+    def prime(self, turn_context: TurnContext, stored: Stored | None) -> None:
+        if stored is None:
+            state: dict[str, Any] = {}
+            encoded = encode_state(state)
+        else:
+            state = decode_state(stored)
+            # jsonpickle gives back the same text for what it decoded; were it ever not to,
+            # the state would only be written once more than needed.
+            encoded = stored[0]
+        turn_context.turn_state[self._context_service_key] = _EncodedCache(state, encoded)
+
+    async def load(self, turn_context: TurnContext, force: bool = False) -> None:
+        # Unlike botbuilder's, an empty state read this turn is not read again at each access.
+        if force or self.get_cached_state(turn_context) is None:
+            key = self.get_storage_key(turn_context)
+            self.prime(turn_context, (await self._sql.read_encoded([key])).get(key))
+
+    async def save_changes(self, turn_context: TurnContext, force: bool = False) -> None:
+        cached = self.get_cached_state(turn_context)
+        if cached is None:
+            return
+        encoded = encode_state(cached.state)
+        if not force and encoded == cached.hash:
+            return
+        etag = await self._sql.write_encoded(
+            self.get_storage_key(turn_context), encoded, expected=_etag_of(cached.state)
+        )
+        # A second save in the same turn then holds the current etag, not a conflicting one.
+        cached.state["e_tag"] = etag
+        cached.hash = encoded

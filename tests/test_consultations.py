@@ -45,6 +45,7 @@ from bot.consultations_flow import (
     purge_summaries,
 )
 from bot.deliveries import RenderContext
+from bot.scheduler import Jobs
 from cards.common import CARD_VERSION, MAX_CARD_BYTES, Element
 from cards.consultations import (
     build_assigned_requests_card,
@@ -2293,3 +2294,115 @@ def test_every_label_key_is_in_both_catalogs() -> None:
     for language in ("fr", "en"):
         present = {str(m.id) for m in catalog(language) if m.id and m.string}
         assert keys - present == set(), language
+
+
+# -- escalation over Quebec's statutory holidays, through the scheduler's job ------------------
+
+
+def escalation_job(
+    sessions: SessionFactory, clock: list[datetime], wakes: list[int], **overrides: Any
+) -> Jobs:
+    """The scheduler's own job, its settings read like at start, the clock frozen at clock[0]."""
+    settings = make_settings(
+        "sqlite+aiosqlite://",
+        CARREFOUR_CONSULTATION_REMINDER_WORKING_DAYS=2,
+        CARREFOUR_CONSULTATION_ESCALATION_WORKING_DAYS=5,
+        **overrides,
+    )
+    return Jobs(
+        settings=settings,
+        sessions=sessions,
+        wake_dispatcher=lambda: wakes.append(1),
+        clock=lambda: clock[0],
+    )
+
+
+async def test_a_request_made_before_good_friday_is_not_escalated_over_the_long_weekend(
+    any_sessions: SessionFactory,
+) -> None:
+    sessions = any_sessions
+    s = await scene(sessions)
+    thursday = montreal(2026, 4, 2, 15)  # the day before Good Friday (Easter: 5 April 2026)
+    request = await submitted(sessions, s, now=thursday)
+    clock = [thursday]
+    wakes: list[int] = []
+    jobs = escalation_job(sessions, clock, wakes)
+
+    async def run(moment: datetime) -> int:
+        clock[0] = moment
+        return await jobs.escalate_consultations()
+
+    # Weekends only, Easter Monday 15:00 would be two working days (a reminder) and Thursday
+    # 9 April five (the animators told). Good Friday and Easter Monday do not count.
+    for moment in (
+        montreal(2026, 4, 3, 16),
+        montreal(2026, 4, 4, 12),
+        montreal(2026, 4, 6, 15),
+        montreal(2026, 4, 6, 23, 59),
+        montreal(2026, 4, 7, 16),
+        montreal(2026, 4, 8, 14, 59),
+    ):
+        assert await run(moment) == 0, moment
+    assert {r.kind for r in await rows(sessions, OutboxMessage)} == {KIND_NEW}
+    assert await run(montreal(2026, 4, 8, 15)) == 2  # Wednesday: two working days
+    for moment in (montreal(2026, 4, 9, 15), montreal(2026, 4, 10, 16), montreal(2026, 4, 13, 14)):
+        assert await run(moment) == 0, moment
+    assert await run(montreal(2026, 4, 13, 15)) == 1  # Monday 13 April: five working days
+    assert len(wakes) == 2
+    assert sorted(
+        (r.person_id, r.kind)
+        for r in await rows(sessions, OutboxMessage)
+        if r.kind in (KIND_REMINDER, KIND_WAITING)
+    ) == sorted(
+        [
+            (s.coordinator.id, KIND_REMINDER),
+            (s.second_coordinator.id, KIND_REMINDER),
+            (s.animator.id, KIND_WAITING),
+        ]
+    )
+    assert [
+        (a, d) for _actor, a, d in await events(sessions) if a in ("reminded", "escalated")
+    ] == [
+        ("reminded", "working_days=2"),
+        ("escalated", "working_days=5"),
+    ]
+    reminder = next(r for r in await rows(sessions, OutboxMessage) if r.kind == KIND_REMINDER)
+    card = card_of(await render_row(sessions, reminder))
+    assert card["body"][0]["text"] == f"Rappel : demande non assignée — {request.reference}"
+    assert card["body"][2]["text"] == "Elle attend une assignation depuis 2 jours ouvrables."
+
+
+async def test_the_extra_non_working_days_setting_delays_the_reminder(
+    any_sessions: SessionFactory,
+) -> None:
+    sessions = any_sessions
+    s = await scene(sessions)
+    wednesday = montreal(2026, 12, 23, 10)
+    await submitted(sessions, s, now=wednesday)
+    clock = [wednesday]
+    wakes: list[int] = []
+    # The services close between Christmas and New Year's Day (1 January 2027 is a Friday).
+    jobs = escalation_job(
+        sessions,
+        clock,
+        wakes,
+        CARREFOUR_EXTRA_NON_WORKING_DAYS="2026-12-28,2026-12-29,2026-12-30,2026-12-31",
+    )
+
+    async def run(moment: datetime) -> int:
+        clock[0] = moment
+        return await jobs.escalate_consultations()
+
+    # Thursday 24 December is the first working day; Christmas, the weekend, the closure and
+    # New Year's Day are not: the second is Monday 4 January.
+    for moment in (montreal(2026, 12, 28, 10), montreal(2026, 12, 31, 12), montreal(2027, 1, 4, 9)):
+        assert await run(moment) == 0, moment
+    assert await run(montreal(2027, 1, 4, 10)) == 2
+    assert await run(montreal(2027, 1, 6, 10)) == 0
+    assert await run(montreal(2027, 1, 7, 10)) == 1
+    assert [
+        (a, d) for _actor, a, d in await events(sessions) if a in ("reminded", "escalated")
+    ] == [
+        ("reminded", "working_days=2"),
+        ("escalated", "working_days=5"),
+    ]

@@ -3,6 +3,7 @@ check-ins planned from the agreement, the renderers and the cards in French and 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import pytest
 from botbuilder.core import TurnContext
 from botbuilder.core.adapters import TestAdapter
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
+from pydantic import ValidationError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,21 +22,26 @@ from bot.deliveries import RenderContext
 from bot.mentoring_flow import (
     KIND_AGREEMENT,
     KIND_CHECKIN,
+    KIND_LAPSED,
     KIND_PAIRED,
     KIND_PROPOSAL,
     KIND_SUGGESTIONS,
     KIND_TERMS,
+    KIND_WITHDRAWN,
     MENTORING_RENDERERS,
+    expire_proposals,
     handle_mentoring_action,
     on_mentor_command,
     on_volunteer_command,
 )
+from bot.scheduler import Jobs
 from cards.common import CARD_VERSION, MAX_CARD_BYTES, Element
 from cards.mentoring import (
     build_agreement_card,
     build_checkin_card,
     build_community_choice_card,
     build_proposal_card,
+    build_request_card,
     build_suggestions_card,
     build_terms_card,
 )
@@ -57,6 +64,7 @@ from storage.models import (
 )
 from storage.outbox import Claimed
 from tests import factories
+from tests.conftest import make_settings
 
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 TZ = "America/Montreal"
@@ -581,6 +589,9 @@ class Bot:
     def texts(self) -> list[str]:
         return [a.text for a in self.replies()]
 
+    def cards(self) -> list[Element]:
+        return [a.attachments[0].content for a in self.replies()]
+
 
 async def test_the_mentor_command_sends_the_request_to_each_coordinator_and_animator(
     sessions: SessionFactory,
@@ -592,6 +603,7 @@ async def test_the_mentor_command_sends_the_request_to_each_coordinator_and_anim
         animator = await profiled(session, 2, where, roles=(Role.ANIMATOR,))
         newcomer = await profiled(session, 3, where, discipline=SOCIAL_WORK)
 
+    bot.now = START
     await on_mentor_command(
         bot._context(),
         sessions=sessions,
@@ -599,13 +611,22 @@ async def test_the_mentor_command_sends_the_request_to_each_coordinator_and_anim
         community_id=None,
         wake=bot._wake,
     )
-    assert bot.texts() == [
-        "C’est parti ! J’ai transmis votre demande de jumelage à la coordination et à "
-        "l’animation de CdeP Soins palliatifs. Elles choisiront un·e mentor·e, qui devra "
-        "d’abord accepter ; vous recevrez ensuite l’entente de jumelage à remplir ensemble."
-    ]
+    (card,) = bot.cards()
     rows = await queued(sessions)
     request_id = rows[0].params["request_id"]
+    assert _lines(card)[:2] == [
+        "Votre demande de jumelage — CdeP Soins palliatifs",
+        "C’est parti ! J’ai transmis votre demande de jumelage à la coordination et à "
+        "l’animation de CdeP Soins palliatifs. Elles choisiront un·e mentor·e, qui devra "
+        "d’abord accepter ; vous recevrez ensuite l’entente de jumelage à remplir ensemble.",
+    ]
+    assert _lines(card)[2].startswith("Demande faite le ")
+    # The request's card can withdraw it, after a confirmation.
+    (withdraw,) = card["actions"]
+    assert withdraw["title"] == "Retirer ma demande"
+    assert [(a["title"], a["data"]) for a in withdraw["card"]["actions"]] == [
+        ("Oui, retirer", {"verb": "mentoring.withdraw", "request_id": request_id})
+    ]
     assert sorted((r.person_id, r.kind, r.dedup_key) for r in rows) == [
         (coordinator.id, KIND_SUGGESTIONS, f"mentoring:request:{request_id}:to:{coordinator.id}"),
         (animator.id, KIND_SUGGESTIONS, f"mentoring:request:{request_id}:to:{animator.id}"),
@@ -620,7 +641,9 @@ async def test_the_mentor_command_sends_the_request_to_each_coordinator_and_anim
         community_id=None,
         wake=bot._wake,
     )
-    assert bot.texts()[0].startswith("Votre demande de jumelage dans CdeP Soins palliatifs est")
+    (again,) = bot.cards()
+    assert _lines(again)[1].startswith("Votre demande de jumelage dans CdeP Soins palliatifs est")
+    assert again["actions"][0]["card"]["actions"][0]["data"]["request_id"] == request_id
     assert len(await queued(sessions)) == 2
     assert bot.wakes == 1
 
@@ -655,10 +678,13 @@ async def test_the_mentor_command_asks_which_community(sessions: SessionFactory)
 
     # The chosen button comes back as a card action.
     assert await bot.click(newcomer, buttons[1]["data"], "en-US")
-    assert bot.texts()[0] == (
+    (request_card,) = bot.cards()
+    assert _lines(request_card)[:2] == [
+        "Your mentoring request — CdeP Soins palliatifs",
         "Your request is recorded, but CdeP Soins palliatifs has no coordinator or facilitator "
-        "to handle it. Please tell a member of the community."
-    )
+        "to handle it. Please tell a member of the community.",
+    ]
+    assert request_card["actions"][0]["title"] == "Withdraw my request"
     await on_mentor_command(
         bot._context(), sessions=sessions, info=bot.info(loner), community_id=None, wake=bot._wake
     )
@@ -967,8 +993,29 @@ def _texts(card: Element) -> str:
     return json.dumps(card, ensure_ascii=False)
 
 
+def _lines(card: Element) -> list[str]:
+    """The card's text blocks, in order (nested containers included)."""
+    found: list[str] = []
+
+    def walk(items: list[Element]) -> None:
+        for item in items:
+            if item.get("type") == "TextBlock":
+                found.append(item["text"])
+            walk(item.get("items", []))
+
+    walk(card["body"])
+    return found
+
+
 def _actions(card: Element) -> list[Element]:
-    found: list[Element] = list(card.get("actions", []))
+    """Every button, with a ShowCard's confirmation button in its place."""
+    found: list[Element] = [
+        inner
+        for action in card.get("actions", [])
+        for inner in (
+            action["card"]["actions"] if action["type"] == "Action.ShowCard" else [action]
+        )
+    ]
 
     def walk(items: list[Element]) -> None:
         for item in items:
@@ -1054,13 +1101,17 @@ def test_the_suggestions_card(locale: str, expected: list[str]) -> None:
     assert card["version"] == CARD_VERSION == "1.5"
     assert _size(card) < MAX_CARD_BYTES
     assert [a["data"] for a in _actions(card)] == [
-        {"verb": "mentoring.confirm", "request_id": 3, "mentor_id": person_id}
-        for person_id in (10, 20, 21)
+        {"verb": "mentoring.withdraw", "request_id": 3},
+        *(
+            {"verb": "mentoring.confirm", "request_id": 3, "mentor_id": person_id}
+            for person_id in (10, 20, 21)
+        ),
     ]
     empty = build_suggestions_card(
         request, mentee=mentee, profile=profile, community=where, suggestions=[], locale=locale
     )
-    assert _actions(empty) == []
+    # Nobody to propose: only withdrawing the request is left.
+    assert [a["data"] for a in _actions(empty)] == [{"verb": "mentoring.withdraw", "request_id": 3}]
     assert "devenir mentor" in _texts(empty) or "mentor volunteer" in _texts(empty)
 
 
@@ -1149,3 +1200,515 @@ def test_a_long_suggestions_card_stays_under_the_teams_limit() -> None:
         locale="fr-CA",
     )
     assert _size(card) < MAX_CARD_BYTES
+
+
+# -- proposals left unanswered ------------------------------------------------------------------
+
+
+async def _proposed(sessions: SessionFactory, s: Scene, bot: Bot) -> MentorPairing:
+    """The coordinator proposes the best-ranked mentor at START (the proposal's clock)."""
+    bot.now = START
+    value = {"verb": "mentoring.confirm", "request_id": s.request.id, "mentor_id": s.mentors[0].id}
+    assert await bot.click(s.coordinator, value)
+    bot.replies()
+    (pairing,) = await pairings(sessions)
+    return pairing
+
+
+async def _pairing_status(sessions: SessionFactory, pairing_id: int) -> PairingStatus:
+    async with sessions() as session:
+        row = await session.get(MentorPairing, pairing_id)
+        assert row is not None
+        return PairingStatus(row.status)
+
+
+def _text(activity: Activity | None) -> str:
+    assert activity is not None
+    if activity.text:
+        return str(activity.text)
+    return _texts(activity.attachments[0].content)
+
+
+async def test_an_unanswered_proposal_expires_once_and_the_request_comes_back(
+    any_sessions: SessionFactory,
+) -> None:
+    sessions = any_sessions
+    s = await scene(sessions)
+    bot = Bot(sessions)
+    silent, other = s.mentors
+    pairing = await _proposed(sessions, s, bot)
+    wakes: list[int] = []
+
+    async def run(now: datetime) -> int:
+        return await expire_proposals(
+            sessions=sessions, now=now, days=5, wake=lambda: wakes.append(1)
+        )
+
+    # Five days minus a minute: still waiting for the mentor.
+    assert await run(START + timedelta(days=5, minutes=-1)) == 0
+    assert await _pairing_status(sessions, _id(pairing)) == PairingStatus.PROPOSED
+    assert wakes == []
+
+    later = START + timedelta(days=5)
+    assert await run(later) == 3  # the mentor, the coordinator, the animator
+    assert await run(later) == 0  # running again: nothing twice
+    assert await run(later + timedelta(hours=1)) == 0
+    assert wakes == [1]
+    assert await _pairing_status(sessions, _id(pairing)) == PairingStatus.EXPIRED
+    assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.OPEN
+
+    rows = await queued(sessions)
+    (proposal,) = [r for r in rows if r.kind == KIND_PROPOSAL]
+    assert proposal.status == "cancelled"  # never delivered: no longer asks for an answer
+    (lapsed,) = [r for r in rows if r.kind == KIND_LAPSED]
+    assert (lapsed.person_id, lapsed.dedup_key) == (
+        silent.id,
+        f"mentoring:lapsed:{pairing.id}:to:{silent.id}",
+    )
+    back = sorted((r.person_id or 0, r.dedup_key) for r in rows if r.kind == KIND_SUGGESTIONS)
+    assert back == sorted(
+        (_id(p), f"mentoring:request:{s.request.id}:lapsed:{pairing.id}:to:{p.id}")
+        for p in (s.coordinator, s.animator)
+    )
+
+    # The mentor is told kindly, in their language, with the date of the proposal.
+    assert _text(await render(sessions, lapsed)) == (
+        "La proposition d’accompagner Personne 4 dans CdeP Soins palliatifs, envoyée le lundi 23 "
+        "novembre 2026, est arrivée à échéance sans réponse. Aucun souci : la coordination "
+        "sollicitera une autre personne et je ne vous la proposerai plus. Merci de votre "
+        "disponibilité !"
+    )
+    assert "sent on Monday, November 23, 2026, has lapsed" in _text(
+        await render(sessions, lapsed, "en-US")
+    )
+    # The coordination gets fresh suggestions, without the mentor who did not answer.
+    to_coordinator = next(
+        r for r in rows if r.kind == KIND_SUGGESTIONS and r.person_id == s.coordinator.id
+    )
+    french = _text(await render(sessions, to_coordinator))
+    assert (
+        "Personne 10 n’a pas répondu à la proposition dans le délai de 5 jours : elle a expiré"
+        in french
+    )
+    assert f"Proposer {other.name}" in french
+    assert f"Proposer {silent.name}" not in french
+    assert "Personne 10 did not answer the proposal within 5 days: it has lapsed" in _text(
+        await render(sessions, to_coordinator, "en-US")
+    )
+
+    # A late answer changes nothing, and says why.
+    bot.now = later + timedelta(hours=2)
+    assert await bot.click(silent, {"verb": "mentoring.accept", "pairing_id": pairing.id})
+    assert bot.texts() == [
+        "Cette proposition n’est plus d’actualité : elle est arrivée à échéance ou la demande a "
+        "été retirée. Merci de votre disponibilité !"
+    ]
+    assert await bot.click(
+        silent, {"verb": "mentoring.decline", "pairing_id": pairing.id}, locale="en-US"
+    )
+    assert bot.texts() == [
+        "This proposal no longer applies: it lapsed or the request was withdrawn. "
+        "Thank you for being available!"
+    ]
+    assert await _pairing_status(sessions, _id(pairing)) == PairingStatus.EXPIRED
+    # That mentor is never proposed again for this request…
+    again = {"verb": "mentoring.confirm", "request_id": s.request.id, "mentor_id": silent.id}
+    assert await bot.click(s.coordinator, again)
+    (refused, current) = bot.replies()
+    assert refused.text == "Cette personne n’est plus disponible pour ce jumelage. Voici les " + (
+        "suggestions à jour."
+    )
+    assert f"Proposer {silent.name}" not in _text(current)
+    assert len(await pairings(sessions)) == 1
+    # …but another one can be, and the new proposal has its own time to answer.
+    assert await bot.click(s.coordinator, {**again, "mentor_id": other.id})
+    assert bot.texts() == ["Proposition envoyée à Personne 11. Je vous écris dès sa réponse."]
+    assert await run(bot.now + timedelta(days=4)) == 0
+
+
+async def test_the_last_mentor_lapsing_says_plainly_that_nobody_is_left(
+    sessions: SessionFactory,
+) -> None:
+    s = await scene(sessions, capacities=(1,))
+    bot = Bot(sessions)
+    pairing = await _proposed(sessions, s, bot)
+    assert await expire_proposals(
+        sessions=sessions, now=START + timedelta(days=1), days=1, wake=lambda: None
+    )
+    to_animator = next(
+        r
+        for r in await queued(sessions)
+        if r.kind == KIND_SUGGESTIONS and r.person_id == s.animator.id
+    )
+    french = _text(await render(sessions, to_animator))
+    assert "dans le délai de 1 jour : elle a expiré" in french
+    assert "Il n’y a pas d’autre mentor·e disponible pour l’instant. La demande reste ouverte" in (
+        french
+    )
+    assert "Proposer" not in french
+    english = _text(await render(sessions, to_animator, "en-US"))
+    assert "within 1 day: it has lapsed" in english
+    assert "There is no other mentor available right now. The request stays open" in english
+    assert await _pairing_status(sessions, _id(pairing)) == PairingStatus.EXPIRED
+
+
+async def test_two_replicas_expiring_at_once_send_each_message_once(database_url: str) -> None:
+    engines = [create_engine(database_url) for _ in range(2)]
+    try:
+        first, second = (session_factory(engine) for engine in engines)
+        s = await scene(first)
+        pairing = await _proposed(first, s, Bot(first))
+        later = START + timedelta(days=6)
+        counts = await asyncio.gather(
+            *(
+                expire_proposals(sessions=replica, now=later, days=5, wake=lambda: None)
+                for replica in (first, second)
+            )
+        )
+        assert sorted(counts) == [0, 3]
+        rows = [r for r in await queued(first) if r.kind != KIND_PROPOSAL]
+        assert sorted(r.kind for r in rows) == [KIND_LAPSED, KIND_SUGGESTIONS, KIND_SUGGESTIONS]
+        assert await _pairing_status(second, _id(pairing)) == PairingStatus.EXPIRED
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_an_answer_before_the_deadline_is_never_expired(sessions: SessionFactory) -> None:
+    s = await scene(sessions)
+    bot = Bot(sessions)
+    pairing = await _proposed(sessions, s, bot)
+    bot.now = START + timedelta(days=4)
+    assert await bot.click(s.mentors[0], {"verb": "mentoring.accept", "pairing_id": pairing.id})
+    count = len(await queued(sessions))
+    assert (
+        await expire_proposals(
+            sessions=sessions, now=START + timedelta(days=30), days=5, wake=lambda: None
+        )
+        == 0
+    )
+    assert await _pairing_status(sessions, _id(pairing)) == PairingStatus.ACTIVE
+    assert len(await queued(sessions)) == count
+
+
+async def test_the_scheduler_job_uses_the_setting(sessions: SessionFactory) -> None:
+    s = await scene(sessions)
+    pairing = await _proposed(sessions, s, Bot(sessions))
+    clock = START + timedelta(days=2)
+    settings = make_settings("sqlite+aiosqlite://", CARREFOUR_MENTOR_PROPOSAL_DAYS=3)
+    jobs = Jobs(
+        settings=settings, sessions=sessions, wake_dispatcher=lambda: None, clock=lambda: clock
+    )
+    assert await jobs.expire_mentor_proposals() == 0
+    clock = START + timedelta(days=3)
+    assert await jobs.expire_mentor_proposals() == 3
+    assert await _pairing_status(sessions, _id(pairing)) == PairingStatus.EXPIRED
+
+
+def test_the_proposal_delay_setting_defaults_to_five_days_and_is_checked() -> None:
+    assert make_settings("sqlite+aiosqlite://").mentor_proposal_days == 5
+    for wrong in (0, -1, 61, "cinq"):
+        with pytest.raises(ValidationError, match="CARREFOUR_MENTOR_PROPOSAL_DAYS"):
+            make_settings("sqlite+aiosqlite://", CARREFOUR_MENTOR_PROPOSAL_DAYS=wrong)
+
+
+# -- withdrawing a request ----------------------------------------------------------------------
+
+
+async def test_the_newcomer_withdraws_their_request_and_the_mentor_is_told(
+    any_sessions: SessionFactory,
+) -> None:
+    sessions = any_sessions
+    s = await scene(sessions)
+    bot = Bot(sessions)
+    mentor = s.mentors[0]
+    pairing = await _proposed(sessions, s, bot)
+    withdraw = {"verb": "mentoring.withdraw", "request_id": str(s.request.id)}
+
+    assert await bot.click(s.newcomer, withdraw)
+    assert bot.texts() == [
+        "Votre demande de jumelage dans CdeP Soins palliatifs est retirée. Si vous changez "
+        "d’avis, écrivez-moi « mentor »."
+    ]
+    assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.CANCELLED
+    assert await _pairing_status(sessions, _id(pairing)) == PairingStatus.ENDED
+    assert bot.wakes == 2  # the proposal, then the word to the mentor
+    rows = await queued(sessions)
+    (proposal,) = [r for r in rows if r.kind == KIND_PROPOSAL]
+    assert proposal.status == "cancelled"
+    (told,) = [r for r in rows if r.kind == KIND_WITHDRAWN]
+    assert told.person_id == mentor.id  # the newcomer withdrew: nobody else to tell
+    assert _text(await render(sessions, told)) == (
+        "La demande de jumelage de Personne 4 dans CdeP Soins palliatifs a été retirée : vous "
+        "n’avez plus à répondre à la proposition que je vous avais transmise. Merci de votre "
+        "disponibilité !"
+    )
+    assert _text(await render(sessions, told, "en-US")) == (
+        "Personne 4’s mentoring request in CdeP Soins palliatifs has been withdrawn: you no "
+        "longer need to answer the proposal I sent you. Thank you for being available!"
+    )
+
+    # A second tap, the mentor's late answer, a stale suggestions card: nothing changes.
+    count = len(await queued(sessions))
+    assert await bot.click(s.newcomer, withdraw, locale="en-US")
+    assert bot.texts() == ["This mentoring request is already withdrawn."]
+    assert await bot.click(mentor, {"verb": "mentoring.accept", "pairing_id": pairing.id})
+    assert bot.texts()[0].startswith("Cette proposition n’est plus d’actualité")
+    confirm = {"verb": "mentoring.confirm", "request_id": s.request.id, "mentor_id": mentor.id}
+    assert await bot.click(s.animator, confirm)
+    assert bot.texts() == ["Ce jumelage est déjà réglé : il n’y a rien de plus à faire."]
+    assert len(await queued(sessions)) == count
+    assert await _pairing_status(sessions, _id(pairing)) == PairingStatus.ENDED
+    # The proposal no longer holds a place in the mentor's capacity, nor expires later.
+    assert (
+        await expire_proposals(
+            sessions=sessions, now=START + timedelta(days=9), days=5, wake=lambda: None
+        )
+        == 0
+    )
+
+    # The newcomer may ask again: a new request.
+    await on_mentor_command(
+        bot._context(),
+        sessions=sessions,
+        info=bot.info(s.newcomer),
+        community_id=None,
+        wake=bot._wake,
+    )
+    (card,) = bot.cards()
+    assert _lines(card)[1].startswith("C’est parti !")
+    assert card["actions"][0]["card"]["actions"][0]["data"]["request_id"] != s.request.id
+
+
+@pytest.mark.parametrize(
+    ("locale", "refusal"),
+    [
+        ("fr-CA", "Vous ne pouvez retirer que vos propres demandes de jumelage."),
+        ("en-US", "You can only withdraw your own mentoring requests."),
+    ],
+)
+async def test_someone_elses_request_cannot_be_withdrawn(
+    sessions: SessionFactory, locale: str, refusal: str
+) -> None:
+    s = await scene(sessions)
+    bot = Bot(sessions)
+    pairing = await _proposed(sessions, s, bot)
+    before = [(r.id, r.status) for r in await queued(sessions)]
+    bot.wakes = 0
+    # A plain member, the proposed mentor, a stranger's id: refused in the person's language.
+    for who in (s.member, s.mentors[0], s.mentors[1]):
+        assert await bot.click(
+            who, {"verb": "mentoring.withdraw", "request_id": s.request.id}, locale
+        )
+        assert bot.texts() == [refusal]
+    assert await bot.click(
+        s.newcomer, {"verb": "mentoring.withdraw", "request_id": 999_999}, locale
+    )
+    assert bot.texts() == [refusal]
+    # Not an id at all.
+    for junk in ("abc", None, -3, 2**63, True):
+        assert await bot.click(
+            s.newcomer, {"verb": "mentoring.withdraw", "request_id": junk}, locale
+        )
+        assert bot.texts() == [
+            "Ce bouton n’est plus valide. Tapez « aide » pour voir ce que je peux faire."
+            if locale == "fr-CA"
+            else "This button is no longer valid. Type “help” to see what I can do."
+        ]
+    assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.OPEN
+    assert await _pairing_status(sessions, _id(pairing)) == PairingStatus.PROPOSED
+    assert [(r.id, r.status) for r in await queued(sessions)] == before
+    assert bot.wakes == 0
+
+
+async def test_an_animator_withdraws_a_request_from_the_suggestions_card(
+    sessions: SessionFactory,
+) -> None:
+    s = await scene(sessions)
+    bot = Bot(sessions)
+    shown = await render(
+        sessions, _row(KIND_SUGGESTIONS, s.animator, request_id=s.request.id), "en-US"
+    )
+    assert shown is not None
+    card = shown.attachments[0].content
+    (withdraw,) = [a for a in card["actions"] if a["type"] == "Action.ShowCard"]
+    assert withdraw["title"] == "Withdraw the request"
+    assert "Withdraw Personne 4’s mentoring request?" in _texts(withdraw["card"])
+    data = withdraw["card"]["actions"][0]["data"]
+
+    assert await bot.click(s.animator, data, locale="en-US")
+    assert bot.texts() == [
+        "Personne 4’s mentoring request in CdeP Soins palliatifs is withdrawn. I let them know."
+    ]
+    assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.CANCELLED
+    (told,) = [r for r in await queued(sessions) if r.kind == KIND_WITHDRAWN]
+    assert told.person_id == s.newcomer.id
+    assert _text(await render(sessions, told)) == (
+        "Votre demande de jumelage dans CdeP Soins palliatifs a été retirée par la coordination "
+        "ou l’animation. Si vous souhaitez toujours un·e mentor·e, écrivez-moi « mentor »."
+    )
+    # Told only to the newcomer: the rendered notice is not for anybody else.
+    assert await render(sessions, _row(KIND_WITHDRAWN, s.member, request_id=s.request.id)) is None
+
+
+async def test_a_paired_request_cannot_be_withdrawn(sessions: SessionFactory) -> None:
+    s = await scene(sessions)
+    bot = Bot(sessions)
+    pairing = await _proposed(sessions, s, bot)
+    assert await bot.click(s.mentors[0], {"verb": "mentoring.accept", "pairing_id": pairing.id})
+    bot.replies()
+    assert await bot.click(s.newcomer, {"verb": "mentoring.withdraw", "request_id": s.request.id})
+    assert bot.texts() == ["Ce jumelage est déjà réglé : il n’y a rien de plus à faire."]
+    assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.PAIRED
+    assert await _pairing_status(sessions, _id(pairing)) == PairingStatus.ACTIVE
+
+
+# -- a new volunteer for requests that had nobody -----------------------------------------------
+
+
+async def test_a_new_volunteer_brings_back_the_requests_that_had_nobody(
+    sessions: SessionFactory,
+) -> None:
+    bot = Bot(sessions)
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        coordinator = await profiled(session, 1, where, roles=(Role.COORDINATOR,))
+        animator = await profiled(session, 2, where, roles=(Role.ANIMATOR,), locale="en-US")
+        newcomer = await profiled(session, 3, where, discipline=SOCIAL_WORK)
+        volunteer_to_be = await profiled(session, 4, where, discipline=SOCIAL_WORK)
+        second = await profiled(session, 5, where)
+    await on_mentor_command(
+        bot._context(),
+        sessions=sessions,
+        info=bot.info(newcomer),
+        community_id=None,
+        wake=bot._wake,
+    )
+    bot.replies()
+    (first_row, _) = await queued(sessions)
+    request_id = first_row.params["request_id"]
+    assert "Aucun·e mentor·e n’est disponible" in _text(await render(sessions, first_row))
+
+    async def volunteers(who: Person, capacity: int | None = None) -> str:
+        await on_volunteer_command(
+            bot._context(),
+            sessions=sessions,
+            info=bot.info(who),
+            community_id=None,
+            capacity=capacity,
+            wake=bot._wake,
+        )
+        (text,) = bot.texts()
+        return str(text)
+
+    wakes = bot.wakes
+    assert (await volunteers(volunteer_to_be)).startswith("Merci ! Vous êtes maintenant mentor·e")
+    assert bot.wakes == wakes + 1
+    back = [r for r in await queued(sessions) if "volunteer" in r.dedup_key]
+    assert sorted((r.person_id or 0, r.dedup_key) for r in back) == sorted(
+        (
+            _id(p),
+            f"mentoring:request:{request_id}:volunteer:{volunteer_to_be.id}:to:{p.id}",
+        )
+        for p in (coordinator, animator)
+    )
+    to_coordinator = next(r for r in back if r.person_id == coordinator.id)
+    french = _text(await render(sessions, to_coordinator))
+    assert "Bonne nouvelle : Personne 4 vient de se proposer comme mentor·e." in french
+    assert "Proposer Personne 4" in french
+    to_animator = next(r for r in back if r.person_id == animator.id)
+    assert "Good news: Personne 4 has just volunteered as a mentor." in _text(
+        await render(sessions, to_animator, "en-US")
+    )
+
+    # Once: volunteering again, or another volunteer now that the request has a candidate.
+    count = len(await queued(sessions))
+    await volunteers(volunteer_to_be, 2)
+    await volunteers(second)
+    assert len(await queued(sessions)) == count
+    assert bot.wakes == wakes + 1
+
+
+async def test_a_volunteer_does_not_bring_back_a_request_waiting_for_an_answer(
+    sessions: SessionFactory,
+) -> None:
+    s = await scene(sessions, capacities=(1,))
+    bot = Bot(sessions)
+    await _proposed(sessions, s, bot)
+    count = len(await queued(sessions))
+    await on_volunteer_command(
+        bot._context(), sessions=sessions, info=bot.info(s.member), community_id=None, capacity=1
+    )
+    assert len(await queued(sessions)) == count
+
+
+async def test_suggestions_after_a_new_volunteer_are_dropped_if_nobody_is_left(
+    sessions: SessionFactory,
+) -> None:
+    s = await scene(sessions, capacities=())
+    row = _row(KIND_SUGGESTIONS, s.coordinator, request_id=s.request.id, volunteer_id=s.member.id)
+    # The volunteer withdrew before the message went out: nothing new to say.
+    assert await render(sessions, row) is None
+
+
+# -- the request card and the lapsed suggestions, in both languages -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "fr-CA",
+            [
+                "Votre demande de jumelage — CdeP Soins palliatifs",
+                "Votre demande de jumelage dans CdeP Soins palliatifs est déjà entre les mains",
+                "Demande faite le lundi 23 novembre 2026",
+                "Retirer ma demande",
+                "Oui, retirer",
+            ],
+        ),
+        (
+            "en-US",
+            [
+                "Your mentoring request — CdeP Soins palliatifs",
+                "Your mentoring request in CdeP Soins palliatifs is already with the coordination",
+                "Requested on Monday, November 23, 2026",
+                "Withdraw my request",
+                "Yes, withdraw",
+            ],
+        ),
+    ],
+)
+def test_the_request_card(locale: str, expected: list[str]) -> None:
+    _mentor, _mentee, where, _profile, _pairing, request = _people()
+    request.created_at = START
+    card = build_request_card(request, community=where, status="already_open", locale=locale, tz=TZ)
+    for words in expected:
+        assert words in _texts(card)
+    assert [a["data"] for a in _actions(card)] == [{"verb": "mentoring.withdraw", "request_id": 3}]
+    assert card["actions"][0]["card"]["actions"][0]["style"] == "destructive"
+    assert card["version"] == "1.5"
+    assert _size(card) < MAX_CARD_BYTES
+
+
+@pytest.mark.parametrize(
+    ("locale", "one", "many"),
+    [
+        ("fr-CA", "dans le délai de 1 jour :", "dans le délai de 7 jours :"),
+        ("en-US", "within 1 day:", "within 7 days:"),
+    ],
+)
+def test_the_suggestions_card_after_a_lapsed_proposal(locale: str, one: str, many: str) -> None:
+    mentor, mentee, where, profile, _pairing, request = _people()
+    for days, words in ((1, one), (7, many)):
+        card = build_suggestions_card(
+            request,
+            mentee=mentee,
+            profile=profile,
+            community=where,
+            suggestions=[],
+            lapsed=(mentor, days),
+            locale=locale,
+        )
+        assert words in _texts(card)
+        assert "Marie Gagnon" in _texts(card)

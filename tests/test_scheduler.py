@@ -164,6 +164,7 @@ async def test_the_scheduler_has_every_job_and_runs_each_at_start() -> None:
         "close_polls",
         "open_surveys",
         "escalate_consultations",
+        "expire_mentor_proposals",
         "survey_reminders",
         "seal_surveys",
         "monthly_summaries",

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 from botbuilder.core import (
     ConversationState,
     Middleware,
@@ -30,6 +32,8 @@ from sqlalchemy import event
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.app import RUNTIME
+from bot.community_actions import Services
 from bot.topics_flow import handle_topics_action, on_propose_command, on_topics_command
 from cards.common import CARD_VERSION, MAX_CARD_BYTES, Element
 from cards.topics import (
@@ -61,11 +65,15 @@ from storage.models import (
 from storage.state_store import SqlStorage
 from storage.topics import TopicClosed, TopicRow
 from tests import factories
+from tests.activities import message
+from tests.conftest import make_settings
+from tests.fake_connector import FakeConnector
 
 TZ = "America/Montreal"
 T0 = datetime(2026, 9, 1, 13, 0, tzinfo=UTC)
 CHANNEL = "19:soins-palliatifs@thread.tacv2"
 LONG_TITLE = "Soins de plaies " * 8  # 128 characters
+SETTINGS = make_settings("sqlite+aiosqlite:///unused.db")
 
 
 def _id(row: Person | Community | Topic) -> int:
@@ -819,6 +827,7 @@ class Bot:
     wakes: int = 0
     adapter: TestAdapter = field(init=False)
     dialogs: DialogSet = field(init=False)
+    services: Services = field(init=False)
     _state: PrivateConversationState = field(init=False)
     _turn: tuple[TurnInfo, dict[str, Any] | None] | None = None
 
@@ -827,6 +836,14 @@ class Bot:
         self._state = PrivateConversationState(SqlStorage(self.sessions))
         self.dialogs = DialogSet(self._state.create_property("DialogState"))
         self.dialogs.add(ProposeTopicDialog(self.sessions, self._wake))
+        self.services = Services(
+            settings=SETTINGS,
+            sessions=self.sessions,
+            adapter=self.adapter,
+            dialogs=self.dialogs,
+            wake=self._wake,
+            save_state=self._state.save_changes,
+        )
 
     def _wake(self) -> None:
         self.wakes += 1
@@ -840,18 +857,13 @@ class Bot:
         dialog_context = await self.dialogs.create_context(turn_context)
         if isinstance(value, dict):
             handled = await handle_topics_action(
-                turn_context,
-                value,
-                sessions=self.sessions,
-                info=info,
-                dialogs=self.dialogs,
-                wake=self._wake,
+                turn_context, value, sessions=self.sessions, info=info, services=self.services
             )
             assert handled
         elif dialog_context.active_dialog is not None:
             await dialog_context.continue_dialog()
         elif simplify(turn_context.activity.text) in ("proposer un sujet", "propose a topic"):
-            await on_propose_command(turn_context, dialogs=self.dialogs, community_id=None)
+            await on_propose_command(self.services, turn_context, community_id=None)
         else:
             await on_topics_command(
                 turn_context, sessions=self.sessions, info=info, community_id=None
@@ -1085,3 +1097,209 @@ async def test_the_propose_button_starts_the_dialog_and_the_topic_lands_in_the_b
     assert votes_line(card_of(bank), "Complex wound care at home") == (
         "Reflective part · Proposed · 0 votes · Proposed by Personne 1 (name hidden from members)"
     ) or "Proposed by" not in votes_line(card_of(bank), "Complex wound care at home")
+
+
+# -- from a channel to the personal chat, over HTTP --------------------------------------------
+
+Client = TestClient[web.Request, web.Application]
+TEAMS_CHANNEL = "19:channel@thread.tacv2"  # where tests.activities posts channel messages
+
+
+@dataclass
+class Colleague:
+    """Someone writing to the whole bot as Teams posts their messages, in the community's
+    channel or in their 1:1 chat with the bot; the fake Bot Connector records the answers."""
+
+    client: Client
+    connector: FakeConnector
+    person: Person
+    name: str
+    locale: str = "fr-CA"
+    personal: str | None = None  # their 1:1 chat's id, once there is one
+
+    async def post(
+        self,
+        text: str | None,
+        *,
+        channel: bool = False,
+        channel_id: str = TEAMS_CHANNEL,
+        **extra: Any,
+    ) -> None:
+        activity = message(
+            text,
+            service_url=self.connector.url,
+            sender={
+                "id": self.person.teams_user_id,
+                "name": self.name,
+                "aadObjectId": self.person.aad_object_id,
+            },
+            locale=self.locale,
+            conversation_type="channel" if channel else "personal",
+            conversation_id=channel_id if channel else self.personal,
+            mention_bot=channel and text is not None,
+            **extra,
+        )
+        response = await self.client.post("/api/messages", json=activity)
+        assert response.status in (200, 201), await response.text()
+
+    async def in_channel(self, text: str | None = None, **extra: Any) -> None:
+        await self.post(text, channel=True, **extra)
+
+    async def answer(self, text: str) -> str:
+        """Answer in the 1:1 chat; what the bot said back there."""
+        assert self.personal is not None
+        before = len(self.connector.texts(self.personal))
+        await self.post(text)
+        return "\n".join(self.connector.texts(self.personal)[before:])
+
+    def created_chats(self) -> list[dict[str, Any]]:
+        return [r.body for r in self.connector.received if r.path.endswith("/v3/conversations")]
+
+
+async def topics_of(client: Client) -> list[Topic]:
+    async with client.app[RUNTIME].sessions() as session:
+        return list((await session.exec(select(Topic))).all())
+
+
+async def palliative_care_channel(
+    client: Client, connector: FakeConnector, *, locale: str, knows_personal_chat: bool = True
+) -> tuple[Community, Colleague]:
+    """The channel's community, another one, and Samuel, a member of both (so nothing but the
+    channel can have chosen the community)."""
+    async with transaction(client.app[RUNTIME].sessions) as session:
+        where = await factories.community(session)
+        where.teams_channel_id = TEAMS_CHANNEL
+        elsewhere = await factories.community(session, name="CdeP Organisation communautaire")
+        await joined(session, 1, where, animator=True)
+        samuel = await factories.person(
+            session, 2, locale=locale, service_url=connector.url if knows_personal_chat else None
+        )
+        await factories.member(session, samuel, where)
+        await factories.member(session, samuel, elsewhere)
+    colleague = Colleague(client, connector, samuel, "Samuel Gagnon", locale)
+    if knows_personal_chat:
+        colleague.personal = f"a:personal-{samuel.id}"  # as tests.factories records it
+    return where, colleague
+
+
+@pytest.mark.parametrize(
+    ("locale", "start", "note", "ask_title", "answers", "thanks"),
+    [
+        (
+            "fr-CA",
+            "command",
+            "Samuel, je vous écris en privé pour votre proposition de sujet.",
+            "Quel sujet aimeriez-vous voir abordé dans CdeP Soins palliatifs ?",
+            ("Soins de plaies complexes à domicile", "passer", "formatif", "passer", "Oui"),
+            "Merci ! « Soins de plaies complexes à domicile » est maintenant dans la banque de "
+            "sujets de CdeP Soins palliatifs.",
+        ),
+        (
+            "en-US",
+            "button",
+            "Samuel, I am writing to you privately about your topic proposal.",
+            "Which topic would you like CdeP Soins palliatifs to take up?",
+            ("Complex wound care at home", "skip", "Reflective part", "skip", "No"),
+            "Thank you! “Complex wound care at home” is now in the topic bank of "
+            "CdeP Soins palliatifs.",
+        ),
+    ],
+)
+async def test_proposed_in_the_channel_the_dialog_continues_in_the_personal_chat(
+    bot_client: Client,
+    connector: FakeConnector,
+    locale: str,
+    start: str,
+    note: str,
+    ask_title: str,
+    answers: tuple[str, ...],
+    thanks: str,
+) -> None:
+    where, samuel = await palliative_care_channel(bot_client, connector, locale=locale)
+    if start == "command":
+        await samuel.in_channel("proposer un sujet")
+    else:  # the one-pager's or the bank's button, clicked in the channel
+        await samuel.in_channel(value={"verb": "topics.propose", "community_id": where.id})
+
+    # The channel reads one short note; the first question waits in the 1:1 chat, with the
+    # channel's community already chosen.
+    assert connector.texts(TEAMS_CHANNEL) == [note]
+    assert samuel.personal is not None
+    (question,) = connector.texts(samuel.personal)
+    assert question.startswith(ask_title)
+    assert samuel.created_chats() == []
+
+    # Answers there need no @mention; the topic lands in the channel's community's bank.
+    for answer in answers:
+        assert await samuel.answer(answer) != ""
+    assert (await samuel.answer("Confirmer" if locale == "fr-CA" else "Confirm")).startswith(thanks)
+    (topic,) = await topics_of(bot_client)
+    assert (topic.community_id, topic.proposed_by_id) == (where.id, samuel.person.id)
+    # Colleagues saw nothing of the proposal being written.
+    assert len(connector.activities(TEAMS_CHANNEL)) == 1
+
+
+async def test_without_a_personal_chat_yet_the_bot_opens_one(
+    bot_client: Client, connector: FakeConnector
+) -> None:
+    where, samuel = await palliative_care_channel(
+        bot_client, connector, locale="fr-CA", knows_personal_chat=False
+    )
+    await samuel.in_channel("proposer un sujet")
+
+    (created,) = samuel.created_chats()
+    assert created["members"] == [{"id": samuel.person.teams_user_id}]
+    (personal,) = {r.conversation_id for r in connector.received} - {TEAMS_CHANNEL, None}
+    samuel.personal = personal
+    assert connector.texts(personal)[0].startswith(
+        "Quel sujet aimeriez-vous voir abordé dans CdeP Soins palliatifs ?"
+    )
+    assert connector.texts(TEAMS_CHANNEL) == [
+        "Samuel, je vous écris en privé pour votre proposition de sujet."
+    ]
+    for answer in ("Tour de table des nouveautés", "passer", "échange", "passer", "Non"):
+        await samuel.answer(answer)
+    await samuel.answer("Confirmer")
+    (topic,) = await topics_of(bot_client)
+    assert (topic.community_id, topic.title) == (where.id, "Tour de table des nouveautés")
+    assert len(connector.activities(TEAMS_CHANNEL)) == 1
+
+
+@pytest.mark.parametrize(
+    ("locale", "refusal"),
+    [
+        ("fr-CA", "Seuls les membres de cette communauté peuvent y proposer un sujet."),
+        ("en-US", "Only this community's members can propose a topic for it."),
+    ],
+)
+async def test_someone_who_cannot_propose_here_is_told_in_the_channel(
+    bot_client: Client, connector: FakeConnector, locale: str, refusal: str
+) -> None:
+    where, _samuel = await palliative_care_channel(bot_client, connector, locale=locale)
+    async with transaction(bot_client.app[RUNTIME].sessions) as session:
+        stranger = await factories.person(session, 3, locale=locale, service_url=connector.url)
+    chloe = Colleague(bot_client, connector, stranger, "Chloé Roy", locale, "a:personal-3")
+
+    await chloe.in_channel("proposer un sujet" if locale == "fr-CA" else "propose a topic")
+    await chloe.in_channel(value={"verb": "topics.propose", "community_id": where.id})
+
+    # Nothing private to protect: the answer stays where she asked, no 1:1 chat is opened.
+    said_in_channel = connector.texts(TEAMS_CHANNEL)
+    assert len(said_in_channel) == 2
+    assert all(text.startswith(refusal) for text in said_in_channel)
+    assert connector.texts(chloe.personal) == []
+    assert chloe.created_chats() == []
+    assert await topics_of(bot_client) == []
+
+
+async def test_from_a_channel_without_community_the_personal_chat_asks_which_one(
+    bot_client: Client, connector: FakeConnector
+) -> None:
+    _where, samuel = await palliative_care_channel(bot_client, connector, locale="fr-CA")
+    await samuel.post("proposer un sujet", channel=True, channel_id="19:cafe@thread.tacv2")
+    assert connector.texts("19:cafe@thread.tacv2") == [
+        "Samuel, je vous écris en privé pour votre proposition de sujet."
+    ]
+    assert samuel.personal is not None
+    (question,) = connector.texts(samuel.personal)
+    assert question.startswith("Pour quelle communauté voulez-vous proposer un sujet ?")
