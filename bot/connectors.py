@@ -14,8 +14,10 @@ from collections import OrderedDict
 from typing import Any
 
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
+    AuthenticateRequestResult,
     AuthenticationConstants,
     ClaimsIdentity,
     ConnectorFactory,
@@ -81,6 +83,18 @@ class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
             self._clients,
             _app_id(claims_identity),
         )
+
+    async def authenticate_request(
+        self, activity: Activity, auth_header: str
+    ) -> AuthenticateRequestResult:
+        # Incoming turns get their connector factory here, not from create_connector_factory.
+        result: AuthenticateRequestResult = await super().authenticate_request(
+            activity, auth_header
+        )
+        result.connector_factory = _ReusingConnectorFactory(
+            result.connector_factory, self._clients, _app_id(result.claims_identity)
+        )
+        return result
 
     async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
         key = ("user-token", _app_id(claims_identity))

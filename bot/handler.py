@@ -54,7 +54,7 @@ from dialogs.propose_topic_dialog import ProposeTopicDialog
 from dialogs.setup_dialog import SetupDialog
 from dialogs.survey_dialog import SurveyDialog
 from storage import activities, communities, people
-from storage.db import SessionFactory, transaction
+from storage.db import SessionFactory, engine_of
 from storage.models import ConversationScope
 from storage.state_store import SqlPrivateConversationState, Stored, read_encoded_in
 
@@ -219,7 +219,9 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         address = _address(activity, scope, tenant_id)
         state_key = self._dialog_state_key(turn_context)
         stored: dict[str, Stored] = {}
-        async with transaction(self._sessions) as session:
+        # A Core connection rather than an ORM session: these are plain statements, and the
+        # session's bookkeeping costs more than they do.
+        async with engine_of(self._sessions).begin() as session:
             if claim is not None and not await activities.claim_in(session, key=claim):
                 return None
             if sender is not None and sender.id:

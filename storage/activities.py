@@ -6,11 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import CursorResult, Table, delete
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import SessionFactory
 from storage.models import ProcessedActivity, utcnow
-from storage.sql import insert_if_absent
+from storage.sql import Executor, insert_if_absent
 
 TABLE: Table = ProcessedActivity.__table__  # type: ignore[attr-defined]
 
@@ -26,7 +25,7 @@ async def claim_activity(sessions: SessionFactory, *, key: str) -> bool:
         return await claim_in(session, key=key)
 
 
-async def claim_in(session: AsyncSession, *, key: str) -> bool:
+async def claim_in(session: Executor, *, key: str) -> bool:
     """`claim_activity` within the caller's transaction (it stands only if that commits)."""
     return await insert_if_absent(
         session, TABLE, {"activity_key": key, "received_at": utcnow()}, conflict=["activity_key"]

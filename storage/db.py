@@ -88,6 +88,11 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+def engine_of(sessions: SessionFactory) -> AsyncEngine:
+    engine: AsyncEngine = sessions.kw["bind"]
+    return engine
+
+
 @asynccontextmanager
 async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on error."""

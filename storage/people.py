@@ -7,11 +7,11 @@ from collections import OrderedDict
 from dataclasses import astuple, dataclass
 
 from sqlalchemy import Table, update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import ConversationRef, ConversationScope, Person, utcnow
-from storage.sql import upsert
+from storage.sql import Executor, upsert
 
 PERSON_TABLE: Table = Person.__table__  # type: ignore[attr-defined]
 CONVERSATION_TABLE: Table = ConversationRef.__table__  # type: ignore[attr-defined]
@@ -39,7 +39,7 @@ class ConversationAddress:
     teams_channel_id: str | None
 
 
-async def record_participant(session: AsyncSession, *, participant: Participant) -> Person:
+async def record_participant(session: Executor, *, participant: Participant) -> Person:
     """Create or refresh the Person behind an activity; returns the stored row."""
     now = utcnow()
     values = {
@@ -108,13 +108,13 @@ class RecentConversations:
 
 
 async def remember_conversation(
-    session: AsyncSession, *, address: ConversationAddress, person_id: int | None
+    session: Executor, *, address: ConversationAddress, person_id: int | None
 ) -> bool:
     """Record where the bot can write; True when this conversation was not known before."""
     known = (
-        await session.exec(
-            select(ConversationRef.id).where(
-                ConversationRef.conversation_id == address.conversation_id
+        await session.execute(
+            select(col(ConversationRef.id)).where(
+                col(ConversationRef.conversation_id) == address.conversation_id
             )
         )
     ).first()

@@ -9,14 +9,20 @@ many:
 
 The check and the write are one conditional UPDATE (``WHERE etag = :expected``), so of two
 concurrent writers holding the same etag exactly one succeeds, on SQLite and PostgreSQL alike.
-Values are serialized with jsonpickle, as botbuilder's own blob storage does, because dialog
-state holds SDK objects (DialogState, DialogInstance) rather than plain JSON.
+Dialog state holds SDK objects (DialogState, DialogInstance, Activity) rather than plain JSON.
+botbuilder's own blob storage uses jsonpickle; we store pickle (protocol 5, base64 text behind
+a `pickle5:` prefix), twenty times faster to write and read (1.3 ms of a turn's CPU with
+jsonpickle, bench/turns.py), and still read rows jsonpickle wrote. Neither format is safe to
+load from an untrusted source: both rebuild arbitrary classes. The rows are ours alone (see
+docs/decisions.md).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
+import pickle
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,13 +32,11 @@ from botbuilder.core import PrivateConversationState, Storage, TurnContext
 from botbuilder.core.bot_state import CachedBotState
 from sqlalchemy import CursorResult, Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import SessionFactory
+from storage.db import SessionFactory, engine_of
 from storage.models import BotState, utcnow
-from storage.sql import upsert
+from storage.sql import Executor, upsert
 
 logger = logging.getLogger(__name__)
 
@@ -75,30 +79,35 @@ Stored = tuple[str, str]
 BOT_STATE: Table = BotState.__table__  # type: ignore[attr-defined]
 
 
+_PICKLED = "pickle5:"
+
+
 def encode_state(value: Any) -> str:
     """The stored text of an item, its etag left out (the etag belongs to the row)."""
     payload = {k: v for k, v in value.items() if k != "e_tag"} if isinstance(value, dict) else value
-    encoded: str = jsonpickle.encode(payload, keys=True)
-    return encoded
+    return _PICKLED + base64.b64encode(pickle.dumps(payload, protocol=5)).decode("ascii")
 
 
 def decode_state(stored: Stored) -> Any:
     data, etag = stored
-    return _with_etag(jsonpickle.decode(data, keys=True), etag)
+    if data.startswith(_PICKLED):
+        value = pickle.loads(base64.b64decode(data[len(_PICKLED) :]))  # our rows
+    else:  # written by an earlier version, with jsonpickle
+        value = jsonpickle.decode(data, keys=True)
+    return _with_etag(value, etag)
 
 
-async def read_encoded_in(session: AsyncSession, keys: Sequence[str]) -> dict[str, Stored]:
-    """Items as stored, read within the caller's session (the turn's first transaction)."""
+_READ = select(col(BotState.key), col(BotState.data), col(BotState.etag)).where(
+    col(BotState.key).in_(bindparam("keys", expanding=True))
+)
+
+
+async def read_encoded_in(session: Executor, keys: Sequence[str]) -> dict[str, Stored]:
+    """Items as stored, read within the caller's transaction (the turn's first one)."""
     if not keys:
         return {}
     asked = {stored_key(key): key for key in keys}
-    rows = (
-        await session.execute(
-            select(col(BotState.key), col(BotState.data), col(BotState.etag)).where(
-                col(BotState.key).in_(list(asked))
-            )
-        )
-    ).all()
+    rows = (await session.execute(_READ, {"keys": list(asked)})).all()
     return {asked[key]: (data, etag) for key, data, etag in rows}
 
 
@@ -116,8 +125,7 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder is untyped
         self._sessions = sessions
         # A write is one statement: in autocommit it needs no BEGIN and COMMIT round trips,
         # and stays atomic (one statement is its own transaction).
-        engine: AsyncEngine = sessions.kw["bind"]
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit = engine_of(sessions).execution_options(isolation_level="AUTOCOMMIT")
 
     async def read(self, keys: Sequence[str]) -> dict[str, Any]:
         if not keys:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import jsonpickle
 import pytest
 from botbuilder.core import MemoryStorage, StoreItem
+from sqlalchemy import insert, select
+from sqlmodel import col
 
 from storage.db import create_engine, session_factory
+from storage.models import BotState, utcnow
 from storage.state_store import EtagConflictError, SqlStorage
 
 
@@ -105,6 +109,21 @@ async def test_keys_longer_than_the_column_are_kept_apart(storage: SqlStorage) -
         await storage.write({first: items[first] | {"v": 4}})
     await storage.delete([first])
     assert list(await storage.read([first, second])) == [second]
+
+
+async def test_state_written_by_jsonpickle_is_still_read(storage: SqlStorage) -> None:
+    """Rows from before the pickle format (jsonpickle text) load, and are rewritten as pickle."""
+    old = jsonpickle.encode({"note": Note("avant"), "count": 2}, keys=True)
+    row = {"key": "k", "data": old, "etag": "e1", "updated_at": utcnow()}
+    async with storage._sessions() as session, session.begin():
+        await session.execute(insert(BotState).values(**row))
+    item = (await storage.read(["k"]))["k"]
+    assert (item["note"].text, item["count"], item["e_tag"]) == ("avant", 2, "e1")
+    await storage.write({"k": item | {"count": 3}})
+    assert (await storage.read(["k"]))["k"]["count"] == 3
+    async with storage._sessions() as session:
+        stored = await session.execute(select(col(BotState.data)).where(col(BotState.key) == "k"))
+    assert str(stored.scalar()).startswith("pickle5:")
 
 
 async def test_two_concurrent_writers_with_the_same_etag_exactly_one_wins(
