@@ -76,6 +76,8 @@ TURNS_PER_RUN = 2000  # measured turns per run when --turns is not given (at lea
 # answers a prompt), for PACED_SECONDS; latency targets are read there, not at saturation,
 # where closed loops only measure their own queue (N conversations / throughput).
 PACE_S = 1.0
+# Echo and Carrefour take turns this many times, each with a third of the turns.
+ROUNDS = 3
 PACED_SECONDS = 10.0
 TARGET_RATIO = 0.6
 TARGET_P99_MS = 150.0
@@ -271,26 +273,44 @@ async def drive(
     )
 
 
+def _combined(loads: list[Load]) -> Load:
+    return Load(
+        turns=sum(load.turns for load in loads),
+        elapsed_s=sum(load.elapsed_s for load in loads),
+        cpu_s=sum(load.cpu_s for load in loads),
+        latencies_ms=[ms for load in loads for ms in load.latencies_ms],
+        failed_requests=sum(load.failed_requests for load in loads),
+        replies=sum(load.replies for load in loads),
+        prompts=sum(load.prompts for load in loads),
+        saved=sum(load.saved for load in loads),
+    )
+
+
 async def measure(
-    app: web.Application, *, conversations: int, turns: int, pace_s: float | None = None
-) -> tuple[Load, Load | None]:
-    """The closed-loop load, then (with `pace_s`) the paced one, on one serving of `app`."""
+    app: web.Application, *, conversations: int, turns: int, pace_s: float
+) -> tuple[Load, Load, Load]:
+    """The echo bot and `app` under the same closed-loop load, in alternating rounds (a drift
+    in the machine's speed then weighs on both alike), then `app` under the paced load."""
+    per_round = max(2, 2 * round(turns / ROUNDS / 2))
     connector = FakeConnector()
     await connector.start()
     try:
-        async with serving(app) as base_url:
-            saturated = await drive(base_url, connector, conversations=conversations, turns=turns)
-            paced = None
-            if pace_s is not None:
-                paced_turns = max(2, 2 * round(PACED_SECONDS / pace_s / 2))
-                paced = await drive(
-                    base_url,
-                    connector,
-                    conversations=conversations,
-                    turns=paced_turns,
-                    pace_s=pace_s,
-                )
-            return saturated, paced
+        async with serving(echo_app()) as echo_url, serving(app) as our_url:
+            echo_loads: list[Load] = []
+            our_loads: list[Load] = []
+            for _ in range(ROUNDS):
+                for url, loads in ((echo_url, echo_loads), (our_url, our_loads)):
+                    loads.append(
+                        await drive(url, connector, conversations=conversations, turns=per_round)
+                    )
+            paced = await drive(
+                our_url,
+                connector,
+                conversations=conversations,
+                turns=max(2, 2 * round(PACED_SECONDS / pace_s / 2)),
+                pace_s=pace_s,
+            )
+        return _combined(echo_loads), _combined(our_loads), paced
     finally:
         await connector.close()
 
@@ -328,15 +348,15 @@ async def run_once(
         # Built before the echo runs: whatever create_app changes process-wide in the SDK (today
         # msrest's retry policy, see bot/app.py) applies to both bots alike.
         app = create_app(make_settings(url))
-        echo, _ = await measure(echo_app(), conversations=conversations, turns=turns)
-        print(f"{label} {_describe('echo', echo)}", flush=True)
-        if echo.failed_requests or echo.replies != echo.turns:
-            problems.append(
-                f"{label} echo: {echo.failed_requests} failed requests, {echo.replies} replies "
-                f"(expected {echo.turns})"
-            )
-        load, paced = await measure(app, conversations=conversations, turns=turns, pace_s=pace_s)
-    assert paced is not None
+        echo, load, paced = await measure(
+            app, conversations=conversations, turns=turns, pace_s=pace_s
+        )
+    print(f"{label} {_describe('echo', echo)}", flush=True)
+    if echo.failed_requests or echo.replies != echo.turns:
+        problems.append(
+            f"{label} echo: {echo.failed_requests} failed requests, {echo.replies} replies "
+            f"(expected {echo.turns})"
+        )
     print(f"{label} {_describe('carrefour', load)}", flush=True)
     print(
         f"{label} {_describe(f'carrefour paced (a turn every {pace_s:g} s each)', paced)}",

@@ -11,7 +11,7 @@ from cards.i18n import translator
 from dialogs.base import CancellableDialog
 from dialogs.context import turn_info
 from storage import people
-from storage.db import SessionFactory, transaction
+from storage.db import SessionFactory, autocommit
 
 FRENCH = "fr-CA"
 ENGLISH = "en"
@@ -55,7 +55,7 @@ async def save_language(sessions: SessionFactory, turn_context: TurnContext, loc
     """Remember the choice and answer in the chosen language from now on."""
     info = turn_info(turn_context)
     if info.person_id is not None:
-        async with transaction(sessions) as session:
-            await people.set_preferred_locale(session, person_id=info.person_id, locale=locale)
+        async with autocommit(sessions) as connection:  # one statement
+            await people.set_preferred_locale(connection, person_id=info.person_id, locale=locale)
     info.locale = locale
     await turn_context.send_activity(translator(locale)("language.saved"))

@@ -10,7 +10,12 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -98,6 +103,15 @@ async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on error."""
     async with sessions() as session, session.begin():
         yield session
+
+
+@asynccontextmanager
+async def autocommit(sessions: SessionFactory) -> AsyncIterator[AsyncConnection]:
+    """For a unit of work that is one statement: it commits by itself, without the BEGIN and
+    COMMIT round trips of `transaction`."""
+    async with engine_of(sessions).connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 async def ping(engine: AsyncEngine) -> None:

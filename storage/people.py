@@ -139,9 +139,9 @@ async def remember_conversation(
     return known is None
 
 
-async def set_preferred_locale(session: AsyncSession, *, person_id: int, locale: str) -> None:
+async def set_preferred_locale(session: Executor, *, person_id: int, locale: str) -> None:
     await session.execute(
-        update(Person).where(Person.id == person_id).values(preferred_locale=locale)  # type: ignore[arg-type]
+        update(Person).where(col(Person.id) == person_id).values(preferred_locale=locale)
     )
 
 
