@@ -7,18 +7,20 @@ off) served by aiohttp on a real port. Every turn reads and writes dialog state,
 activity id and records the person and conversation; the bot replies to a fake Bot Connector
 inside the turn, so the measured HTTP latency includes the reply.
 
-The same load is sent, in the same run and just before, to a minimal echo bot on the same SDK
-(ActivityHandler + CloudAdapter without auth + ConversationState on MemoryStorage, same aiohttp
-hosting, same fake connector): our throughput is printed as a ratio of it. It runs after
-`create_app` in this process, so SDK fixes that create_app applies process-wide help both bots
-alike and the ratio is the cost of our own code. Last, the resident
+Throughput comes from closed loops (each conversation posts its next turn when the answer
+came), in rounds alternating with a minimal echo bot on the same SDK (ActivityHandler +
+CloudAdapter without auth + ConversationState on MemoryStorage, same aiohttp hosting, same fake
+connector): our throughput is printed as a ratio of it. The echo bot runs after `create_app` in
+this process, so SDK fixes that create_app applies process-wide help both bots alike and the
+ratio is the cost of our own code. Latency comes from a paced load (a turn every `--pace-s`
+seconds per conversation), where it is not just the closed loops' queue. Last, the resident
 memory of an idle `carrefour serve` on a fresh SQLite file is read from /proc.
 
     .venv/bin/python -m bench.turns [--db sqlite|postgresql|both] [--conversations 10,50,200]
-                                    [--turns N] [--skip-memory]
+                                    [--turns N] [--pace-s S] [--skip-memory]
 
-`--turns` is measured turns per conversation (default: about 400 per run, at least 2 each),
-after one unmeasured first-contact turn per conversation.
+`--turns` is measured turns per conversation under the closed loops (default: about 2,000 per
+run, at least 2 each), after one unmeasured first-contact turn per conversation.
 
 Everything but the idle bot runs in this one process and event loop (load generator, fake
 connector, bot): the fixed cost of the first two weighs on both bots alike.
