@@ -118,6 +118,8 @@ IDENTIFIER_KEYS: dict[IdentifierKind, str] = {
     IdentifierKind.HEALTH_INSURANCE: "consultation.identifier.health_insurance",
     IdentifierKind.FILE_NUMBER: "consultation.identifier.file_number",
     IdentifierKind.BIRTH_DATE: "consultation.identifier.birth_date",
+    IdentifierKind.SOCIAL_INSURANCE: "consultation.identifier.social_insurance",
+    IdentifierKind.ADDRESS: "consultation.identifier.address",
 }
 AUDIT_ACTION_KEYS = {
     "submitted": "consultation.audit.action.submitted",

@@ -122,6 +122,8 @@ class IdentifierKind(enum.StrEnum):
     HEALTH_INSURANCE = "health_insurance"
     FILE_NUMBER = "file_number"
     BIRTH_DATE = "birth_date"
+    SOCIAL_INSURANCE = "social_insurance"
+    ADDRESS = "address"
 
 
 class NoSuchRequest(NotAllowed):
@@ -218,6 +220,27 @@ _PATTERNS: tuple[tuple[IdentifierKind, re.Pattern[str]], ...] = (
 )
 
 
+# NAS / SIN: nine digits, in threes or not, that pass the Luhn check (which spares most other
+# nine-digit numbers; file numbers are caught by their words above).
+_SOCIAL_INSURANCE = re.compile(r"(?<![\d-])(\d{3})[ -]?(\d{3})[ -]?(\d{3})(?![\d-])")
+_ADDRESS = re.compile(
+    # A Canadian postal code (H2X 1Y4; D, F, I, O, Q, U are never used) …
+    r"\b[abceghj-nprstvxy]\d[abceghj-nprstv-z][ -]?\d[abceghj-nprstv-z]\d\b"
+    # … or a civic number before a street: 1234 rue Saint-Denis, 56, boul. Taschereau, 8 Main St.
+    r"|\b\d{1,5}[a-z]?,?\s+(?:rue|avenue|av\.|boulevard|boul\.|bd|chemin|ch\.|rang|route|"
+    r"place|montee|cote|street|st\.|road|rd\.|drive|dr\.)\s"
+    r"|\b\d{1,5}[a-z]?,?\s+[a-z][\w'-]*\s+(?:street|st|avenue|ave|road|rd|drive|boulevard)\b"
+)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for position, digit in enumerate(int(d) for d in reversed(digits)):
+        doubled = digit * 2 if position % 2 else digit
+        total += doubled - 9 if doubled > 9 else doubled
+    return total % 10 == 0
+
+
 def _plain(text: str) -> str:
     """Lower case, accents and typographic variants removed (« n° » stays, `º` becomes `o`)."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -229,7 +252,12 @@ def likely_identifiers(text: str) -> tuple[IdentifierKind, ...]:
     """The kinds of client identifiers the text seems to hold, in a fixed order. The caller
     only ever says which kinds: repeating the identifier would copy it somewhere else."""
     plain = _plain(text)
-    return tuple(kind for kind, pattern in _PATTERNS if pattern.search(plain))
+    found = [kind for kind, pattern in _PATTERNS if pattern.search(plain)]
+    if any(_luhn("".join(match.groups())) for match in _SOCIAL_INSURANCE.finditer(plain)):
+        found.append(IdentifierKind.SOCIAL_INSURANCE)
+    if _ADDRESS.search(plain):
+        found.append(IdentifierKind.ADDRESS)
+    return tuple(found)
 
 
 # -- shapes handed to cards ----------------------------------------------------------------------
