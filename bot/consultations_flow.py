@@ -25,7 +25,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.schema import Activity
@@ -431,6 +431,38 @@ async def _channel_community(turn: _Turn) -> Community | None:
         return await communities.community_for_channel(session, teams_channel_id=channel_id)
 
 
+async def _pick_community(
+    turn: _Turn,
+    candidates: list[Community],
+    community_id: int | None,
+    *,
+    none_key: str,
+    verb: str,
+    intro_key: str,
+    expertise: Sequence[str] | None = None,
+) -> Community | None:
+    """The community meant among `candidates`: the one named, else the only one. None once
+    the person has been answered: `none_key` when there is none, a choice card (its buttons
+    send `verb` back) when there are several."""
+    if community_id is not None:
+        candidates = [c for c in candidates if c.id == community_id]
+    if not candidates:
+        await turn.say(none_key)
+        return None
+    if len(candidates) > 1:
+        await turn.show(
+            build_community_choice_card(
+                candidates,
+                verb=verb,
+                intro_key=intro_key,
+                locale=turn.info.locale,
+                expertise=expertise,
+            )
+        )
+        return None
+    return candidates[0]
+
+
 async def on_request_command(
     services: Services, turn_context: TurnContext, *, community_id: int | None
 ) -> None:
@@ -558,23 +590,17 @@ async def on_volunteer_consultant_command(
 async def _volunteer(turn: _Turn, community_id: int | None, expertise: list[str]) -> None:
     async with turn.sessions() as session:
         mine = [c for _m, c in await communities.memberships_of(session, person_id=turn.person_id)]
-    if community_id is not None:
-        mine = [c for c in mine if c.id == community_id]
-    if not mine:
-        await turn.say("consultation.volunteer.not_member")
+    community = await _pick_community(
+        turn,
+        mine,
+        community_id,
+        none_key="consultation.volunteer.not_member",
+        verb=VERB_VOLUNTEER,
+        intro_key="consultation.choose.volunteer",
+        expertise=expertise,
+    )
+    if community is None:
         return
-    if len(mine) > 1:
-        await turn.show(
-            build_community_choice_card(
-                mine,
-                verb=VERB_VOLUNTEER,
-                intro_key="consultation.choose.volunteer",
-                locale=turn.info.locale,
-                expertise=expertise,
-            )
-        )
-        return
-    community = mine[0]
     try:
         async with transaction(turn.sessions) as session:
             await consultations.volunteer(
@@ -623,22 +649,16 @@ async def on_audit_command(
             for m, c in await communities.memberships_of(session, person_id=turn.person_id)
             if has_role(m, Role.COORDINATOR)
         ]
-    if community_id is not None:
-        coordinated = [c for c in coordinated if c.id == community_id]
-    if not coordinated:
-        await turn.say("consultation.audit.not_allowed")
+    community = await _pick_community(
+        turn,
+        coordinated,
+        community_id,
+        none_key="consultation.audit.not_allowed",
+        verb=VERB_AUDIT,
+        intro_key="consultation.choose.audit",
+    )
+    if community is None:
         return
-    if len(coordinated) > 1:
-        await turn.show(
-            build_community_choice_card(
-                coordinated,
-                verb=VERB_AUDIT,
-                intro_key="consultation.choose.audit",
-                locale=info.locale,
-            )
-        )
-        return
-    community = coordinated[0]
     try:
         async with sessions() as session:
             entries = await consultations.audit_trail(
@@ -756,27 +776,7 @@ async def _assigned_to(turn: _Turn, outcome: Outcome) -> None:
     )
 
 
-async def _take(turn: _Turn, value: dict[str, Any]) -> None:
-    outcome = await _change(
-        turn,
-        value,
-        lambda session, request_id: consultations.assign(
-            session,
-            request_id=request_id,
-            actor_id=turn.person_id,
-            assignee_id=turn.person_id,
-            now=turn.clock(),
-        ),
-    )
-    if outcome is not None:
-        await _assigned_to(turn, outcome)
-
-
-async def _assign(turn: _Turn, value: dict[str, Any]) -> None:
-    assignee_id = param_int(value, ASSIGNEE_INPUT)
-    if assignee_id is None:
-        await turn.say("consultation.assign.choose")
-        return
+async def _assign_to(turn: _Turn, value: dict[str, Any], assignee_id: int) -> None:
     outcome = await _change(
         turn,
         value,
@@ -790,6 +790,18 @@ async def _assign(turn: _Turn, value: dict[str, Any]) -> None:
     )
     if outcome is not None:
         await _assigned_to(turn, outcome)
+
+
+async def _take(turn: _Turn, value: dict[str, Any]) -> None:
+    await _assign_to(turn, value, turn.person_id)
+
+
+async def _assign(turn: _Turn, value: dict[str, Any]) -> None:
+    assignee_id = param_int(value, ASSIGNEE_INPUT)
+    if assignee_id is None:
+        await turn.say("consultation.assign.choose")
+        return
+    await _assign_to(turn, value, assignee_id)
 
 
 async def _decline(turn: _Turn, value: dict[str, Any]) -> None:
@@ -817,40 +829,34 @@ async def _decline(turn: _Turn, value: dict[str, Any]) -> None:
     await turn.say(key, reference=outcome.request.reference)
 
 
-async def _start(turn: _Turn, value: dict[str, Any]) -> None:
-    outcome = await _change(
-        turn,
-        value,
-        lambda session, request_id: consultations.start(
-            session, request_id=request_id, actor_id=turn.person_id, now=turn.clock()
-        ),
-    )
-    if outcome is not None:
-        await turn.say("consultation.start.done", reference=outcome.request.reference)
+class _Step(Protocol):
+    """A change that needs nothing but who acts and when: start, close, withdraw."""
+
+    async def __call__(
+        self, session: AsyncSession, *, request_id: int, actor_id: int, now: datetime
+    ) -> Outcome: ...
 
 
-async def _close(turn: _Turn, value: dict[str, Any]) -> None:
-    outcome = await _change(
-        turn,
-        value,
-        lambda session, request_id: consultations.close(
-            session, request_id=request_id, actor_id=turn.person_id, now=turn.clock()
-        ),
-    )
-    if outcome is not None:
-        await turn.say("consultation.close.done", reference=outcome.request.reference)
+def _step(change: _Step, done: str) -> Callable[[_Turn, dict[str, Any]], Awaitable[None]]:
+    """The card action for such a change: run it, then say `done` with the reference."""
+
+    async def action(turn: _Turn, value: dict[str, Any]) -> None:
+        outcome = await _change(
+            turn,
+            value,
+            lambda session, request_id: change(
+                session, request_id=request_id, actor_id=turn.person_id, now=turn.clock()
+            ),
+        )
+        if outcome is not None:
+            await turn.say(done, reference=outcome.request.reference)
+
+    return action
 
 
-async def _withdraw(turn: _Turn, value: dict[str, Any]) -> None:
-    outcome = await _change(
-        turn,
-        value,
-        lambda session, request_id: consultations.withdraw(
-            session, request_id=request_id, actor_id=turn.person_id, now=turn.clock()
-        ),
-    )
-    if outcome is not None:
-        await turn.say("consultation.withdraw.done", reference=outcome.request.reference)
+_start = _step(consultations.start, "consultation.start.done")
+_close = _step(consultations.close, "consultation.close.done")
+_withdraw = _step(consultations.withdraw, "consultation.withdraw.done")
 
 
 def _rating(value: object) -> int | None:

@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.schema import Activity
@@ -78,6 +78,7 @@ MAX_COMMENT_LENGTH = 1000
 
 Wake = Callable[[], None]
 Clock = Callable[[], datetime]
+_T = TypeVar("_T")
 
 
 # -- outbox renderers ------------------------------------------------------------------------
@@ -725,83 +726,90 @@ async def _explain_refused_confirm(turn: FeatureTurn, request_id: int) -> None:
         await turn.show(card)
 
 
-async def _accept(turn: FeatureTurn, value: dict[str, Any]) -> None:
+async def _answer_proposal(
+    turn: FeatureTurn,
+    value: dict[str, Any],
+    *,
+    accept: bool,
+    follow_up: Callable[[AsyncSession, MentorPairing], Awaitable[_T]],
+) -> _T | None:
+    """The proposed mentor's answer and what it queues, in one transaction. Returns what
+    `follow_up` returned, or None once the person has been told why nothing changed."""
     pairing_id = param_int(value, "pairing_id")
     if pairing_id is None:
         await turn.say("error.unknown_action")
-        return
+        return None
     try:
         async with transaction(turn.sessions) as session:
             pairing = await mentoring.answer(
                 session,
                 pairing_id=pairing_id,
                 mentor_id=turn.person_id,
-                accept=True,
+                accept=accept,
                 now=turn.clock(),
             )
-            prefix = pairing_prefix(pairing_id)
-            for person_id in (pairing.mentor_id, pairing.mentee_id):
-                await outbox.enqueue(
-                    session,
-                    dedup_key=f"{prefix}agreement:to:{person_id}",
-                    recipient=outbox.Recipient.person(person_id),
-                    kind=KIND_AGREEMENT,
-                    params={"pairing_id": pairing_id},
-                )
-            assert pairing.accepted_at is not None
-            # Planned from the acceptance (not from now): a repeated click plans nothing new.
-            await _queue_checkins(session, pairing, after=pairing.accepted_at)
-            if pairing.confirmed_by_id is not None:
-                await outbox.enqueue(
-                    session,
-                    dedup_key=f"{prefix}paired:to:{pairing.confirmed_by_id}",
-                    recipient=outbox.Recipient.person(pairing.confirmed_by_id),
-                    kind=KIND_PAIRED,
-                    params={"pairing_id": pairing_id},
-                )
-            mentee = await session.get(Person, pairing.mentee_id)
+            return await follow_up(session, pairing)
+    # Only an acceptance can find the request closed or the mentee already paired.
     except (RequestClosed, AlreadyPaired):
         await turn.say("mentoring.request_closed")
-        return
     except ProposalLapsed:
         await turn.say("mentoring.proposal.lapsed")
-        return
     except NotAllowed:
         await turn.say("mentoring.proposal.not_yours")
+    return None
+
+
+async def _accept(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    async def agree(session: AsyncSession, pairing: MentorPairing) -> str:
+        """Both are sent the agreement card, the check-ins are planned, the supervisor told;
+        returns the mentee's name."""
+        assert pairing.id is not None
+        prefix = pairing_prefix(pairing.id)
+        for person_id in (pairing.mentor_id, pairing.mentee_id):
+            await outbox.enqueue(
+                session,
+                dedup_key=f"{prefix}agreement:to:{person_id}",
+                recipient=outbox.Recipient.person(person_id),
+                kind=KIND_AGREEMENT,
+                params={"pairing_id": pairing.id},
+            )
+        assert pairing.accepted_at is not None
+        # Planned from the acceptance (not from now): a repeated click plans nothing new.
+        await _queue_checkins(session, pairing, after=pairing.accepted_at)
+        if pairing.confirmed_by_id is not None:
+            await outbox.enqueue(
+                session,
+                dedup_key=f"{prefix}paired:to:{pairing.confirmed_by_id}",
+                recipient=outbox.Recipient.person(pairing.confirmed_by_id),
+                kind=KIND_PAIRED,
+                params={"pairing_id": pairing.id},
+            )
+        mentee = await session.get(Person, pairing.mentee_id)
+        return person_name(mentee, locale=turn.info.locale)
+
+    mentee = await _answer_proposal(turn, value, accept=True, follow_up=agree)
+    if mentee is None:
         return
     turn.wake()
-    await turn.say(
-        "mentoring.proposal.accepted", mentee=person_name(mentee, locale=turn.info.locale)
-    )
+    await turn.say("mentoring.proposal.accepted", mentee=mentee)
 
 
 async def _decline(turn: FeatureTurn, value: dict[str, Any]) -> None:
-    pairing_id = param_int(value, "pairing_id")
-    if pairing_id is None:
-        await turn.say("error.unknown_action")
-        return
-    try:
-        async with transaction(turn.sessions) as session:
-            pairing = await mentoring.answer(
-                session,
-                pairing_id=pairing_id,
-                mentor_id=turn.person_id,
-                accept=False,
-                now=turn.clock(),
-            )
-            _supervisors, queued = await _queue_suggestions(
-                session,
-                request_id=pairing.request_id,
-                community_id=pairing.community_id,
-                mentee_id=pairing.mentee_id,
-                cause=f"declined:{pairing_id}",
-                declined_pairing_id=pairing_id,
-            )
-    except ProposalLapsed:
-        await turn.say("mentoring.proposal.lapsed")
-        return
-    except NotAllowed:
-        await turn.say("mentoring.proposal.not_yours")
+    async def suggest_again(session: AsyncSession, pairing: MentorPairing) -> int:
+        """The supervisors get fresh suggestions; returns how many messages were queued."""
+        assert pairing.id is not None
+        _supervisors, queued = await _queue_suggestions(
+            session,
+            request_id=pairing.request_id,
+            community_id=pairing.community_id,
+            mentee_id=pairing.mentee_id,
+            cause=f"declined:{pairing.id}",
+            declined_pairing_id=pairing.id,
+        )
+        return queued
+
+    queued = await _answer_proposal(turn, value, accept=False, follow_up=suggest_again)
+    if queued is None:
         return
     if queued:
         turn.wake()

@@ -10,16 +10,15 @@ and asked again. `annuler` / `cancel` at any step ends it with nothing saved."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.core import TurnContext
 from botbuilder.dialogs import DialogTurnResult, WaterfallDialog, WaterfallStepContext
-from botbuilder.dialogs.choices import Choice, ListStyle
 from botbuilder.dialogs.prompts import (
     ChoicePrompt,
-    PromptOptions,
     PromptValidatorContext,
     TextPrompt,
 )
@@ -30,8 +29,8 @@ from cards.consultations import (
     motive_label,
     urgency_label,
 )
-from cards.i18n import Translate, translator
-from dialogs.base import CancellableDialog, simplify
+from cards.i18n import translator
+from dialogs.base import CancellableDialog, choice, step_answers
 from dialogs.context import turn_info
 from storage import communities, consultations
 from storage.communities import NotAllowed
@@ -136,6 +135,10 @@ MODALITY_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+class _Label(Protocol):
+    def __call__(self, code: str, *, locale: str) -> str: ...
+
+
 @dataclass
 class ConsultationOptions:
     community_id: int | None = None
@@ -160,12 +163,6 @@ class ConsultationAnswers:
     urgency: str = ""
     modality: str = ""
     availability: str = ""
-
-
-def _choice(title: str, *synonyms: str) -> Choice:
-    # Both spellings: typed answers keep their accents, simplified ones lose them.
-    words = {s.casefold() for s in (title, *synonyms)} | {simplify(s) for s in (title, *synonyms)}
-    return Choice(title, synonyms=sorted(w for w in words if w))
 
 
 def summary_problem(text: str, *, locale: str) -> str | None:
@@ -193,6 +190,7 @@ class ConsultationDialog(CancellableDialog):
     CHOICE_ID = "consultation_dialog.choice"
     SUMMARY_ID = "consultation_dialog.summary"
     AVAILABILITY_ID = "consultation_dialog.availability"
+    RETRY_CHOICE = "consultation.request.retry_choice"
 
     def __init__(
         self,
@@ -227,31 +225,19 @@ class ConsultationDialog(CancellableDialog):
 
     # -- helpers -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _t(step: WaterfallStepContext | PromptValidatorContext) -> Translate:
-        return translator(turn_info(step.context).locale)
-
-    @staticmethod
-    def _answers(step: WaterfallStepContext) -> ConsultationAnswers:
-        answers = step.values.get("answers")
-        if not isinstance(answers, ConsultationAnswers):
-            answers = ConsultationAnswers()
-            step.values["answers"] = answers
-        return answers
-
-    async def _choose(
-        self, step: WaterfallStepContext, text: str, choices: list[Choice]
+    async def _choose_code(
+        self,
+        step: WaterfallStepContext,
+        question: str,
+        codes: Sequence[str],
+        label: _Label,
+        words: Mapping[str, tuple[str, ...]],
     ) -> DialogTurnResult:
-        return await step.prompt(
-            self.CHOICE_ID,
-            PromptOptions(
-                prompt=MessageFactory.text(text),
-                retry_prompt=MessageFactory.text(
-                    self._t(step)("consultation.request.retry_choice")
-                ),
-                choices=choices,
-                style=ListStyle.hero_card,
-            ),
+        """One of `codes` (motive, urgency, modality): buttons with their labels in the person's
+        language, typed answers recognised by their `words` too."""
+        locale = turn_info(step.context).locale
+        return await self._choose(
+            step, question, [choice(label(code, locale=locale), *words[code]) for code in codes]
         )
 
     async def _eligible(self, person_id: int, only: int | None) -> tuple[list[Community], str]:
@@ -294,88 +280,67 @@ class ConsultationDialog(CancellableDialog):
         if not eligible:
             await step.context.send_activity(t(why_not))
             return await step.end_dialog(None)
-        answers = self._answers(step)
+        answers = step_answers(step, ConsultationAnswers)
         if len(eligible) == 1:
             answers.community_id, answers.community_name = eligible[0].id or 0, eligible[0].name
             return await step.next(None)
         step.values["candidates"] = [(c.id, c.name) for c in eligible]
         return await self._choose(
-            step, t("consultation.request.ask_community"), [_choice(c.name) for c in eligible]
+            step, t("consultation.request.ask_community"), [choice(c.name) for c in eligible]
         )
 
     async def motive_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        answers = self._answers(step)
+        answers = step_answers(step, ConsultationAnswers)
         if step.result is not None:
             answers.community_id, answers.community_name = step.values["candidates"][
                 step.result.index
             ]
-        locale = turn_info(step.context).locale
-        return await self._choose(
+        return await self._choose_code(
             step,
             t("consultation.request.ask_motive", community=answers.community_name),
-            [_choice(motive_label(code, locale=locale), *MOTIVE_WORDS[code]) for code in MOTIVES],
+            MOTIVES,
+            motive_label,
+            MOTIVE_WORDS,
         )
 
     async def summary_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        self._answers(step).motive = MOTIVES[step.result.index]
-        return await step.prompt(
+        step_answers(step, ConsultationAnswers).motive = MOTIVES[step.result.index]
+        return await self._ask(
+            step,
             self.SUMMARY_ID,
-            PromptOptions(
-                prompt=MessageFactory.text(t("consultation.request.ask_summary")),
-                retry_prompt=MessageFactory.text(
-                    t(
-                        "consultation.request.retry_summary",
-                        min=MIN_SUMMARY_LENGTH,
-                        max=MAX_SUMMARY_LENGTH,
-                    )
-                ),
-            ),
+            t("consultation.request.ask_summary"),
+            t("consultation.request.retry_summary", min=MIN_SUMMARY_LENGTH, max=MAX_SUMMARY_LENGTH),
         )
 
     async def urgency_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        self._answers(step).summary = str(step.result).strip()
-        locale = turn_info(step.context).locale
-        return await self._choose(
-            step,
-            t("consultation.request.ask_urgency"),
-            [
-                _choice(urgency_label(code, locale=locale), *URGENCY_WORDS[code])
-                for code in URGENCIES
-            ],
+        step_answers(step, ConsultationAnswers).summary = str(step.result).strip()
+        return await self._choose_code(
+            step, t("consultation.request.ask_urgency"), URGENCIES, urgency_label, URGENCY_WORDS
         )
 
     async def modality_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        self._answers(step).urgency = URGENCIES[step.result.index]
-        locale = turn_info(step.context).locale
-        return await self._choose(
-            step,
-            t("consultation.request.ask_modality"),
-            [
-                _choice(modality_label(code, locale=locale), *MODALITY_WORDS[code])
-                for code in MODALITIES
-            ],
+        step_answers(step, ConsultationAnswers).urgency = URGENCIES[step.result.index]
+        return await self._choose_code(
+            step, t("consultation.request.ask_modality"), MODALITIES, modality_label, MODALITY_WORDS
         )
 
     async def availability_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        self._answers(step).modality = MODALITIES[step.result.index]
-        return await step.prompt(
+        step_answers(step, ConsultationAnswers).modality = MODALITIES[step.result.index]
+        return await self._ask(
+            step,
             self.AVAILABILITY_ID,
-            PromptOptions(
-                prompt=MessageFactory.text(t("consultation.request.ask_availability")),
-                retry_prompt=MessageFactory.text(
-                    t("consultation.request.retry_availability", max=MAX_AVAILABILITY_LENGTH)
-                ),
-            ),
+            t("consultation.request.ask_availability"),
+            t("consultation.request.retry_availability", max=MAX_AVAILABILITY_LENGTH),
         )
 
     async def confirm_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        answers = self._answers(step)
+        answers = step_answers(step, ConsultationAnswers)
         answers.availability = str(step.result).strip()
         locale = turn_info(step.context).locale
         recap = t(
@@ -391,8 +356,8 @@ class ConsultationDialog(CancellableDialog):
             step,
             recap,
             [
-                _choice(t("consultation.request.send"), "oui", "yes", "ok", "envoyer", "send"),
-                _choice(t("consultation.request.cancel"), "non", "no"),
+                choice(t("consultation.request.send"), "oui", "yes", "ok", "envoyer", "send"),
+                choice(t("consultation.request.cancel"), "non", "no"),
             ],
         )
 
@@ -401,7 +366,11 @@ class ConsultationDialog(CancellableDialog):
             await step.context.send_activity(self._t(step)("dialog.cancelled"))
             return await step.end_dialog(None)
         sent = await submit_request(
-            self._sessions, step.context, self._answers(step), wake=self._wake, now=self._clock()
+            self._sessions,
+            step.context,
+            step_answers(step, ConsultationAnswers),
+            wake=self._wake,
+            now=self._clock(),
         )
         return await step.end_dialog(sent)
 

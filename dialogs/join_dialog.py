@@ -26,8 +26,8 @@ from cards.community import (
     interest_options,
     region_label,
 )
-from cards.i18n import Translate, translator
-from dialogs.base import CancellableDialog, simplify
+from cards.i18n import translator
+from dialogs.base import CancellableDialog, simplify, step_answers
 from dialogs.context import turn_info
 from dialogs.views import load_one_pager
 from storage import communities, onboarding, outbox
@@ -122,18 +122,6 @@ class JoinDialog(CancellableDialog):
 
     # -- helpers -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _t(step: WaterfallStepContext | PromptValidatorContext) -> Translate:
-        return translator(turn_info(step.context).locale)
-
-    @staticmethod
-    def _answers(step: WaterfallStepContext) -> JoinAnswers:
-        answers = step.values.get("answers")
-        if not isinstance(answers, JoinAnswers):
-            answers = JoinAnswers()
-            step.values["answers"] = answers
-        return answers
-
     async def _community(self, community_id: int) -> Community | None:
         async with self._sessions() as session:
             return await communities.get_community(session, community_id=community_id)
@@ -155,7 +143,7 @@ class JoinDialog(CancellableDialog):
         options: JoinOptions = (
             step.options if isinstance(step.options, JoinOptions) else JoinOptions()
         )
-        answers = self._answers(step)
+        answers = step_answers(step, JoinAnswers)
         if options.community_id is not None:
             community = await self._community(options.community_id)
             if community is None:
@@ -188,7 +176,7 @@ class JoinDialog(CancellableDialog):
 
     async def existing_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        answers = self._answers(step)
+        answers = step_answers(step, JoinAnswers)
         if step.result is not None:
             community_id, name = step.values["candidates"][step.result.index]
             answers.community_id, answers.community_name = community_id, name
@@ -217,7 +205,7 @@ class JoinDialog(CancellableDialog):
     async def discipline_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
         if (
-            self._answers(step).already_member
+            step_answers(step, JoinAnswers).already_member
             and step.result is not None
             and step.result.index == 1
         ):
@@ -237,31 +225,26 @@ class JoinDialog(CancellableDialog):
         t = self._t(step)
         index = step.result.index
         if index < len(DISCIPLINES):
-            self._answers(step).discipline = DISCIPLINES[index]
+            step_answers(step, JoinAnswers).discipline = DISCIPLINES[index]
             return await step.next(None)
-        return await step.prompt(
+        return await self._ask(
+            step,
             self.OTHER_DISCIPLINE_ID,
-            PromptOptions(
-                prompt=MessageFactory.text(t("join.ask_other_discipline")),
-                retry_prompt=MessageFactory.text(t("join.retry_other_discipline")),
-            ),
+            t("join.ask_other_discipline"),
+            t("join.retry_other_discipline"),
         )
 
     async def establishment_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
         if isinstance(step.result, str):
-            self._answers(step).discipline = step.result.strip()
-        return await step.prompt(
-            self.ESTABLISHMENT_ID,
-            PromptOptions(
-                prompt=MessageFactory.text(t("join.ask_establishment")),
-                retry_prompt=MessageFactory.text(t("join.retry_establishment")),
-            ),
+            step_answers(step, JoinAnswers).discipline = step.result.strip()
+        return await self._ask(
+            step, self.ESTABLISHMENT_ID, t("join.ask_establishment"), t("join.retry_establishment")
         )
 
     async def region_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        self._answers(step).establishment = str(step.result).strip()
+        step_answers(step, JoinAnswers).establishment = str(step.result).strip()
         locale = turn_info(step.context).locale
         choices = [_choice(region_label(code, locale=locale), code) for code in REGIONS]
         return await step.prompt(
@@ -273,7 +256,7 @@ class JoinDialog(CancellableDialog):
 
     async def interests_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        answers = self._answers(step)
+        answers = step_answers(step, JoinAnswers)
         answers.region = REGIONS[step.result.index]
         community = await self._community(answers.community_id)
         options = (
@@ -292,7 +275,7 @@ class JoinDialog(CancellableDialog):
 
     async def new_hire_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        answers = self._answers(step)
+        answers = step_answers(step, JoinAnswers)
         answers.interests = parse_interests(str(step.result), step.values["interest_options"]) or []
         return await step.prompt(
             self.CHOICE_ID,
@@ -309,7 +292,7 @@ class JoinDialog(CancellableDialog):
 
     async def consent_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        self._answers(step).is_new_hire = step.result.index == 0
+        step_answers(step, JoinAnswers).is_new_hire = step.result.index == 0
         return await step.prompt(
             self.CHOICE_ID,
             self._choices_prompt(
@@ -327,7 +310,7 @@ class JoinDialog(CancellableDialog):
 
     async def summary_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        answers = self._answers(step)
+        answers = step_answers(step, JoinAnswers)
         index = step.result.index
         answers.consent_reminders = index in (0, 1)
         answers.consent_surveys = index in (0, 2)
@@ -362,7 +345,7 @@ class JoinDialog(CancellableDialog):
         if step.result.index != 0:
             await step.context.send_activity(t("dialog.cancelled"))
             return await step.end_dialog(None)
-        answers = self._answers(step)
+        answers = step_answers(step, JoinAnswers)
         await join_and_welcome(self._sessions, step.context, answers, wake=self._wake)
         return await step.end_dialog(answers.community_id)
 

@@ -11,19 +11,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.core import TurnContext
 from botbuilder.dialogs import DialogTurnResult, WaterfallDialog, WaterfallStepContext
-from botbuilder.dialogs.choices import Choice, ListStyle
 from botbuilder.dialogs.prompts import (
     ChoicePrompt,
-    PromptOptions,
     PromptValidatorContext,
     TextPrompt,
 )
 
-from cards.i18n import Translate, translator
+from cards.i18n import translator
 from cards.topics import kind_label
-from dialogs.base import CancellableDialog, simplify
+from dialogs.base import CancellableDialog, choice, simplify, step_answers
 from dialogs.context import turn_info
 from storage import communities, outbox, topics
 from storage.communities import NotAllowed
@@ -92,12 +90,6 @@ class TopicAnswers:
     hide_proposer: bool = False
 
 
-def _choice(title: str, *synonyms: str) -> Choice:
-    # Both spellings: typed answers keep their accents, simplified ones lose them.
-    words = {s.casefold() for s in (title, *synonyms)} | {simplify(s) for s in (title, *synonyms)}
-    return Choice(title, synonyms=sorted(w for w in words if w))
-
-
 class ProposeTopicDialog(CancellableDialog):
     ID = "propose_topic_dialog"
     WATERFALL_ID = "propose_topic_dialog.steps"
@@ -105,6 +97,7 @@ class ProposeTopicDialog(CancellableDialog):
     TITLE_ID = "propose_topic_dialog.title"
     DESCRIPTION_ID = "propose_topic_dialog.description"
     PRESENTER_ID = "propose_topic_dialog.presenter"
+    RETRY_CHOICE = "topics.propose.retry_choice"
 
     def __init__(self, sessions: SessionFactory, wake: Callable[[], None]) -> None:
         super().__init__(self.ID)
@@ -133,42 +126,6 @@ class ProposeTopicDialog(CancellableDialog):
 
     # -- helpers -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _t(step: WaterfallStepContext | PromptValidatorContext) -> Translate:
-        return translator(turn_info(step.context).locale)
-
-    @staticmethod
-    def _answers(step: WaterfallStepContext) -> TopicAnswers:
-        answers = step.values.get("answers")
-        if not isinstance(answers, TopicAnswers):
-            answers = TopicAnswers()
-            step.values["answers"] = answers
-        return answers
-
-    async def _choose(
-        self, step: WaterfallStepContext, text: str, choices: list[Choice]
-    ) -> DialogTurnResult:
-        t = self._t(step)
-        return await step.prompt(
-            self.CHOICE_ID,
-            PromptOptions(
-                prompt=MessageFactory.text(text),
-                retry_prompt=MessageFactory.text(t("topics.propose.retry_choice")),
-                choices=choices,
-                style=ListStyle.hero_card,
-            ),
-        )
-
-    async def _ask(
-        self, step: WaterfallStepContext, prompt_id: str, text: str, retry: str
-    ) -> DialogTurnResult:
-        return await step.prompt(
-            prompt_id,
-            PromptOptions(
-                prompt=MessageFactory.text(text), retry_prompt=MessageFactory.text(retry)
-            ),
-        )
-
     # -- steps ---------------------------------------------------------------------------------
 
     async def community_step(self, step: WaterfallStepContext) -> DialogTurnResult:
@@ -176,7 +133,7 @@ class ProposeTopicDialog(CancellableDialog):
         options = (
             step.options if isinstance(step.options, ProposeTopicOptions) else ProposeTopicOptions()
         )
-        answers = self._answers(step)
+        answers = step_answers(step, TopicAnswers)
         person_id = turn_info(step.context).person_id
         mine: list[Community] = []
         if person_id is not None:
@@ -198,12 +155,12 @@ class ProposeTopicDialog(CancellableDialog):
             return await step.next(None)
         step.values["candidates"] = [(c.id, c.name) for c in mine]
         return await self._choose(
-            step, t("topics.propose.ask_community"), [_choice(c.name) for c in mine]
+            step, t("topics.propose.ask_community"), [choice(c.name) for c in mine]
         )
 
     async def title_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        answers = self._answers(step)
+        answers = step_answers(step, TopicAnswers)
         if step.result is not None:
             answers.community_id, answers.community_name = step.values["candidates"][
                 step.result.index
@@ -217,7 +174,7 @@ class ProposeTopicDialog(CancellableDialog):
 
     async def description_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        self._answers(step).title = str(step.result).strip()
+        step_answers(step, TopicAnswers).title = str(step.result).strip()
         return await self._ask(
             step,
             self.DESCRIPTION_ID,
@@ -228,14 +185,14 @@ class ProposeTopicDialog(CancellableDialog):
     async def kind_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
         text = str(step.result).strip()
-        self._answers(step).description = "" if is_skip(text) else text
+        step_answers(step, TopicAnswers).description = "" if is_skip(text) else text
         locale = turn_info(step.context).locale
-        choices = [_choice(kind_label(kind, locale=locale), *KIND_SYNONYMS[kind]) for kind in KINDS]
+        choices = [choice(kind_label(kind, locale=locale), *KIND_SYNONYMS[kind]) for kind in KINDS]
         return await self._choose(step, t("topics.propose.ask_kind"), choices)
 
     async def presenter_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        self._answers(step).kind = KINDS[step.result.index].value
+        step_answers(step, TopicAnswers).kind = KINDS[step.result.index].value
         return await self._ask(
             step,
             self.PRESENTER_ID,
@@ -246,19 +203,19 @@ class ProposeTopicDialog(CancellableDialog):
     async def show_name_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
         text = str(step.result).strip()
-        self._answers(step).presenter = "" if is_skip(text) else text
+        step_answers(step, TopicAnswers).presenter = "" if is_skip(text) else text
         return await self._choose(
             step,
             t("topics.propose.ask_show_name"),
             [
-                _choice(t("topics.propose.yes"), "oui", "yes", "o", "y"),
-                _choice(t("topics.propose.no"), "non", "no", "n"),
+                choice(t("topics.propose.yes"), "oui", "yes", "o", "y"),
+                choice(t("topics.propose.no"), "non", "no", "n"),
             ],
         )
 
     async def summary_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        answers = self._answers(step)
+        answers = step_answers(step, TopicAnswers)
         answers.hide_proposer = step.result.index == 1
         none = t("topics.propose.none")
         summary = t(
@@ -274,8 +231,8 @@ class ProposeTopicDialog(CancellableDialog):
             step,
             summary,
             [
-                _choice(t("topics.propose.confirm"), "oui", "yes", "ok", "confirmer", "confirm"),
-                _choice(t("topics.propose.cancel"), "non", "no"),
+                choice(t("topics.propose.confirm"), "oui", "yes", "ok", "confirmer", "confirm"),
+                choice(t("topics.propose.cancel"), "non", "no"),
             ],
         )
 
@@ -284,7 +241,7 @@ class ProposeTopicDialog(CancellableDialog):
             await step.context.send_activity(self._t(step)("dialog.cancelled"))
             return await step.end_dialog(None)
         saved = await save_proposal(
-            self._sessions, step.context, self._answers(step), wake=self._wake
+            self._sessions, step.context, step_answers(step, TopicAnswers), wake=self._wake
         )
         return await step.end_dialog(saved)
 

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.dialogs import DialogTurnResult, WaterfallDialog, WaterfallStepContext
-from botbuilder.dialogs.choices import Choice, ListStyle
+from botbuilder.dialogs.choices import ListStyle
 from botbuilder.dialogs.prompts import (
     ChoicePrompt,
     PromptOptions,
@@ -25,9 +25,9 @@ from botbuilder.dialogs.prompts import (
     TextPrompt,
 )
 
-from cards.i18n import Translate, format_when, translator
+from cards.i18n import format_when, translator
 from cards.surveys import QUESTION_KEYS, SCALE_KEYS, SHORT_KEYS, survey_label
-from dialogs.base import CancellableDialog, simplify
+from dialogs.base import CancellableDialog, choice, step_answers
 from dialogs.context import TurnInfo, turn_info
 from dialogs.join_dialog import parse_interests
 from dialogs.propose_topic_dialog import is_skip
@@ -85,11 +85,6 @@ class SurveyAnswers:
     ratings: dict[str, int] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
     choices: list[str] = field(default_factory=list)
-
-
-def _choice(title: str, *synonyms: str) -> Choice:
-    words = {s.casefold() for s in (title, *synonyms)} | {simplify(s) for s in (title, *synonyms)}
-    return Choice(title, synonyms=sorted(w for w in words if w))
 
 
 def parse_choices(text: str, options: list[str]) -> list[str] | None:
@@ -152,6 +147,7 @@ class SurveyDialog(CancellableDialog):
     CHOICE_ID = "survey_dialog.choice"
     TEXT_ID = "survey_dialog.text"
     TOPICS_ID = "survey_dialog.topics"
+    RETRY_CHOICE = "surveys.dialog.retry_choice"
 
     def __init__(self, sessions: SessionFactory, secret: str | None, clock: Clock = utcnow) -> None:
         """`secret`: the operator's CARREFOUR_SECRET_KEY (None: the database's own key)."""
@@ -189,48 +185,18 @@ class SurveyDialog(CancellableDialog):
     # -- helpers -------------------------------------------------------------------------------
 
     @staticmethod
-    def _t(step: WaterfallStepContext | PromptValidatorContext) -> Translate:
-        return translator(turn_info(step.context).locale)
-
-    @staticmethod
-    def _answers(step: WaterfallStepContext) -> SurveyAnswers:
-        answers = step.values.get("answers")
-        if not isinstance(answers, SurveyAnswers):
-            answers = SurveyAnswers()
-            step.values["answers"] = answers
-        return answers
-
-    @staticmethod
     def _chosen(step: WaterfallStepContext) -> ChosenSurvey:
         chosen = step.options
         assert isinstance(chosen, ChosenSurvey)
         return chosen
 
-    async def _choose(
-        self, step: WaterfallStepContext, text: str, choices: list[Choice]
-    ) -> DialogTurnResult:
-        return await step.prompt(
-            self.CHOICE_ID,
-            PromptOptions(
-                prompt=MessageFactory.text(text),
-                retry_prompt=MessageFactory.text(self._t(step)("surveys.dialog.retry_choice")),
-                choices=choices,
-                style=ListStyle.hero_card,
-            ),
-        )
-
     async def _ask_text(self, step: WaterfallStepContext, question: str) -> DialogTurnResult:
         t = self._t(step)
-        return await step.prompt(
+        return await self._ask(
+            step,
             self.TEXT_ID,
-            PromptOptions(
-                prompt=MessageFactory.text(
-                    f"{t(QUESTION_KEYS[question])}\n\n{t('surveys.dialog.skip_hint')}"
-                ),
-                retry_prompt=MessageFactory.text(
-                    t("surveys.dialog.retry_text", max=MAX_TEXT_LENGTH)
-                ),
-            ),
+            f"{t(QUESTION_KEYS[question])}\n\n{t('surveys.dialog.skip_hint')}",
+            t("surveys.dialog.retry_text", max=MAX_TEXT_LENGTH),
         )
 
     @staticmethod
@@ -263,7 +229,7 @@ class SurveyDialog(CancellableDialog):
         if len(invitations) == 1:
             return await step.next(None)
         choices = [
-            _choice(
+            choice(
                 t("surveys.dialog.answered_item", survey=c.label, community=c.community)
                 if c.answered
                 else t("surveys.dialog.item", survey=c.label, community=c.community)
@@ -313,7 +279,9 @@ class SurveyDialog(CancellableDialog):
     def _rating_step(self, index: int) -> Step:
         async def step_function(step: WaterfallStepContext) -> DialogTurnResult:
             if index > 0:
-                self._answers(step).ratings[SATISFACTION_RATINGS[index - 1]] = step.result.index + 1
+                step_answers(step, SurveyAnswers).ratings[SATISFACTION_RATINGS[index - 1]] = (
+                    step.result.index + 1
+                )
             return await self._ask_rating(step, SATISFACTION_RATINGS[index])
 
         return step_function
@@ -321,7 +289,7 @@ class SurveyDialog(CancellableDialog):
     async def _ask_rating(self, step: WaterfallStepContext, question: str) -> DialogTurnResult:
         t = self._t(step)
         choices = [
-            _choice(t(key), str(number), *NUMBER_WORDS[number - 1])
+            choice(t(key), str(number), *NUMBER_WORDS[number - 1])
             for number, key in enumerate(SCALE_KEYS, start=1)
         ]
         return await step.prompt(
@@ -337,11 +305,11 @@ class SurveyDialog(CancellableDialog):
         )
 
     async def takeaway_step(self, step: WaterfallStepContext) -> DialogTurnResult:
-        self._answers(step).ratings[SATISFACTION_RATINGS[-1]] = step.result.index + 1
+        step_answers(step, SurveyAnswers).ratings[SATISFACTION_RATINGS[-1]] = step.result.index + 1
         return await self._ask_text(step, SATISFACTION_TEXTS[0])
 
     async def next_time_step(self, step: WaterfallStepContext) -> DialogTurnResult:
-        self._answers(step).texts[SATISFACTION_TEXTS[0]] = self._text(step.result)
+        step_answers(step, SurveyAnswers).texts[SATISFACTION_TEXTS[0]] = self._text(step.result)
         return await self._ask_text(step, SATISFACTION_TEXTS[1])
 
     # -- needs -----------------------------------------------------------------------------------
@@ -366,7 +334,7 @@ class SurveyDialog(CancellableDialog):
     async def needs_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         chosen = self._chosen(step)
         if step.result is not None:
-            self._answers(step).choices = (
+            step_answers(step, SurveyAnswers).choices = (
                 parse_choices(str(step.result), chosen.topic_choices) or []
             )
         return await self._ask_text(step, NEEDS_TEXT)
@@ -376,7 +344,7 @@ class SurveyDialog(CancellableDialog):
     async def summary_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
         chosen = self._chosen(step)
-        answers = self._answers(step)
+        answers = step_answers(step, SurveyAnswers)
         none = t("surveys.dialog.none_given")
         lines: list[str] = []
         if chosen.kind == SurveyKind.SATISFACTION:
@@ -412,8 +380,8 @@ class SurveyDialog(CancellableDialog):
             step,
             summary,
             [
-                _choice(t("surveys.dialog.confirm"), "oui", "yes", "ok", "envoyer", "send"),
-                _choice(t("surveys.dialog.cancel"), "non", "no"),
+                choice(t("surveys.dialog.confirm"), "oui", "yes", "ok", "envoyer", "send"),
+                choice(t("surveys.dialog.cancel"), "non", "no"),
             ],
         )
 
@@ -422,7 +390,7 @@ class SurveyDialog(CancellableDialog):
             await step.context.send_activity(self._t(step)("dialog.cancelled"))
             return await step.end_dialog(None)
         chosen = self._chosen(step)
-        answers = self._answers(step)
+        answers = step_answers(step, SurveyAnswers)
         saved = await save_answer(
             self._sessions,
             step.context,

@@ -1,16 +1,41 @@
-"""Shared test helpers: a frozen clock, the bot's wired parts without HTTP, a dispatcher."""
+"""Shared test helpers: a frozen clock, the bot's wired parts without HTTP, a dispatcher; one
+dialog driven alone over a TestAdapter; a feature's functions driven as the handler does; what
+a person reads in a reply; an outbox row handed to its renderer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
+from botbuilder.core import ConversationState, Middleware, TurnContext
+from botbuilder.core.adapters import TestAdapter
+from botbuilder.dialogs import Dialog, DialogSet, DialogTurnStatus
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ChannelAccount,
+    ConversationAccount,
+    HeroCard,
+)
+from sqlmodel import col, select
 
 from bot.app import ALL_RENDERERS, RUNTIME, Runtime
+from bot.deliveries import RenderContext
 from bot.dispatcher import Dispatcher
+from bot.scheduler import Jobs
+from cards.common import Element
+from dialogs.context import TURN_INFO_KEY, TurnInfo
+from storage.db import SessionFactory
+from storage.models import OutboxMessage, Person
+from storage.outbox import Claimed
+from storage.state_store import SqlStorage
 
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+TZ = "America/Montreal"
 
 
 @dataclass
@@ -48,3 +73,192 @@ def dispatcher(runtime: Runtime, clock: Clock, owner: str = "test") -> Dispatche
         clock=clock,
         owner=owner,
     )
+
+
+def scheduled_jobs(runtime: Runtime, clock: Clock) -> Jobs:
+    """The scheduler's jobs on the runtime's database, on a frozen clock; their wake-ups are
+    ignored (the test dispatches when it wants to)."""
+    return Jobs(
+        settings=runtime.settings,
+        sessions=runtime.sessions,
+        wake_dispatcher=lambda: None,
+        clock=clock,
+    )
+
+
+# -- what a person reads ---------------------------------------------------------------------
+
+
+def said(activity: Activity) -> str:
+    """What a person reads in a reply: its text, a hero card's text and buttons, or a card."""
+    if activity.text:
+        return str(activity.text)
+    parts: list[str] = []
+    for attachment in activity.attachments or []:
+        content = attachment.content
+        if isinstance(content, HeroCard):
+            parts.append(content.text or "")
+            parts.extend(f"[{b.title}]" for b in content.buttons or [])
+        else:
+            parts.append(json.dumps(content, ensure_ascii=False))
+    return "\n".join(parts)
+
+
+async def queued(sessions: SessionFactory) -> list[OutboxMessage]:
+    """Everything in the outbox, oldest first."""
+    async with sessions() as session:
+        return list(
+            (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+        )
+
+
+def card_actions(card: Element) -> list[Element]:
+    """The card's buttons: its own, then those of its action sets (nested containers too)."""
+    found: list[Element] = list(card.get("actions", []))
+
+    def walk(items: list[Element]) -> None:
+        for item in items:
+            if item.get("type") == "ActionSet":
+                found.extend(item["actions"])
+            walk(item.get("items", []))
+
+    walk(card["body"])
+    return found
+
+
+def render_context(
+    sessions: SessionFactory,
+    row: OutboxMessage,
+    *,
+    now: datetime = START,
+    locale: str = "fr-CA",
+) -> RenderContext:
+    """What the dispatcher hands a renderer for a queued row, claimed once at `now`."""
+    message = Claimed(
+        id=row.id or 0,
+        dedup_key=row.dedup_key,
+        kind=row.kind,
+        params=dict(row.params),
+        person_id=row.person_id,
+        conversation_ref_id=None,
+        attempts=1,
+        created_at=now,
+    )
+    return RenderContext(message=message, locale=locale, timezone=TZ, now=now, sessions=sessions)
+
+
+# -- a dialog alone, over a TestAdapter ------------------------------------------------------
+
+
+class TurnInfoMiddleware(Middleware):  # type: ignore[misc]  # botbuilder is untyped
+    """What bot/handler.py sets before running dialogs."""
+
+    def __init__(self, info: TurnInfo) -> None:
+        self.info = info
+
+    async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[None]]) -> None:
+        context.turn_state[TURN_INFO_KEY] = self.info
+        await logic()
+
+
+@dataclass
+class DialogChat:
+    """One dialog alone, driven turn by turn (begun by the first message, continued by the
+    next ones), its state kept in the bot's SQL storage between turns. A subclass says which
+    dialog (`dialog`) and with which options it begins (`begin_options`)."""
+
+    sessions: SessionFactory
+    who: Person
+    locale: str = "fr-CA"
+    in_channel: bool = False
+    result: object = None
+    adapter: TestAdapter = field(init=False)
+    _state: ConversationState = field(init=False)
+    _dialogs: DialogSet = field(init=False)
+    _dialog_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        info = TurnInfo(
+            person_id=self.who.id, locale=self.locale, timezone=TZ, in_channel=self.in_channel
+        )
+        self.adapter = TestAdapter(self._logic)
+        self.adapter.use(TurnInfoMiddleware(info))
+        self._state = ConversationState(SqlStorage(self.sessions))
+        self._dialogs = DialogSet(self._state.create_property("DialogState"))
+        dialog = self.dialog()
+        self._dialog_id = dialog.id
+        self._dialogs.add(dialog)
+
+    def dialog(self) -> Dialog:
+        raise NotImplementedError
+
+    def begin_options(self) -> object:
+        return None
+
+    async def _logic(self, turn_context: TurnContext) -> None:
+        dialog_context = await self._dialogs.create_context(turn_context)
+        turn = await dialog_context.continue_dialog()
+        if turn.status == DialogTurnStatus.Empty:
+            turn = await dialog_context.begin_dialog(self._dialog_id, self.begin_options())
+        if turn.status == DialogTurnStatus.Complete:
+            self.result = turn.result
+        await self._state.save_changes(turn_context)
+
+    async def say(self, text: str) -> list[str]:
+        await self.adapter.receive_activity(
+            Activity(type=ActivityTypes.message, text=text, locale=self.locale)
+        )
+        replies = [said(a) for a in self.adapter.activity_buffer]
+        self.adapter.activity_buffer.clear()
+        return replies
+
+
+# -- a feature's functions, over a TestAdapter -----------------------------------------------
+
+
+@dataclass
+class FeatureBot:
+    """Calls a feature's functions as the handler does, on turn contexts over a TestAdapter
+    that keeps what was said; counts the dispatcher's wake-ups. Subclasses add the calls."""
+
+    sessions: SessionFactory
+    adapter: TestAdapter = field(default_factory=TestAdapter)
+    wakes: int = 0
+    now: datetime = START
+
+    def _wake(self) -> None:
+        self.wakes += 1
+
+    def info(self, who: Person, locale: str = "fr-CA", channel: bool = False) -> TurnInfo:
+        return TurnInfo(person_id=who.id, locale=locale, timezone=TZ, in_channel=channel)
+
+    def message(
+        self,
+        value: dict[str, Any] | None = None,
+        *,
+        sender_id: str = "29:user",
+        conversation_id: str = "a:personal",
+        channel: bool = False,
+        channel_data: dict[str, Any] | None = None,
+    ) -> TurnContext:
+        """A Teams message (a card's `value` for a button) in a 1:1 chat or a channel."""
+        activity = Activity(
+            type=ActivityTypes.message,
+            id=f"activity-{len(self.adapter.activity_buffer)}-{self.wakes}",
+            channel_id="msteams",
+            service_url="https://smba.example/",
+            from_property=ChannelAccount(id=sender_id),
+            recipient=ChannelAccount(id="28:carrefour-bot"),
+            conversation=ConversationAccount(
+                id=conversation_id, conversation_type="channel" if channel else "personal"
+            ),
+            channel_data=channel_data,
+            value=value,
+        )
+        return TurnContext(self.adapter, activity)
+
+    def replies(self) -> list[Activity]:
+        """What was sent since the last call."""
+        sent = list(self.adapter.activity_buffer)
+        self.adapter.activity_buffer.clear()
+        return sent

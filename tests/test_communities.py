@@ -166,6 +166,8 @@ async def _join(chat: Chat, answers: list[str]) -> None:
 
 
 JOIN_ANSWERS = ["1", "CLSC de Longueuil", "16", "1, 3", "Non", "Rappels et sondages", "Confirmer"]
+# The same, answering "yes" to "are you a new hire?".
+NEW_HIRE_ANSWERS = [*JOIN_ANSWERS[:4], "Oui", *JOIN_ANSWERS[5:]]
 
 
 async def test_joining_asks_each_question_then_welcomes_with_the_one_pager(
@@ -276,9 +278,7 @@ async def test_a_new_hire_gets_the_onboarding_plan_and_leaving_stops_it(
 ) -> None:
     community = await set_up_community(bot_client, connector)
     member = Chat(bot_client, connector, MEMBER)
-    answers = list(JOIN_ANSWERS)
-    answers[4] = "Oui"
-    await _join(member, answers)
+    await _join(member, NEW_HIRE_ANSWERS)
     assert member.last_text().startswith("Bienvenue dans CdeP Soins palliatifs Montérégie !")
     runtime = bot_client.app[RUNTIME]
     async with runtime.sessions() as session:
@@ -421,9 +421,7 @@ async def test_the_day_30_check_in_is_stored_and_sent_to_the_animators(
 ) -> None:
     community = await set_up_community(bot_client, connector)
     member = Chat(bot_client, connector, MEMBER)
-    answers = list(JOIN_ANSWERS)
-    answers[4] = "Oui"
-    await _join(member, answers)
+    await _join(member, NEW_HIRE_ANSWERS)
     await member.click({"verb": "onboarding.checkin", "community_id": community.id, "rating": "9"})
     assert member.last_text() == "Choisissez une réponse de 1 à 5."
     await member.click(

@@ -17,15 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from botbuilder.core import ConversationState, Middleware, TurnContext
+from botbuilder.core import TurnContext
 from botbuilder.core.adapters import TestAdapter
-from botbuilder.dialogs import DialogSet, DialogTurnStatus
 from botbuilder.schema import (
     Activity,
     ActivityTypes,
     ChannelAccount,
     ConversationAccount,
-    HeroCard,
 )
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -77,6 +75,7 @@ from storage.consultations import (
     HasIdentifiers,
     IdentifierKind,
     NoCoordinator,
+    Outcome,
     WrongStatus,
     add_working_days,
     likely_identifiers,
@@ -95,12 +94,11 @@ from storage.models import (
     Role,
 )
 from storage.outbox import Claimed
-from storage.state_store import SqlStorage
 from tests import factories
 from tests.conftest import make_settings
 from tests.databases import fresh_sqlite
 from tests.fake_connector import FakeConnector
-from tests.support import started
+from tests.support import DialogChat, FeatureBot, card_actions, said, started
 
 TZ = "America/Montreal"
 MONTREAL = ZoneInfo(TZ)
@@ -324,6 +322,54 @@ async def fresh(sessions: SessionFactory, request: ConsultationRequest) -> Consu
 
 async def events(sessions: SessionFactory) -> list[tuple[int | None, str, str | None]]:
     return [(e.actor_id, e.action, e.detail) for e in await rows(sessions, ConsultationEvent)]
+
+
+# Each change in its own transaction, as a card action makes it.
+
+
+async def assign(
+    sessions: SessionFactory, request_id: int, by: Person, to: Person, *, now: datetime = START
+) -> Outcome:
+    async with transaction(sessions) as session:
+        return await consultations.assign(
+            session, request_id=request_id, actor_id=_id(by), assignee_id=_id(to), now=now
+        )
+
+
+async def decline(
+    sessions: SessionFactory, request_id: int, by: Person, reason: str, *, now: datetime = START
+) -> Outcome:
+    async with transaction(sessions) as session:
+        return await consultations.decline(
+            session, request_id=request_id, actor_id=_id(by), reason=reason, now=now
+        )
+
+
+async def step(
+    sessions: SessionFactory,
+    change: Callable[..., Awaitable[Outcome]],
+    request_id: int,
+    by: Person,
+    *,
+    now: datetime = START,
+) -> Outcome:
+    """`consultations.start`, `close` or `withdraw`."""
+    async with transaction(sessions) as session:
+        return await change(session, request_id=request_id, actor_id=_id(by), now=now)
+
+
+async def rate(
+    sessions: SessionFactory, request_id: int, by: Person, rating: int, comment: str
+) -> Outcome:
+    async with transaction(sessions) as session:
+        return await consultations.rate(
+            session,
+            request_id=request_id,
+            actor_id=_id(by),
+            rating=rating,
+            comment=comment,
+            now=START,
+        )
 
 
 @pytest.fixture
@@ -559,98 +605,32 @@ async def test_taking_giving_declining_and_handing_back(any_sessions: SessionFac
     request = await submitted(sessions, s)
     rid = _id(request)
 
-    async def act(change: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
-        async with transaction(sessions) as session:
-            return await change(session)
-
     # Only coordinators assign; nobody assigns a request to its requester.
     for outsider in (s.animator, s.member, s.volunteer, s.elsewhere, s.requester):
-
-        def assign_self(session: AsyncSession, who: Person = outsider) -> Awaitable[Any]:
-            return consultations.assign(
-                session, request_id=rid, actor_id=_id(who), assignee_id=_id(who), now=START
-            )
-
         with pytest.raises(NotAllowed):
-            await act(assign_self)
+            await assign(sessions, rid, outsider, outsider)
     with pytest.raises(NotAllowed):
-        await act(
-            lambda session: consultations.assign(
-                session,
-                request_id=rid,
-                actor_id=_id(s.coordinator),
-                assignee_id=_id(s.member),
-                now=START,
-            )
-        )
+        await assign(sessions, rid, s.coordinator, s.member)
     with pytest.raises(NotAllowed):
-        await act(
-            lambda session: consultations.assign(
-                session,
-                request_id=rid,
-                actor_id=_id(s.coordinator),
-                assignee_id=_id(s.requester),
-                now=START,
-            )
-        )
+        await assign(sessions, rid, s.coordinator, s.requester)
     assert (await fresh(sessions, request)).status == ConsultationStatus.SUBMITTED
 
     # The suggested volunteer is not the one who declines: the suggestion stands.
-    await act(
-        lambda session: consultations.decline(
-            session,
-            request_id=rid,
-            actor_id=_id(s.second_coordinator),
-            reason="unavailable",
-            now=START,
-        )
-    )
+    await decline(sessions, rid, s.second_coordinator, "unavailable")
     assert (await fresh(sessions, request)).suggested_assignee_id == s.volunteer.id
-    again = await act(
-        lambda session: consultations.decline(
-            session, request_id=rid, actor_id=_id(s.second_coordinator), reason="other", now=START
-        )
-    )
+    again = await decline(sessions, rid, s.second_coordinator, "other")
     assert not again.changed
     with pytest.raises(ValueError, match="reason"):
-        await act(
-            lambda session: consultations.decline(
-                session, request_id=rid, actor_id=_id(s.coordinator), reason="bored", now=START
-            )
-        )
+        await decline(sessions, rid, s.coordinator, "bored")
 
     # Given to the volunteer (the suggestion): the requester, the volunteer and the other
     # coordinator are told.
-    given = await act(
-        lambda session: consultations.assign(
-            session,
-            request_id=rid,
-            actor_id=_id(s.coordinator),
-            assignee_id=_id(s.volunteer),
-            now=START + timedelta(hours=1),
-        )
-    )
+    given = await assign(sessions, rid, s.coordinator, s.volunteer, now=START + timedelta(hours=1))
     assert given.queued == 3
-    same = await act(
-        lambda session: consultations.assign(
-            session,
-            request_id=rid,
-            actor_id=_id(s.second_coordinator),
-            assignee_id=_id(s.volunteer),
-            now=START,
-        )
-    )
+    same = await assign(sessions, rid, s.second_coordinator, s.volunteer)
     assert not same.changed
     with pytest.raises(WrongStatus) as taken:
-        await act(
-            lambda session: consultations.assign(
-                session,
-                request_id=rid,
-                actor_id=_id(s.second_coordinator),
-                assignee_id=_id(s.second_coordinator),
-                now=START,
-            )
-        )
+        await assign(sessions, rid, s.second_coordinator, s.second_coordinator)
     assert (taken.value.status, taken.value.assignee_id) == (
         ConsultationStatus.ASSIGNED,
         s.volunteer.id,
@@ -658,14 +638,8 @@ async def test_taking_giving_declining_and_handing_back(any_sessions: SessionFac
 
     # Handed back: waiting again, new suggestion without the volunteer (nor the coordinator
     # who declined), the coordinators get it anew and the requester is told.
-    back = await act(
-        lambda session: consultations.decline(
-            session,
-            request_id=rid,
-            actor_id=_id(s.volunteer),
-            reason="conflict_of_interest",
-            now=START + timedelta(hours=2),
-        )
+    back = await decline(
+        sessions, rid, s.volunteer, "conflict_of_interest", now=START + timedelta(hours=2)
     )
     assert back.handed_back
     request = await fresh(sessions, request)
@@ -684,14 +658,8 @@ async def test_taking_giving_declining_and_handing_back(any_sessions: SessionFac
     assert (s.second_coordinator.id, KIND_NEW, {"request_id": rid, "returned": True}) in queued
     assert (s.requester.id, KIND_RETURNED, {"request_id": rid}) in queued
     # A coordinator who declined may still change their mind and take it.
-    taken_back = await act(
-        lambda session: consultations.assign(
-            session,
-            request_id=rid,
-            actor_id=_id(s.second_coordinator),
-            assignee_id=_id(s.second_coordinator),
-            now=START + timedelta(hours=3),
-        )
+    taken_back = await assign(
+        sessions, rid, s.second_coordinator, s.second_coordinator, now=START + timedelta(hours=3)
     )
     assert taken_back.request.assignee_id == s.second_coordinator.id
     actions = [action for _actor, action, _detail in await events(sessions)]
@@ -710,20 +678,10 @@ async def test_taking_giving_declining_and_handing_back(any_sessions: SessionFac
 
     # A coordinator's own request: their colleagues assign it, never they themselves.
     own = await submitted(sessions, s, requester=s.coordinator)
-    for change in (
-        lambda session: consultations.assign(
-            session,
-            request_id=_id(own),
-            actor_id=_id(s.coordinator),
-            assignee_id=_id(s.volunteer),
-            now=START,
-        ),
-        lambda session: consultations.decline(
-            session, request_id=_id(own), actor_id=_id(s.coordinator), reason="other", now=START
-        ),
-    ):
-        with pytest.raises(NotAllowed):
-            await act(change)
+    with pytest.raises(NotAllowed):
+        await assign(sessions, _id(own), s.coordinator, s.volunteer)
+    with pytest.raises(NotAllowed):
+        await decline(sessions, _id(own), s.coordinator, "other")
     async with sessions() as session:
         others = await consultations.lines_waiting_for(session, coordinator_id=_id(s.coordinator))
         colleagues = await consultations.lines_waiting_for(
@@ -745,48 +703,18 @@ async def test_start_close_withdraw_and_rate(any_sessions: SessionFactory) -> No
     rid = _id(request)
     other = await submitted(sessions, s, requester=s.member)
 
-    async def act(change: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
-        async with transaction(sessions) as session:
-            return await change(session)
-
     with pytest.raises(NotAllowed):  # nobody holds it yet
-        await act(
-            lambda session: consultations.start(
-                session, request_id=rid, actor_id=_id(s.coordinator), now=START
-            )
-        )
+        await step(sessions, consultations.start, rid, s.coordinator)
     with pytest.raises(WrongStatus):  # not closed: nothing to rate
-        await act(
-            lambda session: consultations.rate(
-                session, request_id=rid, actor_id=_id(s.requester), rating=5, comment="", now=START
-            )
-        )
-    await act(
-        lambda session: consultations.assign(
-            session,
-            request_id=rid,
-            actor_id=_id(s.coordinator),
-            assignee_id=_id(s.coordinator),
-            now=START,
-        )
-    )
+        await rate(sessions, rid, s.requester, 5, "")
+    await assign(sessions, rid, s.coordinator, s.coordinator)
     for someone in (s.second_coordinator, s.requester, s.animator):
-
-        def close_it(session: AsyncSession, who: Person = someone) -> Awaitable[Any]:
-            return consultations.close(session, request_id=rid, actor_id=_id(who), now=START)
-
         with pytest.raises(NotAllowed):
-            await act(close_it)
-    started_ = await act(
-        lambda session: consultations.start(
-            session, request_id=rid, actor_id=_id(s.coordinator), now=START
-        )
-    )
+            await step(sessions, consultations.close, rid, someone)
+    started_ = await step(sessions, consultations.start, rid, s.coordinator)
     assert started_.request.status == ConsultationStatus.IN_PROGRESS
-    closed = await act(
-        lambda session: consultations.close(
-            session, request_id=rid, actor_id=_id(s.coordinator), now=START + timedelta(days=3)
-        )
+    closed = await step(
+        sessions, consultations.close, rid, s.coordinator, now=START + timedelta(days=3)
     )
     assert (closed.request.status, closed.request.closed_at, closed.queued) == (
         ConsultationStatus.CLOSED,
@@ -794,76 +722,27 @@ async def test_start_close_withdraw_and_rate(any_sessions: SessionFactory) -> No
         1,
     )
     with pytest.raises(WrongStatus):
-        await act(
-            lambda session: consultations.withdraw(
-                session, request_id=rid, actor_id=_id(s.requester), now=START
-            )
-        )
+        await step(sessions, consultations.withdraw, rid, s.requester)
     for rating, comment, error in (
         (0, "", ValueError),
         (6, "", ValueError),
         (4, "x" * 1001, ValueError),
         (4, "Merci, joindre au 514-555-1234", HasIdentifiers),
     ):
-
-        def rate_it(
-            session: AsyncSession, rating: int = rating, comment: str = comment
-        ) -> Awaitable[Any]:
-            return consultations.rate(
-                session,
-                request_id=rid,
-                actor_id=_id(s.requester),
-                rating=rating,
-                comment=comment,
-                now=START,
-            )
-
         with pytest.raises(error):
-            await act(rate_it)
+            await rate(sessions, rid, s.requester, rating, comment)
     with pytest.raises(NotAllowed):
-        await act(
-            lambda session: consultations.rate(
-                session,
-                request_id=rid,
-                actor_id=_id(s.coordinator),
-                rating=5,
-                comment="",
-                now=START,
-            )
-        )
-    await act(
-        lambda session: consultations.rate(
-            session,
-            request_id=rid,
-            actor_id=_id(s.requester),
-            rating=4,
-            comment="  Très éclairant.  ",
-            now=START,
-        )
-    )
+        await rate(sessions, rid, s.coordinator, 5, "")
+    await rate(sessions, rid, s.requester, 4, "  Très éclairant.  ")
     request = await fresh(sessions, request)
     assert (request.usefulness_rating, request.usefulness_comment) == (4, "Très éclairant.")
 
     # The other request: withdrawn by its requester once assigned; the assignee is told.
-    await act(
-        lambda session: consultations.assign(
-            session,
-            request_id=_id(other),
-            actor_id=_id(s.coordinator),
-            assignee_id=_id(s.volunteer),
-            now=START,
-        )
-    )
+    await assign(sessions, _id(other), s.coordinator, s.volunteer)
     with pytest.raises(NotAllowed):
-        await act(
-            lambda session: consultations.withdraw(
-                session, request_id=_id(other), actor_id=_id(s.volunteer), now=START
-            )
-        )
-    withdrawn = await act(
-        lambda session: consultations.withdraw(
-            session, request_id=_id(other), actor_id=_id(s.member), now=START + timedelta(days=1)
-        )
+        await step(sessions, consultations.withdraw, _id(other), s.volunteer)
+    withdrawn = await step(
+        sessions, consultations.withdraw, _id(other), s.member, now=START + timedelta(days=1)
     )
     assert (withdrawn.request.status, withdrawn.request.closed_at, withdrawn.queued) == (
         ConsultationStatus.WITHDRAWN,
@@ -871,11 +750,7 @@ async def test_start_close_withdraw_and_rate(any_sessions: SessionFactory) -> No
         1,
     )
     with pytest.raises(WrongStatus):
-        await act(
-            lambda session: consultations.close(
-                session, request_id=_id(other), actor_id=_id(s.volunteer), now=START
-            )
-        )
+        await step(sessions, consultations.close, _id(other), s.volunteer)
     (told,) = [r for r in await rows(sessions, OutboxMessage) if r.kind == KIND_WITHDRAWN]
     assert (told.person_id, told.params) == (
         s.volunteer.id,
@@ -973,77 +848,21 @@ def test_expertise_words() -> None:
 # -- the dialog, in isolation (DialogTestClient) ---------------------------------------------------
 
 
-class TurnInfoMiddleware(Middleware):  # type: ignore[misc]  # botbuilder is untyped
-    """What bot/handler.py sets before running dialogs."""
-
-    def __init__(self, info: TurnInfo) -> None:
-        self.info = info
-
-    async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[None]]) -> None:
-        context.turn_state[TURN_INFO_KEY] = self.info
-        await logic()
-
-
-def said(activity: Activity) -> str:
-    """What a person reads in a reply: its text, a hero card's text and buttons, or a card."""
-    if activity.text:
-        return str(activity.text)
-    parts: list[str] = []
-    for attachment in activity.attachments or []:
-        content = attachment.content
-        if isinstance(content, HeroCard):
-            parts.append(content.text or "")
-            parts.extend(f"[{b.title}]" for b in content.buttons or [])
-        else:
-            parts.append(json.dumps(content, ensure_ascii=False))
-    return "\n".join(parts)
-
-
 @dataclass
-class Dialog:
-    """The request dialog alone, driven turn by turn (begun by the first message, continued by
-    the next ones), its state kept in the bot's SQL storage between turns."""
+class Dialog(DialogChat):
+    """The request dialog alone, turn by turn."""
 
-    sessions: SessionFactory
-    who: Person
-    locale: str = "fr-CA"
     options: ConsultationOptions = field(default_factory=ConsultationOptions)
-    in_channel: bool = False
     wakes: int = 0
-    result: object = None
-    adapter: TestAdapter = field(init=False)
-    _state: ConversationState = field(init=False)
-    _dialogs: DialogSet = field(init=False)
 
-    def __post_init__(self) -> None:
-        info = TurnInfo(
-            person_id=self.who.id, locale=self.locale, timezone=TZ, in_channel=self.in_channel
-        )
-        self.adapter = TestAdapter(self._logic)
-        self.adapter.use(TurnInfoMiddleware(info))
-        self._state = ConversationState(SqlStorage(self.sessions))
-        self._dialogs = DialogSet(self._state.create_property("DialogState"))
-        self._dialogs.add(ConsultationDialog(self.sessions, self._wake, clock=lambda: START))
+    def dialog(self) -> ConsultationDialog:
+        return ConsultationDialog(self.sessions, self._wake, clock=lambda: START)
+
+    def begin_options(self) -> ConsultationOptions:
+        return self.options
 
     def _wake(self) -> None:
         self.wakes += 1
-
-    async def _logic(self, turn_context: TurnContext) -> None:
-        dialog_context = await self._dialogs.create_context(turn_context)
-        turn = await dialog_context.continue_dialog()
-        if turn.status == DialogTurnStatus.Empty:
-            turn = await dialog_context.begin_dialog(ConsultationDialog.ID, self.options)
-        if turn.status == DialogTurnStatus.Complete:
-            self.result = turn.result
-        await self._state.save_changes(turn_context)
-
-    async def say(self, text: str) -> list[str]:
-        await self.adapter.receive_activity(
-            Activity(type=ActivityTypes.message, text=text, locale=self.locale)
-        )
-        replies = [said(a) for a in self.adapter.activity_buffer]
-        self.adapter.activity_buffer.clear()
-        return replies
 
 
 async def nothing_saved(sessions: SessionFactory) -> None:
@@ -1283,38 +1102,19 @@ SETTINGS = make_settings("sqlite+aiosqlite:///unused.db")
 
 
 @dataclass
-class Bot:
+class Bot(FeatureBot):
     """Drives the consultation functions as the handler will, and records what was said."""
-
-    sessions: SessionFactory
-    adapter: TestAdapter = field(default_factory=TestAdapter)
-    wakes: int = 0
-    now: datetime = START
-
-    def _wake(self) -> None:
-        self.wakes += 1
-
-    def info(self, who: Person, locale: str = "fr-CA", channel: bool = False) -> TurnInfo:
-        return TurnInfo(person_id=who.id, locale=locale, timezone=TZ, in_channel=channel)
 
     def context(
         self, who: Person, value: dict[str, Any] | None = None, *, channel: bool = False
     ) -> TurnContext:
-        activity = Activity(
-            type=ActivityTypes.message,
-            id=f"activity-{len(self.adapter.activity_buffer)}-{self.wakes}",
-            channel_id="msteams",
-            service_url="https://smba.example/",
-            from_property=ChannelAccount(id=who.teams_user_id),
-            recipient=ChannelAccount(id="28:carrefour-bot"),
-            conversation=ConversationAccount(
-                id=f"{CHANNEL};messageid=1" if channel else f"a:personal-{who.id}",
-                conversation_type="channel" if channel else "personal",
-            ),
+        context = self.message(
+            value,
+            sender_id=who.teams_user_id,
+            conversation_id=f"{CHANNEL};messageid=1" if channel else f"a:personal-{who.id}",
+            channel=channel,
             channel_data={"channel": {"id": CHANNEL}} if channel else None,
-            value=value,
         )
-        context = TurnContext(self.adapter, activity)
         context.turn_state[TURN_INFO_KEY] = self.info(who, channel=channel)
         return context
 
@@ -1331,7 +1131,7 @@ class Bot:
             clock=lambda: self.now,
         )
         assert handled
-        return self.replies()
+        return self.texts()
 
     async def command(
         self,
@@ -1347,12 +1147,10 @@ class Bot:
             info=self.info(who, locale, channel),
             **arguments,
         )
-        return self.replies()
+        return self.texts()
 
-    def replies(self) -> list[str]:
-        done = [said(a) for a in self.adapter.activity_buffer]
-        self.adapter.activity_buffer.clear()
-        return done
+    def texts(self) -> list[str]:
+        return [said(a) for a in self.replies()]
 
 
 def claimed(kind: str, person: Person, **params: Any) -> Claimed:
@@ -1403,15 +1201,8 @@ def card_of(text: str) -> Element:
 
 
 def actions_of(card: Element) -> list[Element]:
-    found: list[Element] = list(card.get("actions", []))
-
-    def walk(items: list[Element]) -> None:
-        for item in items:
-            if item.get("type") == "ActionSet":
-                found.extend(item["actions"])
-            walk(item.get("items", []))
-
-    walk(card["body"])
+    """Every button, then those behind each ShowCard."""
+    found = card_actions(card)
     for action in list(found):
         if action.get("type") == "Action.ShowCard":
             found.extend(action["card"].get("actions", []))
@@ -1852,6 +1643,28 @@ async def test_content_reaches_only_the_requester_the_assignee_and_the_coordinat
 # -- escalation with a frozen clock -------------------------------------------------------------
 
 
+REMINDED_THEN_ESCALATED = [("reminded", "working_days=2"), ("escalated", "working_days=5")]
+
+
+async def escalations(sessions: SessionFactory) -> list[tuple[str, str | None]]:
+    """The reminders and escalations recorded, in order, with their detail."""
+    return [(a, d) for _actor, a, d in await events(sessions) if a in ("reminded", "escalated")]
+
+
+def queued_kinds(found: list[OutboxMessage]) -> list[tuple[int | None, str]]:
+    """Who is queued a reminder or a waiting notice, sorted."""
+    return sorted((r.person_id, r.kind) for r in found if r.kind in (KIND_REMINDER, KIND_WAITING))
+
+
+async def reminder_card(sessions: SessionFactory, request: ConsultationRequest) -> Element:
+    """The first reminder queued, as its coordinator sees it: after two working days."""
+    reminder = next(r for r in await rows(sessions, OutboxMessage) if r.kind == KIND_REMINDER)
+    card = card_of(await render_row(sessions, reminder))
+    assert card["body"][0]["text"] == f"Rappel : demande non assignée — {request.reference}"
+    assert card["body"][2]["text"] == "Elle attend une assignation depuis 2 jours ouvrables."
+    return card
+
+
 async def test_unassigned_requests_are_escalated_on_working_days(
     any_sessions: SessionFactory,
 ) -> None:
@@ -1869,11 +1682,6 @@ async def test_unassigned_requests_are_escalated_on_working_days(
             escalate_after_working_days=5,
             timezone=TZ,
             wake=lambda: wakes.append(1),
-        )
-
-    def queued_kinds(found: list[OutboxMessage]) -> list[tuple[int | None, str]]:
-        return sorted(
-            (r.person_id, r.kind) for r in found if r.kind in (KIND_REMINDER, KIND_WAITING)
         )
 
     # The weekend does not count: Monday is one working day, Tuesday 15:00 two.
@@ -1894,17 +1702,9 @@ async def test_unassigned_requests_are_escalated_on_working_days(
     assert await run(montreal(2026, 12, 7, 9)) == 0
     assert queued_kinds(await rows(sessions, OutboxMessage))[-1:] == [(s.animator.id, KIND_WAITING)]
     assert len(wakes) == 2
-    assert [
-        (a, d) for _actor, a, d in await events(sessions) if a in ("reminded", "escalated")
-    ] == [
-        ("reminded", "working_days=2"),
-        ("escalated", "working_days=5"),
-    ]
+    assert await escalations(sessions) == REMINDED_THEN_ESCALATED
 
-    reminder = next(r for r in await rows(sessions, OutboxMessage) if r.kind == KIND_REMINDER)
-    card = card_of(await render_row(sessions, reminder))
-    assert card["body"][0]["text"] == f"Rappel : demande non assignée — {request.reference}"
-    assert card["body"][2]["text"] == "Elle attend une assignation depuis 2 jours ouvrables."
+    card = await reminder_card(sessions, request)
     assert MARKER in json.dumps(card, ensure_ascii=False)  # a coordinator may read it
     waiting = next(r for r in await rows(sessions, OutboxMessage) if r.kind == KIND_WAITING)
     notice = await render_row(sessions, waiting)
@@ -1921,34 +1721,20 @@ async def test_unassigned_requests_are_escalated_on_working_days(
     )
 
     # Taken then handed back on Monday 10:00: a new waiting period, counted from then.
-    async with transaction(sessions) as session:
-        await consultations.assign(
-            session,
-            request_id=_id(request),
-            actor_id=_id(s.coordinator),
-            assignee_id=_id(s.coordinator),
-            now=montreal(2026, 12, 7, 9, 30),
-        )
+    await assign(
+        sessions, _id(request), s.coordinator, s.coordinator, now=montreal(2026, 12, 7, 9, 30)
+    )
     assert await run(montreal(2026, 12, 7, 9, 45)) == 0  # assigned: nothing to escalate
-    async with transaction(sessions) as session:
-        await consultations.decline(
-            session,
-            request_id=_id(request),
-            actor_id=_id(s.coordinator),
-            reason="unavailable",
-            now=montreal(2026, 12, 7, 10),
-        )
+    await decline(
+        sessions, _id(request), s.coordinator, "unavailable", now=montreal(2026, 12, 7, 10)
+    )
     assert await run(montreal(2026, 12, 9, 9, 59)) == 0
     # Both coordinators are reminded again: it is theirs to assign.
     assert await run(montreal(2026, 12, 9, 10)) == 2
     assert await render(sessions, KIND_WAITING, s.animator, request_id=_id(request)) is not None
-    async with transaction(sessions) as session:
-        await consultations.withdraw(
-            session,
-            request_id=_id(request),
-            actor_id=_id(s.requester),
-            now=montreal(2026, 12, 9, 11),
-        )
+    await step(
+        sessions, consultations.withdraw, _id(request), s.requester, now=montreal(2026, 12, 9, 11)
+    )
     assert await run(montreal(2026, 12, 21, 10)) == 0
     # A stale reminder or notice is no longer sent once the request left the queue.
     assert await render(sessions, KIND_WAITING, s.animator, request_id=_id(request)) is None
@@ -2349,27 +2135,15 @@ async def test_a_request_made_before_good_friday_is_not_escalated_over_the_long_
         assert await run(moment) == 0, moment
     assert await run(montreal(2026, 4, 13, 15)) == 1  # Monday 13 April: five working days
     assert len(wakes) == 2
-    assert sorted(
-        (r.person_id, r.kind)
-        for r in await rows(sessions, OutboxMessage)
-        if r.kind in (KIND_REMINDER, KIND_WAITING)
-    ) == sorted(
+    assert queued_kinds(await rows(sessions, OutboxMessage)) == sorted(
         [
             (s.coordinator.id, KIND_REMINDER),
             (s.second_coordinator.id, KIND_REMINDER),
             (s.animator.id, KIND_WAITING),
         ]
     )
-    assert [
-        (a, d) for _actor, a, d in await events(sessions) if a in ("reminded", "escalated")
-    ] == [
-        ("reminded", "working_days=2"),
-        ("escalated", "working_days=5"),
-    ]
-    reminder = next(r for r in await rows(sessions, OutboxMessage) if r.kind == KIND_REMINDER)
-    card = card_of(await render_row(sessions, reminder))
-    assert card["body"][0]["text"] == f"Rappel : demande non assignée — {request.reference}"
-    assert card["body"][2]["text"] == "Elle attend une assignation depuis 2 jours ouvrables."
+    assert await escalations(sessions) == REMINDED_THEN_ESCALATED
+    await reminder_card(sessions, request)
 
 
 async def test_the_extra_non_working_days_setting_delays_the_reminder(
@@ -2400,9 +2174,4 @@ async def test_the_extra_non_working_days_setting_delays_the_reminder(
     assert await run(montreal(2027, 1, 4, 10)) == 2
     assert await run(montreal(2027, 1, 6, 10)) == 0
     assert await run(montreal(2027, 1, 7, 10)) == 1
-    assert [
-        (a, d) for _actor, a, d in await events(sessions) if a in ("reminded", "escalated")
-    ] == [
-        ("reminded", "working_days=2"),
-        ("escalated", "working_days=5"),
-    ]
+    assert await escalations(sessions) == REMINDED_THEN_ESCALATED

@@ -12,7 +12,6 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
 from bot.app import RUNTIME
-from bot.scheduler import Jobs
 from storage.db import transaction
 from storage.models import (
     AgendaItem,
@@ -26,7 +25,7 @@ from storage.models import (
     Volet,
 )
 from tests.fake_connector import FakeConnector
-from tests.support import Clock, dispatcher
+from tests.support import Clock, dispatcher, scheduled_jobs
 from tests.test_communities import ANIMATOR, JOIN_ANSWERS, MEMBER, Chat, card_text, set_up_community
 
 Client = TestClient[web.Request, web.Application]
@@ -199,12 +198,7 @@ async def test_reminders_carry_the_agenda_and_skip_those_who_declined(
     _animator, member, meeting = await _planned(bot_client, connector)
     runtime = bot_client.app[RUNTIME]
     clock = Clock(now=meeting.starts_at - timedelta(days=1))
-    jobs = Jobs(
-        settings=runtime.settings,
-        sessions=runtime.sessions,
-        wake_dispatcher=lambda: None,
-        clock=clock,
-    )
+    jobs = scheduled_jobs(runtime, clock)
     # Only the member consented to reminders (the animator set up the community, never joined).
     assert await jobs.enqueue_meeting_reminders() == 1
     await dispatcher(runtime, clock).dispatch_once()
@@ -277,12 +271,7 @@ async def test_after_the_meeting_the_animator_confirms_attendance(
     await member.click({"verb": "meeting.rsvp", "meeting_id": meeting.id, "answer": "yes"})
     runtime = bot_client.app[RUNTIME]
     clock = Clock(now=meeting.ends_at + timedelta(minutes=10))
-    jobs = Jobs(
-        settings=runtime.settings,
-        sessions=runtime.sessions,
-        wake_dispatcher=lambda: None,
-        clock=clock,
-    )
+    jobs = scheduled_jobs(runtime, clock)
     assert await jobs.request_attendance() == 1
     assert await jobs.request_attendance() == 0
     await dispatcher(runtime, clock).dispatch_once()

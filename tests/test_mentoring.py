@@ -6,19 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from botbuilder.core import TurnContext
-from botbuilder.core.adapters import TestAdapter
-from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
+from botbuilder.schema import Activity
 from pydantic import ValidationError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.deliveries import RenderContext
 from bot.mentoring_flow import (
     KIND_AGREEMENT,
     KIND_CHECKIN,
@@ -45,7 +43,6 @@ from cards.mentoring import (
     build_suggestions_card,
     build_terms_card,
 )
-from dialogs.context import TurnInfo
 from storage import communities, mentoring
 from storage.communities import NotAllowed
 from storage.db import SessionFactory, create_engine, session_factory, transaction
@@ -62,12 +59,10 @@ from storage.models import (
     Person,
     Role,
 )
-from storage.outbox import Claimed
 from tests import factories
 from tests.conftest import make_settings
+from tests.support import START, TZ, FeatureBot, queued, render_context
 
-START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-TZ = "America/Montreal"
 SOCIAL_WORK = "Travail social"
 MONTEREGIE = "Montérégie"
 CLSC = "CLSC de Longueuil"
@@ -184,18 +179,24 @@ async def pairings(sessions: SessionFactory) -> list[MentorPairing]:
         )
 
 
-async def queued(sessions: SessionFactory) -> list[OutboxMessage]:
-    async with sessions() as session:
-        return list(
-            (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
-        )
-
-
 async def request_status(sessions: SessionFactory, request_id: int) -> MentorRequestStatus:
     async with sessions() as session:
         request = await session.get(MentorRequest, request_id)
         assert request is not None
         return MentorRequestStatus(request.status)
+
+
+async def proposed_by_coordinator(
+    sessions: SessionFactory, s: Scene, mentor: Person
+) -> MentorPairing:
+    """The coordinator proposes `mentor` for the scene's request (storage only, no message)."""
+    async with transaction(sessions) as session:
+        return await mentoring.confirm(
+            session,
+            request_id=_id(s.request),
+            mentor_id=_id(mentor),
+            confirmed_by_id=_id(s.coordinator),
+        )
 
 
 # -- storage: ranking, capacity, refusals ------------------------------------------------------
@@ -392,13 +393,7 @@ async def test_accepting_activates_the_pairing_and_closes_the_request(
     sessions = any_sessions
     s = await scene(sessions)
     mentor = s.mentors[0]
-    async with transaction(sessions) as session:
-        pairing = await mentoring.confirm(
-            session,
-            request_id=_id(s.request),
-            mentor_id=_id(mentor),
-            confirmed_by_id=_id(s.coordinator),
-        )
+    pairing = await proposed_by_coordinator(sessions, s, mentor)
     async with transaction(sessions) as session:
         with pytest.raises(NotAllowed):  # only the proposed mentor answers
             await mentoring.answer(
@@ -544,32 +539,11 @@ async def test_requests_volunteering_terms_and_ending(sessions: SessionFactory) 
 
 
 @dataclass
-class Bot:
+class Bot(FeatureBot):
     """Drives the mentoring functions as the handler will, and records what was said."""
 
-    sessions: SessionFactory
-    adapter: TestAdapter = field(default_factory=TestAdapter)
-    wakes: int = 0
-    now: datetime = START
-
     def _context(self, value: dict[str, Any] | None = None) -> TurnContext:
-        activity = Activity(
-            type=ActivityTypes.message,
-            id=f"activity-{len(self.adapter.activity_buffer)}-{self.wakes}",
-            channel_id="msteams",
-            service_url="https://smba.example/",
-            from_property=ChannelAccount(id="29:user"),
-            recipient=ChannelAccount(id="28:carrefour-bot"),
-            conversation=ConversationAccount(id="a:personal", conversation_type="personal"),
-            value=value,
-        )
-        return TurnContext(self.adapter, activity)
-
-    def _wake(self) -> None:
-        self.wakes += 1
-
-    def info(self, who: Person, locale: str = "fr-CA") -> TurnInfo:
-        return TurnInfo(person_id=who.id, locale=locale, timezone=TZ, in_channel=False)
+        return self.message(value)
 
     async def click(self, who: Person, value: dict[str, Any], locale: str = "fr-CA") -> bool:
         return await handle_mentoring_action(
@@ -581,10 +555,15 @@ class Bot:
             clock=lambda: self.now,
         )
 
-    def replies(self) -> list[Activity]:
-        said = list(self.adapter.activity_buffer)
-        self.adapter.activity_buffer.clear()
-        return said
+    async def ask_for_a_mentor(self, who: Person, locale: str = "fr-CA") -> None:
+        """`who` types `mentor` in the 1:1 chat."""
+        await on_mentor_command(
+            self._context(),
+            sessions=self.sessions,
+            info=self.info(who, locale),
+            community_id=None,
+            wake=self._wake,
+        )
 
     def texts(self) -> list[str]:
         return [a.text for a in self.replies()]
@@ -604,13 +583,7 @@ async def test_the_mentor_command_sends_the_request_to_each_coordinator_and_anim
         newcomer = await profiled(session, 3, where, discipline=SOCIAL_WORK)
 
     bot.now = START
-    await on_mentor_command(
-        bot._context(),
-        sessions=sessions,
-        info=bot.info(newcomer),
-        community_id=None,
-        wake=bot._wake,
-    )
+    await bot.ask_for_a_mentor(newcomer)
     (card,) = bot.cards()
     rows = await queued(sessions)
     request_id = rows[0].params["request_id"]
@@ -634,13 +607,7 @@ async def test_the_mentor_command_sends_the_request_to_each_coordinator_and_anim
     assert bot.wakes == 1
 
     # Asking again: the same request, nothing queued twice.
-    await on_mentor_command(
-        bot._context(),
-        sessions=sessions,
-        info=bot.info(newcomer),
-        community_id=None,
-        wake=bot._wake,
-    )
+    await bot.ask_for_a_mentor(newcomer)
     (again,) = bot.cards()
     assert _lines(again)[1].startswith("Votre demande de jumelage dans CdeP Soins palliatifs est")
     assert again["actions"][0]["card"]["actions"][0]["data"]["request_id"] == request_id
@@ -657,13 +624,7 @@ async def test_the_mentor_command_asks_which_community(sessions: SessionFactory)
         await factories.member(session, newcomer, second)
         loner = await factories.person(session, 4)
 
-    await on_mentor_command(
-        bot._context(),
-        sessions=sessions,
-        info=bot.info(newcomer, "en-US"),
-        community_id=None,
-        wake=bot._wake,
-    )
+    await bot.ask_for_a_mentor(newcomer, "en-US")
     (reply,) = bot.replies()
     card = reply.attachments[0].content
     buttons = [
@@ -685,9 +646,7 @@ async def test_the_mentor_command_asks_which_community(sessions: SessionFactory)
         "to handle it. Please tell a member of the community.",
     ]
     assert request_card["actions"][0]["title"] == "Withdraw my request"
-    await on_mentor_command(
-        bot._context(), sessions=sessions, info=bot.info(loner), community_id=None, wake=bot._wake
-    )
+    await bot.ask_for_a_mentor(loner)
     assert bot.texts() == [
         "Pour demander un·e mentor·e, joignez d’abord une communauté de pratique."
     ]
@@ -866,13 +825,7 @@ async def test_declining_sends_new_suggestions_to_coordinators_and_animators(
     s = await scene(sessions)
     bot = Bot(sessions)
     mentor = s.mentors[0]
-    async with transaction(sessions) as session:
-        pairing = await mentoring.confirm(
-            session,
-            request_id=_id(s.request),
-            mentor_id=_id(mentor),
-            confirmed_by_id=_id(s.coordinator),
-        )
+    pairing = await proposed_by_coordinator(sessions, s, mentor)
     assert await bot.click(s.mentors[1], {"verb": "mentoring.decline", "pairing_id": pairing.id})
     assert bot.texts() == ["Cette proposition ne vous est pas adressée ou a déjà reçu une réponse."]
     assert await bot.click(
@@ -902,22 +855,10 @@ async def test_declining_sends_new_suggestions_to_coordinators_and_animators(
 async def render(
     sessions: SessionFactory, row: OutboxMessage, locale: str = "fr-CA"
 ) -> Activity | None:
-    message = Claimed(
-        id=row.id or 0,
-        dedup_key=row.dedup_key,
-        kind=row.kind,
-        params=dict(row.params),
-        person_id=row.person_id,
-        conversation_ref_id=None,
-        attempts=1,
-        created_at=START,
-    )
     if row.kind == "notice":
         return None
     renderer = MENTORING_RENDERERS[row.kind]
-    return await renderer(
-        RenderContext(message=message, locale=locale, timezone=TZ, now=START, sessions=sessions)
-    )
+    return await renderer(render_context(sessions, row, locale=locale))
 
 
 def _row(kind: str, person: Person, **params: Any) -> OutboxMessage:
@@ -935,13 +876,7 @@ async def test_renderers_return_nothing_once_no_longer_relevant(sessions: Sessio
     assert suggestions is not None
     assert await render(sessions, to_member) is None  # not a coordinator or an animator
 
-    async with transaction(sessions) as session:
-        pairing = await mentoring.confirm(
-            session,
-            request_id=_id(s.request),
-            mentor_id=_id(mentor),
-            confirmed_by_id=_id(s.coordinator),
-        )
+    pairing = await proposed_by_coordinator(sessions, s, mentor)
     proposal = _row(KIND_PROPOSAL, mentor, pairing_id=pairing.id)
     agreement = _row(KIND_AGREEMENT, s.newcomer, pairing_id=pairing.id)
     checkin = _row(
@@ -1468,13 +1403,7 @@ async def test_the_newcomer_withdraws_their_request_and_the_mentor_is_told(
     )
 
     # The newcomer may ask again: a new request.
-    await on_mentor_command(
-        bot._context(),
-        sessions=sessions,
-        info=bot.info(s.newcomer),
-        community_id=None,
-        wake=bot._wake,
-    )
+    await bot.ask_for_a_mentor(s.newcomer)
     (card,) = bot.cards()
     assert _lines(card)[1].startswith("C’est parti !")
     assert card["actions"][0]["card"]["actions"][0]["data"]["request_id"] != s.request.id
@@ -1577,13 +1506,7 @@ async def test_a_new_volunteer_brings_back_the_requests_that_had_nobody(
         newcomer = await profiled(session, 3, where, discipline=SOCIAL_WORK)
         volunteer_to_be = await profiled(session, 4, where, discipline=SOCIAL_WORK)
         second = await profiled(session, 5, where)
-    await on_mentor_command(
-        bot._context(),
-        sessions=sessions,
-        info=bot.info(newcomer),
-        community_id=None,
-        wake=bot._wake,
-    )
+    await bot.ask_for_a_mentor(newcomer)
     bot.replies()
     (first_row, _) = await queued(sessions)
     request_id = first_row.params["request_id"]

@@ -50,7 +50,6 @@ from storage.models import (
     Community,
     ConversationRef,
     Membership,
-    OutboxMessage,
     Person,
     Poll,
     PollStatus,
@@ -65,7 +64,7 @@ from storage.secrets import derive
 from tests import factories
 from tests.activities import BOT_ID
 from tests.conftest import make_settings
-from tests.support import START, Clock
+from tests.support import START, Clock, queued
 
 TZ = "America/Montreal"
 SERVICE_URL = "https://smba.example/"
@@ -150,13 +149,6 @@ async def ballots(sessions: SessionFactory) -> list[PollVote]:
 async def all_polls(sessions: SessionFactory) -> list[Poll]:
     async with sessions() as session:
         return list((await session.exec(select(Poll).order_by(col(Poll.id)))).all())
-
-
-async def queued(sessions: SessionFactory) -> list[OutboxMessage]:
-    async with sessions() as session:
-        return list(
-            (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
-        )
 
 
 async def results(sessions: SessionFactory, poll: Poll) -> PollResults:

@@ -7,28 +7,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from botbuilder.core import ConversationState, Middleware, TurnContext
-from botbuilder.core.adapters import TestAdapter
-from botbuilder.dialogs import DialogSet, DialogTurnStatus
+from botbuilder.core import TurnContext
 from botbuilder.schema import (
     Activity,
-    ActivityTypes,
-    ChannelAccount,
-    ConversationAccount,
-    HeroCard,
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.cli import _configure_logging as configure_logging
-from bot.deliveries import RenderContext
 from bot.surveys_flow import (
     KIND_INVITATION,
     KIND_REMINDER,
@@ -43,7 +36,7 @@ from bot.surveys_flow import (
 )
 from cards.common import MAX_CARD_BYTES, Element
 from cards.surveys import build_results_card, build_survey_card
-from dialogs.context import TURN_INFO_KEY, TurnInfo
+from dialogs.context import TurnInfo
 from dialogs.survey_dialog import SurveyDialog
 from storage import surveys
 from storage.communities import NotAllowed
@@ -65,9 +58,7 @@ from storage.models import (
     Topic,
     TopicStatus,
 )
-from storage.outbox import Claimed
 from storage.secrets import derive, keyed_hash, master_key
-from storage.state_store import SqlStorage
 from storage.surveys import (
     AlreadyInBank,
     AlreadyOpen,
@@ -79,6 +70,7 @@ from storage.surveys import (
 )
 from tests import factories
 from tests.conftest import make_settings
+from tests.support import DialogChat, FeatureBot, card_actions, render_context
 
 TZ = "America/Montreal"
 # A meeting on Thursday 12 November 2026, 9:00–13:00 in Montreal.
@@ -498,7 +490,7 @@ async def test_a_needs_survey_and_its_suggestions_turned_into_topics(
     card = build_results_card(shown, locale="fr-CA", tz=TZ)
     text = json.dumps(card, ensure_ascii=False)
     assert "moins de 3" in text
-    buttons = _actions(card)
+    buttons = card_actions(card)
     assert [b["data"] for b in buttons] == [
         {"verb": "surveys.topic", "survey_id": survey.id, "text": "Formation sur l’AMP"},
         {"verb": "surveys.topic", "survey_id": survey.id, "text": "Outils d’évaluation"},
@@ -546,19 +538,6 @@ async def test_a_needs_survey_and_its_suggestions_turned_into_topics(
 
 
 # -- cards -----------------------------------------------------------------------------------------
-
-
-def _actions(card: Element) -> list[Element]:
-    found: list[Element] = list(card.get("actions", []))
-
-    def walk(items: list[Element]) -> None:
-        for item in items:
-            if item.get("type") == "ActionSet":
-                found.extend(item["actions"])
-            walk(item.get("items", []))
-
-    walk(card["body"])
-    return found
 
 
 def _inputs(card: Element) -> dict[str, Element]:
@@ -647,7 +626,7 @@ def test_the_satisfaction_card(locale: str, expected: list[str]) -> None:
     assert [c["value"] for c in inputs["rating_overall"]["choices"]] == ["1", "2", "3", "4", "5"]
     assert all(inputs[f"rating_{q}"]["isRequired"] for q in surveys.SATISFACTION_RATINGS)
     assert inputs["text_takeaway"]["maxLength"] == 1000
-    assert [a["data"] for a in _actions(card)] == [{"verb": "surveys.answer", "survey_id": 7}]
+    assert [a["data"] for a in card_actions(card)] == [{"verb": "surveys.answer", "survey_id": 7}]
     assert card["version"] == "1.5"
     assert len(text.encode()) < MAX_CARD_BYTES
     reminder = build_survey_card(
@@ -681,35 +660,13 @@ def test_the_needs_card(locale: str) -> None:
 
 
 @dataclass
-class Bot:
-    sessions: SessionFactory
+class Bot(FeatureBot):
     now: datetime = OPENED + timedelta(hours=2)
-    adapter: TestAdapter = field(default_factory=TestAdapter)
-    wakes: int = 0
 
     def _context(self, value: dict[str, Any] | None, channel: bool) -> TurnContext:
-        return TurnContext(
-            self.adapter,
-            Activity(
-                type=ActivityTypes.message,
-                id=f"activity-{len(self.adapter.activity_buffer)}-{self.wakes}",
-                channel_id="msteams",
-                service_url="https://smba.example/",
-                from_property=ChannelAccount(id="29:user"),
-                recipient=ChannelAccount(id="28:carrefour-bot"),
-                conversation=ConversationAccount(
-                    id="19:c@thread.tacv2" if channel else "a:personal",
-                    conversation_type="channel" if channel else "personal",
-                ),
-                value=value,
-            ),
+        return self.message(
+            value, conversation_id="19:c@thread.tacv2" if channel else "a:personal", channel=channel
         )
-
-    def _wake(self) -> None:
-        self.wakes += 1
-
-    def info(self, who: Person, locale: str = "fr-CA", channel: bool = False) -> TurnInfo:
-        return TurnInfo(person_id=who.id, locale=locale, timezone=TZ, in_channel=channel)
 
     async def click(
         self, who: Person, value: dict[str, Any], locale: str = "fr-CA", channel: bool = False
@@ -751,11 +708,6 @@ class Bot:
         )
         return self.replies()
 
-    def replies(self) -> list[Activity]:
-        said = list(self.adapter.activity_buffer)
-        self.adapter.activity_buffer.clear()
-        return said
-
 
 def _card(activity: Activity) -> Element:
     content = activity.attachments[0].content
@@ -766,19 +718,7 @@ def _card(activity: Activity) -> Element:
 async def render(
     sessions: SessionFactory, row: OutboxMessage, *, now: datetime, locale: str = "fr-CA"
 ) -> Activity | None:
-    message = Claimed(
-        id=row.id or 0,
-        dedup_key=row.dedup_key,
-        kind=row.kind,
-        params=dict(row.params),
-        person_id=row.person_id,
-        conversation_ref_id=None,
-        attempts=1,
-        created_at=now,
-    )
-    return await SURVEY_RENDERERS[row.kind](
-        RenderContext(message=message, locale=locale, timezone=TZ, now=now, sessions=sessions)
-    )
+    return await SURVEY_RENDERERS[row.kind](render_context(sessions, row, now=now, locale=locale))
 
 
 def _card_answer(survey: Survey, **changes: Any) -> dict[str, Any]:
@@ -883,7 +823,7 @@ async def test_results_for_animators_only_and_privately_in_a_channel(
     for who in [s.animator, *s.members]:
         assert f'"{who.id}"' not in text
         assert f": {who.id}," not in text
-    assert all("person" not in json.dumps(a["data"]) for a in _actions(card))
+    assert all("person" not in json.dumps(a["data"]) for a in card_actions(card))
 
     (refused,) = await bot.results(s.members[0])
     assert refused.text.startswith("Seul·e·s les animateur·rice·s d’une communauté")
@@ -913,7 +853,7 @@ async def test_launching_a_needs_survey_and_adding_a_suggestion(sessions: Sessio
     text = json.dumps(card, ensure_ascii=False)
     assert "Sondage des besoins — CdeP Soins palliatifs" in text
     assert "• Le deuil blanc" in text
-    (start,) = _actions(card)
+    (start,) = card_actions(card)
     assert start["data"] == {"verb": "surveys.needs.start", "community_id": s.where.id}
     (refused,) = await bot.click(s.members[0], start["data"])
     assert refused.text.startswith("Seul·e·s les animateur·rice·s")
@@ -944,7 +884,7 @@ async def test_launching_a_needs_survey_and_adding_a_suggestion(sessions: Sessio
     )
     assert bad.text.endswith("un des sujets choisis ne fait pas partie du sondage.")
     (results,) = await bot.results(s.animator)
-    add = next(a for a in _actions(_card(results)) if a["data"]["verb"] == "surveys.topic")
+    add = next(a for a in card_actions(_card(results)) if a["data"]["verb"] == "surveys.topic")
     (added,) = await bot.click(s.animator, add["data"])
     assert (
         added.text
@@ -996,69 +936,14 @@ async def test_unknown_verbs_are_not_taken(sessions: SessionFactory) -> None:
 # -- the dialog ------------------------------------------------------------------------------------
 
 
-class TurnInfoMiddleware(Middleware):  # type: ignore[misc]  # botbuilder is untyped
-    def __init__(self, info: TurnInfo) -> None:
-        self.info = info
-
-    async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[None]]) -> None:
-        context.turn_state[TURN_INFO_KEY] = self.info
-        await logic()
-
-
-def said(activity: Activity) -> str:
-    if activity.text:
-        return str(activity.text)
-    parts: list[str] = []
-    for attachment in activity.attachments or []:
-        content = attachment.content
-        if isinstance(content, HeroCard):
-            parts.append(content.text or "")
-            parts.extend(f"[{b.title}]" for b in content.buttons or [])
-        else:
-            parts.append(json.dumps(content, ensure_ascii=False))
-    return "\n".join(parts)
-
-
 @dataclass
-class Dialog:
+class Dialog(DialogChat):
     """The survey dialog alone, turn by turn, its state in the bot's SQL storage."""
 
-    sessions: SessionFactory
-    who: Person
-    locale: str = "fr-CA"
     now: datetime = OPENED + timedelta(hours=2)
-    channel: bool = False
-    result: object = None
-    adapter: TestAdapter = field(init=False)
-    _state: ConversationState = field(init=False)
-    _dialogs: DialogSet = field(init=False)
 
-    def __post_init__(self) -> None:
-        info = TurnInfo(
-            person_id=self.who.id, locale=self.locale, timezone=TZ, in_channel=self.channel
-        )
-        self.adapter = TestAdapter(self._logic)
-        self.adapter.use(TurnInfoMiddleware(info))
-        self._state = ConversationState(SqlStorage(self.sessions))
-        self._dialogs = DialogSet(self._state.create_property("DialogState"))
-        self._dialogs.add(SurveyDialog(self.sessions, None, clock=lambda: self.now))
-
-    async def _logic(self, turn_context: TurnContext) -> None:
-        dialog_context = await self._dialogs.create_context(turn_context)
-        turn = await dialog_context.continue_dialog()
-        if turn.status == DialogTurnStatus.Empty:
-            turn = await dialog_context.begin_dialog(SurveyDialog.ID)
-        if turn.status == DialogTurnStatus.Complete:
-            self.result = turn.result
-        await self._state.save_changes(turn_context)
-
-    async def say(self, text: str) -> list[str]:
-        await self.adapter.receive_activity(
-            Activity(type=ActivityTypes.message, text=text, locale=self.locale)
-        )
-        replies = [said(a) for a in self.adapter.activity_buffer]
-        self.adapter.activity_buffer.clear()
-        return replies
+    def dialog(self) -> SurveyDialog:
+        return SurveyDialog(self.sessions, None, clock=lambda: self.now)
 
 
 async def test_the_dialog_in_french(
@@ -1184,7 +1069,7 @@ async def test_the_dialog_with_nothing_to_answer_or_in_a_channel(
 ) -> None:
     s = await scene(sessions, members=1)
     await open_due_surveys(sessions=sessions, now=OPENED, wake=lambda: None)
-    in_channel = Dialog(sessions, s.members[0], channel=True)
+    in_channel = Dialog(sessions, s.members[0], in_channel=True)
     assert await in_channel.say("répondre au sondage") == [
         "Pour préserver votre anonymat, répondez au sondage dans notre conversation privée : "
         "écrivez-moi « répondre au sondage » en privé."
@@ -1263,4 +1148,4 @@ def test_long_results_stay_under_the_teams_limit() -> None:
     )
     text = json.dumps(card, ensure_ascii=False)
     assert len(text.encode()) < MAX_CARD_BYTES
-    assert all(len(a["data"]["text"]) <= 120 for a in _actions(card) if "text" in a["data"])
+    assert all(len(a["data"]["text"]) <= 120 for a in card_actions(card) if "text" in a["data"])

@@ -5,7 +5,7 @@ glue over a TestAdapter, and the cards as members and animators see them."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,22 +14,19 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from botbuilder.core import (
-    ConversationState,
-    Middleware,
     PrivateConversationState,
     TurnContext,
 )
 from botbuilder.core.adapters import TestAdapter
-from botbuilder.dialogs import DialogSet, DialogTurnStatus
+from botbuilder.dialogs import DialogSet
 from botbuilder.schema import (
     Activity,
     ActivityTypes,
     ChannelAccount,
     ConversationAccount,
-    HeroCard,
 )
 from sqlalchemy import event
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import RUNTIME
@@ -54,7 +51,6 @@ from storage.communities import NotAllowed
 from storage.db import SessionFactory, create_engine, session_factory, transaction
 from storage.models import (
     Community,
-    OutboxMessage,
     Person,
     Role,
     Topic,
@@ -68,6 +64,7 @@ from tests import factories
 from tests.activities import message
 from tests.conftest import make_settings
 from tests.fake_connector import FakeConnector
+from tests.support import DialogChat, card_actions, queued, said
 
 TZ = "America/Montreal"
 T0 = datetime(2026, 9, 1, 13, 0, tzinfo=UTC)
@@ -134,13 +131,6 @@ async def any_sessions(database_url: str) -> AsyncIterator[SessionFactory]:
 async def count_rows(sessions: SessionFactory, table: type[Topic] | type[TopicVote]) -> int:
     async with sessions() as session:
         return len((await session.exec(select(table))).all())
-
-
-async def queued(sessions: SessionFactory) -> list[OutboxMessage]:
-    async with sessions() as session:
-        return list(
-            (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
-        )
 
 
 # -- storage rules -------------------------------------------------------------------------------
@@ -385,19 +375,6 @@ def _size(card: Element) -> int:
     return len(json.dumps(card, ensure_ascii=False).encode("utf-8"))
 
 
-def _actions(card: Element) -> list[Element]:
-    found: list[Element] = list(card.get("actions", []))
-
-    def walk(items: list[Element]) -> None:
-        for item in items:
-            if item.get("type") == "ActionSet":
-                found.extend(item["actions"])
-            walk(item.get("items", []))
-
-    walk(card["body"])
-    return found
-
-
 def _inputs(card: Element) -> list[Element]:
     found: list[Element] = []
 
@@ -460,7 +437,7 @@ def test_members_see_the_bank_without_hidden_names_or_status_controls() -> None:
     assert "Marc Gagnon" not in text
     assert _inputs(fr) == []
     # The done topic can no longer be supported: no button.
-    assert [(a["title"], a["data"]) for a in _actions(fr)] == [
+    assert [(a["title"], a["data"]) for a in card_actions(fr)] == [
         ("Proposer un sujet", {"verb": "topics.propose", "community_id": 7}),
         ("Retirer mon +1", {"verb": "topics.vote", "topic_id": 11}),
         ("+1", {"verb": "topics.vote", "topic_id": 12}),
@@ -478,7 +455,7 @@ def test_members_see_the_bank_without_hidden_names_or_status_controls() -> None:
     ):
         assert words in text
     assert "Marc Gagnon" not in text
-    assert [a["title"] for a in _actions(en)] == ["Propose a topic", "Remove my +1", "+1"]
+    assert [a["title"] for a in card_actions(en)] == ["Propose a topic", "Remove my +1", "+1"]
 
 
 def test_animators_see_hidden_names_marked_and_a_status_choice_per_topic() -> None:
@@ -506,7 +483,7 @@ def test_animators_see_hidden_names_marked_and_a_status_choice_per_topic() -> No
             ("status_13", "done"),
         ]
         assert [c["title"] for c in inputs[0]["choices"]] == labels
-        assert [(a["title"], a["data"]) for a in _actions(card) if a["title"] == change] == [
+        assert [(a["title"], a["data"]) for a in card_actions(card) if a["title"] == change] == [
             (change, {"verb": "topics.status", "topic_id": n}) for n in (11, 12, 13)
         ]
         assert _size(card) < MAX_CARD_BYTES
@@ -522,7 +499,7 @@ def test_an_empty_bank_invites_a_first_proposal_and_the_choice_card_lists_commun
     other = Community(id=8, name="CdeP Organisation communautaire")
     choice = build_topics_community_choice_card([where, other], locale="fr-CA")
     assert "La banque de sujets de quelle communauté ?" in _text(choice)
-    assert [(a["title"], a["data"]) for a in _actions(choice)] == [
+    assert [(a["title"], a["data"]) for a in card_actions(choice)] == [
         ("CdeP Soins palliatifs", {"verb": "topics.show", "community_id": 7}),
         ("CdeP Organisation communautaire", {"verb": "topics.show", "community_id": 8}),
     ]
@@ -554,7 +531,7 @@ def test_a_large_bank_stays_under_the_teams_limit_and_says_how_many_are_left_out
         )
         assert _size(card) < MAX_CARD_BYTES
         assert len(json.dumps(card).encode("utf-8")) < MAX_CARD_BYTES
-        shown = [a for a in _actions(card) if a["data"]["verb"] == "topics.vote"]
+        shown = [a for a in card_actions(card) if a["data"]["verb"] == "topics.vote"]
         assert 1 <= len(shown) <= MAX_TOPICS_SHOWN
         # Most relevant first: the card keeps the beginning of the bank's order.
         assert [a["data"]["topic_id"] for a in shown] == list(range(1, len(shown) + 1))
@@ -564,74 +541,21 @@ def test_a_large_bank_stays_under_the_teams_limit_and_says_how_many_are_left_out
 # -- the dialog, in isolation (DialogTestClient) ---------------------------------------------------
 
 
-class TurnInfoMiddleware(Middleware):  # type: ignore[misc]  # botbuilder is untyped
-    """What bot/handler.py sets before running dialogs."""
-
-    def __init__(self, info: TurnInfo) -> None:
-        self.info = info
-
-    async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[None]]) -> None:
-        context.turn_state[TURN_INFO_KEY] = self.info
-        await logic()
-
-
-def said(activity: Activity) -> str:
-    """What a person reads in a reply: its text, a hero card's text and buttons, or a card."""
-    if activity.text:
-        return str(activity.text)
-    parts: list[str] = []
-    for attachment in activity.attachments or []:
-        content = attachment.content
-        if isinstance(content, HeroCard):
-            parts.append(content.text or "")
-            parts.extend(f"[{b.title}]" for b in content.buttons or [])
-        else:
-            parts.append(json.dumps(content, ensure_ascii=False))
-    return "\n".join(parts)
-
-
 @dataclass
-class Dialog:
-    """The proposal dialog alone, driven turn by turn (begun by the first message, continued
-    by the next ones), its state kept in the bot's SQL storage between turns."""
+class Dialog(DialogChat):
+    """The proposal dialog alone, turn by turn."""
 
-    sessions: SessionFactory
-    who: Person
-    locale: str = "fr-CA"
     options: ProposeTopicOptions = field(default_factory=ProposeTopicOptions)
     wakes: int = 0
-    result: object = None
-    adapter: TestAdapter = field(init=False)
-    _state: ConversationState = field(init=False)
-    _dialogs: DialogSet = field(init=False)
 
-    def __post_init__(self) -> None:
-        info = TurnInfo(person_id=self.who.id, locale=self.locale, timezone=TZ, in_channel=False)
-        self.adapter = TestAdapter(self._logic)
-        self.adapter.use(TurnInfoMiddleware(info))
-        self._state = ConversationState(SqlStorage(self.sessions))
-        self._dialogs = DialogSet(self._state.create_property("DialogState"))
-        self._dialogs.add(ProposeTopicDialog(self.sessions, self._wake))
+    def dialog(self) -> ProposeTopicDialog:
+        return ProposeTopicDialog(self.sessions, self._wake)
+
+    def begin_options(self) -> ProposeTopicOptions:
+        return self.options
 
     def _wake(self) -> None:
         self.wakes += 1
-
-    async def _logic(self, turn_context: TurnContext) -> None:
-        dialog_context = await self._dialogs.create_context(turn_context)
-        turn = await dialog_context.continue_dialog()
-        if turn.status == DialogTurnStatus.Empty:
-            turn = await dialog_context.begin_dialog(ProposeTopicDialog.ID, self.options)
-        if turn.status == DialogTurnStatus.Complete:
-            self.result = turn.result
-        await self._state.save_changes(turn_context)
-
-    async def say(self, text: str) -> list[str]:
-        await self.adapter.receive_activity(
-            Activity(type=ActivityTypes.message, text=text, locale=self.locale)
-        )
-        replies = [said(a) for a in self.adapter.activity_buffer]
-        self.adapter.activity_buffer.clear()
-        return replies
 
 
 async def test_proposing_a_topic_in_french_saves_it_and_tells_each_animator(
@@ -971,7 +895,7 @@ async def test_several_communities_get_a_choice_then_the_chosen_bank(
         await factories.member(session, who, organizing)
 
     (choice,) = await bot.send(who, "topics", locale="en-US")
-    buttons = [a["data"] for a in _actions(card_of(choice))]
+    buttons = [a["data"] for a in card_actions(card_of(choice))]
     assert buttons == [
         {"verb": "topics.show", "community_id": organizing.id},
         {"verb": "topics.show", "community_id": palliative.id},
@@ -999,7 +923,7 @@ async def test_a_vote_updates_the_card_in_place_or_sends_it_again(
     assert votes_line(card_of(updated), "Tour de table").endswith(
         "1 appui · Proposé par Personne 1"
     )
-    assert [a["title"] for a in _actions(card_of(updated))][1] == "Retirer mon +1"
+    assert [a["title"] for a in card_actions(card_of(updated))][1] == "Retirer mon +1"
 
     # The same click again takes the +1 back.
     assert await bot.send(who, value=click, reply_to_id="card-1") == []
@@ -1083,7 +1007,7 @@ async def test_the_propose_button_starts_the_dialog_and_the_topic_lands_in_the_b
         await joined(session, 2, where, animator=True)
 
     (empty,) = await bot.send(who, "topics", locale="en-US")
-    (propose,) = [a["data"] for a in _actions(card_of(empty))]
+    (propose,) = [a["data"] for a in card_actions(card_of(empty))]
     assert propose == {"verb": "topics.propose", "community_id": where.id}
     (ask_title,) = await bot.send(who, value=propose, locale="en-US")
     assert ask_title.text.startswith("Which topic would you like CdeP Soins palliatifs")
