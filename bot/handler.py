@@ -44,6 +44,7 @@ from bot.turns import as_int
 from cards.consultations import VERBS as CONSULTATION_VERBS
 from cards.help import build_help_card
 from cards.i18n import normalize_locale, translator
+from cards.mentoring import VERBS as MENTORING_VERBS
 from cards.polls import VERBS as POLL_VERBS
 from cards.topics import VERBS as TOPIC_VERBS
 from dialogs.consultation_dialog import ConsultationDialog
@@ -74,7 +75,7 @@ GLOBAL_VERBS = frozenset(
         "onboarding.plan.show",
         "onboarding.plan.save",
         "onboarding.checkin",
-        "mentor.request",
+        *MENTORING_VERBS,
         "meeting.rsvp",
         "meeting.attendance",
         *TOPIC_VERBS,

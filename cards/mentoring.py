@@ -34,6 +34,20 @@ VERB_REQUEST = "mentor.request"
 # Under `mentoring.` so the handler's prefix routing reaches it; `mentor.request` is the
 # onboarding button's verb, shared with cards/onboarding.py.
 VERB_VOLUNTEER = "mentoring.volunteer"
+# What the mentoring cards' buttons send: each acts on its own, even while a dialog waits.
+VERBS = frozenset(
+    {
+        VERB_CONFIRM,
+        VERB_ACCEPT,
+        VERB_DECLINE,
+        VERB_AGREEMENT,
+        VERB_CHECKIN,
+        VERB_END,
+        VERB_WITHDRAW,
+        VERB_REQUEST,
+        VERB_VOLUNTEER,
+    }
+)
 
 SHARED_KEYS = {
     "discipline": "mentoring.shared.discipline",

@@ -550,12 +550,15 @@ async def record_checkin(
     now: datetime,
 ) -> MentorCheckin:
     """Keep a check-in answer (one per person and moment; answering again replaces it).
-    Only the mentor and the mentee of the pairing may answer."""
+    Only the mentor and the mentee of the pairing may answer, once the mentor has accepted it
+    (not on a proposal still waiting, declined, lapsed or withdrawn)."""
     if moment not in (CHECKIN_HALF, CHECKIN_END) or not 1 <= rating <= 5:
         raise ValueError("invalid check-in")
     pairing = await get_pairing(session, pairing_id=pairing_id)
     if pairing is None or person_id not in (pairing.mentor_id, pairing.mentee_id):
         raise NotAllowed("not part of this pairing")
+    if pairing.accepted_at is None:
+        raise NotAllowed("the pairing never started")
     existing = (
         await session.exec(
             select(MentorCheckin)

@@ -301,3 +301,18 @@ async def test_readiness_fails_while_the_database_is_unreachable(tmp_path: Path)
         assert (await response.json())["database"] == "down"
     finally:
         await client.close()
+
+
+async def test_a_mentoring_button_acts_even_while_a_dialog_waits(
+    bot_client: Client, connector: FakeConnector
+) -> None:
+    """A tap on a mentoring card's button, while the language question waits, is that button's
+    action, not a wrong answer to the question (found by fuzzing: it used to do nothing)."""
+    assert await post(bot_client, message("langue", service_url=connector.url)) in (200, 201)
+    asked = len(connector.received)
+    click = message(None, service_url=connector.url, activity_id="click-1") | {
+        "value": {"verb": "mentoring.withdraw", "request_id": 424242}
+    }
+    assert await post(bot_client, click) in (200, 201)
+    answers = [reply.body.get("text") for reply in connector.received[asked:]]
+    assert answers == ["Vous ne pouvez retirer que vos propres demandes de jumelage."]
