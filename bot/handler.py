@@ -222,12 +222,12 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         stored: dict[str, Stored] = {}
         # A Core connection rather than an ORM session: these are plain statements, and the
         # session's bookkeeping costs more than they do.
-        async with engine_of(self._sessions).begin() as session:
-            if claim is not None and not await activities.claim_in(session, key=claim):
+        async with engine_of(self._sessions).begin() as connection:
+            if claim is not None and not await activities.claim_in(connection, key=claim):
                 return None
             if sender is not None and sender.id:
                 person = await people.record_participant(
-                    session,
+                    connection,
                     participant=people.Participant(
                         teams_user_id=str(sender.id),
                         aad_object_id=_at_most(sender.aad_object_id, 64),
@@ -240,10 +240,10 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             recorded = address is not None and not self._conversations.fresh(address, person_id)
             if address is not None and recorded:
                 new_conversation = await people.remember_conversation(
-                    session, address=address, person_id=person_id
+                    connection, address=address, person_id=person_id
                 )
             if state_key is not None:
-                stored = await read_encoded_in(session, [state_key])
+                stored = await read_encoded_in(connection, [state_key])
         if address is not None and recorded:
             self._conversations.remember(address, person_id)
         if state_key is not None:

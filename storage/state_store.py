@@ -74,7 +74,7 @@ def _with_etag(value: Any, etag: str) -> Any:
     return value
 
 
-# A stored item as read: its jsonpickle text and its etag.
+# A stored item as read: its stored text (see encode_state) and its etag.
 Stored = tuple[str, str]
 BOT_STATE: Table = BotState.__table__  # type: ignore[attr-defined]
 
@@ -91,7 +91,7 @@ def encode_state(value: Any) -> str:
 def decode_state(stored: Stored) -> Any:
     data, etag = stored
     if data.startswith(_PICKLED):
-        value = pickle.loads(base64.b64decode(data[len(_PICKLED) :]))  # our rows
+        value = pickle.loads(base64.b64decode(data[len(_PICKLED) :]))  # only our own rows
     else:  # written by an earlier version, with jsonpickle
         value = jsonpickle.decode(data, keys=True)
     return _with_etag(value, etag)
