@@ -197,14 +197,16 @@ async function runStep(page, step, index, outDir) {
   await box.press('Enter');
 
   // The user's own bubble: the first message from us after what was on screen before.
-  const mine = await waitFor(page, `${label}: the sent message to show`, 15_000, async () => {
+  await waitFor(page, `${label}: the sent message to show`, 15_000, async () => {
     const all = await messages(page);
     const at = all.findIndex((m, i) => i >= before && !m.fromBot && m.text.includes(step.send));
     return { done: at >= 0, at, detail: `${all.length} messages` };
   });
 
+  // Replies count from what was on screen before sending, not from the user's bubble: the
+  // Playground sometimes draws a quick reply above the bubble that asked for it.
   const seen = await waitFor(page, `${label}: a bot reply showing ${JSON.stringify(step.expect ?? [])}${step.card ? ' in a card' : ''}`, timeoutMs, async () => {
-    const replies = (await messages(page)).slice(mine.at + 1).filter((m) => m.fromBot);
+    const replies = (await messages(page)).slice(before).filter((m) => m.fromBot);
     const match = replies.find((r) => replyMatches(r, step));
     return {
       done: match !== undefined,
