@@ -37,6 +37,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.community_actions import channel_ids
 from bot.deliveries import RenderContext, Renderer
+from bot.links import refusal, runtime_services
 from bot.settings import Settings
 from cards.common import Element, adaptive_card, heading, paragraph
 from cards.i18n import babel_locale, format_day, language_of, long_date, plural, translator
@@ -651,24 +652,6 @@ def _bulk_rows(
 # -- the PDF endpoint --
 
 
-def _services(app: web.Application) -> tuple[SessionFactory, Settings]:
-    # Imported here: bot.app imports the handler, which imports this module.
-    from bot.app import RUNTIME
-
-    runtime = app[RUNTIME]
-    return runtime.sessions, runtime.settings
-
-
-def _plain(status: int, text: str) -> web.Response:
-    return web.Response(
-        status=status,
-        text=text,
-        content_type="text/plain",
-        charset="utf-8",
-        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
-    )
-
-
 def _slug(text: str) -> str:
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9_]+", "-", plain.lower()).strip("-_")[:80]
@@ -681,17 +664,17 @@ async def attestation_pdf(request: web.Request) -> web.StreamResponse:
     token = request.match_info.get("token", "")
     t = translator(_language_hint(token))
     try:
-        sessions, settings = _services(request.app)
+        sessions, settings = runtime_services(request.app)
         async with transaction(sessions) as session:
             key = await link_key(session, settings)
         claim = verify_link(token, key=key, now=utcnow())
     except BadLinkError:
-        return _plain(403, t("attestation.link.invalid"))
+        return refusal(403, t("attestation.link.invalid"))
     except ExpiredLinkError:
-        return _plain(410, t("attestation.link.expired"))
+        return refusal(410, t("attestation.link.expired"))
     except Exception:
         logger.exception("attestation link check failed")
-        return _plain(503, t("attestation.link.unavailable"))
+        return refusal(503, t("attestation.link.unavailable"))
     t = translator(claim.language)
     try:
         zone = ZoneInfo(settings.timezone)
@@ -706,7 +689,7 @@ async def attestation_pdf(request: web.Request) -> web.StreamResponse:
                 tz=settings.timezone,
             )
         if data is None:
-            return _plain(404, t("attestation.link.empty"))
+            return refusal(404, t("attestation.link.empty"))
         locale = "fr-CA" if claim.language == "fr" else "en-CA"
         # Imported on first use: the PDF library weighs ~18 MB an idle bot need not hold.
         from cards.attestation_pdf import build_attestation_pdf
@@ -720,7 +703,7 @@ async def attestation_pdf(request: web.Request) -> web.StreamResponse:
         )
     except Exception:
         logger.exception("attestation could not be produced")
-        return _plain(503, t("attestation.link.unavailable"))
+        return refusal(503, t("attestation.link.unavailable"))
     period = Period(claim.start, claim.end)
     name = t(
         "attestation.filename",

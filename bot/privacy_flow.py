@@ -34,6 +34,7 @@ from botbuilder.core.bot_state import CachedBotState
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.attestations_flow import BadLinkError, ExpiredLinkError
+from bot.links import refusal, runtime_services
 from bot.settings import Settings
 from bot.turns import card_activity
 from cards.i18n import language_of, translator
@@ -287,24 +288,6 @@ async def _erase(
 # -- the export endpoint -------------------------------------------------------------------
 
 
-def _services(app: web.Application) -> tuple[SessionFactory, Settings]:
-    # Imported here: bot.app imports the handler, which imports this module.
-    from bot.app import RUNTIME
-
-    runtime = app[RUNTIME]
-    return runtime.sessions, runtime.settings
-
-
-def _refusal(status: int, text: str) -> web.Response:
-    return web.Response(
-        status=status,
-        text=text,
-        content_type="text/plain",
-        charset="utf-8",
-        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
-    )
-
-
 def _language_hint(token: str) -> str:
     """The language a token asks for, to word a refusal (harmless even if forged)."""
     parts = token.split(".")
@@ -318,26 +301,26 @@ async def export_json(request: web.Request) -> web.StreamResponse:
     token = request.match_info.get("token", "")
     t = translator(_language_hint(token))
     try:
-        sessions, settings = _services(request.app)
+        sessions, settings = runtime_services(request.app)
         async with transaction(sessions) as session:
             key = await export_key(session, settings)
         claim = verify_export_token(token, key=key, now=utcnow())
     except BadLinkError:
-        return _refusal(403, t("privacy.link.invalid"))
+        return refusal(403, t("privacy.link.invalid"))
     except ExpiredLinkError:
-        return _refusal(410, t("privacy.link.expired"))
+        return refusal(410, t("privacy.link.expired"))
     except Exception:
         logger.exception("privacy export link check failed")
-        return _refusal(503, t("privacy.link.unavailable"))
+        return refusal(503, t("privacy.link.unavailable"))
     t = translator(claim.language)
     try:
         async with sessions() as session:
             data = await privacy.export(session, person_id=claim.person_id)
     except Exception:
         logger.exception("privacy export could not be produced")
-        return _refusal(503, t("privacy.link.unavailable"))
+        return refusal(503, t("privacy.link.unavailable"))
     if not data:
-        return _refusal(404, t("privacy.link.empty"))
+        return refusal(404, t("privacy.link.empty"))
     now = utcnow()
     document = {"exported_at": now.isoformat(), "format": "carrefour-personal-data/1", **data}
     name = f"{t('privacy.export.filename')}-{now:%Y-%m-%d}.json"

@@ -32,6 +32,7 @@ from botbuilder.schema import Activity
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.deliveries import RenderContext, Renderer
+from bot.links import refusal, runtime_services
 from bot.settings import Settings
 from bot.surveys_flow import id_param
 from bot.turns import FeatureTurn, card_activity
@@ -220,35 +221,25 @@ async def may_see_summary(session: AsyncSession, *, person_id: int, community_id
     return has_role(row, *SUMMARY_ROLES)
 
 
-def _export_refusal(status: int, key: str, settings: Settings) -> web.Response:
-    return web.Response(
-        status=status,
-        text=translator(settings.default_locale)(key),
-        headers={"Cache-Control": "no-store"},
-    )
-
-
 async def vitality_csv(request: web.Request) -> web.Response:
     """GET EXPORT_PATH?token=…: the last twelve months' summaries as CSV, for the animator or
     sponsor the link was made for, while the link is valid and they still hold the role."""
-    from bot.app import RUNTIME  # bot.app imports this module
-
-    runtime = request.app[RUNTIME]
-    settings = runtime.settings
+    sessions, settings = runtime_services(request.app)
+    refused = translator(settings.default_locale)
     now = utcnow()
     # A transaction: the first use of the database's own key creates it, and it must stay.
-    async with transaction(runtime.sessions) as session:
+    async with transaction(sessions) as session:
         claim = read_export(
             await export_key(session, settings=settings), request.query.get("token", "")
         )
         if claim is None:
-            return _export_refusal(403, "vitality.export.invalid", settings)
+            return refusal(403, refused("vitality.export.invalid"))
         if claim.expires < now.timestamp():
-            return _export_refusal(410, "vitality.export.expired", settings)
+            return refusal(410, refused("vitality.export.expired"))
         if not await may_see_summary(
             session, person_id=claim.person_id, community_id=claim.community_id
         ):
-            return _export_refusal(403, "vitality.export.invalid", settings)
+            return refusal(403, refused("vitality.export.invalid"))
         summaries = await vitality.months_for_export(
             session,
             community_id=claim.community_id,
