@@ -35,7 +35,7 @@ from bot.community_actions import Services, channel_ids
 from bot.deliveries import RenderContext, Renderer
 from bot.personal import begin_dialog_privately
 from bot.settings import Settings
-from bot.turns import card_activity, param_int
+from bot.turns import card_activity, param_int, pick_action
 from cards.common import Element
 from cards.consultations import (
     ASSIGNEE_INPUT,
@@ -973,7 +973,7 @@ async def handle_consultation_action(
             services, turn_context, community_id=param_int(value, "community_id")
         )
         return True
-    action = _ACTIONS.get(verb) if isinstance(verb, str) else None
+    action = pick_action(_ACTIONS, value)
     if action is None:
         return False
     turn = _Turn(turn_context, sessions, info, wake, clock)

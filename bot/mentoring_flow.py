@@ -23,7 +23,7 @@ from botbuilder.schema import Activity
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.deliveries import RenderContext, Renderer
-from bot.turns import FeatureTurn, card_activity, param_int
+from bot.turns import FeatureTurn, card_activity, param_int, pick_action
 from cards.common import Element
 from cards.i18n import format_day, translator
 from cards.mentoring import (
@@ -1056,8 +1056,7 @@ async def handle_mentoring_action(
 ) -> bool:
     """A mentoring card button (`mentoring.*`; `mentor.request` too, for a handler that routes
     it here rather than to `on_mentor_command`). False when the verb is not one of these."""
-    verb = value.get("verb")
-    action = _ACTIONS.get(verb) if isinstance(verb, str) else None
+    action = pick_action(_ACTIONS, value)
     if action is None:
         return False
     turn = FeatureTurn(turn_context, sessions, info, wake, clock)

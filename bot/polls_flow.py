@@ -30,7 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.community_actions import channel_ids
 from bot.deliveries import RenderContext, Renderer
 from bot.settings import Settings
-from bot.turns import card_activity, param_int
+from bot.turns import card_activity, param_int, pick_action
 from cards.common import Element
 from cards.i18n import normalize_locale, translator
 from cards.polls import (
@@ -549,8 +549,7 @@ async def handle_polls_action(
     clock: Clock = utcnow,
 ) -> bool:
     """A poll card button (`polls.*`). False when the verb is not one of these."""
-    verb = value.get("verb")
-    action = _ACTIONS.get(verb) if isinstance(verb, str) else None
+    action = pick_action(_ACTIONS, value)
     if action is None:
         return False
     turn = _Turn(turn_context, sessions, settings, info, wake, clock)

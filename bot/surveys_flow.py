@@ -28,7 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.deliveries import RenderContext, Renderer
 from bot.settings import Settings
-from bot.turns import FeatureTurn, card_activity, param_int
+from bot.turns import FeatureTurn, card_activity, param_int, pick_action
 from cards.common import Element
 from cards.i18n import format_when, plural
 from cards.surveys import (
@@ -564,8 +564,7 @@ async def handle_surveys_action(
     clock: Clock = utcnow,
 ) -> bool:
     """A survey card button (`surveys.*`). False when the verb is not one of these."""
-    verb = value.get("verb")
-    action = _ACTIONS.get(verb) if isinstance(verb, str) else None
+    action = pick_action(_ACTIONS, value)
     if action is None:
         return False
     await action(FeatureTurn(turn_context, sessions, info, wake, clock), value, settings)

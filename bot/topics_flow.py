@@ -24,7 +24,7 @@ from botbuilder.core import TurnContext
 
 from bot.community_actions import Services, channel_ids
 from bot.personal import begin_dialog_privately
-from bot.turns import FeatureTurn, card_activity, param_int
+from bot.turns import FeatureTurn, card_activity, param_int, pick_action
 from cards.common import Element
 from cards.topics import (
     VERB_PROPOSE,
@@ -303,8 +303,7 @@ async def handle_topics_action(
     services: Services,
 ) -> bool:
     """A topic bank button (`topics.*`). False when the verb is not one of these."""
-    verb = value.get("verb")
-    action = _ACTIONS.get(verb) if isinstance(verb, str) else None
+    action = pick_action(_ACTIONS, value)
     if action is None:
         return False
     turn = FeatureTurn(turn_context, sessions, info)

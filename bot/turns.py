@@ -3,10 +3,10 @@ card data (never trusted beyond being an id)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity, ResourceResponse
@@ -49,6 +49,16 @@ def param_int(params: dict[str, Any], key: str) -> int | None:
 
 def _nothing() -> None:
     return None
+
+
+_Action = TypeVar("_Action")
+
+
+def pick_action(actions: Mapping[str, _Action], value: dict[str, Any]) -> _Action | None:
+    """The feature's handler for a card's `verb`; None when the verb is not one of its own
+    (or is not a string: card data is never trusted)."""
+    verb = value.get("verb")
+    return actions.get(verb) if isinstance(verb, str) else None
 
 
 @dataclass(frozen=True, slots=True)

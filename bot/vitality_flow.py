@@ -35,7 +35,7 @@ from bot.deliveries import RenderContext, Renderer
 from bot.links import refusal, runtime_services
 from bot.settings import Settings
 from bot.surveys_flow import id_param
-from bot.turns import FeatureTurn, card_activity
+from bot.turns import FeatureTurn, card_activity, pick_action
 from cards.common import Element, adaptive_card, paragraph
 from cards.i18n import language_of, translator
 from cards.vitality import (
@@ -531,8 +531,7 @@ async def handle_vitality_action(
     clock: Clock = utcnow,
 ) -> bool:
     """A summary card button (`vitality.*`). False when the verb is not one of these."""
-    verb = value.get("verb")
-    action = _ACTIONS.get(verb) if isinstance(verb, str) else None
+    action = pick_action(_ACTIONS, value)
     if action is None:
         return False
     await action(FeatureTurn(turn_context, sessions, info, wake, clock), value, settings)
