@@ -5,6 +5,7 @@ a person reads in a reply; an outbox row handed to its renderer."""
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -162,7 +163,7 @@ class TurnInfoMiddleware(Middleware):  # type: ignore[misc]  # botbuilder is unt
 
 
 @dataclass
-class DialogChat:
+class DialogChat(ABC):
     """One dialog alone, driven turn by turn (begun by the first message, continued by the
     next ones), its state kept in the bot's SQL storage between turns. A subclass says which
     dialog (`dialog`) and with which options it begins (`begin_options`)."""
@@ -189,8 +190,9 @@ class DialogChat:
         self._dialog_id = dialog.id
         self._dialogs.add(dialog)
 
+    @abstractmethod
     def dialog(self) -> Dialog:
-        raise NotImplementedError
+        """The dialog under test (a new instance)."""
 
     def begin_options(self) -> object:
         return None
