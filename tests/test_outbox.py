@@ -126,6 +126,7 @@ async def test_channel_recipients_get_the_message_in_the_channel(
             recipient=outbox.Recipient.conversation(where.id or 0),
             kind="notice",
             params={"text": "welcome.personal_noname"},
+            not_before=clock.now,
         )
     await dispatcher(runtime, clock).dispatch_once()
     assert [r.conversation_id for r in connector.received] == ["19:channel-1@thread.tacv2"]
@@ -236,6 +237,7 @@ async def test_a_message_no_longer_relevant_is_cancelled_not_sent(
             recipient=outbox.Recipient.person(who.id or 0),
             kind="meeting_reminder",
             params={"meeting_id": gone.id, "offset": "PT1H"},
+            not_before=clock.now,
         )
     await dispatcher(runtime, clock).dispatch_once()
     assert connector.received == []
@@ -255,6 +257,7 @@ async def test_per_conversation_limit_is_respected(
                 recipient=outbox.Recipient.conversation(where.id or 0),
                 kind="notice",
                 params={"text": "welcome.personal_noname"},
+                not_before=clock.now,
             )
     await dispatcher(runtime, clock).dispatch_once()
     times = sorted(r.received_at for r in connector.received)
