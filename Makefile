@@ -25,7 +25,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 ## run: set up, migrate the SQLite database, load the demo community (once) and start the bot
-##      on http://localhost:$(PORT)/api/messages
+##      on http://127.0.0.1:$(PORT)/api/messages (this machine only; CARREFOUR_HOST=0.0.0.0 to open it)
 run: $(VENV)/.installed
 	$(BIN)/carrefour db upgrade
 	$(BIN)/carrefour demo seed
@@ -36,7 +36,7 @@ playground: node_modules/.installed
 	@mkdir -p var/bin && printf '#!/bin/sh\nexit 0\n' > var/bin/xdg-open && chmod +x var/bin/xdg-open
 	@echo "Open http://127.0.0.1:56150 and pick \"Personal Chat\", then type: aide"
 	PATH="$(CURDIR)/var/bin:$$PATH" npx --no-install agentsplayground start \
-		-e http://localhost:$(PORT)/api/messages -c msteams
+		-e http://127.0.0.1:$(PORT)/api/messages -c msteams
 
 install-dev: $(VENV)/.installed-dev node_modules/.installed
 

@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     timezone: str = Field("America/Montreal", validation_alias="CARREFOUR_TIMEZONE")
     default_locale: str = Field("fr-CA", validation_alias="CARREFOUR_DEFAULT_LOCALE")
 
-    host: str = Field("0.0.0.0", validation_alias="CARREFOUR_HOST")
+    # Only this machine by default: `make run` serves an unauthenticated bot in development.
+    # Containers and Azure set CARREFOUR_HOST=0.0.0.0 (docs/operations.md).
+    host: str = Field("127.0.0.1", validation_alias="CARREFOUR_HOST")
     port: int = Field(3978, validation_alias=AliasChoices("CARREFOUR_PORT", "PORT"))
     # Inbound Teams activities are a few KB; 1 MiB leaves room for big card submissions while
     # refusing abuse with 413 before JSON parsing.
