@@ -3,9 +3,10 @@
 A person asks for their own attestation (`attestation [période]`); animators (and the
 community's administrative support) issue them for every attendee of the latest meeting or a
 period (`attestations rencontre`, `attestations 2026`). Both answer with links to the bot's own
-HTTP endpoint, `GET /attestations/{token}.pdf`. A token carries who, which community, the
-period, the language and the expiry, signed with a key derived for this use only; the endpoint
-re-reads the confirmed attendance when the link is opened, so a corrected attendance shows.
+HTTP endpoint, `GET /attestations/{token}.pdf`. A token (bot/links.py) carries who, which
+community, the period, the language and the expiry; the endpoint re-reads the confirmed
+attendance when the link is opened, so a corrected attendance shows, and refuses the link once
+the person has erased their data.
 
 Links are capabilities: asked for in a channel, they go to the person's private chat (through
 the outbox) rather than into the channel.
@@ -14,9 +15,6 @@ the outbox) rather than into the channel.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import logging
 import re
 import unicodedata
@@ -24,7 +22,7 @@ import uuid
 from calendar import monthrange
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,9 +33,10 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import links
 from bot.community_actions import channel_ids
 from bot.deliveries import RenderContext, Renderer
-from bot.links import refusal, runtime_services
+from bot.links import BadLinkError, refusal
 from bot.settings import Settings
 from cards.common import Element, adaptive_card, heading, paragraph
 from cards.i18n import babel_locale, format_day, language_of, long_date, plural, translator
@@ -48,13 +47,17 @@ from storage.attestations import DEFAULT_UEC_PER_HOUR, AttendanceSummary, uec_of
 from storage.communities import has_role
 from storage.db import SessionFactory, transaction
 from storage.models import Community, Role, utcnow
-from storage.secrets import derive, master_key
 
 logger = logging.getLogger(__name__)
 
 KIND_ATTESTATION_LINKS = "attestation_links"
-LINK_PURPOSE = "attestation-links"
+LINK_KIND = "attestation"
 ROUTE = "/attestations/{token}.pdf"
+REFUSALS = links.Refusals(
+    invalid="attestation.link.invalid",
+    expired="attestation.link.expired",
+    unavailable="attestation.link.unavailable",
+)
 DEFAULT_LINK_DAYS = 7
 # Who may issue attestations for others (DOMAIN.md: the administrative support does
 # attendance lists and attestations).
@@ -65,7 +68,6 @@ MEETING_WORDS = frozenset(
     {"rencontre", "la rencontre", "derniere rencontre", "la derniere rencontre", "meeting"}
     | {"the meeting", "last meeting", "the last meeting", "latest meeting"}
 )
-_TOKEN_VERSION = "1"
 
 
 # -- settings (read defensively until Settings declares them) --
@@ -159,15 +161,7 @@ def _period_text(period: Period, locale: str) -> str:
     )
 
 
-# -- signed links --
-
-
-class BadLinkError(ValueError):
-    """Malformed or not signed by us: 403."""
-
-
-class ExpiredLinkError(ValueError):
-    """Signed by us but past its expiry: 410."""
+# -- signed links (bot/links.py) --
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,70 +174,47 @@ class LinkClaim:
     expires_at: datetime
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _signature(key: bytes, body: str) -> str:
-    return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
-
-
 def sign_link(claim: LinkClaim, *, key: bytes) -> str:
-    body = ".".join(
-        (
-            _TOKEN_VERSION,
-            str(claim.person_id),
-            str(claim.community_id),
-            f"{claim.start:%Y%m%d}",
-            f"{claim.end:%Y%m%d}",
-            language_of(claim.language),
-            str(int(claim.expires_at.timestamp())),
-        )
+    return links.sign(
+        key,
+        links.SignedValue(
+            kind=LINK_KIND,
+            person_id=claim.person_id,
+            language=claim.language,
+            expires_at=claim.expires_at,
+            fields=(str(claim.community_id), f"{claim.start:%Y%m%d}", f"{claim.end:%Y%m%d}"),
+        ),
     )
-    return f"{body}.{_signature(key, body)}"
+
+
+def _claim(value: links.SignedValue) -> LinkClaim:
+    """An attestation's fields, from a token we signed (BadLinkError if they do not read)."""
+    if len(value.fields) != 3 or not value.fields[0].isdigit():
+        raise BadLinkError("format")
+    community, start, end = value.fields
+    try:
+        first = datetime.strptime(start, "%Y%m%d").date()
+        last = datetime.strptime(end, "%Y%m%d").date()
+    except ValueError as error:
+        raise BadLinkError("format") from error
+    return LinkClaim(
+        person_id=value.person_id,
+        community_id=int(community),
+        start=first,
+        end=last,
+        language=value.language,
+        expires_at=value.expires_at,
+    )
 
 
 def verify_link(token: str, *, key: bytes, now: datetime) -> LinkClaim:
-    """The claim of a token we signed; the signature is checked before anything else is
-    believed (a changed expiry or person is a bad link, not an expired one)."""
-    if len(token) > 200:
-        raise BadLinkError("too long")
-    body, _, signature = token.rpartition(".")
-    if not body or not hmac.compare_digest(signature.encode(), _signature(key, body).encode()):
-        raise BadLinkError("signature")
-    parts = body.split(".")
-    if len(parts) != 7 or parts[0] != _TOKEN_VERSION:
-        raise BadLinkError("format")
-    _version, person, community, start, end, language, expires = parts
-    try:
-        claim = LinkClaim(
-            person_id=int(person),
-            community_id=int(community),
-            start=datetime.strptime(start, "%Y%m%d").date(),
-            end=datetime.strptime(end, "%Y%m%d").date(),
-            language=language_of(language),
-            expires_at=datetime.fromtimestamp(int(expires), tz=UTC),
-        )
-    except (ValueError, OverflowError, OSError) as error:
-        raise BadLinkError("format") from error
-    if claim.expires_at <= now:
-        raise ExpiredLinkError("expired")
-    return claim
-
-
-def _language_hint(token: str) -> str:
-    """The language a token asks for, to word a refusal (harmless even if forged)."""
-    parts = token.split(".")
-    return language_of(parts[5]) if len(parts) == 8 else "fr"
-
-
-async def link_key(session: AsyncSession, settings: Settings) -> bytes:
-    configured = settings.secret_key.get_secret_value() if settings.secret_key else None
-    return derive(await master_key(session, configured=configured), LINK_PURPOSE)
+    """The claim of an attestation token we signed; the signature is checked before anything
+    else is believed (a changed expiry or person is a bad link, not an expired one)."""
+    return _claim(links.verify(token, key=key, kind=LINK_KIND, now=now))
 
 
 def link_url(settings: Settings, token: str) -> str:
-    return settings.public_url.rstrip("/") + ROUTE.replace("{token}", token)
+    return links.public_link(settings, ROUTE.replace("{token}", token))
 
 
 def _link(
@@ -442,7 +413,7 @@ async def on_attestation_command(
             person_id=info.person_id,
             community_id=community.id if community else None,
         )
-        key = await link_key(session, settings) if found else b""
+        key = await links.signing_key(session, settings) if found else b""
         rows = [
             {
                 "label": summary.community_name,
@@ -537,7 +508,7 @@ async def on_bulk_attestations_command(
     notes: list[str] = []
     batches: list[dict[str, Any]] = []
     async with transaction(sessions) as session:
-        key = await link_key(session, settings)
+        key = await links.signing_key(session, settings)
         for community in issuable:
             chosen, day, note = await _bulk_scope(
                 session, community, period=period, settings=settings, now=now, locale=info.locale
@@ -661,20 +632,16 @@ async def attestation_pdf(request: web.Request) -> web.StreamResponse:
     """GET /attestations/{token}.pdf: 403 for a link we did not sign (or altered), 410 once
     expired, 404 when nothing is left to attest, 503 if the database or the font is missing;
     never a 500."""
-    token = request.match_info.get("token", "")
-    t = translator(_language_hint(token))
+    opened = await links.open_link(
+        request, request.match_info.get("token", ""), kind=LINK_KIND, refusals=REFUSALS
+    )
+    if isinstance(opened, web.Response):
+        return opened
+    sessions, settings = opened.sessions, opened.settings
     try:
-        sessions, settings = runtime_services(request.app)
-        async with transaction(sessions) as session:
-            key = await link_key(session, settings)
-        claim = verify_link(token, key=key, now=utcnow())
+        claim = _claim(opened.value)
     except BadLinkError:
-        return refusal(403, t("attestation.link.invalid"))
-    except ExpiredLinkError:
-        return refusal(410, t("attestation.link.expired"))
-    except Exception:
-        logger.exception("attestation link check failed")
-        return refusal(503, t("attestation.link.unavailable"))
+        return refusal(403, translator(opened.value.language)(REFUSALS.invalid))
     t = translator(claim.language)
     try:
         zone = ZoneInfo(settings.timezone)

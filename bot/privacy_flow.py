@@ -5,27 +5,23 @@ No routing here: bot/handler.py sends the `mes données` / `my data` command and
 `export_json`. Only in the person's private chat: in a channel the bot refuses and points to
 the 1:1 chat (nothing personal is ever shown, or linked to, where others can see it).
 
-Two signed values, each with a key derived for that use only (storage.secrets.derive), in the
-manner of the attestation links (bot/attestations_flow.py): the signature is checked before
-anything in the value is believed.
+Two signed values, in the one format of bot/links.py: the signature is checked before anything
+in the value is believed.
 
 - The export link `ROUTE` carries the person, the language and its expiry (one hour); the
-  endpoint reads the data when the link is opened. Bad signature → 403, expired → 410.
-- The erase confirmation carries a nonce: the person and when it was issued. « Oui, tout
-  supprimer » erases only if the nonce was signed by us, names the person clicking, and is at
-  most ten minutes old. The erasure runs in one transaction (storage/privacy.py).
+  endpoint reads the data when the link is opened. Bad signature → 403, expired → 410, the
+  person erased since → 410.
+- The erase confirmation carries a nonce: the person, and an expiry ten minutes after it was
+  shown. « Oui, tout supprimer » erases only if the nonce was signed by us, names the person
+  clicking, and has not expired. The erasure runs in one transaction (storage/privacy.py).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -33,11 +29,11 @@ from botbuilder.core import TurnContext
 from botbuilder.core.bot_state import CachedBotState
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.attestations_flow import BadLinkError, ExpiredLinkError
-from bot.links import refusal, runtime_services
+from bot import links
+from bot.links import refusal
 from bot.settings import Settings
 from bot.turns import card_activity
-from cards.i18n import language_of, translator
+from cards.i18n import translator
 from cards.privacy import (
     VERB_ERASE_ASK,
     VERB_ERASE_CANCEL,
@@ -58,90 +54,41 @@ from storage.surveys import RESPONDENT_KEY_PURPOSE
 logger = logging.getLogger(__name__)
 
 ROUTE = "/privacy/export/{token}.json"
-EXPORT_PURPOSE = "privacy-export"
-ERASE_PURPOSE = "privacy-erase"
+EXPORT_KIND = "export"
+ERASE_KIND = "erase"
 EXPORT_LIFETIME = timedelta(hours=1)
 NONCE_LIFETIME = timedelta(minutes=10)
 # A nonce "issued" slightly in the future is a clock difference between replicas, not a forgery.
 CLOCK_SKEW = timedelta(minutes=1)
-_VERSION = "1"
-_MAX_TOKEN = 200
+REFUSALS = links.Refusals(
+    invalid="privacy.link.invalid",
+    expired="privacy.link.expired",
+    unavailable="privacy.link.unavailable",
+)
 
 Clock = Callable[[], datetime]
 
 
-# -- signed values -------------------------------------------------------------------------
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _sign(key: bytes, *fields: str) -> str:
-    body = ".".join((_VERSION, *fields))
-    return f"{body}.{_b64(hmac.new(key, body.encode(), hashlib.sha256).digest())}"
-
-
-def _fields(token: str, *, key: bytes, count: int) -> list[str]:
-    """The fields of a value we signed; BadLinkError for anything else."""
-    if not isinstance(token, str) or len(token) > _MAX_TOKEN:
-        raise BadLinkError("format")
-    body, _, signature = token.rpartition(".")
-    expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
-    if not body or not hmac.compare_digest(signature.encode(), expected.encode()):
-        raise BadLinkError("signature")
-    parts = body.split(".")
-    if len(parts) != count + 1 or parts[0] != _VERSION:
-        raise BadLinkError("format")
-    return parts[1:]
-
-
-def _moment(text: str) -> datetime:
-    try:
-        return datetime.fromtimestamp(int(text), tz=UTC)
-    except (ValueError, OverflowError, OSError) as error:
-        raise BadLinkError("format") from error
-
-
-@dataclass(frozen=True, slots=True)
-class ExportClaim:
-    person_id: int
-    language: str
-    expires_at: datetime
+# -- signed values (bot/links.py) ----------------------------------------------------------
 
 
 def export_token(key: bytes, *, person_id: int, language: str, expires_at: datetime) -> str:
-    return _sign(key, str(person_id), language_of(language), str(int(expires_at.timestamp())))
-
-
-def verify_export_token(token: str, *, key: bytes, now: datetime) -> ExportClaim:
-    person, language, expires = _fields(token, key=key, count=3)
-    if not (person.isascii() and person.isdigit()):
-        raise BadLinkError("format")
-    claim = ExportClaim(int(person), language_of(language), _moment(expires))
-    if claim.expires_at <= now:
-        raise ExpiredLinkError("expired")
-    return claim
+    return links.sign(key, links.SignedValue(EXPORT_KIND, person_id, language, expires_at))
 
 
 def erase_nonce(key: bytes, *, person_id: int, issued_at: datetime) -> str:
-    return _sign(key, str(person_id), str(int(issued_at.timestamp())))
+    return links.sign(
+        key, links.SignedValue(ERASE_KIND, person_id, "fr", issued_at + NONCE_LIFETIME)
+    )
 
 
 def nonce_is_valid(nonce: object, *, key: bytes, person_id: int, now: datetime) -> bool:
     """Signed by us, for this person, issued within the last ten minutes."""
-    if not isinstance(nonce, str):
-        return False
     try:
-        person, issued = _fields(nonce, key=key, count=2)
-        issued_at = _moment(issued)
-    except BadLinkError:
+        value = links.verify(nonce, key=key, kind=ERASE_KIND, now=now)
+    except (links.BadLinkError, links.ExpiredLinkError):
         return False
-    return (
-        person == str(person_id)
-        and now - NONCE_LIFETIME <= issued_at
-        and issued_at <= now + CLOCK_SKEW
-    )
+    return value.person_id == person_id and value.expires_at <= now + NONCE_LIFETIME + CLOCK_SKEW
 
 
 async def _master(session: AsyncSession, settings: Settings) -> bytes:
@@ -149,16 +96,8 @@ async def _master(session: AsyncSession, settings: Settings) -> bytes:
     return await master_key(session, configured=configured)
 
 
-async def export_key(session: AsyncSession, settings: Settings) -> bytes:
-    return derive(await _master(session, settings), EXPORT_PURPOSE)
-
-
-async def erase_key(session: AsyncSession, settings: Settings) -> bytes:
-    return derive(await _master(session, settings), ERASE_PURPOSE)
-
-
 def export_url(settings: Settings, token: str) -> str:
-    return settings.public_url.rstrip("/") + ROUTE.replace("{token}", token)
+    return links.public_link(settings, ROUTE.replace("{token}", token))
 
 
 # -- the command and the buttons -----------------------------------------------------------
@@ -222,7 +161,7 @@ async def handle_privacy_action(
         await turn_context.send_activity(t("privacy.erase.cancelled"))
     elif verb == VERB_EXPORT:
         async with transaction(sessions) as session:
-            key = await export_key(session, settings)
+            key = await links.signing_key(session, settings)
         token = export_token(
             key, person_id=person_id, language=info.locale, expires_at=now + EXPORT_LIFETIME
         )
@@ -234,7 +173,7 @@ async def handle_privacy_action(
         await turn_context.send_activity(card_activity(card))
     elif verb == VERB_ERASE_ASK:
         async with transaction(sessions) as session:
-            key = await erase_key(session, settings)
+            key = await links.signing_key(session, settings)
         card = build_erase_confirm_card(
             nonce=erase_nonce(key, person_id=person_id, issued_at=now),
             minutes=int(NONCE_LIFETIME.total_seconds() // 60),
@@ -242,7 +181,9 @@ async def handle_privacy_action(
         )
         await turn_context.send_activity(card_activity(card))
     else:
-        await _erase(turn_context, value, sessions=sessions, settings=settings, info=info, now=now)
+        await _erase(
+            turn_context, value, sessions=sessions, settings=settings, info=info, now=now, wake=wake
+        )
     return True
 
 
@@ -254,6 +195,7 @@ async def _erase(
     settings: Settings,
     info: TurnInfo,
     now: datetime,
+    wake: Callable[[], None] | None,
 ) -> None:
     t = translator(info.locale)
     person_id = info.person_id
@@ -262,7 +204,7 @@ async def _erase(
         master = await _master(session, settings)
         if not nonce_is_valid(
             value.get("nonce"),
-            key=derive(master, ERASE_PURPOSE),
+            key=await links.signing_key(session, settings),
             person_id=person_id,
             now=now,
         ):
@@ -282,36 +224,24 @@ async def _erase(
     # Counts only: never who, never what.
     logger.info("personal data erased on request (%d records changed)", report.changed)
     _forget_turn_state(turn_context)
+    if report.queued and wake is not None:
+        wake()  # consultations handed back: the coordinators are told now
     await turn_context.send_activity(t("privacy.erase.done"))
 
 
 # -- the export endpoint -------------------------------------------------------------------
 
 
-def _language_hint(token: str) -> str:
-    """The language a token asks for, to word a refusal (harmless even if forged)."""
-    parts = token.split(".")
-    return language_of(parts[2]) if len(parts) == 5 else "fr"
-
-
 async def export_json(request: web.Request) -> web.StreamResponse:
     """GET ROUTE: the person's data as a JSON attachment. 403 for a link we did not sign (or
-    altered), 410 once expired, 404 when nothing is kept any more, 503 if the database is
-    unavailable."""
-    token = request.match_info.get("token", "")
-    t = translator(_language_hint(token))
-    try:
-        sessions, settings = runtime_services(request.app)
-        async with transaction(sessions) as session:
-            key = await export_key(session, settings)
-        claim = verify_export_token(token, key=key, now=utcnow())
-    except BadLinkError:
-        return refusal(403, t("privacy.link.invalid"))
-    except ExpiredLinkError:
-        return refusal(410, t("privacy.link.expired"))
-    except Exception:
-        logger.exception("privacy export link check failed")
-        return refusal(503, t("privacy.link.unavailable"))
+    altered), 410 once expired or once the person erased their data, 404 when nothing is kept
+    any more, 503 if the database is unavailable."""
+    opened = await links.open_link(
+        request, request.match_info.get("token", ""), kind=EXPORT_KIND, refusals=REFUSALS
+    )
+    if isinstance(opened, web.Response):
+        return opened
+    sessions, claim = opened.sessions, opened.value
     t = translator(claim.language)
     try:
         async with sessions() as session:
@@ -339,14 +269,10 @@ async def export_json(request: web.Request) -> web.StreamResponse:
 
 __all__ = [
     "ROUTE",
-    "ExportClaim",
-    "erase_key",
     "erase_nonce",
     "export_json",
-    "export_key",
     "export_token",
     "handle_privacy_action",
     "nonce_is_valid",
     "on_my_data_command",
-    "verify_export_token",
 ]

@@ -12,9 +12,6 @@ recipient no longer animates or sponsors the community).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import re
 import uuid
@@ -31,8 +28,9 @@ from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import links
 from bot.deliveries import RenderContext, Renderer
-from bot.links import refusal, runtime_services
+from bot.links import refusal
 from bot.settings import Settings
 from bot.surveys_flow import id_param
 from bot.turns import FeatureTurn, card_activity, pick_action
@@ -53,13 +51,17 @@ from storage import communities, outbox, vitality
 from storage.communities import has_role
 from storage.db import SessionFactory, transaction
 from storage.models import Community, Role, utcnow
-from storage.secrets import derive, master_key
 
 logger = logging.getLogger(__name__)
 
 KIND_SUMMARY = "vitality_summary"
 EXPORT_PATH = "/api/exports/vitality.csv"
-EXPORT_LINK_PURPOSE = "export-links"
+EXPORT_KIND = "vitality-csv"
+REFUSALS = links.Refusals(
+    invalid="vitality.export.invalid",
+    expired="vitality.export.expired",
+    unavailable="vitality.export.unavailable",
+)
 EXPORT_LINK_LIFETIME = timedelta(hours=24)
 SUMMARY_ROLES = (Role.ANIMATOR, Role.SPONSOR)
 # The 1st of the month at 9:00 local time; a replica that starts later in the first week
@@ -146,53 +148,46 @@ def _month_from_key(value: object) -> date | None:
     return None
 
 
-# -- signed export links -------------------------------------------------------------------
+# -- signed export links (bot/links.py) -----------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class ExportClaim:
-    """Who may download which community's CSV, in which language, until when (Unix time)."""
+    """Who may download which community's CSV, in which language, until when."""
 
     community_id: int
     month: date
     person_id: int
     language: str
-    expires: int
-
-
-def _signature(key: bytes, payload: str) -> str:
-    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    expires_at: datetime
 
 
 def sign_export(key: bytes, claim: ExportClaim) -> str:
-    payload = (
-        f"{claim.community_id}.{claim.month:%Y%m}.{claim.person_id}."
-        f"{claim.language}.{claim.expires}"
+    return links.sign(
+        key,
+        links.SignedValue(
+            kind=EXPORT_KIND,
+            person_id=claim.person_id,
+            language=claim.language,
+            expires_at=claim.expires_at,
+            fields=(str(claim.community_id), f"{claim.month:%Y%m}"),
+        ),
     )
-    return f"{payload}.{_signature(key, payload)}"
 
 
-def read_export(key: bytes, token: str) -> ExportClaim | None:
-    """The claim of a token signed with `key`, or None (forged, altered, malformed). Expiry is
-    the caller's to check."""
-    match = re.fullmatch(
-        r"(\d{1,12})\.(\d{6})\.(\d{1,12})\.(fr|en)\.(\d{1,12})\.([\w-]{43})", token
-    )
-    if match is None:
-        return None
-    payload = token.rpartition(".")[0]
-    if not hmac.compare_digest(_signature(key, payload), match[6]):
-        return None
-    month = _month_from_key(f"{match[2][:4]}-{match[2][4:]}")
-    if month is None:
-        return None
-    return ExportClaim(int(match[1]), month, int(match[3]), match[4], int(match[5]))
+def _claim(value: links.SignedValue) -> ExportClaim:
+    """The CSV's fields, from a token we signed (BadLinkError if they do not read)."""
+    community, month = value.fields if len(value.fields) == 2 else ("", "")
+    first = _month_from_key(f"{month[:4]}-{month[4:]}") if len(month) == 6 else None
+    if not community.isdigit() or first is None:
+        raise links.BadLinkError("format")
+    return ExportClaim(int(community), first, value.person_id, value.language, value.expires_at)
 
 
-async def export_key(session: AsyncSession, *, settings: Settings) -> bytes:
-    configured = settings.secret_key.get_secret_value() if settings.secret_key else None
-    return derive(await master_key(session, configured=configured), EXPORT_LINK_PURPOSE)
+def read_export(key: bytes, token: str, *, now: datetime) -> ExportClaim:
+    """The claim of a CSV token signed with `key`: BadLinkError (forged, altered, malformed,
+    another kind), ExpiredLinkError."""
+    return _claim(links.verify(token, key=key, kind=EXPORT_KIND, now=now))
 
 
 async def export_url(
@@ -210,10 +205,10 @@ async def export_url(
         month=month,
         person_id=person_id,
         language=language_of(locale),
-        expires=int((now + EXPORT_LINK_LIFETIME).timestamp()),
+        expires_at=now + EXPORT_LINK_LIFETIME,
     )
-    token = sign_export(await export_key(session, settings=settings), claim)
-    return f"{settings.public_url.rstrip('/')}{EXPORT_PATH}?{urlencode({'token': token})}"
+    token = sign_export(await links.signing_key(session, settings), claim)
+    return links.public_link(settings, f"{EXPORT_PATH}?{urlencode({'token': token})}")
 
 
 async def may_see_summary(session: AsyncSession, *, person_id: int, community_id: int) -> bool:
@@ -223,30 +218,41 @@ async def may_see_summary(session: AsyncSession, *, person_id: int, community_id
 
 async def vitality_csv(request: web.Request) -> web.Response:
     """GET EXPORT_PATH?token=…: the last twelve months' summaries as CSV, for the animator or
-    sponsor the link was made for, while the link is valid and they still hold the role."""
-    sessions, settings = runtime_services(request.app)
-    refused = translator(settings.default_locale)
+    sponsor the link was made for, while the link is valid and they still hold the role: 403
+    otherwise, 410 once expired or once they erased their data, 503 if the database fails."""
+    opened = await links.open_link(
+        request, request.query.get("token", ""), kind=EXPORT_KIND, refusals=REFUSALS
+    )
+    if isinstance(opened, web.Response):
+        return opened
+    sessions, settings = opened.sessions, opened.settings
+    refused = translator(opened.value.language)
     now = utcnow()
-    # A transaction: the first use of the database's own key creates it, and it must stay.
-    async with transaction(sessions) as session:
-        claim = read_export(
-            await export_key(session, settings=settings), request.query.get("token", "")
-        )
-        if claim is None:
-            return refusal(403, refused("vitality.export.invalid"))
-        if claim.expires < now.timestamp():
-            return refusal(410, refused("vitality.export.expired"))
-        if not await may_see_summary(
-            session, person_id=claim.person_id, community_id=claim.community_id
-        ):
-            return refusal(403, refused("vitality.export.invalid"))
-        summaries = await vitality.months_for_export(
-            session,
-            community_id=claim.community_id,
-            month=claim.month,
-            tz=settings.timezone,
-            now=now,
-        )
+    try:
+        claim = _claim(opened.value)
+    except links.BadLinkError:
+        return refusal(403, refused(REFUSALS.invalid))
+    try:
+        async with transaction(sessions) as session:
+            allowed = await may_see_summary(
+                session, person_id=claim.person_id, community_id=claim.community_id
+            )
+            summaries = (
+                await vitality.months_for_export(
+                    session,
+                    community_id=claim.community_id,
+                    month=claim.month,
+                    tz=settings.timezone,
+                    now=now,
+                )
+                if allowed
+                else []
+            )
+    except Exception:
+        logger.exception("vitality CSV could not be produced")
+        return refusal(503, refused(REFUSALS.unavailable))
+    if not allowed:
+        return refusal(403, refused(REFUSALS.invalid))
     logger.info(
         "vitality CSV exported for community %s, %s", claim.community_id, month_key(claim.month)
     )

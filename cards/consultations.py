@@ -111,6 +111,8 @@ REASON_KEYS = {
     "conflict_of_interest": "consultation.reason.conflict_of_interest",
     "outside_expertise": "consultation.reason.outside_expertise",
     "other": "consultation.reason.other",
+    # Not a choice: recorded when an assignee's erasure hands their requests back.
+    "erased": "consultation.reason.erased",
 }
 IDENTIFIER_KEYS: dict[IdentifierKind, str] = {
     IdentifierKind.EMAIL: "consultation.identifier.email",

@@ -26,6 +26,7 @@ from storage.models import (
     Person,
     Role,
 )
+from storage.privacy import is_erased
 
 # DOMAIN.md, "Recognition of time": 0.1 continuing-education unit per hour (1 UEC = 10 h).
 DEFAULT_UEC_PER_HOUR = Decimal("0.1")
@@ -236,6 +237,8 @@ async def attendance_summaries(
         for p in (
             await session.execute(select(Person).where(col(Person.id).in_({k[0] for k in grouped})))
         ).scalars()
+        # Someone who erased their data gets no attestation link (it would be refused).
+        if not is_erased(p)
     }
     places = {
         c.id: c

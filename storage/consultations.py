@@ -56,6 +56,8 @@ MODALITIES = ("one_to_one", "case_discussion", "codevelopment")
 # Why someone cannot take a request. Codes only: a free text could carry client details into
 # the audit trail.
 DECLINE_REASONS = ("unavailable", "conflict_of_interest", "outside_expertise", "other")
+# The reason recorded when an assignee's erasure hands their requests back (not a choice).
+ERASED_REASON = "erased"
 MIN_SUMMARY_LENGTH = 20
 MAX_SUMMARY_LENGTH = 4000
 MIN_AVAILABILITY_LENGTH = 2
@@ -958,6 +960,29 @@ async def assign(
     return Outcome(request, queued)
 
 
+async def _hand_back(
+    session: AsyncSession, request: ConsultationRequest, reason: str, now: datetime
+) -> int:
+    """The assignee gives the request back: it waits for the coordinators again, who get it
+    anew, and the requester is told. Returns how many messages were queued."""
+    actor_id = request.assignee_id
+    request.status = ConsultationStatus.SUBMITTED
+    request.assignee_id = None
+    request.assigned_at = None
+    event = _record(session, request, actor_id, Action.HANDED_BACK, reason, now)
+    await session.flush()
+    await _suggest(session, request, now)
+    queued = await _queue(
+        session,
+        request,
+        event,
+        KIND_NEW,
+        await _coordinator_ids(session, request, besides=[actor_id]),
+        returned=True,
+    )
+    return queued + await _queue(session, request, event, KIND_RETURNED, [request.requester_id])
+
+
 async def decline(
     session: AsyncSession, *, request_id: int, actor_id: int, reason: str, now: datetime
 ) -> Outcome:
@@ -969,21 +994,7 @@ async def decline(
     request = await _locked(session, request_id)
     queued = 0
     if request.assignee_id == actor_id and request.status in LOAD_STATUSES:
-        request.status = ConsultationStatus.SUBMITTED
-        request.assignee_id = None
-        request.assigned_at = None
-        event = _record(session, request, actor_id, Action.HANDED_BACK, reason, now)
-        await session.flush()
-        await _suggest(session, request, now)
-        queued += await _queue(
-            session,
-            request,
-            event,
-            KIND_NEW,
-            await _coordinator_ids(session, request, besides=[actor_id]),
-            returned=True,
-        )
-        queued += await _queue(session, request, event, KIND_RETURNED, [request.requester_id])
+        queued = await _hand_back(session, request, reason, now)
         logger.info("consultation %s handed back by person %s", request.reference, actor_id)
         return Outcome(request, queued, handed_back=True)
     if actor_id == request.requester_id or not await is_coordinator(
@@ -1000,6 +1011,41 @@ async def decline(
         await _suggest(session, request, now)
     logger.info("consultation %s declined by coordinator %s", request.reference, actor_id)
     return Outcome(request, queued)
+
+
+async def hand_back_all(session: AsyncSession, *, person_id: int, now: datetime) -> int:
+    """A person erases their data (storage/privacy.py): every open request they hold goes back
+    to the coordinators as a hand-back with the reason ERASED_REASON, and requests waiting with
+    them as the suggestion get a new one, so nothing waits on someone who is gone. Call it
+    after their memberships are ended (they are then no candidate). Returns how many messages
+    were queued."""
+    held = (
+        await session.exec(
+            select(ConsultationRequest)
+            .where(col(ConsultationRequest.assignee_id) == person_id)
+            .where(col(ConsultationRequest.status).in_(LOAD_STATUSES))
+            .order_by(col(ConsultationRequest.id))
+            .with_for_update()
+        )
+    ).all()
+    queued = 0
+    for request in held:
+        queued += await _hand_back(session, request, ERASED_REASON, now)
+        logger.info(
+            "consultation %s handed back: its assignee erased their data", request.reference
+        )
+    waiting = (
+        await session.exec(
+            select(ConsultationRequest)
+            .where(col(ConsultationRequest.suggested_assignee_id) == person_id)
+            .where(col(ConsultationRequest.status) == ConsultationStatus.SUBMITTED)
+            .with_for_update()
+        )
+    ).all()
+    for request in waiting:
+        await _suggest(session, request, now)
+    await session.flush()
+    return queued
 
 
 async def start(session: AsyncSession, *, request_id: int, actor_id: int, now: datetime) -> Outcome:

@@ -24,7 +24,9 @@ summaries count stay, stripped, under a tombstone; whatever still acts in the fu
 - RSVPs: to meetings still to come are deleted (they would announce a presence); to past
   meetings they stay under the tombstone (participation counts).
 - Topic votes stay under the tombstone (vote counts and the topic ranking); topics proposed
-  stay with the community (they are its topic bank) but no longer name their proposer.
+  stay with the community by title (they are its topic bank) but lose their proposer, their
+  description and their presenter. A presenter written as text that names the person, on any
+  topic or agenda item, is cleared.
 - Non-anonymous poll ballots: on open polls they are deleted (the person withdraws); on closed
   polls the ballot is made anonymous (no person, voter key ``erased:<ballot id>``) so published
   totals stay what they were while names disappear. Anonymous ballots never named anyone; with
@@ -32,35 +34,55 @@ summaries count stay, stripped, under a tombstone; whatever still acts in the fu
 - Mentoring: check-ins the person answered are deleted; pairings not yet accepted (proposed,
   declined) and open requests are deleted; accepted pairings are ended and stripped of their
   terms (goals, frequency, reason, first meeting) but stay for mentoring counts. The other
-  person's own check-ins about an accepted pairing stay (they are theirs).
+  person's own check-ins about the pairing keep their rating (theirs, and counted) but lose
+  their comment, which is about someone now erased.
 - Onboarding enrollments are deleted.
 - Consultation requests the person made keep their reference, dates and status (counts); the
   summary, availability and usefulness comment are erased, open requests are withdrawn, and the
-  audit trail records the erasure ("erased on request").
+  audit trail records the erasure ("erased on request"). Requests the person held as assignee
+  go back to the coordinators' queue (a hand-back with the reason "erased", in the audit
+  trail), who are told through the outbox, as for any hand-back; requests waiting with them as
+  the suggestion get a new one.
 - Survey invitations: of closed surveys they stay under the tombstone (response rates); of open
   surveys they are deleted (no reminder goes out). Anonymous answers always stay, and stay
   unlinkable (with the respondent key given, an open survey's answer is sealed now).
 - Messages sent to the person: pending ones are deleted; the delivery history keeps the kind,
   status and dates only (parameters, conversation and Teams message ids and errors cleared).
-- Personal conversations with the bot are forgotten, and the bot state stored under the
-  person's Teams id (user state, private conversation state) or their personal conversation.
+  Messages to others that name the person or repeat what they wrote (a newcomer announced to
+  the animators, with their check-in comment) are treated alike: not sent if still pending,
+  stripped to kind, status, recipient and dates otherwise. They are found by content (the
+  name, the Teams and AAD ids, the person's own texts), so a new kind of notice is covered.
+- Personal conversations with the bot are forgotten, with the claims of the activities received
+  in them (their keys hold the conversation id), and the bot state stored under the person's
+  Teams id (user state, private conversation state in any conversation, keys too long to keep
+  and stored hashed included) or their personal conversation.
+- Signed links issued to the person before (attestations, data exports, summary CSVs) name
+  them: their endpoints refuse a link whose person is a tombstone (bot/links.py), so no list
+  of links is kept to revoke them.
+- Person ids stay where rows about the past point at the tombstone (an audit event's actor, a
+  message's dedup key): with the tombstone naming nobody, such an id identifies nobody either.
 
 `erase` is idempotent: a second run finds nothing left to change and reports zeros.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, literal, null, or_, update
+from sqlalchemy import String, Text, cast, delete, func, literal, null, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import consultations
+from storage.activities import activity_key
 from storage.consultations import Action
 from storage.models import (
+    AgendaItem,
     Attendance,
     BotState,
     Community,
@@ -82,6 +104,7 @@ from storage.models import (
     Poll,
     PollStatus,
     PollVote,
+    ProcessedActivity,
     Rsvp,
     Survey,
     SurveyInvitation,
@@ -90,6 +113,7 @@ from storage.models import (
     TopicVote,
 )
 from storage.secrets import keyed_hash
+from storage.state_store import stored_key
 
 ERASED_PREFIX = "erased:"
 ERASED_DETAIL = "erased on request"
@@ -532,6 +556,8 @@ class ErasureReport:
     found: bool = False
     deleted: dict[str, int] = field(default_factory=dict)
     anonymised: dict[str, int] = field(default_factory=dict)
+    # Messages the erasure queued for others (consultations handed back): wake the dispatcher.
+    queued: int = 0
 
     @property
     def changed(self) -> int:
@@ -567,6 +593,8 @@ async def erase(
     report.found = True
     deleted, anonymised = report.deleted, report.anonymised
     teams_user_id = person.teams_user_id
+    # Read before anything is erased: what named them, and what they wrote.
+    marks = await _marks_of(session, person)
 
     async def run(bucket: dict[str, int], name: str, statement: Any) -> None:
         report._add(bucket, name, await session.execute(statement))
@@ -612,11 +640,16 @@ async def erase(
         .where(col(Rsvp.person_id) == person_id)
         .where(col(Rsvp.meeting_id).in_(upcoming.scalar_subquery())),
     )
+    # Their topics stay in the community's bank by title; their words and name go.
     await run(
         anonymised,
         "topics_proposed",
-        update(Topic).where(col(Topic.proposed_by_id) == person_id).values(proposed_by_id=None),
+        update(Topic)
+        .where(col(Topic.proposed_by_id) == person_id)
+        .values(proposed_by_id=None, description="", presenter=None),
     )
+    if person.name:
+        await _unname_presenters(session, report, name=person.name)
     # Ballots naming the person: withdrawn from open polls, made anonymous in closed ones.
     polls_of = select(col(Poll.id)).where(col(Poll.status) == PollStatus.OPEN)
     await run(
@@ -642,6 +675,8 @@ async def erase(
         delete(OnboardingEnrollment).where(col(OnboardingEnrollment.person_id) == person_id),
     )
     await _erase_consultations(session, report, person_id=person_id, now=now)
+    # After the memberships ended: they are then no candidate for what they held.
+    report.queued += await consultations.hand_back_all(session, person_id=person_id, now=now)
     # Survey invitations: kept for closed surveys (response rates), deleted for open ones.
     open_surveys = select(col(Survey.id)).where(col(Survey.closes_at) > now)
     if respondent_key is not None:
@@ -653,6 +688,7 @@ async def erase(
         .where(col(SurveyInvitation.person_id) == person_id)
         .where(col(SurveyInvitation.survey_id).in_(open_surveys.scalar_subquery())),
     )
+    await _erase_messages_about(session, report, marks=marks, person_id=person_id)
     await _erase_conversations(session, report, person_id=person_id, teams_user_id=teams_user_id)
     if not is_erased(person):
         person.teams_user_id = f"{ERASED_PREFIX}{person_id}"
@@ -725,6 +761,22 @@ async def _erase_mentoring(
     )
     involved = or_(
         col(MentorPairing.mentor_id) == person_id, col(MentorPairing.mentee_id) == person_id
+    )
+    # The other person's check-ins on a pairing with them: the rating stays theirs (and counts),
+    # the comment, which is about the pairing with someone now erased, goes.
+    report._add(
+        anonymised,
+        "checkin_comments",
+        await session.execute(
+            update(MentorCheckin)
+            .where(col(MentorCheckin.comment).is_not(None))
+            .where(
+                col(MentorCheckin.pairing_id).in_(
+                    select(col(MentorPairing.id)).where(involved).scalar_subquery()
+                )
+            )
+            .values(comment=None)
+        ),
     )
     unaccepted = (
         await session.exec(
@@ -842,6 +894,169 @@ async def _erase_consultations(
         await session.flush()
 
 
+@dataclass(frozen=True, slots=True)
+class _Marks:
+    """What identifies the person in a text: their name, ids, and what they wrote."""
+
+    name: str | None
+    ids: tuple[str, ...]
+    texts: tuple[str, ...]
+
+    def in_text(self, text: str) -> bool:
+        return (
+            any(found in text for found in self.ids)
+            or (self.name is not None and _names(text, self.name))
+            or any(_copied(text, written) for written in self.texts)
+        )
+
+    def in_value(self, value: object) -> bool:
+        """Anywhere in a JSON value (an outbox message's parameters)."""
+        if isinstance(value, str):
+            return self.in_text(value)
+        if isinstance(value, dict):
+            return any(self.in_value(item) for item in value.values())
+        if isinstance(value, list):
+            return any(self.in_value(item) for item in value)
+        return False
+
+    def needles(self) -> list[str]:
+        """Substrings that any text holding a mark contains (to narrow a scan in SQL)."""
+        found = [*self.ids, *(written[:_COPY_PREFIX] for written in self.texts)]
+        return found + ([self.name] if self.name else [])
+
+
+# Shorter texts (« Oui », « Merci ») could be anyone's: they mark nothing.
+_SHORTEST_MARK = 8
+# A copy of what they wrote may be cut short (a notice keeps the first 500 characters of a
+# comment); this much of a text is enough to tell it is theirs.
+_COPY_PREFIX = 20
+
+
+def _copied(text: str, written: str) -> bool:
+    text = text.strip()
+    return text == written or (len(text) >= _COPY_PREFIX and written.startswith(text))
+
+
+def _names(text: str, name: str) -> bool:
+    """Whether `text` names the person: the whole name, or for a name of several words, the
+    name as words within it (« Hélène Roy, t.s. »). A one-word name must match whole: « Marie »
+    is no reason to touch « Maison Marie-Victorin »."""
+    name = " ".join(name.split()).casefold()
+    text = " ".join(text.split()).casefold()
+    if not name:
+        return False
+    if " " not in name:
+        return text == name
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
+
+
+async def _marks_of(session: AsyncSession, person: Person) -> _Marks:
+    person_id = person.id or 0
+    written: list[str | None] = []
+    written += (
+        await session.exec(
+            select(col(OnboardingEnrollment.checkin_comment)).where(
+                col(OnboardingEnrollment.person_id) == person_id
+            )
+        )
+    ).all()
+    written += (
+        await session.exec(
+            select(col(MentorCheckin.comment)).where(col(MentorCheckin.person_id) == person_id)
+        )
+    ).all()
+    written += (
+        await session.exec(
+            select(col(Topic.description)).where(col(Topic.proposed_by_id) == person_id)
+        )
+    ).all()
+    for summary, availability, comment in (
+        await session.exec(
+            select(
+                col(ConsultationRequest.summary),
+                col(ConsultationRequest.availability),
+                col(ConsultationRequest.usefulness_comment),
+            ).where(col(ConsultationRequest.requester_id) == person_id)
+        )
+    ).all():
+        written += [summary, availability, comment]
+    erased = is_erased(person)
+    ids = () if erased else (person.teams_user_id, *filter(None, [person.aad_object_id]))
+    return _Marks(
+        name=None if erased else (person.name or None),
+        ids=tuple(ids),
+        texts=tuple(
+            dict.fromkeys(
+                text.strip() for text in written if text and len(text.strip()) >= _SHORTEST_MARK
+            )
+        ),
+    )
+
+
+async def _unname_presenters(session: AsyncSession, report: ErasureReport, *, name: str) -> None:
+    """Presenters written as free text (« Hélène Roy, CISSS de Laval ») on topics and
+    agendas: the ones naming them are cleared."""
+    for table in (Topic, AgendaItem):
+        rows = (
+            await session.exec(
+                select(col(table.id), col(table.presenter)).where(col(table.presenter).is_not(None))
+            )
+        ).all()
+        named = [row_id for row_id, presenter in rows if presenter and _names(presenter, name)]
+        if named:
+            report._add(
+                report.anonymised,
+                "presenters",
+                await session.execute(
+                    update(table).where(col(table.id).in_(named)).values(presenter=None)
+                ),
+            )
+
+
+async def _erase_messages_about(
+    session: AsyncSession, report: ErasureReport, *, marks: _Marks, person_id: int
+) -> None:
+    """Messages to others that name them or repeat what they wrote (a newcomer announced to
+    the animators, with their check-in comment): those still to send are not sent, the
+    history keeps the kind, status, recipient and dates only."""
+    needles = marks.needles()
+    if not needles:
+        return
+    text = cast(col(OutboxMessage.params), Text)
+    # JSON may be stored with non-ASCII letters escaped (« \u00e9 ») or not: look for both.
+    forms = {form for needle in needles for form in (needle, json.dumps(needle)[1:-1])}
+    candidates = (
+        await session.exec(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.person_id).is_distinct_from(person_id))
+            .where(or_(*(text.contains(form, autoescape=True) for form in forms)))
+        )
+    ).all()
+    about = [m for m in candidates if marks.in_value(m.params)]
+    live = [m.id for m in about if m.status in _LIVE_OUTBOX]
+    kept = [m.id for m in about if m.status not in _LIVE_OUTBOX]
+    if live:
+        report._add(
+            report.deleted,
+            "messages_about",
+            await session.execute(delete(OutboxMessage).where(col(OutboxMessage.id).in_(live))),
+        )
+    if kept:
+        report._add(
+            report.anonymised,
+            "messages_about",
+            await session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id).in_(kept))
+                .values(
+                    params={},
+                    last_error=None,
+                    dedup_key=literal(ERASED_PREFIX) + cast(col(OutboxMessage.id), String),
+                )
+            ),
+        )
+
+
 async def _erase_conversations(
     session: AsyncSession, report: ErasureReport, *, person_id: int, teams_user_id: str
 ) -> None:
@@ -893,6 +1108,44 @@ async def _erase_conversations(
             col(BotState.key).like(f"%/users/{user}", escape="\\"),
             col(BotState.key).like(f"%/users/{user}/%", escape="\\"),
         ]
+        # Keys too long to keep are stored as a hash (storage/state_store.py), which no
+        # pattern finds: their private state in every conversation the bot knows, by name.
+        conversations = (
+            await session.exec(
+                select(col(ConversationRef.channel_id), col(ConversationRef.conversation_id))
+            )
+        ).all()
+        hashed = {
+            stored
+            for channel, conversation in conversations
+            if (
+                stored := stored_key(
+                    f"{channel}/conversations/{conversation}/users/{teams_user_id}"
+                )
+            )
+            != f"{channel}/conversations/{conversation}/users/{teams_user_id}"
+        }
+        if hashed:
+            state_keys.append(col(BotState.key).in_(hashed))
+    if refs:
+        # Claims of activities in their chat: the keys hold its conversation id.
+        report._add(
+            deleted,
+            "processed_activities",
+            await session.execute(
+                delete(ProcessedActivity).where(
+                    or_(
+                        *(
+                            col(ProcessedActivity.activity_key).startswith(
+                                activity_key(conversation_id=ref.conversation_id, activity_id=""),
+                                autoescape=True,
+                            )
+                            for ref in refs
+                        )
+                    )
+                )
+            ),
+        )
     if ref_ids:
         # Cards the bot posted in the person's own chat (a poll or agenda shown there).
         await session.execute(
@@ -908,7 +1161,7 @@ async def _erase_conversations(
         for ref in refs:
             prefix = f"{ref.channel_id}/conversations/{ref.conversation_id}"
             state_keys += [
-                col(BotState.key) == prefix,
+                col(BotState.key) == stored_key(prefix),
                 col(BotState.key).like(f"{_like_escape(prefix)}/%", escape="\\"),
             ]
         report._add(

@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.app import ALL_RENDERERS, RUNTIME, create_app
 from bot.deliveries import RenderContext
 from bot.dispatcher import Dispatcher
+from bot.links import BadLinkError, signing_key
 from bot.vitality_flow import (
     EXPORT_PATH,
     KIND_SUMMARY,
@@ -33,7 +34,6 @@ from bot.vitality_flow import (
     FutureMonth,
     MonthNotUnderstood,
     due_month,
-    export_key,
     handle_vitality_action,
     on_summary_command,
     parse_month,
@@ -1055,14 +1055,14 @@ async def test_bilan_shows_the_card_with_a_signed_export_link(sessions: SessionF
     assert action["url"].startswith(f"https://carrefour.example{EXPORT_PATH}?token=")
     token = action["url"].split("token=")[1]
     async with transaction(sessions) as session:
-        key = await export_key(session, settings=settings)
-    claim = read_export(key, token)
+        key = await signing_key(session, settings)
+    claim = read_export(key, token, now=NOVEMBER_FIRST_9AM)
     assert claim == ExportClaim(
         _id(known.community),
         OCTOBER,
         _id(animator),
         "fr",
-        int((NOVEMBER_FIRST_9AM + timedelta(hours=24)).timestamp()),
+        NOVEMBER_FIRST_9AM + timedelta(hours=24),
     )
 
     (refused,) = await chat.ask(member)
@@ -1125,12 +1125,10 @@ async def test_the_csv_link_is_checked_signed_unexpired_and_for_a_current_animat
         known = await build_known_community(sessions)
         animator, member = known.people[1], known.people[2]
         async with transaction(sessions) as session:
-            key = await export_key(session, settings=settings)
+            key = await signing_key(session, settings)
 
         def link(who: Person, expires: datetime, language: str = "fr") -> str:
-            claim = ExportClaim(
-                _id(known.community), OCTOBER, _id(who), language, int(expires.timestamp())
-            )
+            claim = ExportClaim(_id(known.community), OCTOBER, _id(who), language, expires)
             return f"{EXPORT_PATH}?token={sign_export(key, claim)}"
 
         later = datetime.now(UTC) + timedelta(hours=1)
@@ -1185,8 +1183,13 @@ async def test_forged_card_data_is_refused_without_failing(
 
 
 def test_a_token_signed_with_another_key_is_refused() -> None:
-    claim = ExportClaim(1, OCTOBER, 2, "fr", 2_000_000_000)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    claim = ExportClaim(1, OCTOBER, 2, "fr", datetime(2033, 5, 18, tzinfo=UTC))
     token = sign_export(b"k" * 32, claim)
-    assert read_export(b"k" * 32, token) == claim
-    assert read_export(b"x" * 32, token) is None
-    assert read_export(b"k" * 32, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    assert read_export(b"k" * 32, token, now=now) == claim
+    for key, bad in (
+        (b"x" * 32, token),
+        (b"k" * 32, token[:-1] + ("A" if token[-1] != "A" else "B")),
+    ):
+        with pytest.raises(BadLinkError):
+            read_export(key, bad, now=now)
