@@ -6,7 +6,7 @@ PORT ?= 3978
 DATABASE_URL ?= sqlite+aiosqlite:///./var/carrefour.db
 export DATABASE_URL
 
-.PHONY: run serve playground test lint check e2e clean install-dev
+.PHONY: run serve playground test test-next-year lint check e2e clean install-dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ lint: $(VENV)/.installed-dev
 ## test: set up and run everything: linters, unit and HTTP tests, PostgreSQL tests, the real-client test
 test: install-dev lint
 	$(BIN)/pytest -q -ra --durations=10
+
+## test-next-year: the tests with every clock (this process, bot processes it starts) moved a
+##      year ahead, to prove nothing depends on today's date (needs Debian's faketime)
+test-next-year: install-dev
+	faketime -f "+365d" $(BIN)/pytest -q -ra -m "not e2e"
 
 e2e: install-dev
 	$(BIN)/pytest -q -ra -m e2e
