@@ -30,7 +30,8 @@ summaries count stay, stripped, under a tombstone; whatever still acts in the fu
 - Non-anonymous poll ballots: on open polls they are deleted (the person withdraws); on closed
   polls the ballot is made anonymous (no person, voter key ``erased:<ballot id>``) so published
   totals stay what they were while names disappear. Anonymous ballots never named anyone; with
-  the poll key given, an open anonymous ballot of the person is sealed now (as closing would).
+  the poll key given, their ballot in an open anonymous poll is withdrawn (deleted: a lone
+  sealed ballot in an open poll would tell what the erased person chose).
 - Mentoring: check-ins the person answered are deleted; pairings not yet accepted (proposed,
   declined) and open requests are deleted; accepted pairings are ended and stripped of their
   terms (goals, frequency, reason, first meeting) but stay for mentoring counts. The other
@@ -44,8 +45,9 @@ summaries count stay, stripped, under a tombstone; whatever still acts in the fu
   trail), who are told through the outbox, as for any hand-back; requests waiting with them as
   the suggestion get a new one.
 - Survey invitations: of closed surveys they stay under the tombstone (response rates); of open
-  surveys they are deleted (no reminder goes out). Anonymous answers always stay, and stay
-  unlinkable (with the respondent key given, an open survey's answer is sealed now).
+  surveys they are deleted (no reminder goes out). Anonymous answers to closed surveys stay, and
+  stay unlinkable (sealed at closing); with the respondent key given, their answer to an open
+  survey is withdrawn, as ballots are.
 - Messages sent to the person: pending ones are deleted; the delivery history keeps the kind,
   status and dates only (parameters, conversation and Teams message ids and errors cleared).
   Messages to others that name the person or repeat what they wrote (a newcomer announced to
@@ -78,7 +80,7 @@ from sqlalchemy import String, Text, cast, delete, func, literal, null, or_, upd
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import consultations
+from storage import consultations, polls, surveys
 from storage.activities import activity_key
 from storage.consultations import Action
 from storage.models import (
@@ -112,7 +114,6 @@ from storage.models import (
     Topic,
     TopicVote,
 )
-from storage.secrets import keyed_hash
 from storage.state_store import stored_key
 
 ERASED_PREFIX = "erased:"
@@ -585,7 +586,7 @@ async def erase(
     rows except where they point at this person. Run it in one transaction; idempotent.
 
     `poll_key` / `respondent_key` (the keys anonymous ballots and answers are hashed with)
-    let open anonymous ballots and answers be sealed now rather than when they close."""
+    let their open anonymous ballots and answers be found, and withdrawn."""
     report = ErasureReport(person_id=person_id)
     person = await session.get(Person, person_id)
     if person is None:
@@ -667,7 +668,7 @@ async def erase(
         .values(person_id=None, voter_key=literal(ERASED_PREFIX) + cast(col(PollVote.id), String)),
     )
     if poll_key is not None:
-        await _seal_anonymous_ballots(session, report, person_id=person_id, key=poll_key)
+        await _withdraw_anonymous_ballots(session, report, person_id=person_id, key=poll_key)
     await _erase_mentoring(session, report, person_id=person_id, now=now)
     await run(
         deleted,
@@ -680,7 +681,9 @@ async def erase(
     # Survey invitations: kept for closed surveys (response rates), deleted for open ones.
     open_surveys = select(col(Survey.id)).where(col(Survey.closes_at) > now)
     if respondent_key is not None:
-        await _seal_open_answers(session, report, person_id=person_id, key=respondent_key, now=now)
+        await _withdraw_open_answers(
+            session, report, person_id=person_id, key=respondent_key, now=now
+        )
     await run(
         deleted,
         "survey_invitations",
@@ -706,30 +709,32 @@ async def erase(
     return report
 
 
-async def _seal_anonymous_ballots(
+async def _withdraw_anonymous_ballots(
     session: AsyncSession, report: ErasureReport, *, person_id: int, key: bytes
 ) -> None:
+    """Their ballots in open anonymous polls are withdrawn, found by the keyed hash the poll
+    gives them (storage/polls.py). Deleted rather than sealed: a lone sealed ballot in an open
+    poll would tell anyone who knows who erased what that person chose."""
     open_anonymous = (
         await session.exec(
-            select(col(Poll.id))
-            .where(col(Poll.status) == PollStatus.OPEN)
-            .where(col(Poll.anonymous).is_(True))
+            select(Poll).where(col(Poll.status) == PollStatus.OPEN).where(col(Poll.anonymous))
         )
     ).all()
-    # The hash of each open poll's ballot for this person (as storage.polls computes it).
-    keys = [keyed_hash(key, poll_id, person_id) for poll_id in open_anonymous]
+    keys = [polls.voter_key(poll, person_id=person_id, key=key) for poll in open_anonymous]
     if keys:
-        result = await session.execute(
-            update(PollVote)
-            .where(col(PollVote.voter_key).in_(keys))
-            .values(voter_key=literal("sealed:") + cast(col(PollVote.id), String))
+        report._add(
+            report.deleted,
+            "anonymous_ballots",
+            await session.execute(delete(PollVote).where(col(PollVote.voter_key).in_(keys))),
         )
-        report._add(report.anonymised, "anonymous_ballots_sealed", result)
 
 
-async def _seal_open_answers(
+async def _withdraw_open_answers(
     session: AsyncSession, report: ErasureReport, *, person_id: int, key: bytes, now: datetime
 ) -> None:
+    """Their answers to open surveys are withdrawn, found by the keyed hash the survey gives
+    them (storage/surveys.py); deleted rather than sealed, as ballots above. Closed surveys'
+    answers are sealed already: nothing finds them, and they stay."""
     invited = (
         await session.exec(
             select(col(SurveyInvitation.survey_id))
@@ -738,14 +743,18 @@ async def _seal_open_answers(
             .where(col(Survey.closes_at) > now)
         )
     ).all()
-    keys = [keyed_hash(key, survey_id, person_id) for survey_id in invited]
+    keys = [
+        surveys.respondent_key(key, survey_id=survey_id, person_id=person_id)
+        for survey_id in invited
+    ]
     if keys:
-        result = await session.execute(
-            update(SurveyResponse)
-            .where(col(SurveyResponse.respondent_key).in_(keys))
-            .values(respondent_key=literal("sealed:") + cast(col(SurveyResponse.id), String))
+        report._add(
+            report.deleted,
+            "survey_answers",
+            await session.execute(
+                delete(SurveyResponse).where(col(SurveyResponse.respondent_key).in_(keys))
+            ),
         )
-        report._add(report.anonymised, "survey_answers_sealed", result)
 
 
 async def _erase_mentoring(
@@ -920,7 +929,8 @@ class _Marks:
         return False
 
     def needles(self) -> list[str]:
-        """Substrings that any text holding a mark contains (to narrow a scan in SQL)."""
+        """Substrings of every text holding a mark as the bot writes it (to narrow a scan in
+        SQL before `in_value` decides)."""
         found = [*self.ids, *(written[:_COPY_PREFIX] for written in self.texts)]
         return found + ([self.name] if self.name else [])
 
@@ -1110,21 +1120,22 @@ async def _erase_conversations(
         ]
         # Keys too long to keep are stored as a hash (storage/state_store.py), which no
         # pattern finds: their private state in every conversation the bot knows, by name.
+        # (Channels and group chats, and their own chat: others' chats hold none of theirs.)
         conversations = (
             await session.exec(
-                select(col(ConversationRef.channel_id), col(ConversationRef.conversation_id))
-            )
-        ).all()
-        hashed = {
-            stored
-            for channel, conversation in conversations
-            if (
-                stored := stored_key(
-                    f"{channel}/conversations/{conversation}/users/{teams_user_id}"
+                select(col(ConversationRef.channel_id), col(ConversationRef.conversation_id)).where(
+                    or_(
+                        col(ConversationRef.person_id).is_(None),
+                        col(ConversationRef.person_id) == person_id,
+                    )
                 )
             )
-            != f"{channel}/conversations/{conversation}/users/{teams_user_id}"
+        ).all()
+        full_keys = {
+            f"{channel}/conversations/{conversation}/users/{teams_user_id}"
+            for channel, conversation in conversations
         }
+        hashed = {stored_key(key) for key in full_keys} - full_keys
         if hashed:
             state_keys.append(col(BotState.key).in_(hashed))
     if refs:

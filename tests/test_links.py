@@ -165,6 +165,13 @@ async def test_every_link_route_answers_any_token_with_a_4xx(client: Client) -> 
         for bad in ANY_TOKENS:
             response = await client.get(route.format(bad))
             answers[kind, bad] = response.status
+        # A refusal after the signature check speaks the link's language.
+        english = sign(key, SignedValue(kind, p + 100, "en", later, fields[kind]))
+        response = await client.get(route.format(english))
+        assert (response.status, await response.text()) == (
+            410,
+            "This link no longer works: the data it led to has been deleted.",
+        )
         # The link itself works: what is refused above is refused for what it is.
         response = await client.get(route.format(good))
         assert response.status in (200, 404), (kind, await response.text())

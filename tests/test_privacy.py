@@ -63,7 +63,7 @@ from storage.models import (
     utcnow,
 )
 from storage.polls import VOTER_KEY_PURPOSE
-from storage.secrets import derive, keyed_hash, master_key
+from storage.secrets import derive, keyed_hash
 from storage.surveys import RESPONDENT_KEY_PURPOSE
 from tests import factories
 from tests.activities import message
@@ -89,9 +89,12 @@ class World:
     pairing: int
 
 
+# The storage functions take their keys as arguments: any master key will do here.
+MASTER = b"privacy-tests-master-key-0123456789"
+
+
 async def _keys(session: AsyncSession) -> tuple[bytes, bytes]:
-    master = await master_key(session, configured=None)
-    return derive(master, VOTER_KEY_PURPOSE), derive(master, RESPONDENT_KEY_PURPOSE)
+    return derive(MASTER, VOTER_KEY_PURPOSE), derive(MASTER, RESPONDENT_KEY_PURPOSE)
 
 
 async def _add(session: AsyncSession, *rows: Any) -> None:
@@ -374,7 +377,7 @@ class Totals:
     attended_minutes: int
     closed_survey_invited: int
     closed_survey_answered: int
-    survey_responses: int
+    closed_survey_responses: int
     topic_votes: int
     consultations: int
     pairings_accepted: int
@@ -409,7 +412,9 @@ async def totals(session: AsyncSession, world: World, now: datetime) -> Totals:
             .where(col(SurveyInvitation.survey_id) == world.closed_survey)
             .where(col(SurveyInvitation.answered).is_(True))
         ),
-        survey_responses=await scalar(select(func.count()).select_from(SurveyResponse)),
+        closed_survey_responses=await scalar(
+            select(func.count()).where(col(SurveyResponse.survey_id) == world.closed_survey)
+        ),
         topic_votes=await scalar(select(func.count()).select_from(TopicVote)),
         consultations=await scalar(select(func.count()).select_from(ConsultationRequest)),
         pairings_accepted=await scalar(
@@ -550,17 +555,19 @@ async def test_erase_removes_the_persons_data_only_and_keeps_the_counts(
             "msteams/conversations/a:personal-2/users/29:person-2/",
             "msteams/conversations/a:personal-2",
         }
-        # Anonymous answers stay, and the open one can no longer be found from the person.
-        responses = (await session.exec(select(SurveyResponse.respondent_key))).all()
-        assert len(responses) == 3
-        assert keyed_hash(respondent_key, world.open_survey, world.subject) not in responses
+        # Anonymous answers to the closed survey stay; their answer to the open one and their
+        # ballot in the open anonymous poll are withdrawn (a lone sealed one would tell).
+        responses = (
+            await session.exec(select(SurveyResponse.survey_id, SurveyResponse.respondent_key))
+        ).all()
+        assert sorted(survey for survey, _ in responses) == [world.closed_survey] * 2
+        assert all(key.startswith("sealed:") for _, key in responses)
         anonymous = (
             await session.exec(
                 select(PollVote.voter_key).where(PollVote.poll_id == world.anonymous_poll)
             )
         ).all()
-        assert len(anonymous) == 2
-        assert keyed_hash(poll_key, world.anonymous_poll, world.subject) not in anonymous
+        assert anonymous == [keyed_hash(poll_key, world.anonymous_poll, world.other)]
         # Summary numbers unchanged; the other person's data untouched.
         assert await totals(session, world, now) == before
         assert await privacy.export(session, person_id=world.other) == other_before
