@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -18,7 +18,7 @@ from botbuilder.integration.aiohttp import (
     CloudAdapter,
     ConfigurationBotFrameworkAuthentication,
 )
-from botbuilder.schema import Activity, CallerIdConstants
+from botbuilder.schema import Activity, ActivityTypes, CallerIdConstants
 from botframework.connector.auth import AuthenticationConstants
 from msrest.universal_http.requests import ClientRetryPolicy
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,6 +30,7 @@ from bot.consultations_flow import CONSULTATION_RENDERERS
 from bot.deliveries import RENDERERS
 from bot.dispatcher import Dispatcher
 from bot.handler import CarrefourBot
+from bot.inbound_limit import InboundLimit, Verdict
 from bot.meetings_flow import MEETING_RENDERERS
 from bot.mentoring_flow import MENTORING_RENDERERS
 from bot.polls_flow import POLL_RENDERERS
@@ -41,6 +42,7 @@ from bot.surveys_flow import SURVEY_RENDERERS
 from bot.vitality_flow import EXPORT_PATH, VITALITY_RENDERERS, vitality_csv
 from cards.i18n import normalize_locale, translator
 from dialogs.context import TURN_INFO_KEY, TurnInfo
+from storage import people
 from storage.db import SessionFactory, create_engine, ping, session_factory
 from storage.state_store import SqlPrivateConversationState, SqlStorage
 
@@ -76,6 +78,7 @@ ALL_RENDERERS = {
 
 SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)
+INBOUND_LIMIT = web.AppKey("inbound_limit", InboundLimit)
 
 
 class _AuthConfiguration:
@@ -227,11 +230,35 @@ def _ids_too_long(activity: Activity) -> bool:
     )
 
 
+def _slow_down(runtime: Runtime) -> Callable[[TurnContext], Awaitable[None]]:
+    """A turn that only tells the person they go too fast, in their saved language, else
+    their client's: no claim, no dialog, nothing recorded."""
+
+    async def say(turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        async with runtime.sessions() as session:
+            person = await people.get_person(session, teams_user_id=str(activity.from_property.id))
+        preferred = person.preferred_locale if person is not None else None
+        locale = normalize_locale(
+            preferred or activity.locale, default=runtime.settings.default_locale
+        )
+        await turn_context.send_activity(translator(locale)("inbound.slow_down"))
+
+    return say
+
+
 async def messages(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
     if "application/json" not in request.headers.get("Content-Type", ""):
         raise web.HTTPUnsupportedMediaType(text="expected application/json")
-    # request.json() raises 413 above client_max_size before parsing anything.
+    try:
+        # A client that stalls or trickles its body is cut off here, before it holds a turn.
+        # read() raises 413 above client_max_size; json() then parses what it kept.
+        await asyncio.wait_for(
+            request.read(), timeout=request.app[SETTINGS].request_body_timeout_seconds
+        )
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text="request body too slow") from None
     try:
         body = await request.json()
     # ValueError: not JSON, not in its charset, or a number of more than 4,300 digits;
@@ -273,6 +300,17 @@ async def messages(request: web.Request) -> web.StreamResponse:
         logger.debug("authentication failure detail", exc_info=True)
         raise web.HTTPUnauthorized() from None
 
+    # Counted only once authenticated: a forged sender id cannot use up someone's budget.
+    if activity.type in (ActivityTypes.message, ActivityTypes.invoke):
+        sender = f"{activity.channel_id}:{activity.from_property.id}"
+        verdict = request.app[INBOUND_LIMIT].admit(sender)
+        if verdict is not Verdict.ACT:
+            if verdict is Verdict.WARN:
+                await runtime.adapter.process_activity(auth_result, activity, _slow_down(runtime))
+            # A dropped message is accepted (Teams would otherwise retry it); an invoke waits
+            # for its answer, which says why.
+            return web.Response(status=429 if activity.type == ActivityTypes.invoke else 201)
+
     invoke_response = await runtime.adapter.process_activity(
         auth_result, activity, runtime.bot.on_turn
     )
@@ -313,6 +351,7 @@ def create_app(settings: Settings) -> web.Application:
         )
     app = web.Application(client_max_size=settings.max_request_bytes)
     app[SETTINGS] = settings
+    app[INBOUND_LIMIT] = InboundLimit.from_settings(settings)
     app.cleanup_ctx.append(_runtime)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)

@@ -324,12 +324,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _problems(error: ValidationError) -> str:
+    """The problems on one line, each after the variable it concerns; never the values given
+    (a database URL or a password may be among them)."""
+    problems = []
+    for problem in error.errors(include_url=False, include_input=False, include_context=False):
+        message = problem["msg"].removeprefix("Value error, ")
+        names = ".".join(str(part) for part in problem["loc"])
+        problems.append(f"{names}: {message}" if names else message)
+    return "; ".join(problems)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()
     except ValidationError as error:
-        print(f"error: invalid configuration:\n{error}", file=sys.stderr)
+        print(f"error: invalid configuration: {_problems(error)}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
     try:

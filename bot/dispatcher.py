@@ -35,7 +35,7 @@ from sqlmodel import col, select
 
 from bot.deliveries import RenderContext, Renderer
 from bot.ratelimit import Rule, SlidingWindowLimiter
-from bot.settings import Settings
+from bot.settings import OUTBOX_LEASE_MARGIN_SECONDS, Settings
 from cards.i18n import normalize_locale
 from storage import outbox, people
 from storage.db import SessionFactory, transaction
@@ -46,8 +46,8 @@ logger = logging.getLogger(__name__)
 RETRYABLE_STATUSES = frozenset({408, 412, 429, 500, 502, 503, 504})
 GONE_STATUSES = frozenset({403, 404})
 # Stop sending from a batch this long before its lease ends, so no other dispatcher can
-# claim a row while it is still being sent here.
-LEASE_MARGIN = timedelta(seconds=5)
+# claim a row while it is still being sent here. Settings refuse a lease not longer than it.
+LEASE_MARGIN = timedelta(seconds=OUTBOX_LEASE_MARGIN_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from bot.commands import Command, Parsed, language_argument, parse, volunteer_ca
 from bot.community_actions import Services
 from bot.mentions import mentions_recipient, strip_mentions
 from bot.settings import Settings
+from bot.tenancy import refuse_other_tenant
 from bot.turns import as_int
 from cards.consultations import VERBS as CONSULTATION_VERBS
 from cards.help import build_help_card
@@ -277,6 +278,10 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
 
         value = activity.value if isinstance(activity.value, dict) else None
         verb = str(value.get("verb", "")) if value is not None and not activity.text else ""
+        if value is not None and await refuse_other_tenant(
+            turn_context, value, sessions=self._sessions, info=info
+        ):
+            return  # before dialogs too: a form's values reach them
         dialog_context = await self._dialogs.create_context(turn_context)
         if dialog_context.active_dialog is not None and verb not in GLOBAL_VERBS:
             result = await dialog_context.continue_dialog()

@@ -1,4 +1,5 @@
-"""Sliding-window rate limits for proactive sends (per conversation, per tenant).
+"""Sliding-window rate limits: for proactive sends (per conversation, per tenant), which wait
+for a place, and for inbound activities (bot/inbound_limit.py), which are refused instead.
 
 Teams throttles bots per conversation (about 7 messages a second and 60 in 30 seconds) and per
 app per tenant (about 50 a second). Waiting here costs nothing; a 429 costs a retry.
@@ -85,6 +86,26 @@ class SlidingWindowLimiter:
                     return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout=blocked)
+
+    def try_take(self, rules: Sequence[Rule]) -> bool:
+        """Count one event now if every rule has a place for it; False, counting nothing, if
+        not. Never waits: for limits that refuse rather than delay."""
+        now = self._clock()
+        if self._blocked_for(rules, now) != 0.0:
+            return False
+        for rule in rules:
+            self._done.setdefault((rule.key, rule.window_seconds), deque()).append(now)
+        return True
+
+    def forget_idle(self) -> None:
+        """Drop the windows of keys that went quiet (their events all expired), so memory
+        follows the keys active lately rather than every key ever seen."""
+        now = self._clock()
+        for window, done in list(self._done.items()):
+            while done and done[0] <= now - window[1]:
+                done.popleft()
+            if not done:
+                del self._done[window]
 
     def tracked_windows(self) -> int:
         return len(self._done) + len(self._in_flight)

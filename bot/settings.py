@@ -6,17 +6,22 @@ operator copies from the Azure portal work unchanged; the rest are prefixed `CAR
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from storage.working_days import parse_non_working_days
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/carrefour.db"
+# The outbox dispatcher stops sending from a batch this long before its lease ends (so no other
+# replica claims a row still being sent): a lease must be longer, or nothing is ever sent.
+OUTBOX_LEASE_MARGIN_SECONDS = 5.0
 
 
 class Settings(BaseSettings):
@@ -46,6 +51,19 @@ class Settings(BaseSettings):
     # Inbound Teams activities are a few KB; 1 MiB leaves room for big card submissions while
     # refusing abuse with 413 before JSON parsing.
     max_request_bytes: int = Field(1_048_576, validation_alias="CARREFOUR_MAX_REQUEST_BYTES")
+    # Teams posts its few KB at once; a body still incomplete after this long is a slow or
+    # stalled client, cut off with 408 before it holds a turn (docs/decisions.md, Boundaries).
+    request_body_timeout_seconds: float = Field(
+        10, gt=0, le=300, validation_alias="CARREFOUR_REQUEST_BODY_TIMEOUT_SECONDS"
+    )
+    # Messages and card clicks one person may send (all conversations together) per sliding
+    # window, per replica; above it, one polite word, then the rest of the window is dropped.
+    inbound_per_person_limit: int = Field(
+        40, ge=1, validation_alias="CARREFOUR_INBOUND_PER_PERSON_LIMIT"
+    )
+    inbound_window_seconds: float = Field(
+        10, gt=0, le=3600, validation_alias="CARREFOUR_INBOUND_WINDOW_SECONDS"
+    )
     # Where the Bot Connector's signing keys are published. Only sovereign clouds and tests
     # change it; the SDK default is the public cloud's.
     openid_metadata_url: str | None = Field(None, validation_alias="CARREFOUR_OPENID_METADATA_URL")
@@ -140,9 +158,58 @@ class Settings(BaseSettings):
             return parse_non_working_days(value)
         return value
 
+    @model_validator(mode="after")
+    def _refuse_settings_that_cannot_work(self) -> Self:
+        # Found at start, with every problem named at once, rather than as a bot that never
+        # sends, answers 401 to Teams or hands out links nobody can open.
+        problems: list[str] = []
+        if self.outbox_lease_seconds <= OUTBOX_LEASE_MARGIN_SECONDS:
+            problems.append(
+                f"CARREFOUR_OUTBOX_LEASE_SECONDS must be longer than the dispatcher's "
+                f"{OUTBOX_LEASE_MARGIN_SECONDS:g}-second safety margin, or nothing is ever sent"
+            )
+        no_app_id = not (self.app_id or "").strip()
+        if self.app_id and no_app_id:
+            problems.append(
+                "MicrosoftAppId holds only spaces: set the app registration's client ID, or "
+                "leave it empty for local development"
+            )
+        elif self.env == "production" and no_app_id:
+            problems.append(
+                "CARREFOUR_ENV=production requires MicrosoftAppId: refusing to accept "
+                "unauthenticated traffic"
+            )
+        password = self.app_password.get_secret_value() if self.app_password else ""
+        if (
+            not no_app_id
+            and self.app_type in ("SingleTenant", "MultiTenant")
+            and not password.strip()
+        ):
+            problems.append(f"MicrosoftAppType={self.app_type} needs MicrosoftAppPassword")
+        if self.env == "production" and _local_url(self.public_url):
+            problems.append(
+                "CARREFOUR_ENV=production needs CARREFOUR_PUBLIC_URL set to the bot's public "
+                "HTTPS address, not a local one: links in messages would lead nowhere"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     @property
     def auth_enabled(self) -> bool:
         return bool(self.app_id)
+
+
+def _local_url(url: str) -> bool:
+    """Whether a URL names this machine (or no host at all), so nobody else can open it."""
+    host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: whether it resolves is the operator's business
+    return address.is_loopback or address.is_unspecified
 
 
 class ConfigurationError(RuntimeError):
@@ -150,23 +217,9 @@ class ConfigurationError(RuntimeError):
 
 
 def check_runnable(settings: Settings) -> None:
-    if settings.env == "production" and not settings.app_id:
-        raise ConfigurationError(
-            "CARREFOUR_ENV=production requires MicrosoftAppId (and its password or managed "
-            "identity): refusing to accept unauthenticated traffic."
-        )
-    if settings.app_id and settings.app_type == "SingleTenant":
-        missing = [
-            name
-            for name, value in (
-                ("MicrosoftAppPassword", settings.app_password),
-                ("MicrosoftAppTenantId", settings.app_tenant_id),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigurationError(
-                "MicrosoftAppType=SingleTenant needs " + " and ".join(missing) + " as well."
-            )
+    # Production's app id and the password are checked when Settings is built
+    # (Settings._refuse_settings_that_cannot_work).
+    if settings.app_id and settings.app_type == "SingleTenant" and not settings.app_tenant_id:
+        raise ConfigurationError("MicrosoftAppType=SingleTenant needs MicrosoftAppTenantId.")
     if settings.app_id and settings.app_type == "UserAssignedMSI" and not settings.app_tenant_id:
         raise ConfigurationError("MicrosoftAppType=UserAssignedMSI needs MicrosoftAppTenantId.")

@@ -63,6 +63,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "MicrosoftAppId": None,
         # Tests call jobs and the dispatcher directly.
         "CARREFOUR_SCHEDULER_ENABLED": False,
+        # Tests, fuzzing and benchmarks post far faster than a person clicks; the inbound limit
+        # has its own tests (tests/test_boundaries.py), which set it.
+        "CARREFOUR_INBOUND_PER_PERSON_LIMIT": 1_000_000,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from pydantic import ValidationError
 from sqlmodel import select
 
 from bot.app import RUNTIME, create_app
@@ -173,7 +174,7 @@ async def test_requests_without_a_valid_token_get_401_and_change_nothing(
 
 
 def test_production_without_an_app_id_refuses_to_start(sqlite_url: str) -> None:
-    with pytest.raises(ConfigurationError, match="production"):
+    with pytest.raises(ValidationError, match="production requires MicrosoftAppId"):
         create_app(make_settings(sqlite_url, CARREFOUR_ENV="production"))
 
 

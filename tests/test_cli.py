@@ -72,3 +72,28 @@ def test_serve_refuses_to_start_with_a_bad_configuration(
     )
     assert result.returncode == 2
     assert expected in result.stderr
+
+
+def test_serve_names_settings_that_cannot_work_on_one_line(tmp_path: Path) -> None:
+    """A refused setting reads as one line, without a traceback or the values given (the
+    database URL or the password could be among them)."""
+    result = carrefour(
+        "serve",
+        "--port",
+        "0",
+        env={
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/c.db",
+            "CARREFOUR_OUTBOX_LEASE_SECONDS": "5",
+            "MicrosoftAppId": "3f1c2a9e-5b7d-4e21-9c1a-2b3c4d5e6f70",
+            "MicrosoftAppPassword": "client-secret-from-the-portal",
+            "MicrosoftAppTenantId": "72f988bf-0000-0000-0000-000000000001",
+        },
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    line = result.stderr.strip()
+    assert line.startswith("error: invalid configuration: CARREFOUR_OUTBOX_LEASE_SECONDS must")
+    assert "Traceback" not in result.stderr
+    assert "client-secret" not in result.stderr
+    assert str(tmp_path) not in result.stderr
+    assert not (tmp_path / "c.db").exists()
