@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -16,9 +16,17 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.orm.session import Session
 
 SessionFactory = async_sessionmaker[AsyncSession]
+
+# How a transaction begins on SQLite, as an execution option of its connection: IMMEDIATE (the
+# default: `transaction()`, every explicit `begin()`) takes the write lock at BEGIN, so two
+# read-check-write units take turns; DEFERRED (a session used without `begin()`, which only
+# reads: rendering a card) reads one snapshot and never waits for a writer (WAL).
+SQLITE_BEGIN = "carrefour_sqlite_begin"
 
 
 def is_sqlite(url: str) -> bool:
@@ -45,6 +53,28 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+            # The driver's own transaction control begins only before INSERT/UPDATE/DELETE,
+            # after the reads that decided them: two units of work both read, then one
+            # overwrites the other or fails with "database is locked" (a reader cannot become
+            # the writer once another wrote; busy_timeout does not help). SQLAlchemy's recipe:
+            # the driver never begins, `_sqlite_begin` below does.
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(connection: Connection) -> None:
+            options = connection.get_execution_options()
+            if options.get("isolation_level") == "AUTOCOMMIT":
+                return  # one statement that commits by itself (`autocommit`)
+            dbapi_connection: Any = connection.connection.dbapi_connection
+            if dbapi_connection.isolation_level is not None:
+                # Back from AUTOCOMMIT, SQLAlchemy gave the driver its transaction control back.
+                dbapi_connection.isolation_level = None
+            deferred = options.get(SQLITE_BEGIN) == "DEFERRED"
+            # On the driver's connection, as SQLAlchemy begins on other databases: transaction
+            # control, not one of the unit of work's statements (cursor events do not see it).
+            cursor = dbapi_connection.cursor()
+            cursor.execute("BEGIN" if deferred else "BEGIN IMMEDIATE")
             cursor.close()
 
         return engine
@@ -89,8 +119,26 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             raise DisconnectionError("connection did not answer a ping") from error
 
 
+class _Session(Session):
+    """A session whose explicit `begin()` is a unit of work that may write: on SQLite its
+    connection begins IMMEDIATE (see SQLITE_BEGIN) at once."""
+
+    def begin(self, nested: bool = False) -> SessionTransaction:
+        began = super().begin(nested)
+        if not nested and self.get_bind().dialect.name == "sqlite":
+            self.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+        return began
+
+
 def session_factory(engine: AsyncEngine) -> SessionFactory:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    return async_sessionmaker(
+        engine,
+        class_=AsyncSession,
+        sync_session_class=_Session,
+        expire_on_commit=False,
+        # A session used without begin() reads: it does not take SQLite's write lock.
+        execution_options={SQLITE_BEGIN: "DEFERRED"},
+    )
 
 
 def engine_of(sessions: SessionFactory) -> AsyncEngine:
@@ -100,7 +148,10 @@ def engine_of(sessions: SessionFactory) -> AsyncEngine:
 
 @asynccontextmanager
 async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit on success, roll back on error."""
+    """One unit of work: commit on success, roll back on error. On SQLite it holds the write
+    lock from its first statement (BEGIN IMMEDIATE): units of work take turns, so what one
+    read is still true when it writes. On PostgreSQL a read-check-write locks the rows it
+    decides on (FOR UPDATE) or writes conditionally (ON CONFLICT)."""
     async with sessions() as session, session.begin():
         yield session
 
@@ -116,4 +167,6 @@ async def autocommit(sessions: SessionFactory) -> AsyncIterator[AsyncConnection]
 
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
+        # A health check does not queue behind SQLite's writer.
+        await conn.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
         await conn.execute(text("SELECT 1"))
