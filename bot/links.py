@@ -175,7 +175,6 @@ async def open_link(
     t = translator(language_hint(token))
     try:
         sessions, settings = runtime_services(request.app)
-        # A transaction: the first use of the database's own key creates it, and it must stay.
         async with transaction(sessions) as session:
             key = await signing_key(session, settings)
             value = verify(token, key=key, kind=kind, now=clock())
