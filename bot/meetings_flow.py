@@ -607,19 +607,23 @@ async def _on_rsvp(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) 
         return
     try:
         async with transaction(ctx.sessions) as session:
-            meeting = await meetings.answer_rsvp(
+            meeting, changed = await meetings.answer_rsvp(
                 session,
                 meeting_id=meeting_id,
                 person_id=ctx.info.person_id or 0,
                 answer=RsvpAnswer(answer),
                 now=utcnow(),
             )
-            await _queue_card_update(session, meeting)
+            if changed:
+                await _queue_card_update(session, meeting)
     except InvalidMeeting:
         await turn_context.send_activity(t("plan.error.not_open"))
         return
     except NotAllowed:
         await turn_context.send_activity(t("leave.not_member"))
+        return
+    if not changed:  # a second click: the card already counts this answer
+        await turn_context.send_activity(t(f"agenda.rsvp_already.{answer}"))
         return
     ctx.wake()
     await turn_context.send_activity(t(f"agenda.rsvp_saved.{answer}"))
@@ -762,7 +766,7 @@ async def _on_attendance(turn_context: TurnContext, value: dict[str, Any], ctx: 
     ]
     try:
         async with transaction(ctx.sessions) as session:
-            await meetings.confirm_attendance(
+            _meeting, changed = await meetings.confirm_attendance(
                 session,
                 meeting_id=meeting_id,
                 by_person_id=ctx.info.person_id,
@@ -780,7 +784,9 @@ async def _on_attendance(turn_context: TurnContext, value: dict[str, Any], ctx: 
             else t("plan.error.not_open")
         )
         return
-    await turn_context.send_activity(plural(ctx.info.locale, "attendance.saved", count))
+    # A second submission of the same list (a double click) rewrote nothing: say so.
+    key = "attendance.saved" if changed else "attendance.unchanged"
+    await turn_context.send_activity(plural(ctx.info.locale, key, count))
 
 
 # -- routing of this feature's buttons --

@@ -689,7 +689,7 @@ async def _confirm(turn: FeatureTurn, value: dict[str, Any]) -> None:
             mentor = await session.get(Person, mentor_id)
     except AlreadyProposed as waiting:
         async with turn.sessions() as session:
-            other = await session.get(Person, waiting.pairing.mentor_id)
+            other = await session.get(Person, waiting.mentor_id)
         await turn.say(
             "mentoring.confirm.already_proposed",
             mentor=person_name(other, locale=turn.info.locale),
@@ -701,9 +701,14 @@ async def _confirm(turn: FeatureTurn, value: dict[str, Any]) -> None:
     except NotAllowed:
         await _explain_refused_confirm(turn, request_id)
         return
-    if queued:
-        turn.wake()
-    await turn.say("mentoring.confirm.sent", mentor=person_name(mentor, locale=turn.info.locale))
+    name = person_name(mentor, locale=turn.info.locale)
+    if not queued:
+        # The proposal was already made (a double click, or another coordinator at the same
+        # moment): its message was queued then, not now.
+        await turn.say("mentoring.confirm.already_proposed", mentor=name)
+        return
+    turn.wake()
+    await turn.say("mentoring.confirm.sent", mentor=name)
 
 
 async def _explain_refused_confirm(turn: FeatureTurn, request_id: int) -> None:
@@ -760,13 +765,14 @@ async def _answer_proposal(
 
 
 async def _accept(turn: FeatureTurn, value: dict[str, Any]) -> None:
-    async def agree(session: AsyncSession, pairing: MentorPairing) -> str:
+    async def agree(session: AsyncSession, pairing: MentorPairing) -> tuple[str, bool]:
         """Both are sent the agreement card, the check-ins are planned, the supervisor told;
-        returns the mentee's name."""
+        returns the mentee's name, and False when all that was done by an earlier click."""
         assert pairing.id is not None
         prefix = pairing_prefix(pairing.id)
+        queued = False
         for person_id in (pairing.mentor_id, pairing.mentee_id):
-            await outbox.enqueue(
+            queued |= await outbox.enqueue(
                 session,
                 dedup_key=f"{prefix}agreement:to:{person_id}",
                 recipient=outbox.Recipient.person(person_id),
@@ -785,10 +791,14 @@ async def _accept(turn: FeatureTurn, value: dict[str, Any]) -> None:
                 params={"pairing_id": pairing.id},
             )
         mentee = await session.get(Person, pairing.mentee_id)
-        return person_name(mentee, locale=turn.info.locale)
+        return person_name(mentee, locale=turn.info.locale), queued
 
-    mentee = await _answer_proposal(turn, value, accept=True, follow_up=agree)
-    if mentee is None:
+    agreed = await _answer_proposal(turn, value, accept=True, follow_up=agree)
+    if agreed is None:
+        return
+    mentee, queued = agreed
+    if not queued:
+        await turn.say("mentoring.proposal.already_accepted", mentee=mentee)
         return
     turn.wake()
     await turn.say("mentoring.proposal.accepted", mentee=mentee)

@@ -200,9 +200,18 @@ async def _vote(turn: FeatureTurn, value: dict[str, Any], _services: Services) -
     if topic_id is None:
         await turn.say("error.unknown_action")
         return
+    # The button says which way (+1 or take it back), so a second click changes nothing; a
+    # card posted before buttons said so toggles.
+    wanted = value.get("support")
+    changed = True
     try:
         async with transaction(turn.sessions) as session:
-            await topics.vote(session, topic_id=topic_id, person_id=turn.person_id)
+            if isinstance(wanted, bool):
+                changed = await topics.support(
+                    session, topic_id=topic_id, person_id=turn.person_id, wanted=wanted
+                )
+            else:
+                await topics.vote(session, topic_id=topic_id, person_id=turn.person_id)
             topic = await topics.get_topic(session, topic_id=topic_id)
             assert topic is not None
             community_id = topic.community_id
@@ -216,6 +225,10 @@ async def _vote(turn: FeatureTurn, value: dict[str, Any], _services: Services) -
         await turn.say("topics.vote.not_member")
         return
     await _show_bank(turn, community_id, in_place=True)
+    if not changed:
+        await turn.say(
+            "topics.vote.already_supported" if wanted else "topics.vote.already_withdrawn"
+        )
 
 
 async def _status(turn: FeatureTurn, value: dict[str, Any], services: Services) -> None:

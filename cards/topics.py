@@ -91,7 +91,8 @@ def _topic(row: TopicRow, *, viewer_is_animator: bool, locale: str) -> Element:
     buttons: list[Element] = []
     if topic.status in OPEN_STATUSES:
         label = t("topics.card.unvote") if row.supported else t("topics.card.vote")
-        buttons.append(submit(label, verb=VERB_VOTE, topic_id=topic.id))
+        # Which way the click goes, so a second click (or two at once) changes nothing.
+        buttons.append(submit(label, verb=VERB_VOTE, topic_id=topic.id, support=not row.supported))
     if viewer_is_animator and topic.id is not None:
         items.append(
             {

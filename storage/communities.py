@@ -22,6 +22,9 @@ from storage.models import (
     Role,
     utcnow,
 )
+from storage.sql import insert_if_absent
+
+MEMBERSHIP_TABLE = Membership.__table__  # type: ignore[attr-defined]
 
 
 class NotAllowed(Exception):
@@ -132,6 +135,38 @@ async def membership(
     ).first()
 
 
+async def _membership_for_update(
+    session: AsyncSession, *, person_id: int, community_id: int, now: datetime
+) -> tuple[Membership, bool]:
+    """The person's membership row, created (as a plain member since `now`) if there was none,
+    and locked on PostgreSQL for the rest of the transaction; True when created now. Two joins
+    at once (a double click, a team join during the join dialog) make one row, and the second
+    sees the first's, where a read-then-insert would fail on the unique key."""
+    created = await insert_if_absent(
+        session,
+        MEMBERSHIP_TABLE,
+        {
+            "person_id": person_id,
+            "community_id": community_id,
+            "roles": [Role.MEMBER.value],
+            "interests": [],
+            "is_new_hire": False,
+            "joined_at": now,
+        },
+        conflict=["person_id", "community_id"],
+    )
+    row = (
+        await session.exec(
+            select(Membership)
+            .where(Membership.person_id == person_id)
+            .where(Membership.community_id == community_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    return row, created
+
+
 async def joinable_communities(
     session: AsyncSession, *, tenant_id: str | None
 ) -> list[tuple[Community, int]]:
@@ -177,15 +212,14 @@ async def join(
     now: datetime | None = None,
 ) -> tuple[Membership, JoinOutcome]:
     now = now or utcnow()
-    existing = await membership(session, person_id=person_id, community_id=community_id)
-    if existing is None:
-        row = Membership(person_id=person_id, community_id=community_id, roles=[Role.MEMBER.value])
+    row, created = await _membership_for_update(
+        session, person_id=person_id, community_id=community_id, now=now
+    )
+    if created:
         outcome = JoinOutcome.JOINED
-        session.add(row)
     else:
-        row = existing
-        outcome = JoinOutcome.UPDATED if existing.left_at is None else JoinOutcome.REJOINED
-        if existing.left_at is not None:
+        outcome = JoinOutcome.UPDATED if row.left_at is None else JoinOutcome.REJOINED
+        if row.left_at is not None:
             row.left_at = None
             row.joined_at = now
             # Roles granted before leaving are not restored: ask an animator again.
@@ -307,21 +341,14 @@ async def add_newcomer(
 ) -> Membership | None:
     """Someone added to the community's team: a member flagged as new, profile to complete.
     None when they already are an active member (Teams re-announces people): not a newcomer."""
-    row = await membership(session, person_id=person_id, community_id=community_id)
-    if row is not None and row.left_at is None:
+    now = now or utcnow()
+    row, created = await _membership_for_update(
+        session, person_id=person_id, community_id=community_id, now=now
+    )
+    if not created and row.left_at is None:
         return None
-    if row is None:
-        row = Membership(
-            person_id=person_id,
-            community_id=community_id,
-            roles=[Role.MEMBER.value],
-            is_new_hire=True,
-            joined_at=now or utcnow(),
-        )
-        session.add(row)
-    elif row.left_at is not None:
-        row.left_at = None
-        row.joined_at = now or utcnow()
-        row.is_new_hire = True
+    row.left_at = None
+    row.joined_at = now
+    row.is_new_hire = True
     await session.flush()
     return row

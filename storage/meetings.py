@@ -31,6 +31,9 @@ from storage.models import (
     utcnow,
 )
 from storage.outbox import cancel_pending
+from storage.sql import insert_if_absent
+
+RSVP_TABLE = Rsvp.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +310,9 @@ async def upcoming(session: AsyncSession, *, community_id: int, now: datetime) -
 
 async def answer_rsvp(
     session: AsyncSession, *, meeting_id: int, person_id: int, answer: RsvpAnswer, now: datetime
-) -> Meeting:
+) -> tuple[Meeting, bool]:
+    """Record the person's answer; True when it changed anything (a second click with the same
+    answer, even at the same moment, changes nothing and returns False)."""
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None or meeting.status != MeetingStatus.SCHEDULED or meeting.ends_at <= now:
         raise InvalidMeeting("not_open")
@@ -316,17 +321,31 @@ async def answer_rsvp(
     )
     if member is None or member.left_at is not None:
         raise NotAllowed("members only")
-    existing = (
+    # Insert-if-absent, then the row locked: two clicks at once on PostgreSQL make one row and
+    # the second sees the first's answer (a plain read-then-insert fails on the unique key).
+    if await insert_if_absent(
+        session,
+        RSVP_TABLE,
+        {"meeting_id": meeting_id, "person_id": person_id, "answer": answer, "answered_at": now},
+        conflict=["meeting_id", "person_id"],
+    ):
+        return meeting, True
+    row = (
         await session.exec(
-            sm_select(Rsvp).where(Rsvp.meeting_id == meeting_id).where(Rsvp.person_id == person_id)
+            sm_select(Rsvp)
+            .where(Rsvp.meeting_id == meeting_id)
+            .where(Rsvp.person_id == person_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
-    ).first()
-    row = existing or Rsvp(meeting_id=meeting_id, person_id=person_id, answer=answer)
+    ).one()
+    if row.answer == answer:
+        return meeting, False
     row.answer = answer
     row.answered_at = now
     session.add(row)
     await session.flush()
-    return meeting
+    return meeting, True
 
 
 async def rsvp_counts(session: AsyncSession, *, meeting_id: int) -> dict[str, int]:
@@ -444,9 +463,19 @@ async def confirm_attendance(
     by_person_id: int | None,
     attendee_ids: list[int],
     now: datetime,
-) -> Meeting:
-    """Store who attended (minutes = the meeting's length); replaces an earlier confirmation."""
-    meeting = await session.get(Meeting, meeting_id)
+) -> tuple[Meeting, bool]:
+    """Store who attended (minutes = the meeting's length); replaces an earlier confirmation.
+    False when the same list was already confirmed (a second click): nothing is rewritten."""
+    # The meeting's row locked on PostgreSQL: two submissions at once take turns, and the
+    # second finds the first's list (SQLite: BEGIN IMMEDIATE, storage/db.py).
+    meeting = (
+        await session.exec(
+            sm_select(Meeting)
+            .where(Meeting.id == meeting_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).first()
     if meeting is None:
         raise LookupError("no such meeting")
     await _require_animator(session, community_id=meeting.community_id, person_id=by_person_id)
@@ -461,13 +490,17 @@ async def confirm_attendance(
             )
         ).scalars()
     )
+    present = set(attendee_ids) & members
     minutes = int((meeting.ends_at - meeting.starts_at).total_seconds() // 60)
-    for old in (
+    earlier = (
         await session.exec(sm_select(Attendance).where(Attendance.meeting_id == meeting_id))
-    ).all():
+    ).all()
+    if meeting.attendance_confirmed_at is not None and {a.person_id for a in earlier} == present:
+        return meeting, False
+    for old in earlier:
         await session.delete(old)
     await session.flush()
-    for person_id in sorted(set(attendee_ids) & members):
+    for person_id in sorted(present):
         session.add(
             Attendance(
                 meeting_id=meeting_id,
@@ -480,7 +513,7 @@ async def confirm_attendance(
     meeting.attendance_confirmed_at = now
     meeting.status = MeetingStatus.DONE
     await session.flush()
-    return meeting
+    return meeting, True
 
 
 async def attendance_roster(

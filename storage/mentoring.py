@@ -64,7 +64,8 @@ class AlreadyProposed(NotAllowed):
 
     def __init__(self, pairing: MentorPairing) -> None:
         super().__init__("a proposal is waiting for the mentor's answer")
-        self.pairing = pairing
+        # Kept as a plain value: the transaction rolls back, which expires the pairing's row.
+        self.mentor_id = pairing.mentor_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -439,8 +439,8 @@ def test_members_see_the_bank_without_hidden_names_or_status_controls() -> None:
     # The done topic can no longer be supported: no button.
     assert [(a["title"], a["data"]) for a in card_actions(fr)] == [
         ("Proposer un sujet", {"verb": "topics.propose", "community_id": 7}),
-        ("Retirer mon +1", {"verb": "topics.vote", "topic_id": 11}),
-        ("+1", {"verb": "topics.vote", "topic_id": 12}),
+        ("Retirer mon +1", {"verb": "topics.vote", "topic_id": 11, "support": False}),
+        ("+1", {"verb": "topics.vote", "topic_id": 12, "support": True}),
     ]
     assert fr["version"] == CARD_VERSION == "1.5"
 
