@@ -252,7 +252,6 @@ def build_rows(members: int, seed: int = 7) -> dict[Table, list[dict[str, Any]]]
                     ratings={q: rng.choice((3, 4, 4, 5, 5)) for q in QUESTIONS},
                     texts={},
                     choices=[],
-                    submitted_on=(starts + timedelta(days=1)).date(),
                 )
 
     for _ in range(DAYS // 15):
@@ -270,13 +269,15 @@ def build_rows(members: int, seed: int = 7) -> dict[Table, list[dict[str, Any]]]
         )
         for index, person in enumerate(rng.sample(members_at(created), rng.randrange(50, 400))):
             anonymous = index % 2 == 0
+            choice = rng.randrange(3)
+            voted_at = created + timedelta(hours=rng.randrange(1, 150))
             add(
                 PollVote,
                 poll_id=poll,
                 voter_key=f"v{poll}:{index}",
                 person_id=None if anonymous else person,
-                choices=[rng.randrange(3)],
-                voted_at=created + timedelta(hours=rng.randrange(1, 150)),
+                choices=[choice],
+                voted_at=None if anonymous else voted_at,  # anonymous ballots have no time
             )
 
     for n in range(DAYS * 3):

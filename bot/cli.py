@@ -44,7 +44,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.app import create_app
     from storage.db import is_sqlite
-    from storage.migrate import current_revision, head_revision, upgrade
+    from storage.migrate import current_revision, head_revision
 
     port = args.port or settings.port
     host = args.host or settings.host
@@ -54,7 +54,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             # Several replicas share PostgreSQL: the operator upgrades once, on purpose.
             logger.error("the database schema is not current: run `carrefour db upgrade` first")
             return 2
-        upgrade(settings.database_url)
+        _upgrade(settings)
     shown_host = "localhost" if host in ("0.0.0.0", "::") else host
     print(
         f"\nCarrefour listens on http://{shown_host}:{port}/api/messages\n"
@@ -68,10 +68,20 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+def _upgrade(settings: Settings, revision: str = "head") -> None:
     from storage.migrate import upgrade
 
-    upgrade(settings.database_url, args.revision)
+    # Where migration 0007 moves a secret key the database still holds.
+    upgrade(
+        settings.database_url,
+        revision,
+        secret_key_file=settings.secret_key_file,
+        secret_key_configured=settings.secret_key is not None,
+    )
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    _upgrade(settings, args.revision)
     print(f"database schema upgraded to {args.revision}")
     return 0
 

@@ -286,7 +286,6 @@ async def seed(sessions: SessionFactory, *, timezone: str, now: datetime | None 
                                     ]
                                 ),
                             },
-                            submitted_on=(ends_at + timedelta(days=1)).date(),
                         )
                     )
             for person in people:
@@ -330,6 +329,7 @@ async def seed(sessions: SessionFactory, *, timezone: str, now: datetime | None 
                     voter_key=f"person:{person.id}",
                     person_id=person.id,
                     choices=[rng.choice([0, 1, 1, 2])],
+                    voted_at=now - timedelta(days=32),
                 )
             )
 

@@ -161,9 +161,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         self._dialogs.add(ProposeTopicDialog(sessions, wake))
         self._dialogs.add(ConsultationDialog(sessions, wake))
         self._dialogs.add(
-            SurveyDialog(
-                sessions, settings.secret_key.get_secret_value() if settings.secret_key else None
-            )
+            SurveyDialog(sessions, settings.master_key)
         )
         self.services = Services(
             settings=settings,

@@ -30,7 +30,7 @@ from cards.i18n import LANGUAGES, language_of, translator
 from storage.db import SessionFactory, transaction
 from storage.models import Person, utcnow
 from storage.privacy import is_erased
-from storage.secrets import derive, master_key
+from storage.secrets import derive
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +120,8 @@ def language_hint(token: str) -> str:
 
 
 async def signing_key(session: AsyncSession, settings: Settings) -> bytes:
-    configured = settings.secret_key.get_secret_value() if settings.secret_key else None
-    return derive(await master_key(session, configured=configured), SIGNED_PURPOSE)
+    # The key never comes from the database (storage/secrets.py); `session` stays for callers.
+    return derive(settings.master_key(), SIGNED_PURPOSE)
 
 
 def public_link(settings: Settings, path: str) -> str:

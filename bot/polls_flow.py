@@ -51,7 +51,7 @@ from storage.communities import NotAllowed, has_role
 from storage.db import SessionFactory, transaction
 from storage.models import Community, Person, Poll, Role, utcnow
 from storage.polls import InvalidChoice, InvalidPoll, PollClosed, UnknownPoll
-from storage.secrets import derive, master_key
+from storage.secrets import derive
 
 logger = logging.getLogger(__name__)
 
@@ -414,9 +414,8 @@ async def _refresh_card(turn: _Turn, poll_id: int) -> None:
         turn.wake()
 
 
-async def _voter_key(session: AsyncSession, settings: Settings) -> bytes:
-    configured = settings.secret_key.get_secret_value() if settings.secret_key else None
-    return derive(await master_key(session, configured=configured), polls.VOTER_KEY_PURPOSE)
+def _voter_key(settings: Settings) -> bytes:
+    return derive(settings.master_key(), polls.VOTER_KEY_PURPOSE)
 
 
 async def _vote(turn: _Turn, value: dict[str, Any]) -> None:
@@ -434,7 +433,7 @@ async def _vote(turn: _Turn, value: dict[str, Any]) -> None:
                 poll_id=poll_id,
                 person_id=turn.person_id,
                 choices=choices,
-                key=await _voter_key(session, turn.settings),
+                key=_voter_key(turn.settings),
                 now=turn.clock(),
             )
     except UnknownPoll:

@@ -48,7 +48,7 @@ from storage import privacy
 from storage.db import SessionFactory, transaction
 from storage.models import utcnow
 from storage.polls import VOTER_KEY_PURPOSE
-from storage.secrets import derive, master_key
+from storage.secrets import derive
 from storage.surveys import RESPONDENT_KEY_PURPOSE
 
 logger = logging.getLogger(__name__)
@@ -92,8 +92,8 @@ def nonce_is_valid(nonce: object, *, key: bytes, person_id: int, now: datetime) 
 
 
 async def _master(session: AsyncSession, settings: Settings) -> bytes:
-    configured = settings.secret_key.get_secret_value() if settings.secret_key else None
-    return await master_key(session, configured=configured)
+    # The key never comes from the database (storage/secrets.py); `session` stays for callers.
+    return settings.master_key()
 
 
 def export_url(settings: Settings, token: str) -> str:

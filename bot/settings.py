@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storage.secrets import MIN_KEY_LENGTH, key_problem, load_master_key
 from storage.working_days import parse_non_working_days
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/carrefour.db"
@@ -101,8 +103,14 @@ class Settings(BaseSettings):
     reminder_offsets: list[str] = Field(
         ["P7D", "P1D", "PT1H"], validation_alias="CARREFOUR_REMINDER_OFFSETS"
     )
-    # Derives anonymous voter keys and signed links; generated once per database when unset.
+    # Derives anonymous voter keys and signed links (storage/secrets.py). Required in
+    # production, where it comes from a secret store; never kept in the database.
     secret_key: SecretStr | None = Field(None, validation_alias="CARREFOUR_SECRET_KEY")
+    # Without CARREFOUR_SECRET_KEY (development, tests): the file the bot makes its key in,
+    # outside the database (mode 0600).
+    secret_key_file: Path = Field(
+        Path("var/secret.key"), validation_alias="CARREFOUR_SECRET_KEY_FILE"
+    )
     # Public base URL of the bot (for links to its own files: attestations, exports).
     public_url: str = Field("http://localhost:3978", validation_alias="CARREFOUR_PUBLIC_URL")
     # Attestations de présence: continuing-education units per hour (0.1 UEC = 1 h in the
@@ -191,6 +199,14 @@ class Settings(BaseSettings):
                 "CARREFOUR_ENV=production needs CARREFOUR_PUBLIC_URL set to the bot's public "
                 "HTTPS address, not a local one: links in messages would lead nowhere"
             )
+        secret = self.secret_key.get_secret_value() if self.secret_key else None
+        if self.env == "production" and key_problem(secret):
+            problems.append(
+                f"CARREFOUR_ENV=production requires CARREFOUR_SECRET_KEY of at least "
+                f"{MIN_KEY_LENGTH} characters ({key_problem(secret)}), e.g. from "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`: the key that "
+                "keeps anonymous ballots anonymous must not live in the database"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -198,6 +214,11 @@ class Settings(BaseSettings):
     @property
     def auth_enabled(self) -> bool:
         return bool(self.app_id)
+
+    def master_key(self) -> bytes:
+        """The key every keyed hash and signed link is derived from (storage/secrets.py)."""
+        secret = self.secret_key.get_secret_value() if self.secret_key else None
+        return load_master_key(configured=secret, key_file=self.secret_key_file)
 
 
 def _local_url(url: str) -> bool:

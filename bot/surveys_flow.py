@@ -89,10 +89,6 @@ def id_param(params: dict[str, Any], key: str) -> int | None:
     return value if value is not None and 0 < value <= MAX_ID else None
 
 
-def _secret(settings: Settings) -> str | None:
-    return settings.secret_key.get_secret_value() if settings.secret_key else None
-
-
 # -- outbox renderers ------------------------------------------------------------------------
 
 
@@ -452,7 +448,7 @@ async def _answer(turn: FeatureTurn, value: dict[str, Any], settings: Settings) 
         info=turn.info,
         survey_id=survey_id,
         answer=answer,
-        secret=_secret(settings),
+        master=settings.master_key(),
         now=turn.clock(),
     )
 

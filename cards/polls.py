@@ -2,7 +2,9 @@
 
 Every viewer of the channel sees the same card (shared results), so the poll card is an
 `Action.Submit` card that the bot updates in place after each vote and at closing.
-An anonymous poll's cards carry counts only: no name, no id of any voter.
+An anonymous poll's cards name no voter, and show no count until the poll is closed with at
+least k voters (storage/polls.py gives no counts before): while it runs, each update after a
+vote changes only the number of voters.
 """
 
 from __future__ import annotations
@@ -164,6 +166,8 @@ def _names_text(names: Sequence[str | None], limit: int, t: Translate) -> str:
 
 def _options(results: PollResults, *, locale: str, names_limit: int) -> list[Element]:
     t = translator(locale)
+    if results.counts is None:
+        return _hidden_results(results, locale=locale)
     blocks: list[Element] = []
     for index, option in enumerate(results.poll.options):
         items: list[Element] = [
@@ -190,6 +194,18 @@ def _options(results: PollResults, *, locale: str, names_limit: int) -> list[Ele
             )
         blocks.append({"type": "Container", "items": items, "spacing": "Medium"})
     return blocks
+
+
+def _hidden_results(results: PollResults, *, locale: str) -> list[Element]:
+    """An anonymous poll without its counts: while open, the ballot below lists the options;
+    once closed, the options and why there are no counts."""
+    t = translator(locale)
+    if results.poll.status != PollStatus.CLOSED:
+        return [paragraph(t("polls.card.results_at_closing", k=results.k), spacing="Medium")]
+    return [
+        *(paragraph(f"• {option}", spacing="Small") for option in results.poll.options),
+        paragraph(t("polls.card.too_few", k=results.k), spacing="Medium"),
+    ]
 
 
 def _facts(results: PollResults, *, locale: str, tz: str) -> list[Element]:
@@ -270,20 +286,22 @@ def build_poll_results_card(
     """The final results, sent to each animator when the poll closes."""
     t = translator(locale)
     poll = results.poll
-    top = max(results.counts, default=0)
-    leaders = [o for o, count in zip(poll.options, results.counts, strict=True) if count == top]
-    leading = (
-        t("polls.results.leading", options=", ".join(leaders))
-        if top
-        else t("polls.results.no_votes")
-    )
+    counts = results.counts or (0,) * len(poll.options)
+    top = max(counts, default=0)
+    leaders = [o for o, count in zip(poll.options, counts, strict=True) if count == top]
+    if not results.voters:
+        leading = [paragraph(t("polls.results.no_votes"))]
+    elif top:
+        leading = [paragraph(t("polls.results.leading", options=", ".join(leaders)))]
+    else:
+        leading = []  # counts withheld: the options say why
 
     def build(names_limit: int) -> Element:
         return adaptive_card(
             [
                 heading(t("polls.results.title", community=community_name)),
                 heading(poll.question, size="Medium"),
-                paragraph(leading),
+                *leading,
                 *_options(results, locale=locale, names_limit=names_limit),
                 *_facts(results, locale=locale, tz=tz),
             ]

@@ -1,8 +1,9 @@
 """Survey cards: the satisfaction and needs questionnaires, the results for animators, the
 needs-survey preview, and the community chooser.
 
-No card names a respondent: results are aggregates from storage/surveys.py, already empty below
-the community's k, with distributions already reduced where a cell would single someone out.
+No card names a respondent: results are aggregates from storage/surveys.py, already empty while
+the survey is open and below the community's k, with distributions already reduced where a
+cell would single someone out.
 Every word comes from the catalogs.
 """
 
@@ -318,9 +319,10 @@ def build_results_card(
     tz: str,
     others: Sequence[tuple[Survey, Meeting | None]] = (),
 ) -> Element:
-    """For animators: the response rate; from k answers, each question's average and what
-    may be shown of its distribution, the comments (alphabetical), or for a needs survey the
-    topics chosen and the suggestions, each with a button to put it in the topic bank."""
+    """For animators: the response rate; once closed and from k answers, each question's
+    average and what may be shown of its distribution, the comments (alphabetical), or for a
+    needs survey the topics chosen and the suggestions, each with a button to put it in the
+    topic bank."""
     t = translator(locale)
     survey = results.survey
     label = survey_label(survey, meeting=results.meeting, locale=locale, tz=tz)
@@ -355,7 +357,10 @@ def build_results_card(
             ],
         },
     ]
-    if not results.shown:
+    if not results.closed:
+        day = format_when(survey.closes_at, locale=locale, tz=tz)
+        body.append(paragraph(t("surveys.results.after_closing", day=day, k=results.k)))
+    elif not results.shown:
         body.append(paragraph(t("surveys.results.below_k", k=results.k)))
     elif survey.kind == SurveyKind.SATISFACTION:
         body.extend(_rating_block(rating, locale=locale) for rating in results.ratings)

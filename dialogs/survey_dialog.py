@@ -101,7 +101,7 @@ async def save_answer(
     info: TurnInfo,
     survey_id: int,
     answer: Answer,
-    secret: str | None,
+    master: bytes,
     now: datetime,
 ) -> bool:
     """Save the person's anonymous answer and thank them (or say why not). True when saved.
@@ -112,12 +112,11 @@ async def save_answer(
         return False
     try:
         async with transaction(sessions) as session:
-            key = await surveys.respondent_secret(session, configured=secret)
             replaced = await surveys.record_response(
                 session,
                 survey_id=survey_id,
                 person_id=info.person_id,
-                key=key,
+                key=surveys.respondent_secret(master),
                 answer=answer,
                 now=now,
             )
@@ -149,11 +148,13 @@ class SurveyDialog(CancellableDialog):
     TOPICS_ID = "survey_dialog.topics"
     RETRY_CHOICE = "surveys.dialog.retry_choice"
 
-    def __init__(self, sessions: SessionFactory, secret: str | None, clock: Clock = utcnow) -> None:
-        """`secret`: the operator's CARREFOUR_SECRET_KEY (None: the database's own key)."""
+    def __init__(
+        self, sessions: SessionFactory, master_key: Callable[[], bytes], clock: Clock = utcnow
+    ) -> None:
+        """`master_key`: reads the bot's key when an answer is saved (bot/settings.py)."""
         super().__init__(self.ID)
         self._sessions = sessions
-        self._secret = secret
+        self._master_key = master_key
         self._clock = clock
         self.add_dialog(ChoicePrompt(self.CHOICE_ID))
         self.add_dialog(TextPrompt(self.TEXT_ID, self._valid_text))
@@ -401,7 +402,7 @@ class SurveyDialog(CancellableDialog):
                 texts={k: v for k, v in answers.texts.items() if v},
                 choices=list(answers.choices),
             ),
-            secret=self._secret,
+            master=self._master_key(),
             now=self._clock(),
         )
         # The answers leave the dialog state with the dialog: nothing keeps them with the person.

@@ -53,6 +53,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Deleted and rewritten rows (replaced answers, dealt ballots) are zeroed, not left
+            # in free pages for a copy of the file to reveal (docs/decisions.md, Anonymity).
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
             # The driver's own transaction control begins only before INSERT/UPDATE/DELETE,
             # after the reads that decided them: two units of work both read, then one

@@ -29,17 +29,42 @@ def _ensure_sqlite_directory(database_url: str) -> None:
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(
+    database_url: str,
+    revision: str = "head",
+    *,
+    secret_key_file: Path | None = None,
+    secret_key_configured: bool = False,
+) -> None:
     """Bring the schema to `revision`. Safe to run on every start and from several replicas
-    one after the other (Alembic records the version in the database)."""
+    one after the other (Alembic records the version in the database).
+
+    `secret_key_file` is where migration 0007 moves a key the database still holds, unless
+    `secret_key_configured` (the operator's CARREFOUR_SECRET_KEY is the key in use)."""
     _ensure_sqlite_directory(database_url)
-    command.upgrade(alembic_config(database_url), revision)
+    config = alembic_config(database_url)
+    config.attributes["secret_key_file"] = secret_key_file
+    config.attributes["secret_key_configured"] = secret_key_configured
+    command.upgrade(config, revision)
     logger.info("database schema at %s", revision)
 
 
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
+async def upgrade_async(
+    database_url: str,
+    revision: str = "head",
+    *,
+    secret_key_file: Path | None = None,
+    secret_key_configured: bool = False,
+) -> None:
     # env.py runs its own event loop; keep it off the caller's.
-    await asyncio.to_thread(upgrade, database_url, revision)
+    await asyncio.to_thread(
+        lambda: upgrade(
+            database_url,
+            revision,
+            secret_key_file=secret_key_file,
+            secret_key_configured=secret_key_configured,
+        )
+    )
 
 
 def head_revision() -> str | None:

@@ -405,7 +405,9 @@ class Poll(SQLModel, table=True):
 
 class PollVote(SQLModel, table=True):
     """One ballot per voter. For an anonymous poll the voter is a keyed hash, never a person
-    id, so no query, export or log can tie a choice to someone."""
+    id, so no query, export or log can tie a choice to someone; it has no time either, and its
+    rows are dealt anew at every vote (storage/anonymity.py), so neither ids nor row order
+    follow the order of voting."""
 
     __tablename__ = "poll_vote"
     __table_args__ = (UniqueConstraint("poll_id", "voter_key", name="uq_poll_vote_voter"),)
@@ -415,7 +417,9 @@ class PollVote(SQLModel, table=True):
     voter_key: str = Field(max_length=128)
     person_id: int | None = Field(default=None, foreign_key="person.id")  # None if anonymous
     choices: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    voted_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # Named ballots only (the monthly "active members"); None for an anonymous ballot, whose
+    # time could be matched with the voter's other traces (last_seen_at, logs).
+    voted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class AgendaItem(SQLModel, table=True):
@@ -445,17 +449,6 @@ class Attendance(SQLModel, table=True):
     minutes: int
     confirmed_by_id: int | None = Field(default=None, foreign_key="person.id")
     confirmed_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-
-
-class AppSecret(SQLModel, table=True):
-    """Keys the bot derives hashes and signed links from, created once per database when the
-    operator does not provide CARREFOUR_SECRET_KEY (so every replica agrees)."""
-
-    __tablename__ = "app_secret"
-
-    name: str = Field(primary_key=True, max_length=64)
-    value: str = Field(max_length=200)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
 class ConsultationStatus(enum.StrEnum):
@@ -543,7 +536,8 @@ class SurveyInvitation(SQLModel, table=True):
 
 
 class SurveyResponse(SQLModel, table=True):
-    """An anonymous answer: keyed by a keyed hash of (survey, person), never the person."""
+    """An anonymous answer: keyed by a keyed hash of (survey, person), never the person; no
+    time, not even the day, and rows dealt anew at every answer (storage/anonymity.py)."""
 
     __tablename__ = "survey_response"
     __table_args__ = (
@@ -556,5 +550,3 @@ class SurveyResponse(SQLModel, table=True):
     ratings: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     texts: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     choices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    # Day only: a precise time could be matched with other traces of the person.
-    submitted_on: date = Field(default_factory=lambda: utcnow().date())

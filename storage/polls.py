@@ -6,6 +6,12 @@ and may change their ballot until the poll closes. For an anonymous poll the bal
 keyed hash of (poll, person), never the person; at closing the hashes are replaced by values
 derived from nothing, so once a poll is over not even the key's holder can tie a ballot to
 anyone.
+
+An anonymous poll also keeps its choices to itself while it runs: `results` reads no ballot
+until the poll is closed, and then gives counts only from k voters (the community's
+`survey_k`, as for surveys). Otherwise the card updated after each click would show which
+option the person who just clicked chose. Its ballots carry no time and are dealt anew at
+every vote (storage/anonymity.py). A named poll shows its counts and names all along.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from sqlalchemy import Integer, String, Table, cast, delete, func, literal, true
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.anonymity import deal_anew
 from storage.communities import NotAllowed, has_role, membership
 from storage.models import (
+    Community,
     ConversationRef,
     Person,
     Poll,
@@ -34,6 +42,7 @@ from storage.models import (
 )
 from storage.secrets import keyed_hash
 from storage.sql import upsert
+from storage.surveys import DEFAULT_K, k_threshold
 
 logger = logging.getLogger(__name__)
 
@@ -89,12 +98,19 @@ class PollClosed(NotAllowed):
 @dataclass(frozen=True, slots=True)
 class PollResults:
     poll: Poll
-    # Ballots per option, in the options' order.
-    counts: tuple[int, ...]
+    # Ballots per option, in the options' order; None while they may not be shown (an
+    # anonymous poll still open, or closed with fewer than k voters).
+    counts: tuple[int, ...] | None
     voters: int
     # Per option, the names of those who chose it (None where a person has no name);
     # None for an anonymous poll, whose ballots name nobody.
     names: tuple[tuple[str | None, ...], ...] | None
+    # The community's k: an anonymous poll's counts are shown at closing from k voters.
+    k: int = DEFAULT_K
+
+    @property
+    def shown(self) -> bool:
+        return self.counts is not None
 
 
 def _comparable(text: str) -> str:
@@ -248,11 +264,12 @@ async def vote(
 ) -> None:
     """Record or replace the person's ballot. UnknownPoll, NotAllowed (not an active member),
     PollClosed, InvalidChoice. Nothing about the voter is logged."""
-    # FOR SHARE on PostgreSQL: votes go on side by side, while closing (an UPDATE of the poll)
-    # waits for them, and a vote arriving after the close sees it closed. SQLite serialises
-    # writers and ignores the clause.
+    # The poll's row locked on PostgreSQL: votes on one poll take turns (an anonymous poll's
+    # ballots are all rewritten by each vote), closing (an UPDATE of the poll) waits for them,
+    # and a vote arriving after the close sees it closed. SQLite serialises writers and
+    # ignores the clause.
     poll = (
-        await session.exec(select(Poll).where(col(Poll.id) == poll_id).with_for_update(read=True))
+        await session.exec(select(Poll).where(col(Poll.id) == poll_id).with_for_update())
     ).first()
     if poll is None or poll.id is None:
         raise UnknownPoll(poll_id)
@@ -271,11 +288,16 @@ async def vote(
             # An anonymous ballot never names its voter, not even in a column left NULL later.
             "person_id": None if poll.anonymous else person_id,
             "choices": chosen,
-            "voted_at": now,
+            # Not even a day for an anonymous ballot (see storage/anonymity.py).
+            "voted_at": None if poll.anonymous else now,
         },
         conflict=["poll_id", "voter_key"],
         update=["choices", "voted_at"],
     )
+    if poll.anonymous:
+        await deal_anew(
+            session, VOTE_TABLE, where=VOTE_TABLE.c.poll_id == poll.id, key_column="voter_key"
+        )
 
 
 def _elements(session: AsyncSession) -> Any:
@@ -288,11 +310,21 @@ def _elements(session: AsyncSession) -> Any:
 
 
 async def results(session: AsyncSession, *, poll_id: int) -> PollResults:
-    """Counts per option and number of voters, counted by the database; for a poll that is
+    """The number of voters; counts per option when they may be shown (see the module
+    docstring; otherwise no ballot is even read), counted by the database; for a poll that is
     not anonymous, the names per option too."""
     poll = await session.get(Poll, poll_id)
     if poll is None:
         raise UnknownPoll(poll_id)
+    community = await session.get(Community, poll.community_id)
+    k = k_threshold(community) if community is not None else DEFAULT_K
+    voters = (
+        await session.execute(
+            select(func.count()).select_from(PollVote).where(col(PollVote.poll_id) == poll_id)
+        )
+    ).scalar_one()
+    if poll.anonymous and (poll.status != PollStatus.CLOSED or voters < k):
+        return PollResults(poll=poll, counts=None, voters=int(voters), names=None, k=k)
     elements = _elements(session)
     choice = cast(elements.c.value, Integer)
     rows = (
@@ -308,11 +340,6 @@ async def results(session: AsyncSession, *, poll_id: int) -> PollResults:
     for index, count in rows:
         if 0 <= int(index) < len(counts):
             counts[int(index)] = int(count)
-    voters = (
-        await session.execute(
-            select(func.count()).select_from(PollVote).where(col(PollVote.poll_id) == poll_id)
-        )
-    ).scalar_one()
     names: tuple[tuple[str | None, ...], ...] | None = None
     if not poll.anonymous:
         per_option: list[list[str | None]] = [[] for _ in poll.options]
@@ -328,7 +355,7 @@ async def results(session: AsyncSession, *, poll_id: int) -> PollResults:
             if 0 <= int(index) < len(per_option):
                 per_option[int(index)].append(name)
         names = tuple(tuple(people) for people in per_option)
-    return PollResults(poll=poll, counts=tuple(counts), voters=int(voters), names=names)
+    return PollResults(poll=poll, counts=tuple(counts), voters=int(voters), names=names, k=k)
 
 
 async def close(

@@ -10,10 +10,14 @@ Anonymity: an answer is stored under `respondent_key = keyed_hash(key, survey, p
 key derived for this purpose only, so one person has one answer per survey (changeable until the
 survey closes) and nobody without the key can tell whose it is. When a survey closes the keys
 are replaced by values derived from nothing (`seal_closed`), so not even the key's holder can
-link an answer to anyone afterwards. Nothing in this module logs a person.
+link an answer to anyone afterwards. An answer carries no time (not even the day), and the
+survey's answers are dealt anew at every answer (storage/anonymity.py), so neither their ids nor
+their order tell who answered first. Nothing in this module logs a person.
 
-Results: nothing at all while fewer than k people answered (the community's `survey_k`,
-default 5, never below 3). Then, per question, the average and the distribution — in detail
+Results: nothing but the response count while the survey is open — results read at n answers
+and again at n + 1 would show the new answer by difference — and nothing at all once closed if
+fewer than k people answered (the community's `survey_k`, default 5, never below 3). Then,
+per question, the average and the distribution — in detail
 (1 to 5) only when every non-empty cell holds at least CELL_MIN answers; otherwise grouped in
 three bands (1–2, 3, 4–5) under the same rule; otherwise not at all. A whole distribution is
 hidden rather than its small cells alone, because a hidden cell could be recomputed from the
@@ -47,6 +51,7 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.anonymity import deal_anew
 from storage.communities import NotAllowed, has_role, membership
 from storage.models import (
     Attendance,
@@ -65,7 +70,7 @@ from storage.models import (
     Topic,
     TopicStatus,
 )
-from storage.secrets import derive, keyed_hash, master_key
+from storage.secrets import derive, keyed_hash
 from storage.sql import insert_if_absent, upsert
 from storage.topics import MAX_DESCRIPTION_LENGTH, MAX_TITLE_LENGTH
 
@@ -174,9 +179,9 @@ def is_open(survey: Survey, *, now: datetime) -> bool:
     return survey.opens_at <= now < survey.closes_at
 
 
-async def respondent_secret(session: AsyncSession, *, configured: str | None) -> bytes:
+def respondent_secret(master: bytes) -> bytes:
     """The key respondent keys are derived with (separate from every other use)."""
-    return derive(await master_key(session, configured=configured), RESPONDENT_KEY_PURPOSE)
+    return derive(master, RESPONDENT_KEY_PURPOSE)
 
 
 def respondent_key(key: bytes, *, survey_id: int, person_id: int) -> str:
@@ -538,7 +543,11 @@ async def record_response(
     """Store (or replace) the person's anonymous answer and mark their invitation answered.
     Returns True when an earlier answer was replaced. UnknownSurvey, SurveyClosed, NotInvited,
     InvalidAnswer. The row holds the keyed hash only; nothing here logs the person."""
-    survey = await session.get(Survey, survey_id)
+    # The survey's row locked on PostgreSQL: answers to one survey take turns, as each
+    # rewrites them all (SQLite serialises writers and ignores the clause).
+    survey = (
+        await session.exec(sm_select(Survey).where(col(Survey.id) == survey_id).with_for_update())
+    ).first()
     if survey is None or survey.id is None:
         raise UnknownSurvey(survey_id)
     if not is_open(survey, now=now):
@@ -557,11 +566,15 @@ async def record_response(
             "ratings": ratings,
             "texts": texts,
             "choices": choices,
-            # The day only: a precise time could be matched with other traces of the person.
-            "submitted_on": now.date(),
         },
         conflict=["survey_id", "respondent_key"],
-        update=["ratings", "texts", "choices", "submitted_on"],
+        update=["ratings", "texts", "choices"],
+    )
+    await deal_anew(
+        session,
+        RESPONSE_TABLE,
+        where=RESPONSE_TABLE.c.survey_id == survey.id,
+        key_column="respondent_key",
     )
     if not invitation.answered:
         invitation.answered = True
@@ -624,7 +637,7 @@ class SurveyResults:
 
     @property
     def shown(self) -> bool:
-        return self.responses >= self.k
+        return self.closed and self.responses >= self.k
 
     @property
     def response_rate(self) -> float | None:
@@ -736,14 +749,16 @@ async def _suggestions(
             )
         ).all()
     }
-    seen: set[str] = set()
-    lines: list[str] = []
+    # A wish written several ways is listed once, in a spelling chosen from the texts alone:
+    # answers are stored in no meaningful order (storage/anonymity.py).
+    spelled: dict[str, str] = {}
     for answer in texts:
         for line in suggestion_lines(str(answer.get(NEEDS_TEXT, ""))):
+            line = " ".join(line.split())
             key = comparable(line)
-            if key and key not in seen:
-                seen.add(key)
-                lines.append(line)
+            if key and (key not in spelled or line < spelled[key]):
+                spelled[key] = line
+    lines = list(spelled.values())
     return tuple(
         Suggestion(
             text=line,
@@ -754,8 +769,8 @@ async def _suggestions(
 
 
 async def results(session: AsyncSession, *, survey_id: int, now: datetime) -> SurveyResults:
-    """Response rate always; everything else only from k answers (see the module docstring).
-    Below k the answers are not even read."""
+    """Response rate always; everything else once the survey is closed, and only from k
+    answers (see the module docstring). Otherwise the answers are not even read."""
     survey = await session.get(Survey, survey_id)
     if survey is None or survey.id is None:
         raise UnknownSurvey(survey_id)

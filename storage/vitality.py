@@ -19,7 +19,9 @@ What each figure means (the card and the CSV show the same):
 - consultations submitted and closed in the month, and the median days from submission to
   assignment of those assigned in the month (counts only: nothing about their content).
 - satisfaction: the average "overall" rating of the month's meetings, compared with the
-  previous month and with the three months before it; each shown from k answers only.
+  previous month and with the three months before it; each shown from k answers only,
+  counting only surveys closed with k answers or more (differencing, storage/surveys.py);
+  with no average, the count says how many closed surveys' answers were withheld.
 - new hires welcomed (onboarding started) and paired (a mentoring pairing began).
 - signals at `as_of`: attendance rate more than 20 % below the twelve months before; no
   meeting held in 8 weeks; a new hire (joined 30 to 180 days ago) never paired with a mentor;
@@ -419,24 +421,38 @@ async def _median_days(session: AsyncSession, w: _Window, count: int) -> float |
 
 
 def _satisfaction_query(
-    community_id: int, buckets: Sequence[tuple[datetime, datetime]], k: int
+    community_id: int, buckets: Sequence[tuple[datetime, datetime]], k: int, now: datetime
 ) -> Any:
-    """For each (start, end): how many satisfaction answers about meetings started then, and
-    their average overall rating (only when k or more; the database decides)."""
+    """For each (start, end): the average overall rating of the satisfaction answers about
+    meetings started then (only when k or more; the database decides), and how many answers
+    it rests on — or, with no average, how many closed surveys' answers were withheld.
+
+    Only surveys closed by `now` with k answers or more count, as in their own results
+    (storage/surveys.py): an open survey's average read before and after one more answer, or a
+    month's before and after a small survey joins it, would give that answer away."""
+    reached_k = (
+        select(RESPONSE_TABLE.c.survey_id)
+        .group_by(RESPONSE_TABLE.c.survey_id)
+        .having(func.count() >= k)
+    )
+    shown_survey = col(Survey.id).in_(reached_k.scalar_subquery())
     overall = RESPONSE_TABLE.c.ratings["overall"].as_integer()
     starts = col(Meeting.starts_at)
     columns: list[Any] = []
     for start, end in buckets:
         inside = and_(_between(starts, start, end), overall.is_not(None))
+        counted = and_(inside, shown_survey)
         answers = func.coalesce(func.sum(case((inside, 1), else_=0)), 0)
-        columns.append(answers)
-        columns.append(case((answers >= k, func.avg(case((inside, overall), else_=None)))))
+        basis = func.coalesce(func.sum(case((counted, 1), else_=0)), 0)
+        columns.append(case((basis >= k, basis), else_=answers))
+        columns.append(case((basis >= k, func.avg(case((counted, overall), else_=None)))))
     return (
         select(*columns)
         .select_from(SurveyResponse)
         .join(Survey, col(Survey.id) == col(SurveyResponse.survey_id))
         .join(Meeting, col(Meeting.id) == col(Survey.meeting_id))
         .where(col(Survey.kind) == SurveyKind.SATISFACTION)
+        .where(col(Survey.closes_at) <= now)
         .where(col(Meeting.community_id) == community_id)
         .where(starts >= min(start for start, _ in buckets))
         .where(starts < max(end for _, end in buckets))
@@ -557,7 +573,7 @@ async def _history(
             .where(starts < bounds[-1][1])
         )
     ).one()
-    satisfaction = (await session.execute(_satisfaction_query(community_id, bounds, k))).one()
+    satisfaction = (await session.execute(_satisfaction_query(community_id, bounds, k, now))).one()
     return tuple(
         MonthPoint(
             month=m,
@@ -603,7 +619,9 @@ async def vitality_summary(
     previous = month_bounds(add_months(month, -1), tz=tz)
     three = (month_start(add_months(month, -3), tz=tz), start)
     satisfaction = (
-        await session.execute(_satisfaction_query(community_id, [(start, end), previous, three], k))
+        await session.execute(
+            _satisfaction_query(community_id, [(start, end), previous, three], k, now)
+        )
     ).one()
     welcomed, paired = await _newcomers(session, w)
     history = (

@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -428,14 +429,22 @@ async def test_anonymous_ballots_name_nobody(any_sessions: SessionFactory) -> No
     assert all(not row.voter_key.startswith("person:") for row in rows)
     assert all(len(row.voter_key) == 64 for row in rows)  # an HMAC, not an id
     assert not {row.voter_key for row in rows} & person_ids
+    assert all(row.voted_at is None for row in rows)  # not even when
+    # Open: how many voted, never what (tests/test_anonymity.py).
     counted = await results(sessions, poll)
-    assert (counted.counts, counted.voters, counted.names) == ((0, 2, 1), 3, None)
+    assert (counted.counts, counted.voters, counted.names, counted.k) == (None, 3, None, 5)
 
     async with transaction(sessions) as session:
         await polls.close(session, poll_id=_id(poll), by_person_id=None, now=START + WEEK)
     # Closed: the hashes are gone, so not even the key recomputes who voted what.
     sealed = [row for row in await ballots(sessions) if row.poll_id == poll.id]
     assert [row.voter_key for row in sealed] == [f"sealed:{row.id}" for row in sealed]
+    # Fewer than k voters: no counts even now; a community whose k is 3 sees them.
+    assert (await results(sessions, poll)).counts is None
+    async with transaction(sessions) as session:
+        where = await session.get(Community, _id(s.where))
+        assert where is not None
+        where.settings = {"survey_k": 3}
     assert (await results(sessions, poll)).counts == (0, 2, 1)
     # A poll that is not anonymous keeps its named ballots.
     named = [row for row in await ballots(sessions) if row.poll_id == open_poll.id]
@@ -901,13 +910,20 @@ async def test_an_anonymous_poll_shows_and_logs_no_voter(
         assert "Vote anonyme : personne ne peut voir qui a choisi quoi" in card_text(card)
 
 
-async def test_voting_works_without_a_configured_secret_key(sessions: SessionFactory) -> None:
-    bot = Bot(sessions, settings=make_settings("sqlite+aiosqlite://"))
+async def test_voting_works_without_a_configured_secret_key(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "secret.key"
+    settings = make_settings("sqlite+aiosqlite://", CARREFOUR_SECRET_KEY_FILE=str(key_file))
+    bot = Bot(sessions, settings=settings)
     s = await scene(sessions)
     await bot.click(s.animator, form_values(anonymous="true"))
     (poll,) = await all_polls(sessions)
     await bot.click(s.voters[0], {"verb": "polls.vote", "poll_id": poll.id, "choice": "1"})
-    assert (await results(sessions, poll)).counts == (0, 1, 0)
+    await bot.click(s.voters[0], {"verb": "polls.vote", "poll_id": poll.id, "choice": "2"})
+    # One ballot, changed: the key (kept in a file, not in the database) found it again.
+    assert [row.choices for row in await ballots(sessions)] == [[2]]
+    assert key_file.exists()
 
 
 # -- pure helpers ------------------------------------------------------------------------------
@@ -1060,6 +1076,48 @@ def test_closed_anonymous_and_results_cards(locale: str) -> None:
     nobody = PollResults(poll=poll, counts=(0,) * 8, voters=0, names=None)
     none_text = card_text(build_poll_results_card(nobody, community_name="C", locale=locale, tz=TZ))
     assert ("Personne n’a voté" if locale == "fr-CA" else "Nobody voted") in none_text
+
+
+@pytest.mark.parametrize(
+    ("locale", "at_closing", "too_few"),
+    [
+        (
+            "fr-CA",
+            "Les résultats s’afficheront à la fin du vote, s’il y a au moins 5 votes.",
+            "Trop peu de votes pour montrer les résultats sans révéler de choix\xa0: il en faut "
+            "au moins 5.",
+        ),
+        (
+            "en-US",
+            "Results will show when voting ends, if at least 5 people voted.",
+            "Too few votes to show the results without revealing anyone’s choice: at least 5 "
+            "are needed.",
+        ),
+    ],
+)
+def test_anonymous_cards_without_counts(locale: str, at_closing: str, too_few: str) -> None:
+    """While open, and closed below k: the options and how many voted, never a count."""
+    open_poll = _poll(anonymous=True)
+    card = build_poll_card(
+        PollResults(poll=open_poll, counts=None, voters=4, names=None), locale=locale, tz=TZ
+    )
+    text = card_text(card)
+    assert at_closing in text
+    assert ("4 personnes ont voté." if locale == "fr-CA" else "4 people voted.") in text
+    assert not {"█", "░", "%"} & set(text)
+    assert [a["data"]["verb"] for a in card["actions"]] == ["polls.vote", "polls.close"]
+
+    closed = _poll(anonymous=True, status=PollStatus.CLOSED, closed_at=START)
+    hidden = PollResults(poll=closed, counts=None, voters=4, names=None)
+    for built in (
+        build_poll_card(hidden, locale=locale, tz=TZ),
+        build_poll_results_card(hidden, community_name="C", locale=locale, tz=TZ),
+    ):
+        text = card_text(built)
+        assert too_few in text
+        assert "• Jeudi 12 mars" in text
+        assert not {"█", "░", "%"} & set(text)
+        assert "actions" not in built
 
 
 def test_many_options_use_a_drop_down_and_big_named_polls_stay_under_the_limit() -> None:

@@ -58,7 +58,7 @@ from storage.models import (
     Topic,
     TopicStatus,
 )
-from storage.secrets import derive, keyed_hash, master_key
+from storage.secrets import keyed_hash
 from storage.surveys import (
     AlreadyInBank,
     AlreadyOpen,
@@ -77,7 +77,8 @@ TZ = "America/Montreal"
 MEETING_START = datetime(2026, 11, 12, 14, 0, tzinfo=UTC)
 MEETING_END = MEETING_START + timedelta(hours=4)
 OPENED = MEETING_END + timedelta(hours=1)
-SETTINGS = make_settings("sqlite+aiosqlite://")
+SETTINGS = make_settings("sqlite+aiosqlite://", CARREFOUR_SECRET_KEY="test-secret-key")
+MASTER = SETTINGS.master_key()
 EVERYTHING = {
     "overall": 4,
     "relevance": 5,
@@ -173,7 +174,7 @@ async def answer(
     now: datetime = OPENED + timedelta(hours=1),
 ) -> bool:
     async with transaction(sessions) as session:
-        key = await surveys.respondent_secret(session, configured=None)
+        key = surveys.respondent_secret(MASTER)
         return await surveys.record_response(
             session,
             survey_id=_id(survey),
@@ -288,14 +289,13 @@ async def test_one_answer_per_person_changeable_until_closing_then_sealed(
     async with sessions() as session:
         (row,) = (await session.exec(select(SurveyResponse))).all()
         invitation = await surveys.invitation_of(session, survey_id=_id(survey), person_id=_id(lea))
-        key = derive(await master_key(session, configured=None), "survey-respondent")
+        key = surveys.respondent_secret(MASTER)
     assert (row.ratings["overall"], row.texts) == (2, {})
     assert invitation is not None
     assert invitation.answered is True
     # The answer is filed under the keyed hash of (survey, person), nothing else.
     assert row.respondent_key == keyed_hash(key, _id(survey), _id(lea))
     assert str(_id(lea)) not in row.respondent_key.split(":")
-    assert row.submitted_on == (OPENED + timedelta(hours=1)).date()
 
     for wrong, reason in (
         ({**EVERYTHING, "overall": 6}, "invalid_rating"),
@@ -342,7 +342,6 @@ async def test_the_answers_table_has_no_person_column(database_url: str) -> None
         "ratings",
         "texts",
         "choices",
-        "submitted_on",
     }
     # Invitations know who was asked and whether they answered, never which answer (and no
     # time that could be matched with an answer).
@@ -384,7 +383,8 @@ async def test_nothing_is_shown_below_k(any_sessions: SessionFactory) -> None:
             {**EVERYTHING, "overall": rating},
             {"takeaway": f"Idée {rating}"},
         )
-    now = OPENED + timedelta(days=1)
+    # Closed (an open survey shows no results at all: tests/test_anonymity.py).
+    now = survey.closes_at
     async with sessions() as session:
         below = await surveys.results(session, survey_id=_id(survey), now=now)
     assert (below.invited, below.responses, below.k, below.shown) == (7, 4, 5, False)
@@ -401,7 +401,12 @@ async def test_nothing_is_shown_below_k(any_sessions: SessionFactory) -> None:
     assert "Moyenne" not in text
 
     await answer(
-        sessions, s.members[4], survey, {**EVERYTHING, "overall": 5}, {"takeaway": "Bravo"}
+        sessions,
+        s.members[4],
+        survey,
+        {**EVERYTHING, "overall": 5},
+        {"takeaway": "Bravo"},
+        now=OPENED + timedelta(days=1),
     )
     async with sessions() as session:
         shown = await surveys.results(session, survey_id=_id(survey), now=now)
@@ -477,7 +482,7 @@ async def test_a_needs_survey_and_its_suggestions_turned_into_topics(
     with pytest.raises(InvalidAnswer, match="invalid_choice"):
         await answer(sessions, s.members[4], survey, choices=["Vieux sujet"], now=later)
     async with sessions() as session:
-        shown = await surveys.results(session, survey_id=_id(survey), now=later)
+        shown = await surveys.results(session, survey_id=_id(survey), now=survey.closes_at)
     assert [(c.title, c.count) for c in shown.choices] == [
         ("Soins de plaies", 3),
         ("Le deuil blanc", None),  # two people: « fewer than 3 »
@@ -503,7 +508,7 @@ async def test_a_needs_survey_and_its_suggestions_turned_into_topics(
                 survey_id=_id(survey),
                 text="Outils d’évaluation",
                 by_person_id=_id(s.members[0]),
-                now=later,
+                now=survey.closes_at,
             )
     async with transaction(sessions) as session:
         topic = await surveys.add_suggestion_to_bank(
@@ -511,7 +516,7 @@ async def test_a_needs_survey_and_its_suggestions_turned_into_topics(
             survey_id=_id(survey),
             text="outils d’évaluation",
             by_person_id=_id(s.animator),
-            now=later,
+            now=survey.closes_at,
         )
     assert (topic.title, topic.status, topic.community_id) == (
         "Outils d’évaluation",
@@ -525,7 +530,7 @@ async def test_a_needs_survey_and_its_suggestions_turned_into_topics(
                 survey_id=_id(survey),
                 text="Outils d’évaluation",
                 by_person_id=_id(s.animator),
-                now=later,
+                now=survey.closes_at,
             )
         with pytest.raises(surveys.UnknownSurvey):  # not one of the suggestions
             await surveys.add_suggestion_to_bank(
@@ -533,7 +538,7 @@ async def test_a_needs_survey_and_its_suggestions_turned_into_topics(
                 survey_id=_id(survey),
                 text="Un sujet inventé",
                 by_person_id=_id(s.animator),
-                now=later,
+                now=survey.closes_at,
             )
 
 
@@ -811,7 +816,12 @@ async def test_results_for_animators_only_and_privately_in_a_channel(
     for who in s.members:
         await bot.click(who, _card_answer(survey, text_takeaway=f"Retenu par {who.name}"))
     bot.replies()
+    (while_open,) = await bot.results(s.animator)
+    assert "Les résultats s’afficheront à la fermeture du sondage" in json.dumps(
+        _card(while_open), ensure_ascii=False
+    )
 
+    bot.now = survey.closes_at
     (card_reply,) = await bot.results(s.animator)
     card = _card(card_reply)
     text = json.dumps(card, ensure_ascii=False)
@@ -883,6 +893,7 @@ async def test_launching_a_needs_survey_and_adding_a_suggestion(sessions: Sessio
         s.members[0], {"verb": "surveys.answer", "survey_id": survey.id, "choices": "0,7"}
     )
     assert bad.text.endswith("un des sujets choisis ne fait pas partie du sondage.")
+    bot.now = survey.closes_at
     (results,) = await bot.results(s.animator)
     add = next(a for a in card_actions(_card(results)) if a["data"]["verb"] == "surveys.topic")
     (added,) = await bot.click(s.animator, add["data"])
@@ -943,7 +954,7 @@ class Dialog(DialogChat):
     now: datetime = OPENED + timedelta(hours=2)
 
     def dialog(self) -> SurveyDialog:
-        return SurveyDialog(self.sessions, None, clock=lambda: self.now)
+        return SurveyDialog(self.sessions, lambda: MASTER, clock=lambda: self.now)
 
 
 async def test_the_dialog_in_french(
@@ -1117,7 +1128,7 @@ def test_long_results_stay_under_the_teams_limit() -> None:
         invited=120,
         responses=80,
         k=5,
-        closed=False,
+        closed=True,
         ratings=tuple(
             surveys.RatingResult(q, 80, 4.1, surveys.distribution({5: 40, 4: 30, 3: 10}))
             for q in surveys.SATISFACTION_RATINGS
@@ -1139,7 +1150,7 @@ def test_long_results_stay_under_the_teams_limit() -> None:
             invited=120,
             responses=80,
             k=5,
-            closed=False,
+            closed=True,
             choices=tuple(surveys.ChoiceCount("T" * 120, 9) for _ in range(12)),
             suggestions=suggestions,
         ),
