@@ -200,18 +200,14 @@ async def _vote(turn: FeatureTurn, value: dict[str, Any], _services: Services) -
     if topic_id is None:
         await turn.say("error.unknown_action")
         return
-    # The button says which way (+1 or take it back), so a second click changes nothing; a
-    # card posted before buttons said so toggles.
-    wanted = value.get("support")
-    changed = True
+    # The button says which way (+1 or take it back), so a second click changes nothing. A
+    # button posted before buttons said so is a +1: the card it refreshes can take it back.
+    wanted = value.get("support") is not False
     try:
         async with transaction(turn.sessions) as session:
-            if isinstance(wanted, bool):
-                changed = await topics.support(
-                    session, topic_id=topic_id, person_id=turn.person_id, wanted=wanted
-                )
-            else:
-                await topics.vote(session, topic_id=topic_id, person_id=turn.person_id)
+            changed = await topics.support(
+                session, topic_id=topic_id, person_id=turn.person_id, wanted=wanted
+            )
             topic = await topics.get_topic(session, topic_id=topic_id)
             assert topic is not None
             community_id = topic.community_id

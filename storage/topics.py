@@ -157,54 +157,29 @@ async def bank(
     ]
 
 
-async def _open_topic(session: AsyncSession, *, topic_id: int, person_id: int) -> None:
-    """Support may change: the topic exists, is still open, and the person is a member."""
+async def support(session: AsyncSession, *, topic_id: int, person_id: int, wanted: bool) -> bool:
+    """Give (`wanted`) or take back the person's +1, as the card's button said: one per person
+    and topic. True when this changed anything; a second click, even at the same moment (the
+    unique key keeps one +1), changes nothing."""
     topic = await session.get(Topic, topic_id)
     if topic is None:
         raise TopicNotFound(topic_id)
     await _active_member(session, person_id=person_id, community_id=topic.community_id)
     if topic.status not in OPEN_STATUSES:
         raise TopicClosed(topic.status)
-
-
-async def _withdraw(session: AsyncSession, *, topic_id: int, person_id: int) -> bool:
-    """Take the person's +1 back; True when there was one."""
+    if wanted:
+        return await insert_if_absent(
+            session,
+            VOTE_TABLE,
+            {"topic_id": topic_id, "person_id": person_id, "created_at": utcnow()},
+            conflict=["topic_id", "person_id"],
+        )
     removed = await session.execute(
         delete(TopicVote)
         .where(col(TopicVote.topic_id) == topic_id)
         .where(col(TopicVote.person_id) == person_id)
     )
     return bool(removed.rowcount)  # type: ignore[attr-defined]
-
-
-async def _add(session: AsyncSession, *, topic_id: int, person_id: int) -> bool:
-    """Give the person's +1; True when they had none. Two at once make one (unique key)."""
-    return await insert_if_absent(
-        session,
-        VOTE_TABLE,
-        {"topic_id": topic_id, "person_id": person_id, "created_at": utcnow()},
-        conflict=["topic_id", "person_id"],
-    )
-
-
-async def support(session: AsyncSession, *, topic_id: int, person_id: int, wanted: bool) -> bool:
-    """Give (`wanted`) or take back the person's +1, as the card's button said; True when this
-    changed anything. A second click, even at the same moment, changes nothing."""
-    await _open_topic(session, topic_id=topic_id, person_id=person_id)
-    if wanted:
-        return await _add(session, topic_id=topic_id, person_id=person_id)
-    return await _withdraw(session, topic_id=topic_id, person_id=person_id)
-
-
-async def vote(session: AsyncSession, *, topic_id: int, person_id: int) -> bool:
-    """Toggle the person's +1: one per person and topic; a second click takes it back.
-    Returns whether the person now supports the topic. For buttons that do not say which way
-    (cards posted before they did); a double click on those toggles twice."""
-    await _open_topic(session, topic_id=topic_id, person_id=person_id)
-    if await _withdraw(session, topic_id=topic_id, person_id=person_id):
-        return False
-    await _add(session, topic_id=topic_id, person_id=person_id)
-    return True
 
 
 async def set_status(

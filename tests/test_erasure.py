@@ -240,8 +240,8 @@ async def seed(bot: Client, connector: FakeConnector) -> World:
             presenter=None,
             hide_proposer=False,
         )
-        await topics.vote(session, topic_id=theirs.id or 0, person_id=s)
-        await topics.vote(session, topic_id=own.id or 0, person_id=a)
+        await topics.support(session, topic_id=theirs.id or 0, person_id=s, wanted=True)
+        await topics.support(session, topic_id=own.id or 0, person_id=a, wanted=True)
 
         # Polls: a named one (closed since) and an anonymous one still open.
         named = Poll(

@@ -209,7 +209,7 @@ async def test_only_active_members_propose_and_the_title_is_checked(
     assert await count_rows(sessions, Topic) == 2
 
 
-async def test_a_vote_is_one_per_person_and_a_second_click_takes_it_back(
+async def test_support_is_one_per_person_and_taken_back_only_when_asked(
     any_sessions: SessionFactory,
 ) -> None:
     sessions = any_sessions
@@ -222,25 +222,30 @@ async def test_a_vote_is_one_per_person_and_a_second_click_takes_it_back(
         topic = await proposed(session, where, first, "Tour de table : enjeux des milieux")
         topic_id = _id(topic)
 
-    async def vote(who: Person) -> bool:
+    async def support(who: Person, wanted: bool = True) -> bool:
         async with transaction(sessions) as session:
-            return await topics.vote(session, topic_id=topic_id, person_id=_id(who))
+            return await topics.support(
+                session, topic_id=topic_id, person_id=_id(who), wanted=wanted
+            )
 
     async def votes() -> int:
         async with sessions() as session:
             (row,) = await topics.bank(session, community_id=_id(where))
         return row.votes
 
-    assert await vote(first) is True
+    assert await support(first) is True
     assert await votes() == 1
-    assert await vote(second) is True
+    assert await support(second) is True
     assert await votes() == 2
-    assert await vote(first) is False
+    assert await support(first) is False  # a second click changes nothing
+    assert await votes() == 2
+    assert await support(first, wanted=False) is True
     assert await votes() == 1
-    assert await vote(first) is True
+    assert await support(first, wanted=False) is False
+    assert await support(first) is True
     assert await votes() == 2
     with pytest.raises(NotAllowed):
-        await vote(stranger)
+        await support(stranger)
     assert await count_rows(sessions, TopicVote) == 2
 
     # Once scheduled, support no longer changes anything, either way.
@@ -249,7 +254,7 @@ async def test_a_vote_is_one_per_person_and_a_second_click_takes_it_back(
         assert scheduled is not None
         scheduled.status = TopicStatus.SCHEDULED
     with pytest.raises(TopicClosed):
-        await vote(second)
+        await support(second, wanted=False)
     assert await votes() == 2
 
 
@@ -317,7 +322,9 @@ async def test_the_bank_is_ordered_by_status_then_votes_then_age_in_one_query(
         # B: 3 votes, C: 1, A: 1 (older than C), D: shortlisted with 4, E: done, F: declined.
         for title, voters in {"B": 3, "C": 1, "A": 1, "D": 4}.items():
             for who in people[:voters]:
-                await topics.vote(session, topic_id=_id(made[title]), person_id=_id(who))
+                await topics.support(
+                    session, topic_id=_id(made[title]), person_id=_id(who), wanted=True
+                )
         for title, status in {
             "D": TopicStatus.SHORTLISTED,
             "E": TopicStatus.DONE,
@@ -915,7 +922,8 @@ async def test_a_vote_updates_the_card_in_place_or_sends_it_again(
         who = await joined(session, 1, where)
         stranger = await factories.person(session, 2)
         topic = await proposed(session, where, who, "Tour de table")
-    click = {"verb": "topics.vote", "topic_id": _id(topic)}
+    click = {"verb": "topics.vote", "topic_id": _id(topic), "support": True}
+    take_back = {**click, "support": False}
 
     assert await bot.send(who, value=click, reply_to_id="card-1") == []
     (updated,) = bot.updated()
@@ -923,24 +931,33 @@ async def test_a_vote_updates_the_card_in_place_or_sends_it_again(
     assert votes_line(card_of(updated), "Tour de table").endswith(
         "1 appui · Proposé par Personne 1"
     )
-    assert [a["title"] for a in card_actions(card_of(updated))][1] == "Retirer mon +1"
+    button = card_actions(card_of(updated))[1]
+    assert (button["title"], button["data"]) == ("Retirer mon +1", take_back)
 
-    # The same click again takes the +1 back.
-    assert await bot.send(who, value=click, reply_to_id="card-1") == []
+    # The card's other button takes the +1 back.
+    assert await bot.send(who, value=take_back, reply_to_id="card-1") == []
     assert "0 appui" in votes_line(card_of(bot.updated()[0]), "Tour de table")
 
     # No message to update (or Teams refuses): the card is sent again.
     (sent,) = await bot.send(who, value=click)
     assert "1 appui" in votes_line(card_of(sent), "Tour de table")
     refusing = Bot(sessions, refuse_updates=True)
-    (sent,) = await refusing.send(who, value=click, channel=CHANNEL, reply_to_id="card-2")
+    (sent,) = await refusing.send(who, value=take_back, channel=CHANNEL, reply_to_id="card-2")
     assert "0 appui" in votes_line(card_of(sent), "Tour de table")
+
+    # A button posted before buttons said which way counts as a +1, and a second +1 is told
+    # it was already counted.
+    legacy = {"verb": "topics.vote", "topic_id": _id(topic)}
+    assert await bot.send(who, value=legacy, reply_to_id="card-4") == []
+    (again,) = await bot.send(who, value=legacy, reply_to_id="card-4")
+    assert again.text == "Votre appui à ce sujet était déjà compté."
+    assert "1 appui" in votes_line(card_of(bot.updated()[-1]), "Tour de table")
 
     (refused,) = await bot.send(stranger, value=click, channel=CHANNEL, reply_to_id="card-3")
     assert refused.text.startswith("Seuls les membres de la communauté peuvent appuyer")
     (stale,) = await bot.send(who, value={"verb": "topics.vote", "topic_id": 999})
     assert stale.text.startswith("Ce bouton n’est plus valide.")
-    assert await count_rows(sessions, TopicVote) == 0
+    assert await count_rows(sessions, TopicVote) == 1
 
 
 async def test_a_status_change_is_for_animators_and_tells_the_proposer(
