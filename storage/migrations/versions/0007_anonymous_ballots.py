@@ -114,6 +114,8 @@ def upgrade() -> None:
     if context.is_offline_mode():
         raise RuntimeError("0007 moves data (the secret key, ballots): run it online")
     connection = op.get_bind()
+    # First, so that a refusal (nowhere to put the key) comes before any change.
+    _move_key_out(connection)
     with op.batch_alter_table("poll_vote", schema=None) as batch_op:
         batch_op.alter_column("voted_at", existing_type=sa.DateTime(timezone=True), nullable=True)
     connection.execute(
@@ -125,7 +127,6 @@ def upgrade() -> None:
         batch_op.drop_column("submitted_on")
     _deal_anew(connection, poll_vote, "poll_id", "voter_key")
     _deal_anew(connection, survey_response, "survey_id", "respondent_key")
-    _move_key_out(connection)
     op.drop_table("app_secret")
 
 
