@@ -715,9 +715,14 @@ async def _withdraw_anonymous_ballots(
     """Their ballots in open anonymous polls are withdrawn, found by the keyed hash the poll
     gives them (storage/polls.py). Deleted rather than sealed: a lone sealed ballot in an open
     poll would tell anyone who knows who erased what that person chose."""
+    # Locked as a vote locks them (storage/polls.py), so a ballot being dealt anew at this
+    # moment is deleted once its vote commits, not missed under its new row.
     open_anonymous = (
         await session.exec(
-            select(Poll).where(col(Poll.status) == PollStatus.OPEN).where(col(Poll.anonymous))
+            select(Poll)
+            .where(col(Poll.status) == PollStatus.OPEN)
+            .where(col(Poll.anonymous))
+            .with_for_update()
         )
     ).all()
     keys = [polls.voter_key(poll, person_id=person_id, key=key) for poll in open_anonymous]
@@ -741,6 +746,8 @@ async def _withdraw_open_answers(
             .join(Survey, col(Survey.id) == col(SurveyInvitation.survey_id))
             .where(col(SurveyInvitation.person_id) == person_id)
             .where(col(Survey.closes_at) > now)
+            # Locked as an answer locks it (storage/surveys.py), as for ballots above.
+            .with_for_update(of=Survey)
         )
     ).all()
     keys = [
