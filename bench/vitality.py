@@ -416,6 +416,8 @@ async def measure(kind: str, url: str, members: int, runs: int) -> Result:
             f"{statistics.median(warm) * 1000:.0f} ms over {runs} runs; CSV export (12 months) "
             f"{export * 1000:.0f} ms — members {first.members}, active {first.active}, meetings "
             f"{first.meetings}, attendance {first.attendances}/{first.attendance_expected}, "
+            f"RSVPs {first.rsvps}/{first.rsvp_expected}, ballots {first.ballots}/"
+            f"{first.ballots_expected}, "
             f"consultations {first.consultations_submitted}, median days "
             f"{first.median_days_to_assignment}, satisfaction {first.satisfaction}, signals "
             f"{[s.code for s in first.signals]}",

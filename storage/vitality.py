@@ -6,16 +6,26 @@ no Python loop walks members, meetings or answers, so a community of thousands i
 in well under a second (bench/vitality.py). A month is a calendar month in the community's
 time zone; `as_of` is the month's end, or now for the month under way.
 
-What each figure means (the card and the CSV show the same):
-- members: memberships active at `as_of`; new / left: memberships begun / ended in the month;
-  active: members who did something in the month — attended one of its meetings, answered an
-  RSVP, proposed or supported a topic, cast a named poll ballot (anonymous ballots name
-  nobody) or submitted a consultation request.
+What each figure means (the card and the CSV show the same). Every part is counted among its
+own whole, so no rate can pass 100 % and no count its total, whoever else left a row behind
+(a guest checked present, someone recorded at a meeting held before they joined, an answer
+from someone who left before the meeting):
+- members: memberships active at `as_of`; new: members at `as_of` who joined in the month;
+  left: members at the month's start who left during it. So each month's members are the
+  previous month's plus new minus left; someone who joined and left within the month is in
+  neither. Active: members at `as_of` who did something in the month — attended one of its
+  meetings, answered an RSVP, proposed or supported a topic, cast a named poll ballot
+  (anonymous ballots name nobody) or submitted a consultation request.
 - meetings held: started in the month, not cancelled, over.
-- attendance rate: attendances ÷ members at each meeting's start, over the held meetings whose
-  attendance was confirmed; RSVP rate: RSVP answers (any) ÷ members, over the held meetings.
+- attendance rate: attendances of members at each meeting's start ÷ those members, summed over
+  the held meetings whose attendance was confirmed; RSVP rate: RSVP answers (any) of members
+  at each meeting's start ÷ those members, over the held meetings. The chart shows the same
+  attendances, month by month, each against its own meetings' members.
 - topics proposed: entered the bank in the month; scheduled: on the agendas of its meetings.
-- polls opened in the month, their ballots, and participation = ballots ÷ (polls × members).
+- polls opened in the month, their ballots, and participation = ballots ÷ the members who
+  could vote (a member at some time while the poll was open), summed over the polls. A named
+  ballot counts if its voter could vote; an anonymous one cannot be checked (it names nobody),
+  so a poll's count is capped at its voters (voting requires membership, storage/polls.py).
 - consultations submitted and closed in the month, and the median days from submission to
   assignment of those assigned in the month (counts only: nothing about their content).
 - satisfaction: the average "overall" rating of the month's meetings, compared with the
@@ -23,9 +33,13 @@ What each figure means (the card and the CSV show the same):
   counting only surveys closed with k answers or more (differencing, storage/surveys.py);
   with no average, the count says how many closed surveys' answers were withheld.
 - new hires welcomed (onboarding started) and paired (a mentoring pairing began).
-- signals at `as_of`: attendance rate more than 20 % below the twelve months before; no
-  meeting held in 8 weeks; a new hire (joined 30 to 180 days ago) never paired with a mentor;
-  a consultation request waiting more than 5 days for an assignee.
+- signals at `as_of`: the attendance rate above more than 20 % below the twelve months'
+  before (pooled the same way, each meeting against its own members); no meeting held in 8
+  weeks; a new hire (joined 30 to 180 days ago) never paired with a mentor; a consultation
+  request waiting more than 5 days for an assignee.
+
+A person who left and rejoined has one membership, dated from their return
+(storage/communities.py): what they did before leaving no longer counts as a member's.
 """
 
 from __future__ import annotations
@@ -118,9 +132,15 @@ class Signal:
 class MonthPoint:
     month: date
     meetings: int
+    # As in the month's summary: members present, and members at those meetings' start.
     attendances: int
+    attendance_expected: int
     # None below k answers.
     satisfaction: float | None
+
+    @property
+    def attendance_rate(self) -> float | None:
+        return _ratio(self.attendances, self.attendance_expected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +162,7 @@ class VitalitySummary:
     topics_scheduled: int
     polls: int
     ballots: int
+    ballots_expected: int
     consultations_submitted: int
     consultations_closed: int
     consultations_assigned: int
@@ -166,7 +187,7 @@ class VitalitySummary:
 
     @property
     def poll_participation(self) -> float | None:
-        return _ratio(self.ballots, self.polls * self.members)
+        return _ratio(self.ballots, self.ballots_expected)
 
     @property
     def trend_previous(self) -> float | None:
@@ -216,14 +237,32 @@ class _Window:
     now: datetime
 
 
+def _member_at(moment: Any) -> ColumnElement[bool]:
+    """The membership row was active at `moment` (a value or a column)."""
+    joined, left = col(Membership.joined_at), col(Membership.left_at)
+    return and_(joined < moment, or_(left.is_(None), left >= moment))
+
+
+def _member_at_start(meeting_starts: Any) -> ColumnElement[bool]:
+    """The membership row was active when the meeting began (joined by then, not yet left)."""
+    joined, left = col(Membership.joined_at), col(Membership.left_at)
+    return and_(joined <= meeting_starts, or_(left.is_(None), left > meeting_starts))
+
+
 async def _members(session: AsyncSession, w: _Window) -> tuple[int, int, int]:
+    """Members at `as_of`, new ones among them, and members at the month's start who left:
+    members(as_of) = members(start) + new − left, and new ≤ members."""
     m_joined, m_left = col(Membership.joined_at), col(Membership.left_at)
     row = (
         await session.execute(
             select(
-                _count_if(and_(m_joined < w.as_of, or_(m_left.is_(None), m_left >= w.as_of))),
-                _count_if(_between(m_joined, w.start, w.end)),
-                _count_if(and_(m_left.is_not(None), _between(m_left, w.start, w.end))),
+                _count_if(_member_at(w.as_of)),
+                _count_if(and_(_member_at(w.as_of), m_joined >= w.start)),
+                _count_if(
+                    and_(
+                        m_joined < w.start, m_left.is_not(None), _between(m_left, w.start, w.as_of)
+                    )
+                ),
             ).where(col(Membership.community_id) == w.community_id)
         )
     ).one()
@@ -259,7 +298,20 @@ async def _active(session: AsyncSession, w: _Window) -> int:
         .where(col(ConsultationRequest.community_id) == cid)
         .where(_between(col(ConsultationRequest.created_at), w.start, w.end)),
     ).subquery()
-    return _int((await session.execute(select(func.count()).select_from(sources))).scalar_one())
+    # Among the members at `as_of` only: not who left during the month, nor a guest.
+    counted = (
+        select(func.count())
+        .select_from(sources)
+        .join(
+            Membership,
+            and_(
+                col(Membership.person_id) == sources.c.person_id,
+                col(Membership.community_id) == cid,
+            ),
+        )
+        .where(_member_at(w.as_of))
+    )
+    return _int((await session.execute(counted)).scalar_one())
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,60 +324,90 @@ class _MeetingFigures:
 
 
 async def _meetings(
-    session: AsyncSession, *, community_id: int, start: datetime, end: datetime, now: datetime
-) -> _MeetingFigures:
-    """Held meetings and, per meeting, its attendances, RSVPs and members at its start
-    (correlated subqueries), summed by the outer query."""
-    joined, left = col(Membership.joined_at), col(Membership.left_at)
+    session: AsyncSession,
+    *,
+    community_id: int,
+    buckets: Sequence[tuple[datetime, datetime]],
+    now: datetime,
+) -> list[_MeetingFigures]:
+    """For each (start, end): the held meetings that started then and, per meeting, the
+    members at its start, and the attendances and RSVPs of those members only, summed by the
+    outer query. Each part is a subset of its meeting's members, so no sum of parts passes
+    the sum of wholes. One query for all the buckets; per meeting, grouped joins (the
+    attendances and RSVPs through the membership's unique key) rather than correlated
+    subqueries, which PostgreSQL ran as a scan of the memberships per meeting."""
     starts = col(Meeting.starts_at)
-    expected = (
-        select(func.count())
-        .select_from(Membership)
-        .where(col(Membership.community_id) == col(Meeting.community_id))
-        .where(joined <= starts)
-        .where(or_(left.is_(None), left > starts))
-        .scalar_subquery()
-    )
-    attended = (
-        select(func.count())
-        .select_from(Attendance)
-        .where(col(Attendance.meeting_id) == col(Meeting.id))
-        .scalar_subquery()
-    )
-    answered = (
-        select(func.count())
-        .select_from(Rsvp)
-        .where(col(Rsvp.meeting_id) == col(Meeting.id))
-        .scalar_subquery()
-    )
-    per_meeting = (
+    held = (
         select(
+            col(Meeting.id).label("id"),
+            starts.label("starts_at"),
             case((col(Meeting.attendance_confirmed_at).is_not(None), 1), else_=0).label(
                 "confirmed"
             ),
-            attended.label("attended"),
-            answered.label("answered"),
-            expected.label("expected"),
         )
         .where(col(Meeting.community_id) == community_id)
         .where(col(Meeting.status) != MeetingStatus.CANCELLED)
-        .where(_between(starts, start, end))
+        .where(starts >= min(start for start, _ in buckets))
+        .where(starts < max(end for _, end in buckets))
         .where(col(Meeting.ends_at) <= now)
-        .subquery()
+        .subquery("held")
+    )
+    members_then = and_(
+        col(Membership.community_id) == community_id, _member_at_start(held.c.starts_at)
+    )
+    expected = (
+        select(held.c.id.label("meeting_id"), func.count().label("n"))
+        .select_from(held)
+        .join(Membership, members_then)
+        .group_by(held.c.id)
+        .subquery("expected")
+    )
+
+    def of_members(row: type[Attendance] | type[Rsvp], name: str) -> Any:
+        """Per meeting, its rows (one per person) of people who were members at its start."""
+        return (
+            select(held.c.id.label("meeting_id"), func.count().label("n"))
+            .select_from(held)
+            .join(row, col(row.meeting_id) == held.c.id)
+            .join(Membership, and_(col(Membership.person_id) == col(row.person_id), members_then))
+            .group_by(held.c.id)
+            .subquery(name)
+        )
+
+    attended = of_members(Attendance, "attended")
+    answered = of_members(Rsvp, "answered")
+    per_meeting = (
+        select(
+            held.c.starts_at,
+            held.c.confirmed,
+            func.coalesce(attended.c.n, 0).label("attended"),
+            func.coalesce(answered.c.n, 0).label("answered"),
+            func.coalesce(expected.c.n, 0).label("expected"),
+        )
+        .select_from(held)
+        .outerjoin(expected, expected.c.meeting_id == held.c.id)
+        .outerjoin(attended, attended.c.meeting_id == held.c.id)
+        .outerjoin(answered, answered.c.meeting_id == held.c.id)
+        .subquery("per_meeting")
     )
     confirmed = per_meeting.c.confirmed == 1
-    row = (
-        await session.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(case((confirmed, per_meeting.c.attended), else_=0)), 0),
-                func.coalesce(func.sum(case((confirmed, per_meeting.c.expected), else_=0)), 0),
-                func.coalesce(func.sum(per_meeting.c.answered), 0),
-                func.coalesce(func.sum(per_meeting.c.expected), 0),
-            ).select_from(per_meeting)
-        )
-    ).one()
-    return _MeetingFigures(*(_int(value) for value in row))
+    columns: list[Any] = []
+    for start, end in buckets:
+        inside = _between(per_meeting.c.starts_at, start, end)
+        counted = and_(inside, confirmed)
+        columns += [
+            _count_if(inside),
+            func.coalesce(func.sum(case((counted, per_meeting.c.attended), else_=0)), 0),
+            func.coalesce(func.sum(case((counted, per_meeting.c.expected), else_=0)), 0),
+            func.coalesce(func.sum(case((inside, per_meeting.c.answered), else_=0)), 0),
+            func.coalesce(func.sum(case((inside, per_meeting.c.expected), else_=0)), 0),
+        ]
+    row = (await session.execute(select(*columns).select_from(per_meeting))).one()
+    width = 5
+    return [
+        _MeetingFigures(*(_int(value) for value in row[i * width : (i + 1) * width]))
+        for i in range(len(buckets))
+    ]
 
 
 async def _topics(session: AsyncSession, w: _Window) -> tuple[int, int]:
@@ -350,17 +432,61 @@ async def _topics(session: AsyncSession, w: _Window) -> tuple[int, int]:
     return _int(proposed), _int(scheduled)
 
 
-async def _polls(session: AsyncSession, w: _Window) -> tuple[int, int]:
+async def _polls(session: AsyncSession, w: _Window) -> tuple[int, int, int]:
+    """Polls opened in the month, their ballots and, per poll, the members who could vote:
+    members at some time between its opening and its close (correlated subqueries, summed by
+    the outer query)."""
+    opened = col(Poll.created_at)
+    closed = case(
+        (
+            and_(col(Poll.closed_at).is_not(None), col(Poll.closed_at) < col(Poll.closes_at)),
+            col(Poll.closed_at),
+        ),
+        else_=col(Poll.closes_at),
+    )
+    joined, left = col(Membership.joined_at), col(Membership.left_at)
+    could_vote = and_(
+        col(Membership.community_id) == col(Poll.community_id),
+        joined < closed,
+        or_(left.is_(None), left > opened),
+    )
+    voters = select(func.count()).select_from(Membership).where(could_vote).scalar_subquery()
+    named = (
+        select(func.count())
+        .select_from(PollVote)
+        .join(Membership, col(Membership.person_id) == col(PollVote.person_id))
+        .where(col(PollVote.poll_id) == col(Poll.id))
+        .where(could_vote)
+        .scalar_subquery()
+    )
+    anonymous = (
+        select(func.count())
+        .select_from(PollVote)
+        .where(col(PollVote.poll_id) == col(Poll.id))
+        .where(col(PollVote.person_id).is_(None))
+        .scalar_subquery()
+    )
+    per_poll = (
+        select(voters.label("voters"), (named + anonymous).label("ballots"))
+        .where(col(Poll.community_id) == w.community_id)
+        .where(_between(opened, w.start, w.end))
+        .offset(0)  # as in _meetings: each poll's subqueries run once
+        .subquery()
+    )
+    # Anonymous ballots name nobody to check: a poll never counts more ballots than voters.
+    ballots = case(
+        (per_poll.c.ballots > per_poll.c.voters, per_poll.c.voters), else_=per_poll.c.ballots
+    )
     row = (
         await session.execute(
-            select(func.count(func.distinct(col(Poll.id))), func.count(col(PollVote.id)))
-            .select_from(Poll)
-            .outerjoin(PollVote, col(PollVote.poll_id) == col(Poll.id))
-            .where(col(Poll.community_id) == w.community_id)
-            .where(_between(col(Poll.created_at), w.start, w.end))
+            select(
+                func.count(),
+                func.coalesce(func.sum(ballots), 0),
+                func.coalesce(func.sum(per_poll.c.voters), 0),
+            ).select_from(per_poll)
         )
     ).one()
-    return _int(row[0]), _int(row[1])
+    return _int(row[0]), _int(row[1]), _int(row[2])
 
 
 def _days_to_assignment(session: AsyncSession) -> Any:
@@ -548,40 +674,33 @@ async def _signals(
     return tuple(found)
 
 
+def _history_months(month: date) -> list[date]:
+    return [add_months(month, offset) for offset in range(1 - HISTORY_MONTHS, 1)]
+
+
 async def _history(
-    session: AsyncSession, *, community_id: int, month: date, tz: str, now: datetime, k: int
+    session: AsyncSession,
+    *,
+    community_id: int,
+    months: Sequence[date],
+    meetings: Sequence[_MeetingFigures],
+    tz: str,
+    now: datetime,
+    k: int,
 ) -> tuple[MonthPoint, ...]:
-    """Meetings held, attendances and satisfaction for each of the last HISTORY_MONTHS months
-    (this one last): one conditional aggregate per month, two queries in all."""
-    months = [add_months(month, offset) for offset in range(1 - HISTORY_MONTHS, 1)]
+    """Meetings held, attendances (as in each month's own summary, `meetings`) and
+    satisfaction for each of the last HISTORY_MONTHS months, this one last."""
     bounds = [month_bounds(m, tz=tz) for m in months]
-    starts = col(Meeting.starts_at)
-    columns: list[Any] = []
-    for start, end in bounds:
-        inside = _between(starts, start, end)
-        columns.append(func.count(func.distinct(case((inside, col(Meeting.id)), else_=None))))
-        columns.append(func.count(case((inside, col(Attendance.id)), else_=None)))
-    counts = (
-        await session.execute(
-            select(*columns)
-            .select_from(Meeting)
-            .outerjoin(Attendance, col(Attendance.meeting_id) == col(Meeting.id))
-            .where(col(Meeting.community_id) == community_id)
-            .where(col(Meeting.status) != MeetingStatus.CANCELLED)
-            .where(col(Meeting.ends_at) <= now)
-            .where(starts >= bounds[0][0])
-            .where(starts < bounds[-1][1])
-        )
-    ).one()
     satisfaction = (await session.execute(_satisfaction_query(community_id, bounds, k, now))).one()
     return tuple(
         MonthPoint(
             month=m,
-            meetings=_int(counts[2 * i]),
-            attendances=_int(counts[2 * i + 1]),
+            meetings=figures.held,
+            attendances=figures.attendances,
+            attendance_expected=figures.attendance_expected,
             satisfaction=_float(satisfaction[2 * i + 1]),
         )
-        for i, m in enumerate(months)
+        for i, (m, figures) in enumerate(zip(months, meetings, strict=True))
     )
 
 
@@ -605,16 +724,21 @@ async def vitality_summary(
     k = k_threshold(community)
 
     members, new, left = await _members(session, w)
-    figures = await _meetings(session, community_id=community_id, start=start, end=end, now=now)
-    reference = await _meetings(
+    # This month, the twelve before it (the signal's reference) and the chart's months: each
+    # meeting against its own members, in one query.
+    months = _history_months(month) if with_history else []
+    figures, reference, *monthly = await _meetings(
         session,
         community_id=community_id,
-        start=month_start(add_months(month, -HISTORY_MONTHS), tz=tz),
-        end=start,
+        buckets=[
+            (start, end),
+            (month_start(add_months(month, -HISTORY_MONTHS), tz=tz), start),
+            *(month_bounds(m, tz=tz) for m in months),
+        ],
         now=now,
     )
     proposed, scheduled = await _topics(session, w)
-    polls, ballots = await _polls(session, w)
+    polls, ballots, ballots_expected = await _polls(session, w)
     submitted, closed, assigned, median = await _consultations(session, w)
     previous = month_bounds(add_months(month, -1), tz=tz)
     three = (month_start(add_months(month, -3), tz=tz), start)
@@ -625,7 +749,15 @@ async def vitality_summary(
     ).one()
     welcomed, paired = await _newcomers(session, w)
     history = (
-        await _history(session, community_id=community_id, month=month, tz=tz, now=now, k=k)
+        await _history(
+            session,
+            community_id=community_id,
+            months=months,
+            meetings=monthly,
+            tz=tz,
+            now=now,
+            k=k,
+        )
         if with_history
         else ()
     )
@@ -647,6 +779,7 @@ async def vitality_summary(
         topics_scheduled=scheduled,
         polls=polls,
         ballots=ballots,
+        ballots_expected=ballots_expected,
         consultations_submitted=submitted,
         consultations_closed=closed,
         consultations_assigned=assigned,

@@ -6,8 +6,11 @@ caught up after downtime, never twice); the card, its chart and the CSV in Frenc
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
+import random
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -430,10 +433,11 @@ async def test_each_figure_of_a_known_month(any_sessions: SessionFactory) -> Non
         )
     # Members: p1–p8, p9 (new), p11, p12 at the end of October; p10 left on the 20th.
     assert (s.members, s.new, s.left) == (11, 1, 1)
-    # Active: attended (1–5, 9), answered an RSVP (1–7, 10), proposed T1 (11), supported T0 or
-    # asked for a consultation (12), a named ballot (3, 4). p8 did nothing (nor did the
-    # anonymous ballot, which names nobody).
-    assert s.active == 11
+    # Active, among the members at the month's end: attended (1–5, 9), answered an RSVP (1–7;
+    # p10 too, but left on the 20th), proposed T1 (11), supported T0 or asked for a
+    # consultation (12), a named ballot (3, 4). p8 did nothing (nor did the anonymous ballot,
+    # which names nobody).
+    assert s.active == 10
     # Held: M1 and M5 (Oct 31 20:00 local); not the cancelled M2, nor M6 (Sep 30 local).
     assert s.meetings == 2
     assert (s.attendances, s.attendance_expected, s.attendance_rate) == (6, 12, 0.5)
@@ -441,7 +445,10 @@ async def test_each_figure_of_a_known_month(any_sessions: SessionFactory) -> Non
     assert (s.rsvps, s.rsvp_expected) == (9, 23)
     assert (s.topics_proposed, s.topics_scheduled) == (2, 2)
     assert (s.polls, s.ballots) == (2, 3)
-    assert s.poll_participation == pytest.approx(3 / 22)
+    # Who could vote: P1 (3 to 10 October) the twelve members then, p9 (joined on the 5th)
+    # included; P2 (from 20 October, noon) eleven, without p10 (left at that moment).
+    assert s.ballots_expected == 23
+    assert s.poll_participation == pytest.approx(3 / 23)
     assert (s.consultations_submitted, s.consultations_closed, s.consultations_assigned) == (
         6,
         1,
@@ -468,10 +475,11 @@ async def test_each_figure_of_a_known_month(any_sessions: SessionFactory) -> Non
     history = {point.month: point for point in s.history}
     assert len(s.history) == 12
     assert s.history[0].month == date(2025, 11, 1)
-    assert history[OCTOBER] == MonthPoint(OCTOBER, 2, 6, pytest.approx(4.0))  # type: ignore[arg-type]
-    assert history[date(2026, 9, 1)] == MonthPoint(date(2026, 9, 1), 2, 10, pytest.approx(3.0))  # type: ignore[arg-type]
-    assert history[date(2026, 8, 1)] == MonthPoint(date(2026, 8, 1), 1, 0, None)
-    assert history[date(2026, 7, 1)] == MonthPoint(date(2026, 7, 1), 1, 0, pytest.approx(4.8))  # type: ignore[arg-type]
+    # Attendances as in each month's summary: confirmed meetings, against their members.
+    assert history[OCTOBER] == MonthPoint(OCTOBER, 2, 6, 12, pytest.approx(4.0))  # type: ignore[arg-type]
+    assert history[date(2026, 9, 1)] == MonthPoint(date(2026, 9, 1), 2, 10, 11, pytest.approx(3.0))  # type: ignore[arg-type]
+    assert history[date(2026, 8, 1)] == MonthPoint(date(2026, 8, 1), 1, 0, 0, None)
+    assert history[date(2026, 7, 1)] == MonthPoint(date(2026, 7, 1), 1, 0, 0, pytest.approx(4.8))  # type: ignore[arg-type]
     assert sum(p.meetings for p in s.history) == 6
 
 
@@ -542,6 +550,485 @@ def test_month_arithmetic_follows_montreal_time() -> None:
         datetime(2026, 12, 1, 5, tzinfo=UTC),
     )
     assert vitality.month_of(datetime(2026, 11, 1, 3, tzinfo=UTC), tz=TZ) == OCTOBER
+
+
+# -- a year of a community that grows and shrinks ---------------------------------------------
+
+# November 2025 to October 2026, the twelve months of October's chart and CSV.
+YEAR = tuple(vitality.add_months(OCTOBER, offset) for offset in range(-11, 1))
+
+
+@dataclass
+class Span:
+    """A membership as the year's story wrote it."""
+
+    person_id: int
+    joined: datetime
+    left: datetime | None = None
+
+    def member_at(self, moment: datetime) -> bool:
+        return self.joined <= moment and (self.left is None or self.left > moment)
+
+
+@dataclass
+class Seeded:
+    """What was seeded, for working out by hand what each month's figures must be."""
+
+    community: Community
+    spans: list[Span] = field(default_factory=list)
+    # Held meetings: start, confirmed, who was recorded present, who answered the invitation.
+    meetings: list[tuple[datetime, set[int], set[int]]] = field(default_factory=list)
+    # Polls: opened, closed, named voters, anonymous ballots.
+    polls: list[tuple[datetime, datetime, set[int], int]] = field(default_factory=list)
+    # Everything that makes a person active: who, when.
+    acts: list[tuple[int, datetime]] = field(default_factory=list)
+
+    def members_at(self, moment: datetime) -> set[int]:
+        return {s.person_id for s in self.spans if s.member_at(moment)}
+
+    def members_during(self, start: datetime, end: datetime) -> set[int]:
+        return {
+            s.person_id for s in self.spans if s.joined < end and (s.left is None or s.left > start)
+        }
+
+
+def _month_day(month: date, day: int, hour: int = 15) -> datetime:
+    return datetime(month.year, month.month, day, hour, tzinfo=UTC)
+
+
+# Each month: the days people join, (day joined, day left) of those who leave within the
+# month they joined, how many earlier members leave and on which day.
+STORY: dict[date, tuple[list[int], list[tuple[int, int]], int, int]] = {
+    date(2025, 10, 1): ([6, 6], [], 0, 0),
+    # A pilot: five try it, three of them leave before the month ends.
+    date(2025, 11, 1): ([3, 3], [(3, 25), (3, 25), (4, 26)], 0, 0),
+    # Three join after the meeting of the 10th, and are recorded present at it.
+    date(2025, 12, 1): ([15, 15, 15], [], 0, 0),
+    date(2026, 1, 1): ([20, 20], [], 1, 8),
+    date(2026, 2, 1): ([3, 12, 12], [], 0, 0),
+    # A cohort joins.
+    date(2026, 3, 1): ([2] * 8, [], 1, 18),
+    date(2026, 4, 1): ([7, 21], [], 2, 27),
+    date(2026, 5, 1): ([11], [], 0, 0),
+    # The cohort leaves on the 20th, after its meeting, its poll and its invitations.
+    date(2026, 6, 1): ([26], [], 7, 20),
+    date(2026, 7, 1): ([8, 8], [], 1, 14),
+    date(2026, 8, 1): ([], [], 2, 17),
+    date(2026, 9, 1): ([1, 2, 15], [(4, 29)], 0, 0),
+    # Someone answers the invitation to the 24th, then leaves on the 20th.
+    date(2026, 10, 1): ([6, 13], [], 1, 20),
+}
+
+
+async def seed_year(sessions: SessionFactory) -> Seeded:
+    """Thirteen months of a community: members joining and leaving every month, two meetings
+    a month (none in August, one cancelled), invitations, polls (named and anonymous), topics,
+    votes on topics and consultation requests. As in real data, some rows are not a member's:
+    people recorded present at a meeting held before they joined, or after they left; people
+    who answered an invitation and left before the meeting; a guest who proposes a topic."""
+    rng = random.Random(13)
+    next_person = iter(range(100, 1000))
+    async with transaction(sessions) as session:
+        where = await factories.community(session, name="CdeP Soins palliatifs")
+        where.created_at = at("2025-09-01")
+        seeded = Seeded(where)
+
+        async def join(day: datetime, left: datetime | None = None) -> Span:
+            who = await _person(session, next(next_person))
+            await _member(session, who, where, joined=day, left=left)
+            span = Span(_id(who), day, left)
+            seeded.spans.append(span)
+            return span
+
+        guest = await _person(session, next(next_person))  # never a member
+        cohort: list[Span] = []
+        for month, (joins, brief, leaving, leave_day) in STORY.items():
+            for day in joins:
+                span = await join(_month_day(month, day, 16))
+                if month == date(2026, 3, 1):
+                    cohort.append(span)
+            for joined, left in brief:
+                await join(_month_day(month, joined, 16), _month_day(month, left, 16))
+            when = _month_day(month, leave_day or 1, 16)
+            staying = [
+                s
+                for s in seeded.spans
+                if s.member_at(when) and s.joined < when - timedelta(days=2) and s.left is None
+            ]
+            if month == date(2026, 6, 1):
+                going = [s for s in cohort if s.left is None][:leaving]
+            else:
+                going = rng.sample(sorted(staying[1:], key=lambda s: s.person_id), leaving)
+            for span in going:
+                span.left = when
+                row = (
+                    await session.exec(
+                        select(Membership).where(Membership.person_id == span.person_id)
+                    )
+                ).one()
+                row.left_at = when
+            await session.flush()
+
+            # Meetings on the 10th and 24th at 11:00 in Montreal; none in August; the one of
+            # 24 January cancelled (its invitations were answered all the same).
+            for day in (10, 24) if month.month != 8 else ():
+                starts = _month_day(month, day)
+                cancelled = (month, day) == (date(2026, 1, 1), 24)
+                meeting = await _meeting(
+                    session,
+                    where,
+                    starts,
+                    status=MeetingStatus.CANCELLED if cancelled else MeetingStatus.DONE,
+                    confirmed=not cancelled,
+                    hours=3,
+                )
+                asked = seeded.members_at(starts - timedelta(days=7))
+                answered = set(rng.sample(sorted(asked), round(len(asked) * 0.7)))
+                if month == date(2026, 10, 1) and day == 24:
+                    answered |= {going[0].person_id}  # answered on the 17th, left on the 20th
+                if month == date(2026, 6, 1):
+                    answered |= {s.person_id for s in going}
+                late = {
+                    s.person_id
+                    for s in seeded.spans
+                    if starts < s.joined < starts + timedelta(days=14)
+                }
+                if month == date(2025, 12, 1):
+                    # Recorded later from a list of the people then members (as the demo
+                    # data did): present at, and answering for, a meeting before they joined.
+                    answered |= late
+                for person in sorted(answered):
+                    span = next(s for s in seeded.spans if s.person_id == person)
+                    when = max(starts - timedelta(days=7), span.joined) + timedelta(hours=1)
+                    await _rsvp(session, meeting, await _who(session, person), RsvpAnswer.YES, when)
+                    seeded.acts.append((person, when))
+                if cancelled:
+                    continue
+                present = seeded.members_at(starts)
+                # Summer: a quarter of the members come in July (« présence en baisse »).
+                share = 0.25 if month == date(2026, 7, 1) else 0.6
+                attended = set(rng.sample(sorted(present), round(len(present) * share)))
+                if month == date(2026, 6, 1):
+                    attended |= {s.person_id for s in going if s.member_at(starts)}
+                if month == date(2025, 12, 1) or (month, day) == (date(2026, 1, 1), 10):
+                    attended |= late
+                if (month, day) == (date(2026, 1, 1), 10):
+                    # A former member came back as a guest and was checked present.
+                    attended |= {s.person_id for s in going}
+                await _attended(session, meeting, [await _who(session, p) for p in attended])
+                seeded.acts += [(p, starts) for p in attended]
+                seeded.meetings.append((starts, attended, answered))
+
+            # A poll on the 5th for a week, named and anonymous in turn; in June nearly
+            # everyone votes, the cohort included.
+            opened = _month_day(month, 5)
+            closes = opened + timedelta(days=7)
+            anonymous = month.month % 2 == 0
+            poll = Poll(
+                community_id=_id(where),
+                question=f"Sondage {month:%Y-%m}",
+                options=["a", "b"],
+                anonymous=anonymous,
+                closes_at=closes,
+                created_at=opened,
+                closed_at=closes,
+            )
+            session.add(poll)
+            await session.flush()
+            voting = seeded.members_at(opened + timedelta(days=1))
+            share = 0.9 if month == date(2026, 6, 1) else 0.6
+            voters = set(rng.sample(sorted(voting), round(len(voting) * share)))
+            for person in sorted(voters):
+                session.add(
+                    PollVote(
+                        poll_id=_id(poll),
+                        voter_key=f"v{_id(poll)}:{person}",
+                        person_id=None if anonymous else person,
+                        choices=[0],
+                        voted_at=opened + timedelta(days=1),
+                    )
+                )
+                if not anonymous:
+                    seeded.acts.append((person, opened + timedelta(days=1)))
+            seeded.polls.append(
+                (opened, closes, set() if anonymous else voters, len(voters) if anonymous else 0)
+            )
+
+            # A topic proposed on the 15th (by the guest in February), supported on the 16th;
+            # a consultation request on the 18th (in June, by one of the cohort).
+            members = sorted(seeded.members_at(_month_day(month, 15)))
+            proposer = _id(guest) if month == date(2026, 2, 1) else rng.choice(members)
+            topic = Topic(
+                community_id=_id(where),
+                title=f"Sujet {month:%Y-%m}",
+                proposed_by_id=proposer,
+                created_at=_month_day(month, 15),
+            )
+            session.add(topic)
+            await session.flush()
+            seeded.acts.append((proposer, _month_day(month, 15)))
+            for person in rng.sample(members, min(2, len(members))):
+                session.add(
+                    TopicVote(
+                        topic_id=_id(topic), person_id=person, created_at=_month_day(month, 16)
+                    )
+                )
+                seeded.acts.append((person, _month_day(month, 16)))
+            requester = going[0].person_id if month == date(2026, 6, 1) else rng.choice(members)
+            await _consultation(
+                session, where, await _who(session, requester), _month_day(month, 18)
+            )
+            seeded.acts.append((requester, _month_day(month, 18)))
+            await session.flush()
+    return seeded
+
+
+async def _who(session: AsyncSession, person_id: int) -> Person:
+    who = await session.get(Person, person_id)
+    assert who is not None
+    return who
+
+
+@dataclass(frozen=True)
+class Expected:
+    members: int
+    active: int
+    attendances: int
+    attendance_expected: int
+    rsvps: int
+    rsvp_expected: int
+    ballots: int
+    ballots_expected: int
+
+
+def expected_figures(seeded: Seeded, month: date) -> Expected:
+    """Each figure worked out from the story: only the rows of people who were members at
+    the time count, each against the members of its own meeting, poll or month."""
+    start, end = vitality.month_bounds(month, tz=TZ)
+    members = seeded.members_at(end - timedelta(microseconds=1))
+    attendances = expected_attendances = rsvps = expected_rsvps = 0
+    for starts, attended, answered in seeded.meetings:
+        if start <= starts < end:
+            there = seeded.members_at(starts)
+            attendances += len(attended & there)
+            rsvps += len(answered & there)
+            expected_attendances += len(there)
+            expected_rsvps += len(there)
+    ballots = expected_ballots = 0
+    for opened, closes, named, anonymous in seeded.polls:
+        if start <= opened < end:
+            eligible = seeded.members_during(opened, closes)
+            ballots += min(len(named & eligible) + anonymous, len(eligible))
+            expected_ballots += len(eligible)
+    active = {person for person, when in seeded.acts if start <= when < end} & members
+    return Expected(
+        len(members),
+        len(active),
+        attendances,
+        expected_attendances,
+        rsvps,
+        expected_rsvps,
+        ballots,
+        expected_ballots,
+    )
+
+
+def implausible(s: VitalitySummary, before: VitalitySummary) -> list[str]:
+    """What no month of any community can show."""
+    found: list[str] = []
+    rates = {
+        "attendance_rate": s.attendance_rate,
+        "rsvp_rate": s.rsvp_rate,
+        "poll_participation": s.poll_participation,
+    }
+    for name, rate in rates.items():
+        if rate is not None and not 0 <= rate <= 1:
+            found.append(f"{s.month:%Y-%m} {name} {rate:.0%}")
+    for name, part, whole in (
+        ("active", s.active, s.members),
+        ("new", s.new, s.members),
+        ("left", s.left, before.members),
+        ("attendances", s.attendances, s.attendance_expected),
+        ("rsvps", s.rsvps, s.rsvp_expected),
+    ):
+        if not 0 <= part <= whole:
+            found.append(f"{s.month:%Y-%m} {name} {part} of {whole}")
+    if s.members != before.members + s.new - s.left:
+        found.append(f"{s.month:%Y-%m} members {s.members} ≠ {before.members} + {s.new} − {s.left}")
+    return found
+
+
+async def test_every_figure_of_a_seeded_year_is_plausible(any_sessions: SessionFactory) -> None:
+    """Bug: past months showed « Taux de présence 200 % », « Réponses aux invitations
+    267 % », 12 active members out of 8. Every figure of every month, on the card, in the
+    chart and in the CSV, within what is possible and equal to what the story says."""
+    seeded = await seed_year(any_sessions)
+    community_id = _id(seeded.community)
+    async with any_sessions() as session:
+        summaries = {
+            month: await vitality.vitality_summary(
+                session,
+                community_id=community_id,
+                month=month,
+                tz=TZ,
+                now=NOVEMBER_FIRST_9AM,
+            )
+            for month in (vitality.add_months(YEAR[0], -1), *YEAR)
+        }
+        exported = await vitality.months_for_export(
+            session, community_id=community_id, month=OCTOBER, tz=TZ, now=NOVEMBER_FIRST_9AM
+        )
+    problems = [
+        problem
+        for month in YEAR
+        for problem in implausible(summaries[month], summaries[vitality.add_months(month, -1)])
+    ]
+    assert problems == [], "\n".join(problems)
+
+    for month in YEAR:
+        s = summaries[month]
+        assert s.ballots <= s.ballots_expected
+        figures = Expected(
+            s.members,
+            s.active,
+            s.attendances,
+            s.attendance_expected,
+            s.rsvps,
+            s.rsvp_expected,
+            s.ballots,
+            s.ballots_expected,
+        )
+        assert figures == expected_figures(seeded, month), month
+        # « Présence en baisse » from the corrected rates: this month's against the twelve
+        # months' before, each attendance against the members at its own meeting.
+        earlier = vitality.add_months(month, -12)
+        pooled = [expected_figures(seeded, vitality.add_months(earlier, i)) for i in range(12)]
+        reference = sum(p.attendances for p in pooled) / max(
+            1, sum(p.attendance_expected for p in pooled)
+        )
+        rate = s.attendance_rate
+        dropped = rate is not None and rate < reference * (1 - vitality.ATTENDANCE_DROP)
+        assert (SIGNAL_ATTENDANCE_DOWN in {x.code for x in s.signals}) == dropped, month
+    # The story has what made the figures impossible: rows of people who were not members
+    # at the time, and months where many join or leave.
+    assert any(attended - seeded.members_at(starts) for starts, attended, _ in seeded.meetings)
+    assert any(answered - seeded.members_at(starts) for starts, _, answered in seeded.meetings)
+    assert any(s.left >= 5 for s in summaries.values())
+    assert summaries[date(2026, 8, 1)].attendance_rate is None  # no meeting in August
+    assert [
+        m for m in YEAR if SIGNAL_ATTENDANCE_DOWN in {x.code for x in summaries[m].signals}
+    ] == [date(2026, 7, 1)]
+
+    # The chart: each month as in its own summary.
+    october = summaries[OCTOBER]
+    assert [p.month for p in october.history] == list(YEAR)
+    for point in october.history:
+        s = summaries[point.month]
+        assert (point.meetings, point.attendances, point.attendance_expected) == (
+            s.meetings,
+            s.attendances,
+            s.attendance_expected,
+        )
+        assert point.attendance_rate == s.attendance_rate
+
+    # The CSV: the same months, every rate a percentage from 0 to 100.
+    assert [s.month for s in exported] == list(YEAR)
+    assert exported == [dataclasses.replace(summaries[m], history=()) for m in YEAR]
+    for locale in ("fr-CA", "en-US"):
+        text = build_vitality_csv(exported, locale=locale)
+        french = locale == "fr-CA"
+        header, *rows = list(csv.reader(io.StringIO(text), delimiter=";" if french else ","))
+        assert len(rows) == 12
+        percentages = [i for i, name in enumerate(header) if name.endswith("(%)")]
+        assert len(percentages) == 3
+        column = {name: i for i, name in enumerate(header)}
+        t = translator(locale)
+        for row in rows:
+            for i in percentages:
+                if row[i]:
+                    assert 0 <= float(row[i].replace(",", ".")) <= 100, (row[0], header[i])
+            members = int(row[column[t("vitality.csv.members")]])
+            assert int(row[column[t("vitality.csv.active")]]) <= members
+            assert int(row[column[t("vitality.csv.new")]]) <= members
+
+    # The card: no percentage above 100 in any month, in either language.
+    for month in YEAR:
+        for locale, pattern in (("fr-CA", r"(\d+)\u00a0%"), ("en-US", r"(\d+)%")):
+            card = build_vitality_card(
+                summaries[month], community_name="CdeP", locale=locale, tz=TZ
+            )
+            shown = [int(n) for n in re.findall(pattern, _text(card))]
+            assert all(n <= 100 for n in shown), (month, locale, shown)
+
+
+async def _attendance_story(
+    session: AsyncSession,
+    name: str,
+    *,
+    first: int,
+    before: int,
+    now: int,
+    late: int,
+    counted_late: str,
+) -> Community:
+    """Ten members since 2025; a meeting in March 2026 and one in October, with `before` and
+    `now` of the ten present. `late` people join after one of the meetings (`counted_late`)
+    and are recorded present at it anyway."""
+    where = await factories.community(session, name=name)
+    where.created_at = at("2025-01-01")
+    people = [await _person(session, n) for n in range(first, first + 10 + late)]
+    for who in people[:10]:
+        await _member(session, who, where, joined=at("2025-09-01"))
+    march = await _meeting(session, where, at("2026-03-12", "14:00"), confirmed=True)
+    october = await _meeting(session, where, at("2026-10-08", "14:00"), confirmed=True)
+    latecomers = people[10:]
+    for who in latecomers:
+        joined = at("2026-04-01") if counted_late == "march" else at("2026-10-20")
+        await _member(session, who, where, joined=joined)
+    await _attended(
+        session, march, people[:before] + (latecomers if counted_late == "march" else [])
+    )
+    await _attended(
+        session, october, people[:now] + (latecomers if counted_late == "october" else [])
+    )
+    return where
+
+
+async def test_attendance_down_compares_rates_of_the_members_at_each_meeting(
+    any_sessions: SessionFactory,
+) -> None:
+    """« Présence en baisse » from corrected rates: present people who were not members yet
+    neither inflate the twelve months' reference (a drop that is not there) nor this month's
+    rate (hiding one that is)."""
+    async with transaction(any_sessions) as session:
+        # March 6 of 10 (and 6 who joined in April): 60 %. October 10 of 16: 62 %. No drop,
+        # though counting the newcomers made March 120 %.
+        steady = await _attendance_story(
+            session, "CdeP stable", first=1, before=6, now=10, late=6, counted_late="march"
+        )
+        # March 8 of 10: 80 %. October 4 of 10 (and 4 who joined after it): 40 %, a drop,
+        # though counting the newcomers made October 80 %.
+        falling = await _attendance_story(
+            session, "CdeP en baisse", first=20, before=8, now=4, late=4, counted_late="october"
+        )
+    async with any_sessions() as session:
+        calm, drop = [
+            await vitality.vitality_summary(
+                session, community_id=_id(where), month=OCTOBER, tz=TZ, now=NOVEMBER_FIRST_9AM
+            )
+            for where in (steady, falling)
+        ]
+    assert (calm.attendances, calm.attendance_expected) == (10, 16)
+    assert calm.signals == ()
+    assert (drop.attendances, drop.attendance_expected) == (4, 10)
+    assert drop.signals == (
+        Signal(SIGNAL_ATTENDANCE_DOWN, rate=pytest.approx(0.4), reference=pytest.approx(0.8)),  # type: ignore[arg-type]
+    )
+    card = build_vitality_card(drop, community_name="CdeP", locale="fr-CA", tz=TZ)
+    assert (
+        "Présence en baisse : 40\u00a0% ce mois-ci, contre 80\u00a0% sur les 12 mois précédents."
+        in _text(card)
+    )
 
 
 # -- months typed by people ------------------------------------------------------------------------
@@ -831,6 +1318,7 @@ def _summary(**changes: Any) -> VitalitySummary:
         "topics_scheduled": 2,
         "polls": 1,
         "ballots": 36,
+        "ballots_expected": 119,
         "consultations_submitted": 3,
         "consultations_closed": 2,
         "consultations_assigned": 2,
@@ -844,7 +1332,13 @@ def _summary(**changes: Any) -> VitalitySummary:
         "new_hires_paired": 1,
         "signals": (),
         "history": tuple(
-            MonthPoint(vitality.add_months(OCTOBER, -i), 1 if i % 2 == 0 else 0, 30 - i, None)
+            MonthPoint(
+                vitality.add_months(OCTOBER, -i),
+                1 if i % 2 == 0 else 0,
+                30 - i,
+                118 if i % 2 == 0 else 0,
+                None,
+            )
             for i in range(11, -1, -1)
         ),
     }
@@ -869,6 +1363,7 @@ def _summary(**changes: Any) -> VitalitySummary:
                 "−0,2",
                 "1,5",
                 "Présences aux rencontres, 12 derniers mois",
+                "Participation aux sondages\u00a0: votes ÷ membres pouvant voter pendant le",
             ],
         ),
         (
@@ -885,6 +1380,7 @@ def _summary(**changes: Any) -> VitalitySummary:
                 "−0.2",
                 "1.5",
                 "Meeting attendance, last 12 months",
+                "Poll participation: votes ÷ members who could vote while the poll",
             ],
         ),
     ],
@@ -1141,7 +1637,7 @@ async def test_the_csv_link_is_checked_signed_unexpired_and_for_a_current_animat
         assert body.startswith("\ufeffmois;membres;membres actifs;")
         lines = body.strip().splitlines()
         assert len(lines) == 13  # the header and twelve months
-        assert lines[-1].startswith("2026-10;11;11;1;1;2;6;50,0;")
+        assert lines[-1].startswith("2026-10;11;10;1;1;2;6;50,0;")
 
         english = await client.get(link(animator, later, "en"))
         assert (await english.text()).startswith("\ufeffmonth,members,active members,")
