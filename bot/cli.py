@@ -272,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the bot (HTTP on /api/messages)")
     serve.add_argument("--port", type=int, default=None, help="port (default 3978)")
-    serve.add_argument("--host", default=None, help="interface (default 127.0.0.1, or CARREFOUR_HOST)")
+    serve.add_argument(
+        "--host", default=None, help="interface (default 127.0.0.1, or CARREFOUR_HOST)"
+    )
     serve.set_defaults(handler=_serve)
 
     db = commands.add_parser("db", help="database schema")
