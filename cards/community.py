@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from cards.common import Element, adaptive_card, heading, paragraph, submit
 from cards.i18n import format_clock, format_when, plural, translator
-from storage.models import Community, Meeting, MeetingMode
+from storage.models import Community, Meeting, MeetingMode, Role
 
 # Group rules pre-filled at setup (DOMAIN.md: confidentiality, respect of differing opinions,
 # punctuality, cameras on for remote participants).
@@ -31,6 +31,7 @@ DISCIPLINES = (
 )
 # Quebec's 17 administrative regions, by their official number.
 REGIONS = tuple(f"{n:02d}" for n in range(1, 18))
+_ROLES = frozenset(role.value for role in Role)
 DEFAULT_INTERESTS = (
     "case_discussion",
     "training",
@@ -47,6 +48,11 @@ def discipline_label(code: str, *, locale: str) -> str:
 
 def region_label(code: str, *, locale: str) -> str:
     return translator(locale)(f"region.{code}") if code in REGIONS else code
+
+
+def role_label(code: str, *, locale: str) -> str:
+    """« membre », « animation »…: what a role is called; an unknown code is shown as stored."""
+    return translator(locale)(f"role.{code}") if code in _ROLES else code
 
 
 def interest_options(community: Community, *, locale: str) -> list[str]:

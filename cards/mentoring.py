@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from cards.common import Element, adaptive_card, heading, paragraph, submit
+from cards.community import discipline_label, region_label
 from cards.i18n import Translate, format_day, plural, translator
 from storage.mentoring import (
     CHECKIN_END,
@@ -90,11 +91,21 @@ def shared_text(shared: Sequence[str], *, locale: str) -> str:
     return t("mentoring.suggestions.shared", items=", ".join(t(SHARED_KEYS[a]) for a in shared))
 
 
-def _profile_facts(profile: Membership | None, t: Translate) -> list[Element]:
+def _profile_value(attribute: str, value: str, *, locale: str) -> str:
+    """The label a person reads for a stored profile code (establishment is free text)."""
+    if attribute == "discipline":
+        return discipline_label(value, locale=locale)
+    if attribute == "region":
+        return region_label(value, locale=locale)
+    return value
+
+
+def _profile_facts(profile: Membership | None, *, locale: str) -> list[Element]:
     if profile is None:
         return []
+    t = translator(locale)
     facts = [
-        {"title": t(key), "value": value}
+        {"title": t(key), "value": _profile_value(attribute, value, locale=locale)}
         for attribute, key in PROFILE_KEYS.items()
         if (value := getattr(profile, attribute))
     ]
@@ -204,7 +215,7 @@ def build_suggestions_card(
                 )
             )
         )
-    body.extend(_fact_set(_profile_facts(profile, t)))
+    body.extend(_fact_set(_profile_facts(profile, locale=locale)))
     withdraw = _withdraw_action(
         request.id,
         title=t("mentoring.suggestions.withdraw"),
@@ -271,7 +282,7 @@ def build_proposal_card(
                 community=community.name,
             )
         ),
-        *_fact_set(_profile_facts(profile, t)),
+        *_fact_set(_profile_facts(profile, locale=locale)),
         paragraph(shared_text(shared_from_reason(pairing.reason), locale=locale)),
         paragraph(t("mentoring.proposal.commitment"), subtle=True),
     ]

@@ -4,6 +4,7 @@ confirmation before erasing (Quebec's Law 25). Texts only; the rules are in stor
 from __future__ import annotations
 
 from cards.common import Element, adaptive_card, heading, paragraph, submit
+from cards.community import role_label
 from cards.i18n import translator
 from storage.privacy import ConsultationFact, PersonalData
 
@@ -39,7 +40,9 @@ def build_my_data_card(data: PersonalData, *, locale: str) -> Element:
     """Sections with counts and what each holds; buttons to export and to erase."""
     t = translator(locale)
     yes, no = t("privacy.yes"), t("privacy.no")
-    roles = sorted({role for member in data.memberships for role in member.roles})
+    roles = sorted(
+        {role_label(role, locale=locale) for member in data.memberships for role in member.roles}
+    )
     body: list[Element] = [
         heading(t("privacy.card.title")),
         paragraph(t("privacy.card.intro"), subtle=True, spacing="None"),
