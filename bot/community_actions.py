@@ -276,6 +276,22 @@ async def show_onboarding_plan(services: Services, turn_context: TurnContext) ->
     await _send_card(turn_context, card)
 
 
+def _entered_number(value: object) -> int | None:
+    """A whole number as typed in an Input.Number ("-3", "9999", "12.0"), to show it back."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if not text.isascii() or len(text) > 12:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
+
+
 async def save_onboarding_plan(
     services: Services, turn_context: TurnContext, value: dict[str, Any]
 ) -> None:
@@ -286,20 +302,23 @@ async def save_onboarding_plan(
         await _say(turn_context, "onboarding.plan.animators_only")
         return
     steps: list[Step] = []
+    entered: list[Step] = []
     for step in onboarding.plan_of(community):
-        day = as_int(value.get(f"day_{step.key}"))
-        if day is None or not 0 <= day <= onboarding.MAX_DAY:
-            t = translator(info.locale)
-            card = build_plan_card(
-                community,
-                onboarding.plan_of(community),
-                locale=info.locale,
-                errors=[t("onboarding.plan.invalid")],
-            )
-            await _send_card(turn_context, card)
-            return
+        raw = value.get(f"day_{step.key}")
+        day = as_int(raw)
         enabled = str(value.get(f"enabled_{step.key}", "true")).lower() != "false"
-        steps.append(Step(step.key, day, enabled))
+        shown = _entered_number(raw)
+        entered.append(Step(step.key, step.day if shown is None else shown, enabled))
+        if day is not None and 0 <= day <= onboarding.MAX_DAY:
+            steps.append(Step(step.key, day, enabled))
+    if len(steps) < len(entered):
+        # Nothing is saved nor adjusted: the form comes back with what was typed, and the range.
+        t = translator(info.locale)
+        card = build_plan_card(
+            community, entered, locale=info.locale, errors=[t("onboarding.plan.invalid")]
+        )
+        await _send_card(turn_context, card)
+        return
     async with transaction(services.sessions) as session:
         fresh = await communities.get_community(session, community_id=community.id or 0)
         assert fresh is not None

@@ -8,7 +8,7 @@ from cards.common import Element, adaptive_card, heading, paragraph, submit
 from cards.community import OnePager, build_one_pager_card, next_meeting_text
 from cards.i18n import translator
 from storage.models import Community
-from storage.onboarding import Step
+from storage.onboarding import MAX_DAY, Step
 
 
 def build_onboarding_step_card(
@@ -137,7 +137,7 @@ def build_plan_card(
                                 "id": f"day_{step.key}",
                                 "label": t("onboarding.plan.day"),
                                 "min": 0,
-                                "max": 365,
+                                "max": MAX_DAY,
                                 "value": step.day,
                             }
                         ],

@@ -416,6 +416,44 @@ async def test_onboarding_plan_is_for_animators_and_validated(
     assert {s["key"]: s["day"] for s in saved}["checkin"] == 45
 
 
+def _plan_inputs(card: dict[str, Any]) -> dict[str, Any]:
+    """The onboarding plan card's inputs, by id, with the value each shows."""
+    found: dict[str, Any] = {}
+
+    def walk(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            if str(item.get("type", "")).startswith("Input."):
+                found[item["id"]] = item.get("value")
+            walk(item.get("items", []))
+            walk(item.get("columns", []))
+
+    walk(card["body"])
+    return found
+
+
+async def test_an_out_of_range_onboarding_day_is_refused_and_the_form_keeps_the_entries(
+    bot_client: Client, connector: FakeConnector
+) -> None:
+    community = await set_up_community(bot_client, connector)
+    animator = Chat(bot_client, connector, ANIMATOR, locale="en-US")
+    plan = {"verb": "onboarding.plan.save", "community_id": community.id}
+    days = {"welcome": 0, "meetings": 3, "mentor_offer": 10, "topics": 14, "checkin": 9999}
+    values = {f"day_{k}": str(v) for k, v in days.items()} | {"enabled_topics": "false"}
+    await animator.click({**plan, **values, "day_meetings": "-3"}, channel=True)
+    card = animator.last_card()
+    assert "Each day must be a whole number from 0 to 365." in card_text(card)
+    # What was typed stays in the form, so it can be corrected rather than typed again.
+    shown = _plan_inputs(card)
+    assert shown["day_checkin"] == 9999
+    assert shown["day_meetings"] == -3
+    assert shown["day_mentor_offer"] == 10
+    assert shown["enabled_topics"] == "false"
+    assert "saved" not in card_text(card).lower()
+    async with bot_client.app[RUNTIME].sessions() as session:
+        stored = (await session.exec(select(Community))).one().settings
+    assert "onboarding_plan" not in stored
+
+
 async def test_the_day_30_check_in_is_stored_and_sent_to_the_animators(
     bot_client: Client, connector: FakeConnector
 ) -> None:
