@@ -25,6 +25,7 @@ import json
 import os
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from botbuilder.core import TurnContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import String, TypeDecorator, delete, update
+from sqlalchemy import DateTime, String, TypeDecorator, delete, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, col, select
@@ -101,6 +102,12 @@ TEAM = "19:team@thread.tacv2"
 # Seeded content the member must never be shown: another person's consultation request.
 CONSULTATION_SUMMARY = "Confidentiel : Mme X., 82 ans, refuse les soins à domicile."
 SECRETS = (CONSULTATION_SUMMARY,)
+# What a turn that failed, or waited in vain for the same person's previous one, says.
+NO_APOLOGY = tuple(
+    translator(language)(key)
+    for language in ("fr-CA", "en-US")
+    for key in ("error.apology", "turn.busy")
+)
 # Placeholders the strategies use; each example resolves them against the running world.
 SERVICE = "@service-url"
 NEW_ID = "@activity-id"
@@ -250,6 +257,62 @@ def sqlite_rows(connection: sqlite3.Connection, *, ignored: frozenset[str]) -> R
         rows = (dict(zip(names, values, strict=True)) for values in cursor.fetchall())
         found[table.name] = {tuple(row[name] for name in key): row for row in rows}
     return found
+
+
+# For comparing a double submit with a single one: what a click did, not when or under which
+# generated key. Tables of delivery and turn machinery are left out, and so are clocks, row ids
+# and keys drawn at random (anonymous ballots and answers are dealt anew at each vote); the
+# outbox counts as what it will say to whom, except a reply to the click itself (its key names
+# the click's activity: a private word to a voter), as each click of a double click is answered.
+NOT_EFFECTS = frozenset(
+    {"bot_state", "processed_activity", "turn_lock", "conversation_ref", "app_secret"}
+)
+NOT_AN_EFFECT: dict[str, frozenset[str]] = {
+    "poll_vote": frozenset({"voter_key"}),
+    "survey_response": frozenset({"respondent_key"}),
+}
+OUTBOX_EFFECT = ("kind", "params", "person_id", "conversation_ref_id")
+
+
+def _is_clock(column: Any) -> bool:
+    kind = column.type.impl if isinstance(column.type, TypeDecorator) else column.type
+    return isinstance(kind, DateTime)
+
+
+def effects(
+    connection: sqlite3.Connection, *, clicks: list[str]
+) -> dict[str, Counter[tuple[Any, ...]]]:
+    """Every table's rows as a multiset of what they say (see NOT_EFFECTS); `clicks` are the
+    activity ids of the clicks, whose own replies are not effects."""
+    found: dict[str, Counter[tuple[Any, ...]]] = {}
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name in NOT_EFFECTS:
+            continue
+        if table.name == "outbox":
+            rows = connection.execute(
+                f"SELECT dedup_key, {', '.join(OUTBOX_EFFECT)} FROM outbox"
+            ).fetchall()
+            found[table.name] = Counter(
+                tuple(row[1:]) for row in rows if not set(clicks) & set(row[0].split(":"))
+            )
+            continue
+        left_out = {"id", *NOT_AN_EFFECT.get(table.name, ())}
+        names = [c.name for c in table.columns if c.name not in left_out and not _is_clock(c)]
+        columns = ", ".join(f'"{name}"' for name in names)
+        found[table.name] = Counter(connection.execute(f'SELECT {columns} FROM "{table.name}"'))
+    return found
+
+
+def effects_differ(
+    once: dict[str, Counter[tuple[Any, ...]]], twice: dict[str, Counter[tuple[Any, ...]]]
+) -> list[str]:
+    """What one did that the other did not, per table."""
+    return [
+        f"{table}: only once {list(once[table] - twice[table])}, "
+        f"only twice {list(twice[table] - once[table])}"
+        for table in once
+        if once[table] != twice[table]
+    ]
 
 
 def postgres_refusals(connection: sqlite3.Connection) -> list[str]:
@@ -447,6 +510,7 @@ class World:
     # hypothesis shrinks to one of those. The activity that broke it is kept for the message.
     first_failure: str | None = None
     last_posted: Json = None
+    activity_ids: list[str] = field(default_factory=list)  # of activities posted, in order
 
     def __repr__(self) -> str:  # failing examples print their arguments: keep this one short
         return f"World(posted={self.posted})"
@@ -487,25 +551,53 @@ class World:
             return [self.resolve_ids(item) for item in value]
         return value
 
+    async def _send(self, data: bytes, content_type: str) -> int:
+        response = await self.client.post(
+            "/api/messages", data=data, headers={"Content-Type": content_type}
+        )
+        await response.read()
+        return response.status
+
     def post_bytes(
         self, data: bytes, content_type: str = "application/json", *, shown: Json = None
     ) -> int:
         self.last_posted = data[:3000] if shown is None else shown
-
-        async def send() -> int:
-            response = await self.client.post(
-                "/api/messages", data=data, headers={"Content-Type": content_type}
-            )
-            await response.read()
-            return response.status
-
         self.posted += 1
-        return self.run(send())
+        return self.run(self._send(data, content_type))
+
+    def _body(self, activity: Json) -> tuple[Json, bytes]:
+        resolved = self.resolve(activity)
+        if isinstance(resolved, dict) and isinstance(resolved.get("id"), str):
+            self.activity_ids.append(resolved["id"])
+        return resolved, json.dumps(resolved, ensure_ascii=False).encode("utf-8", "replace")
 
     def post(self, activity: Json) -> int:
-        resolved = self.resolve(activity)
-        body = json.dumps(resolved, ensure_ascii=False).encode("utf-8", "replace")
+        resolved, body = self._body(activity)
         return self.post_bytes(body, shown=resolved)
+
+    def post_at_once(self, activity: Json, times: int = 2) -> list[int]:
+        """The same click `times` times at once (a double click: each its own activity id)."""
+        bodies = [self._body(activity) for _ in range(times)]
+        self.last_posted = bodies[0][0]
+        self.posted += times
+
+        async def together() -> list[int]:
+            sends = (self._send(body, "application/json") for _shown, body in bodies)
+            return list(await asyncio.gather(*sends))
+
+        return self.run(together())
+
+    def copy_database(self) -> sqlite3.Connection:
+        assert self.database is not None
+        copy = sqlite3.connect(":memory:")
+        self.database.backup(copy)
+        return copy
+
+    def restore_database(self, copy: sqlite3.Connection) -> None:
+        """Back to the copy, under the idle bot (its connections see the file change)."""
+        assert self.database is not None
+        copy.backup(self.database)
+        copy.close()
 
     async def forget_onboarding(self, person_id: int) -> None:
         async with transaction(self.client.app[RUNTIME].sessions) as session:
@@ -679,6 +771,13 @@ async def _seed(client: Client, connector: FakeConnector) -> dict[str, list[int]
         confirmed = await factories.meeting(session, fresh, starts_at=now - timedelta(days=30))
         confirmed.attendance_confirmed_at = now - timedelta(days=29)
         meetings = [upcoming, past, cancelled, confirmed]
+        # The upcoming meeting's agenda card is in the channel: answers update it (outbox).
+        channel = (
+            await session.exec(
+                select(ConversationRef).where(col(ConversationRef.conversation_id) == CHANNEL)
+            )
+        ).one()
+        upcoming.conversation_ref_id, upcoming.activity_id = channel.id, "agenda-card"
         session.add_all(meetings)
         await session.flush()
         for position, title in enumerate(("Accueil", "Volet formatif", "Fin")):
@@ -1033,7 +1132,10 @@ FORMS: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
             KeyRef("status_", draw(st.one_of(st.just(topic), ref("topic")))): draw(status_value),
         }
     )(draw(ref("topic"))),
-    "topics.vote": lambda draw: {"topic_id": draw(an_id("topic"))},
+    "topics.vote": lambda draw: {
+        "topic_id": draw(an_id("topic")),
+        "support": draw(st.one_of(st.booleans(), junk_scalar)),
+    },
     "topics.show": lambda draw: {"community_id": draw(an_id("community"))},
     "topics.propose": lambda draw: {"community_id": draw(an_id("community"))},
     "polls.close": lambda draw: {"poll_id": draw(an_id("poll"))},
@@ -1230,6 +1332,52 @@ def card_click(draw: st.DrawFn) -> dict[str, Json]:
     activity = member_message(None, scope=scope, value=draw(card_value()))
     activity["locale"] = draw(st.one_of(st.just("fr-CA"), st.just("en-US"), locale))
     return activity
+
+
+def seeded(kind: str) -> st.SearchStrategy[Ref]:
+    return st.builds(Ref, st.just(kind), st.integers(0, 7))
+
+
+THE_COMMUNITY = Ref("community", 0)
+# Card actions the member may well perform on the seeded world, with ids that point into it: a
+# double submit is worth trying where a single click changes something.
+EFFECTIVE: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
+    "meeting.rsvp": lambda draw: {
+        "meeting_id": draw(seeded("meeting")),
+        "answer": draw(st.sampled_from(["yes", "no", "maybe"])),
+    },
+    "topics.vote": lambda draw: {"topic_id": draw(seeded("topic")), "support": draw(st.booleans())},
+    "polls.vote": lambda draw: {
+        "poll_id": draw(seeded("poll")),
+        "choice": draw(st.sampled_from(["0", "1", "0,1"])),
+    },
+    "mentor.request": lambda draw: {"community_id": THE_COMMUNITY},
+    "mentoring.withdraw": lambda draw: {"request_id": draw(seeded("mentor_request"))},
+    "mentoring.end": lambda draw: {"pairing_id": draw(seeded("pairing"))},
+    "mentoring.volunteer": lambda draw: {
+        "community_id": THE_COMMUNITY,
+        "capacity": draw(st.integers(0, 4)),
+    },
+    "onboarding.checkin": lambda draw: {
+        "community_id": THE_COMMUNITY,
+        "rating": draw(st.integers(1, 5)),
+        "comment": draw(st.sampled_from(["", "Merci pour l’accueil"])),
+    },
+    "consultation.volunteer": lambda draw: {
+        "community_id": THE_COMMUNITY,
+        "expertise": draw(
+            st.sampled_from([["intervention"], ["ethical_dilemma", "orientation"], []])
+        ),
+    },
+    "community.leave": lambda draw: {"community_id": THE_COMMUNITY},
+}
+
+
+@st.composite
+def effective_click(draw: st.DrawFn) -> dict[str, Json]:
+    verb = draw(st.sampled_from(sorted(EFFECTIVE)))
+    scope = draw(st.sampled_from(["personal", "channel"]))
+    return member_message(None, scope=scope, value={**EFFECTIVE[verb](draw), "verb": verb})
 
 
 # What starts a topic proposal in a channel; it goes on in the member's 1:1 chat.
@@ -1542,6 +1690,35 @@ def test_proposals_begun_in_a_channel_go_on_in_private(
         world.check(world.post(activity))
 
 
+@settings(FUZZ, max_examples=examples(150))
+@given(
+    activity=st.one_of(effective_click(), effective_click(), card_click()),
+    outside_dialogs=st.booleans(),
+)
+def test_a_card_action_posted_twice_at_once_acts_once(
+    world: World, activity: dict[str, Json], outside_dialogs: bool
+) -> None:
+    """A double click: the same card action twice at once ends where it ends once, with no 5xx
+    and no apology (the second click is told what happened, or changes nothing). "Once" is
+    measured on the same world, then the database goes back to before it for the double."""
+    if world.database is None:
+        pytest.skip("compares with a copy of the SQLite file taken before the click")
+    if outside_dialogs:
+        world.run(world.forget_dialogs())
+    before = world.copy_database()
+    world.check(world.post(activity))
+    once = effects(world.database, clicks=world.activity_ids[-1:])
+    world.restore_database(before)
+    seen = len(world.connector.received)
+    statuses = world.post_at_once(activity)
+    said = [json.dumps(r.body, ensure_ascii=False) for r in world.connector.received[seen:]]
+    world.check(max(statuses))
+    sorry = [text for text in said for apology in NO_APOLOGY if apology in text]
+    assert not sorry, sorry
+    doubled = effects_differ(once, effects(world.database, clicks=world.activity_ids[-2:]))
+    assert not doubled, "\n".join(doubled)
+
+
 @settings(FUZZ, max_examples=examples(400))
 @given(body=json_value)
 def test_arbitrary_json_bodies_never_fail_the_server(world: World, body: Json) -> None:
@@ -1614,6 +1791,33 @@ def test_the_run_left_the_seeded_world_as_it_was(world: World) -> None:
     finally:
         world.run(reopen())
     world.check(201)
+
+
+def test_the_double_submit_property_sees_a_doubled_effect(world: World) -> None:
+    """A positive control for the property above: one more card update queued is a
+    difference; a fresh clock, or a reply to one of the clicks, is not."""
+    if world.database is None:
+        pytest.skip("reads the SQLite file")
+    before = world.copy_database()
+    once = effects(world.database, clicks=[])
+    world.database.execute(
+        "INSERT INTO outbox (dedup_key, kind, params, status, not_before, attempts, created_at)"
+        " VALUES ('agenda_card:x', 'agenda_card', '{}', 'pending', '2027-01-01', 0, '2027-01-01')"
+    )
+    world.database.execute(
+        "INSERT INTO outbox (dedup_key, kind, params, status, not_before, attempts, created_at)"
+        " VALUES ('poll:1:notice:click-1:to:5', 'notice', '{}', 'pending', '2027-01-01', 0,"
+        " '2027-01-01')"
+    )
+    world.database.execute("UPDATE person SET last_seen_at = '2030-01-01'")
+    world.database.commit()
+    try:
+        assert effects_differ(once, effects(world.database, clicks=["click-1"])) == [
+            "outbox: only once [], only twice [('agenda_card', '{}', None, None)]"
+        ]
+    finally:
+        world.restore_database(before)
+    assert not effects_differ(once, effects(world.database, clicks=[]))
 
 
 def test_the_judge_lets_a_mentee_end_their_proposal_not_accept_it(world: World) -> None:
