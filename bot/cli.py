@@ -48,6 +48,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     port = args.port or settings.port
     host = args.host or settings.host
+    settings = settings.served_on(host=host, port=port)
     app = create_app(settings)  # refuses a configuration it cannot run before touching the DB
     if current_revision(settings.database_url) != head_revision():
         if not is_sqlite(settings.database_url):

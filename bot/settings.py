@@ -111,8 +111,12 @@ class Settings(BaseSettings):
     secret_key_file: Path = Field(
         Path("var/secret.key"), validation_alias="CARREFOUR_SECRET_KEY_FILE"
     )
-    # Public base URL of the bot (for links to its own files: attestations, exports).
-    public_url: str = Field("http://localhost:3978", validation_alias="CARREFOUR_PUBLIC_URL")
+    # Public base URL of the bot (for links to its own files: attestations, exports). Unset,
+    # it is this machine at the port served, so development links lead to the running bot.
+    public_url: str = Field(
+        default_factory=lambda data: local_public_url(data["port"]),
+        validation_alias="CARREFOUR_PUBLIC_URL",
+    )
     # Attestations de présence: continuing-education units per hour (0.1 UEC = 1 h in the
     # network) and how long a signed link to a certificate stays valid.
     uec_per_hour: Decimal = Field(
@@ -211,6 +215,14 @@ class Settings(BaseSettings):
             raise ValueError("; ".join(problems))
         return self
 
+    def served_on(self, *, host: str, port: int) -> Self:
+        """These settings for the address actually served (`carrefour serve --port`): links
+        follow the port unless CARREFOUR_PUBLIC_URL says where the bot is reached."""
+        update: dict[str, object] = {"host": host, "port": port}
+        if "public_url" not in self.model_fields_set:
+            update["public_url"] = local_public_url(port)
+        return self.model_copy(update=update)
+
     @property
     def auth_enabled(self) -> bool:
         return bool(self.app_id)
@@ -219,6 +231,10 @@ class Settings(BaseSettings):
         """The key every keyed hash and signed link is derived from (storage/secrets.py)."""
         secret = self.secret_key.get_secret_value() if self.secret_key else None
         return load_master_key(configured=secret, key_file=self.secret_key_file)
+
+
+def local_public_url(port: int) -> str:
+    return f"http://localhost:{port}"
 
 
 def _local_url(url: str) -> bool:

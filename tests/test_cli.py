@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -97,3 +99,48 @@ def test_serve_names_settings_that_cannot_work_on_one_line(tmp_path: Path) -> No
     assert "client-secret" not in result.stderr
     assert str(tmp_path) not in result.stderr
     assert not (tmp_path / "c.db").exists()
+
+
+def _served_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str, **env: str
+) -> tuple[Settings, str]:
+    """Run `carrefour serve <args>` up to the point it would listen; the app's settings and
+    a signed link as the app makes them."""
+    from aiohttp import web
+
+    from bot import cli
+    from bot.app import SETTINGS
+    from bot.links import public_link
+    from tests.conftest import make_settings
+
+    served: list[web.Application] = []
+    monkeypatch.setattr(web, "run_app", lambda app, **_: served.append(app))
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/serve.db", **env)
+    assert cli._serve(settings, cli.build_parser().parse_args(["serve", *args])) == 0
+    [app] = served
+    return app[SETTINGS], public_link(app[SETTINGS], "/attestations/x")
+
+
+def test_links_follow_the_served_port_when_no_public_url_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CARREFOUR_PUBLIC_URL", raising=False)
+    settings, link = _served_settings(tmp_path, monkeypatch, "--port", "4100")
+    assert settings.port == 4100
+    assert link == "http://localhost:4100/attestations/x"
+    # The port from the environment counts the same way.
+    settings, link = _served_settings(tmp_path, monkeypatch, CARREFOUR_PORT="4200")
+    assert link == "http://localhost:4200/attestations/x"
+
+
+def test_a_set_public_url_is_kept_whatever_the_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _settings, link = _served_settings(
+        tmp_path,
+        monkeypatch,
+        "--port",
+        "4100",
+        CARREFOUR_PUBLIC_URL="https://carrefour.example.org",
+    )
+    assert link == "https://carrefour.example.org/attestations/x"
