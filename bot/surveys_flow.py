@@ -386,7 +386,7 @@ async def _needs_preview(turn: FeatureTurn, community_id: int | None) -> None:
             community,
             topic_choices=choices,
             invitees=len(invitees),
-            closes_at=now + surveys.NEEDS_DURATION,
+            closes_at=surveys.needs_closing(now, tz=turn.info.timezone),
             locale=turn.info.locale,
             tz=turn.info.timezone,
         )
@@ -472,7 +472,11 @@ async def _needs_start(turn: FeatureTurn, value: dict[str, Any], _settings: Sett
     try:
         async with transaction(turn.sessions) as session:
             survey, invited = await surveys.open_needs_survey(
-                session, community_id=community_id, by_person_id=turn.info.person_id, now=now
+                session,
+                community_id=community_id,
+                by_person_id=turn.info.person_id,
+                now=now,
+                tz=turn.info.timezone,
             )
             assert survey.id is not None
             for person_id in invited:

@@ -31,8 +31,9 @@ import logging
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Select,
@@ -102,6 +103,8 @@ BANDS = ((1, 2), (3, 3), (4, 5))
 DEFAULT_DELAY = timedelta(hours=1)
 DEFAULT_DURATION = timedelta(days=7)
 NEEDS_DURATION = timedelta(days=14)
+# A needs survey stays open to the evening of its last day, not to the minute it was launched.
+DAY_END = time(23, 59)
 REMINDER_AFTER = timedelta(days=3)
 # After downtime, meetings that ended longer ago than this get no survey: memories fade, and a
 # first deployment does not survey a year of past meetings.
@@ -399,16 +402,26 @@ async def consenting_members(session: AsyncSession, *, community_id: int) -> lis
     return [int(person_id) for person_id in rows.scalars()]
 
 
+def needs_closing(now: datetime, *, tz: str, duration: timedelta = NEEDS_DURATION) -> datetime:
+    """When a needs survey launched `now` closes: 23 h 59, in the community's time zone, on
+    the day `duration` after."""
+    zone = ZoneInfo(tz)
+    last_day = (now + duration).astimezone(zone).date()
+    return datetime.combine(last_day, DAY_END, tzinfo=zone).astimezone(now.tzinfo)
+
+
 async def open_needs_survey(
     session: AsyncSession,
     *,
     community_id: int,
     by_person_id: int,
     now: datetime,
+    tz: str,
     duration: timedelta = NEEDS_DURATION,
 ) -> tuple[Survey, list[int]]:
     """Open a needs survey (animators only; one open at a time) and invite every consenting
-    member. Returns the survey and who was invited."""
+    member; it closes at the end of its last day in `tz`. Returns the survey and who was
+    invited."""
     # FOR UPDATE on the community serialises two animators launching at the same moment on
     # PostgreSQL; SQLite has a single writer anyway.
     community = (
@@ -428,7 +441,7 @@ async def open_needs_survey(
         meeting_id=None,
         kind=SurveyKind.NEEDS,
         opens_at=now,
-        closes_at=now + duration,
+        closes_at=needs_closing(now, tz=tz, duration=duration),
         created_by_id=by_person_id,
         topic_choices=await bank_choices(session, community_id=community_id),
         created_at=now,

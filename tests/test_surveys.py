@@ -9,8 +9,9 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from botbuilder.core import TurnContext
@@ -453,20 +454,26 @@ async def test_a_needs_survey_and_its_suggestions_turned_into_topics(
     async with transaction(sessions) as session:
         with pytest.raises(NotAllowed):
             await surveys.open_needs_survey(
-                session, community_id=_id(s.where), by_person_id=_id(s.members[0]), now=now
+                session, community_id=_id(s.where), by_person_id=_id(s.members[0]), now=now, tz=TZ
             )
     async with transaction(sessions) as session:
         survey, invited = await surveys.open_needs_survey(
-            session, community_id=_id(s.where), by_person_id=_id(s.animator), now=now
+            session, community_id=_id(s.where), by_person_id=_id(s.animator), now=now, tz=TZ
         )
     # Still-open topics, shortlisted first; every consenting active member (animator too).
     assert survey.topic_choices == ["Soins de plaies", "Le deuil blanc"]
     assert sorted(invited) == sorted(_id(p) for p in [s.animator, *s.members, s.declined])
-    assert survey.closes_at == now + timedelta(days=14)
+    closes = survey.closes_at.replace(tzinfo=survey.closes_at.tzinfo or UTC).astimezone(
+        ZoneInfo(TZ)
+    )
+    assert (closes.date(), closes.time()) == (
+        (now + timedelta(days=14)).astimezone(ZoneInfo(TZ)).date(),
+        time(23, 59),
+    )
     async with transaction(sessions) as session:
         with pytest.raises(AlreadyOpen):
             await surveys.open_needs_survey(
-                session, community_id=_id(s.where), by_person_id=_id(s.animator), now=now
+                session, community_id=_id(s.where), by_person_id=_id(s.animator), now=now, tz=TZ
             )
 
     later = now + timedelta(hours=1)
@@ -1030,6 +1037,22 @@ async def test_the_dialog_in_french(
     _assert_logs_say_nothing_of(debug_logs, lea, "Le partage de cas")
 
 
+async def test_a_needs_survey_closes_at_the_end_of_its_last_day(sessions: SessionFactory) -> None:
+    s = await scene(sessions, members=2)
+    # Launched at 04 h 04 in Montréal (daylight time): it stays open until that day's evening,
+    # 14 days later, not until 04 h 04.
+    bot = Bot(sessions, now=datetime(2026, 6, 1, 8, 4, tzinfo=UTC))
+    (preview,) = await bot.needs(s.animator)
+    assert "15 juin 2026 à 23 h 59" in json.dumps(_card(preview), ensure_ascii=False)
+    (start,) = card_actions(_card(preview))
+    (started,) = await bot.click(s.animator, start["data"])
+    assert "23 h 59" in started.text
+    assert "4 h 04" not in started.text
+    survey = await the_survey(sessions)
+    closes = survey.closes_at.replace(tzinfo=survey.closes_at.tzinfo or UTC)
+    assert closes.astimezone(ZoneInfo(TZ)) == datetime(2026, 6, 15, 23, 59, tzinfo=ZoneInfo(TZ))
+
+
 async def test_the_dialog_in_english_for_a_needs_survey_among_two(sessions: SessionFactory) -> None:
     s = await scene(sessions, members=1)
     await open_due_surveys(sessions=sessions, now=OPENED, wake=lambda: None)
@@ -1038,7 +1061,7 @@ async def test_the_dialog_in_english_for_a_needs_survey_among_two(sessions: Sess
             session.add(Topic(community_id=_id(s.where), title=title))
     async with transaction(sessions) as session:
         needs, _ = await surveys.open_needs_survey(
-            session, community_id=_id(s.where), by_person_id=_id(s.animator), now=OPENED
+            session, community_id=_id(s.where), by_person_id=_id(s.animator), now=OPENED, tz=TZ
         )
     chat = Dialog(sessions, s.members[0], locale="en-US")
     (which,) = await chat.say("answer the survey")
