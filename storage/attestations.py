@@ -7,7 +7,6 @@ of local days (both included) in the community's time zone.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -17,6 +16,7 @@ from sqlalchemy import Select, select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.collation import name_key
 from storage.models import (
     Attendance,
     Community,
@@ -261,13 +261,7 @@ async def attendance_summaries(
         for (pid, cid), (count, minutes) in grouped.items()
         if pid in people and cid in places
     ]
-    return sorted(found, key=lambda s: (_collation(s.community_name), _collation(s.person_name)))
-
-
-def _collation(text: str) -> str:
-    """Alphabetical order as people expect it: « Émilie » before « Léa »."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return sorted(found, key=lambda s: (name_key(s.community_name), name_key(s.person_name)))
 
 
 async def latest_ended_meeting(

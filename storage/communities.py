@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.collation import name_key
 from storage.models import (
     Community,
     Meeting,
@@ -258,10 +259,10 @@ async def people_with_role(
         .join(Membership, col(Membership.person_id) == col(Person.id))
         .where(Membership.community_id == community_id)
         .where(col(Membership.left_at).is_(None))
-        .order_by(col(Person.name))
     )
     wanted = {role.value for role in roles}
-    return [person for person, m in rows.all() if wanted & set(m.roles)]
+    found = [person for person, m in rows.all() if wanted & set(m.roles)]
+    return sorted(found, key=lambda person: (name_key(person.name), person.id or 0))
 
 
 async def change_role(

@@ -11,6 +11,7 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.collation import name_key
 from storage.communities import NotAllowed, has_role
 from storage.communities import membership as communities_membership
 from storage.models import (
@@ -533,10 +534,10 @@ async def attendance_roster(
             )
             .where(col(Membership.community_id) == meeting.community_id)
             .where(col(Membership.left_at).is_(None))
-            .order_by(col(Person.name))
         )
     ).all()
-    return [(person, RsvpAnswer(answer) if answer else None) for person, answer in rows]
+    roster = [(person, RsvpAnswer(answer) if answer else None) for person, answer in rows]
+    return sorted(roster, key=lambda row: (name_key(row[0].name), row[0].id or 0))
 
 
 async def attendees(session: AsyncSession, *, meeting_id: int) -> list[Attendance]:

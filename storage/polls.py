@@ -28,6 +28,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.anonymity import deal_anew
+from storage.collation import name_key
 from storage.communities import NotAllowed, has_role, membership
 from storage.models import (
     Community,
@@ -354,7 +355,8 @@ async def results(session: AsyncSession, *, poll_id: int) -> PollResults:
         for index, name in named.all():
             if 0 <= int(index) < len(per_option):
                 per_option[int(index)].append(name)
-        names = tuple(tuple(people) for people in per_option)
+        # Sorted here: the database compares code points (« Émilie » after « Sarah »).
+        names = tuple(tuple(sorted(people, key=name_key)) for people in per_option)
     return PollResults(poll=poll, counts=tuple(counts), voters=int(voters), names=names, k=k)
 
 
