@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.attestations_flow import ATTESTATION_RENDERERS, attestation_pdf
 from bot.attestations_flow import ROUTE as ATTESTATION_ROUTE
+from bot.claims import TurnClaims
 from bot.connectors import ReusingBotFrameworkAuthentication
 from bot.consultations_flow import CONSULTATION_RENDERERS
 from bot.deliveries import RENDERERS
@@ -36,6 +37,7 @@ from bot.mentoring_flow import MENTORING_RENDERERS
 from bot.polls_flow import POLL_RENDERERS
 from bot.privacy_flow import ROUTE as PRIVACY_ROUTE
 from bot.privacy_flow import export_json
+from bot.replies import RepliesAdapter
 from bot.scheduler import Jobs, build_scheduler
 from bot.settings import Settings, check_runnable
 from bot.surveys_flow import SURVEY_RENDERERS
@@ -145,11 +147,12 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     private_state = SqlPrivateConversationState(storage)
     user_state = UserState(storage)
     auth = ReusingBotFrameworkAuthentication(_AuthConfiguration(settings))
-    adapter = CloudAdapter(auth)
+    adapter = RepliesAdapter(auth)
     adapter.on_turn_error = _apology_handler(private_state, settings)
     dispatcher = Dispatcher(
         settings=settings, sessions=sessions, adapter=adapter, renderers=ALL_RENDERERS
     )
+    claims = TurnClaims(settings=settings, sessions=sessions)
     bot = CarrefourBot(
         settings=settings,
         sessions=sessions,
@@ -158,12 +161,15 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         private_state=private_state,
         user_state=user_state,
         wake=dispatcher.wake,
+        claims=claims,
     )
     jobs = Jobs(settings=settings, sessions=sessions, wake_dispatcher=dispatcher.wake)
     app[RUNTIME] = Runtime(
         settings, engine, sessions, storage, auth, adapter, bot, dispatcher, jobs
     )
     scheduler = build_scheduler(jobs, settings) if settings.scheduler_enabled else None
+    # Renews the leases of turns that run long, so no replica takes them over meanwhile.
+    heartbeat = asyncio.create_task(claims.run(), name="turn-heartbeat")
     delivering: asyncio.Task[None] | None = None
     if scheduler is not None:
         delivering = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
@@ -180,6 +186,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
                 await asyncio.wait_for(delivering, timeout=10)
             except TimeoutError:
                 delivering.cancel()
+        heartbeat.cancel()
         await engine.dispose()
 
 

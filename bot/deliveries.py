@@ -46,6 +46,19 @@ async def render_notice(context: RenderContext) -> Activity | None:
     return MessageFactory.text(translator(context.locale)(key, **values))
 
 
+# A reply of an incoming turn that Teams kept refusing (bot/replies.py), as it was rendered
+# then: params {"activity": the activity's JSON, without where it goes}.
+REPLY_KIND = "reply"
+
+
+async def render_reply(context: RenderContext) -> Activity | None:
+    content = context.message.params.get("activity")
+    if not isinstance(content, dict):
+        raise ValueError("a reply needs its activity")
+    activity: Activity = Activity().deserialize(content)
+    return activity
+
+
 async def render_meeting_reminder(context: RenderContext) -> Activity | None:
     params = context.message.params
     async with context.sessions() as session:
@@ -107,6 +120,7 @@ async def render_onboarding_step(context: RenderContext) -> Activity | None:
 
 RENDERERS: dict[str, Renderer] = {
     "notice": render_notice,
+    REPLY_KIND: render_reply,
     "meeting_reminder": render_meeting_reminder,
     "onboarding_step": render_onboarding_step,
 }

@@ -66,13 +66,13 @@ class Undeliverable(Exception):
     """Nothing to send to (no conversation, no way to create one)."""
 
 
-def _status_of(error: BaseException) -> int | None:
+def status_of(error: BaseException) -> int | None:
     response = getattr(error, "response", None)
     status = getattr(response, "status_code", None) or getattr(response, "status", None)
     return int(status) if isinstance(status, int) else None
 
 
-def _retry_after(error: BaseException) -> float | None:
+def retry_after_seconds(error: BaseException) -> float | None:
     response = getattr(error, "response", None)
     headers: Mapping[str, str] | None = getattr(response, "headers", None)
     value = headers.get("Retry-After") if headers is not None else None
@@ -388,7 +388,7 @@ class Dispatcher:
     # -- failures --------------------------------------------------------------------------------
 
     async def _handle_send_error(self, message: outbox.Claimed, error: BaseException) -> None:
-        status = _status_of(error)
+        status = status_of(error)
         if status in GONE_STATUSES:
             await self._give_up(message, OutboxStatus.UNDELIVERABLE, f"HTTP {status}")
             return
@@ -397,7 +397,7 @@ class Dispatcher:
             return
         # The row waits at least Retry-After; other rows for the same conversation that meet
         # a 429 get their own Retry-After the same way.
-        retry_after = _retry_after(error)
+        retry_after = retry_after_seconds(error)
         reason = f"HTTP {status}" if status is not None else type(error).__name__
         await self._retry(message, error=reason, retry_after=retry_after)
 

@@ -7,7 +7,9 @@ resolve the language · route (card action, active dialog, command, help) · sav
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -36,18 +38,21 @@ from bot import (
 )
 from bot import community_actions as actions
 from bot import mentoring_flow as mentoring
+from bot.claims import NotAdmitted, TurnClaims, TurnKeys
 from bot.commands import Command, Parsed, language_argument, parse, volunteer_capacity
 from bot.community_actions import Services
 from bot.mentions import mentions_recipient, strip_mentions
+from bot.replies import REPLIES_KEY, Replies, reply_prefix
 from bot.settings import Settings
 from bot.tenancy import refuse_other_tenant
 from bot.turns import as_int
 from cards.consultations import VERBS as CONSULTATION_VERBS
 from cards.help import build_help_card
-from cards.i18n import normalize_locale, translator
+from cards.i18n import LANGUAGES, normalize_locale, translator
 from cards.mentoring import VERBS as MENTORING_VERBS
 from cards.polls import VERBS as POLL_VERBS
 from cards.topics import VERBS as TOPIC_VERBS
+from dialogs.base import simplify
 from dialogs.consultation_dialog import ConsultationDialog
 from dialogs.context import TURN_INFO_KEY, TurnInfo
 from dialogs.join_dialog import JoinDialog
@@ -56,6 +61,7 @@ from dialogs.propose_topic_dialog import ProposeTopicDialog
 from dialogs.setup_dialog import SetupDialog
 from dialogs.survey_dialog import SurveyDialog
 from storage import activities, communities, people
+from storage.activities import Admission
 from storage.db import SessionFactory, engine_of
 from storage.models import ConversationScope
 from storage.state_store import SqlPrivateConversationState, Stored, read_encoded_in
@@ -95,6 +101,15 @@ GLOBAL_VERBS = frozenset(
 )
 
 
+# The confirmation button (catalog key) of each form whose last step sends something.
+FORM_CONFIRMATIONS = {
+    JoinDialog.ID: "join.confirm",
+    ProposeTopicDialog.ID: "topics.propose.confirm",
+    ConsultationDialog.ID: "consultation.request.send",
+    SurveyDialog.ID: "surveys.dialog.confirm",
+}
+
+
 # The longest answer a prompt accepts is a consultation summary, 4,000 characters.
 MAX_TEXT_CHARS = 5_000
 
@@ -123,15 +138,24 @@ def _tenant_id(activity: Activity) -> str | None:
     )
 
 
-def _activity_claim_key(activity: Activity) -> str | None:
-    """How a re-delivery is recognised; None when the activity carries no id, or is an invoke
-    (answered in the HTTP response and refused without effect: a re-delivery needs its answer
-    again, where an ignored one would get the SDK's 501)."""
+def _turn_keys(activity: Activity) -> TurnKeys:
+    """How a re-delivery is recognised, and whose turns wait for one another. Neither for an
+    invoke (answered in the HTTP response and refused without effect: a re-delivery needs its
+    answer again, where an ignored one would get the SDK's 501); no activity key without an
+    activity id."""
     conversation_id = getattr(activity.conversation, "id", None)
-    if not activity.id or not conversation_id or activity.type == ActivityTypes.invoke:
-        return None
-    return activities.activity_key(
-        conversation_id=str(conversation_id), activity_id=str(activity.id)
+    sender_id = getattr(activity.from_property, "id", None)
+    if not conversation_id or activity.type == ActivityTypes.invoke:
+        return TurnKeys(activity=None, turn=None)
+    return TurnKeys(
+        activity=activities.activity_key(
+            conversation_id=str(conversation_id), activity_id=str(activity.id)
+        )
+        if activity.id
+        else None,
+        turn=activities.turn_key(conversation_id=str(conversation_id), sender_id=str(sender_id))
+        if sender_id
+        else None,
     )
 
 
@@ -146,15 +170,20 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         private_state: SqlPrivateConversationState,
         user_state: UserState,
         wake: Callable[[], None],
+        claims: TurnClaims,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
+        self._claims = claims
         self._states = (conversation_state, private_state, user_state)
         self._private_state = private_state
         self._conversations = people.RecentConversations()
         # Dialog state is per person and conversation: in a channel, two people can each be in
         # their own dialog without answering each other's questions.
         self._dialogs = DialogSet(private_state.create_property("DialogState"))
+        # The form (dialog id) this person last sent here: a second click on its confirmation
+        # button is then told so, rather than shown the help.
+        self._last_form = private_state.create_property("LastForm")
         self._dialogs.add(LanguageDialog(sessions))
         self._dialogs.add(SetupDialog(sessions))
         self._dialogs.add(JoinDialog(sessions, wake))
@@ -176,20 +205,51 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
-        claim = _activity_claim_key(activity)
-        info = await self._begin(turn_context, claim)
-        if info is None:
-            logger.info("activity already processed; ignoring the re-delivery")
+        # Teams waits 15 s for a turn: waiting for the turn ahead and retrying throttled
+        # replies both come out of this budget.
+        deadline = time.monotonic() + self._settings.turn_budget_seconds
+        keys = _turn_keys(activity)
+        turn_context.turn_state[REPLIES_KEY] = Replies(
+            sessions=self._sessions,
+            conversation_id=str(getattr(activity.conversation, "id", None) or ""),
+            prefix=reply_prefix(keys.activity),
+            deadline=deadline,
+            wake=self.services.wake,
+        )
+        async with self._claims.queued(keys, deadline) as first_in_line:
+            admission = (
+                await self._claims.admit(
+                    keys, lambda now: self._begin(turn_context, keys, now), deadline
+                )
+                if first_in_line
+                else Admission.LOCKED
+            )
+            if admission is not Admission.TAKEN:
+                await self._not_admitted(turn_context, keys, admission)
+                return
+            try:
+                await super().on_turn(turn_context)
+                await self._save_state(turn_context)
+            except BaseException:
+                # Let Teams' retry of this activity through: the turn did not complete.
+                await self._claims.release(keys)
+                raise
+            await self._claims.finish(keys)
+
+    async def _not_admitted(
+        self, turn_context: TurnContext, keys: TurnKeys, admission: Admission
+    ) -> None:
+        if admission is not Admission.LOCKED or self._claims.running_here(keys.activity):
+            # Done, or its first delivery still runs (here or on a live replica) and answers.
+            logger.info("activity already processed or in progress; ignoring the re-delivery")
             return
-        try:
-            turn_context.turn_state[TURN_INFO_KEY] = info
-            await super().on_turn(turn_context)
-            await self._save_state(turn_context)
-        except BaseException:
-            # Let Teams' retry of this activity through: the turn did not complete.
-            if claim:
-                await activities.release_activity(self._sessions, key=claim)
-            raise
+        # The same person's previous turn (here or on another replica) still runs past the
+        # budget: say so rather than run both at once (both would answer one question).
+        logger.warning("a turn waited for the same person's previous turn in vain")
+        locale = normalize_locale(
+            turn_context.activity.locale, default=self._settings.default_locale
+        )
+        await turn_context.send_activity(translator(locale)("turn.busy"))
 
     def _dialog_state_key(self, turn_context: TurnContext) -> str | None:
         """The dialog state's key when this turn may need it (messages reach dialogs)."""
@@ -205,10 +265,11 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         for state in self._states:
             await state.save_changes(turn_context)
 
-    async def _begin(self, turn_context: TurnContext, claim: str | None) -> TurnInfo | None:
-        """The turn's first transaction: claim the activity (None for a re-delivery), upsert
-        the Person and ConversationRef, read the dialog state, resolve the language. One
-        transaction, so one connection checkout and one commit where there were four."""
+    async def _begin(self, turn_context: TurnContext, keys: TurnKeys, now: datetime) -> None:
+        """The turn's first transaction: claim the activity and the sender's turn (NotAdmitted
+        when either is held: the transaction rolls back), upsert the Person and
+        ConversationRef, read the dialog state, resolve the language into the turn's TurnInfo.
+        One transaction, so one connection checkout and one commit where there were four."""
         activity = turn_context.activity
         sender: ChannelAccount | None = activity.from_property
         scope = _scope(activity)
@@ -222,8 +283,16 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         # A Core connection rather than an ORM session: these are plain statements, and the
         # session's bookkeeping costs more than they do.
         async with engine_of(self._sessions).begin() as connection:
-            if claim is not None and not await activities.claim_in(connection, key=claim):
-                return None
+            admission = await activities.admit_in(
+                connection,
+                activity=keys.activity,
+                turn=keys.turn,
+                owner=self._claims.owner,
+                now=now,
+                lease=self._claims.lease,
+            )
+            if admission is not Admission.TAKEN:
+                raise NotAdmitted(admission)
             if sender is not None and sender.id:
                 person = await people.record_participant(
                     connection,
@@ -250,7 +319,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         locale = normalize_locale(
             preferred or activity.locale, default=self._settings.default_locale
         )
-        return TurnInfo(
+        turn_context.turn_state[TURN_INFO_KEY] = TurnInfo(
             person_id=person_id,
             locale=locale,
             timezone=self._settings.timezone,
@@ -282,13 +351,36 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             return  # before dialogs too: a form's values reach them
         dialog_context = await self._dialogs.create_context(turn_context)
         if dialog_context.active_dialog is not None and verb not in GLOBAL_VERBS:
+            form = dialog_context.active_dialog.id
             result = await dialog_context.continue_dialog()
+            if (
+                result.status == DialogTurnStatus.Complete
+                and result.result is not None
+                and form in FORM_CONFIRMATIONS
+            ):
+                await self._last_form.set(turn_context, form)
             if result.status != DialogTurnStatus.Empty:
                 return
+        elif dialog_context.active_dialog is None and await self._confirmed_again(turn_context):
+            return
         if value is not None and not activity.text:
             await self._on_card_action(turn_context, verb, value)
             return
         await self._on_command(turn_context, parse(activity.text))
+
+    async def _confirmed_again(self, turn_context: TurnContext) -> bool:
+        """A click on the confirmation button of the form this person last sent, with no
+        dialog waiting (a double click: the first click sent it): say so."""
+        text = turn_context.activity.text
+        form = await self._last_form.get(turn_context) if isinstance(text, str) else None
+        key = FORM_CONFIRMATIONS.get(form) if isinstance(form, str) else None
+        if key is None or simplify(text) not in {
+            simplify(translator(language)(key)) for language in LANGUAGES
+        }:
+            return False
+        info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
+        await turn_context.send_activity(translator(info.locale)("dialog.already_sent"))
+        return True
 
     async def _on_command(self, turn_context: TurnContext, parsed: Parsed) -> None:
         info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]

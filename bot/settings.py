@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     processed_activity_retention_hours: int = Field(
         48, validation_alias="CARREFOUR_PROCESSED_ACTIVITY_RETENTION_HOURS"
     )
+    # Turns (docs/decisions.md, Claims and idempotency). A turn holds its activity, and with
+    # it its sender's turns in the conversation, under a lease this long, renewed while it
+    # runs: a process killed mid-turn frees them this long after, and Teams' retry is processed.
+    turn_lease_seconds: float = Field(
+        5, gt=0, le=60, validation_alias="CARREFOUR_TURN_LEASE_SECONDS"
+    )
+    # Teams waits 15 s for a turn. Within this budget a turn waits for the one before it (same
+    # person, same conversation) and retries replies Teams throttles; a reply still refused
+    # then goes to the outbox.
+    turn_budget_seconds: float = Field(
+        12, gt=0, le=15, validation_alias="CARREFOUR_TURN_BUDGET_SECONDS"
+    )
     log_level: str = Field("INFO", validation_alias="CARREFOUR_LOG_LEVEL")
 
     # Proactive delivery (the outbox). Limits default to Microsoft's published bot limits.
@@ -213,6 +225,16 @@ class Settings(BaseSettings):
             )
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _turn_lease_within_budget(self) -> Self:
+        # A re-delivery waits at most the budget for a dead turn's lease to expire.
+        if self.turn_lease_seconds >= self.turn_budget_seconds:
+            raise ValueError(
+                "CARREFOUR_TURN_LEASE_SECONDS must be shorter than CARREFOUR_TURN_BUDGET_SECONDS, "
+                "or Teams' retry of a turn whose process died waits in vain"
+            )
         return self
 
     def served_on(self, *, host: str, port: int) -> Self:

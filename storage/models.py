@@ -140,12 +140,32 @@ class BotState(SQLModel, table=True):
 
 
 class ProcessedActivity(SQLModel, table=True):
-    """Activities already taken: Teams re-sends an activity when a turn is slow."""
+    """Activities already taken: Teams re-sends an activity when a turn is slow or failed.
+
+    A claim is a lease while its turn runs (`lease_until` renewed by the holder's heartbeat),
+    and final once the turn's work is done (`lease_until` NULL): a re-delivery waits for a
+    live claim, takes over an expired one (its process died) and ignores a final one. A claim
+    in progress also holds its sender's turn in the conversation (`turn_key`, unique among
+    claims in progress), so one person's turns there run one at a time across replicas."""
 
     __tablename__ = "processed_activity"
+    __table_args__ = (
+        Index(
+            "uq_processed_activity_turn",
+            "turn_key",
+            unique=True,
+            sqlite_where=text("lease_until IS NOT NULL"),
+            postgresql_where=text("lease_until IS NOT NULL"),
+        ),
+    )
 
     activity_key: str = Field(primary_key=True, max_length=600)
     received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+    lease_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # The bot process holding the claim, so that only it renews it or marks it done.
+    owner: str | None = Field(default=None, max_length=64)
+    # A hash of the conversation and sender ids (the row names nobody by it); cleared once done.
+    turn_key: str | None = Field(default=None, max_length=64)
 
 
 class MeetingStatus(enum.StrEnum):

@@ -2,7 +2,9 @@
 
 Shared by tests and benchmarks. It implements the REST paths the bot uses and can be told to
 fail (status codes, Retry-After) to exercise delivery rules. With `limits=Limits()` it also
-throttles like the Teams service: over a limit, it answers 429 with a Retry-After.
+throttles like the Teams service: over a limit, it answers 429 with a Retry-After. It can
+throttle on demand (`throttle_next`, `throttle_always`) and hold requests unanswered until
+told (`hold_next`, `release`), e.g. to kill a bot in the middle of a turn.
 """
 
 from __future__ import annotations
@@ -111,6 +113,11 @@ class FakeConnector:
     # Seconds between a request's arrival (when limits count it) and its answer reaching the
     # bot: the service's processing and the way back. 0 answers at once.
     answer_delay: float = 0.0
+    # Every request answered so (e.g. 429) while set: a service that keeps refusing.
+    throttling: Failure | None = None
+    _holds: int = 0
+    _held: int = 0
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _server: TestServer | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -126,6 +133,36 @@ class FakeConnector:
 
     def fail_next(self, *failures: Failure) -> None:
         self.planned_failures.extend(failures)
+
+    def throttle_next(self, count: int, retry_after: float | None = None) -> None:
+        """The next `count` requests get 429 (with Retry-After when given), then all is well."""
+        self.fail_next(*[Failure(429, retry_after) for _ in range(count)])
+
+    def throttle_always(self, retry_after: float | None = None) -> None:
+        """Every request gets 429 until `stop_throttling()`."""
+        self.throttling = Failure(429, retry_after)
+
+    def stop_throttling(self) -> None:
+        self.throttling = None
+
+    def hold_next(self, count: int = 1) -> None:
+        """The next `count` activity requests wait, unanswered, until `release()`. One whose
+        sender went away meanwhile (a bot killed) is not accepted: nobody got its answer."""
+        self._holds += count
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def wait_held(self, count: int = 1, within: float = 10.0) -> None:
+        """Until `count` requests are being held."""
+
+        async def _wait() -> None:
+            while self._held < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+
+        await asyncio.wait_for(_wait(), within)
 
     async def start(self) -> None:
         app = web.Application()
@@ -217,20 +254,27 @@ class FakeConnector:
         self._arrived.set()
         if self.planned_failures:
             failure = self.planned_failures.pop(0)
-            headers = (
-                {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
-            )
             received.status = failure.status
-            return received, web.json_response(
-                {"error": {"code": "Failure", "message": "planned"}},
-                status=failure.status,
-                headers=headers,
-            )
+            return received, self._failure_response(failure)
+        if self.throttling is not None:
+            received.status = self.throttling.status
+            return received, self._failure_response(self.throttling)
         if self.limits is not None:
             refused = self._throttle(received, self.limits)
             if refused is not None:
                 return received, refused
         return received, None
+
+    @staticmethod
+    def _failure_response(failure: Failure) -> web.Response:
+        headers = (
+            {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+        )
+        return web.json_response(
+            {"error": {"code": "Failure", "message": "planned"}},
+            status=failure.status,
+            headers=headers,
+        )
 
     def _throttle(self, received: Received, limits: Limits) -> web.Response | None:
         """429 when accepting `received` would break a limit; otherwise count it."""
@@ -269,6 +313,14 @@ class FakeConnector:
 
     async def _send(self, request: web.Request) -> web.Response:
         received, failed = await self._record(request)
+        if self._holds > 0:
+            self._holds -= 1
+            self._held += 1
+            self._arrived.set()
+            await self._released.wait()
+            if request.transport is None or request.transport.is_closing():
+                received.status = 499  # the bot went away: nobody reads this answer
+                return web.Response(status=499)
         if failed is None:
             self._accepted(received, 200)
         if self.answer_delay > 0:

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,9 @@ async def postgres_url() -> AsyncIterator[str]:
 
 
 class Replica:
-    def __init__(self, database_url: str, log: Path) -> None:
+    def __init__(
+        self, database_url: str, log: Path, extra_env: Mapping[str, str] | None = None
+    ) -> None:
         self.port = _free_port()
         env = {
             **{
@@ -60,6 +62,7 @@ class Replica:
             "CARREFOUR_OUTBOX_CONCURRENCY": "8",
             "CARREFOUR_OUTBOX_BATCH_SIZE": "20",
             "PYTHONPATH": str(ROOT),
+            **(extra_env or {}),
         }
         self.log = log
         self.process = subprocess.Popen(
