@@ -23,9 +23,7 @@ from storage.models import (
     Role,
     utcnow,
 )
-from storage.sql import insert_if_absent
-
-MEMBERSHIP_TABLE = Membership.__table__  # type: ignore[attr-defined]
+from storage.sql import insert_or_lock
 
 
 class NotAllowed(Exception):
@@ -140,12 +138,11 @@ async def _membership_for_update(
     session: AsyncSession, *, person_id: int, community_id: int, now: datetime
 ) -> tuple[Membership, bool]:
     """The person's membership row, created (as a plain member since `now`) if there was none,
-    and locked on PostgreSQL for the rest of the transaction; True when created now. Two joins
-    at once (a double click, a team join during the join dialog) make one row, and the second
-    sees the first's, where a read-then-insert would fail on the unique key."""
-    created = await insert_if_absent(
+    and locked for the rest of the transaction; True when created now. Two joins at once (a
+    double click, a team join during the join dialog) make one row."""
+    return await insert_or_lock(
         session,
-        MEMBERSHIP_TABLE,
+        Membership,
         {
             "person_id": person_id,
             "community_id": community_id,
@@ -154,18 +151,8 @@ async def _membership_for_update(
             "is_new_hire": False,
             "joined_at": now,
         },
-        conflict=["person_id", "community_id"],
+        key=["person_id", "community_id"],
     )
-    row = (
-        await session.exec(
-            select(Membership)
-            .where(Membership.person_id == person_id)
-            .where(Membership.community_id == community_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).one()
-    return row, created
 
 
 async def joinable_communities(

@@ -32,9 +32,7 @@ from storage.models import (
     utcnow,
 )
 from storage.outbox import cancel_pending
-from storage.sql import insert_if_absent
-
-RSVP_TABLE = Rsvp.__table__  # type: ignore[attr-defined]
+from storage.sql import insert_or_lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,24 +320,15 @@ async def answer_rsvp(
     )
     if member is None or member.left_at is not None:
         raise NotAllowed("members only")
-    # Insert-if-absent, then the row locked: two clicks at once on PostgreSQL make one row and
-    # the second sees the first's answer (a plain read-then-insert fails on the unique key).
-    if await insert_if_absent(
+    # Two clicks at once make one row; the second finds the first's answer.
+    row, created = await insert_or_lock(
         session,
-        RSVP_TABLE,
+        Rsvp,
         {"meeting_id": meeting_id, "person_id": person_id, "answer": answer, "answered_at": now},
-        conflict=["meeting_id", "person_id"],
-    ):
+        key=["meeting_id", "person_id"],
+    )
+    if created:
         return meeting, True
-    row = (
-        await session.exec(
-            sm_select(Rsvp)
-            .where(Rsvp.meeting_id == meeting_id)
-            .where(Rsvp.person_id == person_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).one()
     if row.answer == answer:
         return meeting, False
     row.answer = answer

@@ -11,9 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox
 from storage.models import Community, OnboardingEnrollment, utcnow
-from storage.sql import insert_if_absent
-
-ENROLLMENT_TABLE = OnboardingEnrollment.__table__  # type: ignore[attr-defined]
+from storage.sql import insert_or_lock
 
 STEPS = ("welcome", "meetings", "mentor_offer", "topics", "checkin")
 MAX_DAY = 365
@@ -100,28 +98,19 @@ async def start(
     (a team join then the join dialog, two replicas…) harmless."""
     now = now or utcnow()
     assert community.id is not None
-    # Insert-if-absent, then the row locked: two starts at once (a double click on the join
-    # dialog's confirmation) make one enrollment, and only one of them says it started.
-    created = await insert_if_absent(
+    # Two starts at once (a double click on the join dialog's confirmation, a team join at the
+    # same moment) make one enrollment, and only one of them says it started.
+    enrolled, created = await insert_or_lock(
         session,
-        ENROLLMENT_TABLE,
+        OnboardingEnrollment,
         {"community_id": community.id, "person_id": person_id, "source": source, "started_at": now},
-        conflict=["community_id", "person_id"],
+        key=["community_id", "person_id"],
     )
     if not created:
-        existing = (
-            await session.exec(
-                select(OnboardingEnrollment)
-                .where(OnboardingEnrollment.community_id == community.id)
-                .where(OnboardingEnrollment.person_id == person_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).one()
-        if existing.stopped_at is None:
+        if enrolled.stopped_at is None:
             return False
         # Back after leaving: steps already sent are not repeated (same keys).
-        existing.stopped_at = None
+        enrolled.stopped_at = None
         await session.flush()
     for step in plan_of(community):
         await outbox.enqueue(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, CursorResult, Executable, Row, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 Executor = AsyncSession | AsyncConnection
+Model = TypeVar("Model", bound=SQLModel)
 
 
 def _dialect(executor: Executor) -> str:
@@ -73,3 +75,22 @@ async def insert_if_absent(
     statement = _insert_statement(_dialect(executor), table, tuple(values), tuple(conflict), (), ())
     result: CursorResult[tuple[()]] = await executor.execute(statement, dict(values))  # type: ignore[assignment]
     return bool(result.rowcount)
+
+
+async def insert_or_lock(
+    session: AsyncSession, model: type[Model], values: Mapping[str, Any], *, key: Sequence[str]
+) -> tuple[Model, bool]:
+    """The row of `model` whose `key` columns hold these values: inserted with `values` if there
+    was none, then read and locked (FOR UPDATE on PostgreSQL; SQLite's transaction already holds
+    the writer) for the rest of the transaction. True when this call inserted it. Two at once
+    make one row and the second reads what the first did, where a read-then-insert fails the
+    second on the unique key."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    created = await insert_if_absent(session, table, values, conflict=key)
+    statement = (
+        select(model)
+        .where(*(table.c[column] == values[column] for column in key))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.exec(statement)).one(), created
