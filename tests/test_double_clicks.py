@@ -5,6 +5,10 @@ have one effect, and the second is told what happened, never apologised to.
   transactions on one file run one after the other, with no "database is locked" and no lost
   update; read-only sessions and autocommit statements do not wait for writers.
 - Each service's read-check-write, run twice at once on SQLite and on PostgreSQL, has one effect.
+- Over HTTP (the fake connector), on both databases, clicks posted at once with
+  `asyncio.gather`: RSVP, join, vote, attendance, taking a consultation request, proposing a
+  mentor and accepting, a topic's +1. One effect; the second click is told what happened; no
+  apology and no traceback in the log.
 """
 
 from __future__ import annotations
@@ -115,9 +119,9 @@ async def count(sessions: SessionFactory, model: Any, *where: Any) -> int:
 async def test_two_read_check_write_transactions_on_sqlite_take_turns(
     sqlite_file: AsyncEngine,
 ) -> None:
-    """Both read a value, wait, then write it changed: with a deferred BEGIN both read the same
-    value (one update lost) or the second fails with "database is locked"; with BEGIN
-    IMMEDIATE the second starts once the first has committed."""
+    """Both read a value, wait, then write it changed: when the driver begins only at the first
+    write, both read the same value (one update lost) or the second fails with "database is
+    locked"; with BEGIN IMMEDIATE the second starts once the first has committed."""
     sessions = session_factory(sqlite_file)
     async with transaction(sessions) as session:
         person = await factories.person(session, 1)
