@@ -189,9 +189,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         self._dialogs.add(JoinDialog(sessions, wake))
         self._dialogs.add(ProposeTopicDialog(sessions, wake))
         self._dialogs.add(ConsultationDialog(sessions, wake))
-        self._dialogs.add(
-            SurveyDialog(sessions, settings.master_key)
-        )
+        self._dialogs.add(SurveyDialog(sessions, settings.master_key))
         self.services = Services(
             settings=settings,
             sessions=sessions,
