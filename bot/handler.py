@@ -45,7 +45,8 @@ from bot.mentions import mentions_recipient, strip_mentions
 from bot.replies import REPLIES_KEY, Replies, reply_prefix
 from bot.settings import Settings
 from bot.tenancy import refuse_other_tenant
-from bot.turns import as_int
+from bot.turns import as_int, replace_clicked_card
+from cards.confirm import VERB_DISMISS, build_dismissed_card
 from cards.consultations import VERBS as CONSULTATION_VERBS
 from cards.help import build_help_card
 from cards.i18n import LANGUAGES, normalize_locale, translator
@@ -73,6 +74,7 @@ logger = logging.getLogger(__name__)
 GLOBAL_VERBS = frozenset(
     {
         "help.show",
+        VERB_DISMISS,
         "language.choose",
         "language.set",
         "communities.show",
@@ -573,6 +575,8 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         community_id = as_int(value.get("community_id"))
         if verb == "help.show":
             await self._send_help(turn_context, info)
+        elif verb == VERB_DISMISS:
+            await replace_clicked_card(turn_context, build_dismissed_card(translator(info.locale)))
         elif verb == "language.choose":
             dialog_context = await self._dialogs.create_context(turn_context)
             await dialog_context.cancel_all_dialogs()

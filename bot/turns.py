@@ -3,6 +3,7 @@ card data (never trusted beyond being an id)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,8 @@ from cards.i18n import Translate, translator
 from dialogs.context import TurnInfo
 from storage.db import SessionFactory
 from storage.models import utcnow
+
+logger = logging.getLogger(__name__)
 
 
 def card_activity(card: Element) -> Activity:
@@ -86,3 +89,24 @@ class FeatureTurn:
     async def show(self, card: Element) -> ResourceResponse | None:
         response: ResourceResponse | None = await self.context.send_activity(card_activity(card))
         return response
+
+    async def replace_clicked(self, card: Element) -> None:
+        """Put `card` where the clicked card was (a confirmation becoming its outcome, a form
+        becoming what it saved), so stale buttons do not stay behind; sent as a new message
+        when Teams does not say which message was clicked or refuses the update."""
+        await replace_clicked_card(self.context, card)
+
+
+async def replace_clicked_card(context: TurnContext, card: Element) -> None:
+    activity = card_activity(card)
+    clicked = context.activity.reply_to_id
+    if clicked:
+        activity.id = clicked
+        try:
+            await context.update_activity(activity)
+            return
+        # Teams refuses some updates (a card too old, posted by another bot, a client that
+        # does not say which message was clicked): sending the card still answers.
+        except Exception as error:
+            logger.info("card not replaced in place (%s); sending it", type(error).__name__)
+    await context.send_activity(card_activity(card))

@@ -147,3 +147,39 @@ def test_keys_are_well_formed() -> None:
 def test_the_scanner_finds_keys_in_code() -> None:
     # Guards the guard: if the scanner broke, the tests above would pass vacuously.
     assert {"help.title", "error.apology", "language.saved"} <= _literal_keys()
+
+
+# French typography (OQLF): a non-breaking space before « : ; ? ! », inside « », and between a
+# number and what it counts, so that a narrow Teams column never leaves « ? » or « h » alone at
+# the start of a line. A plain space there is a mistake the reader sees.
+_BREAKABLE_IN_FRENCH = (
+    (re.compile(r" [:;?!»]"), "a plain space before a high sign or a closing guillemet"),
+    (re.compile(r"« "), "a plain space after an opening guillemet"),
+    (re.compile(r"\d (?=[^\W\d_]|%)"), "a plain space between a number and its unit or noun"),
+    (re.compile(r"[\d}]\u00a0h (?=[\d{])"), "a plain space inside a time such as « 16 h 00 »"),
+    (
+        re.compile(
+            r"\{(?:count|hours|uec|weeks|days|minutes|capacity|load|length|max|k|rate)\} "
+            r"(?=[^\W\d_]|%)"
+        ),
+        "a plain space between a counted placeholder and its noun",
+    ),
+)
+
+
+def test_french_messages_use_non_breaking_spaces_where_typography_requires_them() -> None:
+    mistakes = [
+        f"{key}: {why}: {text!r}"
+        for key, text in _entries("fr").items()
+        for pattern, why in _BREAKABLE_IN_FRENCH
+        if pattern.search(text)
+    ]
+    assert mistakes == []
+
+
+def test_the_typography_check_catches_a_plain_space() -> None:
+    # Guards the guard: each rule flags the mistake it names, and accepts the correct form.
+    wrong = ["Prêt ?", "« aide »", "16 h 00", "16\u00a0h 00", "{count} personnes", "Note : oui"]
+    right = ["Prêt\u00a0?", "«\u00a0aide\u00a0»", "16\u00a0h\u00a000", "{count}\u00a0personnes"]
+    assert all(any(p.search(text) for p, _ in _BREAKABLE_IN_FRENCH) for text in wrong)
+    assert not any(p.search(text) for p, _ in _BREAKABLE_IN_FRENCH for text in right)
