@@ -32,6 +32,8 @@ from bot.deliveries import RENDERERS
 from bot.dispatcher import Dispatcher
 from bot.handler import CarrefourBot
 from bot.inbound_limit import InboundLimit, Verdict
+from bot.meeting_calendar import ROUTE as CALENDAR_ROUTE
+from bot.meeting_calendar import meeting_calendar
 from bot.meetings_flow import MEETING_RENDERERS
 from bot.mentoring_flow import MENTORING_RENDERERS
 from bot.polls_flow import POLL_RENDERERS
@@ -367,4 +369,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get(ATTESTATION_ROUTE, attestation_pdf)
     app.router.add_get(EXPORT_PATH, vitality_csv)
     app.router.add_get(PRIVACY_ROUTE, export_json)
+    app.router.add_get(CALENDAR_ROUTE, meeting_calendar)
     return app

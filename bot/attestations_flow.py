@@ -298,6 +298,10 @@ def build_links_cards(params: dict[str, Any], *, locale: str, tz: str) -> list[E
                     locale=babel_locale(locale),
                 ),
             )
+            # How the hours were counted (rows queued before this was recorded have none).
+            excluded = int(row.get("excluded") or 0)
+            if excluded > 0:
+                details += " · " + t("attestation.card.excluded", hours=_hours(excluded, locale))
             body.append(paragraph(f"[{_label(str(row['label']))}]({row['url']}) — {details}"))
         body.append(paragraph(expiry, subtle=True, spacing="Medium"))
         actions = (
@@ -419,6 +423,7 @@ async def on_attestation_command(
                 "label": summary.community_name,
                 "meetings": summary.meetings,
                 "minutes": summary.minutes,
+                "excluded": summary.excluded_minutes,
                 "url": _link(
                     settings,
                     key,
@@ -606,6 +611,7 @@ def _bulk_rows(
             "label": summary.person_name,
             "meetings": summary.meetings,
             "minutes": summary.minutes,
+            "excluded": summary.excluded_minutes,
             "url": _link(
                 settings,
                 key,

@@ -14,21 +14,28 @@ from botbuilder.schema import ChannelAccount
 
 from bot.commands import role_argument
 from bot.mentions import mentioned_people
+from bot.mentoring_flow import withdraw_on_leaving
 from bot.personal import begin_dialog_privately
 from bot.settings import Settings
-from bot.turns import as_int
+from bot.turns import as_int, replace_clicked_card
 from cards.common import adaptive_card, heading, submit
-from cards.community import build_communities_card, build_one_pager_card
+from cards.community import (
+    build_communities_card,
+    build_leave_confirmation_card,
+    build_leave_outcome_card,
+    build_one_pager_card,
+)
+from cards.confirm import is_confirmed
 from cards.i18n import translator
 from cards.onboarding import build_plan_card
 from dialogs.context import TURN_INFO_KEY, TurnInfo
 from dialogs.join_dialog import JoinDialog, JoinOptions
 from dialogs.setup_dialog import SetupDialog, SetupOptions
 from dialogs.views import load_one_pager
-from storage import communities, onboarding, outbox, people
+from storage import communities, mentoring, onboarding, outbox, people
 from storage.communities import NotAllowed, has_role
 from storage.db import SessionFactory, transaction
-from storage.models import Community, Membership, Person, Role
+from storage.models import Community, Membership, Person, Role, utcnow
 from storage.onboarding import Step
 
 logger = logging.getLogger(__name__)
@@ -144,8 +151,14 @@ async def join(services: Services, turn_context: TurnContext, community_id: int 
 async def leave(
     services: Services, turn_context: TurnContext, community_id: int | None, argument: str = ""
 ) -> None:
+    """`quitter` or the leave button: the community meant, then the confirmation card; only
+    that card's button (`confirmed: true`) leaves."""
     info = _info(turn_context)
-    async with transaction(services.sessions) as session:
+    value = turn_context.activity.value
+    if isinstance(value, dict) and is_confirmed(value):
+        await _leave_confirmed(services, turn_context, community_id, value)
+        return
+    async with services.sessions() as session:
         memberships = await communities.memberships_of(session, person_id=info.person_id or 0)
         target: Community | None = None
         if community_id is not None:
@@ -165,9 +178,49 @@ async def leave(
                 await _say(turn_context, "leave.not_member")
             return
         assert target.id is not None
-        await communities.leave(session, person_id=info.person_id or 0, community_id=target.id)
-        await onboarding.stop(session, community_id=target.id, person_id=info.person_id or 0)
-    await _say(turn_context, "leave.done", community=target.name)
+        request = await mentoring.open_request(
+            session, community_id=target.id, mentee_id=info.person_id or 0
+        )
+    card = build_leave_confirmation_card(
+        target,
+        person_id=info.person_id or 0,
+        mentor_request=request is not None,
+        locale=info.locale,
+    )
+    await _send_card(turn_context, card)
+
+
+async def _leave_confirmed(
+    services: Services, turn_context: TurnContext, community_id: int | None, value: dict[str, Any]
+) -> None:
+    """The confirmation's button: leave (membership, onboarding, open mentor request), once."""
+    info = _info(turn_context)
+    person_id = info.person_id
+    if community_id is None or person_id is None:
+        await _say(turn_context, "error.unknown_action")
+        return
+    if as_int(value.get("person_id")) != person_id:
+        await _say(turn_context, "confirm.not_yours")
+        return
+    async with transaction(services.sessions) as session:
+        community = await communities.get_community(session, community_id=community_id)
+        if community is None:
+            await _say(turn_context, "error.unknown_action")
+            return
+        left = await communities.leave(session, person_id=person_id, community_id=community_id)
+        queued = 0
+        if left is not None:
+            await onboarding.stop(session, community_id=community_id, person_id=person_id)
+            # A mentor request in a community one has left would wait for nobody.
+            queued = await withdraw_on_leaving(
+                session, community_id=community_id, mentee_id=person_id, now=utcnow()
+            )
+    if queued:
+        services.wake()
+    await replace_clicked_card(
+        turn_context,
+        build_leave_outcome_card(community, left_now=left is not None, locale=info.locale),
+    )
 
 
 def _leave_choices(memberships: list[tuple[Membership, Community]], locale: str) -> dict[str, Any]:
@@ -382,9 +435,7 @@ async def on_team_members_added(
 ) -> None:
     """A person added to a team whose channel holds a community: a newcomer to welcome."""
     team_id, _channel = channel_ids(turn_context)
-    bot_id = turn_context.activity.recipient.id
-    if any(member.id == bot_id for member in members):
-        await _say(turn_context, "team.installed")
+    bot_id = turn_context.activity.recipient.id  # the bot's own arrival: bot/handler.py
     newcomers = [m for m in members if m.id and m.id != bot_id]
     if not team_id or not newcomers:
         return

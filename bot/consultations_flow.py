@@ -32,11 +32,12 @@ from botbuilder.schema import Activity
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.community_actions import Services, channel_ids
-from bot.deliveries import RenderContext, Renderer
+from bot.deliveries import RecordedRenderer, RenderContext, Renderer
 from bot.personal import begin_dialog_privately
 from bot.settings import Settings
-from bot.turns import card_activity, param_int, pick_action
+from bot.turns import card_activity, param_int, pick_action, replace_clicked_card
 from cards.common import Element
+from cards.confirm import build_outcome_card, is_confirmed
 from cards.consultations import (
     ASSIGNEE_INPUT,
     COMMENT_INPUT,
@@ -66,6 +67,7 @@ from cards.consultations import (
     build_feedback_card,
     build_my_requests_card,
     build_request_card,
+    build_withdraw_confirmation_card,
     identifier_kinds_text,
     motive_label,
     name_or_someone,
@@ -96,6 +98,7 @@ from storage.consultations import (
 )
 from storage.db import SessionFactory, transaction
 from storage.models import Community, ConsultationRequest, ConsultationStatus, Person, Role, utcnow
+from storage.outbox import Claimed
 
 logger = logging.getLogger(__name__)
 
@@ -139,12 +142,13 @@ async def _content_card(
     card_context: str,
 ) -> Activity | None:
     """The request with its content, if the recipient still has `part` in it (and is not its
-    requester) and it is still in one of `statuses`; the read is recorded."""
+    requester) and it is still in one of `statuses`. The read is recorded once the card is
+    delivered (`_card_delivered`), not here: a card Teams refuses was never read."""
     found = await _request_for(context)
     if found is None:
         return None
     request, recipient = found
-    async with transaction(context.sessions) as session:
+    async with context.sessions() as session:
         fresh = await consultations.get_request(session, request_id=request.id or 0)
         if fresh is None or fresh.status not in statuses:
             return None
@@ -152,13 +156,13 @@ async def _content_card(
         # The recipient may have lost the role, or the request another assignee, since then.
         if part not in roles or Viewer.REQUESTER in roles:
             return None
-        content = await consultations.read_request(
-            session, request_id=fresh.id or 0, viewer_id=recipient, purpose="card", now=context.now
+        content = await consultations.content_to_send(
+            session, request_id=fresh.id or 0, viewer_id=recipient
         )
         if content is None:
             return None
         ranked = (
-            await consultations.candidates(session, request=fresh)
+            await consultations.colleagues(session, request=fresh, viewer_id=recipient)
             if part == Viewer.COORDINATOR
             else []
         )
@@ -328,10 +332,21 @@ async def render_feedback(context: RenderContext) -> Activity | None:
     return card_activity(build_feedback_card(line, locale=context.locale))
 
 
+async def _card_delivered(message: Claimed, sessions: SessionFactory, now: datetime) -> None:
+    """Teams accepted a card showing the request's content: the recipient read it."""
+    request_id = param_int(message.params, "request_id")
+    if request_id is None or message.person_id is None:
+        return
+    async with transaction(sessions) as session:
+        await consultations.record_delivered_read(
+            session, request_id=request_id, viewer_id=message.person_id, purpose="card", now=now
+        )
+
+
 CONSULTATION_RENDERERS: dict[str, Renderer] = {
-    KIND_NEW: render_new,
-    KIND_REMINDER: render_reminder,
-    KIND_ASSIGNED: render_assigned,
+    KIND_NEW: RecordedRenderer(render_new, _card_delivered),
+    KIND_REMINDER: RecordedRenderer(render_reminder, _card_delivered),
+    KIND_ASSIGNED: RecordedRenderer(render_assigned, _card_delivered),
     KIND_ASSIGNED_NOTICE: render_assigned_notice,
     KIND_TAKEN: render_taken,
     KIND_RETURNED: render_returned,
@@ -577,7 +592,7 @@ async def on_volunteer_consultant_command(
     if unknown:
         await turn.say(
             "consultation.volunteer.unknown",
-            words=", ".join(f"« {word} »" for word in unknown),
+            words=", ".join(f"«\u00a0{word}\u00a0»" for word in unknown),
             motives=_motives_text(MOTIVES, locale=info.locale),
         )
         return
@@ -741,7 +756,7 @@ async def _show_verb(turn: _Turn, value: dict[str, Any]) -> None:
         )
         request = await consultations.get_request(session, request_id=request_id)
         ranked = (
-            await consultations.candidates(session, request=request)
+            await consultations.colleagues(session, request=request, viewer_id=turn.person_id)
             if content is not None
             and request is not None
             and Viewer.COORDINATOR in content.viewer
@@ -856,7 +871,57 @@ def _step(change: _Step, done: str) -> Callable[[_Turn, dict[str, Any]], Awaitab
 
 _start = _step(consultations.start, "consultation.start.done")
 _close = _step(consultations.close, "consultation.close.done")
-_withdraw = _step(consultations.withdraw, "consultation.withdraw.done")
+
+
+async def _withdraw(turn: _Turn, value: dict[str, Any]) -> None:
+    """The requester withdraws: the first click asks on the confirmation card, its button
+    withdraws (storage checks again who may); the confirmation card becomes the outcome."""
+    request_id = param_int(value, "request_id")
+    if request_id is None:
+        await turn.say("error.unknown_action")
+        return
+    if not is_confirmed(value):
+        await _ask_to_withdraw(turn, request_id)
+        return
+    outcome = await _change(
+        turn,
+        value,
+        lambda session, request_id: consultations.withdraw(
+            session, request_id=request_id, actor_id=turn.person_id, now=turn.clock()
+        ),
+    )
+    if outcome is None:
+        return
+    key = "consultation.withdraw.done" if outcome.changed else "consultation.withdraw.already"
+    await replace_clicked_card(
+        turn.context, build_outcome_card(turn.t(key, reference=outcome.request.reference))
+    )
+
+
+async def _ask_to_withdraw(turn: _Turn, request_id: int) -> None:
+    async with turn.sessions() as session:
+        request = await consultations.get_request(session, request_id=request_id)
+        if request is None:
+            await turn.say("consultation.not_found")
+            return
+        if request.requester_id != turn.person_id:
+            await turn.say("consultation.not_allowed")
+            return
+        if request.status == ConsultationStatus.WITHDRAWN:
+            await turn.say("consultation.withdraw.already", reference=request.reference)
+            return
+        if request.status not in consultations.OPEN_STATUSES:
+            await turn.say("consultation.no_longer_open")
+            return
+        _community, assignee = await _names(session, request)
+    await turn.show(
+        build_withdraw_confirmation_card(
+            request_id,
+            reference=request.reference,
+            assignee_name=None if assignee is None else (assignee.name or ""),
+            locale=turn.info.locale,
+        )
+    )
 
 
 def _rating(value: object) -> int | None:

@@ -7,6 +7,7 @@ cancelled or already started), and the row is then cancelled rather than sent.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,8 @@ from datetime import datetime
 from botbuilder.core import CardFactory, MessageFactory
 from botbuilder.schema import Activity
 
+from bot.meeting_calendar import calendar_url
+from bot.settings import Settings
 from cards.i18n import translator
 from cards.meeting_reminder import build_meeting_reminder_card
 from cards.onboarding import build_onboarding_step_card
@@ -31,9 +34,13 @@ class RenderContext:
     timezone: str
     now: datetime
     sessions: SessionFactory
+    # For renderers that sign links (a meeting's calendar invitation); None in some tests.
+    settings: Settings | None = None
 
 
 Renderer = Callable[[RenderContext], Awaitable[Activity | None]]
+
+logger = logging.getLogger(__name__)
 
 
 async def render_notice(context: RenderContext) -> Activity | None:
@@ -71,6 +78,17 @@ async def render_meeting_reminder(context: RenderContext) -> Activity | None:
     meeting, community = found
     if meeting.status != MeetingStatus.SCHEDULED or meeting.starts_at <= context.now:
         return None
+    link = None
+    if context.settings is not None:
+        async with context.sessions() as session:
+            link = await calendar_url(
+                session,
+                context.settings,
+                meeting=meeting,
+                person_id=context.message.person_id,
+                locale=context.locale,
+                now=context.now,
+            )
     card = build_meeting_reminder_card(
         meeting,
         community,
@@ -78,6 +96,7 @@ async def render_meeting_reminder(context: RenderContext) -> Activity | None:
         locale=context.locale,
         tz=context.timezone,
         items=items,
+        calendar_url=link,
     )
     return MessageFactory.attachment(CardFactory.adaptive_card(card))
 
@@ -124,3 +143,34 @@ RENDERERS: dict[str, Renderer] = {
     "meeting_reminder": render_meeting_reminder,
     "onboarding_step": render_onboarding_step,
 }
+
+
+# -- what a delivery records -----------------------------------------------------------------
+
+Delivered = Callable[[Claimed, SessionFactory, datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRenderer:
+    """A renderer, and what to record once Teams has accepted its message: e.g. that a person
+    received a card showing a consultation's content. Recorded by the dispatcher after the
+    send succeeded, never for a message that could not be delivered."""
+
+    render: Renderer
+    delivered: Delivered
+
+    async def __call__(self, context: RenderContext) -> Activity | None:
+        return await self.render(context)
+
+
+async def after_delivery(
+    renderer: Renderer, message: Claimed, *, sessions: SessionFactory, now: datetime
+) -> None:
+    """Run the renderer's `delivered` step, if it has one. A failure is logged, not retried:
+    the message itself went out, and sending it again would be a duplicate."""
+    if not isinstance(renderer, RecordedRenderer):
+        return
+    try:
+        await renderer.delivered(message, sessions, now)
+    except Exception:
+        logger.exception("recording the delivery of outbox message %s failed", message.id)

@@ -8,7 +8,7 @@ meetings a year in three parts, a topic bank, a poll, attendance, a new hire wit
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import select
@@ -48,9 +48,18 @@ from storage.models import (
     TopicVote,
     Volet,
 )
+from storage.working_days import is_working_day
 
 NAME = "CdeP Soins palliatifs Montérégie"
 TENANT = "demo-tenant"
+# The seeded people do not exist: nothing may be sent to them. A host under `.invalid` never
+# resolves (RFC 6761), and the dispatcher gives such messages up at once, before any DNS query,
+# rather than retrying a real Teams service that would time out offline (bot/dispatcher.py).
+SERVICE_URL = "https://teams.demo.invalid/"
+TUESDAY = 1
+# Teams in the network slow down between Christmas and New Year: no meeting is planned then,
+# even on the working days in between (24 December to 2 January).
+HOLIDAY_BREAK = ((12, 24), (1, 2))
 PEOPLE = [
     ("Léa Tremblay", "social_work", "CISSS de la Montérégie-Centre", "16"),
     ("Samuel Gagnon", "psychology", "CISSS de la Montérégie-Est", "16"),
@@ -85,8 +94,43 @@ TOPICS = [
 ]
 
 
-def _at(day: datetime, hour: int, minute: int, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day.date(), time(hour, minute), tzinfo=tz).astimezone(UTC)
+def _at(day: date, hour: int, minute: int, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=tz).astimezone(UTC)
+
+
+def _in_holiday_break(day: date) -> bool:
+    (start_month, start_day), (end_month, end_day) = HOLIDAY_BREAK
+    return (day.month, day.day) >= (start_month, start_day) or (day.month, day.day) <= (
+        end_month,
+        end_day,
+    )
+
+
+def meeting_day(around: date) -> date:
+    """The first Tuesday from `around` on that is a working day outside the holiday break
+    (meetings fall on Tuesdays, as the community's cadence says)."""
+    day = around + timedelta(days=(TUESDAY - around.weekday()) % 7)
+    while not is_working_day(day) or _in_holiday_break(day):
+        day += timedelta(weeks=1)
+    return day
+
+
+def season_title(day: date) -> str:
+    """« Rencontre d’hiver 2027 »: the season a Quebec reader gives the meeting's date, with
+    the year so that two autumn meetings a year apart are not confused."""
+    season = {
+        12: "d’hiver",
+        1: "d’hiver",
+        2: "d’hiver",
+        3: "du printemps",
+        4: "du printemps",
+        5: "du printemps",
+        6: "d’été",
+        7: "d’été",
+        8: "d’été",
+        9: "de la rentrée",
+    }.get(day.month, "d’automne")
+    return f"Rencontre {season} {day.year}"
 
 
 async def seed(sessions: SessionFactory, *, timezone: str, now: datetime | None = None) -> str:
@@ -166,7 +210,7 @@ async def seed(sessions: SessionFactory, *, timezone: str, now: datetime | None 
             ConversationRef(
                 conversation_id="19:demo-channel@thread.tacv2",
                 scope=ConversationScope.CHANNEL,
-                service_url="https://smba.trafficmanager.net/amer/",
+                service_url=SERVICE_URL,
                 tenant_id=TENANT,
                 team_id="19:demo-team@thread.tacv2",
                 teams_channel_id="19:demo-channel@thread.tacv2",
@@ -189,22 +233,18 @@ async def seed(sessions: SessionFactory, *, timezone: str, now: datetime | None 
             for voter in rng.sample(people, k=rng.randint(2, 9)):
                 session.add(TopicVote(topic_id=topic.id or 0, person_id=voter.id or 0))
 
-        # Five meetings over the past year, the next one in three weeks.
+        # Five meetings over the past year, the next one in about three weeks.
+        today = now.astimezone(tz).date()
         for n, days_ago in enumerate((320, 250, 180, 110, 40, -21)):
-            day = now.astimezone(tz) - timedelta(days=days_ago)
-            day += timedelta(days=(1 - day.weekday()) % 7)  # meetings fall on Tuesdays
+            day = meeting_day(today - timedelta(days=days_ago))
+            if days_ago >= 0 and day >= today:
+                # The break pushed a past meeting to today or later: hold it before instead.
+                day = meeting_day(today - timedelta(days=days_ago + 21))
             starts_at, ends_at = _at(day, 9, 0, tz), _at(day, 16, 0, tz)
             topic = topics[min(n, 3)]
             meeting = Meeting(
                 community_id=community.id,
-                title=[
-                    "Rencontre d’automne",
-                    "Rencontre d’hiver",
-                    "Rencontre du printemps",
-                    "Rencontre d’été",
-                    "Rencontre de rentrée",
-                    "Rencontre d’automne",
-                ][n],
+                title=season_title(day),
                 starts_at=starts_at,
                 ends_at=ends_at,
                 mode=MeetingMode.HYBRID if n % 2 else MeetingMode.IN_PERSON,

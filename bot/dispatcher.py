@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -33,7 +34,7 @@ from botbuilder.schema import (
 )
 from sqlmodel import col, select
 
-from bot.deliveries import RenderContext, Renderer
+from bot.deliveries import RenderContext, Renderer, after_delivery
 from bot.ratelimit import Rule, SlidingWindowLimiter
 from bot.settings import OUTBOX_LEASE_MARGIN_SECONDS, Settings
 from cards.i18n import normalize_locale
@@ -64,6 +65,13 @@ class Target:
 
 class Undeliverable(Exception):
     """Nothing to send to (no conversation, no way to create one)."""
+
+
+def unreachable_by_design(service_url: str) -> bool:
+    """A service URL under the reserved `.invalid` domain (RFC 6761), as the demo data uses:
+    it can never answer, so trying would only wait on DNS and retry."""
+    host = urlsplit(service_url).hostname or ""
+    return host == "invalid" or host.endswith(".invalid")
 
 
 def status_of(error: BaseException) -> int | None:
@@ -197,6 +205,10 @@ class Dispatcher:
         except Undeliverable as reason:
             await self._give_up(message, OutboxStatus.UNDELIVERABLE, str(reason))
             return
+        if unreachable_by_design(target.service_url):
+            # Demo data (bot/demo.py): no one to reach, so no DNS query and no retries.
+            await self._give_up(message, OutboxStatus.UNDELIVERABLE, "service URL is .invalid")
+            return
         activity = await renderer(
             RenderContext(
                 message=message,
@@ -204,6 +216,7 @@ class Dispatcher:
                 timezone=self._settings.timezone,
                 now=self._clock(),
                 sessions=self._sessions,
+                settings=self._settings,
             )
         )
         if activity is None:
@@ -242,6 +255,7 @@ class Dispatcher:
             now=self._clock(),
         ):
             logger.warning("outbox message %s was sent after its lease was lost", message.id)
+        await after_delivery(renderer, message, sessions=self._sessions, now=self._clock())
 
     def _rules(self, conversation_key: str, tenant_id: str | None) -> list[Rule]:
         s = self._settings

@@ -39,17 +39,27 @@ from bot import (
 from bot import community_actions as actions
 from bot import mentoring_flow as mentoring
 from bot.claims import NotAdmitted, TurnClaims, TurnKeys
-from bot.commands import Command, Parsed, language_argument, parse, volunteer_capacity
+from bot.commands import (
+    COMMAND_OF_FEATURE,
+    FEATURE_OF_COMMAND,
+    Command,
+    Parsed,
+    language_argument,
+    parse,
+    suggestions,
+    volunteer_capacity,
+)
 from bot.community_actions import Services
+from bot.invokes import Invokes
 from bot.mentions import mentions_recipient, strip_mentions
 from bot.replies import REPLIES_KEY, Replies, reply_prefix
 from bot.settings import Settings
 from bot.tenancy import refuse_other_tenant
-from bot.turns import as_int, replace_clicked_card
+from bot.turns import FeatureTurn, as_int, replace_clicked_card
 from cards.confirm import VERB_DISMISS, build_dismissed_card
 from cards.consultations import VERBS as CONSULTATION_VERBS
-from cards.help import build_help_card
-from cards.i18n import LANGUAGES, normalize_locale, translator
+from cards.help import VERB_ALL, VERB_RUN, build_help_card, build_suggestions_card
+from cards.i18n import LANGUAGES, language_of, normalize_locale, translator
 from cards.mentoring import VERBS as MENTORING_VERBS
 from cards.polls import VERBS as POLL_VERBS
 from cards.topics import VERBS as TOPIC_VERBS
@@ -63,8 +73,8 @@ from dialogs.setup_dialog import SetupDialog
 from dialogs.survey_dialog import SurveyDialog
 from storage import activities, communities, people
 from storage.activities import Admission
-from storage.db import SessionFactory, engine_of
-from storage.models import ConversationScope
+from storage.db import SessionFactory, autocommit, engine_of
+from storage.models import ConversationScope, Role
 from storage.state_store import SqlPrivateConversationState, Stored, read_encoded_in
 
 logger = logging.getLogger(__name__)
@@ -74,6 +84,8 @@ logger = logging.getLogger(__name__)
 GLOBAL_VERBS = frozenset(
     {
         "help.show",
+        VERB_ALL,
+        VERB_RUN,
         VERB_DISMISS,
         "language.choose",
         "language.set",
@@ -111,6 +123,12 @@ FORM_CONFIRMATIONS = {
     SurveyDialog.ID: "surveys.dialog.confirm",
 }
 
+
+# In turn_state: whether the person has chosen a language (else their words may choose it).
+LANGUAGE_SAVED_KEY = "carrefour.language_saved"
+
+# Roles that see the facilitators' part of the help card (cards.help.Audience).
+HELP_ROLES = (Role.ANIMATOR, Role.COORDINATOR)
 
 # The longest answer a prompt accepts is a consultation summary, 4,000 characters.
 MAX_TEXT_CHARS = 5_000
@@ -192,6 +210,11 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         self._dialogs.add(ProposeTopicDialog(sessions, wake))
         self._dialogs.add(ConsultationDialog(sessions, wake))
         self._dialogs.add(SurveyDialog(sessions, settings.master_key))
+        # Teams dialogs and Universal Actions, registered by the features that own them.
+        self.invokes = Invokes()
+        meetings_flow.register_meeting_forms(self.invokes, settings=settings)
+        meetings_flow.register_agenda_views(self.invokes, settings=settings)
+        polls_flow.register_poll_views(self.invokes, settings=settings)
         self.services = Services(
             settings=settings,
             sessions=sessions,
@@ -319,6 +342,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         locale = normalize_locale(
             preferred or activity.locale, default=self._settings.default_locale
         )
+        turn_context.turn_state[LANGUAGE_SAVED_KEY] = preferred is not None
         turn_context.turn_state[TURN_INFO_KEY] = TurnInfo(
             person_id=person_id,
             locale=locale,
@@ -349,7 +373,30 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             turn_context, value, sessions=self._sessions, info=info
         ):
             return  # before dialogs too: a form's values reach them
+        parsed = parse(activity.text) if activity.text else None
+        if parsed is not None:
+            await self._adopt_language(turn_context, info, parsed)
         dialog_context = await self._dialogs.create_context(turn_context)
+        if (
+            dialog_context.active_dialog is not None
+            and parsed is not None
+            and parsed.alone
+            and parsed.command is not Command.CANCEL  # the dialog says it cancelled
+        ):
+            # A command's words alone are not an answer (no topic titled « sujets »): `aide`
+            # shows the help and asks the question again; any other command stops the dialog,
+            # says so, and runs.
+            if parsed.command is Command.HELP:
+                await self._send_help(turn_context, info)
+                await dialog_context.reprompt_dialog()
+                return
+            await dialog_context.cancel_all_dialogs()
+            title = translator(info.locale)(f"command.{FEATURE_OF_COMMAND[parsed.command]}.title")
+            await turn_context.send_activity(
+                translator(info.locale)("dialog.interrupted", command=title)
+            )
+            await self._on_command(turn_context, parsed)
+            return
         if dialog_context.active_dialog is not None and verb not in GLOBAL_VERBS:
             form = dialog_context.active_dialog.id
             result = await dialog_context.continue_dialog()
@@ -366,7 +413,31 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         if value is not None and not activity.text:
             await self._on_card_action(turn_context, verb, value)
             return
-        await self._on_command(turn_context, parse(activity.text))
+        await self._on_command(turn_context, parsed or Parsed(Command.UNKNOWN))
+
+    async def _adopt_language(
+        self, turn_context: TurnContext, info: TurnInfo, parsed: Parsed
+    ) -> None:
+        """A person who never chose a language and writes a command in French (`aide`,
+        `rejoindre`) is answered in French whatever their client's locale, and likewise in
+        English; the choice is saved as `langue` saves it. Words of both languages
+        (`consultation`, a name, « ok ») change nothing. `langue …` saves on its own."""
+        if (
+            parsed.language is None
+            or turn_context.turn_state.get(LANGUAGE_SAVED_KEY, True)
+            or (parsed.command is Command.LANGUAGE and parsed.argument)
+            # Words in the client's own language: nothing to correct, and nothing to keep
+            # (a later client in another language still counts).
+            or language_of(parsed.language) == language_of(info.locale)
+        ):
+            return
+        info.locale = parsed.language
+        turn_context.turn_state[LANGUAGE_SAVED_KEY] = True
+        if info.person_id is not None:
+            async with autocommit(self._sessions) as connection:  # one statement
+                await people.set_preferred_locale(
+                    connection, person_id=info.person_id, locale=parsed.language
+                )
 
     async def _confirmed_again(self, turn_context: TurnContext) -> bool:
         """A click on the confirmation button of the form this person last sent, with no
@@ -428,6 +499,10 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     community_id=await self._channel_community_id(turn_context),
                     capacity=volunteer_capacity(parsed.argument),
                     wake=services.wake,
+                )
+            case Command.MENTORING_REQUESTS:
+                await mentoring.on_requests_command(
+                    turn_context, sessions=self._sessions, info=info, wake=services.wake
                 )
             case Command.CONSULTATION:
                 await consultations_flow.on_request_command(
@@ -549,8 +624,29 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 await meetings_flow.on_move_meeting_command(
                     turn_context, sessions=self._sessions, settings=self._settings, info=info
                 )
+            case _ if parsed.argument:
+                await self._suggest(turn_context, info, parsed.argument)
             case _:
+                # Nothing but a mention (or « ? »): the person asks what the bot does.
                 await self._send_help(turn_context, info)
+
+    async def _suggest(self, turn_context: TurnContext, info: TurnInfo, typed: str) -> None:
+        """Text that is no command: the closest commands as buttons, else a short pointer."""
+        t = translator(info.locale)
+        close = suggestions(typed)
+        if not close:
+            await turn_context.send_activity(t("command.unknown"))
+            return
+        words = [
+            (
+                " ".join(filter(None, (t(f"command.{s.feature}.title"), s.argument))),
+                s.feature,
+                s.argument,
+            )
+            for s in close
+        ]
+        card = build_suggestions_card(words, locale=info.locale)
+        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
 
     async def _channel_community_id(self, turn_context: TurnContext) -> int | None:
         info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
@@ -575,6 +671,16 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         community_id = as_int(value.get("community_id"))
         if verb == "help.show":
             await self._send_help(turn_context, info)
+        elif verb == VERB_ALL:
+            await self._send_help(turn_context, info, full=True)
+        elif verb == VERB_RUN:
+            # A « Vouliez-vous dire » button: the command, as if typed (its own checks apply).
+            command = COMMAND_OF_FEATURE.get(str(value.get("command", "")))
+            argument = value.get("argument")
+            if command is None or not isinstance(argument, str) or len(argument) > 200:
+                await turn_context.send_activity(translator(info.locale)("error.unknown_action"))
+            else:
+                await self._on_command(turn_context, Parsed(command, argument))
         elif verb == VERB_DISMISS:
             await replace_clicked_card(turn_context, build_dismissed_card(translator(info.locale)))
         elif verb == "language.choose":
@@ -667,8 +773,48 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 )
         return False
 
-    async def _send_help(self, turn_context: TurnContext, info: TurnInfo) -> None:
-        card = build_help_card(locale=info.locale, in_channel=info.in_channel)
+    async def _send_help(
+        self, turn_context: TurnContext, info: TurnInfo, *, full: bool = False
+    ) -> None:
+        """The help card for this person: the facilitators' commands only for the animators
+        (coordinators) of the community concerned — the channel's, or in a personal chat any
+        of theirs; in a channel with no community yet, how to create one."""
+        roles: set[str] = set()
+        setup_here = False
+        async with self._sessions() as session:
+            if info.in_channel:
+                _team, channel_id = actions.channel_ids(turn_context)
+                community = (
+                    await communities.community_for_channel(session, teams_channel_id=channel_id)
+                    if channel_id
+                    else None
+                )
+                setup_here = community is None
+                mine = (
+                    [
+                        await communities.membership(
+                            session, person_id=info.person_id, community_id=community.id or 0
+                        )
+                    ]
+                    if community is not None and info.person_id is not None
+                    else []
+                )
+            else:
+                mine = [
+                    m
+                    for m, _c in await communities.memberships_of(
+                        session, person_id=info.person_id or 0
+                    )
+                ]
+        for membership in mine:
+            roles.update(r.value for r in HELP_ROLES if communities.has_role(membership, r))
+        card = build_help_card(
+            locale=info.locale,
+            in_channel=info.in_channel,
+            roles=roles,
+            setup_here=setup_here,
+            full=full,
+        )
         await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
 
     # -- installation and team changes ----------------------------------------------------------
@@ -677,10 +823,14 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         self, members_added: list[ChannelAccount], turn_context: TurnContext
     ) -> None:
         info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
-        if info.in_channel:
-            await actions.on_team_members_added(self.services, turn_context, members_added)
-            return
         bot_id = getattr(turn_context.activity.recipient, "id", None)
+        if info.in_channel:
+            if any(member.id == bot_id for member in members_added):
+                await self._say_installed(turn_context, info)
+            people_added = [m for m in members_added if m.id != bot_id]
+            if people_added:
+                await actions.on_team_members_added(self.services, turn_context, people_added)
+            return
         if not info.new_conversation:
             # A client that re-announces a known chat (the Playground does on every reload)
             # gets no second welcome.
@@ -698,16 +848,43 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 await turn_context.send_activity(greeting)
                 await self._send_help(turn_context, info)
 
+    async def _say_installed(self, turn_context: TurnContext, info: TurnInfo) -> None:
+        """The bot added to a team: how to create a community here, or — in a channel that
+        already has one (the bot removed and added again) — what members can do."""
+        _team, channel_id = actions.channel_ids(turn_context)
+        async with self._sessions() as session:
+            community = (
+                await communities.community_for_channel(session, teams_channel_id=channel_id)
+                if channel_id
+                else None
+            )
+        t = translator(info.locale)
+        await turn_context.send_activity(
+            t("team.installed_linked", community=community.name)
+            if community is not None
+            else t("team.installed")
+        )
+
     async def on_unrecognized_activity_type(self, turn_context: TurnContext) -> None:
         return None
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
-        """No invoke is part of Carrefour: its cards use Action.Submit (a message) and its
-        manifest declares no message extension or task module. Refuse one plainly; the SDK
-        would answer 501 (a server error for a client's request), or fail with a 500 on its own
-        unserialisable 400 body for a malformed `adaptiveCard/action`."""
-        logger.info("unsupported invoke %r", str(turn_context.activity.name or "")[:64])
-        return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST))
+        """Teams dialogs and Universal Actions, answered in the HTTP response by what features
+        registered in `self.invokes`; anything else is refused plainly (the SDK would answer
+        501, a server error for a client's request, or fail with a 500 on its own
+        unserialisable 400 body for a malformed `adaptiveCard/action`)."""
+        activity = turn_context.activity
+        info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
+        value = activity.value if isinstance(activity.value, dict) else {}
+        data = value.get("data") or (value.get("action") or {}).get("data")
+        if isinstance(data, dict) and await refuse_other_tenant(
+            turn_context, data, sessions=self._sessions, info=info, quiet=True
+        ):
+            return InvokeResponse(status=int(HTTPStatus.FORBIDDEN))
+        turn = FeatureTurn(
+            context=turn_context, sessions=self._sessions, info=info, wake=self.services.wake
+        )
+        return await self.invokes.answer(turn, str(activity.name or ""), activity.value)
 
 
 def _at_most(value: object, length: int) -> str | None:

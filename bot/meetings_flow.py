@@ -8,9 +8,13 @@ published, so any replica can take any click.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
+import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,30 +26,42 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.community_actions import channel_ids
 from bot.deliveries import RenderContext, Renderer
+from bot.invokes import CardActionReply, Invokes, TaskReply
+from bot.meeting_calendar import calendar_url
 from bot.settings import Settings
-from bot.turns import as_int
+from bot.turns import FeatureTurn, as_int, card_activity, replace_clicked_card
+from cards.agenda import VERB_VIEW as VERB_AGENDA_VIEW
 from cards.agenda import (
     AgendaForm,
     AgendaRow,
     MeetingForm,
+    MoveForm,
     build_agenda_card,
     build_agenda_form_card,
     build_attendance_card,
+    build_form_launcher_card,
+    build_meeting_choice_card,
     build_meeting_form_card,
+    build_meeting_outcome_card,
+    build_move_form_card,
+    capitalized,
     local_time,
+    meeting_label,
 )
-from cards.common import Element, adaptive_card, heading, submit
+from cards.common import REFRESH_USER_LIMIT, Element, submit
+from cards.confirm import build_confirmation_card, is_confirmed
 from cards.i18n import Translate, format_when, plural, translator
 from dialogs.context import TurnInfo
 from storage import communities, meetings, outbox
 from storage.communities import NotAllowed, has_role
 from storage.db import SessionFactory, transaction
-from storage.meetings import AgendaDraft, InvalidMeeting, MeetingDraft
+from storage.meetings import AgendaDraft, AttendanceChange, InvalidMeeting, MeetingDraft
 from storage.models import (
     Community,
     ConversationRef,
     Meeting,
     MeetingMode,
+    MeetingStatus,
     Role,
     RsvpAnswer,
     Topic,
@@ -105,19 +121,28 @@ async def _is_animator(
     return has_role(member, Role.ANIMATOR)
 
 
+async def _animator_community(
+    sessions: SessionFactory, turn_context: TurnContext, info: TurnInfo
+) -> Community | str:
+    """The channel's community if the sender animates it; else what to tell them."""
+    t = translator(info.locale)
+    community = await _channel_community(sessions, turn_context) if info.in_channel else None
+    if community is None or community.id is None:
+        return t("plan.channel_only")
+    if not await _is_animator(sessions, person_id=info.person_id, community_id=community.id):
+        return t("plan.animators_only")
+    return community
+
+
 async def _animated_channel_community(
     sessions: SessionFactory, turn_context: TurnContext, info: TurnInfo
 ) -> Community | None:
     """The channel's community if the sender animates it; answers politely otherwise."""
-    t = translator(info.locale)
-    community = await _channel_community(sessions, turn_context) if info.in_channel else None
-    if community is None or community.id is None:
-        await turn_context.send_activity(t("plan.channel_only"))
+    found = await _animator_community(sessions, turn_context, info)
+    if isinstance(found, str):
+        await turn_context.send_activity(found)
         return None
-    if not await _is_animator(sessions, person_id=info.person_id, community_id=community.id):
-        await turn_context.send_activity(t("plan.animators_only"))
-        return None
-    return community
+    return found
 
 
 def _error(t: Translate, error: InvalidMeeting) -> str:
@@ -154,7 +179,7 @@ def default_agenda(
             AgendaRow(
                 local_time(middle - timedelta(minutes=30), tz),
                 t("agenda.default.lunch"),
-                Volet.LOGISTICS.value,
+                Volet.MEAL.value,
             ),
             AgendaRow(
                 local_time(middle + timedelta(minutes=45), tz),
@@ -182,6 +207,134 @@ def default_agenda(
     ]
 
 
+# -- where a form is shown: a Teams dialog, or the conversation --
+#
+# `planifier une rencontre`, `modifier l'ordre du jour` and `déplacer la rencontre` post a small
+# card in the channel. Its main button opens the form in a Teams dialog (task module): the
+# steps, the errors and the drafts stay there, private, and only the outcome reaches the
+# channel. « Remplir ici » shows the same form in the conversation instead, for clients without
+# Teams dialogs (the Agents Playground: docs/decisions.md). Both paths run the same steps below;
+# a step answers with a `_Shown`, which each path presents in its own way.
+
+FORM_PLAN = "meeting.plan"
+FORM_AGENDA = "meeting.agenda"
+FORM_MOVE = "meeting.move"
+VERB_PLAN_OPEN = "meeting.plan.open"
+VERB_AGENDA_OPEN = "meeting.agenda.open"
+VERB_MOVE = "meeting.move"
+VERB_FORM_CANCEL = "meeting.plan.cancel"
+# The small card that opened a dialog (Teams' replyToId at task/fetch, carried by the form).
+_LAUNCHER = "launcher"
+_MAX_ACTIVITY_ID = 255
+
+
+@dataclass(frozen=True, slots=True)
+class _Surface:
+    """Where a form is shown: `dialog` names the registered dialog form, None in the
+    conversation; `launcher` is the id of the small card that opened the dialog, if known."""
+
+    dialog: str | None = None
+    launcher: str | None = None
+
+    @property
+    def carry_key(self) -> str:
+        # Step 1's answers ride with step 2's buttons: under "form" in the conversation (cards
+        # already posted carry them there); in a dialog "form" names the form (FORM_KEY).
+        return "plan" if self.dialog else "form"
+
+    def carried(self, data: dict[str, Any]) -> dict[str, Any]:
+        if self.dialog and self.launcher:
+            return {**data, _LAUNCHER: self.launcher}
+        return data
+
+
+INLINE = _Surface()
+
+
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """What a step answers: a form (the next one, or the same again with its errors and the
+    values kept), else a sentence. `done`: the form's work is over (published, saved). In a
+    dialog, `launcher_line` is what the small card in the channel becomes."""
+
+    card: Element | None = None
+    title: str = ""
+    text: str = ""
+    done: bool = False
+    launcher_line: str = ""
+
+
+_Step = Callable[[TurnContext, dict[str, Any], "_Ctx", _Surface], Awaitable[_Shown]]
+
+
+def _carry(card: Element, data: dict[str, Any]) -> Element:
+    """Put `data` (the draft's key, step 1's answers, the meeting's id…) in every button of a
+    form but its cancel button."""
+    for action in card.get("actions", []):
+        if action.get("type") == "Action.Submit" and action["data"].get("verb") != VERB_FORM_CANCEL:
+            action["data"].update(data)
+    return card
+
+
+async def _show_inline(
+    turn_context: TurnContext, shown: _Shown, *, replace_clicked: bool = False
+) -> None:
+    if shown.card is not None:
+        if replace_clicked:  # the small card becomes the form: no stale buttons left behind
+            await replace_clicked_card(turn_context, shown.card)
+        else:
+            await _send_card(turn_context, shown.card)
+    if shown.text:
+        await turn_context.send_activity(shown.text)
+
+
+async def _show_in_dialog(turn_context: TurnContext, surface: _Surface, shown: _Shown) -> TaskReply:
+    if shown.card is not None:
+        return TaskReply.card(shown.title, shown.card)
+    replaced = bool(shown.launcher_line) and await _replace_launcher(
+        turn_context, surface.launcher, shown.launcher_line
+    )
+    if shown.done and replaced:
+        return TaskReply.close()  # the channel shows the outcome where the small card was
+    return TaskReply.message(shown.text)
+
+
+async def _replace_launcher(turn_context: TurnContext, launcher: str | None, line: str) -> bool:
+    """The small card that opened the dialog becomes a line saying what was done. When Teams
+    did not say which message opened the dialog (no replyToId), or refuses the update, the
+    small card is left as it is: its buttons then answer that the draft is already published
+    (planning) or open the form on the meeting as it now is (agenda, move). False then, and
+    the dialog says what was done instead of closing silently."""
+    if not launcher:
+        return False
+    activity = card_activity(build_meeting_outcome_card([line]))
+    activity.id = launcher
+    try:
+        await turn_context.update_activity(activity)
+    except Exception as error:
+        logger.info("small form card not replaced (%s); left as it is", type(error).__name__)
+        return False
+    return True
+
+
+def _launcher_id(turn_context: TurnContext, data: dict[str, Any]) -> str | None:
+    """The small card's id: Teams' replyToId on the invoke, else what the form carried from
+    the task/fetch (only ever used to update a message of this conversation)."""
+    for candidate in (turn_context.activity.reply_to_id, data.get(_LAUNCHER)):
+        if isinstance(candidate, str) and 0 < len(candidate) <= _MAX_ACTIVITY_ID:
+            return candidate
+    return None
+
+
+async def _post_launcher(
+    turn_context: TurnContext, info: TurnInfo, *, title: str, form: str, verb: str, **data: Any
+) -> None:
+    card = build_form_launcher_card(
+        title=title, form=form, verb=verb, data=data, locale=info.locale
+    )
+    await _send_card(turn_context, card)
+
+
 # -- step 1: the meeting --
 
 
@@ -191,13 +344,63 @@ async def on_plan_command(
     community = await _animated_channel_community(sessions, turn_context, info)
     if community is None or community.id is None:
         return
-    form = MeetingForm(mode=MeetingMode(community.usual_mode).value)
-    await _send_card(
+    await _post_launcher(
         turn_context,
-        build_meeting_form_card(
-            form, topics=await _topics(sessions, community.id), locale=info.locale
-        ),
+        info,
+        title=translator(info.locale)("plan.title"),
+        form=FORM_PLAN,
+        verb=VERB_PLAN_OPEN,
+        draft=uuid.uuid4().hex,
     )
+
+
+async def _plan_form_step(
+    turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx, surface: _Surface
+) -> _Shown:
+    """The blank form of step 1 (the small card's buttons)."""
+    found = await _animator_community(ctx.sessions, turn_context, ctx.info)
+    if isinstance(found, str) or found.id is None:
+        return _Shown(text=str(found))
+    form = MeetingForm(mode=MeetingMode(found.usual_mode).value)
+    topics = await _topics(ctx.sessions, found.id)
+    return _meeting_form_shown(form, topics, ctx, surface, _draft_key(value, found.id), [])
+
+
+def _meeting_form_shown(
+    form: MeetingForm,
+    topics: list[tuple[int, str]],
+    ctx: _Ctx,
+    surface: _Surface,
+    key: str,
+    errors: list[str],
+) -> _Shown:
+    card = build_meeting_form_card(
+        form, topics=topics, locale=ctx.info.locale, errors=errors, dialog=surface.dialog
+    )
+    _carry(card, surface.carried({"draft": key}))
+    return _Shown(card=card, title=translator(ctx.info.locale)("plan.title"))
+
+
+# A draft is every card that comes from one `planifier une rencontre`: its key rides along
+# with each button (the small card, the form, the agenda form and its older copies, in the
+# conversation or in a dialog), and the meeting stores it, so the draft publishes once however
+# many times, or from whichever copy, it is clicked.
+_DRAFT_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+def _draft_key(value: dict[str, Any], community_id: int) -> str:
+    """The draft's key from card data; for a card posted before drafts had keys, a digest of
+    its answers (the same card clicked twice gives the same digest)."""
+    raw = value.get("draft")
+    if isinstance(raw, str) and _DRAFT_KEY.fullmatch(raw):
+        return raw
+    answers = json.dumps(
+        [community_id, value.get("form"), sorted((k, str(v)) for k, v in value.items())],
+        sort_keys=True,
+        ensure_ascii=True,
+        default=str,
+    )
+    return hashlib.sha256(answers.encode("ascii")).hexdigest()[:32]
 
 
 async def _topics(sessions: SessionFactory, community_id: int) -> list[tuple[int, str]]:
@@ -245,14 +448,17 @@ def _draft(form: MeetingForm, tz: str) -> MeetingDraft | None:
     )
 
 
-async def _on_plan_submit(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
-    community = await _animated_channel_community(ctx.sessions, turn_context, ctx.info)
-    if community is None or community.id is None:
-        return
+async def _plan_step(
+    turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx, surface: _Surface
+) -> _Shown:
+    """Step 1 submitted: the same form again with its errors, or the agenda form."""
+    found = await _animator_community(ctx.sessions, turn_context, ctx.info)
+    if isinstance(found, str) or found.id is None:
+        return _Shown(text=str(found))
     t = translator(ctx.info.locale)
     form = _meeting_form(value)
     draft = _draft(form, ctx.settings.timezone)
-    topics = await _topics(ctx.sessions, community.id)
+    topics = await _topics(ctx.sessions, found.id)
     errors: list[str] = []
     if draft is None:
         errors.append(t("plan.error.date"))
@@ -261,10 +467,9 @@ async def _on_plan_submit(turn_context: TurnContext, value: dict[str, Any], ctx:
             meetings.check_draft(draft, now=utcnow())
         except InvalidMeeting as error:
             errors.append(_error(t, error))
+    key = _draft_key(value, found.id)
     if errors or draft is None:
-        card = build_meeting_form_card(form, topics=topics, locale=ctx.info.locale, errors=errors)
-        await _send_card(turn_context, card)
-        return
+        return _meeting_form_shown(form, topics, ctx, surface, key, errors)
     topic_title = next((title for tid, title in topics if str(tid) == form.topic_id), None)
     rows = default_agenda(
         draft.starts_at,
@@ -273,40 +478,53 @@ async def _on_plan_submit(turn_context: TurnContext, value: dict[str, Any], ctx:
         locale=ctx.info.locale,
         tz=ctx.settings.timezone,
     )
-    await _send_agenda_form(
-        turn_context,
+    return _agenda_form_shown(
         ctx,
         AgendaForm(
             rows=rows,
             general_objective=form.general_objective,
             specific_objectives=form.specific_objectives,
         ),
-        carried={"form": _form_dict(form)},
+        surface=surface,
+        carried={surface.carry_key: _form_dict(form), "draft": key},
         when=draft.starts_at,
     )
+
+
+async def _on_plan_open(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
+    await _show_inline(
+        turn_context, await _plan_form_step(turn_context, value, ctx, INLINE), replace_clicked=True
+    )
+
+
+async def _on_plan_submit(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
+    await _show_inline(turn_context, await _plan_step(turn_context, value, ctx, INLINE))
 
 
 def _form_dict(form: MeetingForm) -> dict[str, str]:
     return {name: getattr(form, name) for name in MeetingForm.__dataclass_fields__}
 
 
-async def _send_agenda_form(
-    turn_context: TurnContext,
+def _agenda_form_shown(
     ctx: _Ctx,
     form: AgendaForm,
     *,
+    surface: _Surface,
     carried: dict[str, Any],
     when: datetime,
     errors: list[str] | None = None,
-) -> None:
+) -> _Shown:
     heading_text = format_when(when, locale=ctx.info.locale, tz=ctx.settings.timezone)
     card = build_agenda_form_card(
-        form, heading_text=heading_text, locale=ctx.info.locale, errors=errors or []
+        form,
+        heading_text=heading_text,
+        locale=ctx.info.locale,
+        errors=errors or [],
+        dialog=surface.dialog,
     )
     # The answers of step 1 (or the meeting being edited) ride along with every button.
-    for action in card.get("actions", []):
-        action["data"].update(carried)
-    await _send_card(turn_context, card)
+    _carry(card, surface.carried(carried))
+    return _Shown(card=card, title=translator(ctx.info.locale)("plan.agenda_title"))
 
 
 def _agenda_form(value: dict[str, Any]) -> AgendaForm:
@@ -356,18 +574,26 @@ def _agenda_drafts(
 # -- step 2: the agenda --
 
 
-async def _on_add_row(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
+async def _add_row_step(
+    turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx, surface: _Surface
+) -> _Shown:
+    found = await _animator_community(ctx.sessions, turn_context, ctx.info)
+    if isinstance(found, str):
+        return _Shown(text=found)
     form = _agenda_form(value)
     if len(form.rows) < meetings.MAX_AGENDA_ITEMS:
         form.rows.append(AgendaRow(time="", title="", volet=Volet.EXCHANGE.value))
-    carried: dict[str, Any] = {k: value[k] for k in ("form", "meeting_id") if k in value}
-    when = await _carried_start(value, ctx) or utcnow()
-    await _send_agenda_form(turn_context, ctx, form, carried=carried, when=when)
+    carried: dict[str, Any] = {
+        k: value[k] for k in (surface.carry_key, "meeting_id", "draft") if k in value
+    }
+    when = await _carried_start(value, ctx, surface) or utcnow()
+    return _agenda_form_shown(ctx, form, surface=surface, carried=carried, when=when)
 
 
-async def _carried_start(value: dict[str, Any], ctx: _Ctx) -> datetime | None:
-    if isinstance(value.get("form"), dict):
-        draft = _draft(_meeting_form(value["form"]), ctx.settings.timezone)
+async def _carried_start(value: dict[str, Any], ctx: _Ctx, surface: _Surface) -> datetime | None:
+    plan = value.get(surface.carry_key)
+    if isinstance(plan, dict):
+        draft = _draft(_meeting_form(plan), ctx.settings.timezone)
         return draft.starts_at if draft else None
     meeting_id = as_int(value.get("meeting_id"))
     if meeting_id is None:
@@ -377,23 +603,28 @@ async def _carried_start(value: dict[str, Any], ctx: _Ctx) -> datetime | None:
     return meeting.starts_at if meeting else None
 
 
-async def _on_publish(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
-    community = await _animated_channel_community(ctx.sessions, turn_context, ctx.info)
-    if community is None or community.id is None:
-        return
+async def _publish_step(
+    turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx, surface: _Surface
+) -> _Shown:
+    """The agenda form's « Publier »: a new meeting (posted in the channel once per draft), or
+    the changes to a published one; the form again with its errors otherwise."""
+    found = await _animator_community(ctx.sessions, turn_context, ctx.info)
+    if isinstance(found, str) or found.id is None:
+        return _Shown(text=str(found))
+    community = found
     t = translator(ctx.info.locale)
     tz = ctx.settings.timezone
     agenda_form = _agenda_form(value)
     meeting_id = as_int(value.get("meeting_id"))
     if meeting_id is not None:
-        await _publish_changes(turn_context, ctx, community, meeting_id, agenda_form, value)
-        return
-    raw_form = value.get("form")
+        return await _publish_changes(
+            turn_context, ctx, community, meeting_id, agenda_form, surface
+        )
+    raw_form = value.get(surface.carry_key)
     form = _meeting_form(raw_form if isinstance(raw_form, dict) else {})
     draft = _draft(form, tz)
     if draft is None:
-        await turn_context.send_activity(t("plan.error.date"))
-        return
+        return _Shown(text=t("plan.error.date"))
     # The objectives may have been edited on the agenda card.
     draft = dataclasses.replace(
         draft,
@@ -402,35 +633,62 @@ async def _on_publish(turn_context: TurnContext, value: dict[str, Any], ctx: _Ct
     )
     topic_id = as_int(form.topic_id)
     items = _agenda_drafts(agenda_form, day=form.date, tz=tz, topic_id=topic_id)
-    carried = {"form": _form_dict(form)}
+    key = _draft_key(value, found.id)
+    carried = {surface.carry_key: _form_dict(form), "draft": key}
     try:
         if items is None:
             raise InvalidMeeting("agenda_time")
         async with transaction(ctx.sessions) as session:
-            meeting = await meetings.plan_meeting(
+            meeting, created = await meetings.plan_meeting(
                 session,
-                community_id=community.id,
+                community_id=found.id,
                 by_person_id=ctx.info.person_id,
                 draft=draft,
                 agenda=items,
                 now=utcnow(),
+                draft_key=key,
             )
             agenda = await meetings.agenda_of(session, meeting_id=meeting.id or 0)
             counts = await meetings.rsvp_counts(session, meeting_id=meeting.id or 0)
+            link = await calendar_url(
+                session,
+                ctx.settings,
+                meeting=meeting,
+                person_id=ctx.info.person_id,
+                locale=ctx.info.locale,
+                now=utcnow(),
+            )
+            viewers = await _viewers(session, meeting)
     except InvalidMeeting as error:
-        await _send_agenda_form(
-            turn_context,
+        return _agenda_form_shown(
             ctx,
             agenda_form,
+            surface=surface,
             carried=carried,
             when=draft.starts_at,
             errors=[_error(t, error)],
         )
-        return
     except NotAllowed:
-        await turn_context.send_activity(t("plan.animators_only"))
-        return
-    card = build_agenda_card(meeting, community, agenda, counts, locale=ctx.info.locale, tz=tz)
+        return _Shown(text=t("plan.animators_only"))
+    card = build_agenda_card(
+        meeting,
+        community,
+        agenda,
+        counts,
+        locale=ctx.info.locale,
+        tz=tz,
+        calendar_url=link,
+        viewers=viewers,
+    )
+    if not created:
+        # Clicked again (or from an older copy of the draft): the draft becomes the meeting
+        # it published; nothing else changes. In a dialog the agenda card is in the channel
+        # already: only the small card catches up.
+        if surface.dialog is None:
+            await _post_agenda_copy(
+                turn_context, ctx.sessions, card, meeting, ctx.info.locale, True
+            )
+        return _Shown(text=t("plan.already_published"), launcher_line=t("plan.published"))
     posted = await _send_card(turn_context, card)
     async with transaction(ctx.sessions) as session:
         conversation = await _conversation_ref(session, turn_context)
@@ -440,7 +698,58 @@ async def _on_publish(turn_context: TurnContext, value: dict[str, Any], ctx: _Ct
             conversation_ref_id=conversation.id if conversation else None,
             activity_id=getattr(posted, "id", None),
         )
-    await turn_context.send_activity(t("plan.published"))
+        if conversation is not None and conversation.id and getattr(posted, "id", None):
+            await meetings.record_card_copy(
+                session,
+                meeting_id=meeting.id or 0,
+                conversation_ref_id=conversation.id,
+                activity_id=str(posted.id),
+                locale=ctx.info.locale,
+                now=utcnow(),
+            )
+    return _Shown(text=t("plan.published"), done=True, launcher_line=t("plan.published"))
+
+
+async def _on_add_row(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
+    await _show_inline(turn_context, await _add_row_step(turn_context, value, ctx, INLINE))
+
+
+async def _on_publish(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
+    await _show_inline(turn_context, await _publish_step(turn_context, value, ctx, INLINE))
+
+
+async def _post_agenda_copy(
+    turn_context: TurnContext,
+    sessions: SessionFactory,
+    card: Element,
+    meeting: Meeting,
+    locale: str,
+    replace_clicked: bool = False,
+) -> None:
+    """Show the agenda card (in place of the clicked card, or as a new message) and remember
+    the copy, so that RSVPs and changes keep it current."""
+    activity_id: str | None = None
+    clicked = turn_context.activity.reply_to_id if replace_clicked else None
+    if clicked:
+        await replace_clicked_card(turn_context, card)
+        activity_id = str(clicked)
+    else:
+        posted = await turn_context.send_activity(card_activity(card))
+        activity_id = getattr(posted, "id", None)
+    if not activity_id or meeting.id is None:
+        return
+    async with transaction(sessions) as session:
+        conversation = await _conversation_ref(session, turn_context)
+        if conversation is None or conversation.id is None:
+            return
+        await meetings.record_card_copy(
+            session,
+            meeting_id=meeting.id,
+            conversation_ref_id=conversation.id,
+            activity_id=activity_id,
+            locale=locale,
+            now=utcnow(),
+        )
 
 
 async def _conversation_ref(
@@ -463,11 +772,50 @@ async def on_edit_agenda_command(
         return
     async with sessions() as session:
         meeting = await meetings.upcoming(session, community_id=community.id, now=utcnow())
-        agenda = await meetings.agenda_of(session, meeting_id=meeting.id or 0) if meeting else []
     if meeting is None:
         await turn_context.send_activity(translator(info.locale)("agenda.none"))
         return
-    tz = settings.timezone
+    await _post_launcher(
+        turn_context,
+        info,
+        title=translator(info.locale)("plan.edit_title"),
+        form=FORM_AGENDA,
+        verb=VERB_AGENDA_OPEN,
+        meeting_id=meeting.id,
+    )
+
+
+async def _open_meeting(
+    turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx
+) -> tuple[Community, Meeting] | str:
+    """The channel's scheduled meeting the card names, if the sender animates its community;
+    else what to tell them."""
+    found = await _animator_community(ctx.sessions, turn_context, ctx.info)
+    if isinstance(found, str):
+        return found
+    meeting_id = as_int(value.get("meeting_id"))
+    async with ctx.sessions() as session:
+        meeting = await session.get(Meeting, meeting_id) if meeting_id is not None else None
+    if (
+        meeting is None
+        or meeting.community_id != found.id
+        or meeting.status != MeetingStatus.SCHEDULED
+    ):
+        return translator(ctx.info.locale)("plan.error.not_open")
+    return found, meeting
+
+
+async def _agenda_form_step(
+    turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx, surface: _Surface
+) -> _Shown:
+    """The agenda form of a published meeting, as it is now (the small card's buttons)."""
+    found = await _open_meeting(turn_context, value, ctx)
+    if isinstance(found, str):
+        return _Shown(text=found)
+    _community, meeting = found
+    tz = ctx.settings.timezone
+    async with ctx.sessions() as session:
+        agenda = await meetings.agenda_of(session, meeting_id=meeting.id or 0)
     form = AgendaForm(
         rows=[
             AgendaRow(
@@ -481,9 +829,16 @@ async def on_edit_agenda_command(
         general_objective=meeting.general_objective,
         specific_objectives="\n".join(meeting.specific_objectives),
     )
-    ctx = _Ctx(sessions=sessions, settings=settings, info=info, wake=lambda: None)
-    await _send_agenda_form(
-        turn_context, ctx, form, carried={"meeting_id": meeting.id}, when=meeting.starts_at
+    return _agenda_form_shown(
+        ctx, form, surface=surface, carried={"meeting_id": meeting.id}, when=meeting.starts_at
+    )
+
+
+async def _on_agenda_open(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
+    await _show_inline(
+        turn_context,
+        await _agenda_form_step(turn_context, value, ctx, INLINE),
+        replace_clicked=True,
     )
 
 
@@ -493,15 +848,14 @@ async def _publish_changes(
     community: Community,
     meeting_id: int,
     agenda_form: AgendaForm,
-    value: dict[str, Any],
-) -> None:
+    surface: _Surface,
+) -> _Shown:
     t = translator(ctx.info.locale)
     tz = ctx.settings.timezone
     async with ctx.sessions() as session:
         meeting = await session.get(Meeting, meeting_id)
     if meeting is None or meeting.community_id != community.id:
-        await turn_context.send_activity(t("plan.error.not_open"))
-        return
+        return _Shown(text=t("plan.error.not_open"))
     day = meeting.starts_at.astimezone(ZoneInfo(tz)).date().isoformat()
     items = _agenda_drafts(agenda_form, day=day, tz=tz, topic_id=None)
     draft = MeetingDraft(
@@ -527,34 +881,34 @@ async def _publish_changes(
             )
             await _queue_card_update(session, meeting)
     except InvalidMeeting as error:
-        await _send_agenda_form(
-            turn_context,
+        return _agenda_form_shown(
             ctx,
             agenda_form,
+            surface=surface,
             carried={"meeting_id": meeting_id},
             when=meeting.starts_at,
             errors=[_error(t, error)],
         )
-        return
     except NotAllowed:
-        await turn_context.send_activity(t("plan.animators_only"))
-        return
+        return _Shown(text=t("plan.animators_only"))
     ctx.wake()
-    await turn_context.send_activity(t("plan.updated"))
+    return _Shown(text=t("plan.updated"), done=True, launcher_line=t("plan.updated"))
 
 
 async def _queue_card_update(session: AsyncSession, meeting: Meeting) -> None:
-    """Refresh the posted agenda card (through the outbox: the click may come from another
-    conversation, e.g. an RSVP in a reminder)."""
-    if meeting.conversation_ref_id is None or not meeting.activity_id:
-        return
-    await outbox.enqueue(
-        session,
-        dedup_key=f"agenda_card:{meeting.id}:{uuid.uuid4().hex}",
-        recipient=outbox.Recipient.conversation(meeting.conversation_ref_id),
-        kind=KIND_AGENDA_CARD,
-        params={"meeting_id": meeting.id},
-    )
+    """Refresh every posted copy of the agenda card: the published one and those shown again
+    by `ordre du jour` (through the outbox: the click may come from another conversation, e.g.
+    an RSVP in a reminder)."""
+    for conversation_ref_id, activity_id, locale in await meetings.card_copies(
+        session, meeting=meeting
+    ):
+        await outbox.enqueue(
+            session,
+            dedup_key=f"agenda_card:{meeting.id}:{uuid.uuid4().hex}",
+            recipient=outbox.Recipient.conversation(conversation_ref_id),
+            kind=KIND_AGENDA_CARD,
+            params={"meeting_id": meeting.id, "activity_id": activity_id, "locale": locale},
+        )
 
 
 # -- showing, RSVP, changes --
@@ -585,10 +939,25 @@ async def on_agenda_command(
                 continue
             agenda = await meetings.agenda_of(session, meeting_id=meeting.id or 0)
             counts = await meetings.rsvp_counts(session, meeting_id=meeting.id or 0)
-            card = build_agenda_card(
-                meeting, community, agenda, counts, locale=info.locale, tz=settings.timezone
+            link = await calendar_url(
+                session,
+                settings,
+                meeting=meeting,
+                person_id=info.person_id,
+                locale=info.locale,
+                now=utcnow(),
             )
-            await _send_card(turn_context, card)
+            card = build_agenda_card(
+                meeting,
+                community,
+                agenda,
+                counts,
+                locale=info.locale,
+                tz=settings.timezone,
+                calendar_url=link,
+                viewers=await _viewers(session, meeting),
+            )
+            await _post_agenda_copy(turn_context, sessions, card, meeting, info.locale)
             shown += 1
     if not shown:
         await turn_context.send_activity(t("agenda.none"))
@@ -622,10 +991,15 @@ async def _on_rsvp(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) 
     except NotAllowed:
         await turn_context.send_activity(t("leave.not_member"))
         return
+    if changed:
+        ctx.wake()
+    if ctx.info.in_channel:
+        # In a channel, the card updating is the answer: a « C'est noté » there would tell
+        # everyone who answered what (and pile up).
+        return
     if not changed:  # a second click: the card already counts this answer
         await turn_context.send_activity(t(f"agenda.rsvp_already.{answer}"))
         return
-    ctx.wake()
     await turn_context.send_activity(t(f"agenda.rsvp_saved.{answer}"))
 
 
@@ -637,29 +1011,179 @@ async def on_cancel_meeting_command(
     info: TurnInfo,
     wake: Callable[[], None],
 ) -> None:
+    """`annuler la rencontre`: never cancels at once. With several upcoming meetings, the
+    facilitator picks one; then a confirmation card says what will happen."""
     community = await _animated_channel_community(sessions, turn_context, info)
     if community is None or community.id is None:
         return
     t = translator(info.locale)
-    async with transaction(sessions) as session:
-        meeting = await meetings.upcoming(session, community_id=community.id, now=utcnow())
-        if meeting is None:
-            await turn_context.send_activity(t("agenda.none"))
-            return
-        meeting, accepted = await meetings.cancel_meeting(
-            session, meeting_id=meeting.id or 0, by_person_id=info.person_id
+    async with sessions() as session:
+        upcoming = await meetings.upcoming_meetings(
+            session, community_id=community.id, now=utcnow()
         )
-        for person_id in accepted:
-            await outbox.enqueue(
-                session,
-                dedup_key=f"meeting:{meeting.id}:cancelled:to:{person_id}",
-                recipient=outbox.Recipient.person(person_id),
-                kind="meeting_change",
-                params={"meeting_id": meeting.id, "change": "cancelled"},
+    if not upcoming:
+        await turn_context.send_activity(t("agenda.none"))
+        return
+    ctx = _Ctx(sessions=sessions, settings=settings, info=info, wake=wake)
+    if len(upcoming) == 1:
+        # Sent, not put in place of a clicked card: a typed command clicked nothing (in a
+        # thread, its reply_to_id is the thread's first post, perhaps the agenda card).
+        await _on_cancel(turn_context, {"meeting_id": upcoming[0].id}, ctx, typed=True)
+        return
+    card = build_meeting_choice_card(
+        upcoming,
+        verb=VERB_CANCEL,
+        heading_key="plan.cancel.choose",
+        locale=info.locale,
+        tz=settings.timezone,
+    )
+    await _send_card(turn_context, card)
+
+
+VERB_CANCEL = "meeting.cancel"
+VERB_RESTORE = "meeting.restore"
+
+
+def _notices_line(locale: str, key: str, none_key: str, count: int) -> str:
+    # « 0 personne recevra un avis » reads badly: nobody has its own sentence.
+    return translator(locale)(none_key) if count == 0 else plural(locale, key, count)
+
+
+async def _on_cancel(
+    turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx, *, typed: bool = False
+) -> None:
+    """First click: the confirmation card naming the meeting and what will happen. The
+    confirm click (`confirmed: true`): permissions checked again, then cancelled, once."""
+    t = translator(ctx.info.locale)
+    tz = ctx.settings.timezone
+    meeting_id = as_int(value.get("meeting_id"))
+    if meeting_id is None:
+        await turn_context.send_activity(t("error.unknown_action"))
+        return
+    try:
+        if not is_confirmed(value):
+            async with ctx.sessions() as session:
+                meeting, accepted = await meetings.check_cancellable(
+                    session, meeting_id=meeting_id, by_person_id=ctx.info.person_id, now=utcnow()
+                )
+            label = meeting_label(meeting, locale=ctx.info.locale, tz=tz)
+            card = build_confirmation_card(
+                t,
+                title=t("plan.cancel.confirm_title", meeting=label),
+                consequences=[
+                    _notices_line(
+                        ctx.info.locale,
+                        "plan.cancel.notices",
+                        "plan.cancel.notices_none",
+                        len(accepted),
+                    ),
+                    t("plan.cancel.reminders"),
+                    t("plan.cancel.undo"),
+                ],
+                confirm_title=t("plan.cancel.confirm"),
+                verb=VERB_CANCEL,
+                data={"meeting_id": meeting_id},
             )
-        await _queue_card_update(session, meeting)
-    wake()
-    await turn_context.send_activity(t("plan.cancelled_done"))
+            if typed:
+                await _send_card(turn_context, card)
+            else:
+                await replace_clicked_card(turn_context, card)
+            return
+        async with transaction(ctx.sessions) as session:
+            meeting, accepted = await meetings.cancel_meeting(
+                session, meeting_id=meeting_id, by_person_id=ctx.info.person_id, now=utcnow()
+            )
+            prefix = meetings.cancellation_notice_prefix(meeting)
+            for person_id in accepted:
+                await outbox.enqueue(
+                    session,
+                    dedup_key=f"{prefix}{person_id}",
+                    recipient=outbox.Recipient.person(person_id),
+                    kind="meeting_change",
+                    params={"meeting_id": meeting.id, "change": "cancelled"},
+                )
+            await _queue_card_update(session, meeting)
+    except NotAllowed:
+        await turn_context.send_activity(t("plan.animators_only"))
+        return
+    except LookupError:
+        await turn_context.send_activity(t("plan.error.not_open"))
+        return
+    except InvalidMeeting as error:
+        key = "plan.cancel.already" if str(error) == "already_cancelled" else "plan.error.not_open"
+        await turn_context.send_activity(t(key))
+        return
+    ctx.wake()
+    label = meeting_label(meeting, locale=ctx.info.locale, tz=tz)
+    outcome = build_meeting_outcome_card(
+        [
+            t("plan.cancel.done", meeting=capitalized(label)),
+            _notices_line(
+                ctx.info.locale, "plan.cancel.notified", "plan.cancel.notified_none", len(accepted)
+            ),
+            t(
+                "plan.cancel.undo_until",
+                when=format_when(meeting.starts_at, locale=ctx.info.locale, tz=tz),
+            ),
+        ],
+        actions=[submit(t("plan.restore.button"), verb=VERB_RESTORE, meeting_id=meeting.id)],
+        attention=True,
+    )
+    await replace_clicked_card(turn_context, outcome)
+
+
+async def _on_restore(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
+    """« Rétablir la rencontre »: until the meeting starts; those who read the cancellation
+    hear of it (once), and the reminder job plans its reminders again."""
+    t = translator(ctx.info.locale)
+    tz = ctx.settings.timezone
+    meeting_id = as_int(value.get("meeting_id"))
+    if meeting_id is None:
+        await turn_context.send_activity(t("error.unknown_action"))
+        return
+    try:
+        async with transaction(ctx.sessions) as session:
+            meeting, told = await meetings.restore_meeting(
+                session, meeting_id=meeting_id, by_person_id=ctx.info.person_id, now=utcnow()
+            )
+            for person_id in told:
+                await outbox.enqueue(
+                    session,
+                    dedup_key=f"meeting:{meeting.id}:restored:{meeting.sequence}:to:{person_id}",
+                    recipient=outbox.Recipient.person(person_id),
+                    kind="meeting_change",
+                    params={"meeting_id": meeting.id, "change": "restored"},
+                )
+            await _queue_card_update(session, meeting)
+    except NotAllowed:
+        await turn_context.send_activity(t("plan.animators_only"))
+        return
+    except LookupError:
+        await turn_context.send_activity(t("plan.error.not_open"))
+        return
+    except InvalidMeeting as error:
+        if str(error) == "restore_too_late":
+            async with ctx.sessions() as session:
+                started = await session.get(Meeting, meeting_id)
+            when = format_when(
+                started.starts_at if started else utcnow(), locale=ctx.info.locale, tz=tz
+            )
+            await turn_context.send_activity(t("plan.restore.too_late", when=when))
+        else:
+            await turn_context.send_activity(t("plan.restore.not_cancelled"))
+        return
+    ctx.wake()
+    label = meeting_label(meeting, locale=ctx.info.locale, tz=tz)
+    outcome = build_meeting_outcome_card(
+        [
+            t("plan.restore.done", meeting=capitalized(label)),
+            _notices_line(
+                ctx.info.locale, "plan.restore.notified", "plan.restore.notified_none", len(told)
+            ),
+            t("plan.restore.reminders"),
+        ]
+    )
+    await replace_clicked_card(turn_context, outcome)
 
 
 async def on_move_meeting_command(
@@ -668,53 +1192,82 @@ async def on_move_meeting_command(
     community = await _animated_channel_community(sessions, turn_context, info)
     if community is None or community.id is None:
         return
-    t = translator(info.locale)
     async with sessions() as session:
         meeting = await meetings.upcoming(session, community_id=community.id, now=utcnow())
     if meeting is None:
-        await turn_context.send_activity(t("agenda.none"))
+        await turn_context.send_activity(translator(info.locale)("agenda.none"))
         return
-    tz = ZoneInfo(settings.timezone)
-    card = adaptive_card(
-        [
-            heading(t("plan.move_title")),
-            {
-                "type": "Input.Date",
-                "id": "date",
-                "label": t("plan.field.date"),
-                "value": meeting.starts_at.astimezone(tz).date().isoformat(),
-            },
-            {
-                "type": "Input.Time",
-                "id": "start",
-                "label": t("plan.field.start"),
-                "value": local_time(meeting.starts_at, settings.timezone),
-            },
-            {
-                "type": "Input.Time",
-                "id": "end",
-                "label": t("plan.field.end"),
-                "value": local_time(meeting.ends_at, settings.timezone),
-            },
-        ],
-        [
-            submit(
-                t("plan.move_submit"), verb="meeting.move", meeting_id=meeting.id, style="positive"
-            )
-        ],
+    del settings  # the form shows the meeting's times when it opens
+    await _post_launcher(
+        turn_context,
+        info,
+        title=translator(info.locale)("plan.move_title"),
+        form=FORM_MOVE,
+        verb=VERB_MOVE,
+        meeting_id=meeting.id,
     )
-    await _send_card(turn_context, card)
 
 
-async def _on_move(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
-    t = translator(ctx.info.locale)
-    meeting_id = as_int(value.get("meeting_id"))
+_MOVE_INPUTS = ("date", "start", "end")
+
+
+def _move_form_shown(
+    ctx: _Ctx,
+    meeting: Meeting,
+    surface: _Surface,
+    form: MoveForm | None = None,
+    errors: list[str] | None = None,
+) -> _Shown:
     tz = ctx.settings.timezone
-    starts_at = _at(_text(value, "date", 10), _text(value, "start", 5), tz)
-    ends_at = _at(_text(value, "date", 10), _text(value, "end", 5), tz)
-    if meeting_id is None or starts_at is None or ends_at is None:
-        await turn_context.send_activity(t("plan.error.date"))
-        return
+    form = form or MoveForm(
+        date=meeting.starts_at.astimezone(ZoneInfo(tz)).date().isoformat(),
+        start=local_time(meeting.starts_at, tz),
+        end=local_time(meeting.ends_at, tz),
+    )
+    label = meeting_label(meeting, locale=ctx.info.locale, tz=tz)
+    card = build_move_form_card(
+        form,
+        meeting_id=meeting.id or 0,
+        heading_text=capitalized(label),
+        locale=ctx.info.locale,
+        errors=errors or [],
+        dialog=surface.dialog,
+    )
+    _carry(card, surface.carried({}))
+    return _Shown(card=card, title=translator(ctx.info.locale)("plan.move_title"))
+
+
+async def _move_form_step(
+    turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx, surface: _Surface
+) -> _Shown:
+    found = await _open_meeting(turn_context, value, ctx)
+    if isinstance(found, str):
+        return _Shown(text=found)
+    return _move_form_shown(ctx, found[1], surface)
+
+
+async def _move_step(
+    turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx, surface: _Surface
+) -> _Shown:
+    """The move form submitted: the meeting moved (those who accepted are told), or the form
+    again with its error."""
+    if surface.dialog is None and not any(key in value for key in _MOVE_INPUTS):
+        # The small card's « Remplir ici » sends the form's verb without its inputs.
+        return await _move_form_step(turn_context, value, ctx, surface)
+    t = translator(ctx.info.locale)
+    found = await _open_meeting(turn_context, value, ctx)
+    if isinstance(found, str):
+        return _Shown(text=found)
+    _community, meeting = found
+    meeting_id = meeting.id or 0
+    tz = ctx.settings.timezone
+    form = MoveForm(
+        date=_text(value, "date", 10), start=_text(value, "start", 5), end=_text(value, "end", 5)
+    )
+    starts_at = _at(form.date, form.start, tz)
+    ends_at = _at(form.date, form.end, tz)
+    if starts_at is None or ends_at is None:
+        return _move_form_shown(ctx, meeting, surface, form, [t("plan.error.date")])
     try:
         async with transaction(ctx.sessions) as session:
             meeting, old_start, accepted = await meetings.move_meeting(
@@ -739,41 +1292,77 @@ async def _on_move(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) 
                 )
             await _queue_card_update(session, meeting)
     except InvalidMeeting as error:
-        await turn_context.send_activity(_error(t, error))
-        return
+        return _move_form_shown(ctx, meeting, surface, form, [_error(t, error)])
     except NotAllowed:
-        await turn_context.send_activity(t("plan.animators_only"))
-        return
+        return _Shown(text=t("plan.animators_only"))
     except LookupError:
-        await turn_context.send_activity(t("plan.error.not_open"))
-        return
+        return _Shown(text=t("plan.error.not_open"))
     ctx.wake()
-    await turn_context.send_activity(t("plan.moved_done"))
+    return _Shown(text=t("plan.moved_done"), done=True, launcher_line=t("plan.moved_done"))
+
+
+async def _on_move(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
+    await _show_inline(
+        turn_context,
+        await _move_step(turn_context, value, ctx, INLINE),
+        replace_clicked=not any(key in value for key in _MOVE_INPUTS),
+    )
+
+
+def _toggled(value: dict[str, Any], state: str) -> list[int]:
+    """The people whose attendance toggle was sent with this value ("true" or "false")."""
+    return [
+        person_id
+        for key, flag in value.items()
+        if key.startswith("present_") and str(flag).lower() == state
+        for person_id in [as_int(key.removeprefix("present_"))]
+        if person_id is not None
+    ]
+
+
+def _removal_card(
+    t: Translate, locale: str, change: AttendanceChange, value: dict[str, Any]
+) -> Element:
+    """Before anyone loses a recorded presence: who, by name."""
+    names = [p.name or p.teams_user_id for p in change.needs_confirmation]
+    others = len(names) - 1
+    lines = [
+        plural(locale, "attendance.remove.others", others, name=names[0])
+        if others
+        else t("attendance.remove.single", name=names[0])
+    ]
+    if others:
+        lines.append(t("attendance.remove.names", names=", ".join(names)))
+    return build_confirmation_card(
+        t,
+        title=t("attendance.remove.title"),
+        consequences=lines,
+        confirm_title=t("attendance.remove.confirm"),
+        verb="meeting.attendance",
+        data=value,
+    )
 
 
 async def _on_attendance(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
+    """A submission of the attendance card (or of the confirmation of a removal): a change to
+    what is recorded. The clicked card is then replaced by the list as recorded."""
     t = translator(ctx.info.locale)
     meeting_id = as_int(value.get("meeting_id"))
     if meeting_id is None:
         await turn_context.send_activity(t("error.unknown_action"))
         return
-    present = [
-        person_id
-        for key, flag in value.items()
-        if key.startswith("present_") and str(flag).lower() == "true"
-        for person_id in [as_int(key.removeprefix("present_"))]
-        if person_id is not None
-    ]
     try:
         async with transaction(ctx.sessions) as session:
-            _meeting, changed = await meetings.confirm_attendance(
+            change = await meetings.record_attendance(
                 session,
                 meeting_id=meeting_id,
                 by_person_id=ctx.info.person_id,
-                attendee_ids=present,
+                present_ids=_toggled(value, "true"),
+                absent_ids=_toggled(value, "false"),
+                removal_confirmed=is_confirmed(value),
                 now=utcnow(),
             )
-            count = len(await meetings.attendees(session, meeting_id=meeting_id))
+            sheet = await meetings.attendance_sheet(session, meeting_id=meeting_id)
     except NotAllowed:
         await turn_context.send_activity(t("plan.animators_only"))
         return
@@ -784,9 +1373,15 @@ async def _on_attendance(turn_context: TurnContext, value: dict[str, Any], ctx: 
             else t("plan.error.not_open")
         )
         return
-    # A second submission of the same list (a double click) rewrote nothing: say so.
-    key = "attendance.saved" if changed else "attendance.unchanged"
-    await turn_context.send_activity(plural(ctx.info.locale, key, count))
+    if change.needs_confirmation:
+        await _send_card(turn_context, _removal_card(t, ctx.info.locale, change, value))
+        return
+    if sheet is not None:
+        card = build_attendance_card(sheet, locale=ctx.info.locale, tz=ctx.settings.timezone)
+        await replace_clicked_card(turn_context, card)
+    # A second submission of the same list (a double click, a stale card) rewrote nothing.
+    key = "attendance.saved" if change.changed else "attendance.unchanged"
+    await turn_context.send_activity(plural(ctx.info.locale, key, change.recorded))
 
 
 # -- routing of this feature's buttons --
@@ -805,11 +1400,15 @@ class _Ctx:
 
 
 _ACTIONS = {
+    VERB_PLAN_OPEN: _on_plan_open,
+    VERB_AGENDA_OPEN: _on_agenda_open,
     "meeting.plan": _on_plan_submit,
     "meeting.agenda.add_row": _on_add_row,
     "meeting.agenda.publish": _on_publish,
     "meeting.rsvp": _on_rsvp,
-    "meeting.move": _on_move,
+    VERB_MOVE: _on_move,
+    VERB_CANCEL: _on_cancel,
+    VERB_RESTORE: _on_restore,
     "meeting.attendance": _on_attendance,
 }
 
@@ -824,7 +1423,7 @@ async def handle_meeting_action(
     wake: Callable[[], None],
 ) -> bool:
     verb = str(value.get("verb", ""))
-    if verb == "meeting.plan.cancel":
+    if verb == VERB_FORM_CANCEL:
         await turn_context.send_activity(translator(info.locale)("dialog.cancelled"))
         return True
     handler = _ACTIONS.get(verb)
@@ -836,24 +1435,182 @@ async def handle_meeting_action(
     return True
 
 
+# -- the same forms in Teams dialogs --
+
+# Which steps each dialog form answers (its buttons' verbs); the cancel button closes it.
+_DIALOG_STEPS: dict[str, dict[str, _Step]] = {
+    FORM_PLAN: {
+        "meeting.plan": _plan_step,
+        "meeting.agenda.add_row": _add_row_step,
+        "meeting.agenda.publish": _publish_step,
+    },
+    FORM_AGENDA: {
+        "meeting.agenda.add_row": _add_row_step,
+        "meeting.agenda.publish": _publish_step,
+    },
+    FORM_MOVE: {VERB_MOVE: _move_step},
+}
+_DIALOG_OPENERS: dict[str, _Step] = {
+    FORM_PLAN: _plan_form_step,
+    FORM_AGENDA: _agenda_form_step,
+    FORM_MOVE: _move_form_step,
+}
+
+
+def register_meeting_forms(invokes: Invokes, *, settings: Settings) -> None:
+    """Planning, agenda editing and moving, as Teams dialogs (bot/invokes.py). Every fetch and
+    submit checks again that the sender animates the channel's community."""
+
+    def ctx_of(turn: FeatureTurn) -> _Ctx:
+        return _Ctx(sessions=turn.sessions, settings=settings, info=turn.info, wake=turn.wake)
+
+    def opener(form: str) -> Callable[[FeatureTurn, dict[str, Any]], Awaitable[TaskReply]]:
+        async def fetch(turn: FeatureTurn, data: dict[str, Any]) -> TaskReply:
+            surface = _Surface(dialog=form, launcher=_launcher_id(turn.context, data))
+            shown = await _DIALOG_OPENERS[form](turn.context, data, ctx_of(turn), surface)
+            return await _show_in_dialog(turn.context, surface, shown)
+
+        return fetch
+
+    def submitter(form: str) -> Callable[[FeatureTurn, dict[str, Any]], Awaitable[TaskReply]]:
+        async def submit_(turn: FeatureTurn, data: dict[str, Any]) -> TaskReply:
+            verb = data.get("verb")
+            if verb == VERB_FORM_CANCEL:
+                return TaskReply.close()
+            step = _DIALOG_STEPS[form].get(verb) if isinstance(verb, str) else None
+            if step is None:
+                return TaskReply.message(turn.t("error.unknown_action"))
+            surface = _Surface(dialog=form, launcher=_launcher_id(turn.context, data))
+            shown = await step(turn.context, data, ctx_of(turn), surface)
+            return await _show_in_dialog(turn.context, surface, shown)
+
+        return submit_
+
+    for form in _DIALOG_OPENERS:
+        invokes.form(form, fetch=opener(form), submit=submitter(form))
+
+
+# -- each person's view of the agenda card (Universal Actions) --
+
+
+async def _viewers(session: AsyncSession, meeting: Meeting) -> list[str]:
+    """Whose client asks for their own view of a posted agenda card: those who answered first
+    (theirs differs from the shared card; Teams refreshes at most 60 listed people on its own,
+    the others can refresh from the card's menu), then the other members."""
+    return await communities.member_teams_ids(
+        session,
+        community_id=meeting.community_id,
+        first=await meetings.respondents(session, meeting_id=meeting.id or 0),
+        limit=REFRESH_USER_LIMIT,
+    )
+
+
+async def on_agenda_view(
+    turn: FeatureTurn, data: dict[str, Any], *, settings: Settings
+) -> CardActionReply:
+    """The agenda card as this person sees it, in their language: the shared card plus their
+    own answer (« Votre réponse : Présent·e »), and their own calendar link. Anyone else
+    (no answer, not a member) gets the shared card; nobody gets another person's answer."""
+    meeting_id = as_int(data.get("meeting_id"))
+    person_id = turn.info.person_id
+    async with turn.sessions() as session:
+        found = (
+            await meetings.meeting_with_community(session, meeting_id=meeting_id)
+            if meeting_id is not None
+            else None
+        )
+        if found is None:
+            return CardActionReply(message=turn.t("error.unknown_action"))
+        meeting, community = found
+        member = (
+            await communities.membership(
+                session, person_id=person_id, community_id=meeting.community_id
+            )
+            if person_id is not None
+            else None
+        )
+        reader = person_id if member is not None and member.left_at is None else None
+        own = (
+            await meetings.rsvp_of(session, meeting_id=meeting_id or 0, person_id=reader)
+            if reader is not None
+            else None
+        )
+        card = build_agenda_card(
+            meeting,
+            community,
+            await meetings.agenda_of(session, meeting_id=meeting_id or 0),
+            await meetings.rsvp_counts(session, meeting_id=meeting_id or 0),
+            locale=turn.info.locale,
+            tz=settings.timezone,
+            # A member's own link; anyone else the shared card's (made out to its creator).
+            calendar_url=await calendar_url(
+                session,
+                settings,
+                meeting=meeting,
+                person_id=reader if reader is not None else meeting.created_by_id,
+                locale=turn.info.locale,
+                now=turn.clock(),
+            ),
+            viewers=await _viewers(session, meeting),
+            own_answer=own,
+        )
+    return CardActionReply(card=card)
+
+
+def register_agenda_views(invokes: Invokes, *, settings: Settings) -> None:
+    """The refresh every posted agenda card carries (`agenda.view`)."""
+
+    async def view(turn: FeatureTurn, data: dict[str, Any]) -> CardActionReply:
+        return await on_agenda_view(turn, data, settings=settings)
+
+    invokes.action(VERB_AGENDA_VIEW, view)
+
+
 # -- outbox renderers and the attendance job --
 
 
 async def render_agenda_card(context: RenderContext) -> Activity | None:
     """The posted agenda card, as it is now (updated in place)."""
-    meeting_id = int(str(context.message.params["meeting_id"]))
+    params = context.message.params
+    meeting_id = int(str(params["meeting_id"]))
+    # The copy to update, in the language it was shown in (rows queued before copies were
+    # recorded name no copy: the published card).
+    locale = str(params.get("locale") or context.locale)
     async with context.sessions() as session:
         found = await meetings.meeting_with_community(session, meeting_id=meeting_id)
-        if found is None or not found[0].activity_id:
+        if found is None:
             return None
         meeting, community = found
+        activity_id = str(params.get("activity_id") or meeting.activity_id or "")
+        if not activity_id:
+            return None
         agenda = await meetings.agenda_of(session, meeting_id=meeting_id)
         counts = await meetings.rsvp_counts(session, meeting_id=meeting_id)
+        link = (
+            await calendar_url(
+                session,
+                context.settings,
+                meeting=meeting,
+                person_id=meeting.created_by_id,
+                locale=locale,
+                now=context.now,
+            )
+            if context.settings is not None
+            else None
+        )
+        viewers = await _viewers(session, meeting)
     card = build_agenda_card(
-        meeting, community, agenda, counts, locale=context.locale, tz=context.timezone
+        meeting,
+        community,
+        agenda,
+        counts,
+        locale=locale,
+        tz=context.timezone,
+        calendar_url=link,
+        viewers=viewers,
     )
     activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
-    activity.id = meeting.activity_id
+    activity.id = activity_id
     return activity
 
 
@@ -873,6 +1630,14 @@ async def render_meeting_change(context: RenderContext) -> Activity | None:
             community=community.name,
             day=format_when(meeting.starts_at, locale=context.locale, tz=context.timezone),
         )
+    elif params.get("change") == "restored":
+        if meeting.status != MeetingStatus.SCHEDULED:
+            return None  # cancelled again before this notice went out
+        text = t(
+            "meeting.restored_notice",
+            community=community.name,
+            day=format_when(meeting.starts_at, locale=context.locale, tz=context.timezone),
+        )
     else:
         old = datetime.fromisoformat(str(params["old_start"]))
         text = t(
@@ -885,16 +1650,14 @@ async def render_meeting_change(context: RenderContext) -> Activity | None:
 
 
 async def render_attendance_request(context: RenderContext) -> Activity | None:
+    """The attendance list for an animator; if another animator confirmed it meanwhile, the
+    list as recorded (never one redrawn from the RSVPs over a record)."""
     meeting_id = int(str(context.message.params["meeting_id"]))
     async with context.sessions() as session:
-        found = await meetings.meeting_with_community(session, meeting_id=meeting_id)
-        if found is None or found[0].attendance_confirmed_at is not None:
-            return None
-        meeting, community = found
-        roster = await meetings.attendance_roster(session, meeting_id=meeting_id)
-    card = build_attendance_card(
-        meeting, roster, community=community, locale=context.locale, tz=context.timezone
-    )
+        sheet = await meetings.attendance_sheet(session, meeting_id=meeting_id)
+    if sheet is None:
+        return None
+    card = build_attendance_card(sheet, locale=context.locale, tz=context.timezone)
     return MessageFactory.attachment(CardFactory.adaptive_card(card))
 
 
@@ -938,4 +1701,5 @@ __all__ = [
     "on_edit_agenda_command",
     "on_move_meeting_command",
     "on_plan_command",
+    "register_meeting_forms",
 ]

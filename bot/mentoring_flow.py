@@ -25,7 +25,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.deliveries import RenderContext, Renderer
 from bot.turns import FeatureTurn, card_activity, param_int, pick_action
 from cards.common import Element
-from cards.i18n import format_day, translator
+from cards.confirm import build_outcome_card, is_confirmed
+from cards.i18n import format_day, plural, translator
 from cards.mentoring import (
     VERB_ACCEPT,
     VERB_AGREEMENT,
@@ -36,13 +37,17 @@ from cards.mentoring import (
     VERB_REQUEST,
     VERB_VOLUNTEER,
     VERB_WITHDRAW,
+    WaitingProposal,
     build_agreement_card,
     build_checkin_card,
     build_community_choice_card,
+    build_end_confirmation_card,
+    build_pending_requests_card,
     build_proposal_card,
     build_request_card,
     build_suggestions_card,
     build_terms_card,
+    build_withdraw_confirmation_card,
     person_name,
 )
 from dialogs.context import TurnInfo
@@ -539,6 +544,69 @@ async def _request(turn: FeatureTurn, community_id: int | None) -> None:
     )
 
 
+# Suggestions cards sent by one `demandes de mentorat`: enough to act, not a flood.
+MAX_LISTED_REQUESTS = 10
+
+
+async def on_requests_command(
+    turn_context: TurnContext, *, sessions: SessionFactory, info: TurnInfo, wake: Wake
+) -> None:
+    """`demandes de mentorat` / `mentoring requests`: for a coordinator or animator who missed
+    the proactive cards, the requests still open in the communities they supervise — those
+    waiting for a mentor's answer in a list, the others on their suggestions card (the same
+    buttons). In the personal chat only: the cards carry the mentees' profiles."""
+    turn = FeatureTurn(turn_context, sessions, info, wake, utcnow)
+    if info.in_channel:
+        await turn.say("mentoring.requests.private_only")
+        return
+    if info.person_id is None:
+        await turn.say("mentoring.requests.not_allowed")
+        return
+    cards: list[Element] = []
+    listed = 0
+    async with sessions() as session:
+        supervised = await mentoring.supervised_communities(session, person_id=info.person_id)
+        if not supervised:
+            await turn.say("mentoring.requests.not_allowed")
+            return
+        for community in supervised:
+            assert community.id is not None
+            waiting: list[WaitingProposal] = []
+            to_pair: list[Element] = []
+            for request in await mentoring.open_requests(session, community_id=community.id):
+                assert request.id is not None
+                if request.mentee_id == info.person_id:
+                    continue  # nobody pairs themself (the proactive cards skip them too)
+                proposal = await mentoring.pending_proposal(session, request_id=request.id)
+                if proposal is not None:
+                    waiting.append(
+                        WaitingProposal(
+                            mentee=await session.get(Person, request.mentee_id),
+                            mentor=await session.get(Person, proposal.mentor_id),
+                            proposed_at=proposal.created_at,
+                        )
+                    )
+                elif listed < MAX_LISTED_REQUESTS:
+                    card = await _suggestions_card(
+                        session, request_id=request.id, locale=info.locale
+                    )
+                    if card is not None:
+                        to_pair.append(card)
+                        listed += 1
+            if waiting or to_pair:
+                cards.append(
+                    build_pending_requests_card(
+                        community, waiting, locale=info.locale, tz=info.timezone
+                    )
+                )
+                cards.extend(to_pair)
+    if not cards:
+        await turn.say("mentoring.requests.none")
+        return
+    for card in cards:
+        await turn.show(card)
+
+
 async def on_volunteer_command(
     turn_context: TurnContext,
     *,
@@ -581,7 +649,10 @@ async def _volunteer(turn: FeatureTurn, community_id: int | None, capacity: int 
     if queued:
         turn.wake()
     if capacity:
-        await turn.say("mentoring.volunteer.saved", community=community.name, capacity=capacity)
+        thanks = plural(
+            turn.info.locale, "mentoring.volunteer.saved", capacity, community=community.name
+        )
+        await turn.context.send_activity(thanks)
     else:
         await turn.say("mentoring.volunteer.withdrawn", community=community.name)
 
@@ -923,44 +994,92 @@ async def _checkin(turn: FeatureTurn, value: dict[str, Any]) -> None:
 
 
 async def _end(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    """« Terminer le jumelage »: the first click asks (who will be told, that the check-ins
+    stop); the confirmation's button ends it, once."""
     pairing_id = param_int(value, "pairing_id")
     if pairing_id is None:
         await turn.say("error.unknown_action")
         return
+    if not is_confirmed(value):
+        await _ask_to_end(turn, pairing_id)
+        return
     try:
         async with transaction(turn.sessions) as session:
+            before = await mentoring.get_pairing(session, pairing_id=pairing_id)
+            already = before is not None and before.status == PairingStatus.ENDED
             pairing = await mentoring.end(
                 session, pairing_id=pairing_id, person_id=turn.person_id, now=turn.clock()
             )
-            # Check-ins and agreement cards still queued no longer make sense.
-            await outbox.cancel_pending(session, dedup_key_prefix=pairing_prefix(pairing_id))
-            community = await session.get(Community, pairing.community_id)
-            for person_id in (pairing.mentor_id, pairing.mentee_id):
-                if person_id == turn.person_id:
-                    continue
-                await outbox.enqueue(
-                    session,
-                    dedup_key=f"mentoring:ended:{pairing_id}:to:{person_id}",
-                    recipient=outbox.Recipient.person(person_id),
-                    kind="notice",
-                    params={
-                        "text": "mentoring.end.notice",
-                        "values": {"community": community.name if community else ""},
-                    },
-                )
+            if not already:
+                await _after_end(session, pairing, by_id=turn.person_id)
     except NotAllowed:
         await turn.say("mentoring.pairing.not_active")
         return
-    turn.wake()
-    await turn.say("mentoring.end.done")
+    if not already:
+        turn.wake()
+    key = "mentoring.end.already" if already else "mentoring.end.done"
+    await turn.replace_clicked(build_outcome_card(turn.t(key)))
+
+
+async def _after_end(session: AsyncSession, pairing: MentorPairing, *, by_id: int) -> None:
+    """Check-ins and agreement cards still queued no longer make sense; the other person of
+    the pair is told."""
+    assert pairing.id is not None
+    await outbox.cancel_pending(session, dedup_key_prefix=pairing_prefix(pairing.id))
+    community = await session.get(Community, pairing.community_id)
+    for person_id in (pairing.mentor_id, pairing.mentee_id):
+        if person_id == by_id:
+            continue
+        await outbox.enqueue(
+            session,
+            dedup_key=f"mentoring:ended:{pairing.id}:to:{person_id}",
+            recipient=outbox.Recipient.person(person_id),
+            kind="notice",
+            params={
+                "text": "mentoring.end.notice",
+                "values": {"community": community.name if community else ""},
+            },
+        )
+
+
+async def _ask_to_end(turn: FeatureTurn, pairing_id: int) -> None:
+    async with turn.sessions() as session:
+        pairing = await mentoring.get_pairing(session, pairing_id=pairing_id)
+        allowed = pairing is not None and (
+            turn.person_id in (pairing.mentor_id, pairing.mentee_id)
+            or await mentoring.may_supervise(
+                session, person_id=turn.person_id, community_id=pairing.community_id
+            )
+        )
+        if pairing is None or not allowed or pairing.status not in mentoring.LOAD_STATUSES:
+            await turn.say("mentoring.pairing.not_active")
+            return
+        mentor = await session.get(Person, pairing.mentor_id)
+        mentee = await session.get(Person, pairing.mentee_id)
+        community = await session.get(Community, pairing.community_id)
+    told = [p for p in (mentor, mentee) if p is not None and p.id != turn.person_id]
+    await turn.show(
+        build_end_confirmation_card(
+            pairing,
+            mentor=mentor,
+            mentee=mentee,
+            community=community,
+            told=told,
+            locale=turn.info.locale,
+        )
+    )
 
 
 async def _withdraw(turn: FeatureTurn, value: dict[str, Any]) -> None:
-    """The mentee (or a coordinator or animator) withdraws a waiting request. Who may is decided
-    in storage from the request itself; the card only names it."""
+    """The mentee (or a coordinator or animator) withdraws a waiting request: the first click
+    asks on the confirmation card, its button withdraws. Who may is decided in storage from the
+    request itself; the card only names it."""
     request_id = param_int(value, "request_id")
     if request_id is None:
         await turn.say("error.unknown_action")
+        return
+    if not is_confirmed(value):
+        await _ask_to_withdraw(turn, request_id)
         return
     told = 0
     try:
@@ -972,29 +1091,93 @@ async def _withdraw(turn: FeatureTurn, value: dict[str, Any]) -> None:
             community = await session.get(Community, request.community_id)
             mentee = await session.get(Person, request.mentee_id)
             if outcome.changed:
-                # Suggestions and a proposal still waiting in the outbox are no longer relevant.
-                await outbox.cancel_pending(session, dedup_key_prefix=request_prefix(request_id))
-                told = await _queue_withdrawn(session, outcome, by_id=turn.person_id)
+                told = await _after_withdrawal(session, outcome, by_id=turn.person_id)
     except RequestClosed:
         await turn.say("mentoring.request_closed")
         return
     except NotAllowed:
         await turn.say("mentoring.withdraw.not_allowed")
         return
-    if not outcome.changed:
-        await turn.say("mentoring.withdraw.already")
-        return
     if told:
         turn.wake()
+    t = turn.t
     name = community.name if community else ""
-    if turn.person_id == request.mentee_id:
-        await turn.say("mentoring.withdraw.done", community=name)
+    if not outcome.changed:
+        text = t("mentoring.withdraw.already")
+    elif turn.person_id == request.mentee_id:
+        text = t("mentoring.withdraw.done", community=name)
     else:
-        await turn.say(
+        text = t(
             "mentoring.withdraw.done_for",
             name=person_name(mentee, locale=turn.info.locale),
             community=name,
         )
+    await turn.replace_clicked(build_outcome_card(text))
+
+
+async def _ask_to_withdraw(turn: FeatureTurn, request_id: int) -> None:
+    """The confirmation card: whose request, and who will be told."""
+    async with turn.sessions() as session:
+        request = await mentoring.get_request(session, request_id=request_id)
+        # No such request and someone else's get the same answer: an id tells nothing.
+        if request is None or (
+            turn.person_id != request.mentee_id
+            and not await mentoring.may_supervise(
+                session, person_id=turn.person_id, community_id=request.community_id
+            )
+        ):
+            await turn.say("mentoring.withdraw.not_allowed")
+            return
+        if request.status == MentorRequestStatus.CANCELLED:
+            await turn.say("mentoring.withdraw.already")
+            return
+        if request.status != MentorRequestStatus.OPEN:
+            await turn.say("mentoring.request_closed")
+            return
+        community = await session.get(Community, request.community_id)
+        mentee = await session.get(Person, request.mentee_id)
+        waiting = await mentoring.pending_proposal(session, request_id=request_id)
+        mentor = None if waiting is None else await session.get(Person, waiting.mentor_id)
+    if community is None:
+        await turn.say("error.unknown_action")
+        return
+    await turn.show(
+        build_withdraw_confirmation_card(
+            request,
+            community=community,
+            mentee=mentee,
+            mentor=mentor,
+            by_mentee=turn.person_id == request.mentee_id,
+            locale=turn.info.locale,
+        )
+    )
+
+
+async def _after_withdrawal(
+    session: AsyncSession, outcome: mentoring.Withdrawal, *, by_id: int
+) -> int:
+    """Suggestions and a proposal still waiting in the outbox are no longer relevant; the
+    people concerned are told. Returns how many messages were queued."""
+    assert outcome.request.id is not None
+    await outbox.cancel_pending(session, dedup_key_prefix=request_prefix(outcome.request.id))
+    return await _queue_withdrawn(session, outcome, by_id=by_id)
+
+
+async def withdraw_on_leaving(
+    session: AsyncSession, *, community_id: int, mentee_id: int, now: datetime
+) -> int:
+    """The mentee left the community: their open request there is withdrawn as if they had
+    withdrawn it (the proposal waiting on it ends, its mentor is told). Returns how many
+    messages were queued."""
+    request = await mentoring.open_request(session, community_id=community_id, mentee_id=mentee_id)
+    if request is None or request.id is None:
+        return 0
+    outcome = await mentoring.withdraw_request(
+        session, request_id=request.id, person_id=mentee_id, now=now
+    )
+    if not outcome.changed:
+        return 0
+    return await _after_withdrawal(session, outcome, by_id=mentee_id)
 
 
 async def _queue_withdrawn(

@@ -5,7 +5,8 @@ verbs to these functions, the scheduler calls `close_expired_polls`, and `POLL_R
 joins the dispatcher's renderers. Every action re-checks its rule in storage/polls.py.
 
 The poll card is posted with `Action.Submit` buttons and updated in place: every viewer sees
-the same shared results, so there is no per-viewer view to refresh (see docs/decisions.md).
+the same shared results. Its `refresh` (`polls.view`, an invoke answered by `on_poll_view`)
+adds each person's own ballot to their copy only (see docs/decisions.md).
 A vote answers with the updated card only; anything to tell the voter alone (a refusal) goes
 to their 1:1 chat through the outbox, never into the channel.
 
@@ -29,9 +30,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.community_actions import channel_ids
 from bot.deliveries import RenderContext, Renderer
+from bot.invokes import CardActionReply, Invokes
 from bot.settings import Settings
-from bot.turns import card_activity, param_int, pick_action
-from cards.common import Element
+from bot.turns import FeatureTurn, card_activity, param_int, pick_action, replace_clicked_card
+from cards.common import REFRESH_USER_LIMIT, Element
+from cards.confirm import is_confirmed
 from cards.i18n import normalize_locale, translator
 from cards.polls import (
     CHOICE_INPUT,
@@ -39,8 +42,11 @@ from cards.polls import (
     VERB_CLOSE,
     VERB_CREATE,
     VERB_TOPICS,
+    VERB_VIEW,
     VERB_VOTE,
     PollForm,
+    build_close_confirmation_card,
+    build_close_outcome_card,
     build_poll_card,
     build_poll_form_card,
     build_poll_results_card,
@@ -49,7 +55,7 @@ from dialogs.context import TurnInfo
 from storage import communities, outbox, polls
 from storage.communities import NotAllowed, has_role
 from storage.db import SessionFactory, transaction
-from storage.models import Community, Person, Poll, Role, utcnow
+from storage.models import Community, Person, Poll, PollStatus, Role, utcnow
 from storage.polls import InvalidChoice, InvalidPoll, PollClosed, UnknownPoll
 from storage.secrets import derive
 
@@ -93,11 +99,78 @@ async def _channel_card(
     session: AsyncSession, poll: Poll, *, default_locale: str, tz: str
 ) -> Element:
     """The poll card as everyone in the channel sees it, in its author's language (one
-    shared card cannot follow each viewer's language)."""
+    shared card cannot follow each viewer's language; each person's own view does)."""
     assert poll.id is not None
     author = await session.get(Person, poll.created_by_id) if poll.created_by_id else None
     results = await polls.results(session, poll_id=poll.id)
-    return build_poll_card(results, locale=_locale_of(author, default=default_locale), tz=tz)
+    return build_poll_card(
+        results,
+        locale=_locale_of(author, default=default_locale),
+        tz=tz,
+        viewers=await _viewers(session, poll),
+    )
+
+
+async def _viewers(session: AsyncSession, poll: Poll) -> list[str]:
+    """Whose client asks for their own view of the poll card (Teams refreshes at most 60
+    listed people on its own; the others can refresh from the card's menu): a named poll's
+    voters first, then the other members. An anonymous poll lists nobody (its card names no
+    one; a list following its ballots would tell who voted): Teams then refreshes for all
+    in a channel of up to 60 people."""
+    if poll.anonymous:
+        return []
+    return await communities.member_teams_ids(
+        session,
+        community_id=poll.community_id,
+        first=await polls.named_voters(session, poll=poll),
+        limit=REFRESH_USER_LIMIT,
+    )
+
+
+async def on_poll_view(
+    turn: FeatureTurn, data: dict[str, Any], *, settings: Settings
+) -> CardActionReply:
+    """The poll card as this person sees it, in their language: the shared card plus their
+    own ballot (« Votre vote : … », pre-selected to be changed). Anyone else (no ballot, not
+    a member, an anonymous ballot sealed at closing) gets the shared card; no view ever holds
+    another person's choice."""
+    poll_id = param_int(data, "poll_id")
+    person_id = turn.info.person_id
+    async with turn.sessions() as session:
+        poll = await polls.get_poll(session, poll_id=poll_id) if poll_id is not None else None
+        if poll is None or poll.id is None:
+            return CardActionReply(message=turn.t("error.unknown_action"))
+        member = (
+            await communities.membership(
+                session, person_id=person_id, community_id=poll.community_id
+            )
+            if person_id is not None
+            else None
+        )
+        own = (
+            await polls.own_choices(
+                session, poll=poll, person_id=person_id, key=_voter_key(settings)
+            )
+            if person_id is not None and member is not None and member.left_at is None
+            else None
+        )
+        card = build_poll_card(
+            await polls.results(session, poll_id=poll.id),
+            locale=turn.info.locale,
+            tz=turn.info.timezone,
+            viewers=await _viewers(session, poll),
+            own_choices=own,
+        )
+    return CardActionReply(card=card)
+
+
+def register_poll_views(invokes: Invokes, *, settings: Settings) -> None:
+    """The refresh the posted poll card carries (`polls.view`)."""
+
+    async def view(turn: FeatureTurn, data: dict[str, Any]) -> CardActionReply:
+        return await on_poll_view(turn, data, settings=settings)
+
+    invokes.action(VERB_VIEW, view)
 
 
 # -- outbox renderers ------------------------------------------------------------------------
@@ -480,16 +553,21 @@ async def queue_closing(session: AsyncSession, poll: Poll) -> int:
 
 
 async def _close(turn: _Turn, value: dict[str, Any]) -> None:
+    """« Fermer maintenant »: the first click asks (how many voted, that the results go out);
+    the confirmation's button closes, the animator's role checked again."""
     poll_id = param_int(value, "poll_id")
     if poll_id is None:
         await turn.say("error.unknown_action")
         return
+    if not is_confirmed(value):
+        await _ask_to_close(turn, poll_id)
+        return
     try:
         async with transaction(turn.sessions) as session:
-            poll = await polls.close(
+            poll, closed_now = await polls.close_once(
                 session, poll_id=poll_id, by_person_id=turn.person_id, now=turn.clock()
             )
-            queued = await queue_closing(session, poll)
+            queued = await queue_closing(session, poll) if closed_now else 0
     except UnknownPoll:
         await turn.say("error.unknown_action")
         return
@@ -498,8 +576,29 @@ async def _close(turn: _Turn, value: dict[str, Any]) -> None:
         return
     if queued:
         turn.wake()
-    # The outbox also sends the final card; updating now shows it without waiting.
-    await _refresh_card(turn, poll_id)
+    await replace_clicked_card(
+        turn.context, build_close_outcome_card(closed_now=closed_now, locale=turn.info.locale)
+    )
+    if closed_now:
+        # The outbox also sends the final card; updating now shows it without waiting.
+        await _refresh_card(turn, poll_id)
+
+
+async def _ask_to_close(turn: _Turn, poll_id: int) -> None:
+    try:
+        async with turn.sessions() as session:
+            poll = await polls.may_close(session, poll_id=poll_id, person_id=turn.person_id)
+            voters = (await polls.results(session, poll_id=poll_id)).voters
+    except UnknownPoll:
+        await turn.say("error.unknown_action")
+        return
+    except NotAllowed:
+        await turn.say("polls.close.not_allowed")
+        return
+    if poll.status != PollStatus.OPEN:
+        await turn.say("polls.close.already")
+        return
+    await turn.show(build_close_confirmation_card(poll_id, voters=voters, locale=turn.info.locale))
 
 
 async def _topics(turn: _Turn, value: dict[str, Any]) -> None:

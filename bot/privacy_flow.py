@@ -32,7 +32,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import links
 from bot.links import refusal
 from bot.settings import Settings
-from bot.turns import card_activity
+from bot.turns import card_activity, replace_clicked_card
+from cards.confirm import build_outcome_card, is_confirmed
 from cards.i18n import translator
 from cards.privacy import (
     VERB_ERASE_ASK,
@@ -171,7 +172,7 @@ async def handle_privacy_action(
             locale=info.locale,
         )
         await turn_context.send_activity(card_activity(card))
-    elif verb == VERB_ERASE_ASK:
+    elif verb == VERB_ERASE_ASK and not is_confirmed(value):
         async with transaction(sessions) as session:
             key = await links.signing_key(session, settings)
         card = build_erase_confirm_card(
@@ -181,6 +182,8 @@ async def handle_privacy_action(
         )
         await turn_context.send_activity(card_activity(card))
     else:
+        # The confirmation card's button (`privacy.erase.ask` with `confirmed: true`), or
+        # `privacy.erase.confirm` on a card shown before it: both carry the signed nonce.
         await _erase(
             turn_context, value, sessions=sessions, settings=settings, info=info, now=now, wake=wake
         )
@@ -219,14 +222,14 @@ async def _erase(
                 respondent_key=derive(master, RESPONDENT_KEY_PURPOSE),
             )
     if refused:
-        await turn_context.send_activity(t("privacy.erase.refused"))
+        await replace_clicked_card(turn_context, build_outcome_card(t("privacy.erase.refused")))
         return
     # Counts only: never who, never what.
     logger.info("personal data erased on request (%d records changed)", report.changed)
     _forget_turn_state(turn_context)
     if report.queued and wake is not None:
         wake()  # consultations handed back: the coordinators are told now
-    await turn_context.send_activity(t("privacy.erase.done"))
+    await replace_clicked_card(turn_context, build_outcome_card(t("privacy.erase.done")))
 
 
 # -- the export endpoint -------------------------------------------------------------------

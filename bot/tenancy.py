@@ -58,10 +58,16 @@ def named_records(value: dict[str, Any]) -> list[tuple[Owned, int]]:
 
 
 async def refuse_other_tenant(
-    turn_context: TurnContext, value: dict[str, Any], *, sessions: SessionFactory, info: TurnInfo
+    turn_context: TurnContext,
+    value: dict[str, Any],
+    *,
+    sessions: SessionFactory,
+    info: TurnInfo,
+    quiet: bool = False,
 ) -> bool:
-    """True when the card names a record of another organisation: the sender is told, and
-    nothing else happens in this turn."""
+    """True when the card names a record of another organisation: the sender is told (unless
+    `quiet`: an invoke's refusal is its HTTP status, and a card's automatic refresh must not
+    post anything in a channel), and nothing else happens in this turn."""
     records = named_records(value)
     if not records:
         return False
@@ -70,5 +76,7 @@ async def refuse_other_tenant(
     if not outside:
         return False
     logger.warning("refused a card naming another tenant's records")
+    if quiet:
+        return True
     await turn_context.send_activity(translator(info.locale)("boundary.other_tenant"))
     return True

@@ -7,20 +7,44 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from cards.common import Element, adaptive_card, heading, paragraph, submit
-from cards.i18n import Translate, format_clock, format_day, translator
+from babel.numbers import format_decimal
+
+from cards.common import (
+    Element,
+    adaptive_card,
+    form_submit,
+    heading,
+    paragraph,
+    submit,
+    task_button,
+    with_refresh,
+)
+from cards.confirm import VERB_DISMISS
+from cards.i18n import (
+    Translate,
+    babel_locale,
+    format_clock,
+    format_day,
+    format_span,
+    translator,
+)
+from storage.attestations import hours_of
+from storage.meetings import AttendanceSheet
 from storage.models import (
     AgendaItem,
     Community,
     Meeting,
     MeetingMode,
     MeetingStatus,
-    Person,
     RsvpAnswer,
     Volet,
 )
+
+# The refresh of every posted agenda card: each person's client asks for their own view.
+VERB_VIEW = "agenda.view"
 
 
 def volet_label(volet: str, t: Translate) -> str:
@@ -49,14 +73,17 @@ def agenda_body(
                 "type": "ColumnSet",
                 "spacing": "Small",
                 "columns": [
+                    # "auto": the column is as wide as its time (« 10:30 AM », « 16 h 30 »),
+                    # never a fixed width that cuts it; wrap for the narrowest screens.
                     {
                         "type": "Column",
-                        "width": "60px",
+                        "width": "auto",
                         "items": [
                             {
                                 "type": "TextBlock",
                                 "text": format_clock(item.starts_at, locale=locale, tz=tz),
                                 "weight": "Bolder",
+                                "wrap": True,
                             }
                         ],
                     },
@@ -101,19 +128,25 @@ def build_agenda_card(
     *,
     locale: str,
     tz: str,
+    calendar_url: str | None = None,
+    viewers: Sequence[str] | None = None,
+    own_answer: RsvpAnswer | None = None,
 ) -> Element:
+    """`calendar_url`: the signed link to the meeting's .ics invitation (a button).
+    `viewers`: the Teams ids of the people whose client asks for their own view (`VERB_VIEW`,
+    a refresh), as every posted copy does; `own_answer`: that view's reader's answer
+    (« Votre réponse : Présent·e »), for their eyes only."""
     t = translator(locale)
-    day = format_day(meeting.starts_at, locale=locale, tz=tz)
-    hours = t(
-        "agenda.hours",
-        start=format_clock(meeting.starts_at, locale=locale, tz=tz),
-        end=format_clock(meeting.ends_at, locale=locale, tz=tz),
-    )
     body: list[Element] = [
         paragraph(community.name, subtle=True),
         heading(t("agenda.title"), size="Large"),
         paragraph(meeting.title, spacing="None") if meeting.title else paragraph(""),
-        {"type": "TextBlock", "text": f"{day} · {hours}", "weight": "Bolder", "wrap": True},
+        {
+            "type": "TextBlock",
+            "text": format_span(meeting.starts_at, meeting.ends_at, locale=locale, tz=tz),
+            "weight": "Bolder",
+            "wrap": True,
+        },
         {"type": "FactSet", "facts": _where(meeting, t)},
     ]
     body = [b for b in body if b.get("text") != ""]
@@ -136,6 +169,16 @@ def build_agenda_card(
         )
     if meeting.status == MeetingStatus.SCHEDULED:
         body.append(paragraph(t("agenda.rsvp_prompt"), subtle=True))
+        if own_answer is not None:
+            body.append(
+                {
+                    "type": "TextBlock",
+                    "text": t(f"agenda.your_answer.{RsvpAnswer(own_answer).value}"),
+                    "weight": "Bolder",
+                    "spacing": "Small",
+                    "wrap": True,
+                }
+            )
         for answer in RsvpAnswer:
             actions.append(
                 submit(
@@ -145,10 +188,119 @@ def build_agenda_card(
                     answer=answer.value,
                 )
             )
-    return adaptive_card(body, actions or None)
+    if calendar_url:
+        actions.append(
+            {"type": "Action.OpenUrl", "title": t("agenda.calendar"), "url": calendar_url}
+        )
+    card = adaptive_card(body, actions or None)
+    if viewers is None or meeting.id is None:
+        return card
+    return with_refresh(
+        card, verb=VERB_VIEW, data={"meeting_id": meeting.id}, user_ids=list(viewers)
+    )
+
+
+def meeting_label(meeting: Meeting, *, locale: str, tz: str) -> str:
+    """« la rencontre « Rencontre d’automne » du mardi 29 décembre 2026, de 9 h à 16 h »: how
+    a card or a notice names one meeting among others."""
+    t = translator(locale)
+    when = format_span(meeting.starts_at, meeting.ends_at, locale=locale, tz=tz)
+    if meeting.title:
+        return t("meeting.label.titled", title=meeting.title, when=when)
+    return t("meeting.label.untitled", when=when)
+
+
+def capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def build_meeting_choice_card(
+    meetings: Sequence[Meeting], *, verb: str, heading_key: str, locale: str, tz: str
+) -> Element:
+    """Which meeting? One line and one button per upcoming meeting, soonest first; the button
+    sends `verb` with the meeting's id (the handler then asks for confirmation)."""
+    t = translator(locale)
+    body: list[Element] = [heading(t(heading_key), size="Medium")]
+    for meeting in meetings:
+        body.append(
+            {
+                "type": "Container",
+                "separator": True,
+                "items": [
+                    {
+                        "type": "TextBlock",
+                        "text": meeting.title or t("meeting.untitled"),
+                        "weight": "Bolder",
+                        "wrap": True,
+                    },
+                    paragraph(
+                        format_span(meeting.starts_at, meeting.ends_at, locale=locale, tz=tz),
+                        spacing="None",
+                    ),
+                    {
+                        "type": "ActionSet",
+                        "actions": [
+                            submit(t("plan.cancel.pick"), verb=verb, meeting_id=meeting.id)
+                        ],
+                    },
+                ],
+            }
+        )
+    return adaptive_card(body, [submit(t("confirm.dismiss"), verb=VERB_DISMISS)])
+
+
+def build_meeting_outcome_card(
+    lines: Sequence[str], *, actions: Sequence[Element] = (), attention: bool = False
+) -> Element:
+    """What a confirmation card becomes once acted on: what happened, and what can follow
+    (« Rétablir la rencontre »)."""
+    body: list[Element] = [
+        {
+            "type": "TextBlock",
+            "text": lines[0],
+            "weight": "Bolder",
+            "wrap": True,
+            **({"color": "Attention"} if attention else {}),
+        }
+    ]
+    body += [paragraph(line) for line in lines[1:]]
+    return adaptive_card(body, list(actions) or None)
 
 
 # -- planning forms --
+#
+# Each form can be shown in a Teams dialog (task module: `dialog` names the registered form, its
+# buttons come back as `task/submit`) or in the conversation (`dialog` is None: its buttons come
+# back as messages), for clients without Teams dialogs such as the Agents Playground. The
+# buttons carry the same `verb` either way, so both paths share one handler per step.
+
+
+def _form_button(
+    title: str, *, verb: str, dialog: str | None, style: str | None = None, **data: object
+) -> Element:
+    if dialog is not None:
+        return form_submit(title, form=dialog, style=style, verb=verb, **data)
+    return submit(title, verb=verb, style=style, **data)
+
+
+def build_form_launcher_card(
+    *, title: str, form: str, verb: str, data: dict[str, Any], locale: str
+) -> Element:
+    """The small card a form command posts in the channel: its main button opens the form in a
+    Teams dialog (drafts and errors stay private there); « Remplir ici » shows the form in the
+    conversation instead, for clients without Teams dialogs. Both buttons carry the same data
+    (`verb` and ids), so either way the same handler answers."""
+    t = translator(locale)
+    return adaptive_card(
+        [heading(title, size="Medium"), paragraph(t("plan.launcher.intro"), subtle=True)],
+        [
+            {
+                **task_button(t("plan.launcher.open"), form=form, verb=verb, **data),
+                "style": "positive",
+            },
+            submit(t("plan.launcher.inline"), verb=verb, **data),
+        ],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +323,7 @@ def build_meeting_form_card(
     topics: Sequence[tuple[int, str]],
     locale: str,
     errors: Sequence[str] = (),
+    dialog: str | None = None,
 ) -> Element:
     t = translator(locale)
     body: list[Element] = [heading(t("plan.title")), paragraph(t("plan.intro"), subtle=True)]
@@ -270,8 +423,8 @@ def build_meeting_form_card(
     return adaptive_card(
         body,
         [
-            submit(t("plan.next"), verb="meeting.plan", style="positive"),
-            submit(t("setup.cancel"), verb="meeting.plan.cancel"),
+            _form_button(t("plan.next"), verb="meeting.plan", dialog=dialog, style="positive"),
+            _form_button(t("setup.cancel"), verb="meeting.plan.cancel", dialog=dialog),
         ],
     )
 
@@ -292,7 +445,12 @@ class AgendaForm:
 
 
 def build_agenda_form_card(
-    form: AgendaForm, *, heading_text: str, locale: str, errors: Sequence[str] = ()
+    form: AgendaForm,
+    *,
+    heading_text: str,
+    locale: str,
+    errors: Sequence[str] = (),
+    dialog: str | None = None,
 ) -> Element:
     t = translator(locale)
     body: list[Element] = [heading(t("plan.agenda_title")), paragraph(heading_text, subtle=True)]
@@ -373,54 +531,122 @@ def build_agenda_form_card(
     return adaptive_card(
         body,
         [
-            submit(
+            _form_button(
                 t("plan.publish"),
                 verb="meeting.agenda.publish",
+                dialog=dialog,
                 style="positive",
                 rows=len(form.rows),
             ),
-            submit(t("plan.add_row"), verb="meeting.agenda.add_row", rows=len(form.rows)),
-            submit(t("setup.cancel"), verb="meeting.plan.cancel"),
+            _form_button(
+                t("plan.add_row"), verb="meeting.agenda.add_row", dialog=dialog, rows=len(form.rows)
+            ),
+            _form_button(t("setup.cancel"), verb="meeting.plan.cancel", dialog=dialog),
         ],
     )
 
 
-def build_attendance_card(
-    meeting: Meeting,
-    roster: Sequence[tuple[Person, RsvpAnswer | None]],
+@dataclass(frozen=True, slots=True)
+class MoveForm:
+    date: str
+    start: str
+    end: str
+
+
+def build_move_form_card(
+    form: MoveForm,
     *,
-    community: Community,
+    meeting_id: int,
+    heading_text: str,
     locale: str,
-    tz: str,
+    errors: Sequence[str] = (),
+    dialog: str | None = None,
 ) -> Element:
-    """After the meeting: the members, pre-checked from their RSVPs, for the animator."""
+    """The new date and times of a meeting (those who accepted are told of the move)."""
     t = translator(locale)
-    body: list[Element] = [
-        heading(t("attendance.title")),
-        paragraph(
-            t(
-                "attendance.intro",
-                community=community.name,
-                day=format_day(meeting.starts_at, locale=locale, tz=tz),
-            )
-        ),
+    body: list[Element] = [heading(t("plan.move_title")), paragraph(heading_text, subtle=True)]
+    body += [{"type": "TextBlock", "text": e, "color": "Attention", "wrap": True} for e in errors]
+    body += [
+        {"type": "Input.Date", "id": "date", "label": t("plan.field.date"), "value": form.date},
+        {"type": "Input.Time", "id": "start", "label": t("plan.field.start"), "value": form.start},
+        {"type": "Input.Time", "id": "end", "label": t("plan.field.end"), "value": form.end},
     ]
-    for person, answer in roster:
+    return adaptive_card(
+        body,
+        [
+            _form_button(
+                t("plan.move_submit"),
+                verb="meeting.move",
+                dialog=dialog,
+                style="positive",
+                meeting_id=meeting_id,
+            ),
+            _form_button(t("setup.cancel"), verb="meeting.plan.cancel", dialog=dialog),
+        ],
+    )
+
+
+def format_hours(minutes: int, locale: str) -> str:
+    """Hours as attestations count them, to the hundredth: « 5,75 » / « 5.75 »."""
+    return str(format_decimal(hours_of(minutes), format="#,##0.##", locale=babel_locale(locale)))
+
+
+def training_basis(*, minutes: int, length: int, locale: str) -> str:
+    """How the hours were counted: « 6 h de formation, repas et pauses exclus (1 h) », or the
+    whole meeting (no meal on the agenda, or attendance recorded before meals were left out)."""
+    t = translator(locale)
+    hours = format_hours(minutes, locale)
+    if minutes < length:
+        return t(
+            "hours.training.excluded", hours=hours, excluded=format_hours(length - minutes, locale)
+        )
+    return t("hours.training.whole", hours=hours)
+
+
+def meeting_minutes(meeting: Meeting) -> int:
+    return int((meeting.ends_at - meeting.starts_at).total_seconds() // 60)
+
+
+def build_attendance_card(sheet: AttendanceSheet, *, locale: str, tz: str) -> Element:
+    """After the meeting, for the animators: before any confirmation, the members pre-checked
+    from their RSVPs; afterwards, what is recorded (checked = recorded present, with the hours
+    recorded), so that submitting again is a correction of the record, not a replacement."""
+    t = translator(locale)
+    meeting = sheet.meeting
+    day = format_day(meeting.starts_at, locale=locale, tz=tz)
+    intro = "attendance.intro_recorded" if sheet.confirmed else "attendance.intro"
+    basis = training_basis(
+        minutes=sheet.training_minutes, length=meeting_minutes(meeting), locale=locale
+    )
+    body: list[Element] = [
+        heading(t("attendance.title_recorded" if sheet.confirmed else "attendance.title")),
+        paragraph(t(intro, community=sheet.community.name, day=day)),
+        paragraph(t("attendance.hours", basis=basis), subtle=True),
+    ]
+    for line in sheet.lines:
+        name = line.person.name or line.person.teams_user_id
+        checked = line.minutes is not None if sheet.confirmed else line.answer == RsvpAnswer.YES
+        title = (
+            name
+            if line.minutes is None
+            else t("attendance.person_hours", name=name, hours=format_hours(line.minutes, locale))
+        )
         body.append(
             {
                 "type": "Input.Toggle",
-                "id": f"present_{person.id}",
-                "title": person.name or person.teams_user_id,
-                "value": "true" if answer == RsvpAnswer.YES else "false",
+                "id": f"present_{line.person.id}",
+                "title": title,
+                "value": "true" if checked else "false",
                 "valueOn": "true",
                 "valueOff": "false",
+                "wrap": True,
             }
         )
     return adaptive_card(
         body,
         [
             submit(
-                t("attendance.submit"),
+                t("attendance.submit_change" if sheet.confirmed else "attendance.submit"),
                 verb="meeting.attendance",
                 meeting_id=meeting.id,
                 style="positive",

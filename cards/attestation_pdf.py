@@ -20,6 +20,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from cards.agenda import training_basis
 from cards.i18n import babel_locale, format_clock, long_date, plural, translator
 from storage.attestations import (
     DEFAULT_UEC_PER_HOUR,
@@ -99,6 +100,13 @@ def _rows(meetings: Sequence[AttendedMeeting], *, locale: str, tz: str) -> list[
                 "attestation.pdf.time_range",
                 start=format_clock(m.starts_at, locale=locale, tz=tz),
                 end=format_clock(m.ends_at, locale=locale, tz=tz),
+            )
+            # How the hours were counted: meals and breaks left out, or the whole meeting.
+            + "\n"
+            + training_basis(
+                minutes=m.minutes,
+                length=int((m.ends_at - m.starts_at).total_seconds() // 60),
+                locale=locale,
             ),
             t("attestation.pdf.hours", hours=_number(hours_of(m.minutes), locale)),
         )

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cards.common import Element, adaptive_card, heading, paragraph, submit
-from cards.i18n import format_clock, format_when, plural, translator
+from cards.confirm import build_confirmation_card, build_outcome_card
+from cards.i18n import format_span, plural, translator
 from storage.models import Community, Meeting, MeetingMode, Role
 
 # Group rules pre-filled at setup (DOMAIN.md: confidentiality, respect of differing opinions,
@@ -135,11 +136,7 @@ def next_meeting_text(meeting: Meeting | None, *, locale: str, tz: str) -> str:
     t = translator(locale)
     if meeting is None:
         return t("onepager.no_meeting")
-    when = t(
-        "reminder.when_value",
-        start=format_when(meeting.starts_at, locale=locale, tz=tz),
-        end=format_clock(meeting.ends_at, locale=locale, tz=tz),
-    )
+    when = format_span(meeting.starts_at, meeting.ends_at, locale=locale, tz=tz)
     where = meeting.place or ""
     return f"{when} — {where}" if where else when
 
@@ -250,3 +247,32 @@ def build_setup_form_card(
             submit(t("setup.cancel"), verb="community.setup.cancel"),
         ],
     )
+
+
+VERB_LEAVE = "community.leave"
+
+
+def build_leave_confirmation_card(
+    community: Community, *, person_id: int, mentor_request: bool, locale: str
+) -> Element:
+    """Asked before leaving: what stops, and the mentor request that goes with it. The button
+    names the person: someone else clicking it (a card seen in a channel) leaves nobody."""
+    t = translator(locale)
+    consequences = [t("leave.confirm.membership")]
+    if mentor_request:
+        consequences.append(t("leave.confirm.mentor_request"))
+    return build_confirmation_card(
+        t,
+        title=t("leave.confirm.title", community=community.name),
+        consequences=consequences,
+        confirm_title=t("leave.confirm.button"),
+        verb=VERB_LEAVE,
+        data={"community_id": community.id, "person_id": person_id},
+    )
+
+
+def build_leave_outcome_card(community: Community, *, left_now: bool, locale: str) -> Element:
+    """What the confirmation card becomes once confirmed (a second click: already left)."""
+    t = translator(locale)
+    key = "leave.done" if left_now else "leave.already"
+    return build_outcome_card(t(key, community=community.name))

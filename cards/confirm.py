@@ -51,3 +51,9 @@ def build_confirmation_card(
 def build_dismissed_card(t: Translate) -> Element:
     """What the confirmation card becomes after « Ne rien changer »."""
     return adaptive_card([paragraph(t("confirm.dismissed"), subtle=True)])
+
+
+def build_outcome_card(text: str) -> Element:
+    """What the confirmation card becomes once confirmed: what happened (or that it had
+    happened already, for a second click)."""
+    return adaptive_card([paragraph(text)])

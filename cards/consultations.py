@@ -16,6 +16,7 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 
 from cards.common import MAX_CARD_BYTES, Element, adaptive_card, heading, paragraph, submit
+from cards.confirm import build_confirmation_card
 from cards.i18n import Translate, babel_locale, format_day, format_when, plural, translator
 from storage.consultations import (
     DECLINE_REASONS,
@@ -326,23 +327,32 @@ def _decline_action(request_id: int, t: Translate, *, title_key: str) -> Element
 
 
 def _withdraw_action(request_id: int, t: Translate) -> Element:
-    """Withdrawing cannot be undone: a second tap confirms it."""
-    return {
-        "type": "Action.ShowCard",
-        "title": t("consultation.card.withdraw"),
-        "card": {
-            "type": "AdaptiveCard",
-            "body": [paragraph(t("consultation.card.withdraw_confirm_text"))],
-            "actions": [
-                submit(
-                    t("consultation.card.withdraw_confirm"),
-                    verb=VERB_WITHDRAW,
-                    style="destructive",
-                    request_id=request_id,
-                )
-            ],
-        },
-    }
+    """Withdrawing cannot be undone: the click answers with the confirmation card."""
+    return submit(t("consultation.card.withdraw"), verb=VERB_WITHDRAW, request_id=request_id)
+
+
+def build_withdraw_confirmation_card(
+    request_id: int, *, reference: str, assignee_name: str | None, locale: str
+) -> Element:
+    """Asked before the requester withdraws: the request is closed for good, and whoever took
+    it is told (names only: no content)."""
+    t = translator(locale)
+    consequences = [t("consultation.withdraw.confirm.request")]
+    if assignee_name is not None:
+        consequences.append(
+            t(
+                "consultation.withdraw.confirm.assignee",
+                name=name_or_someone(assignee_name, locale=locale),
+            )
+        )
+    return build_confirmation_card(
+        t,
+        title=t("consultation.withdraw.confirm.title", reference=reference),
+        consequences=consequences,
+        confirm_title=t("consultation.card.withdraw_confirm"),
+        verb=VERB_WITHDRAW,
+        data={"request_id": request_id},
+    )
 
 
 def build_request_card(

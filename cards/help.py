@@ -1,55 +1,104 @@
-"""The help card: what the bot can do, one button per feature."""
+"""The commands the bot understands, and the help card that lists them.
+
+`FEATURES` is the one list of commands: each one's words are its catalog title
+(`command.<key>.title`, French and English), which the help card shows, the Teams manifest's
+command menu lists (bot/manifest.py), the parser recognises and the misspelling matcher
+suggests (bot/commands.py), and the user guide names (tests/test_commands.py checks it)."""
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from cards.common import Element, adaptive_card, heading, paragraph, submit
 from cards.i18n import Translate, translator
 
 
+class Audience(enum.StrEnum):
+    """Who a command is for; the values are the membership roles (storage.models.Role)."""
+
+    MEMBER = "member"
+    ANIMATOR = "animator"
+    COORDINATOR = "coordinator"
+
+
+class Group(enum.StrEnum):
+    """Headings of the help card, in this order; texts `help.group.<value>`."""
+
+    COMMUNITY = "community"
+    MEETINGS = "meetings"
+    SUPPORT = "support"
+    YOU = "you"
+
+
 @dataclass(frozen=True, slots=True)
 class Feature:
-    """One thing the bot can do. Its texts are `command.<key>.title|description|button`."""
+    """One command. Its texts are `command.<key>.title|description|button`."""
 
     key: str
-    verb: str
-    # Some commands need a channel or a mention: listed, without a button.
-    button: bool = True
-    # Teams' command menu holds 10 commands: animator-only ones stay in the help card.
-    menu: bool = True
-    # Listed apart on the help card, under "for facilitators".
-    animators: bool = False
+    group: Group = Group.YOU
+    audience: Audience = Audience.MEMBER
+    # On the short help card: the few commands a newcomer needs first. The rest are one click
+    # away (« Toutes les commandes »).
+    first: bool = False
+    # Teams' command menu holds 10 commands per scope.
+    menu: bool = False
+    # The verb of its button on the help card; "" for commands that need a channel, a mention
+    # or an argument (listed, without a button).
+    verb: str = ""
+
+    @property
+    def button(self) -> bool:
+        return bool(self.verb)
 
 
-# In the order the help card and the Teams command menu show them. Features add themselves
-# here as they land; the manifest's command lists are built from this tuple too.
+A, C = Audience.ANIMATOR, Audience.COORDINATOR
+COMMUNITY, MEETINGS, SUPPORT, YOU = Group
 
+# In the order the help card and the Teams command menu show them.
 FEATURES: tuple[Feature, ...] = (
-    Feature(key="help", verb="help.show", button=False),
-    Feature(key="communities", verb="communities.show"),
-    Feature(key="join", verb="community.join"),
-    Feature(key="propose", verb="topics.propose", button=False),
-    Feature(key="topics", verb="topics.show"),
-    Feature(key="agenda", verb="agenda.show", button=False),
-    Feature(key="mentor", verb="mentor.request"),
-    Feature(key="consultation", verb="consultation.request"),
-    Feature(key="my_requests", verb="consultation.mine", button=False, menu=False),
-    Feature(key="leave", verb="community.leave", button=False, menu=False),
-    Feature(key="survey", verb="surveys.answer.show", button=False, menu=False),
-    Feature(key="attestation", verb="attestation.show", button=False, menu=False),
-    Feature(key="my_data", verb="privacy.show", button=False, menu=False),
-    Feature(key="language", verb="language.choose"),
-    Feature(key="setup", verb="community.setup", button=False, animators=True),
-    Feature(key="plan", verb="meeting.plan.show", button=False, menu=False, animators=True),
-    Feature(key="poll", verb="polls.help", button=False, menu=False, animators=True),
-    Feature(key="results", verb="surveys.results.show", button=False, menu=False, animators=True),
-    Feature(key="summary", verb="vitality.show.help", button=False, menu=False, animators=True),
-    Feature(key="appoint", verb="roles.appoint", button=False, menu=False, animators=True),
-    Feature(
-        key="onboarding", verb="onboarding.plan.show", button=False, menu=False, animators=True
-    ),
+    # Members.
+    Feature("help", YOU, menu=True),
+    Feature("communities", COMMUNITY, menu=True, verb="communities.show"),
+    Feature("join", COMMUNITY, first=True, menu=True, verb="community.join"),
+    Feature("leave", COMMUNITY),
+    Feature("agenda", MEETINGS, first=True, menu=True),
+    Feature("topics", MEETINGS, first=True, menu=True, verb="topics.show"),
+    Feature("propose", MEETINGS, first=True, menu=True),
+    Feature("survey", MEETINGS),
+    Feature("mentor", SUPPORT, first=True, menu=True, verb="mentor.request"),
+    Feature("volunteer", SUPPORT),
+    Feature("consultation", SUPPORT, first=True, menu=True, verb="consultation.request"),
+    Feature("my_requests", SUPPORT),
+    Feature("assigned_requests", SUPPORT),
+    Feature("volunteer_consultant", SUPPORT),
+    Feature("attestation", YOU),
+    Feature("my_data", YOU),
+    Feature("language", YOU, menu=True, verb="language.choose"),
+    Feature("cancel", YOU),
+    # For the animators of the community concerned.
+    Feature("setup", audience=A, first=True, menu=True),
+    Feature("plan", audience=A, first=True),
+    Feature("edit_agenda", audience=A),
+    Feature("move_meeting", audience=A),
+    Feature("cancel_meeting", audience=A),
+    Feature("poll", audience=A, first=True),
+    Feature("needs_survey", audience=A),
+    Feature("results", audience=A),
+    Feature("summary", audience=A, first=True),
+    Feature("attestations", audience=A),
+    Feature("appoint", audience=A),
+    Feature("revoke", audience=A),
+    Feature("onboarding", audience=A),
+    # For its coordinators.
+    Feature("consultation_audit", audience=C, first=True),
+    Feature("mentoring_requests", audience=C),
 )
+
+# The verbs of the help card's own buttons.
+VERB_ALL = "help.all"
+VERB_RUN = "help.run"
 
 
 def _facts(t: Translate, features: list[Feature]) -> Element:
@@ -63,16 +112,61 @@ def _facts(t: Translate, features: list[Feature]) -> Element:
 
 
 def build_help_card(
-    features: tuple[Feature, ...] = FEATURES, *, locale: str, in_channel: bool = False
+    features: tuple[Feature, ...] = FEATURES,
+    *,
+    locale: str,
+    in_channel: bool = False,
+    roles: Collection[str] = (),
+    setup_here: bool = False,
+    full: bool = False,
 ) -> Element:
+    """What the person can do: short (the first commands) unless `full`. Animators' and
+    coordinators' commands only for `roles` that hold them in the community concerned;
+    `setup_here`: a channel with no community yet, where anyone may create one."""
     t = translator(locale)
+    shown = [f for f in features if full or f.first]
     body: list[Element] = [
-        heading(t("help.title")),
+        heading(t("help.all_title") if full else t("help.title")),
         paragraph(t("help.intro"), subtle=True, spacing="None"),
-        _facts(t, [f for f in features if not f.animators]),
-        heading(t("help.animators"), size="Medium"),
-        _facts(t, [f for f in features if f.animators]),
-        paragraph(t("help.channel_hint") if in_channel else t("help.personal_hint"), subtle=True),
     ]
-    actions = [submit(t(f"command.{f.key}.button"), verb=f.verb) for f in features if f.button]
+    for group in Group:
+        listed = [f for f in shown if f.audience is Audience.MEMBER and f.group is group]
+        if listed:
+            body += [heading(t(f"help.group.{group.value}"), size="Medium"), _facts(t, listed)]
+    for audience, title in ((A, "help.animators"), (C, "help.coordinators")):
+        listed = [f for f in shown if f.audience is audience]
+        if audience.value not in roles:
+            # Creating a community makes its author an animator: offered where there is none.
+            listed = (
+                [f for f in features if f.key == "setup"] if setup_here and A is audience else []
+            )
+        if listed:
+            body += [heading(t(title), size="Medium"), _facts(t, listed)]
+    body.append(
+        paragraph(t("help.channel_hint") if in_channel else t("help.personal_hint"), subtle=True)
+    )
+    actions = [
+        submit(t(f"command.{f.key}.button"), verb=f.verb)
+        for f in features
+        if f.button and (f.first or f.key == "language")
+    ]
+    if not full:
+        actions.append(submit(t("help.all"), verb=VERB_ALL))
     return adaptive_card(body, actions)
+
+
+def build_suggestions_card(words: list[tuple[str, str, str]], *, locale: str) -> Element:
+    """« Vouliez-vous dire … ? », one button per (title, feature key, argument)
+    that runs the command when clicked."""
+    t = translator(locale)
+    text = (
+        t("command.did_you_mean_one", command=words[0][0])
+        if len(words) == 1
+        else t("command.did_you_mean")
+    )
+    actions = [
+        submit(title, verb=VERB_RUN, command=key, argument=argument)
+        for title, key, argument in words
+    ]
+    actions.append(submit(t("help.button"), verb="help.show"))
+    return adaptive_card([paragraph(text)], actions)

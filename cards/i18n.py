@@ -8,8 +8,9 @@ The catalogs are read from the ``.po`` sources at first use (no compile step to 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -89,29 +90,79 @@ def translator(locale: str | None) -> Translate:
     return t
 
 
+NBSP = "\u00a0"
+
+
+def _in_zone(moment: datetime, tz: str) -> datetime:
+    if moment.tzinfo is None:
+        # Stored times are UTC (SQLite returns them naive); never read them as local wall time.
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(tz))
+
+
+def _first_of_month(text: str, day: int, locale: str) -> str:
+    """French writes the first of the month « 1er » (« mardi 1er décembre »)."""
+    if day == 1 and language_of(locale) == "fr":
+        return re.sub(r"(?<!\d)1(?=[\s\u00a0])", "1er", text, count=1)
+    return text
+
+
 def format_day(moment: datetime, *, locale: str, tz: str) -> str:
-    """« samedi 5 décembre 2026 » / « Saturday, December 5, 2026 »."""
-    return str(
-        format_date(moment.astimezone(ZoneInfo(tz)), format="full", locale=babel_locale(locale))
-    )
+    """« mardi 29 décembre 2026 », « mardi 1er décembre 2026 » / « Tuesday, December 29, 2026 »."""
+    local = _in_zone(moment, tz)
+    text = str(format_date(local, format="full", locale=babel_locale(locale)))
+    return _first_of_month(text, local.day, locale)
 
 
 def format_clock(moment: datetime, *, locale: str, tz: str) -> str:
-    """« 09 h 00 » / « 9:00 AM »."""
-    zone = ZoneInfo(tz)
-    return str(
-        format_time(
-            moment.astimezone(zone), format="short", tzinfo=zone, locale=babel_locale(locale)
-        )
-    )
+    """Quebec style « 9 h », « 9 h 30 », « 0 h » / English « 9:30 AM », with non-breaking spaces
+    so that a narrow column never leaves « h » or « AM » alone on a line.
+
+    French drops the minutes on the hour (« de 9 h à 16 h ») and never pads the hour: Babel's
+    fr-CA short pattern (« 09 h 00 ») is the form the OQLF advises against in running text.
+    """
+    local = _in_zone(moment, tz)
+    if language_of(locale) == "fr":
+        pattern = "H 'h'" if local.minute == 0 else "H 'h' mm"
+        text = str(format_time(local, pattern, locale=babel_locale(locale)))
+    else:
+        text = str(format_time(local, format="short", locale=babel_locale(locale)))
+    # Babel/CLDR may put a plain or a narrow no-break space (U+202F) before AM/PM or « h ».
+    return re.sub(r"[ \u202f]", NBSP, text)
 
 
 def format_when(moment: datetime, *, locale: str, tz: str) -> str:
-    """« samedi 5 décembre 2026 à 09 h 00 » — the locale's own way to join date and time."""
+    """« mardi 29 décembre 2026 à 9 h 30 » / « Tuesday, December 29, 2026 at 9:30 AM »: the
+    locale's own way (CLDR) to join a date and a time."""
     joiner = str(get_datetime_format("full", locale=babel_locale(locale))).replace("'", "")
     return joiner.format(
         format_clock(moment, locale=locale, tz=tz), format_day(moment, locale=locale, tz=tz)
     )
+
+
+def format_span(start: datetime, end: datetime, *, locale: str, tz: str) -> str:
+    """« mardi 29 décembre 2026, de 9 h à 16 h » / « Tuesday, December 29, 2026, 9:00 AM –
+    4:00 PM »; a span over two days names both in full (« du … à 9 h au … à 16 h »)."""
+    t = translator(locale)
+    if _in_zone(start, tz).date() == _in_zone(end, tz).date():
+        return t(
+            "time.span.same_day",
+            day=format_day(start, locale=locale, tz=tz),
+            start=format_clock(start, locale=locale, tz=tz),
+            end=format_clock(end, locale=locale, tz=tz),
+        )
+    return t(
+        "time.span.days",
+        start=format_when(start, locale=locale, tz=tz),
+        end=format_when(end, locale=locale, tz=tz),
+    )
+
+
+def format_month(moment: datetime | date, *, locale: str, abbreviated: bool = False) -> str:
+    """« décembre 2026 » / « December 2026 »; abbreviated for chart axes: « déc. » / « Dec »."""
+    if abbreviated:
+        return str(format_date(moment, "LLL", locale=babel_locale(locale)))
+    return str(format_date(moment, "LLLL y", locale=babel_locale(locale)))
 
 
 def plural(locale: str, key: str, count: int, **values: Any) -> str:
@@ -124,7 +175,6 @@ def plural(locale: str, key: str, count: int, **values: Any) -> str:
 
 def long_date(day: date, locale: str) -> str:
     """« 1er mars 2026 » / « March 1, 2026 » (French writes the first of the month 1er)."""
-    text = str(format_date(day, format="long", locale=babel_locale(locale)))
-    if day.day == 1 and language_of(locale) == "fr" and text.startswith("1 "):
-        text = "1er " + text[2:]
-    return text
+    return _first_of_month(
+        str(format_date(day, format="long", locale=babel_locale(locale))), day.day, locale
+    )

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from cards.agenda import agenda_body
 from cards.common import Element, adaptive_card, heading, paragraph, submit
-from cards.i18n import format_clock, format_when, plural, translator
+from cards.i18n import format_span, plural, translator
 from storage.models import AgendaItem, Community, Meeting, MeetingMode, RsvpAnswer
 
 
@@ -25,17 +25,15 @@ def build_meeting_reminder_card(
     locale: str,
     tz: str,
     items: Sequence[AgendaItem] = (),
+    calendar_url: str | None = None,
 ) -> Element:
+    """`calendar_url`: the signed link to the meeting's .ics invitation (a button)."""
     t = translator(locale)
     lead_key, amount = _lead_time_key(offset)
     facts = [
         {
             "title": t("reminder.when"),
-            "value": t(
-                "reminder.when_value",
-                start=format_when(meeting.starts_at, locale=locale, tz=tz),
-                end=format_clock(meeting.ends_at, locale=locale, tz=tz),
-            ),
+            "value": format_span(meeting.starts_at, meeting.ends_at, locale=locale, tz=tz),
         },
         {
             "title": t("reminder.mode"),
@@ -67,4 +65,8 @@ def build_meeting_reminder_card(
         )
         for answer in RsvpAnswer
     ]
+    if calendar_url:
+        actions.append(
+            {"type": "Action.OpenUrl", "title": t("agenda.calendar"), "url": calendar_url}
+        )
     return adaptive_card(body, actions)

@@ -8,12 +8,14 @@ Builders only shape data already read by the caller; every word comes from the c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from cards.common import Element, adaptive_card, heading, paragraph, submit
 from cards.community import discipline_label, region_label
-from cards.i18n import Translate, format_day, plural, translator
+from cards.confirm import build_confirmation_card
+from cards.i18n import format_day, plural, translator
 from storage.mentoring import (
     CHECKIN_END,
     MAX_DURATION_WEEKS,
@@ -120,24 +122,77 @@ def _fact_set(facts: list[Element]) -> list[Element]:
     return [{"type": "FactSet", "facts": facts}] if facts else []
 
 
-def _withdraw_action(request_id: int | None, *, title: str, question: str, t: Translate) -> Element:
-    """Withdrawing cannot be undone: a second tap confirms it."""
-    return {
-        "type": "Action.ShowCard",
-        "title": title,
-        "card": {
-            "type": "AdaptiveCard",
-            "body": [paragraph(question)],
-            "actions": [
-                submit(
-                    t("mentoring.request.withdraw_confirm"),
-                    verb=VERB_WITHDRAW,
-                    style="destructive",
-                    request_id=request_id,
-                )
-            ],
-        },
-    }
+def _withdraw_action(request_id: int | None, *, title: str) -> Element:
+    """Withdrawing cannot be undone: the click answers with the confirmation card."""
+    return submit(title, verb=VERB_WITHDRAW, request_id=request_id)
+
+
+def build_end_confirmation_card(
+    pairing: MentorPairing,
+    *,
+    mentor: Person | None,
+    mentee: Person | None,
+    community: Community | None,
+    told: Sequence[Person],
+    locale: str,
+) -> Element:
+    """Asked before a pairing ends: which one, that the planned check-ins stop, who is told."""
+    t = translator(locale)
+    consequences = [
+        t(
+            "mentoring.end.confirm.pairing",
+            mentor=person_name(mentor, locale=locale),
+            mentee=person_name(mentee, locale=locale),
+            community=community.name if community else "",
+        )
+    ]
+    consequences.extend(
+        t("mentoring.end.confirm.told", name=person_name(person, locale=locale)) for person in told
+    )
+    return build_confirmation_card(
+        t,
+        title=t("mentoring.end.confirm.title"),
+        consequences=consequences,
+        confirm_title=t("mentoring.checkin.end_pairing"),
+        verb=VERB_END,
+        data={"pairing_id": pairing.id},
+    )
+
+
+def build_withdraw_confirmation_card(
+    request: MentorRequest,
+    *,
+    community: Community,
+    mentee: Person | None,
+    mentor: Person | None,
+    by_mentee: bool,
+    locale: str,
+) -> Element:
+    """Asked before a request is withdrawn: whose, and who will be told (the mentor it was
+    proposed to; the mentee when someone else withdraws it)."""
+    t = translator(locale)
+    if by_mentee:
+        consequences = [t("mentoring.withdraw.confirm.mine", community=community.name)]
+    else:
+        consequences = [
+            t(
+                "mentoring.withdraw.confirm.of",
+                name=person_name(mentee, locale=locale),
+                community=community.name,
+            )
+        ]
+    if mentor is not None:
+        consequences.append(
+            t("mentoring.withdraw.confirm.proposal", name=person_name(mentor, locale=locale))
+        )
+    return build_confirmation_card(
+        t,
+        title=t("mentoring.withdraw.confirm.title"),
+        consequences=consequences,
+        confirm_title=t("mentoring.request.withdraw_confirm"),
+        verb=VERB_WITHDRAW,
+        data={"request_id": request.id},
+    )
 
 
 def build_request_card(
@@ -153,14 +208,7 @@ def build_request_card(
             subtle=True,
         ),
     ]
-    actions = [
-        _withdraw_action(
-            request.id,
-            title=t("mentoring.request.withdraw"),
-            question=t("mentoring.request.withdraw_confirm_text"),
-            t=t,
-        )
-    ]
+    actions = [_withdraw_action(request.id, title=t("mentoring.request.withdraw"))]
     return adaptive_card(body, actions)
 
 
@@ -216,12 +264,7 @@ def build_suggestions_card(
             )
         )
     body.extend(_fact_set(_profile_facts(profile, locale=locale)))
-    withdraw = _withdraw_action(
-        request.id,
-        title=t("mentoring.suggestions.withdraw"),
-        question=t("mentoring.suggestions.withdraw_confirm_text", name=mentee_name),
-        t=t,
-    )
+    withdraw = _withdraw_action(request.id, title=t("mentoring.suggestions.withdraw"))
     if not suggestions:
         none_key = "mentoring.suggestions.none_left" if lapsed else "mentoring.suggestions.none"
         body.append(paragraph(t(none_key)))
@@ -261,6 +304,38 @@ def build_suggestions_card(
             }
         )
     return adaptive_card(body, [withdraw])
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingProposal:
+    """A request already proposed to a mentor, who has not answered yet."""
+
+    mentee: Person | None
+    mentor: Person | None
+    proposed_at: datetime
+
+
+def build_pending_requests_card(
+    community: Community, waiting: Sequence[WaitingProposal], *, locale: str, tz: str
+) -> Element:
+    """`demandes de mentorat`: the community's heading and the requests that wait for a
+    mentor's answer; the requests to pair follow, each on its suggestions card."""
+    t = translator(locale)
+    body: list[Element] = [
+        heading(t("mentoring.requests.title", community=community.name), size="Medium")
+    ]
+    body.extend(
+        paragraph(
+            t(
+                "mentoring.requests.waiting",
+                mentee=person_name(item.mentee, locale=locale),
+                mentor=person_name(item.mentor, locale=locale),
+                date=format_day(item.proposed_at, locale=locale, tz=tz),
+            )
+        )
+        for item in waiting
+    )
+    return adaptive_card(body)
 
 
 def build_proposal_card(
@@ -389,7 +464,7 @@ def build_terms_card(
         {"title": t("mentoring.agreement.frequency"), "value": pairing.frequency},
         {
             "title": t("mentoring.agreement.duration"),
-            "value": t("mentoring.terms.weeks", weeks=pairing.duration_weeks),
+            "value": plural(locale, "mentoring.terms.weeks", pairing.duration_weeks),
         },
     ]
     if first_meeting is not None:

@@ -53,8 +53,10 @@ def build_onboarding_step_card(
             [submit(t("onepager.ask_mentor"), verb="mentor.request", community_id=community.id)],
         )
     if step == "topics":
+        # The text invites the newcomer to name what would help them: the button does it.
         return adaptive_card(
-            [heading(t("onboarding.topics.title")), paragraph(t("onboarding.topics.body"))]
+            [heading(t("onboarding.topics.title")), paragraph(t("onboarding.topics.body"))],
+            [submit(t("onepager.propose_topic"), verb="topics.propose", community_id=community.id)],
         )
     if step == "checkin":
         return build_checkin_card(community, locale=locale)

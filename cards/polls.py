@@ -1,7 +1,8 @@
 """Poll cards: the creation form, the poll posted in the channel, the results for animators.
 
 Every viewer of the channel sees the same card (shared results), so the poll card is an
-`Action.Submit` card that the bot updates in place after each vote and at closing.
+`Action.Submit` card that the bot updates in place after each vote and at closing; its
+`refresh` gives each person their own view of it, with their own ballot (`VERB_VIEW`).
 An anonymous poll's cards name no voter, and show no count until the poll is closed with at
 least k voters (storage/polls.py gives no counts before): while it runs, each update after a
 vote changes only the number of voters.
@@ -14,10 +15,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from babel.lists import format_list
 from babel.numbers import format_percent
 
-from cards.common import MAX_CARD_BYTES, Element, adaptive_card, heading, paragraph, submit
-from cards.i18n import Translate, babel_locale, format_when, translator
+from cards.common import (
+    MAX_CARD_BYTES,
+    Element,
+    adaptive_card,
+    heading,
+    paragraph,
+    submit,
+    with_refresh,
+)
+from cards.confirm import build_confirmation_card, build_outcome_card
+from cards.i18n import Translate, babel_locale, format_when, plural, translator
 from storage.models import PollStatus
 from storage.polls import (
     MAX_OPEN_DAYS,
@@ -33,6 +44,8 @@ VERB_CLOSE = "polls.close"
 VERB_TOPICS = "polls.form.topics"
 VERB_CANCEL = "polls.cancel"
 VERBS = frozenset({VERB_CREATE, VERB_VOTE, VERB_CLOSE, VERB_TOPICS, VERB_CANCEL})
+# The refresh of the posted poll card (an invoke, not a button): each voter's own view.
+VERB_VIEW = "polls.view"
 # The id of the poll card's choice input; its value comes back as "2" or "0,3".
 CHOICE_INPUT = "choice"
 BAR_CELLS = 10
@@ -154,18 +167,18 @@ def voters_text(voters: int, t: Translate) -> str:
     return t("polls.card.voters_many", count=voters)
 
 
-def _names_text(names: Sequence[str | None], limit: int, t: Translate) -> str:
+def _names_text(names: Sequence[str | None], limit: int, *, locale: str) -> str:
+    t = translator(locale)
     shown = [name or t("polls.card.someone") for name in names[:limit]]
     hidden = len(names) - len(shown)
     if hidden and shown:
-        return t("polls.card.names_more", names=", ".join(shown), count=hidden)
+        return plural(locale, "polls.card.names_more", hidden, names=", ".join(shown))
     if hidden:
-        return t("polls.card.names_count", count=hidden)
+        return plural(locale, "polls.card.names_count", hidden)
     return ", ".join(shown)
 
 
 def _options(results: PollResults, *, locale: str, names_limit: int) -> list[Element]:
-    t = translator(locale)
     if results.counts is None:
         return _hidden_results(results, locale=locale)
     blocks: list[Element] = []
@@ -185,7 +198,7 @@ def _options(results: PollResults, *, locale: str, names_limit: int) -> list[Ele
             items.append(
                 {
                     "type": "TextBlock",
-                    "text": _names_text(results.names[index], names_limit, t),
+                    "text": _names_text(results.names[index], names_limit, locale=locale),
                     "isSubtle": True,
                     "size": "Small",
                     "spacing": "None",
@@ -211,8 +224,13 @@ def _hidden_results(results: PollResults, *, locale: str) -> list[Element]:
 def _facts(results: PollResults, *, locale: str, tz: str) -> list[Element]:
     t = translator(locale)
     poll = results.poll
+    closed_unanswered = poll.status == PollStatus.CLOSED and not results.voters
     lines = [
-        paragraph(voters_text(results.voters, t), spacing="Medium"),
+        # « Personne n’a encore voté » would promise votes a closed poll can no longer get.
+        paragraph(
+            t("polls.results.no_votes") if closed_unanswered else voters_text(results.voters, t),
+            spacing="Medium",
+        ),
         paragraph(t("polls.card.anonymous") if poll.anonymous else t("polls.card.public")),
     ]
     if poll.status == PollStatus.CLOSED:
@@ -234,11 +252,31 @@ def _fitting(build: Callable[[int], Element]) -> Element:
     return card
 
 
-def build_poll_card(results: PollResults, *, locale: str, tz: str) -> Element:
-    """The poll as posted in the channel: live results, the ballot while open."""
+def build_poll_card(
+    results: PollResults,
+    *,
+    locale: str,
+    tz: str,
+    viewers: Sequence[str] | None = None,
+    own_choices: Sequence[int] | None = None,
+) -> Element:
+    """The poll as posted in the channel: live results, the ballot while open.
+    `viewers`: the Teams ids of the people whose client asks for their own view (`VERB_VIEW`,
+    a refresh), as the posted card does (not listed for an anonymous poll); `own_choices`:
+    that view's reader's ballot (« Votre vote : … », the ballot pre-selected), for their eyes
+    only."""
     t = translator(locale)
     poll = results.poll
     is_open = poll.status == PollStatus.OPEN
+    own_indexes = sorted({i for i in own_choices or () if 0 <= i < len(poll.options)})
+    own = [poll.options[i] for i in own_indexes]
+
+    def refreshed(card: Element) -> Element:
+        if viewers is None or poll.id is None:
+            return card
+        # An anonymous poll's card names nobody, not even who may refresh it.
+        user_ids = None if poll.anonymous else list(viewers)
+        return with_refresh(card, verb=VERB_VIEW, data={"poll_id": poll.id}, user_ids=user_ids)
 
     def build(names_limit: int) -> Element:
         body: list[Element] = [
@@ -252,29 +290,44 @@ def build_poll_card(results: PollResults, *, locale: str, tz: str) -> Element:
             *_options(results, locale=locale, names_limit=names_limit),
             *_facts(results, locale=locale, tz=tz),
         ]
+        if own:
+            body.append(
+                {
+                    "type": "TextBlock",
+                    "text": t(
+                        "polls.card.your_vote",
+                        choices=format_list(own, locale=babel_locale(locale)),
+                    ),
+                    "weight": "Bolder",
+                    "spacing": "Medium",
+                    "wrap": True,
+                }
+            )
         if not is_open:
-            return adaptive_card(body)
-        body += [
-            {
-                "type": "Input.ChoiceSet",
-                "id": CHOICE_INPUT,
-                "label": t("polls.card.choose_many") if poll.multiple else t("polls.card.choose"),
-                "style": "expanded" if len(poll.options) <= EXPANDED_UP_TO else "compact",
-                "isMultiSelect": poll.multiple,
-                "choices": [
-                    {"title": option, "value": str(index)}
-                    for index, option in enumerate(poll.options)
-                ],
-                "separator": True,
-            },
-            paragraph(t("polls.card.change_hint"), subtle=True, spacing="Small"),
-        ]
-        return adaptive_card(
-            body,
-            [
-                submit(t("polls.card.vote"), verb=VERB_VOTE, style="positive", poll_id=poll.id),
-                submit(t("polls.card.close"), verb=VERB_CLOSE, poll_id=poll.id),
+            return refreshed(adaptive_card(body))
+        ballot: Element = {
+            "type": "Input.ChoiceSet",
+            "id": CHOICE_INPUT,
+            "label": t("polls.card.choose_many") if poll.multiple else t("polls.card.choose"),
+            "style": "expanded" if len(poll.options) <= EXPANDED_UP_TO else "compact",
+            "isMultiSelect": poll.multiple,
+            "choices": [
+                {"title": option, "value": str(index)} for index, option in enumerate(poll.options)
             ],
+            "separator": True,
+        }
+        if own:
+            # The reader's own ballot, ready to be changed (in their view only).
+            ballot["value"] = ",".join(str(index) for index in own_indexes)
+        body += [ballot, paragraph(t("polls.card.change_hint"), subtle=True, spacing="Small")]
+        return refreshed(
+            adaptive_card(
+                body,
+                [
+                    submit(t("polls.card.vote"), verb=VERB_VOTE, style="positive", poll_id=poll.id),
+                    submit(t("polls.card.close"), verb=VERB_CLOSE, poll_id=poll.id),
+                ],
+            )
         )
 
     return _fitting(build)
@@ -308,3 +361,23 @@ def build_poll_results_card(
         )
 
     return _fitting(build)
+
+
+def build_close_confirmation_card(poll_id: int, *, voters: int, locale: str) -> Element:
+    """Asked before « Fermer maintenant » acts: how many voted, and that the results go out."""
+    t = translator(locale)
+    return build_confirmation_card(
+        t,
+        title=t("polls.close.confirm.title"),
+        consequences=[plural(locale, "polls.close.confirm.voters", voters)],
+        confirm_title=t("polls.close.confirm.button"),
+        verb=VERB_CLOSE,
+        data={"poll_id": poll_id},
+    )
+
+
+def build_close_outcome_card(*, closed_now: bool, locale: str) -> Element:
+    """What the confirmation card becomes: closed now, or closed already (a second click, or
+    the scheduler first)."""
+    t = translator(locale)
+    return build_outcome_card(t("polls.close.done" if closed_now else "polls.close.already"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from cards.common import Element, adaptive_card, heading, paragraph, submit
 from cards.community import role_label
+from cards.confirm import build_confirmation_card
 from cards.i18n import translator
 from storage.privacy import ConsultationFact, PersonalData
 
@@ -125,21 +126,22 @@ def build_my_data_card(data: PersonalData, *, locale: str) -> Element:
 
 
 def build_erase_confirm_card(*, nonce: str, minutes: int, locale: str) -> Element:
-    """The consequences, then « Oui, tout supprimer » (carrying a short-lived nonce) or cancel."""
+    """The confirmation card of every destructive action: what is erased, what stays, how
+    long the confirmation holds; « Oui, tout supprimer » sends `privacy.erase.ask` again with
+    `confirmed: true` and a short-lived nonce."""
     t = translator(locale)
-    body: list[Element] = [
-        heading(t("privacy.erase.title")),
-        paragraph(t("privacy.erase.consequences")),
-        paragraph(t("privacy.erase.kept"), subtle=True),
-        paragraph(t("privacy.erase.validity", minutes=minutes), subtle=True, spacing="Medium"),
-    ]
-    actions = [
-        submit(
-            t("privacy.button.confirm"), verb=VERB_ERASE_CONFIRM, style="destructive", nonce=nonce
-        ),
-        submit(t("privacy.button.cancel"), verb=VERB_ERASE_CANCEL),
-    ]
-    return adaptive_card(body, actions)
+    return build_confirmation_card(
+        t,
+        title=t("privacy.erase.title"),
+        consequences=[
+            t("privacy.erase.consequences"),
+            t("privacy.erase.kept"),
+            t("privacy.erase.validity", minutes=minutes),
+        ],
+        confirm_title=t("privacy.button.confirm"),
+        verb=VERB_ERASE_ASK,
+        data={"nonce": nonce},
+    )
 
 
 def build_export_link_card(*, url: str, minutes: int, locale: str) -> Element:

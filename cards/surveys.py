@@ -381,18 +381,30 @@ def build_results_card(
     body.append(paragraph(t("surveys.results.privacy", k=results.k, cell=CELL_MIN), subtle=True))
     listed = [(s, m) for s, m in others if s.id != survey.id][:MAX_OTHER_SURVEYS]
     if listed:
-        body.append(paragraph(t("surveys.results.others"), subtle=True))
+        # Teams cuts a button's title after a few words (five « « Le deuil bl… »): the
+        # surveys are a choice list, whole labels wrapped, and one short button.
+        body.append(
+            {
+                "type": "Input.ChoiceSet",
+                "id": "survey_id",
+                "label": t("surveys.results.others"),
+                "style": "compact",
+                "wrap": True,
+                "value": str(listed[0][0].id),
+                "choices": [
+                    {
+                        "title": survey_label(other, meeting=meeting, locale=locale, tz=tz),
+                        "value": str(other.id),
+                    }
+                    for other, meeting in listed
+                ],
+                "separator": True,
+            }
+        )
         body.append(
             {
                 "type": "ActionSet",
-                "actions": [
-                    submit(
-                        survey_label(other, meeting=meeting, locale=locale, tz=tz)[:60],
-                        verb=VERB_RESULTS,
-                        survey_id=other.id,
-                    )
-                    for other, meeting in listed
-                ],
+                "actions": [submit(t("surveys.results.others_show"), verb=VERB_RESULTS)],
             }
         )
     return adaptive_card(body)

@@ -2,8 +2,10 @@
 and its CSV export. Figures come counted from storage/vitality.py; satisfaction is already
 absent below the community's k. Every word comes from the catalogs.
 
-The chart is Teams' `Chart.VerticalBar`; clients that do not draw charts (older Teams, the
-Agents Playground) show its `fallback`, the same twelve months as text bars.
+The chart is Teams' `Chart.HorizontalBar` without a value axis: twelve vertical bars left
+« oct. 26 » labels cut and an axis ticked at « 10.5 » people, while horizontal bars give the
+month names room and each bar shows its own whole number. Clients that do not draw charts
+(older Teams, the Agents Playground) show its `fallback`, the same twelve months as text bars.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ import io
 from collections.abc import Sequence
 from datetime import date
 
-from babel.dates import format_date
-
 from cards.common import Element, adaptive_card, heading, paragraph, submit
-from cards.i18n import Translate, babel_locale, format_day, language_of, plural, translator
+from cards.i18n import (
+    Translate,
+    format_day,
+    format_month,
+    language_of,
+    plural,
+    translator,
+)
 from cards.surveys import decimal, percent
 from storage.vitality import (
     SIGNAL_ATTENDANCE_DOWN,
@@ -71,12 +78,13 @@ def month_key(month: date) -> str:
 
 def month_label(month: date, *, locale: str) -> str:
     """« octobre 2026 » / "October 2026"."""
-    return str(format_date(month, format="LLLL y", locale=babel_locale(locale)))
+    return format_month(month, locale=locale)
 
 
 def short_month(month: date, *, locale: str) -> str:
-    """« oct. 26 » / "Oct 26": the chart's axis."""
-    return str(format_date(month, format="LLL yy", locale=babel_locale(locale)))
+    """« janv. » / "Jan": the chart's labels (the twelve months before the summary's, so no
+    name repeats and the year would only crowd the label)."""
+    return format_month(month, locale=locale, abbreviated=True)
 
 
 def _rate(value: float | None, *, locale: str, t: Translate) -> str:
@@ -141,11 +149,13 @@ def _chart(summary: VitalitySummary, *, locale: str) -> Element:
     t = translator(locale)
     points = summary.history
     highest = max((p.attendances for p in points), default=0)
+    labels = [short_month(point.month, locale=locale) for point in points]
+    column = max((len(label) for label in labels), default=0)
     lines = []
-    for point in points:
+    for label, point in zip(labels, points, strict=True):
         width = round(point.attendances / highest * BAR_WIDTH) if highest else 0
         bar = "█" * width if width or not point.attendances else "▏"
-        lines.append(f"{short_month(point.month, locale=locale):>8} {bar} {point.attendances}")
+        lines.append(f"{label:<{column}} {bar} {point.attendances}")
     fallback: Element = {
         "type": "Container",
         "items": [
@@ -160,15 +170,13 @@ def _chart(summary: VitalitySummary, *, locale: str) -> Element:
         ],
     }
     return {
-        "type": "Chart.VerticalBar",
+        "type": "Chart.HorizontalBar",
         "title": t("vitality.chart.title"),
-        "xAxisTitle": t("vitality.chart.x"),
-        "yAxisTitle": t("vitality.chart.y"),
+        "displayMode": "AbsoluteNoAxis",
         "colorSet": "categorical",
-        "showBarValues": True,
         "data": [
-            {"x": short_month(point.month, locale=locale), "y": point.attendances}
-            for point in points
+            {"x": label, "y": int(point.attendances)}
+            for label, point in zip(labels, points, strict=True)
         ],
         "fallback": fallback,
     }
@@ -241,8 +249,8 @@ def build_vitality_card(
                     t("vitality.polls"),
                     t(
                         "vitality.polls_value",
-                        polls=summary.polls,
-                        ballots=summary.ballots,
+                        polls=plural(locale, "vitality.polls_launched", summary.polls),
+                        ballots=plural(locale, "vitality.ballots", summary.ballots),
                         participation=_rate(summary.poll_participation, locale=locale, t=t),
                     ),
                 ),

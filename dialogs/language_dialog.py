@@ -38,8 +38,8 @@ class LanguageDialog(CancellableDialog):
         return await step.prompt(
             self.CHOICE_ID,
             PromptOptions(
-                prompt=MessageFactory.text(t("language.prompt")),
-                retry_prompt=MessageFactory.text(t("language.retry")),
+                prompt=MessageFactory.text(_bilingual("language.prompt")),
+                retry_prompt=MessageFactory.text(_bilingual("language.retry")),
                 choices=choices,
                 style=ListStyle.hero_card,
             ),
@@ -49,6 +49,12 @@ class LanguageDialog(CancellableDialog):
         locale = FRENCH if step.result.index == 0 else ENGLISH
         await save_language(self._sessions, step.context, locale)
         return await step.end_dialog(locale)
+
+
+def _bilingual(key: str) -> str:
+    """Both languages, French first: whoever is asked which language they read understands
+    the question (their client's locale may not be theirs)."""
+    return "\n\n".join(translator(locale)(key) for locale in (FRENCH, ENGLISH))
 
 
 async def save_language(sessions: SessionFactory, turn_context: TurnContext, locale: str) -> None:

@@ -74,6 +74,14 @@ class AttendanceSummary:
     community_name: str
     meetings: int
     minutes: int
+    # Meeting time not counted (meals and breaks on the agenda): the meetings' length less the
+    # minutes recorded. 0 for attendance recorded before meals were left out.
+    excluded_minutes: int = 0
+
+
+def excluded_minutes(meeting: Meeting, minutes: int) -> int:
+    length = int((meeting.ends_at - meeting.starts_at).total_seconds() // 60)
+    return max(length - max(minutes, 0), 0)
 
 
 class InvalidPeriod(ValueError):
@@ -225,11 +233,15 @@ async def attendance_summaries(
     if meeting_id is not None:
         query = query.where(col(Meeting.id) == meeting_id)
     rows = (await session.execute(query)).all()
-    grouped: dict[tuple[int, int], tuple[int, int]] = {}
+    grouped: dict[tuple[int, int], tuple[int, int, int]] = {}
     for attendance, meeting in rows:
         key = (attendance.person_id, meeting.community_id)
-        count, minutes = grouped.get(key, (0, 0))
-        grouped[key] = (count + 1, minutes + max(attendance.minutes, 0))
+        count, minutes, excluded = grouped.get(key, (0, 0, 0))
+        grouped[key] = (
+            count + 1,
+            minutes + max(attendance.minutes, 0),
+            excluded + excluded_minutes(meeting, attendance.minutes),
+        )
     if not grouped:
         return []
     people = {
@@ -257,8 +269,9 @@ async def attendance_summaries(
             community_name=places[cid].name,
             meetings=count,
             minutes=minutes,
+            excluded_minutes=excluded,
         )
-        for (pid, cid), (count, minutes) in grouped.items()
+        for (pid, cid), (count, minutes, excluded) in grouped.items()
         if pid in people and cid in places
     ]
     return sorted(found, key=lambda s: (name_key(s.community_name), name_key(s.person_name)))

@@ -320,6 +320,27 @@ async def member_count(session: AsyncSession, *, community_id: int) -> int:
     return int(count)
 
 
+async def member_teams_ids(
+    session: AsyncSession, *, community_id: int, first: Sequence[int] = (), limit: int
+) -> list[str]:
+    """The Teams user ids of the community's active members, at most `limit`: the people of
+    `first` (those still members, in that order), then the others by person id, an order no
+    action of theirs changes. The audience of a shared card's per-person refresh."""
+    rows = (
+        await session.exec(
+            select(Person.id, Person.teams_user_id)
+            .join(Membership, col(Membership.person_id) == col(Person.id))
+            .where(Membership.community_id == community_id)
+            .where(col(Membership.left_at).is_(None))
+            .order_by(col(Person.id))
+        )
+    ).all()
+    teams_ids = {person_id: teams_id for person_id, teams_id in rows if person_id is not None}
+    rank = {person_id: position for position, person_id in enumerate(dict.fromkeys(first))}
+    ordered = sorted(teams_ids, key=lambda person_id: (rank.get(person_id, len(rank)), person_id))
+    return [teams_ids[person_id] for person_id in ordered[:limit]]
+
+
 async def communities_of_team(session: AsyncSession, *, team_id: str) -> list[Community]:
     return list((await session.exec(select(Community).where(Community.team_id == team_id))).all())
 

@@ -32,6 +32,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox
+from storage.collation import name_key
 from storage.communities import NotAllowed, has_role, membership, people_with_role
 from storage.models import (
     Community,
@@ -555,12 +556,43 @@ async def read_request(
     request = await session.get(ConsultationRequest, request_id)
     if request is None:
         return None
-    roles = await viewer_roles(session, request, viewer_id)
-    if not roles:
+    content = await _content_for(session, request, viewer_id)
+    if content is None:
         _record(session, request, viewer_id, Action.READ_DENIED, purpose, now)
         logger.info("consultation %s: read refused to person %s", request.reference, viewer_id)
         return None
     _record(session, request, viewer_id, Action.READ, purpose, now)
+    return content
+
+
+async def content_to_send(
+    session: AsyncSession, *, request_id: int, viewer_id: int
+) -> RequestContent | None:
+    """What `read_request` returns, without recording a read: for a card that may never reach
+    the person (their Teams may not have the bot). Record the read with `record_delivered_read`
+    once the card was delivered."""
+    request = await session.get(ConsultationRequest, request_id)
+    if request is None:
+        return None
+    return await _content_for(session, request, viewer_id)
+
+
+async def record_delivered_read(
+    session: AsyncSession, *, request_id: int, viewer_id: int, purpose: str, now: datetime
+) -> None:
+    """The card with the request's content reached `viewer_id`: that is a read."""
+    request = await session.get(ConsultationRequest, request_id)
+    if request is not None:
+        _record(session, request, viewer_id, Action.READ, purpose, now)
+
+
+async def _content_for(
+    session: AsyncSession, request: ConsultationRequest, viewer_id: int
+) -> RequestContent | None:
+    """The content, for its requester, its assignee or a coordinator of its community."""
+    roles = await viewer_roles(session, request, viewer_id)
+    if not roles:
+        return None
     line = await line_of(session, request=request)
     suggested = (
         None
@@ -748,13 +780,19 @@ async def candidates(session: AsyncSession, *, request: ConsultationRequest) -> 
         ).all()
         if person_id is not None
     }
-    rows = await session.exec(
+    community = await session.get(Community, request.community_id)
+    # Only current members (an erased person's memberships are ended), of the community's
+    # organisation (a guest from another tenant does not take its requests).
+    statement = (
         select(Membership, Person)
         .join(Person, col(Person.id) == col(Membership.person_id))
         .where(Membership.community_id == request.community_id)
         .where(col(Membership.left_at).is_(None))
         .where(Membership.person_id != request.requester_id)
     )
+    if community is not None and community.tenant_id:
+        statement = statement.where(col(Person.tenant_id) == community.tenant_id)
+    rows = await session.exec(statement)
     found: list[Candidate] = []
     for row, person in rows.all():
         expertise = row.consultant_expertise or []
@@ -777,6 +815,16 @@ async def candidates(session: AsyncSession, *, request: ConsultationRequest) -> 
     never = datetime.min.replace(tzinfo=UTC)
     found.sort(key=lambda c: (not c.matches, c.load, c.last_assigned_at or never, c.person.id or 0))
     return found
+
+
+async def colleagues(
+    session: AsyncSession, *, request: ConsultationRequest, viewer_id: int
+) -> list[Candidate]:
+    """Whom a coordinator may hand the request to (« Confier à un·e collègue »): the
+    candidates other than themself (« Je la prends » is their own button), in the order a
+    French reader looks names up."""
+    found = [c for c in await candidates(session, request=request) if c.person.id != viewer_id]
+    return sorted(found, key=lambda c: (name_key(c.person.name), c.person.id or 0))
 
 
 async def _suggest(session: AsyncSession, request: ConsultationRequest, now: datetime) -> None:

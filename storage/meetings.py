@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,9 +21,12 @@ from storage.models import (
     Attendance,
     Community,
     Meeting,
+    MeetingCard,
     MeetingMode,
     MeetingStatus,
     Membership,
+    OutboxMessage,
+    OutboxStatus,
     Person,
     Role,
     Rsvp,
@@ -32,7 +37,7 @@ from storage.models import (
     utcnow,
 )
 from storage.outbox import cancel_pending
-from storage.sql import insert_or_lock
+from storage.sql import insert_if_absent, insert_or_lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,26 +203,58 @@ async def plan_meeting(
     draft: MeetingDraft,
     agenda: list[AgendaDraft],
     now: datetime,
-) -> Meeting:
+    draft_key: str | None = None,
+) -> tuple[Meeting, bool]:
+    """Publish a draft; True when this call created the meeting. A draft publishes once: with
+    the same `draft_key` (the same button clicked again, two clicks at once, an older copy of
+    the draft card), the meeting already published is returned unchanged with False."""
     await _require_animator(session, community_id=community_id, person_id=by_person_id)
+    if draft_key is not None:
+        published = await _published_draft(session, community_id=community_id, draft_key=draft_key)
+        if published is not None:
+            return published, False
     check_draft(draft, now=now)
     check_agenda(draft, agenda)
-    meeting = Meeting(
-        community_id=community_id,
-        title=draft.title,
-        starts_at=draft.starts_at,
-        ends_at=draft.ends_at,
-        mode=draft.mode,
-        place=draft.place,
-        online_link=draft.online_link,
-        general_objective=draft.general_objective,
-        specific_objectives=list(draft.specific_objectives),
-        created_by_id=by_person_id,
-    )
-    session.add(meeting)
-    await session.flush()
+    values: dict[str, Any] = {
+        "community_id": community_id,
+        "title": draft.title,
+        "starts_at": draft.starts_at,
+        "ends_at": draft.ends_at,
+        "mode": draft.mode,
+        "place": draft.place,
+        "online_link": draft.online_link,
+        "status": MeetingStatus.SCHEDULED,
+        "general_objective": draft.general_objective,
+        "specific_objectives": list(draft.specific_objectives),
+        "created_by_id": by_person_id,
+        "created_at": now,
+        "draft_key": draft_key,
+        "sequence": 0,
+    }
+    if draft_key is None:
+        meeting = Meeting(**values)
+        session.add(meeting)
+        await session.flush()
+    else:
+        # Two publishes at once insert one row: the second waits for the first's lock and
+        # finds its meeting (the unique draft key), never a second meeting.
+        meeting, created = await insert_or_lock(session, Meeting, values, key=["draft_key"])
+        if not created:
+            return meeting, False
     await _write_agenda(session, meeting, agenda)
-    return meeting
+    return meeting, True
+
+
+async def _published_draft(
+    session: AsyncSession, *, community_id: int, draft_key: str
+) -> Meeting | None:
+    return (
+        await session.exec(
+            sm_select(Meeting)
+            .where(Meeting.draft_key == draft_key)
+            .where(Meeting.community_id == community_id)
+        )
+    ).first()
 
 
 async def _write_agenda(session: AsyncSession, meeting: Meeting, agenda: list[AgendaDraft]) -> None:
@@ -293,15 +330,86 @@ async def record_posted(
 
 
 async def upcoming(session: AsyncSession, *, community_id: int, now: datetime) -> Meeting | None:
-    return (
+    found = await upcoming_meetings(session, community_id=community_id, now=now, limit=1)
+    return found[0] if found else None
+
+
+async def upcoming_meetings(
+    session: AsyncSession, *, community_id: int, now: datetime, limit: int = 10
+) -> list[Meeting]:
+    """The community's scheduled meetings that have not ended, soonest first."""
+    return list(
+        (
+            await session.exec(
+                sm_select(Meeting)
+                .where(Meeting.community_id == community_id)
+                .where(Meeting.status == MeetingStatus.SCHEDULED)
+                .where(col(Meeting.ends_at) > now)
+                .order_by(col(Meeting.starts_at), col(Meeting.id))
+                .limit(limit)
+            )
+        ).all()
+    )
+
+
+# -- the posted copies of the agenda card --
+
+
+async def record_card_copy(
+    session: AsyncSession,
+    *,
+    meeting_id: int,
+    conversation_ref_id: int,
+    activity_id: str,
+    locale: str,
+    now: datetime,
+) -> None:
+    """Remember a posted agenda card (published, or shown again) to keep it current."""
+    await insert_if_absent(
+        session,
+        MeetingCard.__table__,  # type: ignore[attr-defined]
+        {
+            "meeting_id": meeting_id,
+            "conversation_ref_id": conversation_ref_id,
+            "activity_id": activity_id[:255],
+            "locale": locale[:16],
+            "posted_at": now,
+        },
+        conflict=["conversation_ref_id", "activity_id"],
+    )
+
+
+async def card_copies(session: AsyncSession, *, meeting: Meeting) -> list[tuple[int, str, str]]:
+    """(conversation, activity id, locale) of every posted copy of the meeting's agenda card,
+    the published one first (also for meetings published before copies were recorded)."""
+    rows = (
         await session.exec(
-            sm_select(Meeting)
-            .where(Meeting.community_id == community_id)
-            .where(Meeting.status == MeetingStatus.SCHEDULED)
-            .where(col(Meeting.ends_at) > now)
-            .order_by(col(Meeting.starts_at))
+            sm_select(MeetingCard)
+            .where(MeetingCard.meeting_id == meeting.id)
+            .order_by(col(MeetingCard.id))
         )
-    ).first()
+    ).all()
+    copies: list[tuple[int, str, str]] = []
+    if meeting.conversation_ref_id is not None and meeting.activity_id:
+        posted = next(
+            (
+                row
+                for row in rows
+                if (row.conversation_ref_id, row.activity_id)
+                == (meeting.conversation_ref_id, meeting.activity_id)
+            ),
+            None,
+        )
+        copies.append(
+            (meeting.conversation_ref_id, meeting.activity_id, posted.locale if posted else "")
+        )
+    copies += [
+        (row.conversation_ref_id, row.activity_id, row.locale)
+        for row in rows
+        if (row.conversation_ref_id, row.activity_id)
+        != (meeting.conversation_ref_id, meeting.activity_id)
+    ]
+    return copies
 
 
 # -- RSVP --
@@ -366,23 +474,130 @@ async def people_who_answered(
     )
 
 
+async def rsvp_of(session: AsyncSession, *, meeting_id: int, person_id: int) -> RsvpAnswer | None:
+    """This person's own answer (for their view of the agenda card alone)."""
+    answer = (
+        await session.execute(
+            select(col(Rsvp.answer))
+            .where(col(Rsvp.meeting_id) == meeting_id)
+            .where(col(Rsvp.person_id) == person_id)
+        )
+    ).scalar_one_or_none()
+    return RsvpAnswer(answer) if answer is not None else None
+
+
+async def respondents(session: AsyncSession, *, meeting_id: int) -> list[int]:
+    """Everyone who answered, whatever the answer, by person id."""
+    return list(
+        (
+            await session.execute(
+                select(col(Rsvp.person_id))
+                .where(col(Rsvp.meeting_id) == meeting_id)
+                .order_by(col(Rsvp.person_id))
+            )
+        ).scalars()
+    )
+
+
 # -- changes --
 
 
-async def cancel_meeting(
-    session: AsyncSession, *, meeting_id: int, by_person_id: int | None
+async def _locked_meeting(session: AsyncSession, meeting_id: int) -> Meeting:
+    """The meeting's row, locked for the rest of the transaction on PostgreSQL (SQLite: BEGIN
+    IMMEDIATE, storage/db.py): two clicks at once take turns, the second sees the first's work."""
+    meeting = (
+        await session.exec(
+            sm_select(Meeting)
+            .where(Meeting.id == meeting_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if meeting is None:
+        raise LookupError("no such meeting")
+    return meeting
+
+
+def cancellation_notice_prefix(meeting: Meeting) -> str:
+    """The outbox keys of the notices of the meeting's latest cancellation (`sequence` tells a
+    second cancellation, after a restore, from the first)."""
+    return f"meeting:{meeting.id}:cancelled:{meeting.sequence}:to:"
+
+
+async def check_cancellable(
+    session: AsyncSession, *, meeting_id: int, by_person_id: int | None, now: datetime
 ) -> tuple[Meeting, list[int]]:
-    """Cancel; pending reminders are cancelled. Returns who had accepted (to tell them)."""
+    """What cancelling would do, without doing it: the meeting and who accepted it (they
+    will get a notice). NotAllowed, LookupError, InvalidMeeting as `cancel_meeting`."""
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
         raise LookupError("no such meeting")
     await _require_animator(session, community_id=meeting.community_id, person_id=by_person_id)
-    if meeting.status != MeetingStatus.SCHEDULED:
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise InvalidMeeting("already_cancelled")
+    if meeting.status != MeetingStatus.SCHEDULED or meeting.ends_at <= now:
+        raise InvalidMeeting("not_open")
+    return meeting, await people_who_answered(session, meeting_id=meeting_id, answer=RsvpAnswer.YES)
+
+
+async def cancel_meeting(
+    session: AsyncSession, *, meeting_id: int, by_person_id: int | None, now: datetime | None = None
+) -> tuple[Meeting, list[int]]:
+    """Cancel; pending reminders are cancelled and the calendar sequence moves on. Returns who
+    had accepted (to tell them). A second cancel (a double click) raises InvalidMeeting."""
+    meeting = await _locked_meeting(session, meeting_id)
+    await _require_animator(session, community_id=meeting.community_id, person_id=by_person_id)
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise InvalidMeeting("already_cancelled")
+    if meeting.status != MeetingStatus.SCHEDULED or (now is not None and meeting.ends_at <= now):
         raise InvalidMeeting("not_open")
     meeting.status = MeetingStatus.CANCELLED
+    meeting.sequence += 1
     await cancel_pending(session, dedup_key_prefix=f"reminder:{meeting_id}:")
     await session.flush()
     return meeting, await people_who_answered(session, meeting_id=meeting_id, answer=RsvpAnswer.YES)
+
+
+async def restore_meeting(
+    session: AsyncSession, *, meeting_id: int, by_person_id: int | None, now: datetime
+) -> tuple[Meeting, list[int]]:
+    """Undo a cancellation, until the meeting starts. Returns the people who got the
+    cancellation notice (they hear of the restore); notices still queued are withdrawn, and
+    the reminders withdrawn at the cancellation are forgotten so the reminder job plans them
+    again. InvalidMeeting("not_cancelled") for a meeting that is not cancelled (a second
+    click), InvalidMeeting("restore_too_late") once it has started."""
+    meeting = await _locked_meeting(session, meeting_id)
+    await _require_animator(session, community_id=meeting.community_id, person_id=by_person_id)
+    if meeting.status != MeetingStatus.CANCELLED:
+        raise InvalidMeeting("not_cancelled")
+    if meeting.starts_at <= now:
+        raise InvalidMeeting("restore_too_late")
+    prefix = cancellation_notice_prefix(meeting)
+    await cancel_pending(session, dedup_key_prefix=prefix)
+    # Sent, or being sent right now: these people read « annulée ».
+    told = (
+        (
+            await session.execute(
+                select(col(OutboxMessage.person_id))
+                .where(col(OutboxMessage.dedup_key).startswith(prefix, autoescape=True))
+                .where(col(OutboxMessage.status).in_([OutboxStatus.SENT, OutboxStatus.SENDING]))
+                .where(col(OutboxMessage.person_id).is_not(None))
+                .order_by(col(OutboxMessage.person_id))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    # Withdrawn reminders keep their keys; without this the job would skip them as sent.
+    await session.execute(
+        delete(OutboxMessage)
+        .where(col(OutboxMessage.dedup_key).startswith(f"reminder:{meeting_id}:", autoescape=True))
+        .where(col(OutboxMessage.status) == OutboxStatus.CANCELLED)
+    )
+    meeting.status = MeetingStatus.SCHEDULED
+    meeting.sequence += 1
+    await session.flush()
+    return meeting, sorted({int(person_id) for person_id in told})
 
 
 async def move_meeting(
@@ -420,6 +635,7 @@ async def move_meeting(
     for item in await agenda_of(session, meeting_id=meeting_id):
         item.starts_at = item.starts_at + shift
     meeting.starts_at, meeting.ends_at = starts_at, ends_at
+    meeting.sequence += 1
     await cancel_pending(
         session, dedup_key_prefix=f"reminder:{meeting_id}:{old_start:%Y%m%dT%H%M}:"
     )
@@ -446,16 +662,59 @@ async def meetings_awaiting_attendance(session: AsyncSession, *, now: datetime) 
     )
 
 
-async def confirm_attendance(
+def training_minutes(meeting: Meeting, items: Sequence[AgendaItem]) -> int:
+    """Continuing-education time of a meeting: its length less the agenda's meals and breaks
+    (items marked `Volet.MEAL`, each lasting until the next item or the end of the meeting),
+    counted within the meeting's hours only."""
+    ordered = sorted(items, key=lambda item: (item.starts_at, item.position))
+    excluded = timedelta()
+    for n, item in enumerate(ordered):
+        if item.volet != Volet.MEAL:
+            continue
+        until = ordered[n + 1].starts_at if n + 1 < len(ordered) else meeting.ends_at
+        begin, finish = max(item.starts_at, meeting.starts_at), min(until, meeting.ends_at)
+        if finish > begin:
+            excluded += finish - begin
+    length = meeting.ends_at - meeting.starts_at
+    return max(int((length - excluded).total_seconds() // 60), 0)
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceChange:
+    """What a submission of the attendance list did (or would do, for removals that need
+    the animator's confirmation first)."""
+
+    meeting: Meeting
+    added: list[Person]
+    removed: list[Person]
+    needs_confirmation: list[Person]  # recorded people the submission unchecks, not yet removed
+    recorded: int  # people recorded present after the submission
+    changed: bool  # something was written (a first confirmation, even of nobody, is a change)
+
+
+async def _people(session: AsyncSession, ids: set[int]) -> list[Person]:
+    if not ids:
+        return []
+    found = (await session.exec(sm_select(Person).where(col(Person.id).in_(ids)))).all()
+    return sorted(found, key=lambda p: (name_key(p.name or ""), p.id or 0))
+
+
+async def record_attendance(
     session: AsyncSession,
     *,
     meeting_id: int,
     by_person_id: int | None,
-    attendee_ids: list[int],
+    present_ids: list[int],
+    absent_ids: list[int],
+    removal_confirmed: bool,
     now: datetime,
-) -> tuple[Meeting, bool]:
-    """Store who attended (minutes = the meeting's length); replaces an earlier confirmation.
-    False when the same list was already confirmed (a second click): nothing is rewritten."""
+) -> AttendanceChange:
+    """Record a submission of the attendance list as a change to what is recorded: people
+    checked and not recorded are added (with the meeting's training time); recorded people
+    the submission unchecks are removed only when `removal_confirmed`, otherwise they are
+    returned in `needs_confirmation` and nothing at all is written. People the submission does
+    not mention (not on that copy of the card) keep what they have. The same list again (a
+    double click, a stale card) changes nothing."""
     # The meeting's row locked on PostgreSQL: two submissions at once take turns, and the
     # second finds the first's list (SQLite: BEGIN IMMEDIATE, storage/db.py).
     meeting = (
@@ -471,6 +730,8 @@ async def confirm_attendance(
     await _require_animator(session, community_id=meeting.community_id, person_id=by_person_id)
     if meeting.ends_at > now:
         raise InvalidMeeting("not_ended")
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise InvalidMeeting("not_open")
     members = set(
         (
             await session.execute(
@@ -480,17 +741,25 @@ async def confirm_attendance(
             )
         ).scalars()
     )
-    present = set(attendee_ids) & members
-    minutes = int((meeting.ends_at - meeting.starts_at).total_seconds() // 60)
-    earlier = (
-        await session.exec(sm_select(Attendance).where(Attendance.meeting_id == meeting_id))
-    ).all()
-    if meeting.attendance_confirmed_at is not None and {a.person_id for a in earlier} == present:
-        return meeting, False
-    for old in earlier:
-        await session.delete(old)
-    await session.flush()
-    for person_id in sorted(present):
+    earlier = {
+        a.person_id: a
+        for a in (
+            await session.exec(sm_select(Attendance).where(Attendance.meeting_id == meeting_id))
+        ).all()
+    }
+    present = set(present_ids) & members
+    to_add = present - set(earlier)
+    to_remove = (set(absent_ids) - present) & set(earlier)
+    first_time = meeting.attendance_confirmed_at is None
+    if to_remove and not removal_confirmed:
+        pending = await _people(session, to_remove)
+        return AttendanceChange(meeting, [], [], pending, recorded=len(earlier), changed=False)
+    if not to_add and not to_remove and not first_time:
+        return AttendanceChange(meeting, [], [], [], recorded=len(earlier), changed=False)
+    for person_id in to_remove:
+        await session.delete(earlier[person_id])
+    minutes = training_minutes(meeting, await agenda_of(session, meeting_id=meeting_id))
+    for person_id in sorted(to_add):
         session.add(
             Attendance(
                 meeting_id=meeting_id,
@@ -503,7 +772,37 @@ async def confirm_attendance(
     meeting.attendance_confirmed_at = now
     meeting.status = MeetingStatus.DONE
     await session.flush()
-    return meeting, True
+    added, removed = await _people(session, to_add), await _people(session, to_remove)
+    recorded = len(earlier) + len(added) - len(removed)
+    return AttendanceChange(meeting, added, removed, [], recorded=recorded, changed=True)
+
+
+async def confirm_attendance(
+    session: AsyncSession,
+    *,
+    meeting_id: int,
+    by_person_id: int | None,
+    attendee_ids: list[int],
+    now: datetime,
+) -> tuple[Meeting, bool]:
+    """The whole list as an operator (or a test) states it: those not listed are removed
+    without asking. False when it was already recorded so (a second call changes nothing).
+    Animators go through `record_attendance`, which asks before removing anyone."""
+    recorded = (
+        await session.execute(
+            select(col(Attendance.person_id)).where(col(Attendance.meeting_id) == meeting_id)
+        )
+    ).scalars()
+    change = await record_attendance(
+        session,
+        meeting_id=meeting_id,
+        by_person_id=by_person_id,
+        present_ids=attendee_ids,
+        absent_ids=[p for p in recorded if p not in set(attendee_ids)],
+        removal_confirmed=True,
+        now=now,
+    )
+    return change.meeting, change.changed
 
 
 async def attendance_roster(
@@ -527,6 +826,54 @@ async def attendance_roster(
     ).all()
     roster = [(person, RsvpAnswer(answer) if answer else None) for person, answer in rows]
     return sorted(roster, key=lambda row: (name_key(row[0].name), row[0].id or 0))
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceLine:
+    person: Person
+    answer: RsvpAnswer | None
+    minutes: int | None  # recorded present for so many minutes; None when not recorded
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceSheet:
+    """The attendance card's content: what is recorded once confirmed (the RSVPs before)."""
+
+    meeting: Meeting
+    community: Community
+    confirmed: bool
+    training_minutes: int  # what a person added now would be credited
+    lines: list[AttendanceLine]
+
+
+async def attendance_sheet(session: AsyncSession, *, meeting_id: int) -> AttendanceSheet | None:
+    """Active members and anyone recorded present (even if they left since), alphabetically,
+    with their RSVP and recorded minutes."""
+    found = await meeting_with_community(session, meeting_id=meeting_id)
+    if found is None:
+        return None
+    meeting, community = found
+    recorded = {
+        a.person_id: a.minutes
+        for a in (
+            await session.exec(sm_select(Attendance).where(Attendance.meeting_id == meeting_id))
+        ).all()
+    }
+    roster = await attendance_roster(session, meeting_id=meeting_id)
+    listed = {person.id for person, _answer in roster}
+    missing = await _people(session, {p for p in recorded if p not in listed})
+    lines = [
+        AttendanceLine(person, answer, recorded.get(person.id or 0))
+        for person, answer in [*roster, *[(p, None) for p in missing]]
+    ]
+    lines.sort(key=lambda line: (name_key(line.person.name or ""), line.person.id or 0))
+    return AttendanceSheet(
+        meeting=meeting,
+        community=community,
+        confirmed=meeting.attendance_confirmed_at is not None,
+        training_minutes=training_minutes(meeting, await agenda_of(session, meeting_id=meeting_id)),
+        lines=lines,
+    )
 
 
 async def attendees(session: AsyncSession, *, meeting_id: int) -> list[Attendance]:

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.communities import NotAllowed, has_role, membership, people_with_role
 from storage.models import (
+    Community,
     Membership,
     MentorCheckin,
     MentorPairing,
@@ -165,6 +166,21 @@ async def active_pairing(
     ).first()
 
 
+async def open_request(
+    session: AsyncSession, *, community_id: int, mentee_id: int
+) -> MentorRequest | None:
+    """The mentee's open request in this community, if any."""
+    return (
+        await session.exec(
+            select(MentorRequest)
+            .where(MentorRequest.community_id == community_id)
+            .where(MentorRequest.mentee_id == mentee_id)
+            .where(MentorRequest.status == MentorRequestStatus.OPEN)
+            .order_by(col(MentorRequest.id))
+        )
+    ).first()
+
+
 async def request_mentor(
     session: AsyncSession, *, community_id: int, mentee_id: int
 ) -> tuple[MentorRequest, bool]:
@@ -174,15 +190,7 @@ async def request_mentor(
         raise NotAllowed("not an active member")
     if await active_pairing(session, community_id=community_id, mentee_id=mentee_id):
         raise AlreadyPaired(community_id)
-    existing = (
-        await session.exec(
-            select(MentorRequest)
-            .where(MentorRequest.community_id == community_id)
-            .where(MentorRequest.mentee_id == mentee_id)
-            .where(MentorRequest.status == MentorRequestStatus.OPEN)
-            .order_by(col(MentorRequest.id))
-        )
-    ).first()
+    existing = await open_request(session, community_id=community_id, mentee_id=mentee_id)
     if existing is not None:
         return existing, False
     request = MentorRequest(community_id=community_id, mentee_id=mentee_id)
@@ -533,6 +541,29 @@ async def unserved_requests(session: AsyncSession, *, community_id: int) -> list
         if not await _candidates(session, request):
             found.append(request.id)
     return found
+
+
+async def supervised_communities(session: AsyncSession, *, person_id: int) -> list[Community]:
+    """The communities where this person coordinates or animates (and so pairs mentees)."""
+    rows = await session.exec(
+        select(Membership, Community)
+        .join(Community, col(Community.id) == col(Membership.community_id))
+        .where(Membership.person_id == person_id)
+        .where(col(Membership.left_at).is_(None))
+        .order_by(col(Community.name), col(Community.id))
+    )
+    return [community for row, community in rows.all() if has_role(row, *SUPERVISOR_ROLES)]
+
+
+async def open_requests(session: AsyncSession, *, community_id: int) -> list[MentorRequest]:
+    """The community's requests still waiting for a mentor, oldest first."""
+    rows = await session.exec(
+        select(MentorRequest)
+        .where(MentorRequest.community_id == community_id)
+        .where(MentorRequest.status == MentorRequestStatus.OPEN)
+        .order_by(col(MentorRequest.created_at), col(MentorRequest.id))
+    )
+    return list(rows.all())
 
 
 async def supervisors(session: AsyncSession, *, community_id: int) -> list[Person]:

@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Integer, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UtcDateTime
@@ -182,6 +182,8 @@ class RsvpAnswer(enum.StrEnum):
 
 class Meeting(SQLModel, table=True):
     __tablename__ = "meeting"
+    # One meeting per planning draft: a second publish of the same draft finds the first.
+    __table_args__ = (Index("uq_meeting_draft_key", "draft_key", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
@@ -204,6 +206,26 @@ class Meeting(SQLModel, table=True):
     activity_id: str | None = Field(default=None, max_length=255)
     attendance_confirmed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    draft_key: str | None = Field(default=None, max_length=64)
+    # The calendar invitation's SEQUENCE (RFC 5545): one more at each move, cancel or restore.
+    sequence: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+
+
+class MeetingCard(SQLModel, table=True):
+    """Every posted copy of a meeting's agenda card (the published one, those shown again by
+    `ordre du jour`), so that all of them show current counts."""
+
+    __tablename__ = "meeting_card"
+    __table_args__ = (
+        UniqueConstraint("conversation_ref_id", "activity_id", name="uq_meeting_card_activity"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    conversation_ref_id: int = Field(foreign_key="conversation_ref.id")
+    activity_id: str = Field(max_length=255)
+    locale: str = Field(max_length=16)
+    posted_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
 class Rsvp(SQLModel, table=True):
@@ -359,7 +381,8 @@ class Volet(enum.StrEnum):
     FORMATIVE = "formative"  # volet formatif
     EXCHANGE = "exchange"  # volet d'échange
     REFLECTIVE = "reflective"  # volet réflexif (complex case discussion)
-    LOGISTICS = "logistics"  # accueil, repas, fin
+    LOGISTICS = "logistics"  # accueil, fin
+    MEAL = "meal"  # repas, pause: not counted in continuing-education hours
 
 
 class TopicStatus(enum.StrEnum):

@@ -301,6 +301,39 @@ async def vote(
         )
 
 
+async def own_choices(
+    session: AsyncSession, *, poll: Poll, person_id: int, key: bytes
+) -> tuple[int, ...] | None:
+    """This person's ballot, for their own view alone; None without one. An anonymous ballot
+    is found by its keyed hash while the poll runs; once closed the hashes are sealed, and
+    nobody, its voter included, can find it again."""
+    choices = (
+        await session.execute(
+            select(col(PollVote.choices))
+            .where(col(PollVote.poll_id) == poll.id)
+            .where(col(PollVote.voter_key) == voter_key(poll, person_id=person_id, key=key))
+        )
+    ).scalar_one_or_none()
+    return tuple(int(choice) for choice in choices) if choices is not None else None
+
+
+async def named_voters(session: AsyncSession, *, poll: Poll) -> list[int]:
+    """Who voted, by person id, for a poll that is not anonymous (its card names them
+    anyway); nobody for an anonymous one, whose ballots name no one."""
+    if poll.anonymous:
+        return []
+    return list(
+        (
+            await session.execute(
+                select(col(PollVote.person_id))
+                .where(col(PollVote.poll_id) == poll.id)
+                .where(col(PollVote.person_id).is_not(None))
+                .order_by(col(PollVote.person_id))
+            )
+        ).scalars()
+    )
+
+
 def _elements(session: AsyncSession) -> Any:
     """The JSON `choices` array of each ballot as rows (one per chosen index)."""
     choices = col(PollVote.choices)
@@ -365,13 +398,34 @@ async def close(
 ) -> Poll:
     """Close a poll: an animator (`by_person_id`) or the scheduler (None). Closing a closed
     poll changes nothing and returns it as it is."""
+    poll, _closed_now = await close_once(
+        session, poll_id=poll_id, by_person_id=by_person_id, now=now
+    )
+    return poll
+
+
+async def may_close(session: AsyncSession, *, poll_id: int, person_id: int) -> Poll:
+    """The poll, when this person may close it (an animator of its community)."""
     poll = await session.get(Poll, poll_id)
     if poll is None:
         raise UnknownPoll(poll_id)
-    if by_person_id is not None and not await _is_animator(
-        session, person_id=by_person_id, community_id=poll.community_id
-    ):
+    if not await _is_animator(session, person_id=person_id, community_id=poll.community_id):
         raise NotAllowed("only an animator may close a poll")
+    return poll
+
+
+async def close_once(
+    session: AsyncSession, *, poll_id: int, by_person_id: int | None, now: datetime
+) -> tuple[Poll, bool]:
+    """`close`, and whether this call is the one that closed it (False for a poll already
+    closed: a second click, or the scheduler first)."""
+    if by_person_id is not None:
+        poll = await may_close(session, poll_id=poll_id, person_id=by_person_id)
+    else:
+        found = await session.get(Poll, poll_id)
+        if found is None:
+            raise UnknownPoll(poll_id)
+        poll = found
     # Conditional, so two closers (an animator and the scheduler) close it once.
     closed: Any = await session.execute(
         update(Poll)
@@ -390,7 +444,7 @@ async def close(
     await session.refresh(poll)
     if closed.rowcount:
         logger.info("poll %s closed", poll_id)
-    return poll
+    return poll, bool(closed.rowcount)
 
 
 async def due_to_close(session: AsyncSession, *, now: datetime) -> list[Poll]:

@@ -93,6 +93,7 @@ from storage.models import (
     ConsultationStatus,
     ConversationRef,
     Meeting,
+    MeetingCard,
     Membership,
     MentorCheckin,
     MentorPairing,
@@ -1175,6 +1176,11 @@ async def _erase_conversations(
             update(Poll)
             .where(col(Poll.conversation_ref_id).in_(ref_ids))
             .values(conversation_ref_id=None, activity_id=None)
+        )
+        # Copies of agenda cards shown in that chat (`ordre du jour`): kept current while the
+        # chat exists, they go with it.
+        await session.execute(
+            delete(MeetingCard).where(col(MeetingCard.conversation_ref_id).in_(ref_ids))
         )
         for ref in refs:
             prefix = f"{ref.channel_id}/conversations/{ref.conversation_id}"

@@ -211,7 +211,9 @@ async def test_an_anonymous_poll_card_shows_how_many_voted_never_what_until_it_c
     assert fr("polls.card.results_at_closing", k=K) in card_text(seen[0])
 
     # Closed with fewer than k voters: still no counts, for the channel and for the animators.
-    await w.chat(w.animator).click({"verb": "polls.close", "poll_id": poll.id}, channel=True)
+    await w.chat(w.animator).click(
+        {"verb": "polls.close", "poll_id": poll.id, "confirmed": True}, channel=True
+    )
     final = card_updates(w.connector, poll)[-1]
     assert fr("polls.card.too_few", k=K) in card_text(final)
     assert not shows_counts(final)
@@ -226,7 +228,9 @@ async def test_an_anonymous_poll_card_shows_how_many_voted_never_what_until_it_c
     for who, choice in zip(w.members, (0, 0, 1, 0, 1), strict=False):
         await vote(w, who, second, choice)
     assert not any(shows_counts(card) for card in card_updates(w.connector, second))
-    await w.chat(w.animator).click({"verb": "polls.close", "poll_id": second.id}, channel=True)
+    await w.chat(w.animator).click(
+        {"verb": "polls.close", "poll_id": second.id, "confirmed": True}, channel=True
+    )
     closed = card_text(card_updates(w.connector, second)[-1])
     assert result_bar(3, 5, locale="fr-CA") in closed
     assert result_bar(2, 5, locale="fr-CA") in closed
@@ -292,7 +296,7 @@ async def test_survey_results_read_at_n_and_n_plus_1_answers_teach_nothing(
     assert survey is not None
     traveller.move_to(survey.closes_at + timedelta(minutes=1))
     closed = card_text(await results_card(w))
-    assert "Moyenne : 3,5 sur 5 (6 réponses)" in closed
+    assert "Moyenne\u00a0: 3,5\u00a0sur 5 (6\u00a0réponses)" in closed
     assert "Le mot de la dernière" in closed
 
 

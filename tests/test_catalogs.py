@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import string
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from cards.community import DEFAULT_INTERESTS, DISCIPLINES, REGIONS
 from cards.help import FEATURES
-from cards.i18n import LANGUAGES, catalog
+from cards.i18n import LANGUAGES, catalog, plural
 from storage.models import MeetingMode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,3 +184,109 @@ def test_the_typography_check_catches_a_plain_space() -> None:
     right = ["Prêt\u00a0?", "«\u00a0aide\u00a0»", "16\u00a0h\u00a000", "{count}\u00a0personnes"]
     assert all(any(p.search(text) for p, _ in _BREAKABLE_IN_FRENCH) for text in wrong)
     assert not any(p.search(text) for p, _ in _BREAKABLE_IN_FRENCH for text in right)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_message_hedges_a_plural_with_parentheses(language: str) -> None:
+    # « 1 personne(s) » reads as a form, not as a sentence: counted words go through
+    # `plural(locale, "key", n)` with `key.one` / `key.other` (Babel's rule for the language).
+    hedged = sorted(
+        key for key, text in _entries(language).items() if re.search(r"\w\((?:s|e|es|x|nt)\)", text)
+    )
+    assert hedged == [], f"{language} catalog hedges plurals in {hedged}"
+
+
+@pytest.mark.parametrize(
+    ("locale", "key", "values", "one", "two"),
+    [
+        ("fr-CA", "polls.card.names_count", {}, "1\u00a0personne", "2\u00a0personnes"),
+        ("en-US", "polls.card.names_count", {}, "1 person", "2 people"),
+        (
+            "fr-CA",
+            "polls.card.names_more",
+            {"names": "Léa"},
+            "Léa et 1\u00a0autre",
+            "Léa et 2\u00a0autres",
+        ),
+        ("en-US", "polls.card.names_more", {"names": "Léa"}, "Léa and 1 more", "Léa and 2 more"),
+        ("fr-CA", "mentoring.terms.weeks", {}, "1\u00a0semaine", "2\u00a0semaines"),
+        ("en-US", "mentoring.terms.weeks", {}, "1 week", "2 weeks"),
+        ("fr-CA", "vitality.polls_launched", {}, "1\u00a0sondage lancé", "2\u00a0sondages lancés"),
+        ("en-US", "vitality.polls_launched", {}, "1 poll launched", "2 polls launched"),
+        ("fr-CA", "vitality.ballots", {}, "1\u00a0vote", "2\u00a0votes"),
+        ("en-US", "vitality.ballots", {}, "1 vote", "2 votes"),
+    ],
+)
+def test_counted_words_agree_with_their_number(
+    locale: str, key: str, values: dict[str, str], one: str, two: str
+) -> None:
+    assert plural(locale, key, 1, **values) == one
+    assert plural(locale, key, 2, **values) == two
+
+
+def test_mentor_volunteer_thanks_agrees_with_the_capacity() -> None:
+    fr = plural("fr-CA", "mentoring.volunteer.saved", 1, community="Soins")
+    assert "pour 1\u00a0personne à la fois" in fr
+    assert "pour 3\u00a0personnes à la fois" in plural(
+        "fr-CA", "mentoring.volunteer.saved", 3, community="Soins"
+    )
+    assert "for 1 person at a time" in plural(
+        "en-US", "mentoring.volunteer.saved", 1, community="Soins"
+    )
+    assert "for 3 people at a time" in plural(
+        "en-US", "mentoring.volunteer.saved", 3, community="Soins"
+    )
+
+
+def test_a_closed_poll_without_votes_does_not_say_yet() -> None:
+    # « Personne n’a encore voté » on a closed poll promised votes that can no longer come.
+    from datetime import UTC, datetime
+
+    from cards.polls import build_poll_card
+    from storage.models import Poll, PollStatus
+    from storage.polls import PollResults
+
+    closed = Poll(
+        id=7,
+        community_id=1,
+        question="Quelle date\u00a0?",
+        options=["Mardi", "Jeudi"],
+        multiple=False,
+        anonymous=False,
+        closes_at=datetime(2026, 11, 30, 22, 0, tzinfo=UTC),
+        closed_at=datetime(2026, 11, 30, 22, 0, tzinfo=UTC),
+        status=PollStatus.CLOSED,
+        created_by_id=1,
+    )
+    for locale, still in (("fr-CA", "encore"), ("en-US", "yet")):
+        card = build_poll_card(
+            PollResults(poll=closed, counts=(0, 0), voters=0, names=((), ())),
+            locale=locale,
+            tz="America/Montreal",
+        )
+        assert still not in json.dumps(card, ensure_ascii=False), locale
+
+
+# English reads as written by a person: the walk found these French calques and mixed terms.
+_UNNATURAL_IN_ENGLISH = (
+    (re.compile(r"\bthe (?:professional )?coordination\b", re.I), "the coordinators"),
+    (re.compile(r"\banimators?\b", re.I), "facilitators, as everywhere else"),
+    (re.compile(r"\bmotives?\b", re.I), "reason"),
+    (re.compile(r"\borientation\b", re.I), "a clinical direction"),
+    (re.compile(r"\breserved to\b", re.I), "reserved for"),
+)
+
+
+def test_english_messages_avoid_the_calques_found_in_the_walk() -> None:
+    mistakes = [
+        f"{key}: say {better!r}: {text!r}"
+        for key, text in _entries("en").items()
+        for pattern, better in _UNNATURAL_IN_ENGLISH
+        if pattern.search(re.sub(r"\{[^}]*\}", "", text))  # placeholders' names are code
+    ]
+    assert mistakes == []
+
+
+def test_french_agreement_noted_in_the_walk() -> None:
+    # « Seules vous et les personnes… »: with a masculine or mixed group, « seuls ».
+    assert not [k for k, text in _entries("fr").items() if "Seules vous" in text]

@@ -35,7 +35,7 @@ SETUP_FORM = {
     "objectives": "Partager nos pratiques\nSoutenir les nouvelles recrues",
     "theme": "fin de vie, deuil, proches aidants",
     "audience": "Intervenant·e·s psychosociaux",
-    "cadence": "5 rencontres par année",
+    "cadence": "5\xa0rencontres par année",
     "mode": "hybrid",
     "rules": "Confidentialité\nRespect",
 }
@@ -114,12 +114,12 @@ async def test_setup_in_a_channel_binds_the_community_and_makes_the_author_anima
 
     await animator.click({**SETUP_FORM, "name": "", "objectives": ""}, channel=True)
     retry = card_text(animator.last_card())
-    assert "Le nom doit compter de 3 à 200 caractères." in retry
+    assert "Le nom doit compter de 3\xa0à 200\xa0caractères." in retry
     assert "Indiquez au moins un objectif (un par ligne)." in retry
 
     await animator.click(SETUP_FORM, channel=True)
     assert animator.connector.texts()[-1].startswith(
-        "La communauté « CdeP Soins palliatifs Montérégie » est créée"
+        "La communauté «\xa0CdeP Soins palliatifs Montérégie\xa0» est créée"
     )
     one_pager = card_text(animator.last_card())
     assert "Partager nos pratiques" in one_pager
@@ -147,7 +147,7 @@ async def test_nobody_can_set_up_a_channel_twice(
 async def test_setup_in_a_personal_chat_points_to_the_channel(
     bot_client: Client, connector: FakeConnector
 ) -> None:
-    await Chat(bot_client, connector, ANIMATOR).say("setup")
+    await Chat(bot_client, connector, ANIMATOR).say("configurer")
     assert connector.texts()[-1].startswith("La configuration se fait dans un canal")
 
 
@@ -176,7 +176,7 @@ async def test_joining_asks_each_question_then_welcomes_with_the_one_pager(
     community = await set_up_community(bot_client, connector)
     member = Chat(bot_client, connector, MEMBER)
     await member.say("rejoindre")
-    assert member.last_text().startswith("Quelle est votre discipline ?")
+    assert member.last_text().startswith("Quelle est votre discipline\xa0?")
     await member.say("zzz")
     assert member.last_text().startswith("Je n’ai pas reconnu cette discipline.")
     await member.say("1")
@@ -184,9 +184,9 @@ async def test_joining_asks_each_question_then_welcomes_with_the_one_pager(
     await member.say("a")
     assert member.last_text().startswith("Écrivez le nom de votre établissement")
     await member.say("CLSC de Longueuil")
-    assert member.last_text().startswith("Dans quelle région administrative ?")
+    assert member.last_text().startswith("Dans quelle région administrative\xa0?")
     await member.say("Montérégie")
-    assert member.last_text().startswith("Quels sujets vous intéressent ?")
+    assert member.last_text().startswith("Quels sujets vous intéressent\xa0?")
     assert "1. fin de vie" in member.last_text()  # the community's own themes
     await member.say("99")
     assert member.last_text().startswith("Je n’ai pas reconnu votre choix.")
@@ -194,12 +194,14 @@ async def test_joining_asks_each_question_then_welcomes_with_the_one_pager(
     await member.say("Non")
     await member.say("Rappels et sondages")
     summary = member.last_text()
-    assert "Discipline : Travail social" in summary
-    assert "Région : Montérégie" in summary
-    assert "Intérêts : Fin de vie, Proches aidants" in summary
+    assert "Discipline\xa0: Travail social" in summary
+    assert "Région\xa0: Montérégie" in summary
+    assert "Intérêts\xa0: Fin de vie, Proches aidants" in summary
     await member.say("Confirmer")
     welcome, one_pager = connector.cards()[-2:]
-    assert welcome["body"][0]["text"] == "Bienvenue dans CdeP Soins palliatifs Montérégie, Samuel !"
+    assert (
+        welcome["body"][0]["text"] == "Bienvenue dans CdeP Soins palliatifs Montérégie, Samuel\xa0!"
+    )
     assert "Soins palliatifs et de fin de vie à domicile" in card_text(one_pager)
 
     runtime = bot_client.app[RUNTIME]
@@ -279,7 +281,7 @@ async def test_a_new_hire_gets_the_onboarding_plan_and_leaving_stops_it(
     community = await set_up_community(bot_client, connector)
     member = Chat(bot_client, connector, MEMBER)
     await _join(member, NEW_HIRE_ANSWERS)
-    assert member.last_text().startswith("Bienvenue dans CdeP Soins palliatifs Montérégie !")
+    assert member.last_text().startswith("Bienvenue dans CdeP Soins palliatifs Montérégie\xa0!")
     runtime = bot_client.app[RUNTIME]
     async with runtime.sessions() as session:
         steps = (
@@ -300,7 +302,14 @@ async def test_a_new_hire_gets_the_onboarding_plan_and_leaving_stops_it(
     start = enrollment.started_at
     assert [s.not_before - start for s in steps] == [timedelta(days=d) for d in (0, 2, 7, 14, 30)]
     await member.say("quitter")
-    assert member.last_text().startswith("Vous avez quitté CdeP Soins palliatifs Montérégie.")
+    # Leaving asks first, on the confirmation card; its button leaves.
+    confirmation = member.last_card()
+    assert "Quitter CdeP Soins palliatifs Montérégie\xa0?" in card_text(confirmation)
+    (leave,) = [a for a in confirmation["actions"] if a["data"].get("confirmed") is True]
+    await member.click(leave["data"])
+    assert card_text(member.last_card()).startswith(
+        "Vous avez quitté CdeP Soins palliatifs Montérégie."
+    )
     async with runtime.sessions() as session:
         statuses = (
             await session.exec(
@@ -326,7 +335,7 @@ async def test_join_from_the_channel_continues_in_the_personal_chat(
     await member.say("aide")  # the bot knows their personal chat
     await member.say("rejoindre", channel=True)
     personal = f"a:personal-{MEMBER['id']}"
-    assert connector.texts(personal)[-1].startswith("Quelle est votre discipline ?")
+    assert connector.texts(personal)[-1].startswith("Quelle est votre discipline\xa0?")
     assert (
         connector.texts(CHANNEL)[-1]
         == "Samuel, je vous écris en privé pour compléter votre adhésion."
@@ -348,7 +357,7 @@ async def test_animators_grant_and_remove_roles_members_cannot(
         mentions=[MEMBER],
     )
     assert animator.last_text() == (
-        "C’est fait : Samuel Gagnon — rôle « coordination professionnelle » dans "
+        "C’est fait\xa0: Samuel Gagnon — rôle «\xa0coordination professionnelle\xa0» dans "
         "CdeP Soins palliatifs Montérégie."
     )
     await member.say(
@@ -406,7 +415,9 @@ async def test_onboarding_plan_is_for_animators_and_validated(
     days = {"welcome": 0, "meetings": 3, "mentor_offer": 10, "topics": 14, "checkin": 45}
     values = {f"day_{k}": str(v) for k, v in days.items()} | {"enabled_topics": "false"}
     await animator.click({**plan, **values, "day_meetings": "-2"}, channel=True)
-    assert "Chaque jour doit être un nombre entier de 0 à 365." in card_text(animator.last_card())
+    assert "Chaque jour doit être un nombre entier de 0\xa0à 365." in card_text(
+        animator.last_card()
+    )
     await member.click({**plan, **values}, channel=True)
     await animator.click({**plan, **values}, channel=True)
     assert animator.last_text() == "Plan d’accueil enregistré."
@@ -461,7 +472,7 @@ async def test_the_day_30_check_in_is_stored_and_sent_to_the_animators(
     member = Chat(bot_client, connector, MEMBER)
     await _join(member, NEW_HIRE_ANSWERS)
     await member.click({"verb": "onboarding.checkin", "community_id": community.id, "rating": "9"})
-    assert member.last_text() == "Choisissez une réponse de 1 à 5."
+    assert member.last_text() == "Choisissez une réponse de 1\xa0à 5."
     await member.click(
         {
             "verb": "onboarding.checkin",
@@ -470,7 +481,7 @@ async def test_the_day_30_check_in_is_stored_and_sent_to_the_animators(
             "comment": "Un mentor",
         }
     )
-    assert member.last_text() == "Merci ! Votre réponse a été transmise aux animateur·rice·s."
+    assert member.last_text() == "Merci\xa0! Votre réponse a été transmise aux animateur·rice·s."
     async with bot_client.app[RUNTIME].sessions() as session:
         enrollment = (await session.exec(select(OnboardingEnrollment))).one()
         notice = (

@@ -42,7 +42,7 @@ from bot.consultations_flow import (
     parse_expertise,
     purge_summaries,
 )
-from bot.deliveries import RenderContext
+from bot.deliveries import RenderContext, after_delivery
 from bot.scheduler import Jobs
 from cards.common import CARD_VERSION, MAX_CARD_BYTES, Element
 from cards.consultations import (
@@ -121,7 +121,7 @@ DRAFT = Draft(
 )
 CANCELLED_FR = "D’accord, j’ai tout annulé. Rien n’a été enregistré."
 CANCELLED_EN = "All right, I cancelled. Nothing was saved."
-UNKNOWN_ACTION = "Ce bouton n’est plus valide. Tapez « aide » pour voir ce que je peux faire."
+UNKNOWN_ACTION = "Ce bouton n’est plus valide. Tapez «\xa0aide\xa0» pour voir ce que je peux faire."
 
 
 def _id(row: Person | Community | ConsultationRequest | Membership) -> int:
@@ -141,7 +141,7 @@ def montreal(year: int, month: int, day: int, hour: int = 0, minute: int = 0) ->
     [
         ("Écrire à jean.tremblay@videotron.ca pour la suite", IdentifierKind.EMAIL),
         ("Sa fille: m_roy+cssss@sante.gouv.qc.ca", IdentifierKind.EMAIL),
-        ("Tél. : (514) 555-1234", IdentifierKind.PHONE),
+        ("Tél.\xa0: (514) 555-1234", IdentifierKind.PHONE),
         ("son cellulaire 450.555.9876 poste 2", IdentifierKind.PHONE),
         ("rappeler au 555-1234", IdentifierKind.PHONE),
         ("+1 819 555 1234", IdentifierKind.PHONE),
@@ -180,7 +180,7 @@ def test_likely_identifiers_are_spotted(text: str, kind: IdentifierKind) -> None
         "Rencontre prévue en 2026, budget de 150 $, 3 enfants, 2 intervenantes.",
         "Conflit entre la famille et l’équipe pour l’année 2019-2020.",
         "Il ne le savait pas, le 3 mars dernier.",
-        "Pour 2019 2020 on verra, 40 heures par semaine, 10 à 12 rencontres.",
+        "Pour 2019 2020 on verra, 40\xa0heures par semaine, 10\xa0à 12\xa0rencontres.",
         "An older man in his eighties, lives alone since March, two visits a week.",
         SUMMARY,
     ],
@@ -900,7 +900,7 @@ async def test_asking_in_french_catches_identifiers_and_sends_the_request(
     assert ask_summary.startswith("Décrivez la situation en quelques phrases")
     assert "n’écrivez rien qui permette d’identifier un·e usager·ère" in ask_summary
     (too_short,) = await chat.say("Aidez-moi")
-    assert too_short.startswith("Il me faut un résumé de 20 à 4000 caractères.")
+    assert too_short.startswith("Il me faut un résumé de 20\xa0à 4000\xa0caractères.")
     identified = SUMMARY + " Elle est née le 3 mars 1954, joindre sa fille au 514 555-1234."
     (spotted,) = await chat.say(identified)
     assert spotted == (
@@ -910,30 +910,30 @@ async def test_asking_in_french_catches_identifiers_and_sends_the_request(
         "Rien n’a été enregistré."
     )
     (ask_urgency,) = await chat.say(SUMMARY)
-    assert ask_urgency.startswith("À quel point est-ce urgent ?")
+    assert ask_urgency.startswith("À quel point est-ce urgent\xa0?")
     assert ask_urgency.endswith("[Cette semaine]\n[Ce mois-ci]\n[Pas pressé]")
     (ask_modality,) = await chat.say("cette semaine")
     assert ask_modality.endswith(
         "[Rencontre individuelle]\n[Discussion de cas en communauté]\n[Groupe de codéveloppement]"
     )
     (ask_availability,) = await chat.say("codéveloppement")
-    assert ask_availability.startswith("Quelles sont vos disponibilités pour en parler ?")
+    assert ask_availability.startswith("Quelles sont vos disponibilités pour en parler\xa0?")
     (recap,) = await chat.say(AVAILABILITY)
     assert recap.startswith(
-        "Voici votre demande pour CdeP Soins palliatifs :\n\n"
-        "- Motif : Dilemme éthique\n"
-        f"- Résumé : {SUMMARY}\n"
-        "- Urgence : Cette semaine\n"
-        "- Forme souhaitée : Groupe de codéveloppement\n"
-        f"- Disponibilités : {AVAILABILITY}\n\n"
-        "Je l’envoie à la coordination professionnelle ?"
+        "Voici votre demande pour CdeP Soins palliatifs\xa0:\n\n"
+        "- Motif\xa0: Dilemme éthique\n"
+        f"- Résumé\xa0: {SUMMARY}\n"
+        "- Urgence\xa0: Cette semaine\n"
+        "- Forme souhaitée\xa0: Groupe de codéveloppement\n"
+        f"- Disponibilités\xa0: {AVAILABILITY}\n\n"
+        "Je l’envoie à la coordination professionnelle\xa0?"
     )
     assert recap.endswith("[Envoyer]\n[Annuler]")
     (sent,) = await chat.say("Envoyer")
 
     (request,) = await rows(sessions, ConsultationRequest)
-    assert sent.startswith(f"C’est envoyé. Votre numéro de demande : C-2026-{request.id:04d}.")
-    assert "Tapez « mes demandes » pour suivre son statut ou la retirer." in sent
+    assert sent.startswith(f"C’est envoyé. Votre numéro de demande\xa0: C-2026-{request.id:04d}.")
+    assert "Tapez «\xa0mes demandes\xa0» pour suivre son statut ou la retirer." in sent
     assert (request.requester_id, request.motive, request.urgency, request.modality) == (
         s.requester.id,
         "ethical_dilemma",
@@ -1022,7 +1022,7 @@ async def test_asking_in_english_picks_the_community(sessions: SessionFactory) -
     (too_long,) = await chat.say("x" * 501)
     assert too_long == "Give your availability in a few words (at most 500 characters)."
     (recap,) = await chat.say("Mondays, online")
-    assert "- Motive: Complex clinical situation\n" in recap
+    assert "- Reason: Complex clinical situation\n" in recap
     assert "- Preferred form: Case discussion in the community\n" in recap
     (sent,) = await chat.say("send")
     (request,) = await rows(sessions, ConsultationRequest)
@@ -1229,18 +1229,29 @@ async def test_a_request_from_the_coordinators_card_to_the_requesters_feedback(
     assert MARKER in text
     assert AVAILABILITY_MARKER in text
     assert (
-        "Suggestion : Personne 5 — a déclaré une expertise pour ce motif, 0 demande en cours, "
+        "Suggestion\xa0: Personne 5 — a déclaré une expertise pour ce motif, 0\xa0demande en "
+        "cours, "
         "aucune demande reçue jusqu’ici."
     ) in text
     assert verbs_of(card) == ["consultation.take", "consultation.assign", "consultation.decline"]
     give = next(a for a in card["actions"] if a["title"] == "Confier à un·e collègue")
     (choice,) = give["card"]["body"]
     assert choice["value"] == str(s.volunteer.id)
+    # The colleagues, by name: not the coordinator reading it (« Je la prends » is theirs).
     assert [c["title"] for c in choice["choices"]] == [
-        "Personne 5 · expertise déclarée · 0 demande en cours",
-        "Personne 1 · 0 demande en cours",
-        "Personne 2 · 0 demande en cours",
+        "Personne 2 · 0\xa0demande en cours",
+        "Personne 5 · expertise déclarée · 0\xa0demande en cours",
     ]
+    # Rendering is not reading: the read is recorded once the card is delivered
+    # (tests/test_consultation_delivery.py).
+    assert (s.coordinator.id, "read", "card") not in await events(sessions)
+    # Teams accepted it (the dispatcher says so): now it was read.
+    await after_delivery(
+        CONSULTATION_RENDERERS[KIND_NEW],
+        claimed(KIND_NEW, s.coordinator, **new.params),
+        sessions=sessions,
+        now=START,
+    )
     assert (s.coordinator.id, "read", "card") in await events(sessions)
 
     assert await bot.click(
@@ -1261,7 +1272,7 @@ async def test_a_request_from_the_coordinators_card_to_the_requesters_feedback(
         KIND_ASSIGNED_NOTICE: s.second_coordinator.id,
     }
     assert await render_row(sessions, told[KIND_TAKEN]) == (
-        f"Bonne nouvelle : votre demande {ref} (CdeP Soins palliatifs) est prise en charge par "
+        f"Bonne nouvelle\xa0: votre demande {ref} (CdeP Soins palliatifs) est prise en charge par "
         "Personne 5, qui communiquera avec vous pour convenir d’une rencontre."
     )
     assert await render_row(sessions, told[KIND_ASSIGNED_NOTICE], "en-US") == (
@@ -1280,7 +1291,7 @@ async def test_a_request_from_the_coordinators_card_to_the_requesters_feedback(
         f"La demande {ref} est maintenant en cours."
     ]
     assert await bot.click(s.coordinator, {"verb": "consultation.close", "request_id": rid}) == [
-        "Cette demande est confidentielle : seules la personne qui l’a faite, la personne "
+        "Cette demande est confidentielle\xa0: seules la personne qui l’a faite, la personne "
         "assignée et la coordination professionnelle peuvent la lire ou la modifier."
     ]
     assert (await bot.click(s.volunteer, {"verb": "consultation.close", "request_id": rid}))[
@@ -1295,14 +1306,14 @@ async def test_a_request_from_the_coordinators_card_to_the_requesters_feedback(
 
     value = {"verb": "consultation.feedback", "request_id": rid}
     assert await bot.click(s.requester, {**value, "rating": "9"}) == [
-        "Choisissez une réponse de 1 à 5."
+        "Choisissez une réponse de 1\xa0à 5."
     ]
     assert await bot.click(s.requester, {**value, "rating": "4", "comment": "dossier 445566"}) == [
         "Votre commentaire semble contenir un numéro de dossier. Retirez ces renseignements, "
         "puis envoyez de nouveau."
     ]
     assert await bot.click(s.requester, {**value, "rating": "4", "comment": "Éclairant"}) == [
-        "Merci pour votre réponse !"
+        "Merci pour votre réponse\xa0!"
     ]
     assert await render(sessions, KIND_FEEDBACK, s.requester, request_id=rid) is None
     request = await fresh(sessions, request)
@@ -1314,7 +1325,7 @@ async def test_a_request_from_the_coordinators_card_to_the_requesters_feedback(
 
     (mine,) = await bot.command(s.requester, on_my_requests_command)
     assert f"{ref} · CdeP Soins palliatifs" in mine
-    assert "Statut : Fermée — Personne 5" in mine
+    assert "Statut\xa0: Fermée — Personne 5" in mine
     assert MARKER not in mine
     (trail,) = await bot.command(s.coordinator, on_audit_command, community_id=None)
     trail_text = json.dumps(card_of(trail), ensure_ascii=False)
@@ -1351,15 +1362,16 @@ async def test_handing_back_declining_and_withdrawing_through_the_buttons(
         s.second_coordinator,
         {"verb": "consultation.decline", "request_id": rid, "reason": "unavailable"},
     ) == [
-        f"C’est noté : vous ne prendrez pas la demande {ref}. Elle reste à la coordination et "
+        f"C’est noté\xa0: vous ne prendrez pas la demande {ref}. Elle reste à la coordination et "
         "ne vous sera plus suggérée."
     ]
     assert await bot.click(s.coordinator, {"verb": "consultation.assign", "request_id": rid}) == [
         "Choisissez la personne à qui confier la demande."
     ]
     assert await bot.click(s.coordinator, {"verb": "consultation.take", "request_id": rid}) == [
-        f"C’est noté : vous prenez en charge la demande {ref}. La personne en est avisée ; "
-        "communiquez avec elle pour convenir d’une rencontre. Tapez « demandes assignées » pour "
+        f"C’est noté\xa0: vous prenez en charge la demande {ref}. La personne en est avisée\xa0; "
+        "communiquez avec elle pour convenir d’une rencontre. Tapez «\xa0demandes assignées\xa0» "
+        "pour "
         "retrouver vos demandes."
     ]
     (held_card,) = await bot.command(s.coordinator, on_assigned_requests_command)
@@ -1370,13 +1382,13 @@ async def test_handing_back_declining_and_withdrawing_through_the_buttons(
         s.coordinator,
         {"verb": "consultation.decline", "request_id": rid, "reason": "conflict_of_interest"},
         locale="en-US",
-    ) == [f"Noted: request {ref} goes back to the coordination, who will give it to someone else."]
+    ) == [f"Noted: request {ref} goes back to the coordinators, who will give it to someone else."]
     returned = [r for r in await rows(sessions, OutboxMessage) if r.params.get("returned") is True]
     # Back to the other coordinator; both coordinators stepped aside: the volunteer is suggested.
     assert [r.person_id for r in returned] == [s.second_coordinator.id]
     card = card_of(await render_row(sessions, returned[0]))
     assert card["body"][0]["text"] == f"Demande remise à la coordination — {ref}"
-    assert "Suggestion : Personne 5" in json.dumps(card, ensure_ascii=False)
+    assert "Suggestion\xa0: Personne 5" in json.dumps(card, ensure_ascii=False)
     (back,) = [r for r in await rows(sessions, OutboxMessage) if r.kind == KIND_RETURNED]
     assert (await render_row(sessions, back)).startswith(
         f"Votre demande {ref} est de retour à la coordination professionnelle"
@@ -1387,25 +1399,31 @@ async def test_handing_back_declining_and_withdrawing_through_the_buttons(
         {"verb": "consultation.assign", "request_id": rid, "assignee_id": s.volunteer.id},
     )
     assert await bot.click(s.member, {"verb": "consultation.withdraw", "request_id": rid}) == [
-        "Cette demande est confidentielle : seules la personne qui l’a faite, la personne "
+        "Cette demande est confidentielle\xa0: seules la personne qui l’a faite, la personne "
         "assignée et la coordination professionnelle peuvent la lire ou la modifier."
     ]
-    assert await bot.click(s.requester, {"verb": "consultation.withdraw", "request_id": rid}) == [
-        f"Votre demande {ref} est retirée."
-    ]
+    # The requester's click asks first (who will be told), the confirmation withdraws.
+    withdraw = {"verb": "consultation.withdraw", "request_id": rid}
+    (asked,) = await bot.click(s.requester, withdraw)
+    assert f"Retirer la demande {ref}\xa0?" in asked
+    assert "Personne 5, qui l’a prise en charge, en sera avisé·e." in asked
+    assert not [r for r in await rows(sessions, OutboxMessage) if r.kind == KIND_WITHDRAWN]
+    (done,) = await bot.click(s.requester, {**withdraw, "confirmed": True})
+    assert card_of(done)["body"][0]["text"] == f"Votre demande {ref} est retirée."
     (withdrawn,) = [r for r in await rows(sessions, OutboxMessage) if r.kind == KIND_WITHDRAWN]
     assert await render_row(sessions, withdrawn) == (
         f"La demande {ref} a été retirée par la personne qui l’avait faite. Vous n’avez plus à "
         "y donner suite."
     )
     assert await bot.click(s.volunteer, {"verb": "consultation.start", "request_id": rid}) == [
-        "Cette demande est fermée ou a été retirée : rien n’a changé."
+        "Cette demande est fermée ou a été retirée\xa0: rien n’a changé."
     ]
-    assert await bot.click(s.requester, {"verb": "consultation.withdraw", "request_id": rid}) == [
-        f"Votre demande {ref} est retirée."
-    ]
+    # Withdrawn already: said at once; a stale confirmation acts no more.
+    assert await bot.click(s.requester, withdraw) == [f"La demande {ref} est déjà retirée."]
+    (again,) = await bot.click(s.requester, {**withdraw, "confirmed": True})
+    assert card_of(again)["body"][0]["text"] == f"La demande {ref} est déjà retirée."
     assert await bot.click(s.coordinator, {"verb": "consultation.take", "request_id": rid}) == [
-        "Cette demande est fermée ou a été retirée : rien n’a changé."
+        "Cette demande est fermée ou a été retirée\xa0: rien n’a changé."
     ]
     assert await bot.click(s.coordinator, {"verb": "consultation.take", "request_id": 999}) == [
         "Je ne trouve pas cette demande."
@@ -1443,12 +1461,13 @@ async def test_volunteering_by_command_and_button(sessions: SessionFactory) -> N
     assert usage.startswith("Pour offrir des consultations, indiquez les motifs")
     assert "Dilemme éthique, Préparer une intervention, Situation clinique complexe" in usage
     assert await volunteer(s.member, "dilemme ethique, cuisine") == [
-        "Je n’ai pas reconnu « cuisine ». Motifs possibles : Dilemme éthique, Préparer une "
+        "Je n’ai pas reconnu «\xa0cuisine\xa0». Motifs possibles\xa0: Dilemme éthique, "
+        "Préparer une "
         "intervention, Situation clinique complexe, Valider une orientation, Autre motif."
     ]
     assert await volunteer(s.member, "dilemme ethique, situation complexe") == [
-        "Merci ! Dans CdeP Soins palliatifs, la coordination pourra vous confier des demandes "
-        "de consultation pour : Dilemme éthique, Situation clinique complexe. Vous pourrez "
+        "Merci\xa0! Dans CdeP Soins palliatifs, la coordination pourra vous confier des demandes "
+        "de consultation pour\xa0: Dilemme éthique, Situation clinique complexe. Vous pourrez "
         "toujours décliner une demande."
     ]
     async with sessions() as session:
@@ -1481,9 +1500,9 @@ async def test_volunteering_by_command_and_button(sessions: SessionFactory) -> N
     ]
     # In the community's channel: that community, no question (volunteering reveals nothing).
     (here,) = await volunteer(s.member, "autre", channel=True)
-    assert here.startswith("Merci ! Dans CdeP Soins palliatifs")
+    assert here.startswith("Merci\xa0! Dans CdeP Soins palliatifs")
     (clicked,) = await bot.click(s.member, buttons[0])
-    assert clicked.startswith("Merci ! Dans CdeP Organisation communautaire")
+    assert clicked.startswith("Merci\xa0! Dans CdeP Organisation communautaire")
     assert await bot.click(
         s.member, {"verb": "consultation.volunteer", "community_id": 2, "expertise": ["x"]}
     ) == [UNKNOWN_ACTION]
@@ -1660,8 +1679,8 @@ async def reminder_card(sessions: SessionFactory, request: ConsultationRequest) 
     """The first reminder queued, as its coordinator sees it: after two working days."""
     reminder = next(r for r in await rows(sessions, OutboxMessage) if r.kind == KIND_REMINDER)
     card = card_of(await render_row(sessions, reminder))
-    assert card["body"][0]["text"] == f"Rappel : demande non assignée — {request.reference}"
-    assert card["body"][2]["text"] == "Elle attend une assignation depuis 2 jours ouvrables."
+    assert card["body"][0]["text"] == f"Rappel\xa0: demande non assignée — {request.reference}"
+    assert card["body"][2]["text"] == "Elle attend une assignation depuis 2\xa0jours ouvrables."
     return card
 
 
@@ -1710,7 +1729,7 @@ async def test_unassigned_requests_are_escalated_on_working_days(
     notice = await render_row(sessions, waiting)
     assert notice == (
         f"Dans CdeP Soins palliatifs, la demande de consultation {request.reference} attend une "
-        "assignation depuis 5 jours ouvrables. En tout, 1 demande attend dans la communauté. "
+        "assignation depuis 5\xa0jours ouvrables. En tout, 1\xa0demande attend dans la communauté. "
         "La coordination professionnelle a été relancée. (Par confidentialité, le contenu des "
         "demandes n’est pas montré à l’animation.)"
     )
@@ -1923,12 +1942,12 @@ def _size(card: Element) -> int:
     [
         (
             "fr-CA",
-            "Suggestion : Marie Gagnon — a déclaré une expertise pour ce motif, 1 demande en "
+            "Suggestion\xa0: Marie Gagnon — a déclaré une expertise pour ce motif, 1\xa0demande en "
             "cours, dernière demande reçue le vendredi 20 novembre 2026.",
         ),
         (
             "en-US",
-            "Suggestion: Marie Gagnon — declared expertise for this motive, 1 open request, "
+            "Suggestion: Marie Gagnon — declared expertise for this reason, 1 open request, "
             "last request received on Friday, November 20, 2026.",
         ),
     ],
@@ -1992,7 +2011,7 @@ def test_lists_feedback_and_audit_cards_carry_no_content(locale: str) -> None:
         locale=locale,
         tz=TZ,
     )
-    assert ("4,5/5 (6 réponses)" if locale == "fr-CA" else "4.5/5 (6 answers)") in json.dumps(
+    assert ("4,5/5 (6\xa0réponses)" if locale == "fr-CA" else "4.5/5 (6 answers)") in json.dumps(
         assigned, ensure_ascii=False
     )
     feedback = build_feedback_card(lines[3], locale=locale)
@@ -2024,7 +2043,7 @@ def test_lists_feedback_and_audit_cards_carry_no_content(locale: str) -> None:
         else "Carrefour — assigned the request (to Marie, not the suggestion)"
     ) in audit_text
     assert (
-        "après 2 jours ouvrables" if locale == "fr-CA" else "after 2 working days"
+        "après 2\xa0jours ouvrables" if locale == "fr-CA" else "after 2 working days"
     ) in audit_text
     for card in (mine, assigned, feedback, audit):
         assert leaks(json.dumps(card, ensure_ascii=False)) == []

@@ -533,11 +533,14 @@ async def test_a_double_rsvp_is_one_answer_one_card_update_and_one_confirmation(
     w = world
     click = {"verb": "meeting.rsvp", "meeting_id": _id(w.meeting), "answer": "yes"}
     chat = w.chat(w.member)
-    await at_the_same_time(chat.click(click, channel=True), chat.click(click, channel=elsewhere))
+    in_channel = (True, elsewhere)
+    await at_the_same_time(*(chat.click(click, channel=where) for where in in_channel))
     no_apology(w, caplog)
     assert await count(w.sessions, Rsvp) == 1
-    assert w.told("agenda.rsvp_saved.yes") == 1
-    assert w.told("agenda.rsvp_already.yes") == 1  # the second click is told, not confirmed
+    # In the channel the card updating is the answer (no public « C'est noté »); only a click
+    # in the personal chat is answered, saved or already counted depending on which ran first.
+    answered = w.told("agenda.rsvp_saved.yes") + w.told("agenda.rsvp_already.yes")
+    assert answered == in_channel.count(False)
     await dispatcher(w.client.app[RUNTIME], Clock(NOW + timedelta(minutes=1))).dispatch_once()
     (update,) = [r for r in w.connector.received if r.method == "PUT"]
     assert update.path.endswith("/activities/agenda-card")

@@ -40,6 +40,7 @@ from storage.models import (
     ConsultationStatus,
     ConversationRef,
     ConversationScope,
+    MeetingCard,
     Membership,
     MentorCheckin,
     OutboxMessage,
@@ -444,9 +445,10 @@ async def erase_over_http(bot: Client, connector: FakeConnector) -> None:
     """« Supprimer mes données », then « Oui, tout supprimer » on the card it shows."""
     await say(bot, connector, value={"verb": "privacy.erase.ask"})
     card = connector.cards(PERSONAL)[-1]
-    [confirm] = [a for a in card["actions"] if a["data"]["verb"] == "privacy.erase.confirm"]
+    [confirm] = [a for a in card["actions"] if a["data"].get("confirmed") is True]
     await say(bot, connector, value=confirm["data"])
-    assert connector.texts(PERSONAL)[-1].startswith("Vos données ont été supprimées.")
+    outcome = connector.cards(PERSONAL)[-1]  # the confirmation card becomes the outcome
+    assert outcome["body"][0]["text"].startswith("Vos données ont été supprimées.")
 
 
 def _holds_text(kind: TypeEngine[Any]) -> bool:
@@ -616,3 +618,27 @@ async def test_links_issued_before_erasure_stop_working(
         "Ce lien ne fonctionne plus\u00a0: les données auxquelles il menait ont été supprimées.",
     )
     assert answers == {"api": revoked, "attestations": revoked, "privacy": revoked}
+
+
+async def test_agenda_copies_shown_in_the_persons_chat_go_with_it(
+    bot: Client, connector: FakeConnector
+) -> None:
+    """`ordre du jour` in a personal chat records that copy of the card (to keep its counts
+    current); erasing the person removes the chat and its copies, and nothing else."""
+    await seed(bot, connector)
+    await say(bot, connector, text="ordre du jour")
+    sessions = runtime_of(bot).sessions
+    async with sessions() as session:
+        copies = (await session.exec(sql_select(MeetingCard))).all()
+        personal = (
+            await session.exec(
+                sql_select(ConversationRef).where(ConversationRef.conversation_id == PERSONAL)
+            )
+        ).one()
+    assert [copy.conversation_ref_id for copy in copies] == [personal.id]
+
+    await erase_over_http(bot, connector)
+
+    async with sessions() as session:
+        assert (await session.exec(sql_select(MeetingCard))).all() == []
+        assert (await session.get(ConversationRef, personal.id)) is None

@@ -589,17 +589,15 @@ async def test_the_mentor_command_sends_the_request_to_each_coordinator_and_anim
     request_id = rows[0].params["request_id"]
     assert _lines(card)[:2] == [
         "Votre demande de jumelage — CdeP Soins palliatifs",
-        "C’est parti ! J’ai transmis votre demande de jumelage à la coordination et à "
+        "C’est parti\xa0! J’ai transmis votre demande de jumelage à la coordination et à "
         "l’animation de CdeP Soins palliatifs. Elles choisiront un·e mentor·e, qui devra "
-        "d’abord accepter ; vous recevrez ensuite l’entente de jumelage à remplir ensemble.",
+        "d’abord accepter\xa0; vous recevrez ensuite l’entente de jumelage à remplir ensemble.",
     ]
     assert _lines(card)[2].startswith("Demande faite le ")
-    # The request's card can withdraw it, after a confirmation.
+    # The request's card can withdraw it (its click asks on the confirmation card).
     (withdraw,) = card["actions"]
     assert withdraw["title"] == "Retirer ma demande"
-    assert [(a["title"], a["data"]) for a in withdraw["card"]["actions"]] == [
-        ("Oui, retirer", {"verb": "mentoring.withdraw", "request_id": request_id})
-    ]
+    assert withdraw["data"] == {"verb": "mentoring.withdraw", "request_id": request_id}
     assert sorted((r.person_id, r.kind, r.dedup_key) for r in rows) == [
         (coordinator.id, KIND_SUGGESTIONS, f"mentoring:request:{request_id}:to:{coordinator.id}"),
         (animator.id, KIND_SUGGESTIONS, f"mentoring:request:{request_id}:to:{animator.id}"),
@@ -610,7 +608,7 @@ async def test_the_mentor_command_sends_the_request_to_each_coordinator_and_anim
     await bot.ask_for_a_mentor(newcomer)
     (again,) = bot.cards()
     assert _lines(again)[1].startswith("Votre demande de jumelage dans CdeP Soins palliatifs est")
-    assert again["actions"][0]["card"]["actions"][0]["data"]["request_id"] == request_id
+    assert again["actions"][0]["data"]["request_id"] == request_id
     assert len(await queued(sessions)) == 2
     assert bot.wakes == 1
 
@@ -670,7 +668,7 @@ async def test_volunteering_by_command(sessions: SessionFactory) -> None:
         return str(text)
 
     assert (await run(2)).startswith(
-        "Merci ! Vous êtes maintenant mentor·e dans CdeP Soins palliatifs, pour 2 personne(s)"
+        "Merci\xa0! Vous êtes maintenant mentor·e dans CdeP Soins palliatifs, pour 2\xa0personnes"
     )
     assert (await run(11)).startswith("Indiquez combien de personnes")
 
@@ -682,9 +680,9 @@ async def test_volunteering_by_command(sessions: SessionFactory) -> None:
 
     assert await capacity() == (2, ["member", "mentor"])
     # No number: one mentee at a time.
-    assert "pour 1 personne(s)" in await run(None)
+    assert "pour 1\xa0personne à la fois" in await run(None)
     assert await capacity() == (1, ["member", "mentor"])
-    assert (await run(0)).startswith("C’est noté : vous ne recevrez plus de proposition")
+    assert (await run(0)).startswith("C’est noté\xa0: vous ne recevrez plus de proposition")
 
 
 async def test_a_member_clicking_confirm_is_refused_and_nothing_changes(
@@ -727,7 +725,7 @@ async def test_confirm_accept_queue_the_proposal_the_agreement_and_the_checkins(
     bot.now = START
     assert await bot.click(mentor, {"verb": "mentoring.accept", "pairing_id": pairing.id})
     assert bot.texts() == [
-        "Merci d’accompagner Personne 4 ! Vous recevez tous les deux l’entente de jumelage à "
+        "Merci d’accompagner Personne 4\xa0! Vous recevez tous les deux l’entente de jumelage à "
         "remplir ensemble."
     ]
     rows = [r for r in await queued(sessions) if r.kind != KIND_PROPOSAL]
@@ -787,7 +785,7 @@ async def test_confirm_accept_queue_the_proposal_the_agreement_and_the_checkins(
     fresh = next(r for r in rows if r.kind == KIND_CHECKIN and r.params["duration_weeks"] == 20)
     assert await render(sessions, fresh) is not None
     terms_card = (await render(sessions, told)).attachments[0].content  # type: ignore[union-attr]
-    assert "mardi 1 décembre 2026" in json.dumps(terms_card, ensure_ascii=False)
+    assert "mardi 1er décembre 2026" in json.dumps(terms_card, ensure_ascii=False)
 
     # Check-in answers: kept for the pairing, one per person and moment.
     count = len(await queued(sessions))
@@ -796,12 +794,12 @@ async def test_confirm_accept_queue_the_proposal_the_agreement_and_the_checkins(
     assert bot.texts() == [
         "Merci d’avoir pris le temps de répondre.",
         "Si le jumelage vous pose difficulté, parlez-en à la coordination ou à l’animation de "
-        "CdeP Soins palliatifs : une entente peut être ajustée ou terminée, sans jugement.",
+        "CdeP Soins palliatifs\xa0: une entente peut être ajustée ou terminée, sans jugement.",
     ]
     assert await bot.click(s.member, {**checkin, "rating": "5"})
     assert bot.texts() == ["Ce jumelage n’est plus en cours ou ne vous concerne pas."]
     assert await bot.click(mentor, {**checkin, "rating": "9"})
-    assert bot.texts() == ["Choisissez une réponse de 1 à 5."]
+    assert bot.texts() == ["Choisissez une réponse de 1\xa0à 5."]
     assert len(await queued(sessions)) == count
     async with sessions() as session:
         answers = (await session.exec(select(MentorCheckin))).all()
@@ -809,9 +807,15 @@ async def test_confirm_accept_queue_the_proposal_the_agreement_and_the_checkins(
         (s.newcomer.id, "half", 2, "Peu de temps")
     ]
 
-    # Ending: pending check-ins are cancelled, the other person is told.
-    assert await bot.click(mentor, {"verb": "mentoring.end", "pairing_id": pairing.id})
-    assert bot.texts() == ["Le jumelage est terminé. Merci pour ce temps d’accompagnement !"]
+    # Ending asks first; then pending check-ins are cancelled, the other person is told.
+    ending = {"verb": "mentoring.end", "pairing_id": pairing.id}
+    assert await bot.click(mentor, ending)
+    (asked,) = bot.cards()
+    assert f"- {s.newcomer.name} en sera avisé·e." in _lines(asked)
+    assert await bot.click(mentor, {**ending, "confirmed": True})
+    assert _lines(bot.cards()[0]) == [
+        "Le jumelage est terminé. Merci pour ce temps d’accompagnement\xa0!"
+    ]
     rows = await queued(sessions)
     assert all(r.status == "cancelled" for r in rows if r.kind == KIND_CHECKIN)
     (notice,) = [r for r in rows if r.kind == "notice"]
@@ -832,7 +836,7 @@ async def test_declining_sends_new_suggestions_to_coordinators_and_animators(
         mentor, {"verb": "mentoring.decline", "pairing_id": pairing.id}, locale="en-US"
     )
     assert bot.texts() == [
-        "Noted, thank you for being frank. The coordination will suggest someone else."
+        "Noted, thank you for being frank. The coordinators will suggest someone else."
     ]
     rows = await queued(sessions)
     assert sorted((r.person_id or 0, r.dedup_key) for r in rows) == sorted(
@@ -1000,9 +1004,9 @@ def _people() -> tuple[Person, Person, Community, Membership, MentorPairing, Men
                 "Demande de jumelage — CdeP Soins palliatifs",
                 "Léa Tremblay souhaite être jumelé·e à un·e mentor·e.",
                 "Nouvelle recrue",
-                "Suggestion 1 : Marie Gagnon",
-                "En commun : la discipline, la région",
-                "Accompagne déjà 1 personne(s) sur 3 possible(s)",
+                "Suggestion 1\xa0: Marie Gagnon",
+                "En commun\xa0: la discipline, la région",
+                "Personnes accompagnées\xa0: 1\xa0sur 3",
                 "Aucun point commun dans le profil",
             ],
         ),
@@ -1014,7 +1018,7 @@ def _people() -> tuple[Person, Person, Community, Membership, MentorPairing, Men
                 "New hire",
                 "Suggestion 1: Marie Gagnon",
                 "In common: discipline, region",
-                "Already mentoring 1 of 3 possible",
+                "Currently mentoring: 1 of 3",
                 "Nothing in common in the profile",
             ],
         ),
@@ -1093,7 +1097,7 @@ def test_the_proposal_agreement_checkin_terms_and_choice_cards(locale: str) -> N
     assert ("Mi-parcours" if french else "half-way") in _texts(half)
 
     terms = build_terms_card(pairing, by=mentee, first_meeting=None, locale=locale, tz=TZ)
-    assert ("12 semaine(s)" if french else "12 week(s)") in _texts(terms)
+    assert ("12\xa0semaines" if french else "12 weeks") in _texts(terms)
 
     choice = build_community_choice_card(
         [where, Community(id=2, name="CdeP OC")],
@@ -1209,9 +1213,9 @@ async def test_an_unanswered_proposal_expires_once_and_the_request_comes_back(
     # The mentor is told kindly, in their language, with the date of the proposal.
     assert _text(await render(sessions, lapsed)) == (
         "La proposition d’accompagner Personne 4 dans CdeP Soins palliatifs, envoyée le lundi 23 "
-        "novembre 2026, est arrivée à échéance sans réponse. Aucun souci : la coordination "
+        "novembre 2026, est arrivée à échéance sans réponse. Aucun souci\xa0: la coordination "
         "sollicitera une autre personne et je ne vous la proposerai plus. Merci de votre "
-        "disponibilité !"
+        "disponibilité\xa0!"
     )
     assert "sent on Monday, November 23, 2026, has lapsed" in _text(
         await render(sessions, lapsed, "en-US")
@@ -1222,8 +1226,8 @@ async def test_an_unanswered_proposal_expires_once_and_the_request_comes_back(
     )
     french = _text(await render(sessions, to_coordinator))
     assert (
-        "Personne 10 n’a pas répondu à la proposition dans le délai de 5 jours : elle a expiré"
-        in french
+        "Personne 10 n’a pas répondu à la proposition dans le délai de 5\xa0jours\xa0: elle a "
+        "expiré" in french
     )
     assert f"Proposer {other.name}" in french
     assert f"Proposer {silent.name}" not in french
@@ -1235,8 +1239,8 @@ async def test_an_unanswered_proposal_expires_once_and_the_request_comes_back(
     bot.now = later + timedelta(hours=2)
     assert await bot.click(silent, {"verb": "mentoring.accept", "pairing_id": pairing.id})
     assert bot.texts() == [
-        "Cette proposition n’est plus d’actualité : elle est arrivée à échéance ou la demande a "
-        "été retirée. Merci de votre disponibilité !"
+        "Cette proposition n’est plus d’actualité\xa0: elle est arrivée à échéance ou la demande a "
+        "été retirée. Merci de votre disponibilité\xa0!"
     ]
     assert await bot.click(
         silent, {"verb": "mentoring.decline", "pairing_id": pairing.id}, locale="en-US"
@@ -1276,7 +1280,7 @@ async def test_the_last_mentor_lapsing_says_plainly_that_nobody_is_left(
         if r.kind == KIND_SUGGESTIONS and r.person_id == s.animator.id
     )
     french = _text(await render(sessions, to_animator))
-    assert "dans le délai de 1 jour : elle a expiré" in french
+    assert "dans le délai de 1\xa0jour\xa0: elle a expiré" in french
     assert "Il n’y a pas d’autre mentor·e disponible pour l’instant. La demande reste ouverte" in (
         french
     )
@@ -1358,12 +1362,23 @@ async def test_the_newcomer_withdraws_their_request_and_the_mentor_is_told(
     bot = Bot(sessions)
     mentor = s.mentors[0]
     pairing = await _proposed(sessions, s, bot)
-    withdraw = {"verb": "mentoring.withdraw", "request_id": str(s.request.id)}
+    withdraw: dict[str, Any] = {"verb": "mentoring.withdraw", "request_id": str(s.request.id)}
 
+    # The first click asks, naming who will be told; nothing changes yet.
     assert await bot.click(s.newcomer, withdraw)
-    assert bot.texts() == [
+    (asked,) = bot.cards()
+    assert _lines(asked) == [
+        "Retirer la demande de jumelage\xa0?",
+        "- Votre demande de jumelage dans CdeP Soins palliatifs sera retirée.",
+        f"- {mentor.name}, à qui elle a été proposée, en sera avisé·e.",
+    ]
+    assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.OPEN
+    withdraw = {**withdraw, "confirmed": True}
+    assert await bot.click(s.newcomer, withdraw)
+    (done,) = bot.cards()
+    assert _lines(done) == [
         "Votre demande de jumelage dans CdeP Soins palliatifs est retirée. Si vous changez "
-        "d’avis, écrivez-moi « mentor »."
+        "d’avis, écrivez-moi «\xa0mentor\xa0»."
     ]
     assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.CANCELLED
     assert await _pairing_status(sessions, _id(pairing)) == PairingStatus.ENDED
@@ -1374,9 +1389,9 @@ async def test_the_newcomer_withdraws_their_request_and_the_mentor_is_told(
     (told,) = [r for r in rows if r.kind == KIND_WITHDRAWN]
     assert told.person_id == mentor.id  # the newcomer withdrew: nobody else to tell
     assert _text(await render(sessions, told)) == (
-        "La demande de jumelage de Personne 4 dans CdeP Soins palliatifs a été retirée : vous "
+        "La demande de jumelage de Personne 4 dans CdeP Soins palliatifs a été retirée\xa0: vous "
         "n’avez plus à répondre à la proposition que je vous avais transmise. Merci de votre "
-        "disponibilité !"
+        "disponibilité\xa0!"
     )
     assert _text(await render(sessions, told, "en-US")) == (
         "Personne 4’s mentoring request in CdeP Soins palliatifs has been withdrawn: you no "
@@ -1386,12 +1401,12 @@ async def test_the_newcomer_withdraws_their_request_and_the_mentor_is_told(
     # A second tap, the mentor's late answer, a stale suggestions card: nothing changes.
     count = len(await queued(sessions))
     assert await bot.click(s.newcomer, withdraw, locale="en-US")
-    assert bot.texts() == ["This mentoring request is already withdrawn."]
+    assert _lines(bot.cards()[0]) == ["This mentoring request is already withdrawn."]
     assert await bot.click(mentor, {"verb": "mentoring.accept", "pairing_id": pairing.id})
     assert bot.texts()[0].startswith("Cette proposition n’est plus d’actualité")
     confirm = {"verb": "mentoring.confirm", "request_id": s.request.id, "mentor_id": mentor.id}
     assert await bot.click(s.animator, confirm)
-    assert bot.texts() == ["Ce jumelage est déjà réglé : il n’y a rien de plus à faire."]
+    assert bot.texts() == ["Ce jumelage est déjà réglé\xa0: il n’y a rien de plus à faire."]
     assert len(await queued(sessions)) == count
     assert await _pairing_status(sessions, _id(pairing)) == PairingStatus.ENDED
     # The proposal no longer holds a place in the mentor's capacity, nor expires later.
@@ -1405,8 +1420,8 @@ async def test_the_newcomer_withdraws_their_request_and_the_mentor_is_told(
     # The newcomer may ask again: a new request.
     await bot.ask_for_a_mentor(s.newcomer)
     (card,) = bot.cards()
-    assert _lines(card)[1].startswith("C’est parti !")
-    assert card["actions"][0]["card"]["actions"][0]["data"]["request_id"] != s.request.id
+    assert _lines(card)[1].startswith("C’est parti\xa0!")
+    assert card["actions"][0]["data"]["request_id"] != s.request.id
 
 
 @pytest.mark.parametrize(
@@ -1440,7 +1455,7 @@ async def test_someone_elses_request_cannot_be_withdrawn(
             s.newcomer, {"verb": "mentoring.withdraw", "request_id": junk}, locale
         )
         assert bot.texts() == [
-            "Ce bouton n’est plus valide. Tapez « aide » pour voir ce que je peux faire."
+            "Ce bouton n’est plus valide. Tapez «\xa0aide\xa0» pour voir ce que je peux faire."
             if locale == "fr-CA"
             else "This button is no longer valid. Type “help” to see what I can do."
         ]
@@ -1460,13 +1475,17 @@ async def test_an_animator_withdraws_a_request_from_the_suggestions_card(
     )
     assert shown is not None
     card = shown.attachments[0].content
-    (withdraw,) = [a for a in card["actions"] if a["type"] == "Action.ShowCard"]
+    (withdraw,) = [a for a in card["actions"] if a["data"].get("verb") == "mentoring.withdraw"]
     assert withdraw["title"] == "Withdraw the request"
-    assert "Withdraw Personne 4’s mentoring request?" in _texts(withdraw["card"])
-    data = withdraw["card"]["actions"][0]["data"]
-
-    assert await bot.click(s.animator, data, locale="en-US")
-    assert bot.texts() == [
+    assert await bot.click(s.animator, withdraw["data"], locale="en-US")
+    (asked,) = bot.cards()
+    assert (
+        "- Personne 4’s mentoring request in CdeP Soins palliatifs will be withdrawn, and "
+        "Personne 4 will be told." in _lines(asked)
+    )
+    (confirm,) = [a for a in asked["actions"] if a["data"].get("confirmed") is True]
+    assert await bot.click(s.animator, confirm["data"], locale="en-US")
+    assert _lines(bot.cards()[0]) == [
         "Personne 4’s mentoring request in CdeP Soins palliatifs is withdrawn. I let them know."
     ]
     assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.CANCELLED
@@ -1474,7 +1493,7 @@ async def test_an_animator_withdraws_a_request_from_the_suggestions_card(
     assert told.person_id == s.newcomer.id
     assert _text(await render(sessions, told)) == (
         "Votre demande de jumelage dans CdeP Soins palliatifs a été retirée par la coordination "
-        "ou l’animation. Si vous souhaitez toujours un·e mentor·e, écrivez-moi « mentor »."
+        "ou l’animation. Si vous souhaitez toujours un·e mentor·e, écrivez-moi «\xa0mentor\xa0»."
     )
     # Told only to the newcomer: the rendered notice is not for anybody else.
     assert await render(sessions, _row(KIND_WITHDRAWN, s.member, request_id=s.request.id)) is None
@@ -1487,7 +1506,7 @@ async def test_a_paired_request_cannot_be_withdrawn(sessions: SessionFactory) ->
     assert await bot.click(s.mentors[0], {"verb": "mentoring.accept", "pairing_id": pairing.id})
     bot.replies()
     assert await bot.click(s.newcomer, {"verb": "mentoring.withdraw", "request_id": s.request.id})
-    assert bot.texts() == ["Ce jumelage est déjà réglé : il n’y a rien de plus à faire."]
+    assert bot.texts() == ["Ce jumelage est déjà réglé\xa0: il n’y a rien de plus à faire."]
     assert await request_status(sessions, _id(s.request)) == MentorRequestStatus.PAIRED
     assert await _pairing_status(sessions, _id(pairing)) == PairingStatus.ACTIVE
 
@@ -1525,7 +1544,9 @@ async def test_a_new_volunteer_brings_back_the_requests_that_had_nobody(
         return str(text)
 
     wakes = bot.wakes
-    assert (await volunteers(volunteer_to_be)).startswith("Merci ! Vous êtes maintenant mentor·e")
+    assert (await volunteers(volunteer_to_be)).startswith(
+        "Merci\xa0! Vous êtes maintenant mentor·e"
+    )
     assert bot.wakes == wakes + 1
     back = [r for r in await queued(sessions) if "volunteer" in r.dedup_key]
     assert sorted((r.person_id or 0, r.dedup_key) for r in back) == sorted(
@@ -1537,7 +1558,7 @@ async def test_a_new_volunteer_brings_back_the_requests_that_had_nobody(
     )
     to_coordinator = next(r for r in back if r.person_id == coordinator.id)
     french = _text(await render(sessions, to_coordinator))
-    assert "Bonne nouvelle : Personne 4 vient de se proposer comme mentor·e." in french
+    assert "Bonne nouvelle\xa0: Personne 4 vient de se proposer comme mentor·e." in french
     assert "Proposer Personne 4" in french
     to_animator = next(r for r in back if r.person_id == animator.id)
     assert "Good news: Personne 4 has just volunteered as a mentor." in _text(
@@ -1587,17 +1608,15 @@ async def test_suggestions_after_a_new_volunteer_are_dropped_if_nobody_is_left(
                 "Votre demande de jumelage dans CdeP Soins palliatifs est déjà entre les mains",
                 "Demande faite le lundi 23 novembre 2026",
                 "Retirer ma demande",
-                "Oui, retirer",
             ],
         ),
         (
             "en-US",
             [
                 "Your mentoring request — CdeP Soins palliatifs",
-                "Your mentoring request in CdeP Soins palliatifs is already with the coordination",
+                "Your mentoring request in CdeP Soins palliatifs is already with the coordinators",
                 "Requested on Monday, November 23, 2026",
                 "Withdraw my request",
-                "Yes, withdraw",
             ],
         ),
     ],
@@ -1609,7 +1628,6 @@ def test_the_request_card(locale: str, expected: list[str]) -> None:
     for words in expected:
         assert words in _texts(card)
     assert [a["data"] for a in _actions(card)] == [{"verb": "mentoring.withdraw", "request_id": 3}]
-    assert card["actions"][0]["card"]["actions"][0]["style"] == "destructive"
     assert card["version"] == "1.5"
     assert _size(card) < MAX_CARD_BYTES
 
@@ -1617,7 +1635,7 @@ def test_the_request_card(locale: str, expected: list[str]) -> None:
 @pytest.mark.parametrize(
     ("locale", "one", "many"),
     [
-        ("fr-CA", "dans le délai de 1 jour :", "dans le délai de 7 jours :"),
+        ("fr-CA", "dans le délai de 1\xa0jour\xa0:", "dans le délai de 7\xa0jours\xa0:"),
         ("en-US", "within 1 day:", "within 7 days:"),
     ],
 )

@@ -42,7 +42,7 @@ async def test_each_step_arrives_on_its_day_once(
     await sender.dispatch_once()
     assert len(connector.cards()) == 1
     welcome = card_text(connector.cards()[0])
-    assert "Bienvenue, Personne !" in welcome
+    assert "Bienvenue, Personne\xa0!" in welcome
     assert "Soins palliatifs à domicile" in welcome  # the one-pager comes with it
     clock.advance(days=1, hours=23)
     assert await sender.dispatch_once() == 0
@@ -54,9 +54,9 @@ async def test_each_step_arrives_on_its_day_once(
         await sender.dispatch_once()
     titles = [card["body"][0]["text"] for card in connector.cards()]
     assert titles[2:] == [
-        "Aimeriez-vous un·e mentor·e ?",
+        "Aimeriez-vous un·e mentor·e\xa0?",
         "La banque de sujets",
-        "Un mois déjà : comment ça va ?",
+        "Un mois déjà\xa0: comment ça va\xa0?",
     ]
     # Starting again (a second team join, another replica) repeats nothing.
     async with transaction(runtime.sessions) as session:
@@ -108,3 +108,18 @@ async def test_a_step_turned_off_is_not_sent(runtime: Runtime, connector: FakeCo
     titles = [card["body"][0]["text"] for card in connector.cards()]
     assert "La banque de sujets" not in titles
     assert len(titles) == 3  # welcome, meetings, mentor offer; topics cancelled
+
+
+async def test_the_day_14_message_has_its_button_to_propose_a_topic(
+    runtime: Runtime, connector: FakeConnector
+) -> None:
+    """Like every other step that invites the newcomer to do something, the topic bank's
+    message (« nommez ce qui vous serait utile ») comes with the button that does it."""
+    clock = Clock()
+    community, _person = await _newcomer(runtime, connector, clock)
+    clock.advance(days=14)
+    await dispatcher(runtime, clock).dispatch_once()
+    (topics,) = [c for c in connector.cards() if c["body"][0]["text"] == "La banque de sujets"]
+    assert [(a["title"], a["data"]) for a in topics["actions"]] == [
+        ("Proposer un sujet", {"verb": "topics.propose", "community_id": community.id})
+    ]

@@ -124,7 +124,7 @@ async def new_poll(
         session,
         community_id=_id(s.where),
         created_by_id=_id(s.animator),
-        question="Quelle date pour la rencontre de mars ?",
+        question="Quelle date pour la rencontre de mars\xa0?",
         options=list(options),
         multiple=multiple,
         anonymous=anonymous,
@@ -218,7 +218,7 @@ async def test_only_animators_create_and_close_polls(any_sessions: SessionFactor
                 session,
                 community_id=_id(s.where),
                 created_by_id=_id(member),
-                question="Quelle date ?",
+                question="Quelle date\xa0?",
                 options=["Mardi", "Jeudi"],
                 multiple=False,
                 anonymous=False,
@@ -276,16 +276,16 @@ async def test_only_animators_create_and_close_polls(any_sessions: SessionFactor
 @pytest.mark.parametrize(
     ("question", "options", "closes_in", "reasons"),
     [
-        ("Quelle date ?", ["Mardi"], WEEK, [polls.TOO_FEW_OPTIONS]),
-        ("Quelle date ?", [f"Choix {n}" for n in range(11)], WEEK, [polls.TOO_MANY_OPTIONS]),
+        ("Quelle date\xa0?", ["Mardi"], WEEK, [polls.TOO_FEW_OPTIONS]),
+        ("Quelle date\xa0?", [f"Choix {n}" for n in range(11)], WEEK, [polls.TOO_MANY_OPTIONS]),
         ("Qu", ["Mardi", "Jeudi"], WEEK, [polls.QUESTION_LENGTH]),
         ("Q" * 301, ["Mardi", "Jeudi"], WEEK, [polls.QUESTION_LENGTH]),
-        ("Quelle date ?", ["Mardi", " mardi "], WEEK, [polls.DUPLICATE_OPTIONS]),
-        ("Quelle date ?", ["Mardi", "Jeudi", "  "], WEEK, [polls.OPTION_EMPTY]),
-        ("Quelle date ?", ["Mardi", "J" * 101], WEEK, [polls.OPTION_TOO_LONG]),
-        ("Quelle date ?", ["Mardi", "Jeudi"], timedelta(0), [polls.CLOSES_IN_PAST]),
+        ("Quelle date\xa0?", ["Mardi", " mardi "], WEEK, [polls.DUPLICATE_OPTIONS]),
+        ("Quelle date\xa0?", ["Mardi", "Jeudi", "  "], WEEK, [polls.OPTION_EMPTY]),
+        ("Quelle date\xa0?", ["Mardi", "J" * 101], WEEK, [polls.OPTION_TOO_LONG]),
+        ("Quelle date\xa0?", ["Mardi", "Jeudi"], timedelta(0), [polls.CLOSES_IN_PAST]),
         (
-            "Quelle date ?",
+            "Quelle date\xa0?",
             ["Mardi", "Jeudi"],
             timedelta(days=90, seconds=1),
             [polls.CLOSES_TOO_LATE],
@@ -670,7 +670,7 @@ class Bot:
 def form_values(**overrides: Any) -> dict[str, Any]:
     values = {
         "verb": "polls.create",
-        "question": "Quel thème pour la rencontre de mars ?",
+        "question": "Quel thème pour la rencontre de mars\xa0?",
         "options": "Deuil et proches aidants\n- Éthique en fin de vie\n\nOutils cliniques",
         "multiple": "false",
         "anonymous": "false",
@@ -688,8 +688,8 @@ async def test_creating_voting_and_closing_through_the_glue(sessions: SessionFac
 
     await bot.command(s.animator, channel=False)
     assert [a.text for a in bot.replies()] == [
-        "Les sondages se publient dans le canal de la communauté : mentionnez-moi là-bas avec "
-        "« @Carrefour sondage »."
+        "Les sondages se publient dans le canal de la communauté\xa0: mentionnez-moi là-bas avec "
+        "«\xa0@Carrefour sondage\xa0»."
     ]
     await bot.command(ana)
     assert next(a.text for a in bot.replies()).startswith("Seule l’animation de la communauté")
@@ -713,7 +713,7 @@ async def test_creating_voting_and_closing_through_the_glue(sessions: SessionFac
     (retry,) = _cards(bot.replies())
     errors = [b["text"] for b in retry["body"] if b.get("color") == "Attention"]
     assert errors == [
-        "La question doit compter de 3 à 300 caractères.",
+        "La question doit compter de 3\xa0à 300\xa0caractères.",
         "Indiquez au moins deux choix de réponse, un par ligne.",
         "Choisissez la date (et l’heure) de fin du vote.",
     ]
@@ -730,9 +730,9 @@ async def test_creating_voting_and_closing_through_the_glue(sessions: SessionFac
     assert poll.conversation_ref_id == s.channel.id
     card = _cards([posted])[0]
     text = card_text(card)
-    assert "Quel thème pour la rencontre de mars ?" in text
+    assert "Quel thème pour la rencontre de mars\xa0?" in text
     assert "Personne n’a encore voté." in text
-    assert "Fin du vote : lundi 30 novembre 2026 à 17 h 00" in text
+    assert "Fin du vote\xa0: lundi 30 novembre 2026 à 17\xa0h" in text
     vote_button = card["actions"][0]
     assert vote_button["data"] == {"verb": "polls.vote", "poll_id": poll.id}
 
@@ -742,7 +742,7 @@ async def test_creating_voting_and_closing_through_the_glue(sessions: SessionFac
     (update,) = bot.updates()
     assert update.id == poll.activity_id
     updated = card_text(_cards([update])[0])
-    assert "1 personne a voté." in updated
+    assert "1\xa0personne a voté." in updated
     assert "██████████ 1 (100\xa0%)" in updated
     assert "Personne 10" in updated  # a named poll
 
@@ -770,11 +770,18 @@ async def test_creating_voting_and_closing_through_the_glue(sessions: SessionFac
     await bot.click(ana, {"verb": "polls.close", "poll_id": poll.id})
     assert bot.replies()[0].text.startswith("Seule l’animation de la communauté peut fermer")
     bot.clock.advance(hours=1)
+    # The animator's first click asks, naming how many voted; nothing closes yet.
     await bot.click(s.animator, {"verb": "polls.close", "poll_id": poll.id})
-    assert bot.replies() == []
+    (asked,) = _cards(bot.replies())
+    assert "2\xa0personnes ont voté\xa0; le vote se fermera" in card_text(asked)
+    assert bot.updates() == []
+    assert (await all_polls(sessions))[0].status == PollStatus.OPEN
+    await bot.click(s.animator, {"verb": "polls.close", "poll_id": poll.id, "confirmed": True})
+    (outcome,) = _cards(bot.replies())
+    assert card_text(outcome) == "Sondage fermé\xa0: les résultats sont publiés."
     (final,) = bot.updates()
     final_card = _cards([final])[0]
-    assert "Sondage fermé le lundi 23 novembre 2026 à 10 h 00 — résultats finaux" in card_text(
+    assert "Sondage fermé le lundi 23 novembre 2026 à 10\xa0h — résultats finaux" in card_text(
         final_card
     )
     assert "actions" not in final_card
@@ -856,7 +863,7 @@ async def test_the_form_from_shortlisted_topics_and_cancel(sessions: SessionFact
     (filled,) = _cards(bot.replies())
     values = {e["id"]: e.get("value") for e in _inputs(filled)}
     assert values["options"] == "Deuil et proches aidants\nOutils d’évaluation"
-    assert values["question"] == "Quel thème pour la rencontre de mars ?"  # kept
+    assert values["question"] == "Quel thème pour la rencontre de mars\xa0?"  # kept
     assert not [b for b in filled["body"] if b.get("color") == "Attention"]
 
     # Members cannot use it.
@@ -907,7 +914,7 @@ async def test_an_anonymous_poll_shows_and_logs_no_voter(
         assert identity not in everything
         assert identity not in logs
     for card in cards:
-        assert "Vote anonyme : personne ne peut voir qui a choisi quoi" in card_text(card)
+        assert "Vote anonyme\xa0: personne ne peut voir qui a choisi quoi" in card_text(card)
 
 
 async def test_voting_works_without_a_configured_secret_key(
@@ -939,14 +946,14 @@ def test_form_parsing() -> None:
     assert parse_choices("0,x") is None
     assert parse_choices("-1") is None
     form = PollForm(
-        question="Quelle date ?",
+        question="Quelle date\xa0?",
         options="Mardi\nJeudi",
         close_date="2026-11-30",
         close_time="",
     )
     assert form_problems(form, tz=TZ, now=START) == []
     assert form_problems(
-        PollForm(question="Quelle date ?", options="Mardi\nJeudi", close_date="30/11/2026"),
+        PollForm(question="Quelle date\xa0?", options="Mardi\nJeudi", close_date="30/11/2026"),
         tz=TZ,
         now=START,
     ) == ["closes_invalid"]
@@ -976,7 +983,7 @@ def _poll(**overrides: Any) -> Poll:
     values: dict[str, Any] = {
         "id": 7,
         "community_id": 1,
-        "question": "Quelle date pour la rencontre de mars ?",
+        "question": "Quelle date pour la rencontre de mars\xa0?",
         "options": ["Mardi 10 mars", "Jeudi 12 mars", "Vendredi 13 mars"],
         "multiple": False,
         "anonymous": False,
@@ -1002,9 +1009,9 @@ NAMES = (("Léa Tremblay", "Samuel Gagnon"), (), (None,))
                 "███████░░░ 2 (67\xa0%)",
                 "Léa Tremblay, Samuel Gagnon",
                 "Une personne",
-                "3 personnes ont voté.",
+                "3\xa0personnes ont voté.",
                 "Vote nominatif",
-                "Fin du vote : lundi 30 novembre 2026 à 17 h 00",
+                "Fin du vote\xa0: lundi 30 novembre 2026 à 17\xa0h",
                 "Votre choix",
                 "Voter",
                 "Fermer maintenant (animation)",
@@ -1019,7 +1026,7 @@ NAMES = (("Léa Tremblay", "Samuel Gagnon"), (), (None,))
                 "Someone",
                 "3 people voted.",
                 "Named vote",
-                "Voting ends: Monday, November 30, 2026 at 5:00 PM",
+                "Voting ends: Monday, November 30, 2026 at 5:00\xa0PM",
                 "Your answer",
                 "Vote",
                 "Close now (facilitators)",
@@ -1063,13 +1070,13 @@ def test_closed_anonymous_and_results_cards(locale: str) -> None:
         assert not _inputs(built)
     text, summary_text = card_text(card), card_text(summary)
     if locale == "fr-CA":
-        assert "Sondage fermé le mercredi 25 novembre 2026 à 10 h 00 — résultats finaux" in text
+        assert "Sondage fermé le mercredi 25 novembre 2026 à 10\xa0h — résultats finaux" in text
         assert "Vote anonyme" in text
         assert "Plusieurs choix possibles" in text
         assert "Résultats du sondage — CdeP Soins palliatifs" in summary_text
-        assert "En tête : Option 0, Option 2" in summary_text
+        assert "En tête\xa0: Option 0, Option 2" in summary_text
     else:
-        assert "Poll closed on Wednesday, November 25, 2026 at 10:00 AM — final" in text
+        assert "Poll closed on Wednesday, November 25, 2026 at 10:00\xa0AM — final" in text
         assert "Anonymous vote" in text
         assert "Poll results — CdeP Soins palliatifs" in summary_text
         assert "Leading: Option 0, Option 2" in summary_text
@@ -1083,7 +1090,7 @@ def test_closed_anonymous_and_results_cards(locale: str) -> None:
     [
         (
             "fr-CA",
-            "Les résultats s’afficheront à la fin du vote, s’il y a au moins 5 votes.",
+            "Les résultats s’afficheront à la fin du vote, s’il y a au moins 5\xa0votes.",
             "Trop peu de votes pour montrer les résultats sans révéler de choix\xa0: il en faut "
             "au moins 5.",
         ),
@@ -1103,7 +1110,7 @@ def test_anonymous_cards_without_counts(locale: str, at_closing: str, too_few: s
     )
     text = card_text(card)
     assert at_closing in text
-    assert ("4 personnes ont voté." if locale == "fr-CA" else "4 people voted.") in text
+    assert ("4\xa0personnes ont voté." if locale == "fr-CA" else "4 people voted.") in text
     assert not {"█", "░", "%"} & set(text)
     assert [a["data"]["verb"] for a in card["actions"]] == ["polls.vote", "polls.close"]
 
@@ -1134,14 +1141,14 @@ def test_many_options_use_a_drop_down_and_big_named_polls_stay_under_the_limit()
     assert _size(card) < MAX_CARD_BYTES
     (choice,) = [e for e in _inputs(card) if e["id"] == "choice"]
     assert (choice["style"], choice["isMultiSelect"]) == ("compact", True)
-    assert "et 380 autre(s)" in card_text(card) or "400 personne(s)" in card_text(card)
+    assert "et 380\xa0autres" in card_text(card) or "400\xa0personnes" in card_text(card)
     summary = build_poll_results_card(results, community_name="C", locale="en-US", tz=TZ)
     assert _size(summary) < MAX_CARD_BYTES
 
 
 @pytest.mark.parametrize("locale", ["fr-CA", "en-US"])
 def test_the_form_card(locale: str) -> None:
-    form = PollForm(question="Quelle date ?", options="Mardi\nJeudi", close_date="2026-11-30")
+    form = PollForm(question="Quelle date\xa0?", options="Mardi\nJeudi", close_date="2026-11-30")
     card = build_poll_form_card(
         form, locale=locale, today=START.date(), errors=["Une erreur à corriger"]
     )
@@ -1158,7 +1165,7 @@ def test_the_form_card(locale: str) -> None:
     if locale == "fr-CA":
         assert "Nouveau sondage" in text
         assert "Publier le sondage" in text
-        assert "Choix de réponse (un par ligne, de 2 à 10)" in text
+        assert "Choix de réponse (un par ligne, de 2\xa0à 10)" in text
     else:
         assert "New poll" in text
         assert "Post the poll" in text

@@ -637,7 +637,15 @@ class Turn:
         return known
 
     def text(self) -> str:
-        return "\n".join(a.text for a in self.sent if a.text)
+        """Message texts, and the text of a card that is an outcome (a confirmation card
+        becomes one once confirmed)."""
+        parts = [a.text for a in self.sent if a.text]
+        for activity in self.sent:
+            for attachment in activity.attachments or []:
+                content = attachment.content
+                if isinstance(content, dict) and not content.get("actions"):
+                    parts.extend(b.get("text", "") for b in content.get("body", []))
+        return "\n".join(parts)
 
     def card(self) -> dict[str, Any]:
         cards = [att.content for a in self.sent for att in a.attachments or []]
@@ -742,7 +750,15 @@ async def test_erasure_needs_a_fresh_confirmation_of_ones_own(runtime: Runtime) 
     card = turn.card()
     assert "Oui, tout supprimer" in _buttons(card)
     nonce = _buttons(card)["Oui, tout supprimer"]["data"]["nonce"]
-    assert _buttons(card)["Oui, tout supprimer"]["data"]["verb"] == "privacy.erase.confirm"
+    # The confirmation card of every destructive action: its button sends the same verb,
+    # confirmed, with the nonce; « Ne rien changer » is the other button.
+    assert _buttons(card)["Oui, tout supprimer"]["data"] == {
+        "verb": "privacy.erase.ask",
+        "nonce": nonce,
+        "confirmed": True,
+    }
+    assert _buttons(card)["Ne rien changer"]["data"] == {"verb": "confirm.dismiss"}
+    confirm = {"verb": "privacy.erase.ask", "confirmed": True}
 
     async with transaction(runtime.sessions) as session:
         key = await signing_key(session, runtime.settings)
@@ -756,23 +772,23 @@ async def test_erasure_needs_a_fresh_confirmation_of_ones_own(runtime: Runtime) 
         erase_nonce(key, person_id=world.subject, issued_at=now - timedelta(minutes=11)),
     ]
     for bad in refused:
-        await turn.run(world.subject, value={"verb": "privacy.erase.confirm", "nonce": bad})
+        await turn.run(world.subject, value={**confirm, "nonce": bad})
         assert "Rien n’a été supprimé" in turn.text(), bad
         assert await subject_name() == "Personne 1"
     # The subject's own nonce used by the other person erases nothing of anyone's.
-    await turn.run(world.other, value={"verb": "privacy.erase.confirm", "nonce": nonce})
+    await turn.run(world.other, value={**confirm, "nonce": nonce})
     assert "Rien n’a été supprimé" in turn.text()
     # A fresh nonce shown, then the clock passes ten minutes: refused.
     late = lambda: now + timedelta(minutes=10, seconds=5)  # noqa: E731
-    await turn.run(
-        world.subject, value={"verb": "privacy.erase.confirm", "nonce": nonce}, clock=late
-    )
+    await turn.run(world.subject, value={**confirm, "nonce": nonce}, clock=late)
     assert "Rien n’a été supprimé" in turn.text()
 
     await turn.run(world.subject, value={"verb": "privacy.erase.cancel"})
-    assert turn.text() == "C’est noté : rien n’a été supprimé."
+    assert turn.text() == "C’est noté\xa0: rien n’a été supprimé."
     assert await subject_name() == "Personne 1"
 
+    # A card shown before the confirmation card existed (`privacy.erase.confirm`) still works:
+    # its nonce is checked the same way.
     await turn.run(world.subject, value={"verb": "privacy.erase.confirm", "nonce": nonce})
     assert turn.text().startswith("Vos données ont été supprimées.")
     assert await subject_name() is None

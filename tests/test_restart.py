@@ -63,7 +63,10 @@ async def test_a_dialog_started_before_a_restart_continues_after_it(
     await first.start_server()
     await first.post("/api/messages", json=message("langue", service_url=connector.url))
     await first.close()  # the process is gone; only the database remains
-    assert connector.texts() == ["Dans quelle langue voulez-vous que je vous écrive ?"]
+    assert connector.texts() == [
+        "Dans quelle langue voulez-vous que je vous écrive\u00a0?\n\n"
+        "Which language would you like me to use?"
+    ]
 
     second = TestClient(TestServer(create_app(make_settings(database_url))))
     await second.start_server()

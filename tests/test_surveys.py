@@ -833,7 +833,7 @@ async def test_results_for_animators_only_and_privately_in_a_channel(
     card = _card(card_reply)
     text = json.dumps(card, ensure_ascii=False)
     assert "Résultats — la rencontre « Rencontre d’automne » du jeudi 12 novembre 2026" in text
-    assert "Moyenne : 4,0 sur 5 (5 réponses)" in text
+    assert "Moyenne\u00a0: 4,0\u00a0sur 5 (5\u00a0réponses)" in text
     assert "5 (83\u00a0%)" in text  # 5 answers of 6 invited
     # The comments' words are there (written to be read), but no respondent is named, and no
     # person id appears anywhere in the card.
@@ -1043,11 +1043,11 @@ async def test_a_needs_survey_closes_at_the_end_of_its_last_day(sessions: Sessio
     # 14 days later, not until 04 h 04.
     bot = Bot(sessions, now=datetime(2026, 6, 1, 8, 4, tzinfo=UTC))
     (preview,) = await bot.needs(s.animator)
-    assert "15 juin 2026 à 23 h 59" in json.dumps(_card(preview), ensure_ascii=False)
+    assert "15 juin 2026 à 23\xa0h\xa059" in json.dumps(_card(preview), ensure_ascii=False)
     (start,) = card_actions(_card(preview))
     (started,) = await bot.click(s.animator, start["data"])
-    assert "23 h 59" in started.text
-    assert "4 h 04" not in started.text
+    assert "23\xa0h\xa059" in started.text
+    assert "4\xa0h\xa004" not in started.text
     survey = await the_survey(sessions)
     closes = survey.closes_at.replace(tzinfo=survey.closes_at.tzinfo or UTC)
     assert closes.astimezone(ZoneInfo(TZ)) == datetime(2026, 6, 15, 23, 59, tzinfo=ZoneInfo(TZ))

@@ -219,7 +219,7 @@ async def test_support_is_one_per_person_and_taken_back_only_when_asked(
         first = await joined(session, 1, where)
         second = await joined(session, 2, where)
         stranger = await joined(session, 3, elsewhere)
-        topic = await proposed(session, where, first, "Tour de table : enjeux des milieux")
+        topic = await proposed(session, where, first, "Tour de table\xa0: enjeux des milieux")
         topic_id = _id(topic)
 
     async def support(who: Person, wanted: bool = True) -> bool:
@@ -434,10 +434,10 @@ def test_members_see_the_bank_without_hidden_names_or_status_controls() -> None:
     for words in (
         "Banque de sujets — CdeP Soins palliatifs",
         "Soins de plaies complexes à domicile",
-        "Volet formatif · Proposé · 3 appuis · Présentation : Infirmière du CLSC · "
+        "Volet formatif · Proposé · 3\xa0appuis · Présentation\xa0: Infirmière du CLSC · "
         "Proposé par Léa Tremblay",
-        "Volet réflexif · Retenu · 1 appui",
-        "Volet d’échange · Traité · 0 appui",
+        "Volet réflexif · Retenu · 1\xa0appui",
+        "Volet d’échange · Traité · 0\xa0appui",
         "Pansements, suivi et liens avec le GMF.",
     ):
         assert words in text
@@ -499,13 +499,13 @@ def test_animators_see_hidden_names_marked_and_a_status_choice_per_topic() -> No
 def test_an_empty_bank_invites_a_first_proposal_and_the_choice_card_lists_communities() -> None:
     where = Community(id=7, name="CdeP Soins palliatifs")
     fr = build_topic_bank_card([], community=where, viewer_is_animator=False, locale="fr-CA")
-    assert "Aucun sujet pour l’instant. Proposez le premier !" in _text(fr)
+    assert "Aucun sujet pour l’instant. Proposez le premier\xa0!" in _text(fr)
     en = build_topic_bank_card([], community=where, viewer_is_animator=True, locale="en-US")
     assert "No topics yet. Propose the first one!" in _text(en)
 
     other = Community(id=8, name="CdeP Organisation communautaire")
     choice = build_topics_community_choice_card([where, other], locale="fr-CA")
-    assert "La banque de sujets de quelle communauté ?" in _text(choice)
+    assert "La banque de sujets de quelle communauté\xa0?" in _text(choice)
     assert [(a["title"], a["data"]) for a in card_actions(choice)] == [
         ("CdeP Soins palliatifs", {"verb": "topics.show", "community_id": 7}),
         ("CdeP Organisation communautaire", {"verb": "topics.show", "community_id": 8}),
@@ -542,7 +542,7 @@ def test_a_large_bank_stays_under_the_teams_limit_and_says_how_many_are_left_out
         assert 1 <= len(shown) <= MAX_TOPICS_SHOWN
         # Most relevant first: the card keeps the beginning of the bank's order.
         assert [a["data"]["topic_id"] for a in shown] == list(range(1, len(shown) + 1))
-        assert f"{40 - len(shown)} autres sujets ne sont pas affichés" in _text(card)
+        assert f"{40 - len(shown)}\xa0autres sujets ne sont pas affichés" in _text(card)
 
 
 # -- the dialog, in isolation (DialogTestClient) ---------------------------------------------------
@@ -576,30 +576,33 @@ async def test_proposing_a_topic_in_french_saves_it_and_tells_each_animator(
     chat = Dialog(sessions, lea)
 
     (ask_title,) = await chat.say("proposer un sujet")
-    assert ask_title.startswith("Quel sujet aimeriez-vous voir abordé dans CdeP Soins palliatifs ?")
+    assert ask_title.startswith(
+        "Quel sujet aimeriez-vous voir abordé dans CdeP Soins palliatifs\xa0?"
+    )
     (retry,) = await chat.say(LONG_TITLE)
-    assert retry.startswith("Il me faut un titre de 120 caractères au plus")
+    assert retry.startswith("Il me faut un titre de 120\xa0caractères au plus")
     (ask_description,) = await chat.say("  Soins de plaies complexes à domicile ")
-    assert ask_description.endswith("Tapez « passer » pour laisser vide.")
+    assert ask_description.endswith("Tapez «\xa0passer\xa0» pour laisser vide.")
     (ask_kind,) = await chat.say("Pansements, suivi et liens avec le GMF.")
-    assert "Volet réflexif : discussion d’une situation complexe" in ask_kind
+    assert "Volet réflexif\xa0: discussion d’une situation complexe" in ask_kind
     assert ask_kind.endswith("[Volet formatif]\n[Volet d’échange]\n[Volet réflexif]")
     (ask_presenter,) = await chat.say("formatif")
-    assert ask_presenter.startswith("Qui pourrait le présenter ?")
+    assert ask_presenter.startswith("Qui pourrait le présenter\xa0?")
     (ask_show,) = await chat.say("Infirmière du CLSC")
-    assert ask_show.startswith("Afficher votre nom aux membres avec ce sujet ?")
+    assert ask_show.startswith("Afficher votre nom aux membres avec ce sujet\xa0?")
     (summary,) = await chat.say("Non")
     assert summary.startswith(
-        "Voici votre proposition pour CdeP Soins palliatifs :\n\n"
-        "- Titre : Soins de plaies complexes à domicile\n"
-        "- Description : Pansements, suivi et liens avec le GMF.\n"
-        "- Volet : Volet formatif\n"
-        "- Présentation : Infirmière du CLSC\n"
-        "- Nom affiché aux membres : Non\n"
+        "Voici votre proposition pour CdeP Soins palliatifs\xa0:\n\n"
+        "- Titre\xa0: Soins de plaies complexes à domicile\n"
+        "- Description\xa0: Pansements, suivi et liens avec le GMF.\n"
+        "- Volet\xa0: Volet formatif\n"
+        "- Présentation\xa0: Infirmière du CLSC\n"
+        "- Nom affiché aux membres\xa0: Non\n"
     )
     (thanks,) = await chat.say("Confirmer")
     assert thanks.startswith(
-        "Merci ! « Soins de plaies complexes à domicile » est maintenant dans la banque de "
+        "Merci\xa0! «\xa0Soins de plaies complexes à domicile\xa0» est maintenant dans la "
+        "banque de "
         "sujets de CdeP Soins palliatifs."
     )
 
@@ -885,7 +888,7 @@ async def test_the_bank_is_shown_to_members_and_animators_as_each_may_see_it(
     (refused,) = await bot.send(loner, value={"verb": "topics.show", "community_id": _id(where)})
     assert refused.text == (
         "La banque de sujets de CdeP Soins palliatifs est réservée à ses membres. "
-        "Tapez « rejoindre » pour en faire partie."
+        "Tapez «\xa0rejoindre\xa0» pour en faire partie."
     )
     (elsewhere,) = await bot.send(loner, "sujets", channel="19:autre@thread.tacv2")
     assert elsewhere.text.startswith("Ce canal n’a pas encore de communauté")
@@ -929,21 +932,21 @@ async def test_a_vote_updates_the_card_in_place_or_sends_it_again(
     (updated,) = bot.updated()
     assert updated.id == "card-1"
     assert votes_line(card_of(updated), "Tour de table").endswith(
-        "1 appui · Proposé par Personne 1"
+        "1\xa0appui · Proposé par Personne 1"
     )
     button = card_actions(card_of(updated))[1]
     assert (button["title"], button["data"]) == ("Retirer mon +1", take_back)
 
     # The card's other button takes the +1 back.
     assert await bot.send(who, value=take_back, reply_to_id="card-1") == []
-    assert "0 appui" in votes_line(card_of(bot.updated()[0]), "Tour de table")
+    assert "0\xa0appui" in votes_line(card_of(bot.updated()[0]), "Tour de table")
 
     # No message to update (or Teams refuses): the card is sent again.
     (sent,) = await bot.send(who, value=click)
-    assert "1 appui" in votes_line(card_of(sent), "Tour de table")
+    assert "1\xa0appui" in votes_line(card_of(sent), "Tour de table")
     refusing = Bot(sessions, refuse_updates=True)
     (sent,) = await refusing.send(who, value=take_back, channel=CHANNEL, reply_to_id="card-2")
-    assert "0 appui" in votes_line(card_of(sent), "Tour de table")
+    assert "0\xa0appui" in votes_line(card_of(sent), "Tour de table")
 
     # A button posted before buttons said which way counts as a +1, and a second +1 is told
     # it was already counted.
@@ -951,7 +954,7 @@ async def test_a_vote_updates_the_card_in_place_or_sends_it_again(
     assert await bot.send(who, value=legacy, reply_to_id="card-4") == []
     (again,) = await bot.send(who, value=legacy, reply_to_id="card-4")
     assert again.text == "Votre appui à ce sujet était déjà compté."
-    assert "1 appui" in votes_line(card_of(bot.updated()[-1]), "Tour de table")
+    assert "1\xa0appui" in votes_line(card_of(bot.updated()[-1]), "Tour de table")
 
     (refused,) = await bot.send(stranger, value=click, channel=CHANNEL, reply_to_id="card-3")
     assert refused.text.startswith("Seuls les membres de la communauté peuvent appuyer")
@@ -988,7 +991,7 @@ async def test_a_status_change_is_for_animators_and_tells_the_proposer(
 
     replies = await bot.send(animator, value=submitted, reply_to_id="card-9")
     assert [r.text for r in replies] == [
-        "C’est fait : « Discussion de cas complexe » est maintenant « Retenu »."
+        "C’est fait\xa0: «\xa0Discussion de cas complexe\xa0» est maintenant «\xa0Retenu\xa0»."
     ]
     (updated,) = bot.updated()
     assert votes_line(card_of(updated), "Discussion de cas complexe").startswith(
@@ -1130,9 +1133,10 @@ async def palliative_care_channel(
             "fr-CA",
             "command",
             "Samuel, je vous écris en privé pour votre proposition de sujet.",
-            "Quel sujet aimeriez-vous voir abordé dans CdeP Soins palliatifs ?",
+            "Quel sujet aimeriez-vous voir abordé dans CdeP Soins palliatifs\xa0?",
             ("Soins de plaies complexes à domicile", "passer", "formatif", "passer", "Oui"),
-            "Merci ! « Soins de plaies complexes à domicile » est maintenant dans la banque de "
+            "Merci\xa0! «\xa0Soins de plaies complexes à domicile\xa0» est maintenant dans la "
+            "banque de "
             "sujets de CdeP Soins palliatifs.",
         ),
         (
@@ -1193,7 +1197,7 @@ async def test_without_a_personal_chat_yet_the_bot_opens_one(
     (personal,) = {r.conversation_id for r in connector.received} - {TEAMS_CHANNEL, None}
     samuel.personal = personal
     assert connector.texts(personal)[0].startswith(
-        "Quel sujet aimeriez-vous voir abordé dans CdeP Soins palliatifs ?"
+        "Quel sujet aimeriez-vous voir abordé dans CdeP Soins palliatifs\xa0?"
     )
     assert connector.texts(TEAMS_CHANNEL) == [
         "Samuel, je vous écris en privé pour votre proposition de sujet."
@@ -1243,4 +1247,4 @@ async def test_from_a_channel_without_community_the_personal_chat_asks_which_one
     ]
     assert samuel.personal is not None
     (question,) = connector.texts(samuel.personal)
-    assert question.startswith("Pour quelle communauté voulez-vous proposer un sujet ?")
+    assert question.startswith("Pour quelle communauté voulez-vous proposer un sujet\xa0?")

@@ -1026,8 +1026,8 @@ async def test_attendance_down_compares_rates_of_the_members_at_each_meeting(
     )
     card = build_vitality_card(drop, community_name="CdeP", locale="fr-CA", tz=TZ)
     assert (
-        "Présence en baisse : 40\u00a0% ce mois-ci, contre 80\u00a0% sur les 12 mois précédents."
-        in _text(card)
+        "Présence en baisse\u00a0: 40\u00a0%\u00a0ce mois-ci, contre 80\u00a0% sur les 12\u00a0mois"
+        " précédents." in _text(card)
     )
 
 
@@ -1272,20 +1272,21 @@ async def test_the_renderer_checks_the_role_at_send_time(sessions: SessionFactor
     text = _text(card)
     for words in (
         "Bilan mensuel — CdeP Soins palliatifs — octobre 2026",
-        "Présence en baisse : 50\u00a0% ce mois-ci, contre 91\u00a0% sur les 12 mois précédents.",
-        "1 nouvelle recrue attend un·e mentor·e depuis plus de 30 jours.",
-        "1 demande de consultation attend d’être assignée depuis plus de 5 jours.",
-        "4,0 sur 5 (6 réponses)",
+        "Présence en baisse\u00a0: 50\u00a0%\u00a0ce mois-ci, contre 91\u00a0% sur les 12\u00a0mois"
+        " précédents.",
+        "1\u00a0nouvelle recrue attend un·e mentor·e depuis plus de 30\u00a0jours.",
+        "1\u00a0demande de consultation attend d’être assignée depuis plus de 5\u00a0jours.",
+        "4,0\u00a0sur 5 (6\u00a0réponses)",
         "+1,0",
         "Délai médian avant assignation (jours)",
         "3,0",
     ):
         assert words in text
     chart = _chart(card)
-    assert chart["type"] == "Chart.VerticalBar"
+    assert chart["type"] == "Chart.HorizontalBar"
     assert [d["y"] for d in chart["data"]][-4:] == [0, 0, 10, 6]
     assert chart["fallback"]["type"] == "Container"
-    assert "oct. 26" in _text(chart["fallback"])
+    assert "oct." in _text(chart["fallback"])
     assert card["actions"][0]["data"] == {
         "verb": "vitality.export",
         "community_id": _id(known.community),
@@ -1357,12 +1358,12 @@ def _summary(**changes: Any) -> VitalitySummary:
                 "Membres actif·ve·s ce mois-ci",
                 "Taux de présence",
                 "25\u00a0%",
-                "1 lancé(s), 36 vote(s), participation 30\u00a0%",
-                "4,2 sur 5 (24 réponses)",
+                "1\u00a0sondage lancé, 36\u00a0votes, participation 30\u00a0%",
+                "4,2\u00a0sur 5 (24\u00a0réponses)",
                 "+0,2",
                 "−0,2",
                 "1,5",
-                "Présences aux rencontres, 12 derniers mois",
+                "Présences aux rencontres, 12\u00a0derniers mois",
                 "Participation aux sondages\u00a0: votes ÷ membres pouvant voter pendant le",
             ],
         ),
@@ -1370,11 +1371,11 @@ def _summary(**changes: Any) -> VitalitySummary:
             "en-US",
             [
                 "Monthly summary — CdeP — October 2026",
-                "No signal this month.",
+                "Nothing to flag this month.",
                 "Active members this month",
                 "Attendance rate",
                 "25%",
-                "1 launched, 36 vote(s), participation 30%",
+                "1 poll launched, 36 votes, participation 30%",
                 "4.2 out of 5 (24 answers)",
                 "+0.2",
                 "−0.2",
@@ -1420,12 +1421,14 @@ def test_the_vitality_card(locale: str, expected: list[str]) -> None:
     )
     below_text = _text(below)
     assert (
-        "moins de 5 réponses : non affichée"
+        "moins de 5\u00a0réponses\u00a0: non affichée"
         if locale == "fr-CA"
         else "fewer than 5 answers: not shown"
     ) in below_text
     assert (
-        "2 nouvelles recrues attendent" if locale == "fr-CA" else "2 new hires have been waiting"
+        "2\u00a0nouvelles recrues attendent"
+        if locale == "fr-CA"
+        else "2 new hires have been waiting"
     ) in below_text
     assert "actions" not in below  # no export without a link or the right to ask for one
 
@@ -1690,3 +1693,43 @@ def test_a_token_signed_with_another_key_is_refused() -> None:
     ):
         with pytest.raises(BadLinkError):
             read_export(key, bad, now=now)
+
+
+@pytest.mark.parametrize(
+    ("locale", "months"),
+    [
+        (
+            "fr-CA",
+            [
+                *("nov.", "déc.", "janv.", "févr.", "mars", "avr."),
+                *("mai", "juin", "juill.", "août", "sept.", "oct."),
+            ],
+        ),
+        (
+            "en-US",
+            ["Nov", "Dec", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct"],
+        ),
+    ],
+)
+async def test_the_chart_labels_fit_and_its_axis_counts_whole_people(
+    sessions: SessionFactory, locale: str, months: list[str]
+) -> None:
+    # Seen in Teams: « oct. 26 » labels cut under twelve narrow bars, and a value axis with
+    # ticks at « 10.5 » people. Labels are Babel's abbreviated month names; the bars carry
+    # their own whole numbers and no value axis is drawn that could show fractions.
+    known = await build_known_community(sessions)
+    params = {"community_id": _id(known.community), "month": "2026-10"}
+    said = await _render(sessions, known.people[1], params, locale=locale)
+    assert said is not None
+    chart = _chart(said.attachments[0].content)
+    assert [d["x"] for d in chart["data"]] == months
+    assert all(isinstance(d["y"], int) for d in chart["data"])
+    assert chart["type"] == "Chart.HorizontalBar"
+    assert chart["displayMode"] == "AbsoluteNoAxis"
+    assert "yAxisTitle" not in chart  # no value axis, so no axis title either
+    # The text fallback lists the same labels, and its bars start in one column.
+    lines = chart["fallback"]["items"][1]["text"].split("\n\n")
+    assert [line.split()[0] for line in lines] == months
+    column = max(len(m) for m in months)
+    assert [line[:column].rstrip() for line in lines] == months
+    assert {line[column] for line in lines} == {" "}

@@ -12,6 +12,7 @@ from sqlmodel import select
 from bot.app import RUNTIME
 from storage.models import ConsultationRequest, Person, Poll, PollVote, Topic
 from tests.fake_connector import FakeConnector
+from tests.support import card_actions
 from tests.test_communities import ANIMATOR, JOIN_ANSWERS, MEMBER, Chat, card_text, set_up_community
 
 Client = TestClient[web.Request, web.Application]
@@ -42,7 +43,7 @@ async def test_propose_a_topic_then_vote_for_it(
     assert "Le deuil blanc chez les proches aidants" in card_text(bank)
     await member.click({"verb": "topics.vote", "topic_id": topic.id})
     await member.say("sujets")
-    assert "1 appui" in card_text(member.last_card())
+    assert "1\u00a0appui" in card_text(member.last_card())
 
 
 async def test_an_animator_posts_a_poll_and_a_member_votes(
@@ -95,18 +96,18 @@ async def test_my_data_then_erasure_with_confirmation(
     assert "privacy.erase.ask" in verbs
     assert "CdeP Soins palliatifs Montérégie" in card_text(card)
     await member.click({"verb": "privacy.erase.ask"})
-    confirm = member.last_card()
-    nonce = next(
-        a["data"]["nonce"]
-        for a in confirm["actions"]
-        if a["data"]["verb"] == "privacy.erase.confirm"
+    # The confirmation card (cards/confirm.py): its button sends the verb again, confirmed,
+    # with a short-lived nonce.
+    confirmed = next(
+        a["data"] for a in card_actions(member.last_card()) if a["data"].get("confirmed")
     )
-    await member.click({"verb": "privacy.erase.confirm", "nonce": "forged"})
+    assert confirmed["verb"] == "privacy.erase.ask"
+    await member.click({**confirmed, "nonce": "forged"})
     async with bot_client.app[RUNTIME].sessions() as session:
         assert (
             await session.exec(select(Person).where(Person.teams_user_id == MEMBER["id"]))
         ).first()
-    await member.click({"verb": "privacy.erase.confirm", "nonce": nonce})
+    await member.click(confirmed)
     async with bot_client.app[RUNTIME].sessions() as session:
         still = (await session.exec(select(Person).where(Person.name == "Samuel Gagnon"))).all()
     assert still == []
@@ -130,7 +131,7 @@ async def test_a_consultation_request_from_the_channel_continues_in_private(
     await member.say("Mme X (joignable au 450-555-1234) refuse que l’équipe parle à sa fille.")
     assert "450-555-1234" not in member.last_text()  # never echoed back
     await member.say("Une usagère refuse que l’équipe informe sa fille de son pronostic.")
-    assert member.last_text().startswith("À quel point est-ce urgent ?")
+    assert member.last_text().startswith("À quel point est-ce urgent\u00a0?")
     for answer in ("1", "1", "Mardis après-midi"):
         await member.say(answer)
     await member.say("Envoyer")

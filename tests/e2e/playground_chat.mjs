@@ -3,39 +3,67 @@
 //
 //   node tests/e2e/playground_chat.mjs <ui-url> <screenshot-dir> [steps-json]
 //
-// steps-json is a JSON array; each step sends one message in the Personal Chat and waits for
-// the bot's reply:
-//   { "send": "aide",
-//     "expect": ["Carrefour — vos communautés de pratique"],  // texts a reply must show
-//     "card": true,                 // optional: the texts must be in a rendered Adaptive Card
-//     "screenshot": "help-fr.png",  // optional: the whole window, file name under <screenshot-dir>
-//     "cardScreenshot": "help-card-fr.png",  // optional (with "card"): the matching card alone
-//     "timeoutMs": 60000 }          // optional
-// The bot's replies are read until one matches, so a reply that arrives later on its own (a
-// proactive message from the outbox) is waited for like a direct answer.
+// steps-json is a JSON array of steps, or {"bot": "Carrefour", "steps": [...]} (the bot's
+// display name in the Playground's config: how its messages are told apart in a channel).
+// Each step does one thing and waits for the bot's answer:
+//   { "open": "CdeP Soins palliatifs" }   // pick a conversation: "Personal Chat", "Group Chat"
+//                                        // or a channel by name (the first step, when it is not
+//                                        // an "open", opens "Personal Chat")
+//   { "send": "aide",                    // type a message: Enter in a chat; in a channel, a new
+//     "mention": "Carrefour" }           // post (button "Post"); "mention" first picks that name
+//                                        // in the compose box's @mention menu (a channel's bot
+//                                        // answers only when mentioned)
+//   { "click": "Publier dans le canal",  // click a button by its title on the newest bot message
+//     "in": ["Ordre du jour"],           // showing every text of "in" (default: any message)
+//     "fill": { "Date": "2027-01-15",    // first fill that card's inputs, by label (or by
+//               "Début": "13:00",        // placeholder): text, Input.Date (ISO date, picked in
+//               "Formule": "Virtuelle",  // the calendar), Input.Time (HH:MM, picked in the list),
+//               "Rappels": true },       // Input.ChoiceSet (a choice's title), Input.Toggle (bool)
+//     "optional": true }                 // no such button on screen: the step is skipped
+// and every "send" or "click" step may have:
+//     "expect": ["Carrefour — …"],       // texts one bot message, new or updated, must show
+//     "card": true,                      // the texts must be in one rendered card
+//     "alsoExpect": ["Ordre du jour publié."],  // and each of these in some bot message
+//     "screenshot": "help-fr.png",       // the whole window, file name under <screenshot-dir>
+//     "cardScreenshot": "help-card-fr.png",  // (with "card") the matching card alone
+//     "label": "rsvp",                   // how the report names the step (default: the text
+//                                        // sent, or "click:<title>")
+//     "timeoutMs": 60000
+// A bot message counts when it appeared or changed after the step began, so a card updated in
+// place (a clicked card replaced) and a reply that arrives later on its own (a proactive message
+// from the outbox) are waited for like a direct answer.
 // Without steps-json, DEFAULT_STEPS below are used.
 //
-// Prints one JSON line on stdout: {"ok": true, "steps": [{"send", "replies": [{"text",
-// "cards": [{"text", "buttons": [...]}]}]}]}: what the user saw after each message. The caller
-// asserts on it. Exits 1 with "playground_chat: ..." on stderr (and a screenshot, failure.png or
-// $FAILURE_SCREENSHOT) on failure. Each step also reports "elapsedMs": sent → expected reply.
+// Prints one JSON line on stdout: {"ok": true, "startupMs", "steps": [{"label", "send" | "click",
+// "elapsedMs", "replies": [{"author", "text", "cards": [{"text", "buttons": [...]}]}]}]}: what
+// the person saw after each step (bot messages new or changed), "skipped": true for an optional
+// click whose button was not there. The caller asserts on it. Exits 1
+// with "playground_chat: ..." on stderr (and a screenshot, failure.png or $FAILURE_SCREENSHOT) on
+// failure.
 //
 // DOM facts (Playground 0.2.x; classes are hashed, so only these are relied upon):
-// - the conversation list is a role=tree of role=treeitem named "Personal Chat", "Group Chat"…
-// - the message box is the contenteditable element with role=textbox;
-// - every chat message has a child [aria-label="Message header"]; bot messages have
-//   [aria-label="Message author"] in that header, the user's own messages do not;
-// - Adaptive Cards render as .ac-adaptiveCard (the AdaptiveCards JS renderer), actions as
-//   buttons whose accessible name is the action title.
+// - the conversation list is role=tree of role=treeitem named "Personal Chat", "Group Chat",
+//   "<team> - <channel>";
+// - in a chat, the message box is the contenteditable role=textbox; every message has a child
+//   [aria-label="Message header"], with [aria-label="Message author"] in bot messages only;
+// - in a channel, each thread is a Fluent .fui-Card: .fui-CardHeader (the post's author avatar,
+//   role=img named after the person), the post, its replies (each with an avatar and a
+//   "Show more information" button), and a .fui-CardFooter with the reply box; the newest thread
+//   is on top, under the "Start a new post" box and its "Post" button;
+// - the @mention menu is role=menuitem entries named after the people and the bot;
+// - Adaptive Cards render as .ac-adaptiveCard (the AdaptiveCards JS renderer with Fluent UI
+//   inputs: <label class="ac-richTextBlock" for=…>, DatePicker with a "Calendar" dialog,
+//   TimePicker and ChoiceSet as comboboxes with role=option entries), actions as buttons whose
+//   accessible name is the action title; hero cards as [data-tid="hero-card"].
 // - Each page load makes the Playground send installationUpdate + conversationUpdate, so the bot
-//   may post a welcome at any time early on: replies are only those after the user's message.
+//   may post a welcome at any time early on: replies are only those after the step began.
 
 import fs from 'node:fs';
 import path from 'node:path';
 
 import { chromium } from 'playwright-core';
 
-// The Playground always sends locale "en-US", so French must be chosen explicitly first.
+// The Playground always sends locale "en-US", so French is chosen explicitly first.
 const DEFAULT_STEPS = [
   { send: 'langue fr', expect: [] },
   {
@@ -63,7 +91,11 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
-const HEADER = '[aria-label="Message header"]';
+const CHATS = new Set(['Personal Chat', 'Group Chat']);
+const MONTHS = [
+  'January', 'February', 'March', 'April', 'May', 'June',
+  'July', 'August', 'September', 'October', 'November', 'December',
+];
 
 function fail(message) {
   const error = new Error(message);
@@ -77,44 +109,96 @@ function parseArgs(argv) {
     console.error('usage: node playground_chat.mjs <ui-url> <screenshot-dir> [steps-json]');
     process.exit(2);
   }
-  let steps = DEFAULT_STEPS;
+  let plan = { bot: 'Carrefour', steps: DEFAULT_STEPS };
   if (stepsJson) {
+    let parsed;
     try {
-      steps = JSON.parse(stepsJson);
+      parsed = JSON.parse(stepsJson);
     } catch (error) {
       console.error(`playground_chat: steps are not valid JSON: ${error.message}`);
       process.exit(2);
     }
-    if (!Array.isArray(steps) || steps.some((s) => typeof s?.send !== 'string')) {
-      console.error('playground_chat: steps must be a JSON array of {"send": "...", ...}');
-      process.exit(2);
-    }
+    plan = Array.isArray(parsed) ? { ...plan, steps: parsed } : { ...plan, ...parsed };
   }
-  return { url, outDir, steps };
+  const actions = (s) => ['open', 'send', 'click'].filter((key) => typeof s?.[key] === 'string');
+  if (!Array.isArray(plan.steps) || plan.steps.some((s) => actions(s).length !== 1)) {
+    console.error('playground_chat: each step needs exactly one of "open", "send", "click"');
+    process.exit(2);
+  }
+  return { url, outDir, ...plan };
 }
 
-// Runs in the page: the chat messages in document order.
-function readMessages(headerSelector) {
-  return [...document.querySelectorAll(headerSelector)].map((header, index) => {
-    const message = header.parentElement;
-    const author = header.querySelector('[aria-label="Message author"]');
-    return {
-      index,
-      fromBot: author !== null,
-      author: author ? author.innerText.trim() : null,
-      text: message.innerText.trim(),
-      cards: [...message.querySelectorAll('.ac-adaptiveCard')].map((card) => ({
+// -- reading the conversation ------------------------------------------------------------------
+
+// Runs in the page: the messages of the open conversation, oldest first. Each has a `key` that
+// stays the same while it is on screen (a thread's age and the message's place in it), so a
+// message updated in place is recognised; its cards are tagged data-e2e-card="<key>/<n>" and
+// the message's elements data-e2e-message="<key>" for the locators below.
+function readMessages({ mode, bot }) {
+  const topLevelCards = (roots) =>
+    roots.flatMap((root) =>
+      [...root.querySelectorAll('.ac-adaptiveCard, [data-tid="hero-card"]')].filter(
+        (card) => !card.parentElement.closest('.ac-adaptiveCard, [data-tid="hero-card"]'),
+      ),
+    );
+  const describe = (key, author, fromBot, roots) => {
+    roots.forEach((root) => root.setAttribute('data-e2e-message', key));
+    const cards = topLevelCards(roots).map((card, n) => {
+      card.setAttribute('data-e2e-card', `${key}/${n}`);
+      return {
         text: card.innerText.trim(),
         buttons: [...card.querySelectorAll('button')]
           .map((b) => (b.getAttribute('aria-label') || b.innerText || '').trim())
           .filter(Boolean),
-      })),
-    };
+      };
+    });
+    const text = roots.map((root) => root.innerText.trim()).filter(Boolean).join('\n');
+    return { key, author, fromBot, text, cards };
+  };
+
+  if (mode === 'chat') {
+    return [...document.querySelectorAll('[aria-label="Message header"]')].map((header, n) => {
+      const author = header.querySelector('[aria-label="Message author"]');
+      return describe(
+        `c${n}`,
+        author ? author.innerText.trim() : null,
+        author !== null,
+        [header.parentElement],
+      );
+    });
+  }
+
+  // A channel: threads newest first on screen, so they are read bottom-up.
+  const threads = [...document.querySelectorAll('.fui-Card')].filter((card) =>
+    card.querySelector('button[aria-label="Send Message"]'),
+  );
+  const found = [];
+  threads.reverse().forEach((thread, age) => {
+    const more = [...thread.querySelectorAll('button[aria-label="Show more information"]')];
+    const header = thread.querySelector('.fui-CardHeader');
+    const rootAuthor = header?.querySelector('.fui-Avatar')?.getAttribute('aria-label') ?? null;
+    const rootParts = [...thread.children].filter(
+      (child) =>
+        !child.matches('.fui-CardHeader, .fui-CardFooter, [role="separator"]') &&
+        !more.some((button) => child.contains(button)),
+    );
+    found.push(describe(`t${age}:0`, rootAuthor, rootAuthor === bot, rootParts));
+    more
+      .filter((button) => !header?.contains(button))
+      .forEach((button, n) => {
+        let row = button.parentElement;
+        while (row && !row.querySelector('.fui-Avatar')) row = row.parentElement;
+        const reply = row?.parentElement;
+        if (!reply) return;
+        const author = row.querySelector('.fui-Avatar').getAttribute('aria-label');
+        found.push(describe(`t${age}:${n + 1}`, author, author === bot, [reply]));
+      });
   });
+  return found;
 }
 
-async function messages(page) {
-  return page.evaluate(readMessages, HEADER);
+async function messages(page, session) {
+  return page.evaluate(readMessages, { mode: session.mode, bot: session.bot });
 }
 
 async function waitFor(page, what, timeoutMs, probe) {
@@ -139,11 +223,12 @@ function replyMatches(reply, step) {
   return (step.expect ?? []).every((text) => reply.text.includes(text));
 }
 
-// The rendered card of `reply` showing every expected text.
-function cardLocator(page, reply, step) {
-  const at = reply.cards.findIndex((card) => cardMatches(card, step));
-  return page.locator(HEADER).nth(reply.index).locator('xpath=..').locator('.ac-adaptiveCard').nth(at);
+// Bot messages that appeared, or whose text changed, since `before` (key → text).
+function freshReplies(all, before) {
+  return all.filter((m) => m.fromBot && before.get(m.key) !== m.text);
 }
+
+// -- screenshots --------------------------------------------------------------------------------
 
 // Runs in the page: how many pixels of the element its scrolling ancestors and the window hide.
 function hiddenPixels(element) {
@@ -185,31 +270,171 @@ async function settle(page, card) {
   await page.evaluate(() => document.fonts.ready);
 }
 
-async function runStep(page, step, index, outDir) {
-  const timeoutMs = step.timeoutMs ?? 60_000;
-  const label = `step ${index + 1} (send ${JSON.stringify(step.send)})`;
-  const started = Date.now();
-  const before = (await messages(page)).length;
+// -- acting ---------------------------------------------------------------------------------
 
-  const box = page.locator('[role="textbox"][contenteditable="true"]');
+async function open(page, session, name) {
+  const item = CHATS.has(name)
+    ? page.getByRole('treeitem', { name, exact: true })
+    : page.getByRole('treeitem').filter({ has: page.getByText(name, { exact: true }) }).first();
+  await item.waitFor({ state: 'visible', timeout: 60_000 });
+  await item.click();
+  session.mode = CHATS.has(name) ? 'chat' : 'channel';
+  await composeBox(page, session).waitFor({ state: 'visible', timeout: 30_000 });
+}
+
+function composeBox(page, session) {
+  if (session.mode === 'chat') return page.locator('[role="textbox"][contenteditable="true"]').first();
+  return postForm(page).getByRole('textbox');
+}
+
+function postForm(page) {
+  return page.getByRole('group').filter({ has: page.getByRole('button', { name: 'Post', exact: true }) });
+}
+
+async function type(page, session, step) {
+  const box = composeBox(page, session);
   await box.click();
-  await box.fill(step.send);
-  await box.press('Enter');
+  if (step.mention) {
+    // The menu opens on "@" and narrows as the name is typed, like a person would use it.
+    await box.pressSequentially(`@${step.mention.slice(0, 3)}`);
+    // Its accessible name repeats the avatar's label ("Carrefour Carrefour"): match the text.
+    const entry = page.getByRole('menuitem').filter({ hasText: exactly(step.mention) });
+    await entry.waitFor({ state: 'visible', timeout: 10_000 });
+    await entry.click();
+    await box.pressSequentially(` ${step.send}`);
+  } else if (session.mode === 'chat') {
+    await box.fill(step.send);
+  } else {
+    await box.pressSequentially(step.send);
+  }
+  if (session.mode === 'chat') await box.press('Enter');
+  else await postForm(page).getByRole('button', { name: 'Post', exact: true }).click();
+}
 
-  // The user's own bubble: the first message from us after what was on screen before.
-  await waitFor(page, `${label}: the sent message to show`, 15_000, async () => {
-    const all = await messages(page);
-    const at = all.findIndex((m, i) => i >= before && !m.fromBot && m.text.includes(step.send));
-    return { done: at >= 0, at, detail: `${all.length} messages` };
-  });
+// The newest bot message showing every text of `step.in` with a button titled `step.click`;
+// its element carries data-e2e-message, so the locator is that message's button.
+async function clickTarget(page, session, step) {
+  const within = step.in ?? [];
+  const all = await messages(page, session);
+  const target = all
+    .filter((m) => m.fromBot && within.every((text) => m.text.includes(text)))
+    .filter((m) => m.cards.some((card) => card.buttons.includes(step.click)))
+    .at(-1);
+  if (!target) return null;
+  const at = target.cards.findIndex((card) => card.buttons.includes(step.click));
+  return page.locator(`[data-e2e-card="${target.key}/${at}"]`);
+}
 
-  // Replies count from what was on screen before sending, not from the user's bubble: the
-  // Playground sometimes draws a quick reply above the bubble that asked for it.
-  const seen = await waitFor(page, `${label}: a bot reply showing ${JSON.stringify(step.expect ?? [])}${step.card ? ' in a card' : ''}`, timeoutMs, async () => {
-    const replies = (await messages(page)).slice(before).filter((m) => m.fromBot);
+// The input an Adaptive Card labels `name` (or, unlabelled, shows `name` as its placeholder).
+async function cardInput(card, name) {
+  const labels = card.locator('label.ac-richTextBlock');
+  const count = await labels.count();
+  for (let n = 0; n < count; n += 1) {
+    const label = labels.nth(n);
+    const text = (await label.innerText()).replace(/\s*\*\s*$/, '').trim();
+    if (text === name) return card.locator(`[id="${await label.getAttribute('for')}"]`);
+  }
+  const byPlaceholder = card.getByPlaceholder(name, { exact: true });
+  if ((await byPlaceholder.count()) > 0) return byPlaceholder.first();
+  fail(`no input labelled ${JSON.stringify(name)} on the card`);
+}
+
+function exactly(text) {
+  return new RegExp(`^\\s*${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
+}
+
+function twelveHour(value) {
+  const [hours, minutes] = value.split(':').map(Number);
+  return `${hours % 12 || 12}:${String(minutes).padStart(2, '0')} ${hours < 12 ? 'AM' : 'PM'}`;
+}
+
+// Input.Date: the calendar, month by month, then the day (en-US names: the browser's locale).
+async function pickDate(page, input, iso) {
+  const [year, month, day] = iso.split('-').map(Number);
+  await input.click();
+  const calendar = page.getByRole('dialog', { name: 'Calendar' });
+  await calendar.waitFor({ state: 'visible', timeout: 10_000 });
+  const wanted = `${MONTHS[month - 1]} ${year}`;
+  for (let turn = 0; turn < 36; turn += 1) {
+    const shown = (await calendar.locator('button[aria-live], button span[aria-live]').first().innerText()).trim();
+    if (shown === wanted) break;
+    const [shownMonth, shownYear] = shown.split(' ');
+    const later = year * 12 + month > Number(shownYear) * 12 + MONTHS.indexOf(shownMonth) + 1;
+    await calendar.locator(`button[title^="${later ? 'Next month' : 'Previous month'}"]`).click();
+  }
+  await calendar.getByRole('button', { name: `${day}, ${MONTHS[month - 1]}, ${year}`, exact: true }).click();
+  await calendar.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+// A combobox (Input.ChoiceSet compact, Input.Time): open its list and pick the option.
+async function pickOption(page, input, title) {
+  await input.click();
+  const option = page.getByRole('option', { name: title, exact: true });
+  await option.first().waitFor({ state: 'visible', timeout: 10_000 });
+  await option.first().click();
+}
+
+async function fill(page, card, values) {
+  for (const [name, value] of Object.entries(values)) {
+    const input = await cardInput(card, name);
+    const kind = await input.evaluate((el) => {
+      if (el.closest('.fui-DatePicker')) return 'date';
+      if (el.closest('.fui-TimePicker')) return 'time';
+      if (el.getAttribute('role') === 'combobox') return 'choice';
+      if (el.matches('input[type="checkbox"]')) return 'toggle';
+      if (el.querySelector('input[type="radio"], input[type="checkbox"]')) return 'choices';
+      return 'text';
+    });
+    if (kind === 'date') await pickDate(page, input, String(value));
+    else if (kind === 'time') await pickOption(page, input, twelveHour(String(value)));
+    else if (kind === 'choice') await pickOption(page, input, String(value));
+    else if (kind === 'toggle') await input.setChecked(Boolean(value));
+    else if (kind === 'choices') {
+      for (const title of [value].flat()) await input.getByLabel(String(title), { exact: true }).check();
+    } else await input.fill(String(value));
+  }
+}
+
+async function runStep(page, session, step, index, outDir) {
+  if (step.open) {
+    await open(page, session, step.open);
+    return null;
+  }
+  const timeoutMs = step.timeoutMs ?? 60_000;
+  const name = step.label ?? (step.send ?? `click:${step.click}`);
+  const label = `step ${index + 1} (${step.send !== undefined ? `send ${JSON.stringify(step.send)}` : `click ${JSON.stringify(step.click)}`})`;
+  const started = Date.now();
+  const before = new Map((await messages(page, session)).map((m) => [m.key, m.text]));
+
+  if (step.send !== undefined) {
+    await type(page, session, step);
+    // The person's own message first: then the replies are the bot's answer to it.
+    await waitFor(page, `${label}: the sent message to show`, 15_000, async () => {
+      const all = await messages(page, session);
+      const mine = all.find((m) => !m.fromBot && !before.has(m.key) && m.text.includes(step.send));
+      return { done: mine !== undefined, detail: `${all.length} messages` };
+    });
+  } else if (step.optional && !(await clickTarget(page, session, step))) {
+    // A button only some versions show (checked once: the previous step waited for its card).
+    return { label: name, click: step.click, skipped: true, elapsedMs: 0, replies: [] };
+  } else {
+    const found = await waitFor(page, `${label}: a card with that button${step.in ? ` showing ${JSON.stringify(step.in)}` : ''}`, 15_000, async () => {
+      const card = await clickTarget(page, session, step);
+      // The buttons on screen say why none matched (often a non-breaking space in a title).
+      const buttons = (await messages(page, session)).flatMap((m) => m.cards.flatMap((c) => c.buttons));
+      return { done: card !== null, card, detail: `buttons ${JSON.stringify(buttons)}` };
+    });
+    if (step.fill) await fill(page, found.card, step.fill);
+    // Inputs committed: a card re-reads its inputs when the button is clicked.
+    await found.card.getByRole('button', { name: step.click, exact: true }).first().click();
+  }
+
+  const seen = await waitFor(page, `${label}: a bot message showing ${JSON.stringify(step.expect ?? [])}${step.card ? ' in a card' : ''}`, timeoutMs, async () => {
+    const replies = freshReplies(await messages(page, session), before);
     const match = replies.find((r) => replyMatches(r, step));
+    const also = (step.alsoExpect ?? []).every((text) => replies.some((r) => r.text.includes(text)));
     return {
-      done: match !== undefined,
+      done: match !== undefined && also,
       replies,
       match,
       detail: JSON.stringify(replies.map((r) => r.text.slice(0, 200))),
@@ -217,7 +442,11 @@ async function runStep(page, step, index, outDir) {
   });
 
   const elapsedMs = Date.now() - started;
-  const card = step.card ? cardLocator(page, seen.match, step) : null;
+  let card = null;
+  if (step.card) {
+    const at = seen.match.cards.findIndex((c) => cardMatches(c, step));
+    card = page.locator(`[data-e2e-card="${seen.match.key}/${at}"]`);
+  }
   if (card && (step.screenshot || step.cardScreenshot)) await settle(page, card);
   if (step.screenshot) {
     await page.evaluate(() => document.fonts.ready);
@@ -227,41 +456,46 @@ async function runStep(page, step, index, outDir) {
     if (!card) fail(`${label}: "cardScreenshot" needs "card": true`);
     await screenshotCard(page, card, path.join(outDir, step.cardScreenshot));
   }
-  return { send: step.send, elapsedMs, replies: seen.replies };
+  const replies = seen.replies.map(({ author, text, cards }) => ({ author, text, cards }));
+  const what = step.send !== undefined ? { send: step.send } : { click: step.click };
+  return { label: name, ...what, elapsedMs, replies };
 }
 
 async function main() {
-  const { url, outDir, steps } = parseArgs(process.argv.slice(2));
+  const { url, outDir, bot, steps } = parseArgs(process.argv.slice(2));
   fs.mkdirSync(outDir, { recursive: true });
   const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
   // launch() gives a fresh temporary profile (user-data-dir) and deletes it on close.
+  const launched = Date.now();
   const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
   let page;
+  const session = { mode: 'chat', bot };
   try {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    // A client in Quebec: the date picker's "today" and the times it lists are local ones.
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 900 },
+      locale: 'en-US',
+      timezoneId: 'America/Montreal',
+    });
     page = await context.newPage();
     page.setDefaultTimeout(30_000);
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60_000 });
-
-    const personal = page.getByRole('treeitem', { name: 'Personal Chat' });
-    await personal.waitFor({ state: 'visible', timeout: 60_000 });
-    await personal.click();
-    await page
-      .locator('[role="textbox"][contenteditable="true"]')
-      .waitFor({ state: 'visible', timeout: 30_000 });
+    if (!steps[0]?.open) await open(page, session, 'Personal Chat');
+    const startupMs = Date.now() - launched;
 
     const results = [];
     for (const [index, step] of steps.entries()) {
-      results.push(await runStep(page, step, index, outDir));
+      const result = await runStep(page, session, step, index, outDir);
+      if (result) results.push(result);
     }
-    process.stdout.write(`${JSON.stringify({ ok: true, steps: results })}\n`);
+    process.stdout.write(`${JSON.stringify({ ok: true, startupMs, steps: results })}\n`);
   } catch (error) {
     console.error(`playground_chat: ${error.isStepFailure ? '' : 'error: '}${error.message}`);
     if (page) {
       const shot = path.join(outDir, process.env.FAILURE_SCREENSHOT || 'failure.png');
       await page.screenshot({ path: shot }).catch(() => {});
-      const seen = await messages(page).catch(() => []);
+      const seen = await messages(page, session).catch(() => []);
       console.error(`playground_chat: screenshot ${shot}; messages on screen:`);
       for (const m of seen) console.error(`  [${m.author ?? 'me'}] ${m.text.slice(0, 300).replace(/\n+/g, ' | ')}`);
     }

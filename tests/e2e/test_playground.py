@@ -8,17 +8,19 @@ chromium`). Skipped when they are missing, unless CI is set (then it fails).
     .venv/bin/pytest -m e2e tests/e2e -s
 
 Screenshots (and on failure the bot and Playground logs) land in test-output/e2e/; the card
-ones (help-card-fr.png, communities-fr.png, onboarding-welcome-fr.png) suit the README.
+ones (help-card-fr.png, communities-fr.png, onboarding-welcome-fr.png) suit the README. A team
+channel, with a facilitator and a member, is in test_playground_channel.py.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Stack, require_prerequisites
+from tests.e2e.harness import MEMBER, Stack, require_prerequisites
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +28,7 @@ FR_TITLE = "Carrefour — vos communautés de pratique"
 EN_TITLE = "Carrefour — your communities of practice"
 FR_BUTTON = "Changer de langue"
 EN_BUTTON = "Change language"
+SEASON_TITLE = r"Rencontre (d’hiver|du printemps|d’été|de la rentrée|d’automne) \d{4}"
 
 
 def test_help_card_in_french_then_english_in_the_playground(tmp_path: Path) -> None:
@@ -56,6 +59,26 @@ def test_help_card_in_french_then_english_in_the_playground(tmp_path: Path) -> N
     english = seen.card("help", EN_TITLE)
     assert EN_BUTTON in english["buttons"], english
     assert FR_TITLE not in english["text"]
+
+
+def test_a_french_speaker_on_an_english_client_is_answered_in_french(tmp_path: Path) -> None:
+    """The Playground, like many clients in Quebec, says "en-US": writing `aide` (no `langue
+    fr`) gets the French help card, and the choice is remembered for words of both languages."""
+    require_prerequisites()
+    steps: list[dict[str, Any]] = [
+        # The answer takes about a second: an English card instead fails fast.
+        {"send": "aide", "expect": [FR_TITLE], "card": True, "timeoutMs": 20_000},
+        {"send": "menu", "expect": [FR_TITLE], "card": True, "timeoutMs": 20_000},  # both languages
+    ]
+    with Stack(tmp_path, "french") as stack:
+        stack.start(as_person=MEMBER)
+        seen = stack.chat(steps)
+
+    for sent in ("aide", "menu"):
+        french = seen.card(sent, FR_TITLE)
+        assert FR_BUTTON in french["buttons"], french
+        assert EN_TITLE not in french["text"], french
+        assert not any(EN_TITLE in reply["text"] for reply in seen.replies(sent))
 
 
 # -- joining a community ------------------------------------------------------------------------
@@ -96,11 +119,11 @@ def test_join_a_community_in_the_playground(tmp_path: Path) -> None:
             "card": True,
             "cardScreenshot": "communities-fr.png",
         },
-        {"send": "rejoindre", "expect": ["Quelle est votre discipline ?"]},
-        {"send": "1", "expect": ["Dans quel établissement travaillez-vous ?"]},
-        {"send": ESTABLISHMENT, "expect": ["Dans quelle région administrative ?"]},
-        {"send": "16", "expect": ["Quels sujets vous intéressent ?", *THEMES]},
-        {"send": "1, 2", "expect": ["Êtes-vous nouveau ou nouvelle dans votre poste ?"]},
+        {"send": "rejoindre", "expect": ["Quelle est votre discipline\u00a0?"]},
+        {"send": "1", "expect": ["Dans quel établissement travaillez-vous\u00a0?"]},
+        {"send": ESTABLISHMENT, "expect": ["Dans quelle région administrative\u00a0?"]},
+        {"send": "16", "expect": ["Quels sujets vous intéressent\u00a0?", *THEMES]},
+        {"send": "1, 2", "expect": ["Êtes-vous nouveau ou nouvelle dans votre poste\u00a0?"]},
         {"send": "Oui", "expect": ["Acceptez-vous de recevoir les rappels"]},
         {
             "send": "Rappels et sondages",
@@ -151,13 +174,13 @@ def test_join_a_community_in_the_playground(tmp_path: Path) -> None:
         ESTABLISHMENT,
         "Montérégie",
         "Fin de vie, Deuil",
-        "Nouveau ou nouvelle dans le poste : Oui",
-        "Rappels : Oui",
-        "Sondages : Oui",
+        "Nouveau ou nouvelle dans le poste\u00a0: Oui",
+        "Rappels\u00a0: Oui",
+        "Sondages\u00a0: Oui",
     ):
         assert answer in summary, f"{answer!r} not in the summary:\n{summary}"
 
-    seen.text("Confirmer", f"Bienvenue dans {COMMUNITY} !")  # the direct reply to a newcomer
+    seen.text("Confirmer", f"Bienvenue dans {COMMUNITY}\u00a0!")  # the direct reply to a newcomer
     welcome = seen.card("Confirmer", "Bienvenue, ")
     for shown in (COMMUNITY, "Domaine et mandat", "Objectifs", *OBJECTIVES, "Règles du groupe"):
         assert shown in welcome["text"], f"{shown!r} not on the onboarding card:\n{welcome}"
@@ -172,10 +195,10 @@ def test_the_demo_community_agenda_in_the_playground(tmp_path: Path) -> None:
     community = "CdeP Soins palliatifs Montérégie"
     steps: list[dict[str, Any]] = [
         {"send": "langue fr", "expect": []},
-        {"send": "rejoindre", "expect": ["Quelle est votre discipline ?"]},
+        {"send": "rejoindre", "expect": ["Quelle est votre discipline\u00a0?"]},
         {"send": "3", "expect": ["Dans quel établissement"]},
-        {"send": "Maison Victor-Gadbois", "expect": ["Dans quelle région administrative ?"]},
-        {"send": "16", "expect": ["Quels sujets vous intéressent ?"]},
+        {"send": "Maison Victor-Gadbois", "expect": ["Dans quelle région administrative\u00a0?"]},
+        {"send": "16", "expect": ["Quels sujets vous intéressent\u00a0?"]},
         {"send": "1, 2", "expect": ["nouveau ou nouvelle"]},
         {"send": "Non", "expect": ["rappels de rencontre"]},
         {"send": "Rappels et sondages", "expect": [f"Voici votre profil pour {community}"]},
@@ -199,9 +222,10 @@ def test_the_demo_community_agenda_in_the_playground(tmp_path: Path) -> None:
         seen = stack.chat(steps, screenshots=["agenda-fr.png", "topics-fr.png"])
 
     agenda = seen.card("ordre du jour", community)
+    # The demo's next meeting is a few weeks from today, titled after its season.
+    assert re.search(SEASON_TITLE, agenda["text"]), agenda
     for shown in (
         community,
-        "Rencontre d’automne",
         "Accueil",
         "Volet formatif",
         "Repas",
