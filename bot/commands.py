@@ -38,6 +38,7 @@ class Command(enum.StrEnum):
     AGENDA = "agenda"
     EDIT_AGENDA = "edit_agenda"
     CANCEL_MEETING = "cancel_meeting"
+    RESTORE_MEETING = "restore_meeting"
     MOVE_MEETING = "move_meeting"
     TOPICS = "topics"
     POLL = "poll"
@@ -76,6 +77,7 @@ COMMAND_OF_FEATURE: dict[str, Command] = {
     "agenda": Command.AGENDA,
     "edit_agenda": Command.EDIT_AGENDA,
     "cancel_meeting": Command.CANCEL_MEETING,
+    "restore_meeting": Command.RESTORE_MEETING,
     "move_meeting": Command.MOVE_MEETING,
     "topics": Command.TOPICS,
     "poll": Command.POLL,
@@ -145,6 +147,7 @@ _ENGLISH_WORDS: dict[str, Command] = {
     "plan meeting": Command.PLAN_MEETING,
     "edit agenda": Command.EDIT_AGENDA,
     "cancel meeting": Command.CANCEL_MEETING,
+    "restore meeting": Command.RESTORE_MEETING,
     "move meeting": Command.MOVE_MEETING,
     "answer survey": Command.ANSWER_SURVEY,
     "monthly summary": Command.SUMMARY,

@@ -620,6 +620,14 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     info=info,
                     wake=services.wake,
                 )
+            case Command.RESTORE_MEETING:
+                await meetings_flow.on_restore_meeting_command(
+                    turn_context,
+                    sessions=self._sessions,
+                    settings=self._settings,
+                    info=info,
+                    wake=services.wake,
+                )
             case Command.MOVE_MEETING:
                 await meetings_flow.on_move_meeting_command(
                     turn_context, sessions=self._sessions, settings=self._settings, info=info

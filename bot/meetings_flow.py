@@ -1132,7 +1132,45 @@ async def _on_cancel(
     await replace_clicked_card(turn_context, outcome)
 
 
-async def _on_restore(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
+async def on_restore_meeting_command(
+    turn_context: TurnContext,
+    *,
+    sessions: SessionFactory,
+    settings: Settings,
+    info: TurnInfo,
+    wake: Callable[[], None],
+) -> None:
+    """`rétablir la rencontre`: the typed way to the « Rétablir » button, for a facilitator
+    who no longer has the cancellation card. With several cancelled meetings still ahead,
+    the facilitator picks one."""
+    community = await _animated_channel_community(sessions, turn_context, info)
+    if community is None or community.id is None:
+        return
+    async with sessions() as session:
+        restorable = await meetings.upcoming_meetings(
+            session, community_id=community.id, now=utcnow(), status=MeetingStatus.CANCELLED
+        )
+    if not restorable:
+        await turn_context.send_activity(translator(info.locale)("plan.restore.none"))
+        return
+    ctx = _Ctx(sessions=sessions, settings=settings, info=info, wake=wake)
+    if len(restorable) == 1:
+        await _on_restore(turn_context, {"meeting_id": restorable[0].id}, ctx, typed=True)
+        return
+    card = build_meeting_choice_card(
+        restorable,
+        verb=VERB_RESTORE,
+        heading_key="plan.restore.choose",
+        button_key="plan.restore.button",
+        locale=info.locale,
+        tz=settings.timezone,
+    )
+    await _send_card(turn_context, card)
+
+
+async def _on_restore(
+    turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx, *, typed: bool = False
+) -> None:
     """« Rétablir la rencontre »: until the meeting starts; those who read the cancellation
     hear of it (once), and the reminder job plans its reminders again."""
     t = translator(ctx.info.locale)
@@ -1183,7 +1221,10 @@ async def _on_restore(turn_context: TurnContext, value: dict[str, Any], ctx: _Ct
             t("plan.restore.reminders"),
         ]
     )
-    await replace_clicked_card(turn_context, outcome)
+    if typed:  # a typed command clicked nothing: its answer is sent
+        await _send_card(turn_context, outcome)
+    else:
+        await replace_clicked_card(turn_context, outcome)
 
 
 async def on_move_meeting_command(

@@ -215,7 +215,13 @@ def capitalized(text: str) -> str:
 
 
 def build_meeting_choice_card(
-    meetings: Sequence[Meeting], *, verb: str, heading_key: str, locale: str, tz: str
+    meetings: Sequence[Meeting],
+    *,
+    verb: str,
+    heading_key: str,
+    locale: str,
+    tz: str,
+    button_key: str = "plan.cancel.pick",
 ) -> Element:
     """Which meeting? One line and one button per upcoming meeting, soonest first; the button
     sends `verb` with the meeting's id (the handler then asks for confirmation)."""
@@ -239,9 +245,7 @@ def build_meeting_choice_card(
                     ),
                     {
                         "type": "ActionSet",
-                        "actions": [
-                            submit(t("plan.cancel.pick"), verb=verb, meeting_id=meeting.id)
-                        ],
+                        "actions": [submit(t(button_key), verb=verb, meeting_id=meeting.id)],
                     },
                 ],
             }

@@ -83,6 +83,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("edit_agenda", audience=A),
     Feature("move_meeting", audience=A),
     Feature("cancel_meeting", audience=A),
+    Feature("restore_meeting", audience=A),
     Feature("poll", audience=A, first=True),
     Feature("needs_survey", audience=A),
     Feature("results", audience=A),

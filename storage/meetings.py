@@ -335,16 +335,27 @@ async def upcoming(session: AsyncSession, *, community_id: int, now: datetime) -
 
 
 async def upcoming_meetings(
-    session: AsyncSession, *, community_id: int, now: datetime, limit: int = 10
+    session: AsyncSession,
+    *,
+    community_id: int,
+    now: datetime,
+    limit: int = 10,
+    status: MeetingStatus = MeetingStatus.SCHEDULED,
 ) -> list[Meeting]:
-    """The community's scheduled meetings that have not ended, soonest first."""
+    """The community's meetings in `status` that have not ended, soonest first (cancelled
+    ones that have not started are those a facilitator can still restore)."""
+    ends_after = now if status == MeetingStatus.SCHEDULED else None
     return list(
         (
             await session.exec(
                 sm_select(Meeting)
                 .where(Meeting.community_id == community_id)
-                .where(Meeting.status == MeetingStatus.SCHEDULED)
-                .where(col(Meeting.ends_at) > now)
+                .where(Meeting.status == status)
+                .where(
+                    col(Meeting.ends_at) > ends_after
+                    if ends_after is not None
+                    else col(Meeting.starts_at) > now
+                )
                 .order_by(col(Meeting.starts_at), col(Meeting.id))
                 .limit(limit)
             )

@@ -206,6 +206,28 @@ async def test_a_cancelled_meeting_is_restored_once_with_its_reminders_and_notic
     assert await jobs.enqueue_meeting_reminders() == 1
 
 
+async def test_a_facilitator_restores_by_typing_when_the_card_is_gone(
+    bot_client: Client, connector: FakeConnector
+) -> None:
+    animator, member, meeting = await _planned(bot_client, connector)
+    await animator.say("rétablir la rencontre", channel=True)
+    assert animator.last_text() == (
+        f"Aucune rencontre annulée n’est à venir{NBSP}: il n’y a rien à rétablir."
+    )
+    await animator.say("annuler la rencontre", channel=True)
+    await animator.click(_button(animator.last_card(), "Annuler la rencontre"), channel=True)
+    await member.say("rétablir la rencontre", channel=True)
+    assert member.last_text().startswith("Seul·e·s les animateur·rice·s")
+
+    await animator.say("rétablir la rencontre", channel=True)
+    assert "est rétablie" in card_text(connector.cards(CHANNEL)[-1])
+    (stored,) = await _meetings(bot_client)
+    assert stored.status == MeetingStatus.SCHEDULED
+    await animator.say("rétablir la rencontre", channel=True)  # nothing left to restore
+    assert animator.last_text().startswith("Aucune rencontre annulée")
+    del meeting
+
+
 async def test_restoring_after_the_start_is_refused(
     bot_client: Client, connector: FakeConnector
 ) -> None:
