@@ -397,7 +397,7 @@ async def test_nothing_is_shown_below_k(any_sessions: SessionFactory) -> None:
     )
     card = build_results_card(below, locale="fr-CA", tz=TZ)
     text = json.dumps(card, ensure_ascii=False)
-    assert "Les résultats s’afficheront à partir de 5 réponses" in text
+    assert "Les résultats s’afficheront à partir de 5\u00a0réponses" in text
     assert "Idée" not in text
     assert "Moyenne" not in text
 
@@ -586,18 +586,18 @@ def _example_survey(
             "fr-CA",
             [
                 "Votre avis sur la rencontre",
-                "Comment s’est passée la rencontre « Le deuil blanc » du jeudi 12 novembre 2026",
+                "Comment s’est passée la rencontre «\u00a0Le deuil blanc\u00a0» du jeudi 12 novembre 2026",
                 "Vos réponses sont anonymes",
-                "à partir de 5 réponses",
-                "Dans l’ensemble, êtes-vous satisfait·e de la rencontre ?",
-                "Le thème était-il pertinent pour vous ?",
-                "Les échanges étaient-ils de qualité ?",
-                "La rencontre sera-t-elle utile à votre pratique ?",
+                "à partir de 5\u00a0réponses",
+                "Dans l’ensemble, êtes-vous satisfait·e de la rencontre\u00a0?",
+                "Le thème était-il pertinent pour vous\u00a0?",
+                "Les échanges étaient-ils de qualité\u00a0?",
+                "La rencontre sera-t-elle utile à votre pratique\u00a0?",
                 "La rencontre était-elle bien organisée",
                 "Ce que je retiens de la rencontre",
                 "Ce que j’aimerais la prochaine fois",
                 "5 — Tout à fait",
-                "Tapez « répondre au sondage »",
+                "Tapez «\u00a0répondre au sondage\u00a0»",
             ],
         ),
         (
@@ -755,14 +755,14 @@ async def test_answering_with_the_card_then_changing_it(
     assert "Votre avis sur la rencontre" in json.dumps(_card(shown), ensure_ascii=False)
 
     (thanks,) = await bot.click(lea, _card_answer(survey))
-    assert thanks.text.startswith("Merci ! Vos réponses sont enregistrées de façon anonyme.")
+    assert thanks.text.startswith("Merci\u00a0! Vos réponses sont enregistrées de façon anonyme.")
     assert "jeudi 19 novembre 2026" in thanks.text
     (updated,) = await bot.click(lea, _card_answer(survey, rating_overall="2"), locale="en-US")
     assert updated.text.startswith("Your answers are updated (still anonymous).")
     (partial,) = await bot.click(s.members[1], _card_answer(survey, rating_usefulness=""))
     assert (
         partial.text
-        == "Vos réponses ne sont pas enregistrées : répondez aux cinq questions de 1 à 5."
+        == "Vos réponses ne sont pas enregistrées\u00a0: répondez aux cinq questions de 1\u00a0à 5."
     )
     (refused,) = await bot.click(s.no_consent, _card_answer(survey))
     assert refused.text == "Ce sondage ne vous est pas adressé, ou il n’existe plus."
@@ -832,7 +832,7 @@ async def test_results_for_animators_only_and_privately_in_a_channel(
     (card_reply,) = await bot.results(s.animator)
     card = _card(card_reply)
     text = json.dumps(card, ensure_ascii=False)
-    assert "Résultats — la rencontre « Rencontre d’automne » du jeudi 12 novembre 2026" in text
+    assert "Résultats — la rencontre «\u00a0Rencontre d’automne\u00a0» du jeudi 12 novembre 2026" in text
     assert "Moyenne\u00a0: 4,0\u00a0sur 5 (5\u00a0réponses)" in text
     assert "5 (83\u00a0%)" in text  # 5 answers of 6 invited
     # The comments' words are there (written to be read), but no respondent is named, and no
@@ -906,10 +906,10 @@ async def test_launching_a_needs_survey_and_adding_a_suggestion(sessions: Sessio
     (added,) = await bot.click(s.animator, add["data"])
     assert (
         added.text
-        == "« Gestion du stress » est maintenant dans la banque de sujets (statut : proposé)."
+        == "«\u00a0Gestion du stress\u00a0» est maintenant dans la banque de sujets (statut\u00a0: proposé)."
     )
     (twice,) = await bot.click(s.animator, add["data"])
-    assert twice.text == "« Gestion du stress » est déjà dans la banque de sujets."
+    assert twice.text == "«\u00a0Gestion du stress\u00a0» est déjà dans la banque de sujets."
 
 
 @pytest.mark.parametrize(
@@ -975,42 +975,42 @@ async def test_the_dialog_in_french(
 
     replies = await chat.say("répondre au sondage")
     assert replies[0].startswith(
-        "Votre avis sur la rencontre « Rencontre d’automne » du jeudi 12 novembre 2026 "
+        "Votre avis sur la rencontre «\u00a0Rencontre d’automne\u00a0» du jeudi 12 novembre 2026 "
         "(CdeP Soins palliatifs). Vos réponses sont anonymes."
     )
-    assert replies[1].startswith("Dans l’ensemble, êtes-vous satisfait·e de la rencontre ?")
+    assert replies[1].startswith("Dans l’ensemble, êtes-vous satisfait·e de la rencontre\u00a0?")
     assert "[5 — Tout à fait]" in replies[1]
     (retry,) = await chat.say("7")
     assert retry.startswith("Répondez par un chiffre de 1 (pas du tout) à 5 (tout à fait).")
     (relevance,) = await chat.say("4")
-    assert relevance.startswith("Le thème était-il pertinent pour vous ?")
+    assert relevance.startswith("Le thème était-il pertinent pour vous\u00a0?")
     (exchanges,) = await chat.say("cinq")
-    assert exchanges.startswith("Les échanges étaient-ils de qualité ?")
+    assert exchanges.startswith("Les échanges étaient-ils de qualité\u00a0?")
     (usefulness,) = await chat.say("3 — Moyennement")
-    assert usefulness.startswith("La rencontre sera-t-elle utile à votre pratique ?")
+    assert usefulness.startswith("La rencontre sera-t-elle utile à votre pratique\u00a0?")
     (organisation,) = await chat.say("4")
     assert organisation.startswith("La rencontre était-elle bien organisée")
     (takeaway,) = await chat.say("5")
-    assert takeaway == "Ce que je retiens de la rencontre\n\nTapez « passer » pour laisser vide."
+    assert takeaway == "Ce que je retiens de la rencontre\n\nTapez «\u00a0passer\u00a0» pour laisser vide."
     (too_long,) = await chat.say("x" * 1001)
-    assert too_long.startswith("Votre réponse doit compter 1000 caractères au plus.")
+    assert too_long.startswith("Votre réponse doit compter 1000\u00a0caractères au plus.")
     (next_time,) = await chat.say("Le partage de cas")
     assert next_time.startswith("Ce que j’aimerais la prochaine fois")
     (summary,) = await chat.say("passer")
     assert summary.startswith(
-        "Voici vos réponses sur la rencontre « Rencontre d’automne » du jeudi 12 novembre "
-        "2026 :\n\n"
-        "- Satisfaction générale : 4 sur 5\n"
-        "- Pertinence du thème : 5 sur 5\n"
-        "- Qualité des échanges : 3 sur 5\n"
-        "- Utilité pour ma pratique : 4 sur 5\n"
-        "- Organisation : 5 sur 5\n"
-        "- Ce que je retiens de la rencontre : Le partage de cas\n"
-        "- Ce que j’aimerais la prochaine fois : (aucune)\n\n"
-        "Les envoyer ?"
+        "Voici vos réponses sur la rencontre «\u00a0Rencontre d’automne\u00a0» du jeudi 12 novembre "
+        "2026\u00a0:\n\n"
+        "- Satisfaction générale\u00a0: 4\u00a0sur 5\n"
+        "- Pertinence du thème\u00a0: 5\u00a0sur 5\n"
+        "- Qualité des échanges\u00a0: 3\u00a0sur 5\n"
+        "- Utilité pour ma pratique\u00a0: 4\u00a0sur 5\n"
+        "- Organisation\u00a0: 5\u00a0sur 5\n"
+        "- Ce que je retiens de la rencontre\u00a0: Le partage de cas\n"
+        "- Ce que j’aimerais la prochaine fois\u00a0: (aucune)\n\n"
+        "Les envoyer\u00a0?"
     )
     (thanks,) = await chat.say("Envoyer")
-    assert thanks.startswith("Merci ! Vos réponses sont enregistrées de façon anonyme.")
+    assert thanks.startswith("Merci\u00a0! Vos réponses sont enregistrées de façon anonyme.")
     assert chat.result == survey.id
     async with sessions() as session:
         (row,) = (await session.exec(select(SurveyResponse))).all()
@@ -1027,7 +1027,7 @@ async def test_the_dialog_in_french(
     replies = await chat.say("répondre au sondage")
     assert (
         replies[1]
-        == "Vous avez déjà répondu : vos nouvelles réponses remplaceront les précédentes."
+        == "Vous avez déjà répondu\u00a0: vos nouvelles réponses remplaceront les précédentes."
     )
     (cancelled,) = await chat.say("annuler")
     assert cancelled == "D’accord, j’ai tout annulé. Rien n’a été enregistré."
@@ -1105,8 +1105,8 @@ async def test_the_dialog_with_nothing_to_answer_or_in_a_channel(
     await open_due_surveys(sessions=sessions, now=OPENED, wake=lambda: None)
     in_channel = Dialog(sessions, s.members[0], in_channel=True)
     assert await in_channel.say("répondre au sondage") == [
-        "Pour préserver votre anonymat, répondez au sondage dans notre conversation privée : "
-        "écrivez-moi « répondre au sondage » en privé."
+        "Pour préserver votre anonymat, répondez au sondage dans notre conversation privée\u00a0: "
+        "écrivez-moi «\u00a0répondre au sondage\u00a0» en privé."
     ]
     chat = Dialog(sessions, s.no_consent, locale="en-US")
     assert await chat.say("answer the survey") == [
@@ -1114,7 +1114,7 @@ async def test_the_dialog_with_nothing_to_answer_or_in_a_channel(
     ]
     french = Dialog(sessions, s.no_consent)
     assert await french.say("répondre au sondage") == [
-        "Vous n’avez aucun sondage à remplir en ce moment. Merci de votre intérêt !"
+        "Vous n’avez aucun sondage à remplir en ce moment. Merci de votre intérêt\u00a0!"
     ]
 
 
@@ -1161,7 +1161,7 @@ def test_long_results_stay_under_the_teams_limit() -> None:
     card = build_results_card(results, locale="fr-CA", tz=TZ)
     text = json.dumps(card, ensure_ascii=False)
     assert len(text.encode()) < MAX_CARD_BYTES
-    assert "… et 73 autres réponses non affichées." in text  # 7 of 801 bytes fit in 6000
+    assert "… et 73\u00a0autres réponses non affichées." in text  # 7 of 801 bytes fit in 6000
 
     needs, where, _ = _example_survey(SurveyKind.NEEDS)
     suggestions = tuple(surveys.Suggestion(f"{n} " + "è" * 1000, False) for n in range(40))
