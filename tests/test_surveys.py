@@ -586,7 +586,8 @@ def _example_survey(
             "fr-CA",
             [
                 "Votre avis sur la rencontre",
-                "Comment s’est passée la rencontre «\u00a0Le deuil blanc\u00a0» du jeudi 12 novembre 2026",
+                "Comment s’est passée la rencontre «\u00a0Le deuil blanc\u00a0» "
+                "du jeudi 12 novembre 2026",
                 "Vos réponses sont anonymes",
                 "à partir de 5\u00a0réponses",
                 "Dans l’ensemble, êtes-vous satisfait·e de la rencontre\u00a0?",
@@ -832,7 +833,10 @@ async def test_results_for_animators_only_and_privately_in_a_channel(
     (card_reply,) = await bot.results(s.animator)
     card = _card(card_reply)
     text = json.dumps(card, ensure_ascii=False)
-    assert "Résultats — la rencontre «\u00a0Rencontre d’automne\u00a0» du jeudi 12 novembre 2026" in text
+    assert (
+        "Résultats — la rencontre «\u00a0Rencontre d’automne\u00a0» du jeudi 12 novembre 2026"
+        in text
+    )
     assert "Moyenne\u00a0: 4,0\u00a0sur 5 (5\u00a0réponses)" in text
     assert "5 (83\u00a0%)" in text  # 5 answers of 6 invited
     # The comments' words are there (written to be read), but no respondent is named, and no
@@ -905,8 +909,8 @@ async def test_launching_a_needs_survey_and_adding_a_suggestion(sessions: Sessio
     add = next(a for a in card_actions(_card(results)) if a["data"]["verb"] == "surveys.topic")
     (added,) = await bot.click(s.animator, add["data"])
     assert (
-        added.text
-        == "«\u00a0Gestion du stress\u00a0» est maintenant dans la banque de sujets (statut\u00a0: proposé)."
+        added.text == "«\u00a0Gestion du stress\u00a0» est maintenant dans la banque de sujets "
+        "(statut\u00a0: proposé)."
     )
     (twice,) = await bot.click(s.animator, add["data"])
     assert twice.text == "«\u00a0Gestion du stress\u00a0» est déjà dans la banque de sujets."
@@ -991,14 +995,17 @@ async def test_the_dialog_in_french(
     (organisation,) = await chat.say("4")
     assert organisation.startswith("La rencontre était-elle bien organisée")
     (takeaway,) = await chat.say("5")
-    assert takeaway == "Ce que je retiens de la rencontre\n\nTapez «\u00a0passer\u00a0» pour laisser vide."
+    assert takeaway == (
+        "Ce que je retiens de la rencontre\n\nTapez «\u00a0passer\u00a0» pour laisser vide."
+    )
     (too_long,) = await chat.say("x" * 1001)
     assert too_long.startswith("Votre réponse doit compter 1000\u00a0caractères au plus.")
     (next_time,) = await chat.say("Le partage de cas")
     assert next_time.startswith("Ce que j’aimerais la prochaine fois")
     (summary,) = await chat.say("passer")
     assert summary.startswith(
-        "Voici vos réponses sur la rencontre «\u00a0Rencontre d’automne\u00a0» du jeudi 12 novembre "
+        "Voici vos réponses sur la rencontre «\u00a0Rencontre d’automne\u00a0» "
+        "du jeudi 12 novembre "
         "2026\u00a0:\n\n"
         "- Satisfaction générale\u00a0: 4\u00a0sur 5\n"
         "- Pertinence du thème\u00a0: 5\u00a0sur 5\n"
