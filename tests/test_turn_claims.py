@@ -48,7 +48,7 @@ Client = TestClient[web.Request, web.Application]
 fr = translator("fr-CA")
 en = translator("en-US")
 # The language question is asked in both languages (the client's locale may not be the reader's).
-BILINGUAL_PROMPT = f'{fr("language.prompt")}\n\n{en("language.prompt")}'
+BILINGUAL_PROMPT = f"{fr('language.prompt')}\n\n{en('language.prompt')}"
 APOLOGY = fr("error.apology")
 LEASE = timedelta(seconds=5)
 COMMUNITY = "CdeP Organisation communautaire"  # as tests/test_replicas.py creates it
