@@ -17,7 +17,7 @@ seconds per conversation), where it is not just the closed loops' queue. Last, t
 memory of an idle `carrefour serve` on a fresh SQLite file is read from /proc.
 
     .venv/bin/python -m bench.turns [--db sqlite|postgresql|both] [--conversations 10,50,200]
-                                    [--turns N] [--pace-s S] [--skip-memory]
+                                    [--turns N] [--pace-s S] [--paced-seconds S] [--skip-memory]
 
 `--turns` is measured turns per conversation under the closed loops (default: about 2,000 per
 run, at least 2 each), after one unmeasured first-contact turn per conversation.
@@ -289,7 +289,12 @@ def _combined(loads: list[Load]) -> Load:
 
 
 async def measure(
-    app: web.Application, *, conversations: int, turns: int, pace_s: float
+    app: web.Application,
+    *,
+    conversations: int,
+    turns: int,
+    pace_s: float,
+    paced_seconds: float = PACED_SECONDS,
 ) -> tuple[Load, Load, Load]:
     """The echo bot and `app` under the same closed-loop load, in alternating rounds (a drift
     in the machine's speed then weighs on both alike), then `app` under the paced load."""
@@ -309,7 +314,7 @@ async def measure(
                 our_url,
                 connector,
                 conversations=conversations,
-                turns=max(2, 2 * round(PACED_SECONDS / pace_s / 2)),
+                turns=max(2, 2 * round(paced_seconds / pace_s / 2)),
                 pace_s=pace_s,
             )
         return _combined(echo_loads), _combined(our_loads), paced
@@ -339,7 +344,12 @@ def _describe(name: str, load: Load) -> str:
 
 
 async def run_once(
-    kind: str, conversations: int, turns: int | None, directory: Path, pace_s: float
+    kind: str,
+    conversations: int,
+    turns: int | None,
+    directory: Path,
+    pace_s: float,
+    paced_seconds: float = PACED_SECONDS,
 ) -> tuple[TurnsResult, list[str]]:
     """One database and conversation count; also what went wrong (wrong or failed answers)."""
     turns = turns if turns is not None else default_turns(conversations)
@@ -351,7 +361,11 @@ async def run_once(
         # msrest's retry policy, see bot/app.py) applies to both bots alike.
         app = create_app(make_settings(url))
         echo, load, paced = await measure(
-            app, conversations=conversations, turns=turns, pace_s=pace_s
+            app,
+            conversations=conversations,
+            turns=turns,
+            pace_s=pace_s,
+            paced_seconds=paced_seconds,
         )
     print(f"{label} {_describe('echo', echo)}", flush=True)
     if echo.failed_requests or echo.replies != echo.turns:
@@ -485,6 +499,7 @@ async def main_async(
     turns: int | None,
     memory: bool,
     pace_s: float = PACE_S,
+    paced_seconds: float = PACED_SECONDS,
 ) -> tuple[list[TurnsResult], MemoryResult | None, list[str]]:
     results: list[TurnsResult] = []
     problems: list[str] = []
@@ -497,7 +512,9 @@ async def main_async(
                     print(f"[postgresql] skipped: {reason}", flush=True)
                     continue
             for conversations in conversation_counts:
-                result, wrong = await run_once(kind, conversations, turns, Path(directory), pace_s)
+                result, wrong = await run_once(
+                    kind, conversations, turns, Path(directory), pace_s, paced_seconds
+                )
                 results.append(result)
                 problems += wrong
         if memory:
@@ -536,10 +553,19 @@ def main(argv: list[str] | None = None) -> int:
         default=PACE_S,
         help=f"seconds between two turns of a conversation, paced load (default {PACE_S:g})",
     )
+    parser.add_argument(
+        "--paced-seconds",
+        type=float,
+        default=PACED_SECONDS,
+        help=f"how long the paced load lasts (default {PACED_SECONDS:g}; longer: a p99 read "
+        "from more turns, steadier on a shared machine)",
+    )
     parser.add_argument("--skip-memory", action="store_true", help="skip the idle RSS probe")
     args = parser.parse_args(argv)
     if args.pace_s <= 0:
         parser.error("--pace-s must be positive")
+    if args.paced_seconds <= 0:
+        parser.error("--paced-seconds must be positive")
     if args.turns is not None and (args.turns < 2 or args.turns % 2):
         parser.error("--turns must be even and at least 2 (each dialog is asked and answered)")
     # SQLModel nags about session.execute() (used by storage/ on purpose), as pytest's filter does.
@@ -549,7 +575,14 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     databases = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results, idle, problems = asyncio.run(
-        main_async(databases, args.conversations, args.turns, not args.skip_memory, args.pace_s)
+        main_async(
+            databases,
+            args.conversations,
+            args.turns,
+            not args.skip_memory,
+            args.pace_s,
+            args.paced_seconds,
+        )
     )
     for result in results:
         print(json.dumps(asdict(result)), flush=True)

@@ -36,6 +36,7 @@ from bot.meeting_calendar import ROUTE as CALENDAR_ROUTE
 from bot.meeting_calendar import meeting_calendar
 from bot.meetings_flow import MEETING_RENDERERS
 from bot.mentoring_flow import MENTORING_RENDERERS
+from bot.observability import Telemetry, annotate_turn, build_telemetry, observed_turns
 from bot.polls_flow import POLL_RENDERERS
 from bot.privacy_flow import ROUTE as PRIVACY_ROUTE
 from bot.privacy_flow import export_json
@@ -83,6 +84,7 @@ ALL_RENDERERS = {
 SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)
 INBOUND_LIMIT = web.AppKey("inbound_limit", InboundLimit)
+TELEMETRY = web.AppKey("telemetry", Telemetry)
 
 
 class _AuthConfiguration:
@@ -151,8 +153,13 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     auth = ReusingBotFrameworkAuthentication(_AuthConfiguration(settings))
     adapter = RepliesAdapter(auth)
     adapter.on_turn_error = _apology_handler(private_state, settings)
+    telemetry = app[TELEMETRY]
     dispatcher = Dispatcher(
-        settings=settings, sessions=sessions, adapter=adapter, renderers=ALL_RENDERERS
+        settings=settings,
+        sessions=sessions,
+        adapter=adapter,
+        renderers=ALL_RENDERERS,
+        telemetry=telemetry,
     )
     claims = TurnClaims(settings=settings, sessions=sessions)
     bot = CarrefourBot(
@@ -164,6 +171,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         user_state=user_state,
         wake=dispatcher.wake,
         claims=claims,
+        telemetry=telemetry,
     )
     jobs = Jobs(settings=settings, sessions=sessions, wake_dispatcher=dispatcher.wake)
     app[RUNTIME] = Runtime(
@@ -172,6 +180,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     scheduler = build_scheduler(jobs, settings) if settings.scheduler_enabled else None
     # Renews the leases of turns that run long, so no replica takes them over meanwhile.
     heartbeat = asyncio.create_task(claims.run(), name="turn-heartbeat")
+    telemetry.start(sessions)
     delivering: asyncio.Task[None] | None = None
     if scheduler is not None:
         delivering = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
@@ -189,6 +198,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             except TimeoutError:
                 delivering.cancel()
         heartbeat.cancel()
+        await telemetry.stop()
         await engine.dispose()
 
 
@@ -284,6 +294,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="not an activity") from None
     if not activity.type:
         raise web.HTTPBadRequest(text="activity type missing")
+    annotate_turn(activity_type=str(activity.type))
     if not (
         activity.channel_id
         and getattr(activity.conversation, "id", None)
@@ -350,7 +361,9 @@ def _speed_up_msrest() -> None:
     ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)  # type: ignore[assignment]
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, *, telemetry: Telemetry | None = None) -> web.Application:
+    """`telemetry`: where traces and metrics go (tests read them in memory); by default as
+    the settings say (off unless APPLICATIONINSIGHTS_CONNECTION_STRING is set)."""
     check_runnable(settings)
     _speed_up_msrest()
     if not settings.auth_enabled:
@@ -361,8 +374,9 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.max_request_bytes)
     app[SETTINGS] = settings
     app[INBOUND_LIMIT] = InboundLimit.from_settings(settings)
+    app[TELEMETRY] = telemetry if telemetry is not None else build_telemetry(settings)
     app.cleanup_ctx.append(_runtime)
-    app.router.add_post("/api/messages", messages)
+    app.router.add_post("/api/messages", observed_turns(messages, app[TELEMETRY]))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     # Signed, expiring links to attestations de présence (the token is the authorisation).

@@ -34,7 +34,7 @@ from botbuilder.schema import Activity
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import links
-from bot.community_actions import channel_ids
+from bot.channels import channel_community
 from bot.deliveries import RenderContext, Renderer
 from bot.links import BadLinkError, refusal
 from bot.settings import Settings
@@ -352,16 +352,6 @@ def _today(settings: Settings) -> date:
     return utcnow().astimezone(ZoneInfo(settings.timezone)).date()
 
 
-async def _channel_community(
-    sessions: SessionFactory, turn_context: TurnContext
-) -> Community | None:
-    _team, channel_id = channel_ids(turn_context)
-    if not channel_id:
-        return None
-    async with sessions() as session:
-        return await communities.community_for_channel(session, teams_channel_id=channel_id)
-
-
 def _params(
     *,
     mode: str,
@@ -406,7 +396,7 @@ async def on_attestation_command(
             t("attestation.none", period=_period_text(period, info.locale))
         )
         return
-    community = await _channel_community(sessions, turn_context) if info.in_channel else None
+    community = await channel_community(sessions, info, turn_context.activity)
     now = utcnow()
     async with transaction(sessions) as session:
         found = await attestations.attendance_summaries(
@@ -468,7 +458,7 @@ async def _issuable_communities(
     every community they animate or support. None when the channel has no community."""
     async with sessions() as session:
         if info.in_channel:
-            community = await _channel_community(sessions, turn_context)
+            community = await channel_community(sessions, info, turn_context.activity)
             if community is None or community.id is None:
                 return None
             member = await communities.membership(

@@ -10,33 +10,18 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.observability import LogFormat, configure_logging
 from bot.settings import ConfigurationError, Settings
 from storage.db import SessionFactory
 
 logger = logging.getLogger("carrefour")
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # The SDK's HTTP client logs request bodies at DEBUG/INFO; keep message contents out.
-    # Quiet even at DEBUG: the SDK's HTTP client and the database drivers would log message
-    # bodies and SQL parameters, which hold personal data.
-    for noisy in (
-        "msrest",
-        "msal",
-        "urllib3",
-        "aiohttp.access",
-        "alembic",
-        "apscheduler",
-        "sqlalchemy.engine",
-        "aiosqlite",
-        "asyncpg",
-    ):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _configure_logging(level: str, log_format: LogFormat = "text") -> None:
+    # Lines readable or JSON, each with its turn's correlation id; the SDK's HTTP client and
+    # the database drivers stay quiet even at DEBUG, since they would log message bodies and
+    # SQL parameters, which hold personal data (bot/observability.py).
+    configure_logging(level=level, log_format=log_format)
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -355,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(f"error: invalid configuration: {_problems(error)}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    _configure_logging(settings.log_level, settings.log_format)
     try:
         return int(args.handler(settings, args))
     except ConfigurationError as error:

@@ -12,6 +12,7 @@ from botbuilder.dialogs import DialogSet
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ChannelAccount
 
+from bot.channels import channel_community, channel_ids
 from bot.commands import role_argument
 from bot.mentions import mentioned_people
 from bot.mentoring_flow import withdraw_on_leaving
@@ -57,28 +58,6 @@ def _info(turn_context: TurnContext) -> TurnInfo:
     return info
 
 
-def channel_ids(turn_context: TurnContext) -> tuple[str | None, str | None]:
-    """(team id, channel id) of a channel message, from Teams' channelData."""
-    data = turn_context.activity.channel_data
-    data = data if isinstance(data, dict) else {}
-    team, channel = data.get("team"), data.get("channel")
-    team_id = team.get("id") if isinstance(team, dict) else None
-    channel_id = channel.get("id") if isinstance(channel, dict) else None
-    if channel_id is None and turn_context.activity.conversation is not None:
-        # Replies in a channel thread carry ";messageid=…" after the channel's id.
-        conversation_id = str(turn_context.activity.conversation.id or "")
-        channel_id = conversation_id.split(";")[0] or None
-    return team_id, channel_id
-
-
-async def _channel_community(services: Services, turn_context: TurnContext) -> Community | None:
-    _team_id, channel_id = channel_ids(turn_context)
-    if not channel_id:
-        return None
-    async with services.sessions() as session:
-        return await communities.community_for_channel(session, teams_channel_id=channel_id)
-
-
 async def _say(turn_context: TurnContext, key: str, **values: Any) -> None:
     await turn_context.send_activity(translator(_info(turn_context).locale)(key, **values))
 
@@ -95,8 +74,8 @@ async def setup(services: Services, turn_context: TurnContext) -> None:
     if not info.in_channel or turn_context.activity.conversation.conversation_type != "channel":
         await _say(turn_context, "setup.channel_only")
         return
-    team_id, channel_id = channel_ids(turn_context)
-    existing = await _channel_community(services, turn_context)
+    team_id, channel_id = channel_ids(turn_context.activity)
+    existing = await channel_community(services.sessions, info, turn_context.activity)
     if existing is not None or channel_id is None:
         await _say(turn_context, "setup.already_exists")
         return
@@ -134,7 +113,7 @@ async def join(services: Services, turn_context: TurnContext, community_id: int 
     """Start the join dialog; from a channel, in the person's 1:1 chat."""
     info = _info(turn_context)
     if info.in_channel and community_id is None:
-        community = await _channel_community(services, turn_context)
+        community = await channel_community(services.sessions, info, turn_context.activity)
         if community is None:
             await _say(turn_context, "join.no_community_here")
             return
@@ -164,7 +143,7 @@ async def leave(
         if community_id is not None:
             target = next((c for _m, c in memberships if c.id == community_id), None)
         elif info.in_channel:
-            here = await _channel_community(services, turn_context)
+            here = await channel_community(services.sessions, info, turn_context.activity)
             target = next((c for _m, c in memberships if here and c.id == here.id), None)
         elif argument:
             wanted = argument.casefold()
@@ -239,7 +218,7 @@ async def change_role(
 ) -> None:
     info = _info(turn_context)
     t = translator(info.locale)
-    community = await _channel_community(services, turn_context) if info.in_channel else None
+    community = await channel_community(services.sessions, info, turn_context.activity)
     if community is None or community.id is None:
         await _say(turn_context, "roles.channel_only")
         return
@@ -303,7 +282,7 @@ async def _animated_community(
         if community_id is not None:
             community = await communities.get_community(session, community_id=community_id)
         elif info.in_channel:
-            community = await _channel_community(services, turn_context)
+            community = await channel_community(services.sessions, info, turn_context.activity)
         else:
             animated = [
                 c
@@ -434,7 +413,7 @@ async def on_team_members_added(
     services: Services, turn_context: TurnContext, members: list[ChannelAccount]
 ) -> None:
     """A person added to a team whose channel holds a community: a newcomer to welcome."""
-    team_id, _channel = channel_ids(turn_context)
+    team_id, _channel = channel_ids(turn_context.activity)
     bot_id = turn_context.activity.recipient.id  # the bot's own arrival: bot/handler.py
     newcomers = [m for m in members if m.id and m.id != bot_id]
     if not team_id or not newcomers:

@@ -31,7 +31,8 @@ from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.schema import Activity
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.community_actions import Services, channel_ids
+from bot.channels import channel_community
+from bot.community_actions import Services
 from bot.deliveries import RecordedRenderer, RenderContext, Renderer
 from bot.personal import begin_dialog_privately
 from bot.settings import Settings
@@ -90,13 +91,13 @@ from storage.consultations import (
     KIND_WITHDRAWN,
     LOAD_STATUSES,
     MOTIVES,
-    HasIdentifiers,
     NoSuchRequest,
     Outcome,
     Viewer,
     WrongStatus,
 )
 from storage.db import SessionFactory, transaction
+from storage.identifiers import HasIdentifiers
 from storage.models import Community, ConsultationRequest, ConsultationStatus, Person, Role, utcnow
 from storage.outbox import Claimed
 
@@ -436,16 +437,6 @@ async def _private(turn: _Turn) -> bool:
     return True
 
 
-async def _channel_community(turn: _Turn) -> Community | None:
-    if not turn.info.in_channel:
-        return None
-    _team_id, channel_id = channel_ids(turn.context)
-    if channel_id is None:
-        return None
-    async with turn.sessions() as session:
-        return await communities.community_for_channel(session, teams_channel_id=channel_id)
-
-
 async def _pick_community(
     turn: _Turn,
     candidates: list[Community],
@@ -486,9 +477,7 @@ async def on_request_command(
     bot wrote privately (nothing about a consultation)."""
     info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
     if info.in_channel and community_id is None:
-        here = await _channel_community(
-            _Turn(turn_context, services.sessions, info, services.wake, utcnow)
-        )
+        here = await channel_community(services.sessions, info, turn_context.activity)
         community_id = here.id if here else None
     await begin_dialog_privately(
         services,
@@ -597,7 +586,7 @@ async def on_volunteer_consultant_command(
         )
         return
     if community_id is None:
-        here = await _channel_community(turn)
+        here = await channel_community(turn.sessions, turn.info, turn.context.activity)
         community_id = here.id if here else None
     await _volunteer(turn, community_id, expertise)
 

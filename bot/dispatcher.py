@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import socket
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -29,17 +32,18 @@ from botbuilder.schema import (
     Activity,
     ChannelAccount,
     ConversationAccount,
-    ConversationParameters,
     ConversationReference,
 )
 from sqlmodel import col, select
 
 from bot.deliveries import RenderContext, Renderer, after_delivery
-from bot.ratelimit import Rule, SlidingWindowLimiter
+from bot.observability import NO_TELEMETRY, Telemetry
+from bot.personal import open_personal_chat
+from bot.ratelimit import SEND_SPREAD_SECONDS, Rule, SlidingWindowLimiter
 from bot.settings import OUTBOX_LEASE_MARGIN_SECONDS, Settings
 from cards.i18n import normalize_locale
 from storage import outbox, people
-from storage.db import SessionFactory, transaction
+from storage.db import SessionFactory
 from storage.models import ConversationRef, ConversationScope, OutboxStatus, Person, utcnow
 
 logger = logging.getLogger(__name__)
@@ -49,6 +53,10 @@ GONE_STATUSES = frozenset({403, 404})
 # Stop sending from a batch this long before its lease ends, so no other dispatcher can
 # claim a row while it is still being sent here. Settings refuse a lease not longer than it.
 LEASE_MARGIN = timedelta(seconds=OUTBOX_LEASE_MARGIN_SECONDS)
+# Requests in flight to one service URL: the connections botbuilder's client (requests) keeps
+# per host. One more opens a connection and throws it away (a TLS handshake before the send,
+# a warning in the log). 10 carry 50 a second up to a 200 ms round trip.
+SENDS_PER_SERVICE_URL = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +103,33 @@ def retry_after_seconds(error: BaseException) -> float | None:
             return None
 
 
+def reserve_send_threads(sends: int) -> None:
+    """Let `sends` requests to the Bot Connector run at once, on top of what the rest had.
+
+    botbuilder's connector client (msrest) runs each request in a thread of the event loop's
+    default executor, which has min(32, cores + 4) threads: 6 on 2 cores, so 6 sends in flight
+    whatever the dispatcher's concurrency, 40 a second at a 150 ms round trip. Done once per
+    loop, before its first batch; the executor it replaces lets its running requests finish."""
+    loop = asyncio.get_running_loop()
+    workers = min(32, (os.cpu_count() or 1) + 4) + sends
+    if _send_threads.get(loop, 0) >= workers:
+        return
+    # asyncio keeps the default executor private; what it had (None if never used) stops
+    # taking work once replaced.
+    previous = getattr(loop, "_default_executor", None)
+    loop.set_default_executor(
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bot-connector")
+    )
+    if isinstance(previous, ThreadPoolExecutor):
+        previous.shutdown(wait=False)
+    _send_threads[loop] = workers
+
+
+_send_threads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -105,18 +140,21 @@ class Dispatcher:
         renderers: Mapping[str, Renderer],
         clock: Callable[[], datetime] = utcnow,
         owner: str | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._settings = settings
+        self._telemetry = telemetry
         self._sessions = sessions
         self._adapter = adapter
         self._renderers = renderers
         self._clock = clock
         self.owner = owner or f"{socket.gethostname()[:40]}-{uuid.uuid4().hex[:8]}"
-        self._limiter = SlidingWindowLimiter()
+        self._limiter = SlidingWindowLimiter(spread=SEND_SPREAD_SECONDS)
         self._wake = asyncio.Event()
         self._stopping = False
         self._gate = asyncio.Semaphore(settings.outbox_concurrency)
         self._person_locks: dict[int, asyncio.Lock] = {}
+        self._service_urls: dict[str, asyncio.Semaphore] = {}
 
     # -- control -------------------------------------------------------------------------------
 
@@ -164,6 +202,7 @@ class Dispatcher:
         )
         if not batch:
             return 0
+        reserve_send_threads(self._settings.outbox_concurrency)
         deadline = time.monotonic() + (lease - LEASE_MARGIN).total_seconds()
         await asyncio.gather(*(self._deliver_guarded(message, deadline) for message in batch))
         return len(batch)
@@ -228,24 +267,36 @@ class Dispatcher:
             if target.conversation is not None
             else f"person:{message.person_id}"
         )
-        async with self._limiter.slot(self._rules(conversation_key, target.tenant_id)):
-            if time.monotonic() > deadline:
-                # Throttling used up the lease: hand the row back untouched rather than risk
-                # a second dispatcher sending it too.
-                await outbox.retry_later(
-                    self._sessions,
-                    message_id=message.id,
-                    owner=self.owner,
-                    not_before=self._clock(),
-                    error="lease nearly expired before sending",
-                    attempted=False,
-                )
-                return
-            try:
-                conversation_id, activity_id = await self._send(target, activity)
-            except Exception as error:
-                await self._handle_send_error(message, error)
-                return
+        # Counted from its start (bot/ratelimit.py): sends overlap, so the rate does not fall
+        # with the round trip. The block is the send alone: its length places the count.
+        sent: tuple[str, str | None] | None = None
+        failure: Exception | None = None
+        rules = self._rules(conversation_key, target.tenant_id)
+        connections = self._service_urls.setdefault(
+            target.service_url, asyncio.Semaphore(SENDS_PER_SERVICE_URL)
+        )
+        async with connections, self._limiter.slot(rules, path=target.service_url):
+            if time.monotonic() <= deadline:
+                try:
+                    sent = await self._send(target, activity)
+                except Exception as error:
+                    failure = error
+        if failure is not None:
+            await self._handle_send_error(message, failure)
+            return
+        if sent is None:
+            # Throttling used up the lease: hand the row back untouched rather than risk
+            # a second dispatcher sending it too.
+            await outbox.retry_later(
+                self._sessions,
+                message_id=message.id,
+                owner=self.owner,
+                not_before=self._clock(),
+                error="lease nearly expired before sending",
+                attempted=False,
+            )
+            return
+        conversation_id, activity_id = sent
         if not await outbox.mark_sent(
             self._sessions,
             message_id=message.id,
@@ -255,6 +306,7 @@ class Dispatcher:
             now=self._clock(),
         ):
             logger.warning("outbox message %s was sent after its lease was lost", message.id)
+        self._telemetry.count_outbox("sent")
         await after_delivery(renderer, message, sessions=self._sessions, now=self._clock())
 
     def _rules(self, conversation_key: str, tenant_id: str | None) -> list[Rule]:
@@ -355,54 +407,27 @@ class Dispatcher:
             )
             await self._adapter.continue_conversation(reference, send, bot_app_id)
         else:
-            person = target.person
-            assert person is not None
-            parameters = ConversationParameters(
-                is_group=False,
-                bot=ChannelAccount(id=target.bot_id),
-                members=[ChannelAccount(id=person.teams_user_id)],
+            assert target.person is not None
+            await open_personal_chat(
+                self._adapter,
+                sessions=self._sessions,
+                app_id=bot_app_id,
+                service_url=target.service_url,
                 tenant_id=target.tenant_id,
-                channel_data={"tenant": {"id": target.tenant_id}},
-            )
-
-            async def created(turn_context: TurnContext) -> None:
-                try:
-                    await self._remember_personal_chat(turn_context, target)
-                except Exception as error:
-                    sent["error"] = error
-                    return
-                await send(turn_context)
-
-            await self._adapter.create_conversation(
-                bot_app_id, created, parameters, "msteams", target.service_url, None
+                bot_id=target.bot_id,
+                person=target.person,
+                logic=send,
             )
         if "error" in sent:
             raise sent["error"]
         return str(sent["conversation_id"]), sent.get("activity_id")
 
-    async def _remember_personal_chat(self, turn_context: TurnContext, target: Target) -> None:
-        assert target.person is not None
-        async with transaction(self._sessions) as session:
-            await people.remember_conversation(
-                session,
-                address=people.ConversationAddress(
-                    conversation_id=str(turn_context.activity.conversation.id),
-                    scope=ConversationScope.PERSONAL,
-                    service_url=target.service_url,
-                    channel_id="msteams",
-                    tenant_id=target.tenant_id,
-                    bot_id=target.bot_id,
-                    bot_name=None,
-                    team_id=None,
-                    teams_channel_id=None,
-                ),
-                person_id=target.person.id,
-            )
-
     # -- failures --------------------------------------------------------------------------------
 
     async def _handle_send_error(self, message: outbox.Claimed, error: BaseException) -> None:
         status = status_of(error)
+        if status == 429:
+            self._telemetry.count_throttled(path="outbox")
         if status in GONE_STATUSES:
             await self._give_up(message, OutboxStatus.UNDELIVERABLE, f"HTTP {status}")
             return
@@ -438,5 +463,6 @@ class Dispatcher:
         await outbox.give_up(
             self._sessions, message_id=message.id, owner=self.owner, status=status, error=reason
         )
+        self._telemetry.count_outbox(status.value)
         log = logger.warning if status == OutboxStatus.DEAD else logger.info
         log("outbox message %s (%s) %s: %s", message.id, message.kind, status.value, reason)

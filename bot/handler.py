@@ -38,6 +38,7 @@ from bot import (
 )
 from bot import community_actions as actions
 from bot import mentoring_flow as mentoring
+from bot.channels import channel_community, channel_community_id
 from bot.claims import NotAdmitted, TurnClaims, TurnKeys
 from bot.commands import (
     COMMAND_OF_FEATURE,
@@ -52,6 +53,7 @@ from bot.commands import (
 from bot.community_actions import Services
 from bot.invokes import Invokes
 from bot.mentions import mentions_recipient, strip_mentions
+from bot.observability import NO_TELEMETRY, Telemetry
 from bot.replies import REPLIES_KEY, Replies, reply_prefix
 from bot.settings import Settings
 from bot.tenancy import refuse_other_tenant
@@ -191,8 +193,10 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         user_state: UserState,
         wake: Callable[[], None],
         claims: TurnClaims,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._settings = settings
+        self._telemetry = telemetry
         self._sessions = sessions
         self._claims = claims
         self._states = (conversation_state, private_state, user_state)
@@ -238,6 +242,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             prefix=reply_prefix(keys.activity),
             deadline=deadline,
             wake=self.services.wake,
+            telemetry=self._telemetry,
         )
         async with self._claims.queued(keys, deadline) as first_in_line:
             admission = (
@@ -658,16 +663,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
 
     async def _channel_community_id(self, turn_context: TurnContext) -> int | None:
         info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
-        if not info.in_channel:
-            return None
-        _team, channel_id = actions.channel_ids(turn_context)
-        if channel_id is None:
-            return None
-        async with self._sessions() as session:
-            community = await communities.community_for_channel(
-                session, teams_channel_id=channel_id
-            )
-        return community.id if community else None
+        return await channel_community_id(self._sessions, info, turn_context.activity)
 
     async def _on_card_action(
         self, turn_context: TurnContext, verb: str, value: dict[str, Any]
@@ -791,12 +787,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         setup_here = False
         async with self._sessions() as session:
             if info.in_channel:
-                _team, channel_id = actions.channel_ids(turn_context)
-                community = (
-                    await communities.community_for_channel(session, teams_channel_id=channel_id)
-                    if channel_id
-                    else None
-                )
+                community = await channel_community(self._sessions, info, turn_context.activity)
                 setup_here = community is None
                 mine = (
                     [
@@ -859,13 +850,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
     async def _say_installed(self, turn_context: TurnContext, info: TurnInfo) -> None:
         """The bot added to a team: how to create a community here, or — in a channel that
         already has one (the bot removed and added again) — what members can do."""
-        _team, channel_id = actions.channel_ids(turn_context)
-        async with self._sessions() as session:
-            community = (
-                await communities.community_for_channel(session, teams_channel_id=channel_id)
-                if channel_id
-                else None
-            )
+        community = await channel_community(self._sessions, info, turn_context.activity)
         t = translator(info.locale)
         await turn_context.send_activity(
             t("team.installed_linked", community=community.name)

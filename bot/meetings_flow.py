@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from botbuilder.schema import Activity
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.community_actions import channel_ids
+from bot.channels import channel_community
 from bot.deliveries import RenderContext, Renderer
 from bot.invokes import CardActionReply, Invokes, TaskReply
 from bot.meeting_calendar import calendar_url
@@ -101,16 +101,6 @@ def _send_card(turn_context: TurnContext, card: Element) -> Any:
     return turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
 
 
-async def _channel_community(
-    sessions: SessionFactory, turn_context: TurnContext
-) -> Community | None:
-    _team, channel_id = channel_ids(turn_context)
-    if not channel_id:
-        return None
-    async with sessions() as session:
-        return await communities.community_for_channel(session, teams_channel_id=channel_id)
-
-
 async def _is_animator(
     sessions: SessionFactory, *, person_id: int | None, community_id: int
 ) -> bool:
@@ -126,7 +116,7 @@ async def _animator_community(
 ) -> Community | str:
     """The channel's community if the sender animates it; else what to tell them."""
     t = translator(info.locale)
-    community = await _channel_community(sessions, turn_context) if info.in_channel else None
+    community = await channel_community(sessions, info, turn_context.activity)
     if community is None or community.id is None:
         return t("plan.channel_only")
     if not await _is_animator(sessions, person_id=info.person_id, community_id=community.id):
@@ -921,7 +911,7 @@ async def on_agenda_command(
     t = translator(info.locale)
     async with sessions() as session:
         if info.in_channel:
-            community = await _channel_community(sessions, turn_context)
+            community = await channel_community(sessions, info, turn_context.activity)
             candidates = [community] if community else []
         else:
             candidates = [
@@ -1049,6 +1039,29 @@ def _notices_line(locale: str, key: str, none_key: str, count: int) -> str:
     return translator(locale)(none_key) if count == 0 else plural(locale, key, count)
 
 
+async def _tell_of_change(
+    session: AsyncSession,
+    meeting: Meeting,
+    person_ids: Sequence[int],
+    *,
+    key_prefix: str,
+    change: str,
+    **details: str,
+) -> None:
+    """In the change's own transaction: one notice per person (its key ends with the person,
+    so a double click or a retried turn queues nothing more), and every posted copy of the
+    agenda card brought up to date."""
+    for person_id in person_ids:
+        await outbox.enqueue(
+            session,
+            dedup_key=f"{key_prefix}{person_id}",
+            recipient=outbox.Recipient.person(person_id),
+            kind="meeting_change",
+            params={"meeting_id": meeting.id, "change": change, **details},
+        )
+    await _queue_card_update(session, meeting)
+
+
 async def _on_cancel(
     turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx, *, typed: bool = False
 ) -> None:
@@ -1093,16 +1106,13 @@ async def _on_cancel(
             meeting, accepted = await meetings.cancel_meeting(
                 session, meeting_id=meeting_id, by_person_id=ctx.info.person_id, now=utcnow()
             )
-            prefix = meetings.cancellation_notice_prefix(meeting)
-            for person_id in accepted:
-                await outbox.enqueue(
-                    session,
-                    dedup_key=f"{prefix}{person_id}",
-                    recipient=outbox.Recipient.person(person_id),
-                    kind="meeting_change",
-                    params={"meeting_id": meeting.id, "change": "cancelled"},
-                )
-            await _queue_card_update(session, meeting)
+            await _tell_of_change(
+                session,
+                meeting,
+                accepted,
+                key_prefix=meetings.cancellation_notice_prefix(meeting),
+                change="cancelled",
+            )
     except NotAllowed:
         await turn_context.send_activity(t("plan.animators_only"))
         return
@@ -1184,15 +1194,13 @@ async def _on_restore(
             meeting, told = await meetings.restore_meeting(
                 session, meeting_id=meeting_id, by_person_id=ctx.info.person_id, now=utcnow()
             )
-            for person_id in told:
-                await outbox.enqueue(
-                    session,
-                    dedup_key=f"meeting:{meeting.id}:restored:{meeting.sequence}:to:{person_id}",
-                    recipient=outbox.Recipient.person(person_id),
-                    kind="meeting_change",
-                    params={"meeting_id": meeting.id, "change": "restored"},
-                )
-            await _queue_card_update(session, meeting)
+            await _tell_of_change(
+                session,
+                meeting,
+                told,
+                key_prefix=f"meeting:{meeting.id}:restored:{meeting.sequence}:to:",
+                change="restored",
+            )
     except NotAllowed:
         await turn_context.send_activity(t("plan.animators_only"))
         return
@@ -1319,19 +1327,14 @@ async def _move_step(
                 ends_at=ends_at,
                 now=utcnow(),
             )
-            for person_id in accepted:
-                await outbox.enqueue(
-                    session,
-                    dedup_key=f"meeting:{meeting.id}:moved:{starts_at:%Y%m%dT%H%M}:to:{person_id}",
-                    recipient=outbox.Recipient.person(person_id),
-                    kind="meeting_change",
-                    params={
-                        "meeting_id": meeting.id,
-                        "change": "moved",
-                        "old_start": old_start.isoformat(),
-                    },
-                )
-            await _queue_card_update(session, meeting)
+            await _tell_of_change(
+                session,
+                meeting,
+                accepted,
+                key_prefix=f"meeting:{meeting.id}:moved:{starts_at:%Y%m%dT%H%M}:to:",
+                change="moved",
+                old_start=old_start.isoformat(),
+            )
     except InvalidMeeting as error:
         return _move_form_shown(ctx, meeting, surface, form, [_error(t, error)])
     except NotAllowed:

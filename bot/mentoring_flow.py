@@ -22,6 +22,7 @@ from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.schema import Activity
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.channels import channel_community
 from bot.deliveries import RenderContext, Renderer
 from bot.turns import FeatureTurn, card_activity, param_int, pick_action
 from cards.common import Element
@@ -451,13 +452,6 @@ def _number(value: object) -> int | None:
     return int(number) if number.is_integer() else None
 
 
-def _channel_id(turn_context: TurnContext) -> str | None:
-    data = turn_context.activity.channel_data
-    channel = data.get("channel") if isinstance(data, dict) else None
-    found = channel.get("id") if isinstance(channel, dict) else None
-    return str(found) if found else None
-
-
 async def _pick_community(
     turn: FeatureTurn, community_id: int | None, *, verb: str, capacity: int | None = None
 ) -> Community | None:
@@ -470,11 +464,9 @@ async def _pick_community(
                 await turn.say("error.unknown_action")
             return given
         mine = [c for _, c in await communities.memberships_of(session, person_id=turn.person_id)]
-        channel_id = _channel_id(turn.context) if turn.info.in_channel else None
-        if channel_id is not None:
-            here = await communities.community_for_channel(session, teams_channel_id=channel_id)
-            if here is not None and any(c.id == here.id for c in mine):
-                return here
+    here = await channel_community(turn.sessions, turn.info, turn.context.activity)
+    if here is not None and any(c.id == here.id for c in mine):
+        return here
     if len(mine) == 1:
         return mine[0]
     if not mine:

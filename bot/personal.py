@@ -1,5 +1,6 @@
-"""Moving a conversation from a channel to the person's 1:1 chat (joining, consultations,
-topic proposals): answers there need no @mention and stay private."""
+"""A person's 1:1 chat with the bot: opening it (the one place, for the outbox dispatcher too),
+and moving a conversation there from a channel (joining, consultations, topic proposals):
+answers there need no @mention and stay private."""
 
 from __future__ import annotations
 
@@ -72,7 +73,36 @@ async def run_in_personal_chat(
         await adapter.continue_conversation(reference, with_user, bot_app_id)
         return
 
-    tenant_id = person.tenant_id
+    await open_personal_chat(
+        adapter,
+        sessions=sessions,
+        app_id=bot_app_id,
+        service_url=str(origin.activity.service_url),
+        tenant_id=person.tenant_id,
+        bot_id=bot_id,
+        person=person,
+        logic=with_user,
+    )
+
+
+async def open_personal_chat(
+    adapter: CloudAdapter,
+    *,
+    sessions: SessionFactory,
+    app_id: str | None,
+    service_url: str,
+    tenant_id: str | None,
+    bot_id: str | None,
+    person: Person,
+    logic: Continuation,
+) -> None:
+    """Create the person's 1:1 chat with the bot, remember it (the next message to them goes
+    there, with no second chat created), then run `logic` in it.
+
+    Used by everything that writes to someone the bot never wrote to privately: the outbox
+    dispatcher and the moves from a channel to the 1:1 chat. A failure to remember the chat
+    is raised here once the SDK returns, for the caller to handle: raised in the callback, the
+    adapter's turn-error handler would swallow it. `logic`'s own failures are its own."""
     parameters = ConversationParameters(
         is_group=False,
         bot=ChannelAccount(id=bot_id),
@@ -80,28 +110,34 @@ async def run_in_personal_chat(
         tenant_id=tenant_id,
         channel_data={"tenant": {"id": tenant_id}},
     )
-    service_url = origin.activity.service_url
+    failed: list[Exception] = []
 
     async def created(turn_context: TurnContext) -> None:
-        async with transaction(sessions) as session:
-            await people.remember_conversation(
-                session,
-                address=people.ConversationAddress(
-                    conversation_id=str(turn_context.activity.conversation.id),
-                    scope=ConversationScope.PERSONAL,
-                    service_url=service_url,
-                    channel_id="msteams",
-                    tenant_id=tenant_id,
-                    bot_id=bot_id,
-                    bot_name=None,
-                    team_id=None,
-                    teams_channel_id=None,
-                ),
-                person_id=person.id,
-            )
-        await with_user(turn_context)
+        try:
+            async with transaction(sessions) as session:
+                await people.remember_conversation(
+                    session,
+                    address=people.ConversationAddress(
+                        conversation_id=str(turn_context.activity.conversation.id),
+                        scope=ConversationScope.PERSONAL,
+                        service_url=service_url,
+                        channel_id="msteams",
+                        tenant_id=tenant_id,
+                        bot_id=bot_id,
+                        bot_name=None,
+                        team_id=None,
+                        teams_channel_id=None,
+                    ),
+                    person_id=person.id,
+                )
+        except Exception as error:
+            failed.append(error)
+            return
+        await logic(turn_context)
 
-    await adapter.create_conversation(bot_app_id, created, parameters, "msteams", service_url, None)
+    await adapter.create_conversation(app_id, created, parameters, "msteams", service_url, None)
+    if failed:
+        raise failed[0]
 
 
 async def begin_dialog_privately(

@@ -28,7 +28,7 @@ from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ResourceResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.community_actions import channel_ids
+from bot.channels import channel_community
 from bot.deliveries import RenderContext, Renderer
 from bot.invokes import CardActionReply, Invokes
 from bot.settings import Settings
@@ -334,22 +334,12 @@ class _Turn:
             self.wake()
 
 
-async def _community_here(turn: _Turn) -> Community | None:
-    if not turn.info.in_channel:
-        return None
-    _team, channel_id = channel_ids(turn.context)
-    if not channel_id:
-        return None
-    async with turn.sessions() as session:
-        return await communities.community_for_channel(session, teams_channel_id=channel_id)
-
-
 async def _animated_here(turn: _Turn) -> Community | None:
     """The channel's community when the sender animates it; otherwise says why not."""
     if not turn.info.in_channel:
         await turn.say("polls.channel_only")
         return None
-    community = await _community_here(turn)
+    community = await channel_community(turn.sessions, turn.info, turn.context.activity)
     if community is None or community.id is None:
         await turn.say("polls.no_community")
         return None

@@ -2,11 +2,22 @@
 for a place, and for inbound activities (bot/inbound_limit.py), which are refused instead.
 
 Teams throttles bots per conversation (about 7 messages a second and 60 in 30 seconds) and per
-app per tenant (about 50 a second). Waiting here costs nothing; a 429 costs a retry.
+app per tenant (about 50 a second), counting requests as they reach it. Waiting here costs
+nothing; a 429 costs a retry.
 
-A send counts against its windows from the moment it starts until it completes, and then at
-its completion time. The service sees a request somewhere between the two, so counting this
-way keeps every window the service measures within the limit, whatever the network delay.
+A send counts from its start, so sends overlap: with a 150 ms round trip, 50 a second need
+about 8 in flight. Teams counts a request when it arrives, some time after it started here
+(our serialisation, a thread to run it, the way out). That delay cancels out between two
+sends; only its variation can bring two arrivals closer than their starts were. Two things
+cover the variation:
+- a send slower than the fastest recent round trip on its path (the same service URL) may
+  have arrived late by the difference, so it counts that much later: a send that left late (a
+  stalled event loop, a new connection) cannot crowd the next window. While it runs past that
+  round trip, it counts as arriving now.
+- every window is `spread` seconds longer than Teams': what is left, the variation of the
+  service's answer and the way back, must stay under it.
+Counting a send until it completed (the rule before) needed neither, but held each place for a
+whole round trip more: 50 / (1 + round trip) a second.
 """
 
 from __future__ import annotations
@@ -14,9 +25,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+
+# How much the time from a request's arrival at Teams to its answer here may vary from one send
+# to the next on a kept-alive connection. 25 ms costs 2.5 % of the tenant's 50 a second.
+SEND_SPREAD_SECONDS = 0.025
+# Round trips remembered per path: the fastest of them is the reference.
+ROUND_TRIPS_KEPT = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,83 +46,110 @@ class Rule:
 Window = tuple[str, float]
 
 
+@dataclass(slots=True)
+class _Event:
+    started: float
+    path: str | None = None  # None: counted at once and done (try_take)
+    counted_at: float | None = None  # set when done: where it counts in its windows
+
+
 class SlidingWindowLimiter:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        spread: float = 0.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if spread < 0:
+            raise ValueError("spread must not be negative")
         self._clock = clock
-        self._done: dict[Window, deque[float]] = {}
-        self._in_flight: Counter[Window] = Counter()
-        self._changed = asyncio.Condition()
+        self._sleep = sleep
+        self._spread = spread
+        self._events: dict[Window, list[_Event]] = {}
+        self._round_trips: dict[str, deque[float]] = {}
+        self._fastest: dict[str, float] = {}
 
     @contextlib.asynccontextmanager
-    async def slot(self, rules: Sequence[Rule]) -> AsyncIterator[None]:
-        """Wait until every rule allows one more send, hold the place while it runs."""
-        await self._acquire(rules)
+    async def slot(self, rules: Sequence[Rule], *, path: str) -> AsyncIterator[None]:
+        """Wait until every rule allows one more send, count it from now, and send at once
+        inside: how long the block takes (the round trip on `path`) places the count."""
+        while True:
+            now = self._clock()
+            wait = self._wait_for(rules, now)
+            if wait <= 0:
+                break
+            await self._sleep(wait)
+        # No await between the check and the count: no other task can slip between.
+        event = _Event(started=now, path=path)
+        for rule in rules:
+            self._events.setdefault((rule.key, rule.window_seconds), []).append(event)
         try:
             yield
         finally:
-            async with self._changed:
-                now = self._clock()
-                for rule in rules:
-                    window = (rule.key, rule.window_seconds)
-                    self._in_flight[window] -= 1
-                    if self._in_flight[window] <= 0:
-                        del self._in_flight[window]
-                    self._done.setdefault(window, deque()).append(now)
-                self._changed.notify_all()
-
-    def _blocked_for(self, rules: Sequence[Rule], now: float) -> float | None:
-        """0 when free; seconds until a place frees; None when only a running send can free it."""
-        wait = 0.0
-        only_in_flight = False
-        for rule in rules:
-            window = (rule.key, rule.window_seconds)
-            done = self._done.get(window)
-            if done is not None:
-                while done and done[0] <= now - rule.window_seconds:
-                    done.popleft()
-                if not done:
-                    del self._done[window]
-                    done = None
-            used = (len(done) if done else 0) + self._in_flight[window]
-            if used >= rule.limit:
-                if done:
-                    wait = max(wait, done[0] + rule.window_seconds - now)
-                else:
-                    only_in_flight = True
-        if wait > 0:
-            return wait
-        return None if only_in_flight else 0.0
-
-    async def _acquire(self, rules: Sequence[Rule]) -> None:
-        async with self._changed:
-            while True:
-                blocked = self._blocked_for(rules, self._clock())
-                if blocked == 0.0:
-                    for rule in rules:
-                        self._in_flight[(rule.key, rule.window_seconds)] += 1
-                    return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout=blocked)
+            ended = self._clock()
+            took = ended - event.started
+            event.counted_at = event.started + max(0.0, took - self._fastest.get(path, 0.0))
+            # A short round trip (an error answered at once) lowers the reference: it only
+            # makes the next sends count later, never earlier.
+            trips = self._round_trips.setdefault(path, deque(maxlen=ROUND_TRIPS_KEPT))
+            trips.append(took)
+            self._fastest[path] = min(trips)
 
     def try_take(self, rules: Sequence[Rule]) -> bool:
         """Count one event now if every rule has a place for it; False, counting nothing, if
         not. Never waits: for limits that refuse rather than delay."""
         now = self._clock()
-        if self._blocked_for(rules, now) != 0.0:
+        if self._wait_for(rules, now) > 0:
             return False
+        event = _Event(started=now, counted_at=now)
         for rule in rules:
-            self._done.setdefault((rule.key, rule.window_seconds), deque()).append(now)
+            self._events.setdefault((rule.key, rule.window_seconds), []).append(event)
         return True
 
     def forget_idle(self) -> None:
         """Drop the windows of keys that went quiet (their events all expired), so memory
         follows the keys active lately rather than every key ever seen."""
         now = self._clock()
-        for window, done in list(self._done.items()):
-            while done and done[0] <= now - window[1]:
-                done.popleft()
-            if not done:
-                del self._done[window]
+        for window in list(self._events):
+            self._live(window, now)
 
     def tracked_windows(self) -> int:
-        return len(self._done) + len(self._in_flight)
+        return len(self._events)
+
+    def _count_time(self, event: _Event, now: float) -> float:
+        if event.counted_at is not None:
+            return event.counted_at
+        assert event.path is not None
+        # The fastest recent round trip on its path; 0 before any, so the first sends count
+        # until they complete.
+        reference = self._fastest.get(event.path, 0.0)
+        return event.started + max(0.0, now - event.started - reference)
+
+    def _live(self, window: Window, now: float) -> list[float]:
+        """The times the window's events count at, dropping those done and out of it."""
+        events = self._events.get(window)
+        if not events:
+            self._events.pop(window, None)
+            return []
+        horizon = now - (window[1] + self._spread)
+        kept = [e for e in events if e.counted_at is None or e.counted_at > horizon]
+        if kept:
+            self._events[window] = kept
+        else:
+            del self._events[window]
+        return [t for t in (self._count_time(e, now) for e in kept) if t > horizon]
+
+    def _wait_for(self, rules: Sequence[Rule], now: float) -> float:
+        """0 when every rule has a place now; otherwise seconds until the place could free
+        (a send running late pushes it further: the caller then looks again)."""
+        wait = 0.0
+        for rule in rules:
+            window = (rule.key, rule.window_seconds)
+            times = self._live(window, now)
+            if len(times) >= rule.limit:
+                times.sort()
+                frees = times[-rule.limit] + rule.window_seconds + self._spread - now
+                # A send running late keeps its place for now: look again shortly.
+                wait = max(wait, frees if frees > 0 else 0.001)
+        return wait

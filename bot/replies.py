@@ -29,6 +29,7 @@ from sqlmodel import col, select
 
 from bot.deliveries import REPLY_KIND
 from bot.dispatcher import RETRYABLE_STATUSES, retry_after_seconds, status_of
+from bot.observability import NO_TELEMETRY, Telemetry
 from storage import outbox
 from storage.db import SessionFactory, transaction
 from storage.models import ConversationRef, utcnow
@@ -63,6 +64,7 @@ class Replies:
     wake: Callable[[], None]
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    telemetry: Telemetry = NO_TELEMETRY
     deferred: int = 0
     _count: int = field(default=0, init=False)
 
@@ -78,6 +80,8 @@ class Replies:
                 return await send()
             except Exception as error:
                 status = status_of(error)
+                if status == 429:
+                    self.telemetry.count_throttled(path="reply")
                 if status not in RETRYABLE_STATUSES:
                     raise
                 wait = retry_after_seconds(error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import date
 from decimal import Decimal
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
@@ -85,6 +86,16 @@ class Settings(BaseSettings):
         12, gt=0, le=15, validation_alias="CARREFOUR_TURN_BUDGET_SECONDS"
     )
     log_level: str = Field("INFO", validation_alias="CARREFOUR_LOG_LEVEL")
+    # One JSON object per line for log collectors in production; readable lines elsewhere.
+    log_format: Literal["text", "json"] = Field(
+        default_factory=lambda data: "json" if data["env"] == "production" else "text",
+        validation_alias="CARREFOUR_LOG_FORMAT",
+    )
+    # Traces and metrics to Azure Monitor / Application Insights (bot/observability.py); unset,
+    # telemetry is off and costs nothing. The variable is the one Azure's own tools read.
+    applicationinsights_connection_string: SecretStr | None = Field(
+        None, validation_alias="APPLICATIONINSIGHTS_CONNECTION_STRING"
+    )
 
     # Proactive delivery (the outbox). Limits default to Microsoft's published bot limits.
     outbox_per_conversation_per_second: int = Field(
@@ -227,6 +238,23 @@ class Settings(BaseSettings):
             raise ValueError("; ".join(problems))
         return self
 
+    @field_validator("applicationinsights_connection_string", mode="after")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty variable (a template's placeholder) means telemetry off, not a bad string.
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @model_validator(mode="after")
+    def _exporter_installed(self) -> Self:
+        # Refused at start rather than failing on the first export, or silently exporting
+        # nothing while the operator believes telemetry is on.
+        if self.applicationinsights_connection_string is not None and not _azure_monitor():
+            raise ValueError(
+                "APPLICATIONINSIGHTS_CONNECTION_STRING is set but the Azure Monitor exporter "
+                "is not installed: install carrefour[monitor], or unset the variable"
+            )
+        return self
+
     @model_validator(mode="after")
     def _turn_lease_within_budget(self) -> Self:
         # A re-delivery waits at most the budget for a dead turn's lease to expire.
@@ -253,6 +281,14 @@ class Settings(BaseSettings):
         """The key every keyed hash and signed link is derived from (storage/secrets.py)."""
         secret = self.secret_key.get_secret_value() if self.secret_key else None
         return load_master_key(configured=secret, key_file=self.secret_key_file)
+
+
+def _azure_monitor() -> bool:
+    """Whether the `monitor` extra is installed, looked up without importing it."""
+    try:
+        return find_spec("azure.monitor.opentelemetry.exporter") is not None
+    except (ImportError, ValueError):  # a parent package missing or half-installed
+        return False
 
 
 def local_public_url(port: int) -> str:

@@ -22,7 +22,8 @@ from typing import Any
 
 from botbuilder.core import TurnContext
 
-from bot.community_actions import Services, channel_ids
+from bot.channels import channel_community_id
+from bot.community_actions import Services
 from bot.personal import begin_dialog_privately
 from bot.turns import FeatureTurn, card_activity, param_int, pick_action
 from cards.common import Element
@@ -55,24 +56,12 @@ PROPOSER_NOTICE_KEYS: dict[TopicStatus, str] = {
 }
 
 
-async def _channel_community_id(turn: FeatureTurn) -> int | None:
-    """The community bound to the channel this turn comes from, if any."""
-    if not turn.info.in_channel:
-        return None
-    _team_id, channel_id = channel_ids(turn.context)
-    if channel_id is None:
-        return None
-    async with turn.sessions() as session:
-        here = await communities.community_for_channel(session, teams_channel_id=channel_id)
-    return here.id if here is not None else None
-
-
 async def _bank_card(turn: FeatureTurn, community_id: int) -> Element | None:
     """The bank as this turn may see it; None (after saying why) when it may not.
 
     Members see their community's bank anywhere; anyone in a community's own channel sees
     what that channel already shows everyone."""
-    channel_community_id = await _channel_community_id(turn)
+    here_id = await channel_community_id(turn.sessions, turn.info, turn.context.activity)
     async with turn.sessions() as session:
         community = await communities.get_community(session, community_id=community_id)
         if community is None or community.id is None:
@@ -82,7 +71,7 @@ async def _bank_card(turn: FeatureTurn, community_id: int) -> Element | None:
             session, person_id=turn.person_id, community_id=community.id
         )
         active = member is not None and member.left_at is None
-        if not active and channel_community_id != community.id:
+        if not active and here_id != community.id:
             await turn.say("topics.not_member_of", community=community.name)
             return None
         personal = not turn.info.in_channel
@@ -129,7 +118,7 @@ async def on_topics_command(
         await turn.say("topics.not_member")
         return
     if community_id is None and info.in_channel:
-        community_id = await _channel_community_id(turn)
+        community_id = await channel_community_id(turn.sessions, turn.info, turn.context.activity)
         if community_id is None:
             await turn.say("topics.no_community_here")
             return
@@ -162,7 +151,7 @@ async def on_propose_command(
     if info.in_channel and info.person_id is not None:
         turn = FeatureTurn(turn_context, services.sessions, info)
         if community_id is None:
-            community_id = await _channel_community_id(turn)
+            community_id = await channel_community_id(turn.sessions, info, turn_context.activity)
         async with services.sessions() as session:
             mine = {
                 c.id

@@ -24,13 +24,13 @@ from storage.consultations import (
     AuditEntry,
     Candidate,
     ConsultationCounts,
-    IdentifierKind,
     RequestContent,
     RequestLine,
     Viewer,
     detail_values,
     parse_reason,
 )
+from storage.identifiers import IdentifierKind
 from storage.models import Community, ConsultationStatus
 
 VERB_REQUEST = "consultation.request"

@@ -43,10 +43,10 @@ from storage.consultations import (
     MOTIVES,
     URGENCIES,
     Draft,
-    HasIdentifiers,
     NoCoordinator,
 )
 from storage.db import SessionFactory, transaction
+from storage.identifiers import HasIdentifiers, likely_identifiers
 from storage.models import Community, utcnow
 
 logger = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ def summary_problem(text: str, *, locale: str) -> str | None:
             min=MIN_SUMMARY_LENGTH,
             max=MAX_SUMMARY_LENGTH,
         )
-    found = consultations.likely_identifiers(value)
+    found = likely_identifiers(value)
     if found:
         return t(
             "consultation.request.identifiers_found",

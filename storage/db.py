@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import SessionTransaction
+from sqlalchemy.util.concurrency import await_, in_greenlet
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.orm.session import Session
 
@@ -29,6 +32,11 @@ SessionFactory = async_sessionmaker[AsyncSession]
 SQLITE_BEGIN = "carrefour_sqlite_begin"
 
 
+# How long a SQLite unit of work waits for the writer: first in this process's queue (below),
+# then in SQLite's busy handler (`busy_timeout`).
+SQLITE_WAIT_S = 30.0
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -38,7 +46,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(
             url,
             echo=echo,
-            connect_args={"timeout": 30},
+            connect_args={"timeout": SQLITE_WAIT_S},
             pool_pre_ping=False,
             # SQL parameters carry personal data (who voted, what a request says): never log them.
             hide_parameters=True,
@@ -50,7 +58,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             # concurrent writers wait instead of failing with "database is locked".
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_WAIT_S * 1000)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             # Deleted and rewritten rows (replaced answers, dealt ballots) are zeroed, not left
@@ -74,12 +82,20 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
                 # Back from AUTOCOMMIT, SQLAlchemy gave the driver its transaction control back.
                 dbapi_connection.isolation_level = None
             deferred = options.get(SQLITE_BEGIN) == "DEFERRED"
+            if not deferred:
+                writer.take(connection.info)
             # On the driver's connection, as SQLAlchemy begins on other databases: transaction
             # control, not one of the unit of work's statements (cursor events do not see it).
-            cursor = dbapi_connection.cursor()
-            cursor.execute("BEGIN" if deferred else "BEGIN IMMEDIATE")
-            cursor.close()
+            try:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("BEGIN" if deferred else "BEGIN IMMEDIATE")
+                cursor.close()
+            except BaseException:
+                writer.give_back(connection.info)
+                raise
 
+        writer = _SqliteWriter()
+        writer.install(engine)
         return engine
     engine = create_async_engine(
         url,
@@ -91,6 +107,162 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     )
     _ping_when_idle(engine)
     return engine
+
+
+class _WriterQueue:
+    """One event loop's queue for the writer: the lock, and the task holding it."""
+
+    __slots__ = ("holder", "lock")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.holder: asyncio.Task[Any] | None = None
+
+
+async def _acquire(lock: asyncio.Lock, within_s: float) -> bool:
+    try:
+        async with asyncio.timeout(within_s):
+            await lock.acquire()
+    except TimeoutError:
+        return False
+    return True
+
+
+# In a connection's `info` (its pool record's): the queue whose lock this connection holds.
+_HOLDS_WRITER = "carrefour_holds_writer"
+# Statements that only read: anything else (INSERT, UPDATE, DELETE, WITH …, REPLACE) may write.
+_READ_ONLY = ("SELECT", "PRAGMA", "EXPLAIN", "VALUES")
+
+
+def _info_of(pooled: Any) -> dict[Any, Any]:
+    """A pooled connection's `info` (its pool record's); none for the ad hoc connection
+    SQLAlchemy wraps once at the first connect."""
+    try:
+        info: dict[Any, Any] = pooled.info
+    except (AttributeError, NotImplementedError):
+        return {}
+    return info
+
+
+def _is_autocommit(connection: Connection) -> bool:
+    return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
+def _may_write(statement: str) -> bool:
+    return not statement.lstrip()[:8].upper().startswith(_READ_ONLY)
+
+
+class _SqliteWriter:
+    """SQLite's single writer, queued for in this process's event loop.
+
+    SQLite serialises writers itself: a unit of work that finds the writer taken waits in its
+    busy handler, which sleeps 1, 2, 5, 10 … then 100 ms at a time and retries, with no order
+    among waiters. Under concurrent turns (`bench.turns`, 50 turns a second) most writes found
+    it taken, slept past the moment it was free, and lost it again to a newcomer: waits of a
+    second. Here a unit of work that will write first takes an asyncio lock (FIFO, woken the
+    moment the writer before it commits), then begins; one that only reads never takes it,
+    and one autocommit statement only waits for its turn (`pass_through`).
+
+    Only a latency aid within one process: other processes (replicas, the CLI) and other
+    engines are not in this queue, and SQLite still arbitrates between them (BEGIN IMMEDIATE,
+    busy_timeout). So the lock never decides anything: a task that already holds it (a write
+    nested in its own unit of work), a wait past SQLITE_WAIT_S, or code outside an event loop
+    go on to the database as before.
+    """
+
+    def __init__(self) -> None:
+        # One queue per event loop (tests run several loops over one engine's lifetime).
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _WriterQueue] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _wait(self) -> _WriterQueue | None:
+        """Wait for this process's turn at the writer (SQLAlchemy's sync code, run in its
+        greenlet: `await_` waits there); the queue whose lock is now held, or None when the
+        database is left to decide alone."""
+        if not in_greenlet():
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = _WriterQueue()
+        task = asyncio.current_task(loop)
+        if task is not None and queue.holder is task:
+            return None  # waiting for ourselves would never end: the database decides
+        if not await_(_acquire(queue.lock, SQLITE_WAIT_S)):
+            return None
+        queue.holder = task
+        return queue
+
+    def take(self, info: dict[Any, Any]) -> None:
+        """Hold the writer, for the transaction of the connection whose `info` this is."""
+        if _HOLDS_WRITER not in info:
+            queue = self._wait()
+            if queue is not None:
+                info[_HOLDS_WRITER] = queue
+
+    def pass_through(self) -> None:
+        """Wait for the writer ahead, then let go at once: for one autocommit statement. Held
+        until it returned, the lock would also cover the event loop's way back to this
+        statement's greenlet, while SQLite's writer was free since the statement ended in
+        the driver's thread (under `bench.turns` that queue fed on itself: p50 400 ms)."""
+        queue = self._wait()
+        if queue is not None:
+            queue.holder = None
+            queue.lock.release()
+
+    def give_back(self, info: dict[Any, Any]) -> None:
+        queue: _WriterQueue | None = info.pop(_HOLDS_WRITER, None)
+        if queue is not None:
+            queue.holder = None
+            queue.lock.release()
+
+    def install(self, engine: AsyncEngine) -> None:
+        """Take the writer before a write begins (the `begin` listener above, for BEGIN
+        IMMEDIATE; here, before a write statement outside one) and give it back once the
+        transaction has ended, whatever way it ended."""
+        sync_engine = engine.sync_engine
+        dialect: Any = sync_engine.dialect
+
+        def after(end: Callable[[Any], None]) -> Callable[[Any], None]:
+            def ended(dbapi_connection: Any) -> None:
+                try:
+                    end(dbapi_connection)
+                finally:
+                    # After COMMIT or ROLLBACK has returned: the next writer finds SQLite's
+                    # writer free (released before, it would meet the busy handler).
+                    self.give_back(_info_of(dbapi_connection))
+
+            return ended
+
+        # SQLAlchemy has events before a commit or rollback, none after: the dialect's own
+        # methods are wrapped (Connection and the pool's reset both call them).
+        dialect.do_commit = after(dialect.do_commit)
+        dialect.do_rollback = after(dialect.do_rollback)
+
+        @event.listens_for(sync_engine, "before_cursor_execute")
+        def _before(
+            connection: Connection, _c: Any, statement: str, _p: Any, _x: Any, _m: bool
+        ) -> None:
+            if _HOLDS_WRITER in connection.info or not _may_write(statement):
+                return
+            if _is_autocommit(connection):
+                self.pass_through()  # one statement, its own transaction
+            else:
+                # A transaction begun DEFERRED (a session used without begin()) that writes
+                # after all: it holds the writer from here to its end.
+                self.take(connection.info)
+
+        # A connection lost or closed while it held the writer must not keep the queue.
+        for name in ("checkin", "invalidate", "soft_invalidate", "close", "detach"):
+
+            @event.listens_for(sync_engine.pool, name)
+            def _lost(_dbapi_connection: Any, record: Any, *_: Any) -> None:
+                if record is not None:
+                    self.give_back(record.info)
 
 
 # SQLAlchemy's pool_pre_ping pings on every checkout: a round trip for each transaction, the

@@ -72,16 +72,14 @@ from storage.consultations import (
     KIND_WAITING,
     KIND_WITHDRAWN,
     Draft,
-    HasIdentifiers,
-    IdentifierKind,
     NoCoordinator,
     Outcome,
     WrongStatus,
     add_working_days,
-    likely_identifiers,
     working_days_between,
 )
 from storage.db import SessionFactory, create_engine, session_factory, transaction
+from storage.identifiers import HasIdentifiers
 from storage.models import (
     BotState,
     Community,
@@ -131,72 +129,6 @@ def _id(row: Person | Community | ConsultationRequest | Membership) -> int:
 
 def montreal(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=MONTREAL).astimezone(UTC)
-
-
-# -- spotting identifiers ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "kind"),
-    [
-        ("Écrire à jean.tremblay@videotron.ca pour la suite", IdentifierKind.EMAIL),
-        ("Sa fille: m_roy+cssss@sante.gouv.qc.ca", IdentifierKind.EMAIL),
-        ("Tél.\xa0: (514) 555-1234", IdentifierKind.PHONE),
-        ("son cellulaire 450.555.9876 poste 2", IdentifierKind.PHONE),
-        ("rappeler au 555-1234", IdentifierKind.PHONE),
-        ("+1 819 555 1234", IdentifierKind.PHONE),
-        ("1-800-555-1234", IdentifierKind.PHONE),
-        ("5145551234", IdentifierKind.PHONE),
-        ("NAM TREL 5403 0312", IdentifierKind.HEALTH_INSURANCE),
-        ("carte soleil trel54530312", IdentifierKind.HEALTH_INSURANCE),
-        ("GAGM 6512 2544 expirée", IdentifierKind.HEALTH_INSURANCE),
-        ("voir le dossier 123456", IdentifierKind.FILE_NUMBER),
-        ("no de dossier : AB-4455", IdentifierKind.FILE_NUMBER),
-        ("Numéro de dossier 8899", IdentifierKind.FILE_NUMBER),
-        ("n° dossier 12345", IdentifierKind.FILE_NUMBER),
-        ("usager no 445566", IdentifierKind.FILE_NUMBER),
-        ("file #1234567", IdentifierKind.FILE_NUMBER),
-        ("voir #1234567", IdentifierKind.FILE_NUMBER),
-        ("MRN 00123456", IdentifierKind.FILE_NUMBER),
-        ("né le 3 mars 1954", IdentifierKind.BIRTH_DATE),
-        ("née le 1er avril 1960", IdentifierKind.BIRTH_DATE),
-        ("born on March 3, 1954", IdentifierKind.BIRTH_DATE),
-        ("DDN: 03/03/54", IdentifierKind.BIRTH_DATE),
-        ("date de naissance : 3 mars", IdentifierKind.BIRTH_DATE),
-        ("1954-03-03", IdentifierKind.BIRTH_DATE),
-        ("03/03/1954", IdentifierKind.BIRTH_DATE),
-        ("le 12.11.1948 à Longueuil", IdentifierKind.BIRTH_DATE),
-        ("depuis le 3 mars 1954", IdentifierKind.BIRTH_DATE),
-    ],
-)
-def test_likely_identifiers_are_spotted(text: str, kind: IdentifierKind) -> None:
-    assert likely_identifiers(text) == (kind,)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Une dame dans la septantaine vit seule et refuse l’aide à domicile depuis 2019.",
-        "Rencontre prévue en 2026, budget de 150 $, 3 enfants, 2 intervenantes.",
-        "Conflit entre la famille et l’équipe pour l’année 2019-2020.",
-        "Il ne le savait pas, le 3 mars dernier.",
-        "Pour 2019 2020 on verra, 40\xa0heures par semaine, 10\xa0à 12\xa0rencontres.",
-        "An older man in his eighties, lives alone since March, two visits a week.",
-        SUMMARY,
-    ],
-)
-def test_ordinary_situations_are_not_flagged(text: str) -> None:
-    assert likely_identifiers(text) == ()
-
-
-def test_several_kinds_come_back_in_a_fixed_order() -> None:
-    text = "né le 1954-03-03, joindre au 514-555-1234 ou a.b@c.ca, dossier 99881"
-    assert likely_identifiers(text) == (
-        IdentifierKind.EMAIL,
-        IdentifierKind.PHONE,
-        IdentifierKind.FILE_NUMBER,
-        IdentifierKind.BIRTH_DATE,
-    )
 
 
 # -- working days ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ have one effect, and the second is told what happened, never apologised to.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +24,8 @@ import pytest
 import time_machine
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -166,6 +167,145 @@ async def test_readers_and_autocommit_statements_do_not_wait_for_a_writer(
         # The reader's transaction still sees the database as it first read it.
         assert len((await reader.exec(select(Person))).all()) == 1
     assert await count(sessions, Person) == 2
+
+
+# -- this process's writers queue for SQLite's writer ---------------------------------------------
+
+
+@pytest.fixture
+async def impatient_sqlite(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A SQLite engine whose connections do not wait in SQLite's busy handler at all: a
+    writer that reaches SQLite while another holds it fails at once ("database is locked")."""
+    async with fresh_database("sqlite", tmp_path) as url:
+        engine = create_engine(url)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=0")
+            cursor.close()
+
+        yield engine
+        await engine.dispose()
+
+
+async def test_writers_in_one_process_queue_for_sqlite_in_the_order_they_came(
+    impatient_sqlite: AsyncEngine,
+) -> None:
+    """Concurrent turns each write: they wait in this process's queue (first come, first
+    served, woken when the writer ahead commits), not in SQLite's busy handler, which sleeps
+    up to 100 ms at a time and serves no one in order (bench.turns: waits of a second). With
+    the busy handler off, a writer that reached SQLite while another held it would fail."""
+    sessions = session_factory(impatient_sqlite)
+    async with transaction(sessions) as session:
+        await factories.person(session, 1)
+    order: list[str] = []
+    holding = asyncio.Event()
+    done = asyncio.Event()
+
+    async def first() -> None:
+        async with transaction(sessions) as session:
+            await session.execute(text("UPDATE person SET name = 'first' WHERE id = 1"))
+            holding.set()
+            await done.wait()  # the others arrive meanwhile
+            order.append("first")
+
+    async def then(mark: str) -> None:
+        async with transaction(sessions) as session:
+            await session.execute(text("UPDATE person SET name = :m WHERE id = 1"), {"m": mark})
+            order.append(mark)
+
+    async def one_statement() -> None:
+        async with autocommit(sessions) as connection:
+            await connection.execute(text("UPDATE person SET locale = 'en' WHERE id = 1"))
+            order.append("autocommit")
+
+    async def reader() -> None:
+        async with sessions() as session:  # reads never queue
+            assert (await session.exec(select(func.count()).select_from(Person))).one() == 1
+            order.append("reader")
+
+    async with asyncio.timeout(10):
+        holder = asyncio.create_task(first())
+        await holding.wait()
+        others: list[asyncio.Task[None]] = []
+        arrivals: list[Callable[[], Coroutine[Any, Any, None]]] = [
+            lambda: then("second"),
+            one_statement,
+            lambda: then("third"),
+            reader,
+        ]
+        for work in arrivals:
+            others.append(asyncio.create_task(work()))
+            await asyncio.sleep(0.02)  # each reaches its BEGIN (or its statement) in turn
+        done.set()
+        results = await asyncio.gather(holder, *others, return_exceptions=True)
+    no_errors(results)
+    assert order == ["reader", "first", "second", "autocommit", "third"]
+    async with sessions() as session:
+        stored = await session.get(Person, 1)
+    assert stored is not None
+    assert (stored.name, stored.locale) == ("third", "en")
+
+
+async def test_a_failed_write_gives_the_writer_back(impatient_sqlite: AsyncEngine) -> None:
+    """A unit of work that fails (here on a unique key) rolls back and the next one goes on;
+    so does one that was cancelled while it waited for its turn."""
+    sessions = session_factory(impatient_sqlite)
+    async with transaction(sessions) as session:
+        await factories.person(session, 1)
+    holding = asyncio.Event()
+    done = asyncio.Event()
+
+    async def fails() -> None:
+        async with transaction(sessions) as session:
+            holding.set()
+            await done.wait()
+            await session.execute(text("INSERT INTO person (id) SELECT id FROM person"))
+
+    async def writes(name: str) -> None:
+        async with transaction(sessions) as session:
+            await session.execute(text("UPDATE person SET name = :n WHERE id = 1"), {"n": name})
+
+    async with asyncio.timeout(10):
+        failing = asyncio.create_task(fails())
+        await holding.wait()
+        cancelled = asyncio.create_task(writes("cancelled"))
+        after = asyncio.create_task(writes("after"))
+        await asyncio.sleep(0.02)
+        cancelled.cancel()
+        done.set()
+        results = await asyncio.gather(failing, cancelled, after, return_exceptions=True)
+    assert isinstance(results[0], IntegrityError)
+    assert isinstance(results[1], asyncio.CancelledError)
+    assert results[2] is None
+    async with sessions() as session:
+        stored = await session.get(Person, 1)
+    assert stored is not None
+    assert stored.name == "after"
+
+
+async def test_a_write_nested_in_its_own_unit_of_work_is_left_to_sqlite(
+    impatient_sqlite: AsyncEngine,
+) -> None:
+    """A unit of work that writes through a second connection of its own cannot wait for
+    itself in the queue: SQLite answers, as it did before the queue (here at once, its busy
+    handler being off; 30 s otherwise), instead of the turn hanging forever."""
+    sessions = session_factory(impatient_sqlite)
+    async with transaction(sessions) as session:
+        await factories.person(session, 1)
+
+    async def nested() -> None:
+        async with asyncio.timeout(10), transaction(sessions) as outer:
+            await outer.execute(text("UPDATE person SET name = 'outer' WHERE id = 1"))
+            async with autocommit(sessions) as connection:
+                await connection.execute(text("UPDATE person SET name = 'inner' WHERE id = 1"))
+
+    with pytest.raises(OperationalError, match="locked"):
+        await nested()
+    # The queue is free again.
+    async with asyncio.timeout(10), transaction(sessions) as session:
+        await session.execute(text("UPDATE person SET name = 'next' WHERE id = 1"))
 
 
 # -- each service, twice at once, on both databases ---------------------------------------------
