@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cards.help import FEATURES, Feature
+from cards.help import CHANNEL_ONLY, FEATURES, Feature
 from cards.i18n import Translate, translator
 
 logger = logging.getLogger(__name__)
@@ -136,8 +136,12 @@ class _Filler:
             return [self.fill(v, f"{path}[{i}]") for i, v in enumerate(node)]
         if isinstance(node, str) and (match := _PLACEHOLDER.fullmatch(node)):
             name = match.group(1)
-            if name == "commands":
-                return self.fill(_commands(tuple(f for f in FEATURES if f.menu)), path)
+            if name in ("commands:personal", "commands:team"):
+                personal = name.endswith("personal")
+                menu = tuple(
+                    f for f in FEATURES if f.menu and not (personal and f.key in CHANNEL_ONLY)
+                )
+                return self.fill(_commands(menu), path)
             if name.startswith("t:"):
                 return self._translate(name[2:], path)
             if name in self.values:

@@ -47,6 +47,12 @@ class Feature:
     # The verb of its button on the help card; "" for commands that need a channel, a mention
     # or an argument (listed, without a button).
     verb: str = ""
+    # Another role that may use it, listed to them too (coordinators' tools that facilitators
+    # also use).
+    also: Audience | None = None
+
+    def for_audience(self, audience: Audience) -> bool:
+        return audience in (self.audience, self.also)
 
     @property
     def button(self) -> bool:
@@ -94,8 +100,12 @@ FEATURES: tuple[Feature, ...] = (
     Feature("onboarding", audience=A),
     # For its coordinators.
     Feature("consultation_audit", audience=C, first=True),
-    Feature("mentoring_requests", audience=C),
+    Feature("mentoring_requests", audience=C, also=A),
 )
+
+# Commands that only work in a team channel (a community is created from its channel): kept out
+# of the personal chat's command menu.
+CHANNEL_ONLY = frozenset({"setup"})
 
 # The verbs of the help card's own buttons.
 VERB_ALL = "help.all"
@@ -134,8 +144,9 @@ def build_help_card(
         listed = [f for f in shown if f.audience is Audience.MEMBER and f.group is group]
         if listed:
             body += [heading(t(f"help.group.{group.value}"), size="Medium"), _facts(t, listed)]
+    listed_already: set[str] = set()
     for audience, title in ((A, "help.animators"), (C, "help.coordinators")):
-        listed = [f for f in shown if f.audience is audience]
+        listed = [f for f in shown if f.for_audience(audience) and f.key not in listed_already]
         if audience.value not in roles:
             # Creating a community makes its author an animator: offered where there is none.
             listed = (
@@ -143,6 +154,7 @@ def build_help_card(
             )
         if listed:
             body += [heading(t(title), size="Medium"), _facts(t, listed)]
+            listed_already.update(f.key for f in listed)
     body.append(
         paragraph(t("help.channel_hint") if in_channel else t("help.personal_hint"), subtle=True)
     )

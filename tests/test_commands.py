@@ -4,6 +4,7 @@ catalogs' words) feeds the parser, the help card, the Teams manifest and the use
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from bot import commands
 from bot.app import RUNTIME
 from bot.commands import Command, parse
 from bot.manifest import build_manifest
-from cards.help import FEATURES
+from cards.help import CHANNEL_ONLY, FEATURES, build_help_card
 from cards.i18n import translator
 from dialogs.base import simplify
 from storage.models import Topic
@@ -252,7 +253,9 @@ def test_every_command_has_its_words_in_both_catalogs_and_they_parse_back() -> N
 def test_the_manifest_lists_the_catalogs_commands() -> None:
     manifest, english = build_manifest(app_id="00000000-0000-0000-0000-000000000001")
     titles = [c["title"] for c in manifest["bots"][0]["commandLists"][0]["commands"]]
-    assert titles == [fr(f"command.{f.key}.title") for f in FEATURES if f.menu]
+    assert titles == [
+        fr(f"command.{f.key}.title") for f in FEATURES if f.menu and f.key not in CHANNEL_ONLY
+    ]
     assert all(parse(title).command is not Command.UNKNOWN for title in titles)
     english_titles = [text for path, text in english.items() if path.endswith(".title")]
     assert english_titles
@@ -269,3 +272,18 @@ def test_the_user_guide_mentions_every_command() -> None:
         )
     ]
     assert missing == [], f"docs/user-guide.md never names {missing}"
+
+
+def test_a_coordinators_tool_that_facilitators_use_is_listed_to_both_once() -> None:
+    """`demandes de mentorat` is for coordinators and facilitators: each sees it on the full
+    help card, a member does not, and someone holding both roles sees it once."""
+    words = fr("command.mentoring_requests.title")
+
+    def listed(*roles: str) -> int:
+        card = build_help_card(locale="fr-CA", roles=roles, full=True)
+        return json.dumps(card, ensure_ascii=False).count(f'"title": "{words}"')
+
+    assert listed("member") == 0
+    assert listed("member", "animator") == 1
+    assert listed("member", "coordinator") == 1
+    assert listed("member", "animator", "coordinator") == 1

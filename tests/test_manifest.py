@@ -190,10 +190,14 @@ def test_commands_are_the_features_in_french_and_english(package: zipfile.ZipFil
     manifest, english = _json(package, "manifest.json"), _json(package, "en.json")
     fr, en = translator("fr-CA"), translator("en")
     command_lists = manifest["bots"][0]["commandLists"]
-    menu = [f for f in FEATURES if f.menu]
-    assert len(menu) <= 10  # Teams' limit per command list
-    assert len(command_lists) == 2
-    for i, command_list in enumerate(command_lists):
+    assert [c["scopes"] for c in command_lists] == [["personal"], ["team", "groupChat"]]
+    team_menu = [f for f in FEATURES if f.menu]
+    # A community is created from its channel: `configurer` is not offered in a personal chat.
+    personal_menu = [f for f in team_menu if f.key != "setup"]
+    assert len(team_menu) <= 10  # Teams' limit per command list
+    for i, (command_list, menu) in enumerate(
+        zip(command_lists, (personal_menu, team_menu), strict=True)
+    ):
         assert command_list["commands"] == [
             {
                 "title": fr(f"command.{f.key}.title"),
