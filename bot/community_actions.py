@@ -206,7 +206,7 @@ def _leave_choices(memberships: list[tuple[Membership, Community]], locale: str)
     t = translator(locale)
     return adaptive_card(
         [heading(t("leave.which"), size="Medium")],
-        [submit(c.name, verb="community.leave", community_id=c.id) for _m, c in memberships],
+        [submit(c.name, verb="communities.leave", community_id=c.id) for _m, c in memberships],
     )
 
 

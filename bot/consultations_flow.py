@@ -1,7 +1,7 @@
 """Professional consultations in the bot: commands, card actions, outbox renderers and the two
 scheduled jobs (escalation of unassigned requests, erasure of old content).
 
-No routing here: bot/handler.py sends the commands and the `consultation.*` card verbs to
+No routing here: bot/handler.py sends the commands and the `consultations.*` card verbs to
 these functions. Every action re-checks its rule in storage/consultations.py; card data only
 says which request is meant.
 
@@ -1015,8 +1015,8 @@ async def handle_consultation_action(
     services: Services | None = None,
     clock: Clock = utcnow,
 ) -> bool:
-    """A consultation button (`consultation.*`). False when the verb is not one of these.
-    `consultation.request` starts the dialog and needs `services`; without them it is left to
+    """A consultation button (`consultations.*`). False when the verb is not one of these.
+    `consultations.request` starts the dialog and needs `services`; without them it is left to
     the handler (False)."""
     del settings  # the same signature as the other features; the turn info has what we need
     verb = value.get("verb")

@@ -51,7 +51,7 @@ from bot.commands import (
     volunteer_capacity,
 )
 from bot.community_actions import Services
-from bot.invokes import Invokes
+from bot.invokes import Invokes, upgrade_invoke_names
 from bot.mentions import mentions_recipient, strip_mentions
 from bot.observability import NO_TELEMETRY, Telemetry
 from bot.replies import REPLIES_KEY, Replies, reply_prefix
@@ -65,6 +65,7 @@ from cards.i18n import LANGUAGES, language_of, normalize_locale, translator
 from cards.mentoring import VERBS as MENTORING_VERBS
 from cards.polls import VERBS as POLL_VERBS
 from cards.topics import VERBS as TOPIC_VERBS
+from cards.verbs import upgrade_names
 from dialogs.base import simplify
 from dialogs.consultation_dialog import ConsultationDialog
 from dialogs.context import TURN_INFO_KEY, TurnInfo
@@ -92,15 +93,15 @@ GLOBAL_VERBS = frozenset(
         "language.choose",
         "language.set",
         "communities.show",
-        "community.join",
-        "community.leave",
-        "agenda.show",
+        "communities.join",
+        "communities.leave",
+        "meetings.show",
         "onboarding.plan.show",
         "onboarding.plan.save",
         "onboarding.checkin",
         *MENTORING_VERBS,
-        "meeting.rsvp",
-        "meeting.attendance",
+        "meetings.rsvp",
+        "meetings.attendance",
         *TOPIC_VERBS,
         *POLL_VERBS,
         *CONSULTATION_VERBS,
@@ -373,6 +374,10 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             activity.text = strip_mentions(activity.text)
 
         value = activity.value if isinstance(activity.value, dict) else None
+        if value is not None:
+            # A card posted before its verb was renamed sends the old name: from here on,
+            # dialogs and features see only today's (in the activity itself).
+            upgrade_names(value, "verb")
         verb = str(value.get("verb", "")) if value is not None and not activity.text else ""
         if value is not None and await refuse_other_tenant(
             turn_context, value, sessions=self._sessions, info=info
@@ -699,11 +704,11 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 await save_language(self._sessions, turn_context, chosen)
         elif verb == "communities.show":
             await actions.show_communities(services, turn_context)
-        elif verb == "community.join":
+        elif verb == "communities.join":
             await actions.join(services, turn_context, community_id)
-        elif verb == "community.leave":
+        elif verb == "communities.leave":
             await actions.leave(services, turn_context, community_id)
-        elif verb == "agenda.show":
+        elif verb == "meetings.show":
             await meetings_flow.on_agenda_command(
                 turn_context, sessions=self._sessions, settings=self._settings, info=info
             )
@@ -713,7 +718,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             await actions.save_onboarding_plan(services, turn_context, value)
         elif verb == "onboarding.checkin":
             await actions.record_checkin(services, turn_context, value)
-        elif verb == "mentor.request":
+        elif verb == "mentoring.request":
             await mentoring.on_mentor_command(
                 turn_context,
                 sessions=self._sessions,
@@ -745,11 +750,11 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                     info=info,
                     services=self.services,
                 )
-            case "meeting":
+            case "meetings":
                 return await meetings_flow.handle_meeting_action(
                     turn_context, value, sessions=sessions, settings=settings, info=info, wake=wake
                 )
-            case "consultation":
+            case "consultations":
                 return await consultations_flow.handle_consultation_action(
                     turn_context,
                     value,
@@ -869,6 +874,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         activity = turn_context.activity
         info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
         value = activity.value if isinstance(activity.value, dict) else {}
+        upgrade_invoke_names(value)  # before anything reads them (the tenant check does)
         data = value.get("data") or (value.get("action") or {}).get("data")
         if isinstance(data, dict) and await refuse_other_tenant(
             turn_context, data, sessions=self._sessions, info=info, quiet=True

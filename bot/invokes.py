@@ -27,6 +27,7 @@ from botbuilder.schema import InvokeResponse
 
 from bot.turns import FeatureTurn
 from cards.common import ADAPTIVE_CARD_CONTENT_TYPE, FORM_KEY, TASK_FETCH, Element
+from cards.verbs import upgrade_names
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class Invokes:
     async def answer(self, turn: FeatureTurn, name: str, value: object) -> InvokeResponse:
         """The HTTP answer to one invoke; 400 for anything not registered or malformed (the
         SDK's own default would be a 501, a server error for a client's mistake)."""
-        value = value if isinstance(value, dict) else {}
+        value = upgrade_invoke_names(value if isinstance(value, dict) else {})
         if name in (TASK_FETCH, TASK_SUBMIT):
             data = value.get("data")
             data = data if isinstance(data, dict) else {}
@@ -140,6 +141,19 @@ class Invokes:
             reply_ = await handler_(turn, data if isinstance(data, dict) else {})
             return InvokeResponse(status=int(HTTPStatus.OK), body=reply_.body())
         return _refused(name)
+
+
+def upgrade_invoke_names(value: dict[str, Any]) -> dict[str, Any]:
+    """`value` with the old names a card posted before the renaming may carry rewritten to
+    today's, in place: a Teams dialog's form and its button's verb (`data`), a Universal
+    Action's verb (`action`). Anything else, or another type, is left as it came."""
+    data = value.get("data")
+    if isinstance(data, dict):
+        upgrade_names(data, FORM_KEY, "verb")
+    action = value.get("action")
+    if isinstance(action, dict):
+        upgrade_names(action, "verb")
+    return value
 
 
 def _refused(name: str) -> InvokeResponse:

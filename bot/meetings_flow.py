@@ -206,13 +206,13 @@ def default_agenda(
 # Teams dialogs (the Agents Playground: docs/decisions.md). Both paths run the same steps below;
 # a step answers with a `_Shown`, which each path presents in its own way.
 
-FORM_PLAN = "meeting.plan"
-FORM_AGENDA = "meeting.agenda"
-FORM_MOVE = "meeting.move"
-VERB_PLAN_OPEN = "meeting.plan.open"
-VERB_AGENDA_OPEN = "meeting.agenda.open"
-VERB_MOVE = "meeting.move"
-VERB_FORM_CANCEL = "meeting.plan.cancel"
+FORM_PLAN = "meetings.plan"
+FORM_AGENDA = "meetings.agenda"
+FORM_MOVE = "meetings.move"
+VERB_PLAN_OPEN = "meetings.plan.open"
+VERB_AGENDA_OPEN = "meetings.agenda.open"
+VERB_MOVE = "meetings.move"
+VERB_FORM_CANCEL = "meetings.plan.cancel"
 # The small card that opened a dialog (Teams' replyToId at task/fetch, carried by the form).
 _LAUNCHER = "launcher"
 _MAX_ACTIVITY_ID = 255
@@ -1030,8 +1030,8 @@ async def on_cancel_meeting_command(
     await _send_card(turn_context, card)
 
 
-VERB_CANCEL = "meeting.cancel"
-VERB_RESTORE = "meeting.restore"
+VERB_CANCEL = "meetings.cancel"
+VERB_RESTORE = "meetings.restore"
 
 
 def _notices_line(locale: str, key: str, none_key: str, count: int) -> str:
@@ -1382,7 +1382,7 @@ def _removal_card(
         title=t("attendance.remove.title"),
         consequences=lines,
         confirm_title=t("attendance.remove.confirm"),
-        verb="meeting.attendance",
+        verb="meetings.attendance",
         data=value,
     )
 
@@ -1446,14 +1446,14 @@ class _Ctx:
 _ACTIONS = {
     VERB_PLAN_OPEN: _on_plan_open,
     VERB_AGENDA_OPEN: _on_agenda_open,
-    "meeting.plan": _on_plan_submit,
-    "meeting.agenda.add_row": _on_add_row,
-    "meeting.agenda.publish": _on_publish,
-    "meeting.rsvp": _on_rsvp,
+    "meetings.plan": _on_plan_submit,
+    "meetings.agenda.add_row": _on_add_row,
+    "meetings.agenda.publish": _on_publish,
+    "meetings.rsvp": _on_rsvp,
     VERB_MOVE: _on_move,
     VERB_CANCEL: _on_cancel,
     VERB_RESTORE: _on_restore,
-    "meeting.attendance": _on_attendance,
+    "meetings.attendance": _on_attendance,
 }
 
 
@@ -1484,13 +1484,13 @@ async def handle_meeting_action(
 # Which steps each dialog form answers (its buttons' verbs); the cancel button closes it.
 _DIALOG_STEPS: dict[str, dict[str, _Step]] = {
     FORM_PLAN: {
-        "meeting.plan": _plan_step,
-        "meeting.agenda.add_row": _add_row_step,
-        "meeting.agenda.publish": _publish_step,
+        "meetings.plan": _plan_step,
+        "meetings.agenda.add_row": _add_row_step,
+        "meetings.agenda.publish": _publish_step,
     },
     FORM_AGENDA: {
-        "meeting.agenda.add_row": _add_row_step,
-        "meeting.agenda.publish": _publish_step,
+        "meetings.agenda.add_row": _add_row_step,
+        "meetings.agenda.publish": _publish_step,
     },
     FORM_MOVE: {VERB_MOVE: _move_step},
 }
@@ -1602,7 +1602,7 @@ async def on_agenda_view(
 
 
 def register_agenda_views(invokes: Invokes, *, settings: Settings) -> None:
-    """The refresh every posted agenda card carries (`agenda.view`)."""
+    """The refresh every posted agenda card carries (`meetings.view`)."""
 
     async def view(turn: FeatureTurn, data: dict[str, Any]) -> CardActionReply:
         return await on_agenda_view(turn, data, settings=settings)

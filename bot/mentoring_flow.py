@@ -1,9 +1,10 @@
 """Mentoring (jumelage) in the bot: commands, card actions and the outbox messages they queue.
 
-No routing here: bot/handler.py sends the `mentor` / `devenir mentor` commands, the
-onboarding button `mentor.request` and the `mentoring.*` card verbs to these functions. Every
-action re-checks its rule in storage/mentoring.py; card data only says which request or pairing
-is meant. `expire_proposals` is the scheduler's job for proposals left unanswered.
+No routing here: bot/handler.py sends the `mentor` / `devenir mentor` commands and the
+`mentoring.*` card verbs (the one-pager's and onboarding's `mentoring.request` too) to these
+functions. Every action re-checks its rule in storage/mentoring.py; card data only says which
+request or pairing is meant. `expire_proposals` is the scheduler's job for proposals left
+unanswered.
 
 Outbox kinds (rendered at send time from current data, None when no longer relevant):
 mentoring_suggestions, mentoring_proposal, mentoring_agreement, mentoring_checkin,
@@ -1239,8 +1240,8 @@ async def handle_mentoring_action(
     wake: Wake,
     clock: Clock = utcnow,
 ) -> bool:
-    """A mentoring card button (`mentoring.*`; `mentor.request` too, for a handler that routes
-    it here rather than to `on_mentor_command`). False when the verb is not one of these."""
+    """A mentoring card button (`mentoring.*`; `mentoring.request` too, for a handler that
+    routes it here rather than to `on_mentor_command`). False when the verb is not one of these."""
     action = pick_action(_ACTIONS, value)
     if action is None:
         return False

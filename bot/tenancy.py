@@ -32,11 +32,10 @@ CARD_IDS: dict[str, Owned] = {
     ASSIGNEE_INPUT: Owned.PERSON,
 }
 # `request_id` names a consultation request on consultation cards, a mentor request on
-# mentoring cards (by the verb's feature).
+# mentoring cards (by the verb's feature; the handler has renamed old verbs already).
 REQUEST_IDS: dict[str, Owned] = {
-    "consultation": Owned.CONSULTATION,
+    "consultations": Owned.CONSULTATION,
     "mentoring": Owned.MENTOR_REQUEST,
-    "mentor": Owned.MENTOR_REQUEST,
 }
 
 

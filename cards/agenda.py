@@ -44,7 +44,7 @@ from storage.models import (
 )
 
 # The refresh of every posted agenda card: each person's client asks for their own view.
-VERB_VIEW = "agenda.view"
+VERB_VIEW = "meetings.view"
 
 
 def volet_label(volet: str, t: Translate) -> str:
@@ -183,7 +183,7 @@ def build_agenda_card(
             actions.append(
                 submit(
                     t(f"agenda.rsvp.{answer.value}", count=counts.get(answer.value, 0)),
-                    verb="meeting.rsvp",
+                    verb="meetings.rsvp",
                     meeting_id=meeting.id,
                     answer=answer.value,
                 )
@@ -427,8 +427,8 @@ def build_meeting_form_card(
     return adaptive_card(
         body,
         [
-            _form_button(t("plan.next"), verb="meeting.plan", dialog=dialog, style="positive"),
-            _form_button(t("setup.cancel"), verb="meeting.plan.cancel", dialog=dialog),
+            _form_button(t("plan.next"), verb="meetings.plan", dialog=dialog, style="positive"),
+            _form_button(t("setup.cancel"), verb="meetings.plan.cancel", dialog=dialog),
         ],
     )
 
@@ -537,15 +537,18 @@ def build_agenda_form_card(
         [
             _form_button(
                 t("plan.publish"),
-                verb="meeting.agenda.publish",
+                verb="meetings.agenda.publish",
                 dialog=dialog,
                 style="positive",
                 rows=len(form.rows),
             ),
             _form_button(
-                t("plan.add_row"), verb="meeting.agenda.add_row", dialog=dialog, rows=len(form.rows)
+                t("plan.add_row"),
+                verb="meetings.agenda.add_row",
+                dialog=dialog,
+                rows=len(form.rows),
             ),
-            _form_button(t("setup.cancel"), verb="meeting.plan.cancel", dialog=dialog),
+            _form_button(t("setup.cancel"), verb="meetings.plan.cancel", dialog=dialog),
         ],
     )
 
@@ -580,12 +583,12 @@ def build_move_form_card(
         [
             _form_button(
                 t("plan.move_submit"),
-                verb="meeting.move",
+                verb="meetings.move",
                 dialog=dialog,
                 style="positive",
                 meeting_id=meeting_id,
             ),
-            _form_button(t("setup.cancel"), verb="meeting.plan.cancel", dialog=dialog),
+            _form_button(t("setup.cancel"), verb="meetings.plan.cancel", dialog=dialog),
         ],
     )
 
@@ -651,7 +654,7 @@ def build_attendance_card(sheet: AttendanceSheet, *, locale: str, tz: str) -> El
         [
             submit(
                 t("attendance.submit_change" if sheet.confirmed else "attendance.submit"),
-                verb="meeting.attendance",
+                verb="meetings.attendance",
                 meeting_id=meeting.id,
                 style="positive",
             )

@@ -125,10 +125,12 @@ def build_one_pager_card(page: OnePager, *, locale: str, tz: str) -> Element:
     # those roles the button would lead nowhere.
     actions = [
         submit(t("onepager.propose_topic"), verb="topics.propose", community_id=c.id),
-        submit(t("onepager.ask_consultation"), verb="consultation.request", community_id=c.id),
+        submit(t("onepager.ask_consultation"), verb="consultations.request", community_id=c.id),
     ]
     if page.animators:
-        actions.append(submit(t("onepager.ask_mentor"), verb="mentor.request", community_id=c.id))
+        actions.append(
+            submit(t("onepager.ask_mentor"), verb="mentoring.request", community_id=c.id)
+        )
     return adaptive_card(body, actions)
 
 
@@ -174,7 +176,7 @@ def build_communities_card(rows: Sequence[tuple[Community, int, bool]], *, local
         line.append(
             {
                 "type": "ActionSet",
-                "actions": [submit(label, verb="community.join", community_id=community.id)],
+                "actions": [submit(label, verb="communities.join", community_id=community.id)],
             }
         )
         body.append({"type": "Container", "separator": True, "items": line})
@@ -243,13 +245,13 @@ def build_setup_form_card(
     return adaptive_card(
         body,
         [
-            submit(t("setup.submit"), verb="community.setup", style="positive"),
-            submit(t("setup.cancel"), verb="community.setup.cancel"),
+            submit(t("setup.submit"), verb="communities.setup", style="positive"),
+            submit(t("setup.cancel"), verb="communities.setup.cancel"),
         ],
     )
 
 
-VERB_LEAVE = "community.leave"
+VERB_LEAVE = "communities.leave"
 
 
 def build_leave_confirmation_card(

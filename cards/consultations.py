@@ -33,19 +33,19 @@ from storage.consultations import (
 from storage.identifiers import IdentifierKind
 from storage.models import Community, ConsultationStatus
 
-VERB_REQUEST = "consultation.request"
-VERB_SHOW = "consultation.show"
-VERB_TAKE = "consultation.take"
-VERB_ASSIGN = "consultation.assign"
-VERB_DECLINE = "consultation.decline"
-VERB_START = "consultation.start"
-VERB_CLOSE = "consultation.close"
-VERB_WITHDRAW = "consultation.withdraw"
-VERB_FEEDBACK = "consultation.feedback"
-VERB_VOLUNTEER = "consultation.volunteer"
-VERB_MINE = "consultation.mine"
-VERB_ASSIGNED = "consultation.assigned"
-VERB_AUDIT = "consultation.audit"
+VERB_REQUEST = "consultations.request"
+VERB_SHOW = "consultations.show"
+VERB_TAKE = "consultations.take"
+VERB_ASSIGN = "consultations.assign"
+VERB_DECLINE = "consultations.decline"
+VERB_START = "consultations.start"
+VERB_CLOSE = "consultations.close"
+VERB_WITHDRAW = "consultations.withdraw"
+VERB_FEEDBACK = "consultations.feedback"
+VERB_VOLUNTEER = "consultations.volunteer"
+VERB_MINE = "consultations.mine"
+VERB_ASSIGNED = "consultations.assigned"
+VERB_AUDIT = "consultations.audit"
 VERBS = frozenset(
     {
         VERB_REQUEST,

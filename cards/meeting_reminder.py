@@ -59,7 +59,7 @@ def build_meeting_reminder_card(
     actions += [
         submit(
             t(f"reminder.rsvp.{answer.value}"),
-            verb="meeting.rsvp",
+            verb="meetings.rsvp",
             meeting_id=meeting.id,
             answer=answer.value,
         )

@@ -33,9 +33,7 @@ VERB_AGREEMENT = "mentoring.agreement"
 VERB_CHECKIN = "mentoring.checkin"
 VERB_END = "mentoring.end"
 VERB_WITHDRAW = "mentoring.withdraw"
-VERB_REQUEST = "mentor.request"
-# Under `mentoring.` so the handler's prefix routing reaches it; `mentor.request` is the
-# onboarding button's verb, shared with cards/onboarding.py.
+VERB_REQUEST = "mentoring.request"  # also the one-pager's and onboarding's « find a mentor »
 VERB_VOLUNTEER = "mentoring.volunteer"
 # What the mentoring cards' buttons send: each acts on its own, even while a dialog waits.
 VERBS = frozenset(

@@ -50,7 +50,7 @@ def build_onboarding_step_card(
                 heading(t("onboarding.mentor.title")),
                 paragraph(t("onboarding.mentor.body")),
             ],
-            [submit(t("onepager.ask_mentor"), verb="mentor.request", community_id=community.id)],
+            [submit(t("onepager.ask_mentor"), verb="mentoring.request", community_id=community.id)],
         )
     if step == "topics":
         # The text invites the newcomer to name what would help them: the button does it.

@@ -23,8 +23,8 @@ from storage.communities import CommunityDraft
 from storage.db import SessionFactory, transaction
 from storage.models import MeetingMode
 
-SUBMIT = "community.setup"
-CANCEL = "community.setup.cancel"
+SUBMIT = "communities.setup"
+CANCEL = "communities.setup.cancel"
 MAX_LIST_ITEMS = 12
 
 

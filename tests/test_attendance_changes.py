@@ -192,7 +192,7 @@ async def test_a_second_submission_is_a_correction_and_removals_ask_first(
     assert "Zoé Roy" in text
     assert "Samuel Gagnon" not in text
     assert [a["data"]["verb"] for a in confirmation["actions"]] == [
-        "meeting.attendance",
+        "meetings.attendance",
         "confirm.dismiss",
     ]
 
@@ -264,7 +264,7 @@ async def test_the_hours_leave_out_the_meal_and_the_attestation_says_so(
     assert found is not None
     assert found.training_minutes == 360
     await animator.click(
-        {"verb": "meeting.attendance", "meeting_id": meeting.id, f"present_{samuel.id}": "true"},
+        {"verb": "meetings.attendance", "meeting_id": meeting.id, f"present_{samuel.id}": "true"},
         card_id="roll-1",
     )
     assert await _recorded(runtime.sessions) == {"Samuel Gagnon": 360}

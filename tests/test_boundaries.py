@@ -85,7 +85,7 @@ async def test_joining_another_tenants_community_by_id_is_refused(
         service_url=connector.url,
         sender=sender(7),
         locale=locale,
-        value={"verb": "community.join", "community_id": theirs.id},
+        value={"verb": "communities.join", "community_id": theirs.id},
     )
     response = await bot_client.post("/api/messages", json=from_tenant(join, OTHER_TENANT))
     assert response.status in (200, 201)
@@ -132,7 +132,7 @@ async def test_a_consultation_request_for_another_tenants_community_is_refused(
         None,
         service_url=connector.url,
         sender=sender(7),
-        value={"verb": "consultation.request", "community_id": theirs.id},
+        value={"verb": "consultations.request", "community_id": theirs.id},
     )
     await bot_client.post("/api/messages", json=from_tenant(ask, OTHER_TENANT))
     assert connector.texts() == [REFUSAL_FR]
@@ -155,7 +155,7 @@ async def test_the_own_tenants_and_tenantless_communities_stay_open(
             None,
             service_url=connector.url,
             sender=sender(n),
-            value={"verb": "community.join", "community_id": community.id},
+            value={"verb": "communities.join", "community_id": community.id},
         )
         await bot_client.post("/api/messages", json=from_tenant(join, tenant))
     # Each got the join dialog's first question, not the refusal.

@@ -134,7 +134,7 @@ CASES = {
     "attestations": Case("attestations"),
     # mentoring, consultations
     "mentor": Case("mentor"),
-    "mentor_button": Case(None, value={"verb": "mentor.request"}),
+    "mentor_button": Case(None, value={"verb": "mentoring.request"}),
     "volunteer": Case("devenir mentor"),
     "consultation": Case("consultation"),
     "volunteer_consultant": Case("devenir consultante tout"),

@@ -29,7 +29,7 @@ ANIMATOR = user(1, "Léa Tremblay")
 MEMBER = user(2, "Samuel Gagnon")
 
 SETUP_FORM = {
-    "verb": "community.setup",
+    "verb": "communities.setup",
     "name": "CdeP Soins palliatifs Montérégie",
     "domain": "Soins palliatifs et de fin de vie à domicile",
     "objectives": "Partager nos pratiques\nSoutenir les nouvelles recrues",

@@ -291,7 +291,7 @@ async def test_leaving_asks_first_then_leaves_and_withdraws_the_mentor_request(
     if how == "command":
         await w.post(leaver, text="quitter")
     else:
-        await w.post(leaver, value={"verb": "community.leave", "community_id": _id(w.community)})
+        await w.post(leaver, value={"verb": "communities.leave", "community_id": _id(w.community)})
     (card,) = w.new_cards(before)
     assert is_confirmation(card)
     text = card_text(card)
@@ -383,7 +383,7 @@ async def test_withdrawing_a_consultation_request_asks_first_and_acts_once(world
             assignee_id=_id(w.animator),
         )
         session.add(request)
-    click = {"verb": "consultation.withdraw", "request_id": _id(request)}
+    click = {"verb": "consultations.withdraw", "request_id": _id(request)}
     before = len(w.connector.received)
     await w.post(requester, value=click)
     (card,) = w.new_cards(before)

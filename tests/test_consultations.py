@@ -1165,7 +1165,7 @@ async def test_a_request_from_the_coordinators_card_to_the_requesters_feedback(
         "cours, "
         "aucune demande reçue jusqu’ici."
     ) in text
-    assert verbs_of(card) == ["consultation.take", "consultation.assign", "consultation.decline"]
+    assert verbs_of(card) == ["consultations.take", "consultations.assign", "consultations.decline"]
     give = next(a for a in card["actions"] if a["title"] == "Confier à un·e collègue")
     (choice,) = give["card"]["body"]
     assert choice["value"] == str(s.volunteer.id)
@@ -1188,14 +1188,14 @@ async def test_a_request_from_the_coordinators_card_to_the_requesters_feedback(
 
     assert await bot.click(
         s.coordinator,
-        {"verb": "consultation.assign", "request_id": rid, "assignee_id": str(s.volunteer.id)},
+        {"verb": "consultations.assign", "request_id": rid, "assignee_id": str(s.volunteer.id)},
     ) == [
         f"La demande {ref} est confiée à Personne 5, qui la recevra en privé. La personne qui "
         "l’a faite en est avisée."
     ]
     assert bot.wakes == 1
     assert await bot.click(
-        s.second_coordinator, {"verb": "consultation.take", "request_id": rid}
+        s.second_coordinator, {"verb": "consultations.take", "request_id": rid}
     ) == ["Cette demande est déjà prise en charge par Personne 5."]
     told = {r.kind: r for r in await rows(sessions, OutboxMessage) if r.kind != KIND_NEW}
     assert {kind: row.person_id for kind, row in told.items()} == {
@@ -1214,29 +1214,29 @@ async def test_a_request_from_the_coordinators_card_to_the_requesters_feedback(
     assert assigned["body"][0]["text"] == f"Une demande vous est confiée — {ref}"
     assert MARKER in json.dumps(assigned, ensure_ascii=False)
     assert verbs_of(assigned) == [
-        "consultation.start",
-        "consultation.close",
-        "consultation.decline",
+        "consultations.start",
+        "consultations.close",
+        "consultations.decline",
     ]
 
-    assert await bot.click(s.volunteer, {"verb": "consultation.start", "request_id": rid}) == [
+    assert await bot.click(s.volunteer, {"verb": "consultations.start", "request_id": rid}) == [
         f"La demande {ref} est maintenant en cours."
     ]
-    assert await bot.click(s.coordinator, {"verb": "consultation.close", "request_id": rid}) == [
+    assert await bot.click(s.coordinator, {"verb": "consultations.close", "request_id": rid}) == [
         "Cette demande est confidentielle\xa0: seules la personne qui l’a faite, la personne "
         "assignée et la coordination professionnelle peuvent la lire ou la modifier."
     ]
-    assert (await bot.click(s.volunteer, {"verb": "consultation.close", "request_id": rid}))[
+    assert (await bot.click(s.volunteer, {"verb": "consultations.close", "request_id": rid}))[
         0
     ].startswith(f"La demande {ref} est fermée.")
     (feedback,) = [r for r in await rows(sessions, OutboxMessage) if r.kind == KIND_FEEDBACK]
     assert feedback.person_id == s.requester.id
     question = card_of(await render_row(sessions, feedback))
     assert question["body"][0]["text"] == f"Votre avis sur la consultation {ref}"
-    assert verbs_of(question) == ["consultation.feedback"]
+    assert verbs_of(question) == ["consultations.feedback"]
     assert MARKER not in json.dumps(question, ensure_ascii=False)
 
-    value = {"verb": "consultation.feedback", "request_id": rid}
+    value = {"verb": "consultations.feedback", "request_id": rid}
     assert await bot.click(s.requester, {**value, "rating": "9"}) == [
         "Choisissez une réponse de 1\xa0à 5."
     ]
@@ -1287,20 +1287,20 @@ async def test_handing_back_declining_and_withdrawing_through_the_buttons(
     request = await submitted(sessions, s)
     rid, ref = _id(request), request.reference
 
-    assert await bot.click(s.coordinator, {"verb": "consultation.decline", "request_id": rid}) == [
+    assert await bot.click(s.coordinator, {"verb": "consultations.decline", "request_id": rid}) == [
         "Choisissez une raison avant d’envoyer."
     ]
     assert await bot.click(
         s.second_coordinator,
-        {"verb": "consultation.decline", "request_id": rid, "reason": "unavailable"},
+        {"verb": "consultations.decline", "request_id": rid, "reason": "unavailable"},
     ) == [
         f"C’est noté\xa0: vous ne prendrez pas la demande {ref}. Elle reste à la coordination et "
         "ne vous sera plus suggérée."
     ]
-    assert await bot.click(s.coordinator, {"verb": "consultation.assign", "request_id": rid}) == [
+    assert await bot.click(s.coordinator, {"verb": "consultations.assign", "request_id": rid}) == [
         "Choisissez la personne à qui confier la demande."
     ]
-    assert await bot.click(s.coordinator, {"verb": "consultation.take", "request_id": rid}) == [
+    assert await bot.click(s.coordinator, {"verb": "consultations.take", "request_id": rid}) == [
         f"C’est noté\xa0: vous prenez en charge la demande {ref}. La personne en est avisée\xa0; "
         "communiquez avec elle pour convenir d’une rencontre. Tapez «\xa0demandes assignées\xa0» "
         "pour "
@@ -1312,7 +1312,7 @@ async def test_handing_back_declining_and_withdrawing_through_the_buttons(
     assert MARKER not in held_card
     assert await bot.click(
         s.coordinator,
-        {"verb": "consultation.decline", "request_id": rid, "reason": "conflict_of_interest"},
+        {"verb": "consultations.decline", "request_id": rid, "reason": "conflict_of_interest"},
         locale="en-US",
     ) == [f"Noted: request {ref} goes back to the coordinators, who will give it to someone else."]
     returned = [r for r in await rows(sessions, OutboxMessage) if r.params.get("returned") is True]
@@ -1328,14 +1328,14 @@ async def test_handing_back_declining_and_withdrawing_through_the_buttons(
 
     assert await bot.click(
         s.second_coordinator,
-        {"verb": "consultation.assign", "request_id": rid, "assignee_id": s.volunteer.id},
+        {"verb": "consultations.assign", "request_id": rid, "assignee_id": s.volunteer.id},
     )
-    assert await bot.click(s.member, {"verb": "consultation.withdraw", "request_id": rid}) == [
+    assert await bot.click(s.member, {"verb": "consultations.withdraw", "request_id": rid}) == [
         "Cette demande est confidentielle\xa0: seules la personne qui l’a faite, la personne "
         "assignée et la coordination professionnelle peuvent la lire ou la modifier."
     ]
     # The requester's click asks first (who will be told), the confirmation withdraws.
-    withdraw = {"verb": "consultation.withdraw", "request_id": rid}
+    withdraw = {"verb": "consultations.withdraw", "request_id": rid}
     (asked,) = await bot.click(s.requester, withdraw)
     assert f"Retirer la demande {ref}\xa0?" in asked
     assert "Personne 5, qui l’a prise en charge, en sera avisé·e." in asked
@@ -1347,20 +1347,20 @@ async def test_handing_back_declining_and_withdrawing_through_the_buttons(
         f"La demande {ref} a été retirée par la personne qui l’avait faite. Vous n’avez plus à "
         "y donner suite."
     )
-    assert await bot.click(s.volunteer, {"verb": "consultation.start", "request_id": rid}) == [
+    assert await bot.click(s.volunteer, {"verb": "consultations.start", "request_id": rid}) == [
         "Cette demande est fermée ou a été retirée\xa0: rien n’a changé."
     ]
     # Withdrawn already: said at once; a stale confirmation acts no more.
     assert await bot.click(s.requester, withdraw) == [f"La demande {ref} est déjà retirée."]
     (again,) = await bot.click(s.requester, {**withdraw, "confirmed": True})
     assert card_of(again)["body"][0]["text"] == f"La demande {ref} est déjà retirée."
-    assert await bot.click(s.coordinator, {"verb": "consultation.take", "request_id": rid}) == [
+    assert await bot.click(s.coordinator, {"verb": "consultations.take", "request_id": rid}) == [
         "Cette demande est fermée ou a été retirée\xa0: rien n’a changé."
     ]
-    assert await bot.click(s.coordinator, {"verb": "consultation.take", "request_id": 999}) == [
+    assert await bot.click(s.coordinator, {"verb": "consultations.take", "request_id": 999}) == [
         "Je ne trouve pas cette demande."
     ]
-    assert await bot.click(s.coordinator, {"verb": "consultation.take"}) == [UNKNOWN_ACTION]
+    assert await bot.click(s.coordinator, {"verb": "consultations.take"}) == [UNKNOWN_ACTION]
     assert not await handle_consultation_action(
         bot.context(s.coordinator),
         {"verb": "consultation.unknown"},
@@ -1372,7 +1372,7 @@ async def test_handing_back_declining_and_withdrawing_through_the_buttons(
     # The request button needs the handler's services (the dialog set, the adapter).
     assert not await handle_consultation_action(
         bot.context(s.coordinator),
-        {"verb": "consultation.request"},
+        {"verb": "consultations.request"},
         sessions=sessions,
         settings=SETTINGS,
         info=bot.info(s.coordinator),
@@ -1420,12 +1420,12 @@ async def test_volunteering_by_command_and_button(sessions: SessionFactory) -> N
     buttons = [a["data"] for a in actions_of(card_of(choice))]
     assert buttons == [
         {
-            "verb": "consultation.volunteer",
+            "verb": "consultations.volunteer",
             "community_id": 2,
             "expertise": list(consultations.MOTIVES),
         },
         {
-            "verb": "consultation.volunteer",
+            "verb": "consultations.volunteer",
             "community_id": _id(s.where),
             "expertise": list(consultations.MOTIVES),
         },
@@ -1436,7 +1436,7 @@ async def test_volunteering_by_command_and_button(sessions: SessionFactory) -> N
     (clicked,) = await bot.click(s.member, buttons[0])
     assert clicked.startswith("Merci\xa0! Dans CdeP Organisation communautaire")
     assert await bot.click(
-        s.member, {"verb": "consultation.volunteer", "community_id": 2, "expertise": ["x"]}
+        s.member, {"verb": "consultations.volunteer", "community_id": 2, "expertise": ["x"]}
     ) == [UNKNOWN_ACTION]
 
 
@@ -1472,10 +1472,10 @@ async def everything_shown_to(
         who, on_audit_command, channel=channel, community_id=None, argument=request.reference
     )
     shown += await bot.click(
-        who, {"verb": "consultation.show", "request_id": request.id}, channel=channel
+        who, {"verb": "consultations.show", "request_id": request.id}, channel=channel
     )
-    shown += await bot.click(who, {"verb": "consultation.mine"}, channel=channel)
-    shown += await bot.click(who, {"verb": "consultation.assigned"}, channel=channel)
+    shown += await bot.click(who, {"verb": "consultations.mine"}, channel=channel)
+    shown += await bot.click(who, {"verb": "consultations.assigned"}, channel=channel)
     for kind in CONSULTATION_RENDERERS:
         activity = await render(
             bot.sessions,
@@ -1495,13 +1495,13 @@ async def changes_refused_to(bot: Bot, who: Person, request: ConsultationRequest
     rid = request.id
     said_back: list[str] = []
     for value in (
-        {"verb": "consultation.take", "request_id": rid},
-        {"verb": "consultation.assign", "request_id": rid, "assignee_id": who.id},
-        {"verb": "consultation.decline", "request_id": rid, "reason": "unavailable"},
-        {"verb": "consultation.start", "request_id": rid},
-        {"verb": "consultation.close", "request_id": rid},
-        {"verb": "consultation.withdraw", "request_id": rid},
-        {"verb": "consultation.feedback", "request_id": rid, "rating": "1"},
+        {"verb": "consultations.take", "request_id": rid},
+        {"verb": "consultations.assign", "request_id": rid, "assignee_id": who.id},
+        {"verb": "consultations.decline", "request_id": rid, "reason": "unavailable"},
+        {"verb": "consultations.start", "request_id": rid},
+        {"verb": "consultations.close", "request_id": rid},
+        {"verb": "consultations.withdraw", "request_id": rid},
+        {"verb": "consultations.feedback", "request_id": rid, "rating": "1"},
     ):
         said_back += await bot.click(who, value)
     return said_back
@@ -1548,16 +1548,16 @@ async def test_content_reaches_only_the_requester_the_assignee_and_the_coordinat
 
     await bot.click(
         s.coordinator,
-        {"verb": "consultation.assign", "request_id": request.id, "assignee_id": s.volunteer.id},
+        {"verb": "consultations.assign", "request_id": request.id, "assignee_id": s.volunteer.id},
     )
-    await bot.click(s.volunteer, {"verb": "consultation.start", "request_id": request.id})
+    await bot.click(s.volunteer, {"verb": "consultations.start", "request_id": request.id})
     await check("in progress", {"requester", "volunteer", *coordinators})
 
-    await bot.click(s.volunteer, {"verb": "consultation.close", "request_id": request.id})
+    await bot.click(s.volunteer, {"verb": "consultations.close", "request_id": request.id})
     await bot.click(
         s.requester,
         {
-            "verb": "consultation.feedback",
+            "verb": "consultations.feedback",
             "request_id": request.id,
             "rating": "5",
             "comment": "Éclairant-QZX",
@@ -1765,7 +1765,7 @@ async def test_content_is_erased_after_the_retention_period_and_counts_remain(
     assert (after.closed, after.withdrawn, after.submitted, after.rated) == (1, 1, 1, 1)
 
     bot = Bot(sessions)
-    (card,) = await bot.click(s.requester, {"verb": "consultation.show", "request_id": closed.id})
+    (card,) = await bot.click(s.requester, {"verb": "consultations.show", "request_id": closed.id})
     assert "Le résumé a été effacé le" in card
     assert leaks(card) == []
     assert await render(sessions, KIND_FEEDBACK, s.requester, request_id=closed.id) is None
@@ -1888,7 +1888,7 @@ def test_the_request_card_shows_what_each_part_may_do(locale: str, suggestion: s
     coordinator = build_request_card(_content(), locale=locale, tz=TZ, context="new")
     text = json.dumps(coordinator, ensure_ascii=False)
     assert suggestion in text
-    assert verbs_of(coordinator) == ["consultation.take", "consultation.decline"]
+    assert verbs_of(coordinator) == ["consultations.take", "consultations.decline"]
     assert coordinator["version"] == CARD_VERSION == "1.5"
     # A coordinator's own request: no assignment buttons, only the requester's.
     own = build_request_card(
@@ -1898,14 +1898,14 @@ def test_the_request_card_shows_what_each_part_may_do(locale: str, suggestion: s
         locale=locale,
         tz=TZ,
     )
-    assert verbs_of(own) == ["consultation.withdraw"]
+    assert verbs_of(own) == ["consultations.withdraw"]
     assert "Suggestion" not in json.dumps(own, ensure_ascii=False)
     in_progress = _content(
         line=_line(status=ConsultationStatus.IN_PROGRESS, assignee_id=5, assignee_name="Marie"),
         viewer=frozenset({consultations.Viewer.ASSIGNEE}),
     )
     assignee = build_request_card(in_progress, locale=locale, tz=TZ, context="assigned")
-    assert verbs_of(assignee) == ["consultation.close", "consultation.decline"]
+    assert verbs_of(assignee) == ["consultations.close", "consultations.decline"]
     closed = build_request_card(
         _content(
             line=_line(status=ConsultationStatus.CLOSED, assignee_id=5, assignee_name="Marie"),
@@ -1931,7 +1931,7 @@ def test_lists_feedback_and_audit_cards_carry_no_content(locale: str) -> None:
     ]
     mine = build_my_requests_card(lines, locale=locale, tz=TZ)
     assert [a["data"]["verb"] for a in actions_of(mine) if a["type"] == "Action.Submit"].count(
-        "consultation.withdraw"
+        "consultations.withdraw"
     ) == 3  # submitted, assigned, in progress
     counts = consultations.ConsultationCounts(
         submitted=2, assigned=1, closed=7, rated=6, average_usefulness=4.5

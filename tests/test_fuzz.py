@@ -1156,18 +1156,18 @@ FORMS: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
         "close_time": draw(a_time),
     },
     "polls.form.topics": lambda draw: {"question": draw(anything)},
-    "meeting.rsvp": lambda draw: {
+    "meetings.rsvp": lambda draw: {
         "meeting_id": draw(an_id("meeting")),
         "answer": draw(st.one_of(st.sampled_from(["yes", "no", "maybe"]), junk_scalar)),
     },
-    "meeting.attendance": lambda draw: {"meeting_id": draw(an_id("meeting")), **_present(draw)},
-    "meeting.move": lambda draw: {
+    "meetings.attendance": lambda draw: {"meeting_id": draw(an_id("meeting")), **_present(draw)},
+    "meetings.move": lambda draw: {
         "meeting_id": draw(an_id("meeting")),
         "date": draw(a_date),
         "start": draw(a_time),
         "end": draw(a_time),
     },
-    "meeting.plan": lambda draw: {
+    "meetings.plan": lambda draw: {
         "date": draw(a_date),
         "start": draw(a_time),
         "end": draw(a_time),
@@ -1175,11 +1175,11 @@ FORMS: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
         "title": draw(anything),
         "topic_id": draw(an_id("topic")),
     },
-    "meeting.agenda.add_row": lambda draw: {
+    "meetings.agenda.add_row": lambda draw: {
         "rows": draw(st.one_of(st.sampled_from(["1", "²", "20", "99999"]), junk)),
         "meeting_id": draw(an_id("meeting")),
     },
-    "meeting.agenda.publish": lambda draw: {
+    "meetings.agenda.publish": lambda draw: {
         "meeting_id": draw(st.one_of(an_id("meeting"), st.none())),
         "form": {"date": FUTURE, "start": "09:00", "end": "16:00", "mode": "hybrid", "title": "X"},
         "rows": draw(st.one_of(st.sampled_from(["1", "2", "²"]), junk)),
@@ -1187,7 +1187,7 @@ FORMS: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
         "title_0": draw(anything),
         "volet_0": draw(st.one_of(st.sampled_from([v.value for v in Volet]), junk)),
     },
-    "meeting.plan.cancel": lambda draw: {},
+    "meetings.plan.cancel": lambda draw: {},
     "mentoring.confirm": lambda draw: {
         "request_id": draw(an_id("mentor_request")),
         "mentor_id": draw(an_id("person")),
@@ -1214,40 +1214,40 @@ FORMS: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
         "community_id": draw(an_id("community")),
         "capacity": draw(st.one_of(st.integers(-3, 12), junk)),
     },
-    "mentor.request": lambda draw: {"community_id": draw(an_id("community"))},
-    "community.join": lambda draw: {"community_id": draw(an_id("community"))},
-    "community.leave": lambda draw: {"community_id": draw(an_id("community"))},
-    "community.setup": lambda draw: {
+    "mentoring.request": lambda draw: {"community_id": draw(an_id("community"))},
+    "communities.join": lambda draw: {"community_id": draw(an_id("community"))},
+    "communities.leave": lambda draw: {"community_id": draw(an_id("community"))},
+    "communities.setup": lambda draw: {
         **SETUP_FORM,
         "name": draw(st.one_of(st.just("X" * 10), junk)),
     },
-    "community.setup.cancel": lambda draw: {},
+    "communities.setup.cancel": lambda draw: {},
     "communities.show": lambda draw: {},
     "help.show": lambda draw: {},
-    "agenda.show": lambda draw: {},
+    "meetings.show": lambda draw: {},
     "onboarding.plan.show": lambda draw: {},
     "language.choose": lambda draw: {},
     "language.set": lambda draw: {"locale": draw(locale)},
-    "consultation.show": lambda draw: {"request_id": draw(an_id("consultation"))},
-    "consultation.take": lambda draw: {"request_id": draw(an_id("consultation"))},
-    "consultation.assign": lambda draw: {
+    "consultations.show": lambda draw: {"request_id": draw(an_id("consultation"))},
+    "consultations.take": lambda draw: {"request_id": draw(an_id("consultation"))},
+    "consultations.assign": lambda draw: {
         "request_id": draw(an_id("consultation")),
         "assignee": draw(an_id("person")),
         "assignee_id": draw(an_id("person")),
     },
-    "consultation.decline": lambda draw: {
+    "consultations.decline": lambda draw: {
         "request_id": draw(an_id("consultation")),
         "reason": draw(anything),
     },
-    "consultation.start": lambda draw: {"request_id": draw(an_id("consultation"))},
-    "consultation.close": lambda draw: {"request_id": draw(an_id("consultation"))},
-    "consultation.withdraw": lambda draw: {"request_id": draw(an_id("consultation"))},
-    "consultation.feedback": lambda draw: {
+    "consultations.start": lambda draw: {"request_id": draw(an_id("consultation"))},
+    "consultations.close": lambda draw: {"request_id": draw(an_id("consultation"))},
+    "consultations.withdraw": lambda draw: {"request_id": draw(an_id("consultation"))},
+    "consultations.feedback": lambda draw: {
         "request_id": draw(an_id("consultation")),
         "rating": draw(st.one_of(st.integers(0, 6), junk)),
     },
-    "consultation.audit": lambda draw: {"community_id": draw(an_id("community"))},
-    "consultation.volunteer": lambda draw: {
+    "consultations.audit": lambda draw: {"community_id": draw(an_id("community"))},
+    "consultations.volunteer": lambda draw: {
         "community_id": draw(an_id("community")),
         "expertise": draw(junk),
     },
@@ -1256,9 +1256,9 @@ FORMS: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
     "surveys.needs.start": lambda draw: {"community_id": draw(an_id("community"))},
     "vitality.show": lambda draw: {"community_id": draw(an_id("community")), "month": "2026-10"},
     "vitality.export": lambda draw: {"community_id": draw(an_id("community"))},
-    "consultation.request": lambda draw: {"community_id": draw(an_id("community"))},
-    "consultation.mine": lambda draw: {},
-    "consultation.assigned": lambda draw: {},
+    "consultations.request": lambda draw: {"community_id": draw(an_id("community"))},
+    "consultations.mine": lambda draw: {},
+    "consultations.assigned": lambda draw: {},
     "surveys.needs.preview": lambda draw: {"community_id": draw(an_id("community"))},
     "surveys.topic": lambda draw: {"survey_id": draw(an_id("survey")), "text": draw(anything)},
     "polls.cancel": lambda draw: {},
@@ -1345,7 +1345,7 @@ THE_COMMUNITY = Ref("community", 0)
 # Card actions the member may well perform on the seeded world, with ids that point into it: a
 # double submit is worth trying where a single click changes something.
 EFFECTIVE: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
-    "meeting.rsvp": lambda draw: {
+    "meetings.rsvp": lambda draw: {
         "meeting_id": draw(seeded("meeting")),
         "answer": draw(st.sampled_from(["yes", "no", "maybe"])),
     },
@@ -1354,7 +1354,7 @@ EFFECTIVE: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
         "poll_id": draw(seeded("poll")),
         "choice": draw(st.sampled_from(["0", "1", "0,1"])),
     },
-    "mentor.request": lambda draw: {"community_id": THE_COMMUNITY},
+    "mentoring.request": lambda draw: {"community_id": THE_COMMUNITY},
     "mentoring.withdraw": lambda draw: {"request_id": draw(seeded("mentor_request"))},
     "mentoring.end": lambda draw: {"pairing_id": draw(seeded("pairing"))},
     "mentoring.volunteer": lambda draw: {
@@ -1366,13 +1366,13 @@ EFFECTIVE: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
         "rating": draw(st.integers(1, 5)),
         "comment": draw(st.sampled_from(["", "Merci pour l’accueil"])),
     },
-    "consultation.volunteer": lambda draw: {
+    "consultations.volunteer": lambda draw: {
         "community_id": THE_COMMUNITY,
         "expertise": draw(
             st.sampled_from([["intervention"], ["ethical_dilemma", "orientation"], []])
         ),
     },
-    "community.leave": lambda draw: {"community_id": THE_COMMUNITY},
+    "communities.leave": lambda draw: {"community_id": THE_COMMUNITY},
 }
 
 
@@ -1906,12 +1906,12 @@ ONCE_FAILED: list[tuple[str, dict[str, Json], str]] = [
         {"verb": "polls.vote", "poll_id": Ref("poll", 0), "choice": "²"},
         "channel",
     ),
-    ("meeting id '²'", {"verb": "meeting.rsvp", "meeting_id": "²", "answer": "yes"}, "personal"),
-    ("agenda rows '²'", {"verb": "meeting.agenda.add_row", "rows": "²"}, "channel"),
-    ("request id 2**63", {"verb": "consultation.show", "request_id": 2**63}, "personal"),
+    ("meeting id '²'", {"verb": "meetings.rsvp", "meeting_id": "²", "answer": "yes"}, "personal"),
+    ("agenda rows '²'", {"verb": "meetings.agenda.add_row", "rows": "²"}, "channel"),
+    ("request id 2**63", {"verb": "consultations.show", "request_id": 2**63}, "personal"),
     ("topic id 2**63", {"verb": "topics.vote", "topic_id": 2**63}, "personal"),
     ("poll id 2**63", {"verb": "polls.close", "poll_id": 2**63}, "personal"),
-    ("community id 2**63", {"verb": "mentor.request", "community_id": 2**63}, "personal"),
+    ("community id 2**63", {"verb": "mentoring.request", "community_id": 2**63}, "personal"),
     (
         "community id 2**63 (check-in)",
         {"verb": "onboarding.checkin", "community_id": 2**63, "rating": 3},
@@ -1919,12 +1919,12 @@ ONCE_FAILED: list[tuple[str, dict[str, Json], str]] = [
     ),
     (
         "meeting id 2**63",
-        {"verb": "meeting.rsvp", "meeting_id": 2**63, "answer": "yes"},
+        {"verb": "meetings.rsvp", "meeting_id": 2**63, "answer": "yes"},
         "personal",
     ),
     (
         "RSVP answer []",
-        {"verb": "meeting.rsvp", "meeting_id": Ref("meeting", 0), "answer": []},
+        {"verb": "meetings.rsvp", "meeting_id": Ref("meeting", 0), "answer": []},
         "personal",
     ),
     (
@@ -1964,7 +1964,7 @@ def test_a_waiting_card_form_given_a_list_for_a_verb(world: World) -> None:
         "channelData": {"team": {"id": TEAM}, "channel": {"id": channel}},
     }
     world.check(world.post(setup))
-    click = member_message(None, scope="channel", value={"verb": ["community.setup"]})
+    click = member_message(None, scope="channel", value={"verb": ["communities.setup"]})
     click["conversation"]["id"] = click["channelData"]["channel"]["id"] = channel
     world.check(world.post(click))
 

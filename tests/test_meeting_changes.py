@@ -87,7 +87,7 @@ async def test_cancelling_asks_first_naming_the_meeting_and_only_the_confirm_cli
     bot_client: Client, connector: FakeConnector
 ) -> None:
     animator, member, meeting = await _planned(bot_client, connector)
-    await member.click({"verb": "meeting.rsvp", "meeting_id": meeting.id, "answer": "yes"})
+    await member.click({"verb": "meetings.rsvp", "meeting_id": meeting.id, "answer": "yes"})
 
     await animator.say("annuler la rencontre", channel=True)
     confirm = animator.last_card()
@@ -129,7 +129,7 @@ async def test_with_several_upcoming_meetings_the_facilitator_picks_which_one(
     choice = animator.last_card()
     assert "Rencontre d’automne" in card_text(choice)
     assert "Rencontre d’hiver" in card_text(choice)
-    picks = [a["data"] for a in card_actions(choice) if a["data"].get("verb") == "meeting.cancel"]
+    picks = [a["data"] for a in card_actions(choice) if a["data"].get("verb") == "meetings.cancel"]
     assert [p["meeting_id"] for p in picks] == [first.id, second.id]
     assert all("confirmed" not in p for p in picks)
 
@@ -167,10 +167,10 @@ async def test_members_can_neither_cancel_nor_restore(
     await member.say("annuler la rencontre", channel=True)
     assert member.last_text().startswith("Seul·e·s les animateur·rice·s")
     await member.click(
-        {"verb": "meeting.cancel", "meeting_id": meeting.id, "confirmed": True}, channel=True
+        {"verb": "meetings.cancel", "meeting_id": meeting.id, "confirmed": True}, channel=True
     )
     assert member.last_text().startswith("Seul·e·s les animateur·rice·s")
-    await member.click({"verb": "meeting.restore", "meeting_id": meeting.id}, channel=True)
+    await member.click({"verb": "meetings.restore", "meeting_id": meeting.id}, channel=True)
     assert member.last_text().startswith("Seul·e·s les animateur·rice·s")
     (stored,) = await _meetings(bot_client)
     assert stored.status == MeetingStatus.SCHEDULED
@@ -180,7 +180,7 @@ async def test_a_cancelled_meeting_is_restored_once_with_its_reminders_and_notic
     bot_client: Client, connector: FakeConnector
 ) -> None:
     animator, member, meeting = await _planned(bot_client, connector)
-    await member.click({"verb": "meeting.rsvp", "meeting_id": meeting.id, "answer": "yes"})
+    await member.click({"verb": "meetings.rsvp", "meeting_id": meeting.id, "answer": "yes"})
     runtime = bot_client.app[RUNTIME]
     jobs = scheduled_jobs(runtime, Clock(now=meeting.starts_at - timedelta(days=7)))
     assert await jobs.enqueue_meeting_reminders() == 1  # J-7, before the cancellation
@@ -239,7 +239,7 @@ async def test_restoring_after_the_start_is_refused(
         assert stored is not None
         stored.starts_at = datetime.now(UTC) - timedelta(minutes=5)
         stored.ends_at = datetime.now(UTC) + timedelta(hours=3)
-    await animator.click({"verb": "meeting.restore", "meeting_id": meeting.id}, channel=True)
+    await animator.click({"verb": "meetings.restore", "meeting_id": meeting.id}, channel=True)
     assert animator.last_text().startswith("Il est trop tard pour rétablir cette rencontre")
     (stored,) = await _meetings(bot_client)
     assert stored.status == MeetingStatus.CANCELLED
@@ -259,7 +259,7 @@ async def test_a_draft_publishes_once_whatever_is_clicked_again(
     assert "Rencontre d’automne" in card_text(animator.last_card())
     # An older copy of the draft (before « Ajouter un point »), and two clicks at once.
     await animator.click(
-        {**_action(form, "meeting.agenda.add_row"), **_agenda_values(form)}, channel=True
+        {**_action(form, "meetings.agenda.add_row"), **_agenda_values(form)}, channel=True
     )
     longer = animator.last_card()
     await asyncio.gather(_publish(animator, longer), _publish(animator, longer))
@@ -282,7 +282,7 @@ async def test_an_rsvp_in_a_channel_posts_nothing_and_every_copy_of_the_card_is_
     await animator.say("ordre du jour", channel=True)  # a third, in the channel
     before = len(connector.activities(CHANNEL))
     await member.click(
-        {"verb": "meeting.rsvp", "meeting_id": meeting.id, "answer": "yes"}, channel=True
+        {"verb": "meetings.rsvp", "meeting_id": meeting.id, "answer": "yes"}, channel=True
     )
     assert len(connector.activities(CHANNEL)) == before  # no public « C'est noté »
     await _dispatch(bot_client)
@@ -292,7 +292,7 @@ async def test_an_rsvp_in_a_channel_posts_nothing_and_every_copy_of_the_card_is_
     for update in updates:
         assert "Présent·e (1)" in card_text(update.body["attachments"][0]["content"])
     # In a personal chat, a short confirmation is fine.
-    await member.click({"verb": "meeting.rsvp", "meeting_id": meeting.id, "answer": "no"})
+    await member.click({"verb": "meetings.rsvp", "meeting_id": meeting.id, "answer": "no"})
     assert member.last_text().startswith("C’est noté")
 
 
@@ -376,7 +376,7 @@ async def test_the_calendar_invitation_follows_the_meeting(
     # Moved: the same UID, a higher SEQUENCE (the card's link is renewed).
     await animator.click(
         {
-            "verb": "meeting.move",
+            "verb": "meetings.move",
             "meeting_id": meeting.id,
             "date": (DAY + timedelta(days=7)).isoformat(),
             "start": "13:00",

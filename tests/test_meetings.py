@@ -33,7 +33,7 @@ MONTREAL = ZoneInfo("America/Montreal")
 DAY = (datetime.now(MONTREAL) + timedelta(days=30)).date()
 
 MEETING_FORM = {
-    "verb": "meeting.plan",
+    "verb": "meetings.plan",
     "title": "Rencontre d’automne",
     "date": DAY.isoformat(),
     "start": "09:00",
@@ -77,7 +77,7 @@ async def _plan(animator: Chat, **changes: Any) -> dict[str, Any]:
 
 async def _publish(animator: Chat, agenda_form: dict[str, Any], **changes: Any) -> None:
     data = {
-        **_action(agenda_form, "meeting.agenda.publish"),
+        **_action(agenda_form, "meetings.agenda.publish"),
         **_agenda_values(agenda_form),
         **changes,
     }
@@ -109,10 +109,10 @@ async def test_planning_a_meeting_posts_the_agenda_card_in_the_channel(
     ):
         assert usual in text
     await animator.click(
-        {**_action(form, "meeting.agenda.add_row"), **_agenda_values(form)}, channel=True
+        {**_action(form, "meetings.agenda.add_row"), **_agenda_values(form)}, channel=True
     )
     longer = animator.last_card()
-    assert _action(longer, "meeting.agenda.publish")["rows"] == 8
+    assert _action(longer, "meetings.agenda.publish")["rows"] == 8
     await _publish(animator, longer, title_7="", time_7="", presenter_3="Dre Marie Roy")
 
     assert animator.last_text().startswith("Ordre du jour publié.")
@@ -179,14 +179,14 @@ async def test_rsvp_updates_the_posted_card_in_place(
     bot_client: Client, connector: FakeConnector
 ) -> None:
     _animator, member, meeting = await _planned(bot_client, connector)
-    await member.click({"verb": "meeting.rsvp", "meeting_id": meeting.id, "answer": "yes"})
+    await member.click({"verb": "meetings.rsvp", "meeting_id": meeting.id, "answer": "yes"})
     assert member.last_text() == "C’est noté\u00a0: vous serez présent·e. À bientôt\u00a0!"
     runtime = bot_client.app[RUNTIME]
     await dispatcher(runtime, Clock(now=datetime.now(UTC))).dispatch_once()
     (update,) = [r for r in connector.received if r.method == "PUT"]
     assert update.path.endswith(f"/activities/{meeting.activity_id}")
     assert "Présent·e (1)" in card_text(update.body["attachments"][0]["content"])
-    await member.click({"verb": "meeting.rsvp", "meeting_id": meeting.id, "answer": "no"})
+    await member.click({"verb": "meetings.rsvp", "meeting_id": meeting.id, "answer": "no"})
     await member.say("ordre du jour")
     assert "Présent·e (0)" in card_text(member.last_card())
     assert "Absent·e (1)" in card_text(member.last_card())
@@ -208,7 +208,7 @@ async def test_reminders_carry_the_agenda_and_skip_those_who_declined(
     assert "Rappel\u00a0: rencontre de CdeP Soins palliatifs Montérégie" in text
     assert "Tour de table" in text
     assert "Je serai présent·e" in text
-    await member.click({"verb": "meeting.rsvp", "meeting_id": meeting.id, "answer": "no"})
+    await member.click({"verb": "meetings.rsvp", "meeting_id": meeting.id, "answer": "no"})
     async with runtime.sessions() as session:
         member_id = (
             await session.exec(select(Person.id).where(Person.teams_user_id == MEMBER["id"]))
@@ -231,14 +231,14 @@ async def test_moving_and_cancelling_tell_those_who_accepted(
     bot_client: Client, connector: FakeConnector
 ) -> None:
     animator, member, meeting = await _planned(bot_client, connector)
-    await member.click({"verb": "meeting.rsvp", "meeting_id": meeting.id, "answer": "yes"})
+    await member.click({"verb": "meetings.rsvp", "meeting_id": meeting.id, "answer": "yes"})
     await animator.say("déplacer la rencontre", channel=True)
     move = animator.last_card()
-    assert _action(move, "meeting.move")["meeting_id"] == meeting.id
+    assert _action(move, "meetings.move")["meeting_id"] == meeting.id
     later = (DAY + timedelta(days=7)).isoformat()
     await animator.click(
         {
-            "verb": "meeting.move",
+            "verb": "meetings.move",
             "meeting_id": meeting.id,
             "date": later,
             "start": "13:00",
@@ -273,7 +273,7 @@ async def test_after_the_meeting_the_animator_confirms_attendance(
     bot_client: Client, connector: FakeConnector
 ) -> None:
     animator, member, meeting = await _planned(bot_client, connector)
-    await member.click({"verb": "meeting.rsvp", "meeting_id": meeting.id, "answer": "yes"})
+    await member.click({"verb": "meetings.rsvp", "meeting_id": meeting.id, "answer": "yes"})
     runtime = bot_client.app[RUNTIME]
     clock = Clock(now=meeting.ends_at + timedelta(minutes=10))
     jobs = scheduled_jobs(runtime, clock)
@@ -285,16 +285,16 @@ async def test_after_the_meeting_the_animator_confirms_attendance(
     assert toggles == {"Léa Tremblay": "false", "Samuel Gagnon": "true"}
     # The meeting has not ended for real yet (the bot's clock): confirming says so.
     values = {i["id"]: i["value"] for i in roll["body"] if i.get("type") == "Input.Toggle"}
-    await animator.click({"verb": "meeting.attendance", "meeting_id": meeting.id, **values})
+    await animator.click({"verb": "meetings.attendance", "meeting_id": meeting.id, **values})
     assert animator.last_text() == "La rencontre n’est pas encore terminée."
     async with transaction(runtime.sessions) as session:
         stored = await session.get(Meeting, meeting.id)
         assert stored is not None
         stored.starts_at -= timedelta(days=60)
         stored.ends_at -= timedelta(days=60)
-    await member.click({"verb": "meeting.attendance", "meeting_id": meeting.id, **values})
+    await member.click({"verb": "meetings.attendance", "meeting_id": meeting.id, **values})
     assert member.last_text().startswith("Seul·e·s les animateur·rice·s")
-    await animator.click({"verb": "meeting.attendance", "meeting_id": meeting.id, **values})
+    await animator.click({"verb": "meetings.attendance", "meeting_id": meeting.id, **values})
     assert animator.last_text() == "Présences enregistrées\u00a0: 1\u00a0personne."
     async with runtime.sessions() as session:
         (present,) = (await session.exec(select(Attendance))).all()

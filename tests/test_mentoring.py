@@ -629,8 +629,11 @@ async def test_the_mentor_command_asks_which_community(sessions: SessionFactory)
         a for block in card["body"] if block["type"] == "ActionSet" for a in block["actions"]
     ]
     assert [(b["title"], b["data"]) for b in buttons] == [
-        ("CdeP Organisation communautaire", {"verb": "mentor.request", "community_id": second.id}),
-        ("CdeP Soins palliatifs", {"verb": "mentor.request", "community_id": first.id}),
+        (
+            "CdeP Organisation communautaire",
+            {"verb": "mentoring.request", "community_id": second.id},
+        ),
+        ("CdeP Soins palliatifs", {"verb": "mentoring.request", "community_id": first.id}),
     ]
     assert card["body"][0]["text"] == "Which community?"
     assert await queued(sessions) == []

@@ -239,14 +239,14 @@ async def test_each_member_sees_their_own_answer_on_the_agenda_card(world: World
     await w.post(w.animator, text="ordre du jour")
     (posted,) = w.posted_cards()
     refresh = _refresh(posted)
-    assert refresh["action"]["verb"] == "agenda.view"
+    assert refresh["action"]["verb"] == "meetings.view"
     assert refresh["action"]["data"] == {"meeting_id": meeting_id}
     # Every member is listed (four people: Teams would refresh them all anyway).
     assert sorted(refresh["userIds"]) == sorted(p.teams_user_id for p in [w.animator, *w.members])
     assert w.outsider.teams_user_id not in refresh["userIds"]
     assert not any(line in card_text(posted) for line in OWN_LINES)
 
-    rsvp = {"verb": "meeting.rsvp", "meeting_id": meeting_id}
+    rsvp = {"verb": "meetings.rsvp", "meeting_id": meeting_id}
     await w.post(ana, value={**rsvp, "answer": "yes"})
     await w.post(ben, value={**rsvp, "answer": "no"})
     await w.post(eve, value={**rsvp, "answer": "maybe"})
@@ -258,26 +258,26 @@ async def test_each_member_sees_their_own_answer_on_the_agenda_card(world: World
     assert not any(line in card_text(updated) for line in OWN_LINES)
 
     data = {"meeting_id": meeting_id}
-    mine = card_text(await w.view(ana, "agenda.view", data))
+    mine = card_text(await w.view(ana, "meetings.view", data))
     assert f"Votre réponse{NBSP}: Présent·e" in mine
     assert "Absent·e (1)" in mine  # the shared counts stay
     assert f"Votre réponse{NBSP}: Absent·e" not in mine
     assert f"Votre réponse{NBSP}: Peut-être" not in mine
 
-    theirs = await w.view(ben, "agenda.view", data)
+    theirs = await w.view(ben, "meetings.view", data)
     assert f"Votre réponse{NBSP}: Absent·e" in card_text(theirs)
     assert f"Votre réponse{NBSP}: Présent·e" not in card_text(theirs)
-    assert _refresh(theirs)["action"]["verb"] == "agenda.view"  # still refreshes
+    assert _refresh(theirs)["action"]["verb"] == "meetings.view"  # still refreshes
 
-    english = card_text(await w.view(eve, "agenda.view", data))
+    english = card_text(await w.view(eve, "meetings.view", data))
     assert "Your answer: Maybe" in english
     assert "Attending (1)" in english
 
     # The animator did not answer: the shared card, in their language.
-    shared = await w.view(w.animator, "agenda.view", data)
+    shared = await w.view(w.animator, "meetings.view", data)
     assert not any(line in card_text(shared) for line in OWN_LINES)
     # A person's view is the shared card plus their own line, nothing else.
-    assert _without(await w.view(ana, "agenda.view", data), OWN_LINES) == _without(
+    assert _without(await w.view(ana, "meetings.view", data), OWN_LINES) == _without(
         shared, OWN_LINES
     )
 
@@ -286,9 +286,9 @@ async def test_someone_outside_the_community_gets_the_shared_agenda(world: World
     w = world
     ana = w.members[0]
     meeting_id = _id(w.meeting)
-    await w.post(ana, value={"verb": "meeting.rsvp", "meeting_id": meeting_id, "answer": "yes"})
+    await w.post(ana, value={"verb": "meetings.rsvp", "meeting_id": meeting_id, "answer": "yes"})
     data = {"meeting_id": meeting_id}
-    outsider = await w.view(w.outsider, "agenda.view", data)
+    outsider = await w.view(w.outsider, "meetings.view", data)
     assert not any(line in card_text(outsider) for line in OWN_LINES)
     assert "Présent·e (1)" in card_text(outsider)
     assert _refresh(outsider)["action"]["data"] == data
@@ -296,7 +296,7 @@ async def test_someone_outside_the_community_gets_the_shared_agenda(world: World
     # Another organisation learns nothing about the meeting, and a refresh refused is refused
     # silently: an automatic refresh must not post « autre organisation » in the channel.
     posted = len(w.connector.activities())
-    status, body = await w.invoke(w.members[1], "agenda.view", data, tenant="another-tenant")
+    status, body = await w.invoke(w.members[1], "meetings.view", data, tenant="another-tenant")
     assert status == 403
     assert "Rencontre" not in json.dumps(body)
     assert len(w.connector.activities()) == posted
@@ -309,7 +309,7 @@ async def test_unknown_verbs_and_bad_data_are_refused_plainly(world: World) -> N
     assert status == 400
     # A meeting that does not exist, or no id at all: a short message, no card.
     for data in ({"meeting_id": 999_999}, {}, {"meeting_id": "x"}):
-        status, body = await w.invoke(ana, "agenda.view", data)
+        status, body = await w.invoke(ana, "meetings.view", data)
         assert status == 200
         assert body["type"] == "application/vnd.microsoft.activity.message"
         assert "AdaptiveCard" not in json.dumps(body)
