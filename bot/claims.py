@@ -119,8 +119,8 @@ class TurnClaims:
     async def admit(
         self, keys: TurnKeys, begin: Callable[[datetime], Awaitable[object]], deadline: float
     ) -> Admission:
-        """Run the turn's first transaction `begin(now)` (which raises NotAdmitted unless
-        `activities.admit_in` claimed the activity) until it is admitted, or finds a
+        """Run the turn's first unit of work `begin(now)` (which raises NotAdmitted unless
+        `activities.claim_turn` claimed the activity) until it is admitted, or finds a
         duplicate, or `deadline` passes (then what it last found)."""
         pause = FIRST_PAUSE_S
         while True:
@@ -155,6 +155,17 @@ class TurnClaims:
             # The turn did its work and answered: no apology. Its lease lapses instead, and a
             # retry of it (there should be none) would be run again.
             logger.warning("could not mark a finished turn done", exc_info=True)
+
+    async def give_back(self, keys: TurnKeys) -> None:
+        """The turn's first unit of work failed after its claim was committed (reading the
+        dialog state): forget the claim, as `release` does, before `admit` has counted it
+        as held. A failure to do so is logged: the claim's lease then lapses."""
+        if keys.activity is None:
+            return
+        try:
+            await activities.release(self._sessions, owner=self.owner, activity=keys.activity)
+        except Exception:
+            logger.warning("could not give back the claim of a failed turn", exc_info=True)
 
     async def release(self, keys: TurnKeys) -> None:
         """The turn failed: Teams' retry of it may run, the sender's next turn too."""

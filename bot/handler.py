@@ -78,7 +78,7 @@ from storage import activities, communities, people
 from storage.activities import Admission
 from storage.db import SessionFactory, autocommit, engine_of
 from storage.models import ConversationScope, Role
-from storage.state_store import SqlPrivateConversationState, Stored, read_encoded_in
+from storage.state_store import SqlPrivateConversationState, read_encoded_in
 
 logger = logging.getLogger(__name__)
 
@@ -295,56 +295,69 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             await state.save_changes(turn_context)
 
     async def _begin(self, turn_context: TurnContext, keys: TurnKeys, now: datetime) -> None:
-        """The turn's first transaction: claim the activity and the sender's turn (NotAdmitted
-        when either is held: the transaction rolls back), upsert the Person and
-        ConversationRef, read the dialog state, resolve the language into the turn's TurnInfo.
-        One transaction, so one connection checkout and one commit where there were four."""
+        """The turn's first unit of work: claim the activity and the sender's turn, recording
+        the Person (NotAdmitted when either is held: nothing is written), then record the
+        ConversationRef and read the dialog state, resolve the language into the turn's
+        TurnInfo. One connection checkout; on PostgreSQL the claim, the Person and the dialog
+        state read are one statement (`activities.claim_turn`); on SQLite the state is read
+        after the claim's transaction committed, so that the writer is not held for it."""
         activity = turn_context.activity
         sender: ChannelAccount | None = activity.from_property
         scope = _scope(activity)
         tenant_id = _tenant_id(activity)
+        participant = (
+            people.Participant(
+                teams_user_id=str(sender.id),
+                aad_object_id=_at_most(sender.aad_object_id, 64),
+                tenant_id=tenant_id,
+                name=(sender.name or None) and str(sender.name),
+                locale=(activity.locale or None) and str(activity.locale)[:16],
+            )
+            if sender is not None and sender.id
+            else None
+        )
         person_id: int | None = None
         preferred: str | None = None
         new_conversation = False
         address = _address(activity, scope, tenant_id)
         state_key = self._dialog_state_key(turn_context)
-        stored: dict[str, Stored] = {}
         # A Core connection rather than an ORM session: these are plain statements, and the
         # session's bookkeeping costs more than they do.
-        async with engine_of(self._sessions).begin() as connection:
-            admission = await activities.admit_in(
+        async with engine_of(self._sessions).connect() as connection:
+            claimed = await activities.claim_turn(
                 connection,
                 activity=keys.activity,
                 turn=keys.turn,
                 owner=self._claims.owner,
                 now=now,
                 lease=self._claims.lease,
+                sender=participant,
+                state_key=state_key,
             )
-            if admission is not Admission.TAKEN:
-                raise NotAdmitted(admission)
-            if sender is not None and sender.id:
-                person = await people.record_participant(
-                    connection,
-                    participant=people.Participant(
-                        teams_user_id=str(sender.id),
-                        aad_object_id=_at_most(sender.aad_object_id, 64),
-                        tenant_id=tenant_id,
-                        name=(sender.name or None) and str(sender.name),
-                        locale=(activity.locale or None) and str(activity.locale)[:16],
-                    ),
-                )
-                person_id, preferred = person.id, person.preferred_locale
-            recorded = address is not None and not self._conversations.fresh(address, person_id)
-            if address is not None and recorded:
-                new_conversation = await people.remember_conversation(
-                    connection, address=address, person_id=person_id
-                )
-            if state_key is not None:
-                stored = await read_encoded_in(connection, [state_key])
-        if address is not None and recorded:
-            self._conversations.remember(address, person_id)
-        if state_key is not None:
-            self._private_state.prime(turn_context, stored.get(state_key))
+            if claimed.admission is not Admission.TAKEN:
+                raise NotAdmitted(claimed.admission)
+            try:
+                if claimed.sender is not None:
+                    person_id = claimed.sender.person_id
+                    preferred = claimed.sender.preferred_locale
+                # Autocommit from here: each statement is its own transaction.
+                recorded = address is not None and not self._conversations.fresh(address, person_id)
+                if address is not None and recorded:
+                    new_conversation = await people.remember_conversation(
+                        connection, address=address, person_id=person_id
+                    )
+                    self._conversations.remember(address, person_id)
+                if state_key is not None:
+                    stored = claimed.state
+                    if stored is None:  # not read with the claim
+                        stored = await read_encoded_in(connection, [state_key])
+                    self._private_state.prime(turn_context, stored.get(state_key))
+            except BaseException:
+                # The claim is committed: give it back, as a failed turn does, so that
+                # Teams' retry of this activity and the sender's next turn are not kept
+                # out until its lease ends.
+                await self._claims.give_back(keys)
+                raise
         locale = normalize_locale(
             preferred or activity.locale, default=self._settings.default_locale
         )

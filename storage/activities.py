@@ -8,8 +8,9 @@ turn over. A claim in progress also carries its sender's turn key in the convers
 among claims in progress (a partial unique index): a double click's second activity cannot be
 claimed while the first runs, so it runs after it and sees what it did.
 
-The claim is one statement of the turn's first transaction; the final mark, which also frees
-the sender's turn, one autocommit statement at its end. Times are the bot processes' clocks,
+The claim is the turn's first statement (`claim_turn`: on PostgreSQL the same statement also
+records the sender's Person); the final mark, which also frees the sender's turn, one
+autocommit statement at its end. Times are the bot processes' clocks,
 as for the outbox's leases: replicas keep them synchronised (NTP).
 """
 
@@ -18,18 +19,31 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, Table, bindparam, delete, select, update
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
+from storage import people
 from storage.db import SessionFactory, autocommit
 from storage.models import ProcessedActivity, utcnow
+from storage.state_store import BOT_STATE, Stored, stored_key
 from storage.types import UtcDateTime
 
 TABLE: Table = ProcessedActivity.__table__  # type: ignore[attr-defined]
@@ -96,14 +110,7 @@ async def admit_in(
     nothing to claim (Teams always sends one)."""
     if activity is None:
         return Admission.TAKEN
-    values = {
-        "activity_key": activity,
-        "received_at": now,
-        "lease_until": now + lease,
-        "owner": owner,
-        "turn_key": turn,
-        "now": now,
-    }
+    values: dict[str, object] = {**_claim_values(activity, turn, owner, now, lease), "now": now}
     try:
         claimed = await connection.execute(_claim(connection.dialect.name), values)
     except IntegrityError:
@@ -111,9 +118,172 @@ async def admit_in(
         return Admission.LOCKED
     if claimed.first() is not None:
         return Admission.TAKEN
+    return await _refused(connection, activity)
+
+
+def _claim_values(
+    activity: str, turn: str | None, owner: str, now: datetime, lease: timedelta
+) -> dict[str, object]:
+    return {
+        "activity_key": activity,
+        "received_at": now,
+        "lease_until": now + lease,
+        "owner": owner,
+        "turn_key": turn,
+    }
+
+
+async def _refused(connection: AsyncConnection, activity: str) -> Admission:
+    """Why a claim was not taken: its activity done, or its first delivery still running."""
     held = (await connection.execute(_HELD, {"k": activity})).first()
     # No row: its turn failed and gave it back meanwhile; the next try takes it.
     return Admission.DONE if held is not None and held[0] is None else Admission.IN_PROGRESS
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """What a turn needs of its sender's Person row."""
+
+    person_id: int
+    preferred_locale: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """What a turn's first unit of work found: its admission, its sender's Person (None when
+    refused or without a sender), and its dialog state as stored (None: not read yet, the
+    caller reads it; a missing row is an empty dict)."""
+
+    admission: Admission
+    sender: Sender | None = None
+    state: dict[str, Stored] | None = None
+
+
+@lru_cache(maxsize=1)
+def _claim_recording() -> Executable:
+    """PostgreSQL: the claim of `_claim`, the sender's Person upsert and the dialog state read
+    in one statement, the Person written only when the claim was taken (data-modifying CTEs):
+    one round trip, and no BEGIN or COMMIT, where a transaction took five. One statement is
+    its own transaction, so a refused claim writes nothing, as when the turn's first
+    transaction rolled back. A Person already there keeps a column the activity does not
+    carry (COALESCE: what `people.record_participant` does by leaving it out of the update).
+
+    The state is read in the statement's snapshot, taken before the claim ran. If the claim
+    waited there for the turn ahead's final mark, that turn's state write may be missing from
+    the snapshot: the statement says so (`ahead`: a claim in progress on the sender's turn,
+    other than this activity's, in the snapshot), and the caller reads the state again.
+    Otherwise the turn ahead had finished before the snapshot, its writes with it. Built once."""
+    person = people.PERSON_TABLE
+    claim_insert = postgresql.insert(TABLE).values(
+        {c.name: bindparam(f"a_{c.name}", type_=c.type) for c in TABLE.c}
+    )
+    claim = (
+        claim_insert.on_conflict_do_update(
+            index_elements=["activity_key"],
+            set_={
+                c.name: claim_insert.excluded[c.name] for c in TABLE.c if c.name != "activity_key"
+            },
+            where=TABLE.c.lease_until < _NOW,
+        )
+        .returning(TABLE.c.activity_key)
+        .cte("claim")
+    )
+    columns = list(people.participant_values(_NOBODY))
+    rows = select(*(bindparam(f"p_{name}", type_=person.c[name].type) for name in columns)).where(
+        select(claim.c.activity_key).exists()
+    )
+    person_insert = postgresql.insert(person).from_select(columns, rows)
+    refreshed: dict[str, Any] = {"last_seen_at": person_insert.excluded.last_seen_at}
+    for name in people.REFRESHED_WHEN_GIVEN:
+        refreshed[name] = func.coalesce(person_insert.excluded[name], person.c[name])
+    recorded = (
+        person_insert.on_conflict_do_update(index_elements=["teams_user_id"], set_=refreshed)
+        .returning(person.c.id, person.c.preferred_locale)
+        .cte("recorded")
+    )
+    ahead = (
+        select(TABLE.c.activity_key)
+        .where(
+            TABLE.c.turn_key == bindparam("a_turn_key"),
+            TABLE.c.lease_until.is_not(None),
+            TABLE.c.activity_key != bindparam("a_activity_key"),
+        )
+        .exists()
+        .label("ahead")
+    )
+    statement: Executable = select(
+        recorded.c.id, recorded.c.preferred_locale, BOT_STATE.c.data, BOT_STATE.c.etag, ahead
+    ).select_from(
+        recorded.outerjoin(BOT_STATE, BOT_STATE.c.key == bindparam("state_key", type_=String()))
+    )
+    return statement
+
+
+_NOBODY = people.Participant(
+    teams_user_id="", aad_object_id=None, tenant_id=None, name=None, locale=None
+)
+
+
+async def claim_turn(
+    connection: AsyncConnection,
+    *,
+    activity: str | None,
+    turn: str | None,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    sender: people.Participant | None,
+    state_key: str | None,
+) -> Claimed:
+    """A turn's admission and its sender's Person, committed together when admitted and not
+    at all otherwise (nothing is written for a refused turn). The connection is left in
+    autocommit: a dialog state read next sees what the turn ahead of it wrote, since that
+    turn's final mark, which this claim waited for, came after its writes.
+
+    On PostgreSQL one statement, which also reads the dialog state under `state_key`, when
+    there are both an activity and a sender; otherwise one transaction (SQLite has no
+    data-modifying CTEs), and the caller reads the state after it."""
+    if connection.dialect.name == "postgresql" and activity is not None and sender is not None:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        values = {
+            f"a_{name}": value
+            for name, value in _claim_values(activity, turn, owner, now, lease).items()
+        }
+        values.update(
+            {f"p_{name}": value for name, value in people.participant_values(sender).items()}
+        )
+        values["now"] = now
+        values["state_key"] = None if state_key is None else stored_key(state_key)
+        try:
+            row = (await connection.execute(_claim_recording(), values)).first()
+        except IntegrityError:
+            return Claimed(Admission.LOCKED)  # as in admit_in
+        if row is None:
+            return Claimed(await _refused(connection, activity))
+        recorded = Sender(person_id=row.id, preferred_locale=row.preferred_locale)
+        if state_key is None or row.ahead:
+            return Claimed(Admission.TAKEN, recorded)
+        state = {} if row.data is None else {state_key: (row.data, row.etag)}
+        return Claimed(Admission.TAKEN, recorded, state)
+    transaction = await connection.begin()
+    try:
+        admission = await admit_in(
+            connection, activity=activity, turn=turn, owner=owner, now=now, lease=lease
+        )
+        found: Sender | None = None
+        if admission is Admission.TAKEN and sender is not None:
+            person = await people.record_participant(connection, participant=sender)
+            assert person.id is not None  # stored
+            found = Sender(person_id=person.id, preferred_locale=person.preferred_locale)
+    except BaseException:
+        await transaction.rollback()
+        raise
+    if admission is Admission.TAKEN:
+        await transaction.commit()
+    else:
+        await transaction.rollback()
+    await connection.execution_options(isolation_level="AUTOCOMMIT")
+    return Claimed(admission, found)
 
 
 async def free_expired_turn(sessions: SessionFactory, *, turn: str, now: datetime) -> bool:

@@ -39,10 +39,14 @@ class ConversationAddress:
     teams_channel_id: str | None
 
 
-async def record_participant(session: Executor, *, participant: Participant) -> Person:
-    """Create or refresh the Person behind an activity; returns the stored row."""
+# The columns a turn refreshes on a known Person, each only when the activity carries a value.
+REFRESHED_WHEN_GIVEN = ("aad_object_id", "tenant_id", "name", "locale")
+
+
+def participant_values(participant: Participant) -> dict[str, object]:
+    """The Person row an activity's sender makes, as inserted the first time."""
     now = utcnow()
-    values = {
+    return {
         "teams_user_id": participant.teams_user_id,
         # Display data, not keys: a longer one (never seen from Teams) is cut to its column.
         "aad_object_id": participant.aad_object_id and participant.aad_object_id[:64],
@@ -54,10 +58,13 @@ async def record_participant(session: Executor, *, participant: Participant) -> 
         "created_at": now,
         "last_seen_at": now,
     }
+
+
+async def record_participant(session: Executor, *, participant: Participant) -> Person:
+    """Create or refresh the Person behind an activity; returns the stored row."""
+    values = participant_values(participant)
     refreshed = ["last_seen_at"] + [
-        column
-        for column in ("aad_object_id", "tenant_id", "name", "locale")
-        if values[column] is not None
+        column for column in REFRESHED_WHEN_GIVEN if values[column] is not None
     ]
     # One round trip: the row comes back from the upsert itself (RETURNING, on both databases).
     row = await upsert(
