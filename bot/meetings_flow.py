@@ -1015,17 +1015,40 @@ async def on_cancel_meeting_command(
         await turn_context.send_activity(t("agenda.none"))
         return
     ctx = _Ctx(sessions=sessions, settings=settings, info=info, wake=wake)
-    if len(upcoming) == 1:
-        # Sent, not put in place of a clicked card: a typed command clicked nothing (in a
-        # thread, its reply_to_id is the thread's first post, perhaps the agenda card).
-        await _on_cancel(turn_context, {"meeting_id": upcoming[0].id}, ctx, typed=True)
-        return
-    card = build_meeting_choice_card(
+    await _act_on_one(
+        turn_context,
         upcoming,
+        ctx,
+        act=_on_cancel,
         verb=VERB_CANCEL,
         heading_key="plan.cancel.choose",
-        locale=info.locale,
-        tz=settings.timezone,
+    )
+
+
+async def _act_on_one(
+    turn_context: TurnContext,
+    candidates: Sequence[Meeting],
+    ctx: _Ctx,
+    *,
+    act: Callable[..., Awaitable[None]],
+    verb: str,
+    heading_key: str,
+    button_key: str = "plan.cancel.pick",
+) -> None:
+    """A typed command about « the » meeting: with one candidate, act on it (its answer is
+    sent, not put in place of a clicked card: a typed command clicked nothing, and in a thread
+    its reply_to_id is the thread's first post, perhaps the agenda card); with several, the
+    facilitator picks one on a card whose buttons send `verb`."""
+    if len(candidates) == 1:
+        await act(turn_context, {"meeting_id": candidates[0].id}, ctx, typed=True)
+        return
+    card = build_meeting_choice_card(
+        candidates,
+        verb=verb,
+        heading_key=heading_key,
+        button_key=button_key,
+        locale=ctx.info.locale,
+        tz=ctx.settings.timezone,
     )
     await _send_card(turn_context, card)
 
@@ -1164,18 +1187,15 @@ async def on_restore_meeting_command(
         await turn_context.send_activity(translator(info.locale)("plan.restore.none"))
         return
     ctx = _Ctx(sessions=sessions, settings=settings, info=info, wake=wake)
-    if len(restorable) == 1:
-        await _on_restore(turn_context, {"meeting_id": restorable[0].id}, ctx, typed=True)
-        return
-    card = build_meeting_choice_card(
+    await _act_on_one(
+        turn_context,
         restorable,
+        ctx,
+        act=_on_restore,
         verb=VERB_RESTORE,
         heading_key="plan.restore.choose",
         button_key="plan.restore.button",
-        locale=info.locale,
-        tz=settings.timezone,
     )
-    await _send_card(turn_context, card)
 
 
 async def _on_restore(

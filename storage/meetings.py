@@ -726,18 +726,8 @@ async def record_attendance(
     returned in `needs_confirmation` and nothing at all is written. People the submission does
     not mention (not on that copy of the card) keep what they have. The same list again (a
     double click, a stale card) changes nothing."""
-    # The meeting's row locked on PostgreSQL: two submissions at once take turns, and the
-    # second finds the first's list (SQLite: BEGIN IMMEDIATE, storage/db.py).
-    meeting = (
-        await session.exec(
-            sm_select(Meeting)
-            .where(Meeting.id == meeting_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).first()
-    if meeting is None:
-        raise LookupError("no such meeting")
+    # Two submissions at once take turns, and the second finds the first's list.
+    meeting = await _locked_meeting(session, meeting_id)
     await _require_animator(session, community_id=meeting.community_id, person_id=by_person_id)
     if meeting.ends_at > now:
         raise InvalidMeeting("not_ended")
