@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     # SQLModel nags about session.execute() (used by storage/ on purpose), as pytest's filter does.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "aiohttp", "sqlalchemy", "botbuilder", "msrest"):
+    for noisy in ("alembic", "aiohttp", "sqlalchemy", "microsoft_agents"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     databases = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = asyncio.run(main_async(args.messages, databases, latency_ms=args.latency_ms))

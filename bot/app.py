@@ -8,43 +8,28 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
-from botbuilder.core import (
-    BotState,
-    ConversationState,
+from microsoft_agents.activity import Activity, ActivityTypes
+from microsoft_agents.hosting.core import (
+    AccessTokenProviderBase,
+    AgentAuthConfiguration,
     TurnContext,
-    UserState,
 )
-from botbuilder.integration.aiohttp import (
-    CloudAdapter,
-    ConfigurationBotFrameworkAuthentication,
-)
-from botbuilder.schema import Activity, ActivityTypes, CallerIdConstants
-from botframework.connector.auth import AuthenticationConstants
-from msrest.universal_http.requests import ClientRetryPolicy
+from microsoft_agents.hosting.core.authorization import AuthTypes
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.attestations_flow import ATTESTATION_RENDERERS, attestation_pdf
-from bot.attestations_flow import ROUTE as ATTESTATION_ROUTE
+from bot.adapter import CarrefourAdapter
+from bot.auth import Authenticator, Refused
 from bot.claims import TurnClaims
-from bot.connectors import ReusingBotFrameworkAuthentication
-from bot.consultations_flow import CONSULTATION_RENDERERS
-from bot.deliveries import RENDERERS
+from bot.connectors import ConnectorClients
 from bot.dispatcher import Dispatcher
+from bot.features import FEATURES
 from bot.handler import CarrefourBot
 from bot.inbound_limit import InboundLimit, Verdict
-from bot.meeting_calendar import ROUTE as CALENDAR_ROUTE
-from bot.meeting_calendar import meeting_calendar
-from bot.meetings_flow import MEETING_RENDERERS
-from bot.mentoring_flow import MENTORING_RENDERERS
 from bot.observability import Telemetry, annotate_turn, build_telemetry, observed_turns
-from bot.polls_flow import POLL_RENDERERS
-from bot.privacy_flow import ROUTE as PRIVACY_ROUTE
-from bot.privacy_flow import export_json
-from bot.replies import RepliesAdapter
+from bot.registry import Registry
 from bot.scheduler import Jobs, build_scheduler
 from bot.settings import Settings, check_runnable
-from bot.surveys_flow import SURVEY_RENDERERS
-from bot.vitality_flow import EXPORT_PATH, VITALITY_RENDERERS, vitality_csv
 from cards.i18n import normalize_locale, translator
 from dialogs.context import TURN_INFO_KEY, TurnInfo
 from storage import people
@@ -62,24 +47,19 @@ class Runtime:
     engine: AsyncEngine
     sessions: SessionFactory
     storage: SqlStorage
-    auth: ConfigurationBotFrameworkAuthentication
-    adapter: CloudAdapter
+    auth: Authenticator
+    adapter: CarrefourAdapter
     bot: CarrefourBot
     dispatcher: Dispatcher
     jobs: Jobs
 
 
-# Every kind of message the outbox can send. Features with their own module bring theirs.
-ALL_RENDERERS = {
-    **RENDERERS,
-    **MENTORING_RENDERERS,
-    **MEETING_RENDERERS,
-    **POLL_RENDERERS,
-    **ATTESTATION_RENDERERS,
-    **SURVEY_RENDERERS,
-    **CONSULTATION_RENDERERS,
-    **VITALITY_RENDERERS,
-}
+# What each feature handles (bot/features/): built at import, so that a command, verb, outbox
+# kind or route declared twice stops the start-up.
+REGISTRY = Registry(FEATURES)
+
+# Every kind of message the outbox can send: the host's and each feature's.
+ALL_RENDERERS = dict(REGISTRY.renderers)
 
 SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -87,40 +67,35 @@ INBOUND_LIMIT = web.AppKey("inbound_limit", InboundLimit)
 TELEMETRY = web.AppKey("telemetry", Telemetry)
 
 
-class _AuthConfiguration:
-    """The attribute names botbuilder's configuration-based factories read."""
+def _token_provider(settings: Settings) -> AccessTokenProviderBase | None:
+    """What signs the bot's own calls to the Bot Connector: MSAL with the app's credentials;
+    none without an app id (local development: the Playground takes anonymous calls)."""
+    if not settings.app_id:
+        return None
+    # Imported here: MSAL is heavy, and unused by a bot without credentials.
+    from microsoft_agents.authentication.msal import MsalAuth
 
-    def __init__(self, settings: Settings) -> None:
-        self.APP_ID = settings.app_id or ""
-        self.APP_PASSWORD = (
-            settings.app_password.get_secret_value() if settings.app_password else ""
+    single_tenant = settings.app_type == "SingleTenant"
+    return MsalAuth(
+        AgentAuthConfiguration(
+            auth_type=(
+                AuthTypes.user_managed_identity
+                if settings.app_type == "UserAssignedMSI"
+                else AuthTypes.client_secret
+            ),
+            client_id=settings.app_id,
+            client_secret=(
+                settings.app_password.get_secret_value() if settings.app_password else None
+            ),
+            # A multi-tenant bot gets its token from the Bot Framework's own tenant.
+            tenant_id=settings.app_tenant_id if single_tenant else "botframework.com",
         )
-        # Without an app id the SDK runs anonymously only under "MultiTenant"; the single-tenant
-        # factory insists on credentials. Development mode only (see check_runnable).
-        self.APP_TYPE = settings.app_type if settings.app_id else "MultiTenant"
-        self.APP_TENANTID = settings.app_tenant_id or ""
-        if settings.openid_metadata_url:
-            # Setting any endpoint switches the SDK to its "parameterized" authentication, which
-            # needs the whole public-cloud set; only the key source differs.
-            self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = settings.openid_metadata_url
-            self.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = (
-                AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
-            )
-            self.TO_CHANNEL_FROM_BOT_LOGIN_URL = (
-                AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
-                + (settings.app_tenant_id or "botframework.com")
-            )
-            self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = (
-                AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
-            )
-            self.OAUTH_URL = AuthenticationConstants.OAUTH_URL
-            self.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = (
-                AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
-            )
-            self.CALLER_ID = CallerIdConstants.public_azure_channel
+    )
 
 
-def _apology_handler(dialog_state: BotState, settings: Settings):  # type: ignore[no-untyped-def]
+def _apology_handler(
+    dialog_state: SqlPrivateConversationState, settings: Settings
+) -> Callable[[TurnContext, Exception], Awaitable[None]]:
     async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
         logger.error("turn failed", exc_info=error)
         info = turn_context.turn_state.get(TURN_INFO_KEY)
@@ -147,11 +122,10 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     storage = SqlStorage(sessions)
-    conversation_state = ConversationState(storage)
     private_state = SqlPrivateConversationState(storage)
-    user_state = UserState(storage)
-    auth = ReusingBotFrameworkAuthentication(_AuthConfiguration(settings))
-    adapter = RepliesAdapter(auth)
+    auth = Authenticator(settings)
+    clients = ConnectorClients(_token_provider(settings), settings.app_id)
+    adapter = CarrefourAdapter(clients, app_id=settings.app_id)
     adapter.on_turn_error = _apology_handler(private_state, settings)
     telemetry = app[TELEMETRY]
     dispatcher = Dispatcher(
@@ -166,11 +140,10 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         settings=settings,
         sessions=sessions,
         adapter=adapter,
-        conversation_state=conversation_state,
         private_state=private_state,
-        user_state=user_state,
         wake=dispatcher.wake,
         claims=claims,
+        registry=REGISTRY,
         telemetry=telemetry,
     )
     jobs = Jobs(settings=settings, sessions=sessions, wake_dispatcher=dispatcher.wake)
@@ -199,6 +172,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
                 delivering.cancel()
         heartbeat.cancel()
         await telemetry.stop()
+        await clients.close()
         await engine.dispose()
 
 
@@ -289,8 +263,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
     if _holds_nul(body):
         raise web.HTTPBadRequest(text="NUL character in the activity")
     try:
-        activity = Activity().deserialize(body)
-    except Exception:  # msrest raises several types for wrong field types
+        activity = Activity.model_validate(body)
+    except (ValidationError, ValueError, TypeError):
         raise web.HTTPBadRequest(text="not an activity") from None
     if not activity.type:
         raise web.HTTPBadRequest(text="activity type missing")
@@ -300,9 +274,12 @@ async def messages(request: web.Request) -> web.StreamResponse:
         and getattr(activity.conversation, "id", None)
         and getattr(activity.from_property, "id", None)
         and getattr(activity.recipient, "id", None)
+        and activity.service_url
     ):
-        # Every channel sends all four; without them no state can be loaded and no reply sent.
-        raise web.HTTPBadRequest(text="channelId, conversation.id, from.id or recipient.id missing")
+        # Every channel sends all five; without them no state can be loaded and no reply sent.
+        raise web.HTTPBadRequest(
+            text="channelId, serviceUrl, conversation.id, from.id or recipient.id missing"
+        )
     if _malformed_channel_data(activity.channel_data):
         raise web.HTTPBadRequest(text="malformed channelData")
     if None in (activity.members_added or []) or None in (activity.members_removed or []):
@@ -310,13 +287,11 @@ async def messages(request: web.Request) -> web.StreamResponse:
     if _ids_too_long(activity):
         raise web.HTTPBadRequest(text="an id is longer than any Teams sends")
 
-    auth_header = request.headers.get("Authorization", "")
     try:
-        # Authenticate before the turn: botbuilder turns only PermissionError into 401, while a
-        # malformed token or an unknown signing key raise other errors.
-        auth_result = await runtime.auth.authenticate_request(activity, auth_header)
-    except Exception as error:
-        logger.warning("rejected an unauthenticated request: %s", type(error).__name__)
+        # Authenticated before the turn: nothing of the activity is read or written until then.
+        claims = await runtime.auth.authenticate(activity, request.headers.get("Authorization", ""))
+    except Refused as error:
+        logger.warning("rejected an unauthenticated request: %s", error)
         logger.debug("authentication failure detail", exc_info=True)
         raise web.HTTPUnauthorized() from None
 
@@ -326,14 +301,12 @@ async def messages(request: web.Request) -> web.StreamResponse:
         verdict = request.app[INBOUND_LIMIT].admit(sender)
         if verdict is not Verdict.ACT:
             if verdict is Verdict.WARN:
-                await runtime.adapter.process_activity(auth_result, activity, _slow_down(runtime))
+                await runtime.adapter.process_activity(claims, activity, _slow_down(runtime))
             # A dropped message is accepted (Teams would otherwise retry it); an invoke waits
             # for its answer, which says why.
             return web.Response(status=429 if activity.type == ActivityTypes.invoke else 201)
 
-    invoke_response = await runtime.adapter.process_activity(
-        auth_result, activity, runtime.bot.on_turn
-    )
+    invoke_response = await runtime.adapter.process_activity(claims, activity, runtime.bot.on_turn)
     if invoke_response:
         return web.json_response(data=invoke_response.body, status=invoke_response.status)
     return web.Response(status=201)
@@ -353,19 +326,10 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "database": "up"})
 
 
-def _speed_up_msrest() -> None:
-    """msrest's retry policy scans a 500-item list for each of 999 status codes (~5 ms) per
-    client, and botbuilder builds two clients per turn and per proactive send: the same codes
-    in a frozenset give the same policy in microseconds (bench/fanout.py: 21 → 12 ms CPU per
-    message). Idempotent."""
-    ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)  # type: ignore[assignment]
-
-
 def create_app(settings: Settings, *, telemetry: Telemetry | None = None) -> web.Application:
     """`telemetry`: where traces and metrics go (tests read them in memory); by default as
     the settings say (off unless APPLICATIONINSIGHTS_CONNECTION_STRING is set)."""
     check_runnable(settings)
-    _speed_up_msrest()
     if not settings.auth_enabled:
         logger.warning(
             "MicrosoftAppId is not set: requests are NOT authenticated. "
@@ -379,9 +343,7 @@ def create_app(settings: Settings, *, telemetry: Telemetry | None = None) -> web
     app.router.add_post("/api/messages", observed_turns(messages, app[TELEMETRY]))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    # Signed, expiring links to attestations de présence (the token is the authorisation).
-    app.router.add_get(ATTESTATION_ROUTE, attestation_pdf)
-    app.router.add_get(EXPORT_PATH, vitality_csv)
-    app.router.add_get(PRIVACY_ROUTE, export_json)
-    app.router.add_get(CALENDAR_ROUTE, meeting_calendar)
+    # The features' routes: signed, expiring links (the token is the authorisation).
+    for route in REGISTRY.routes:
+        app.router.add_get(route.path, route.handler)
     return app

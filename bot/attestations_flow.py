@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from babel.numbers import format_decimal
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
-from botbuilder.schema import Activity
+from microsoft_agents.activity import Activity
+from microsoft_agents.hosting.core import CardFactory, MessageFactory, TurnContext
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import links
@@ -38,6 +38,7 @@ from bot.channels import channel_community
 from bot.deliveries import RenderContext, Renderer
 from bot.links import BadLinkError, refusal
 from bot.settings import Settings
+from bot.turns import card_activity
 from cards.common import Element, adaptive_card, heading, paragraph
 from cards.i18n import babel_locale, format_day, language_of, long_date, plural, translator
 from dialogs.base import simplify
@@ -339,7 +340,7 @@ async def render_attestation_links(context: RenderContext) -> Activity | None:
     if isinstance(expires, str) and datetime.fromisoformat(expires) <= context.now:
         return None  # the links died before they could be delivered
     card = build_links_cards(params, locale=context.locale, tz=context.timezone)[0]
-    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+    return card_activity(card)
 
 
 ATTESTATION_RENDERERS: dict[str, Renderer] = {KIND_ATTESTATION_LINKS: render_attestation_links}

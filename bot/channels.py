@@ -16,14 +16,21 @@ from storage.models import Community
 
 
 class _Conversation(Protocol):
-    id: Any
+    @property
+    def id(self) -> Any: ...
 
 
 class ChannelActivity(Protocol):
-    """What is read from an activity here (any SDK's activity has it)."""
+    """What is read from an activity here (any SDK's activity has it).
 
-    channel_data: Any
-    conversation: _Conversation | None
+    Read-only properties, so that a pydantic `Activity` (whose `conversation` is a
+    `ConversationAccount`) matches: a settable attribute would have to match exactly."""
+
+    @property
+    def channel_data(self) -> Any: ...
+
+    @property
+    def conversation(self) -> _Conversation | None: ...
 
 
 def channel_ids(activity: ChannelActivity) -> tuple[str | None, str | None]:

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
-from botbuilder.dialogs import DialogSet
-from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import ChannelAccount
+from microsoft_agents.activity import ChannelAccount
+from microsoft_agents.hosting.core import CardFactory, MessageFactory, TurnContext
+from microsoft_agents.hosting.dialogs import DialogSet
 
+from bot.adapter import CarrefourAdapter
 from bot.channels import channel_community, channel_ids
 from bot.commands import role_argument
 from bot.mentions import mentioned_people
@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 class Services:
     settings: Settings
     sessions: SessionFactory
-    adapter: CloudAdapter
+    adapter: CarrefourAdapter
     dialogs: DialogSet
     wake: Callable[[], None]
     save_state: Callable[[TurnContext], Any]
@@ -414,6 +414,8 @@ async def on_team_members_added(
 ) -> None:
     """A person added to a team whose channel holds a community: a newcomer to welcome."""
     team_id, _channel = channel_ids(turn_context.activity)
+    # bot/app.py refuses an activity without recipient.id before any turn runs.
+    assert turn_context.activity.recipient is not None
     bot_id = turn_context.activity.recipient.id  # the bot's own arrival: bot/handler.py
     newcomers = [m for m in members if m.id and m.id != bot_id]
     if not team_id or not newcomers:

@@ -1,105 +1,148 @@
-"""Bot Connector clients built once, not for every turn and every proactive message.
+"""Bot Connector clients that share their HTTP connections across turns.
 
-botbuilder's CloudAdapter asks its authentication for a new `ConnectorClient` and a new
-`UserTokenClient` on each incoming turn and each proactive send. Each is an msrest client with
-its own requests session, configuration and retry policy: about a tenth of a turn's CPU
-(bench/turns.py), and a fresh TCP connection to the Bot Connector for every reply. They hold
-nothing specific to one turn (credentials keep and renew their own token), so one client per
-app id, service URL and audience serves every turn.
+The Agents SDK's own factory (`RestChannelServiceClientFactory`) opens a new aiohttp
+`ClientSession` for every incoming turn and every proactive send, and closes it at the end of
+the turn: a new TCP (and TLS) connection to the Bot Connector for each reply, and a user-token
+client the bot never uses (Carrefour has no sign-in) built each time. Here one session per
+service URL (Teams has one per region) is kept for the life of the app, with one client over it
+whose `close()` (called by the adapter after each turn) leaves it open.
+
+The access token: from the app's credentials (MSAL, cached and renewed by MSAL), added to each
+request when it is made, or none without an app id (local development, see bot/settings.py).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
-from typing import Any
 
-from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
-from botbuilder.schema import Activity
-from botframework.connector.aio import ConnectorClient
-from botframework.connector.auth import (
-    AuthenticateRequestResult,
-    AuthenticationConstants,
+from aiohttp import (
+    ClientHandlerType,
+    ClientRequest,
+    ClientResponse,
+    ClientSession,
+    ClientTimeout,
+    TCPConnector,
+)
+from microsoft_agents.hosting.core import (
+    AccessTokenProviderBase,
+    ChannelServiceClientFactoryBase,
     ClaimsIdentity,
-    ConnectorFactory,
+    ConnectorClientBase,
+    TeamsConnectorClient,
+    TurnContext,
     UserTokenClient,
 )
 
+logger = logging.getLogger(__name__)
+
 # Service URLs are few (one per Teams region a tenant lives in); the bound only guards memory.
-MAX_CLIENTS = 64
+MAX_SESSIONS = 64
+# Requests in flight to one service URL: enough for the dispatcher's concurrency (it keeps
+# its own, lower, limit per service URL) plus the replies of turns running meanwhile.
+CONNECTIONS_PER_SERVICE_URL = 32
+# The Bot Connector answers within seconds; a stuck connection must not hold a turn past the
+# 15 s Teams waits, nor an outbox lease.
+REQUEST_TIMEOUT = ClientTimeout(total=30, connect=10)
+# The token service the SDK would use for sign-in; never called (no OAuth in Carrefour).
+_TOKEN_SERVICE = "https://api.botframework.com"
+# Who the app's token is for: the Bot Connector (public cloud).
+BOT_CONNECTOR_AUDIENCE = "https://api.botframework.com"
 
 
-def _app_id(claims_identity: ClaimsIdentity) -> str | None:
-    """Whose credentials a client carries: as botbuilder reads it (audience, else app id)."""
-    app_id = claims_identity.get_claim_value(AuthenticationConstants.AUDIENCE_CLAIM)
-    if app_id is None:
-        app_id = claims_identity.get_claim_value(AuthenticationConstants.APP_ID_CLAIM)
-    return None if app_id is None else str(app_id)
+class _SharedSessionConnector(TeamsConnectorClient):
+    """A connector client over a session that outlives the turn."""
+
+    async def close(self) -> None:
+        return None
 
 
-class _Clients:
-    """A small least-recently-used map of clients."""
+class _NoSignIn(UserTokenClient):
+    """The adapter insists on a user-token client per turn; one idle instance serves all."""
 
-    def __init__(self) -> None:
-        self._entries: OrderedDict[tuple[str | None, ...], Any] = OrderedDict()
-
-    def get(self, key: tuple[str | None, ...]) -> Any:
-        client = self._entries.get(key)
-        if client is not None:
-            self._entries.move_to_end(key)
-        return client
-
-    def put(self, key: tuple[str | None, ...], client: Any) -> None:
-        self._entries[key] = client
-        while len(self._entries) > MAX_CLIENTS:
-            self._entries.popitem(last=False)
+    async def close(self) -> None:
+        return None
 
 
-class _ReusingConnectorFactory(ConnectorFactory):  # type: ignore[misc]  # botframework is untyped
-    def __init__(self, inner: ConnectorFactory, clients: _Clients, app_id: str | None) -> None:
-        self._inner = inner
-        self._clients = clients
+class ConnectorClients(ChannelServiceClientFactoryBase):
+    """Connector clients for the adapter (see the module's docstring)."""
+
+    def __init__(self, token_provider: AccessTokenProviderBase | None, app_id: str | None) -> None:
+        self._token_provider = token_provider
         self._app_id = app_id
+        self._clients: OrderedDict[str, _SharedSessionConnector] = OrderedDict()
+        self._no_sign_in: _NoSignIn | None = None
+        # Sessions pushed out of the map: closed with the app, not under a request in flight.
+        self._closing: list[ClientSession] = []
 
-    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
-        key = ("connector", self._app_id, service_url, audience)
-        client = self._clients.get(key)
-        if client is None:
-            client = await self._inner.create(service_url, audience)
-            self._clients.put(key, client)
+    def _client_for(self, service_url: str) -> _SharedSessionConnector:
+        base = service_url if service_url.endswith("/") else f"{service_url}/"
+        client = self._clients.get(base)
+        if client is not None and not client.client.closed:
+            self._clients.move_to_end(base)
+            return client
+        session = ClientSession(
+            base_url=base,
+            connector=TCPConnector(limit_per_host=CONNECTIONS_PER_SERVICE_URL),
+            timeout=REQUEST_TIMEOUT,
+            middlewares=(self._sign,) if self._token_provider is not None else (),
+        )
+        # Built once per service URL: the SDK's constructor looks its own version up in the
+        # installed distributions (half a millisecond) to name itself in User-Agent.
+        client = _SharedSessionConnector(endpoint=base, token="", session=session)
+        self._clients[base] = client
+        while len(self._clients) > MAX_SESSIONS:
+            _url, oldest = self._clients.popitem(last=False)
+            self._closing.append(oldest.client)
         return client
 
-
-class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]
-    """ConfigurationBotFrameworkAuthentication whose connector and user-token clients are
-    reused across turns (see the module's docstring)."""
-
-    def __init__(self, configuration: object) -> None:
-        super().__init__(configuration)
-        self._clients = _Clients()
-
-    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
-        return _ReusingConnectorFactory(
-            super().create_connector_factory(claims_identity),
-            self._clients,
-            _app_id(claims_identity),
+    async def _sign(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        """The app's token on each call, asked for only when a call is made: a turn that
+        sends nothing (typing, a re-delivery) needs none, and MSAL caches and renews it."""
+        assert self._token_provider is not None  # only installed with a provider
+        token = await self._token_provider.get_access_token(
+            BOT_CONNECTOR_AUDIENCE, [f"{BOT_CONNECTOR_AUDIENCE}/.default"]
         )
+        request.headers["Authorization"] = f"Bearer {token}"
+        return await handler(request)
 
-    async def authenticate_request(
-        self, activity: Activity, auth_header: str
-    ) -> AuthenticateRequestResult:
-        # Incoming turns get their connector factory here, not from create_connector_factory.
-        result: AuthenticateRequestResult = await super().authenticate_request(
-            activity, auth_header
-        )
-        result.connector_factory = _ReusingConnectorFactory(
-            result.connector_factory, self._clients, _app_id(result.claims_identity)
-        )
-        return result
+    async def create_connector_client(
+        self,
+        context: TurnContext | None,
+        claims_identity: ClaimsIdentity,
+        service_url: str,
+        audience: str,
+        scopes: list[str] | None = None,
+        use_anonymous: bool = False,
+    ) -> ConnectorClientBase:
+        if not service_url:
+            raise TypeError("a service URL is required to reach the Bot Connector")
+        # Every turn of this app, incoming or proactive, talks to the Bot Connector with the
+        # app's own token (or anonymously without an app id): one client per service URL.
+        return self._client_for(service_url)
 
-    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
-        key = ("user-token", _app_id(claims_identity))
-        client = self._clients.get(key)
-        if client is None:
-            client = await super().create_user_token_client(claims_identity)
-            self._clients.put(key, client)
-        return client
+    async def create_user_token_client(
+        self,
+        context: TurnContext,
+        claims_identity: ClaimsIdentity,
+        use_anonymous: bool = False,
+    ) -> UserTokenClient:
+        if self._no_sign_in is None:
+            self._no_sign_in = _NoSignIn(
+                _TOKEN_SERVICE,
+                "",
+                app_id=self._app_id or "anonymous",
+                session=ClientSession(base_url=f"{_TOKEN_SERVICE}/"),
+            )
+        return self._no_sign_in
+
+    async def close(self) -> None:
+        """Close every session (the app is stopping)."""
+        sessions = [c.client for c in self._clients.values()] + self._closing
+        if self._no_sign_in is not None:
+            sessions.append(self._no_sign_in.client)
+        self._clients.clear()
+        self._closing = []
+        for session in sessions:
+            if not session.closed:
+                await session.close()

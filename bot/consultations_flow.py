@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from botbuilder.core import MessageFactory, TurnContext
-from botbuilder.schema import Activity
+from microsoft_agents.activity import Activity
+from microsoft_agents.hosting.core import MessageFactory, TurnContext
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels import channel_community
@@ -76,7 +76,7 @@ from cards.consultations import (
 from cards.i18n import Translate, plural, translator
 from dialogs.base import simplify
 from dialogs.consultation_dialog import MOTIVE_WORDS, ConsultationDialog, ConsultationOptions
-from dialogs.context import TURN_INFO_KEY, TurnInfo
+from dialogs.context import TurnInfo, turn_info
 from storage import communities, consultations
 from storage.communities import NotAllowed, has_role
 from storage.consultations import (
@@ -475,7 +475,7 @@ async def on_request_command(
     """`consultation` (or the one-pager's button): start the request dialog in the person's
     1:1 chat — from a channel, the dialog moves there and the channel only reads that the
     bot wrote privately (nothing about a consultation)."""
-    info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
+    info = turn_info(turn_context)
     if info.in_channel and community_id is None:
         here = await channel_community(services.sessions, info, turn_context.activity)
         community_id = here.id if here else None

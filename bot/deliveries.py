@@ -12,11 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from botbuilder.core import CardFactory, MessageFactory
-from botbuilder.schema import Activity
+from microsoft_agents.activity import Activity
+from microsoft_agents.hosting.core import MessageFactory
 
 from bot.meeting_calendar import calendar_url
 from bot.settings import Settings
+from bot.turns import card_activity
 from cards.i18n import translator
 from cards.meeting_reminder import build_meeting_reminder_card
 from cards.onboarding import build_onboarding_step_card
@@ -62,7 +63,7 @@ async def render_reply(context: RenderContext) -> Activity | None:
     content = context.message.params.get("activity")
     if not isinstance(content, dict):
         raise ValueError("a reply needs its activity")
-    activity: Activity = Activity().deserialize(content)
+    activity: Activity = Activity.model_validate(content)
     return activity
 
 
@@ -98,7 +99,7 @@ async def render_meeting_reminder(context: RenderContext) -> Activity | None:
         items=items,
         calendar_url=link,
     )
-    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+    return card_activity(card)
 
 
 async def render_onboarding_step(context: RenderContext) -> Activity | None:
@@ -134,7 +135,7 @@ async def render_onboarding_step(context: RenderContext) -> Activity | None:
     card = build_onboarding_step_card(
         step, page, first_name=first_name, locale=context.locale, tz=context.timezone
     )
-    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+    return card_activity(card)
 
 
 RENDERERS: dict[str, Renderer] = {

@@ -12,30 +12,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
 import socket
 import time
 import uuid
-import weakref
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from botbuilder.core import TurnContext
-from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import (
+import aiohttp
+from microsoft_agents.activity import (
     Activity,
-    ChannelAccount,
-    ConversationAccount,
     ConversationReference,
 )
+from microsoft_agents.hosting.core import TurnContext
 from sqlmodel import col, select
 
+from bot import addresses
 from bot.deliveries import RenderContext, Renderer, after_delivery
 from bot.observability import NO_TELEMETRY, Telemetry
 from bot.personal import open_personal_chat
@@ -46,6 +42,9 @@ from storage import outbox, people
 from storage.db import SessionFactory
 from storage.models import ConversationRef, ConversationScope, OutboxStatus, Person, utcnow
 
+if TYPE_CHECKING:  # bot.adapter imports this module (through bot.replies)
+    from bot.adapter import CarrefourAdapter
+
 logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({408, 412, 429, 500, 502, 503, 504})
@@ -53,9 +52,9 @@ GONE_STATUSES = frozenset({403, 404})
 # Stop sending from a batch this long before its lease ends, so no other dispatcher can
 # claim a row while it is still being sent here. Settings refuse a lease not longer than it.
 LEASE_MARGIN = timedelta(seconds=OUTBOX_LEASE_MARGIN_SECONDS)
-# Requests in flight to one service URL: the connections botbuilder's client (requests) keeps
-# per host. One more opens a connection and throws it away (a TLS handshake before the send,
-# a warning in the log). 10 carry 50 a second up to a 200 ms round trip.
+# Requests in flight to one service URL from the outbox, below the connections kept per
+# service URL (bot/connectors.py) so that replies of incoming turns still find one. 10 carry
+# 50 a second up to a 200 ms round trip.
 SENDS_PER_SERVICE_URL = 10
 
 
@@ -83,14 +82,16 @@ def unreachable_by_design(service_url: str) -> bool:
 
 
 def status_of(error: BaseException) -> int | None:
-    response = getattr(error, "response", None)
-    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    """The HTTP status the Bot Connector answered (the SDK raises aiohttp's
+    ClientResponseError); None for a failure without one (a connection refused)."""
+    status = error.status if isinstance(error, aiohttp.ClientResponseError) else None
     return int(status) if isinstance(status, int) else None
 
 
 def retry_after_seconds(error: BaseException) -> float | None:
-    response = getattr(error, "response", None)
-    headers: Mapping[str, str] | None = getattr(response, "headers", None)
+    headers: Mapping[str, str] | None = (
+        error.headers if isinstance(error, aiohttp.ClientResponseError) else None
+    )
     value = headers.get("Retry-After") if headers is not None else None
     if not value:
         return None
@@ -103,40 +104,13 @@ def retry_after_seconds(error: BaseException) -> float | None:
             return None
 
 
-def reserve_send_threads(sends: int) -> None:
-    """Let `sends` requests to the Bot Connector run at once, on top of what the rest had.
-
-    botbuilder's connector client (msrest) runs each request in a thread of the event loop's
-    default executor, which has min(32, cores + 4) threads: 6 on 2 cores, so 6 sends in flight
-    whatever the dispatcher's concurrency, 40 a second at a 150 ms round trip. Done once per
-    loop, before its first batch; the executor it replaces lets its running requests finish."""
-    loop = asyncio.get_running_loop()
-    workers = min(32, (os.cpu_count() or 1) + 4) + sends
-    if _send_threads.get(loop, 0) >= workers:
-        return
-    # asyncio keeps the default executor private; what it had (None if never used) stops
-    # taking work once replaced.
-    previous = getattr(loop, "_default_executor", None)
-    loop.set_default_executor(
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bot-connector")
-    )
-    if isinstance(previous, ThreadPoolExecutor):
-        previous.shutdown(wait=False)
-    _send_threads[loop] = workers
-
-
-_send_threads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 class Dispatcher:
     def __init__(
         self,
         *,
         settings: Settings,
         sessions: SessionFactory,
-        adapter: CloudAdapter,
+        adapter: CarrefourAdapter,
         renderers: Mapping[str, Renderer],
         clock: Callable[[], datetime] = utcnow,
         owner: str | None = None,
@@ -202,7 +176,6 @@ class Dispatcher:
         )
         if not batch:
             return 0
-        reserve_send_threads(self._settings.outbox_concurrency)
         deadline = time.monotonic() + (lease - LEASE_MARGIN).total_seconds()
         await asyncio.gather(*(self._deliver_guarded(message, deadline) for message in batch))
         return len(batch)
@@ -370,7 +343,6 @@ class Dispatcher:
 
     async def _send(self, target: Target, activity: Activity) -> tuple[str, str | None]:
         sent: dict[str, Any] = {}
-        bot_app_id = self._settings.app_id or None
 
         async def send(turn_context: TurnContext) -> None:
             # The SDK's continuation activity carries a made-up id; left there, the message
@@ -383,35 +355,35 @@ class Dispatcher:
                     # A renderer that names an existing activity updates it in place (a poll
                     # or agenda card whose numbers changed).
                     await turn_context.update_activity(activity)
-                    response = activity
+                    activity_id: str | None = activity.id
                 else:
                     response = await turn_context.send_activity(activity)
+                    activity_id = getattr(response, "id", None)
             except Exception as error:
                 sent["error"] = error
                 return
             sent["conversation_id"] = turn_context.activity.conversation.id
-            sent["activity_id"] = getattr(response, "id", None)
+            sent["activity_id"] = activity_id
 
         if target.conversation is not None:
             conversation = target.conversation
             reference = ConversationReference(
                 channel_id=conversation.channel_id,
                 service_url=conversation.service_url,
-                conversation=ConversationAccount(
-                    id=conversation.conversation_id,
+                conversation=addresses.conversation(
+                    conversation.conversation_id,
                     conversation_type=str(conversation.scope),
                     tenant_id=conversation.tenant_id,
                     is_group=conversation.scope != ConversationScope.PERSONAL,
                 ),
-                bot=ChannelAccount(id=conversation.bot_id, name=conversation.bot_name),
+                agent=addresses.account(conversation.bot_id, conversation.bot_name),
             )
-            await self._adapter.continue_conversation(reference, send, bot_app_id)
+            await self._adapter.continue_in(reference, send)
         else:
             assert target.person is not None
             await open_personal_chat(
                 self._adapter,
                 sessions=self._sessions,
-                app_id=bot_app_id,
                 service_url=target.service_url,
                 tenant_id=target.tenant_id,
                 bot_id=target.bot_id,

@@ -13,110 +13,53 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
-from botbuilder.core import (
+from microsoft_agents.activity import Activity, ActivityTypes, ChannelAccount, InvokeResponse
+from microsoft_agents.hosting.core import (
     ActivityHandler,
     CardFactory,
-    ConversationState,
-    InvokeResponse,
     MessageFactory,
     TurnContext,
-    UserState,
 )
-from botbuilder.dialogs import DialogSet, DialogTurnStatus
-from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
+from microsoft_agents.hosting.dialogs import DialogSet, DialogTurnResult, DialogTurnStatus
 
-from bot import (
-    attestations_flow,
-    consultations_flow,
-    meetings_flow,
-    polls_flow,
-    privacy_flow,
-    surveys_flow,
-    topics_flow,
-    vitality_flow,
-)
 from bot import community_actions as actions
-from bot import mentoring_flow as mentoring
-from bot.channels import channel_community, channel_community_id
+from bot.adapter import CarrefourAdapter
+from bot.channels import channel_community
 from bot.claims import NotAdmitted, TurnClaims, TurnKeys
 from bot.commands import (
     COMMAND_OF_FEATURE,
     FEATURE_OF_COMMAND,
     Command,
     Parsed,
-    language_argument,
     parse,
     suggestions,
-    volunteer_capacity,
 )
 from bot.community_actions import Services
 from bot.invokes import Invokes, upgrade_invoke_names
 from bot.mentions import mentions_recipient, strip_mentions
 from bot.observability import NO_TELEMETRY, Telemetry
+from bot.registry import Registry
 from bot.replies import REPLIES_KEY, Replies, reply_prefix
 from bot.settings import Settings
 from bot.tenancy import refuse_other_tenant
-from bot.turns import FeatureTurn, as_int, replace_clicked_card
+from bot.turns import FeatureTurn, replace_clicked_card
 from cards.confirm import VERB_DISMISS, build_dismissed_card
-from cards.consultations import VERBS as CONSULTATION_VERBS
-from cards.help import VERB_ALL, VERB_RUN, build_help_card, build_suggestions_card
+from cards.help import VERB_RUN, build_suggestions_card
 from cards.i18n import LANGUAGES, language_of, normalize_locale, translator
-from cards.mentoring import VERBS as MENTORING_VERBS
-from cards.polls import VERBS as POLL_VERBS
-from cards.topics import VERBS as TOPIC_VERBS
 from cards.verbs import upgrade_names
 from dialogs.base import simplify
 from dialogs.consultation_dialog import ConsultationDialog
-from dialogs.context import TURN_INFO_KEY, TurnInfo
+from dialogs.context import TURN_INFO_KEY, TurnInfo, turn_info
 from dialogs.join_dialog import JoinDialog
-from dialogs.language_dialog import LanguageDialog, save_language
 from dialogs.propose_topic_dialog import ProposeTopicDialog
-from dialogs.setup_dialog import SetupDialog
 from dialogs.survey_dialog import SurveyDialog
-from storage import activities, communities, people
+from storage import activities, people
 from storage.activities import Admission
 from storage.db import SessionFactory, autocommit, engine_of
-from storage.models import ConversationScope, Role
+from storage.models import ConversationScope
 from storage.state_store import SqlPrivateConversationState, read_encoded_in
 
 logger = logging.getLogger(__name__)
-
-# Buttons that start something new even while a dialog waits for an answer; any other card
-# action in a dialog goes to the dialog (its form prompts).
-GLOBAL_VERBS = frozenset(
-    {
-        "help.show",
-        VERB_ALL,
-        VERB_RUN,
-        VERB_DISMISS,
-        "language.choose",
-        "language.set",
-        "communities.show",
-        "communities.join",
-        "communities.leave",
-        "meetings.show",
-        "onboarding.plan.show",
-        "onboarding.plan.save",
-        "onboarding.checkin",
-        *MENTORING_VERBS,
-        "meetings.rsvp",
-        "meetings.attendance",
-        *TOPIC_VERBS,
-        *POLL_VERBS,
-        *CONSULTATION_VERBS,
-        "privacy.export",
-        "privacy.erase.ask",
-        "privacy.erase.confirm",
-        "privacy.erase.cancel",
-        "surveys.answer",
-        "surveys.results",
-        "surveys.topic",
-        "vitality.show",
-        "vitality.export",
-    }
-)
-
 
 # The confirmation button (catalog key) of each form whose last step sends something.
 FORM_CONFIRMATIONS = {
@@ -129,9 +72,6 @@ FORM_CONFIRMATIONS = {
 
 # In turn_state: whether the person has chosen a language (else their words may choose it).
 LANGUAGE_SAVED_KEY = "carrefour.language_saved"
-
-# Roles that see the facilitators' part of the help card (cards.help.Audience).
-HELP_ROLES = (Role.ANIMATOR, Role.COORDINATOR)
 
 # The longest answer a prompt accepts is a consultation summary, 4,000 characters.
 MAX_TEXT_CHARS = 5_000
@@ -182,25 +122,25 @@ def _turn_keys(activity: Activity) -> TurnKeys:
     )
 
 
-class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is untyped
+class CarrefourBot(ActivityHandler):
     def __init__(
         self,
         *,
         settings: Settings,
         sessions: SessionFactory,
-        adapter: CloudAdapter,
-        conversation_state: ConversationState,
+        adapter: CarrefourAdapter,
         private_state: SqlPrivateConversationState,
-        user_state: UserState,
         wake: Callable[[], None],
         claims: TurnClaims,
+        registry: Registry,
         telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
+        """`registry`: what each feature handles (bot/registry.py), built by bot/app.py."""
         self._settings = settings
+        self._registry = registry
         self._telemetry = telemetry
         self._sessions = sessions
         self._claims = claims
-        self._states = (conversation_state, private_state, user_state)
         self._private_state = private_state
         self._conversations = people.RecentConversations()
         # Dialog state is per person and conversation: in a channel, two people can each be in
@@ -209,17 +149,6 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         # The form (dialog id) this person last sent here: a second click on its confirmation
         # button is then told so, rather than shown the help.
         self._last_form = private_state.create_property("LastForm")
-        self._dialogs.add(LanguageDialog(sessions))
-        self._dialogs.add(SetupDialog(sessions))
-        self._dialogs.add(JoinDialog(sessions, wake))
-        self._dialogs.add(ProposeTopicDialog(sessions, wake))
-        self._dialogs.add(ConsultationDialog(sessions, wake))
-        self._dialogs.add(SurveyDialog(sessions, settings.master_key))
-        # Teams dialogs and Universal Actions, registered by the features that own them.
-        self.invokes = Invokes()
-        meetings_flow.register_meeting_forms(self.invokes, settings=settings)
-        meetings_flow.register_agenda_views(self.invokes, settings=settings)
-        polls_flow.register_poll_views(self.invokes, settings=settings)
         self.services = Services(
             settings=settings,
             sessions=sessions,
@@ -228,10 +157,17 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             wake=wake,
             save_state=self._save_state,
         )
+        # Waterfall dialogs, Teams dialogs and Universal Actions of the features that own them.
+        for build in registry.dialogs:
+            self._dialogs.add(build(self.services))
+        self.invokes = Invokes()
+        registry.register_invokes(self.invokes, settings)
 
     # -- the turn -------------------------------------------------------------------------
 
-    async def on_turn(self, turn_context: TurnContext) -> None:
+    # The SDK annotates handlers with TurnContextProtocol, but every adapter (CloudAdapter,
+    # ours, the SDK's TestAdapter) builds a TurnContext, whose turn_state we rely on.
+    async def on_turn(self, turn_context: TurnContext) -> None:  # type: ignore[override]  # adapters always pass a TurnContext
         activity = turn_context.activity
         # Teams waits 15 s for a turn: waiting for the turn ahead and retrying throttled
         # replies both come out of this budget.
@@ -291,8 +227,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         return key
 
     async def _save_state(self, turn_context: TurnContext) -> None:
-        for state in self._states:
-            await state.save_changes(turn_context)
+        await self._private_state.save_changes(turn_context)
 
     async def _begin(self, turn_context: TurnContext, keys: TurnKeys, now: datetime) -> None:
         """The turn's first unit of work: claim the activity and the sender's turn, recording
@@ -373,9 +308,9 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
 
     # -- messages ---------------------------------------------------------------------------
 
-    async def on_message_activity(self, turn_context: TurnContext) -> None:
+    async def on_message_activity(self, turn_context: TurnContext) -> None:  # type: ignore[override]  # adapters always pass a TurnContext
         activity = turn_context.activity
-        info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
+        info = turn_info(turn_context)
         if isinstance(activity.text, str) and len(activity.text) > MAX_TEXT_CHARS:
             # Longer than any answer a prompt accepts, so its validator still says "too long";
             # and the SDK's choice recognizers are quadratic (30 KB of "1 1 1…", within Teams'
@@ -411,7 +346,7 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             # says so, and runs.
             if parsed.command is Command.HELP:
                 await self._send_help(turn_context, info)
-                await dialog_context.reprompt_dialog()
+                await dialog_context.reprompt_dialog()  # type: ignore[no-untyped-call]  # unannotated in the SDK
                 return
             await dialog_context.cancel_all_dialogs()
             title = translator(info.locale)(f"command.{FEATURE_OF_COMMAND[parsed.command]}.title")
@@ -420,9 +355,10 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             )
             await self._on_command(turn_context, parsed)
             return
-        if dialog_context.active_dialog is not None and verb not in GLOBAL_VERBS:
+        if dialog_context.active_dialog is not None and not self._registry.acts_in_dialog(verb):
             form = dialog_context.active_dialog.id
-            result = await dialog_context.continue_dialog()
+            # continue_dialog is unannotated in the SDK; it returns a DialogTurnResult.
+            result: DialogTurnResult = await dialog_context.continue_dialog()  # type: ignore[no-untyped-call]
             if (
                 result.status == DialogTurnStatus.Complete
                 and result.result is not None
@@ -468,198 +404,39 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         text = turn_context.activity.text
         form = await self._last_form.get(turn_context) if isinstance(text, str) else None
         key = FORM_CONFIRMATIONS.get(form) if isinstance(form, str) else None
-        if key is None or simplify(text) not in {
-            simplify(translator(language)(key)) for language in LANGUAGES
-        }:
+        if (
+            key is None
+            or not isinstance(text, str)
+            or simplify(text) not in {simplify(translator(language)(key)) for language in LANGUAGES}
+        ):
             return False
-        info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
+        info = turn_info(turn_context)
         await turn_context.send_activity(translator(info.locale)("dialog.already_sent"))
         return True
 
+    def _feature_turn(self, turn_context: TurnContext) -> FeatureTurn:
+        """This turn as the features' handlers see it."""
+        info = turn_context.turn_state[TURN_INFO_KEY]
+        assert isinstance(info, TurnInfo)  # set by `_begin`, first thing in the turn
+        return FeatureTurn(
+            context=turn_context,
+            sessions=self._sessions,
+            info=info,
+            wake=self.services.wake,
+            services=self.services,
+        )
+
     async def _on_command(self, turn_context: TurnContext, parsed: Parsed) -> None:
-        info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
-        services = self.services
-        t = translator(info.locale)
-        match parsed.command:
-            case Command.LANGUAGE:
-                chosen = language_argument(parsed.argument) if parsed.argument else None
-                if chosen is not None:
-                    await save_language(self._sessions, turn_context, chosen)
-                elif parsed.argument:
-                    await turn_context.send_activity(t("language.unknown"))
-                else:
-                    dialog_context = await self._dialogs.create_context(turn_context)
-                    await dialog_context.begin_dialog(LanguageDialog.ID)
-            case Command.CANCEL:
-                await turn_context.send_activity(t("dialog.nothing_to_cancel"))
-            case Command.SETUP:
-                await actions.setup(services, turn_context)
-            case Command.COMMUNITIES:
-                await actions.show_communities(services, turn_context)
-            case Command.JOIN:
-                await actions.join(services, turn_context, None)
-            case Command.LEAVE:
-                await actions.leave(services, turn_context, None, parsed.argument)
-            case Command.GRANT | Command.REVOKE:
-                await actions.change_role(
-                    services, turn_context, parsed.argument, grant=parsed.command is Command.GRANT
-                )
-            case Command.ONBOARDING:
-                await actions.show_onboarding_plan(services, turn_context)
-            case Command.MENTOR:
-                await mentoring.on_mentor_command(
-                    turn_context,
-                    sessions=self._sessions,
-                    info=info,
-                    community_id=await self._channel_community_id(turn_context),
-                    wake=services.wake,
-                )
-            case Command.VOLUNTEER:
-                await mentoring.on_volunteer_command(
-                    turn_context,
-                    sessions=self._sessions,
-                    info=info,
-                    community_id=await self._channel_community_id(turn_context),
-                    capacity=volunteer_capacity(parsed.argument),
-                    wake=services.wake,
-                )
-            case Command.MENTORING_REQUESTS:
-                await mentoring.on_requests_command(
-                    turn_context, sessions=self._sessions, info=info, wake=services.wake
-                )
-            case Command.CONSULTATION:
-                await consultations_flow.on_request_command(
-                    services,
-                    turn_context,
-                    community_id=await self._channel_community_id(turn_context),
-                )
-            case Command.MY_REQUESTS:
-                await consultations_flow.on_my_requests_command(
-                    turn_context, sessions=self._sessions, info=info
-                )
-            case Command.ASSIGNED_REQUESTS:
-                await consultations_flow.on_assigned_requests_command(
-                    turn_context, sessions=self._sessions, info=info
-                )
-            case Command.VOLUNTEER_CONSULTANT:
-                await consultations_flow.on_volunteer_consultant_command(
-                    turn_context,
-                    sessions=self._sessions,
-                    info=info,
-                    community_id=await self._channel_community_id(turn_context),
-                    argument=parsed.argument,
-                )
-            case Command.CONSULTATION_AUDIT:
-                await consultations_flow.on_audit_command(
-                    turn_context,
-                    sessions=self._sessions,
-                    info=info,
-                    community_id=None,
-                    argument=parsed.argument,
-                )
-            case Command.MY_DATA:
-                await privacy_flow.on_my_data_command(
-                    turn_context, sessions=self._sessions, settings=self._settings, info=info
-                )
-            case Command.ANSWER_SURVEY:
-                dialog_context = await self._dialogs.create_context(turn_context)
-                await dialog_context.cancel_all_dialogs()
-                await dialog_context.begin_dialog(SurveyDialog.ID)
-            case Command.NEEDS_SURVEY:
-                await surveys_flow.on_needs_survey_command(
-                    turn_context,
-                    sessions=self._sessions,
-                    settings=self._settings,
-                    info=info,
-                    community_id=await self._channel_community_id(turn_context),
-                )
-            case Command.RESULTS:
-                await surveys_flow.on_results_command(
-                    turn_context,
-                    sessions=self._sessions,
-                    settings=self._settings,
-                    info=info,
-                    community_id=await self._channel_community_id(turn_context),
-                    wake=services.wake,
-                )
-            case Command.SUMMARY:
-                await vitality_flow.on_summary_command(
-                    turn_context,
-                    sessions=self._sessions,
-                    settings=self._settings,
-                    info=info,
-                    argument=parsed.argument,
-                    community_id=await self._channel_community_id(turn_context),
-                    wake=services.wake,
-                )
-            case Command.ATTESTATION | Command.ATTESTATIONS:
-                issue = (
-                    attestations_flow.on_attestation_command
-                    if parsed.command is Command.ATTESTATION
-                    else attestations_flow.on_bulk_attestations_command
-                )
-                await issue(
-                    turn_context,
-                    sessions=self._sessions,
-                    settings=self._settings,
-                    info=info,
-                    argument=parsed.argument,
-                    wake=services.wake,
-                )
-            case Command.POLL:
-                await polls_flow.on_poll_command(
-                    turn_context, sessions=self._sessions, settings=self._settings, info=info
-                )
-            case Command.TOPICS:
-                await topics_flow.on_topics_command(
-                    turn_context,
-                    sessions=self._sessions,
-                    info=info,
-                    community_id=await self._channel_community_id(turn_context),
-                )
-            case Command.PROPOSE_TOPIC:
-                await topics_flow.on_propose_command(
-                    services,
-                    turn_context,
-                    community_id=await self._channel_community_id(turn_context),
-                )
-            case Command.PLAN_MEETING:
-                await meetings_flow.on_plan_command(
-                    turn_context, sessions=self._sessions, info=info
-                )
-            case Command.AGENDA:
-                await meetings_flow.on_agenda_command(
-                    turn_context, sessions=self._sessions, settings=self._settings, info=info
-                )
-            case Command.EDIT_AGENDA:
-                await meetings_flow.on_edit_agenda_command(
-                    turn_context, sessions=self._sessions, settings=self._settings, info=info
-                )
-            case Command.CANCEL_MEETING:
-                await meetings_flow.on_cancel_meeting_command(
-                    turn_context,
-                    sessions=self._sessions,
-                    settings=self._settings,
-                    info=info,
-                    wake=services.wake,
-                )
-            case Command.RESTORE_MEETING:
-                await meetings_flow.on_restore_meeting_command(
-                    turn_context,
-                    sessions=self._sessions,
-                    settings=self._settings,
-                    info=info,
-                    wake=services.wake,
-                )
-            case Command.MOVE_MEETING:
-                await meetings_flow.on_move_meeting_command(
-                    turn_context, sessions=self._sessions, settings=self._settings, info=info
-                )
-            case _ if parsed.argument:
-                await self._suggest(turn_context, info, parsed.argument)
-            case _:
-                # Nothing but a mention (or « ? »): the person asks what the bot does.
-                await self._send_help(turn_context, info)
+        """A typed command, to the feature that declares it (bot/features/)."""
+        info = turn_info(turn_context)
+        handler = self._registry.command(parsed.command)
+        if handler is not None:
+            await handler(self._feature_turn(turn_context), parsed)
+        elif parsed.argument:
+            await self._suggest(turn_context, info, parsed.argument)
+        elif parsed.command is not Command.HELP:
+            # Nothing but a mention (or « ? »): the person asks what the bot does.
+            await self._send_help(turn_context, info)
 
     async def _suggest(self, turn_context: TurnContext, info: TurnInfo, typed: str) -> None:
         """Text that is no command: the closest commands as buttons, else a short pointer."""
@@ -679,23 +456,14 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         card = build_suggestions_card(words, locale=info.locale)
         await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
 
-    async def _channel_community_id(self, turn_context: TurnContext) -> int | None:
-        info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
-        return await channel_community_id(self._sessions, info, turn_context.activity)
-
     async def _on_card_action(
         self, turn_context: TurnContext, verb: str, value: dict[str, Any]
     ) -> None:
-        """Card buttons: route on `verb`. Card data only chooses a route; every permission is
-        checked again on the server."""
-        info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
-        services = self.services
-        community_id = as_int(value.get("community_id"))
-        if verb == "help.show":
-            await self._send_help(turn_context, info)
-        elif verb == VERB_ALL:
-            await self._send_help(turn_context, info, full=True)
-        elif verb == VERB_RUN:
+        """Card buttons: route on `verb` to the feature that declares it. Card data only
+        chooses a route; every permission is checked again on the server."""
+        info = turn_info(turn_context)
+        handler = self._registry.verb(verb)
+        if verb == VERB_RUN:
             # A « Vouliez-vous dire » button: the command, as if typed (its own checks apply).
             command = COMMAND_OF_FEATURE.get(str(value.get("command", "")))
             argument = value.get("argument")
@@ -705,141 +473,23 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
                 await self._on_command(turn_context, Parsed(command, argument))
         elif verb == VERB_DISMISS:
             await replace_clicked_card(turn_context, build_dismissed_card(translator(info.locale)))
-        elif verb == "language.choose":
-            dialog_context = await self._dialogs.create_context(turn_context)
-            await dialog_context.cancel_all_dialogs()
-            await dialog_context.begin_dialog(LanguageDialog.ID)
-        elif verb == "language.set" and isinstance(value.get("locale"), str):
-            chosen = language_argument(value["locale"].split("-")[0])
-            if chosen is None:
-                await turn_context.send_activity(translator(info.locale)("language.unknown"))
-            else:
-                await save_language(self._sessions, turn_context, chosen)
-        elif verb == "communities.show":
-            await actions.show_communities(services, turn_context)
-        elif verb == "communities.join":
-            await actions.join(services, turn_context, community_id)
-        elif verb == "communities.leave":
-            await actions.leave(services, turn_context, community_id)
-        elif verb == "meetings.show":
-            await meetings_flow.on_agenda_command(
-                turn_context, sessions=self._sessions, settings=self._settings, info=info
-            )
-        elif verb == "onboarding.plan.show":
-            await actions.show_onboarding_plan(services, turn_context)
-        elif verb == "onboarding.plan.save":
-            await actions.save_onboarding_plan(services, turn_context, value)
-        elif verb == "onboarding.checkin":
-            await actions.record_checkin(services, turn_context, value)
-        elif verb == "mentoring.request":
-            await mentoring.on_mentor_command(
-                turn_context,
-                sessions=self._sessions,
-                info=info,
-                community_id=community_id,
-                wake=services.wake,
-            )
-        elif await self._feature_action(turn_context, verb, value, info):
-            return
+        elif handler is not None:
+            await handler(self._feature_turn(turn_context), value)
         else:
             logger.info("unknown card verb %r", verb[:64])
             await turn_context.send_activity(translator(info.locale)("error.unknown_action"))
 
-    async def _feature_action(
-        self, turn_context: TurnContext, verb: str, value: dict[str, Any], info: TurnInfo
-    ) -> bool:
-        """Buttons owned by a feature module; each handler says whether it knew the verb."""
-        sessions, settings, wake = self._sessions, self._settings, self.services.wake
-        match verb.split(".", 1)[0]:
-            case "polls":
-                return await polls_flow.handle_polls_action(
-                    turn_context, value, sessions=sessions, settings=settings, info=info, wake=wake
-                )
-            case "topics":
-                return await topics_flow.handle_topics_action(
-                    turn_context,
-                    value,
-                    sessions=sessions,
-                    info=info,
-                    services=self.services,
-                )
-            case "meetings":
-                return await meetings_flow.handle_meeting_action(
-                    turn_context, value, sessions=sessions, settings=settings, info=info, wake=wake
-                )
-            case "consultations":
-                return await consultations_flow.handle_consultation_action(
-                    turn_context,
-                    value,
-                    sessions=sessions,
-                    settings=settings,
-                    info=info,
-                    wake=wake,
-                    services=self.services,
-                )
-            case "privacy":
-                return await privacy_flow.handle_privacy_action(
-                    turn_context, value, sessions=sessions, settings=settings, info=info, wake=wake
-                )
-            case "surveys":
-                return await surveys_flow.handle_surveys_action(
-                    turn_context, value, sessions=sessions, settings=settings, info=info, wake=wake
-                )
-            case "vitality":
-                return await vitality_flow.handle_vitality_action(
-                    turn_context, value, sessions=sessions, settings=settings, info=info, wake=wake
-                )
-            case "mentoring":
-                return await mentoring.handle_mentoring_action(
-                    turn_context, value, sessions=sessions, info=info, wake=wake
-                )
-        return False
-
-    async def _send_help(
-        self, turn_context: TurnContext, info: TurnInfo, *, full: bool = False
-    ) -> None:
-        """The help card for this person: the facilitators' commands only for the animators
-        (coordinators) of the community concerned — the channel's, or in a personal chat any
-        of theirs; in a channel with no community yet, how to create one."""
-        roles: set[str] = set()
-        setup_here = False
-        async with self._sessions() as session:
-            if info.in_channel:
-                community = await channel_community(self._sessions, info, turn_context.activity)
-                setup_here = community is None
-                mine = (
-                    [
-                        await communities.membership(
-                            session, person_id=info.person_id, community_id=community.id or 0
-                        )
-                    ]
-                    if community is not None and info.person_id is not None
-                    else []
-                )
-            else:
-                mine = [
-                    m
-                    for m, _c in await communities.memberships_of(
-                        session, person_id=info.person_id or 0
-                    )
-                ]
-        for membership in mine:
-            roles.update(r.value for r in HELP_ROLES if communities.has_role(membership, r))
-        card = build_help_card(
-            locale=info.locale,
-            in_channel=info.in_channel,
-            roles=roles,
-            setup_here=setup_here,
-            full=full,
-        )
-        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+    async def _send_help(self, turn_context: TurnContext, info: TurnInfo) -> None:
+        """The help card, as the help feature shows it (welcome, a mention alone, `aide` in
+        a dialog)."""
+        await self._on_command(turn_context, Parsed(Command.HELP))
 
     # -- installation and team changes ----------------------------------------------------------
 
-    async def on_members_added_activity(
+    async def on_members_added_activity(  # type: ignore[override]  # as on_turn
         self, members_added: list[ChannelAccount], turn_context: TurnContext
     ) -> None:
-        info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
+        info = turn_info(turn_context)
         bot_id = getattr(turn_context.activity.recipient, "id", None)
         if info.in_channel:
             if any(member.id == bot_id for member in members_added):
@@ -876,16 +526,16 @@ class CarrefourBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             else t("team.installed")
         )
 
-    async def on_unrecognized_activity_type(self, turn_context: TurnContext) -> None:
+    async def on_unrecognized_activity_type(self, turn_context: TurnContext) -> None:  # type: ignore[override]  # adapters always pass a TurnContext
         return None
 
-    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:  # type: ignore[override]  # adapters always pass a TurnContext
         """Teams dialogs and Universal Actions, answered in the HTTP response by what features
         registered in `self.invokes`; anything else is refused plainly (the SDK would answer
         501, a server error for a client's request, or fail with a 500 on its own
         unserialisable 400 body for a malformed `adaptiveCard/action`)."""
         activity = turn_context.activity
-        info: TurnInfo = turn_context.turn_state[TURN_INFO_KEY]
+        info = turn_info(turn_context)
         value = activity.value if isinstance(activity.value, dict) else {}
         upgrade_invoke_names(value)  # before anything reads them (the tenant check does)
         data = value.get("data") or (value.get("action") or {}).get("data")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from botbuilder.schema import InvokeResponse
+from microsoft_agents.activity import InvokeResponse
 
 from bot.turns import FeatureTurn
 from cards.common import ADAPTIVE_CARD_CONTENT_TYPE, FORM_KEY, TASK_FETCH, Element

@@ -19,8 +19,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
-from botbuilder.schema import Activity
+from microsoft_agents.activity import Activity
+from microsoft_agents.hosting.core import CardFactory, MessageFactory, TurnContext
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -1673,7 +1673,7 @@ async def render_agenda_card(context: RenderContext) -> Activity | None:
         calendar_url=link,
         viewers=viewers,
     )
-    activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+    activity = card_activity(card)
     activity.id = activity_id
     return activity
 
@@ -1722,7 +1722,7 @@ async def render_attendance_request(context: RenderContext) -> Activity | None:
     if sheet is None:
         return None
     card = build_attendance_card(sheet, locale=context.locale, tz=context.timezone)
-    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+    return card_activity(card)
 
 
 MEETING_RENDERERS: dict[str, Renderer] = {

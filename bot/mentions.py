@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from botbuilder.schema import Activity, ChannelAccount
+from microsoft_agents.activity import Activity, ChannelAccount
+from pydantic import BaseModel
 
 # Opening and closing tags found separately and paired in one pass: a single pattern spanning
 # from `<at…>` to `</at>` backtracks quadratically on text full of unclosed tags (a 1 MB
@@ -15,11 +16,14 @@ _AT_OPEN_OR_CLOSE = re.compile(r"<at[^<>]*>|</at>", re.IGNORECASE)
 
 
 def _entity_dict(entity: Any) -> dict[str, Any]:
+    """An entity as Teams sent it: the SDK parses mentions into models and keeps others'
+    fields as extras; both come back as the JSON's names and plain values."""
     if isinstance(entity, dict):
         return entity
-    data: dict[str, Any] = dict(getattr(entity, "additional_properties", None) or {})
-    data["type"] = getattr(entity, "type", None)
-    return data
+    if isinstance(entity, BaseModel):
+        data: dict[str, Any] = entity.model_dump(by_alias=True, exclude_none=True, mode="json")
+        return data
+    return {}
 
 
 def mentions_recipient(activity: Activity) -> bool:

@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from botbuilder.core import MessageFactory, TurnContext
-from botbuilder.schema import Activity
+from microsoft_agents.activity import Activity
+from microsoft_agents.hosting.core import MessageFactory, TurnContext
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels import channel_community

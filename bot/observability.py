@@ -47,7 +47,8 @@ LogFormat = Literal["text", "json"]
 # Libraries that would log message bodies, SQL parameters or tokens (all personal data or
 # secrets) at DEBUG or INFO: quiet even when the bot logs at DEBUG.
 NOISY_LOGGERS = (
-    "msrest",
+    # The Agents SDK logs conversation and user ids of every send at INFO.
+    "microsoft_agents",
     "msal",
     "urllib3",
     "aiohttp.access",
@@ -178,9 +179,16 @@ def log_handler(log_format: LogFormat, stream: TextIO = sys.stderr) -> logging.H
     return handler
 
 
+# The SDK's activity model logs, at ERROR, the whole body of an activity it cannot parse
+# (names, texts); bot/app.py answers such a request 400 and logs why without the body.
+SILENCED_LOGGERS = ("microsoft_agents.activity",)
+
+
 def quiet_noisy_loggers() -> None:
     for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for silenced in SILENCED_LOGGERS:
+        logging.getLogger(silenced).setLevel(logging.CRITICAL)
 
 
 def configure_logging(*, level: str, log_format: LogFormat, stream: TextIO = sys.stderr) -> None:

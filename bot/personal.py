@@ -8,15 +8,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from botbuilder.core import TurnContext
-from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import (
-    ChannelAccount,
-    ConversationAccount,
-    ConversationParameters,
-    ConversationReference,
-)
+from microsoft_agents.activity import ConversationParameters, ConversationReference
+from microsoft_agents.hosting.core import TurnContext
 
+from bot import addresses
 from bot.settings import Settings
 from cards.i18n import translator
 from dialogs.context import TURN_INFO_KEY, TurnInfo, turn_info
@@ -24,7 +19,8 @@ from storage import people
 from storage.db import SessionFactory, transaction
 from storage.models import ConversationScope, Person
 
-if TYPE_CHECKING:  # bot.community_actions imports this module
+if TYPE_CHECKING:  # bot.community_actions imports this module; bot.adapter, the dispatcher
+    from bot.adapter import CarrefourAdapter
     from bot.community_actions import Services
 
 logger = logging.getLogger(__name__)
@@ -34,7 +30,7 @@ Continuation = Callable[[TurnContext], Awaitable[None]]
 
 async def run_in_personal_chat(
     *,
-    adapter: CloudAdapter,
+    adapter: CarrefourAdapter,
     settings: Settings,
     sessions: SessionFactory,
     person: Person,
@@ -45,38 +41,32 @@ async def run_in_personal_chat(
 
     The continuation turn carries the person as `from`, so state keyed by user (dialogs)
     is the same one their next message in that chat will load."""
-    bot_id = origin.activity.recipient.id
-    bot_app_id = settings.app_id or None
-    user = ChannelAccount(
-        id=person.teams_user_id, name=person.name, aad_object_id=person.aad_object_id
-    )
+    bot_id = origin.activity.recipient.id if origin.activity.recipient else None
+    user = addresses.account(person.teams_user_id, person.name, person.aad_object_id)
     async with sessions() as session:
         personal = await people.personal_conversation(session, person_id=person.id or 0)
 
     async def with_user(turn_context: TurnContext) -> None:
         turn_context.activity.from_property = user
-        turn_context.activity.recipient = ChannelAccount(id=bot_id)
+        turn_context.activity.recipient = addresses.account(bot_id)
         await logic(turn_context)
 
     if personal is not None:
         reference = ConversationReference(
             channel_id=personal.channel_id,
             service_url=personal.service_url,
-            conversation=ConversationAccount(
-                id=personal.conversation_id,
-                conversation_type="personal",
-                tenant_id=personal.tenant_id,
+            conversation=addresses.conversation(
+                personal.conversation_id, conversation_type="personal", tenant_id=personal.tenant_id
             ),
-            bot=ChannelAccount(id=bot_id),
+            agent=addresses.account(bot_id),
             user=user,
         )
-        await adapter.continue_conversation(reference, with_user, bot_app_id)
+        await adapter.continue_in(reference, with_user)
         return
 
     await open_personal_chat(
         adapter,
         sessions=sessions,
-        app_id=bot_app_id,
         service_url=str(origin.activity.service_url),
         tenant_id=person.tenant_id,
         bot_id=bot_id,
@@ -86,10 +76,9 @@ async def run_in_personal_chat(
 
 
 async def open_personal_chat(
-    adapter: CloudAdapter,
+    adapter: CarrefourAdapter,
     *,
     sessions: SessionFactory,
-    app_id: str | None,
     service_url: str,
     tenant_id: str | None,
     bot_id: str | None,
@@ -103,12 +92,14 @@ async def open_personal_chat(
     dispatcher and the moves from a channel to the 1:1 chat. A failure to remember the chat
     is raised here once the SDK returns, for the caller to handle: raised in the callback, the
     adapter's turn-error handler would swallow it. `logic`'s own failures are its own."""
-    parameters = ConversationParameters(
-        is_group=False,
-        bot=ChannelAccount(id=bot_id),
-        members=[ChannelAccount(id=person.teams_user_id)],
-        tenant_id=tenant_id,
-        channel_data={"tenant": {"id": tenant_id}},
+    parameters = ConversationParameters.model_validate(
+        addresses.present(
+            is_group=False,
+            agent=addresses.account(bot_id) if bot_id else None,
+            members=[addresses.account(person.teams_user_id)],
+            tenant_id=tenant_id,
+            channel_data={"tenant": {"id": tenant_id}} if tenant_id else None,
+        )
     )
     failed: list[Exception] = []
 
@@ -135,7 +126,9 @@ async def open_personal_chat(
             return
         await logic(turn_context)
 
-    await adapter.create_conversation(app_id, created, parameters, "msteams", service_url, None)
+    await adapter.create_in(
+        service_url=service_url, channel_id="msteams", parameters=parameters, logic=created
+    )
     if failed:
         raise failed[0]
 

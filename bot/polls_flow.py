@@ -24,8 +24,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from botbuilder.core import TurnContext
-from botbuilder.schema import Activity, ResourceResponse
+from microsoft_agents.activity import Activity, ResourceResponse
+from microsoft_agents.hosting.core import TurnContext
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels import channel_community

@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from botbuilder.core import TurnContext
-from botbuilder.core.bot_state import CachedBotState
+from microsoft_agents.hosting.core import TurnContext
+from microsoft_agents.hosting.core.state.agent_state import CachedAgentState
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import links
@@ -132,7 +132,7 @@ def _forget_turn_state(turn_context: TurnContext) -> None:
     """Drop this turn's cached bot state, so saving it at the end of the turn does not write
     back (under the person's Teams id) what was just erased."""
     for key, value in list(turn_context.turn_state.items()):
-        if isinstance(value, CachedBotState):
+        if isinstance(value, CachedAgentState):
             del turn_context.turn_state[key]
 
 

@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from botbuilder.core import TurnContext
-from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity, ResourceResponse
+from microsoft_agents.activity import Activity
 from sqlmodel import col, select
 
 from bot.deliveries import REPLY_KIND
@@ -100,7 +98,7 @@ class Replies:
     async def _later(self, activity: Activity, number: int, wait: float) -> bool:
         """Queue the activity for the dispatcher, not before `wait` seconds; False when the
         conversation is unknown (the turn did not say where it came from)."""
-        content: dict[str, Any] = activity.serialize()
+        content: dict[str, Any] = activity.model_dump(by_alias=True, exclude_none=True, mode="json")
         for key in _ADDRESSING:
             content.pop(key, None)
         async with transaction(self.sessions) as session:
@@ -124,37 +122,3 @@ class Replies:
         self.deferred += 1
         self.wake()
         return True
-
-
-class RepliesAdapter(CloudAdapter):  # type: ignore[misc]  # botbuilder is untyped
-    """CloudAdapter whose sends and updates in an incoming turn go through its `Replies`."""
-
-    async def send_activities(
-        self, context: TurnContext, activities: list[Activity]
-    ) -> list[ResourceResponse]:
-        replies = context.turn_state.get(REPLIES_KEY)
-        send = super().send_activities
-        if not isinstance(replies, Replies):
-            sent: list[ResourceResponse] = await send(context, activities)
-            return sent
-        responses: list[ResourceResponse] = []
-        for activity in activities:
-
-            async def send_one(one: Activity = activity) -> list[ResourceResponse]:
-                # One at a time: a batch sent again would repeat the activities Teams took.
-                sent: list[ResourceResponse] = await send(context, [one])
-                return sent
-
-            delivered = await replies.deliver(activity, send_one)
-            responses.extend(delivered if delivered is not None else [ResourceResponse()])
-        return responses
-
-    async def update_activity(
-        self, context: TurnContext, activity: Activity
-    ) -> ResourceResponse | None:
-        replies = context.turn_state.get(REPLIES_KEY)
-        update = super().update_activity
-        if not isinstance(replies, Replies):
-            updated: ResourceResponse | None = await update(context, activity)
-            return updated
-        return await replies.deliver(activity, lambda: update(context, activity))

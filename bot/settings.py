@@ -25,6 +25,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/carrefour.db"
 # The outbox dispatcher stops sending from a batch this long before its lease ends (so no other
 # replica claims a row still being sent): a lease must be longer, or nothing is ever sent.
 OUTBOX_LEASE_MARGIN_SECONDS = 5.0
+# The Agents SDK's environment names for the bot's credentials (its "service connection").
+_SDK_CONNECTION = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__"
 
 
 class Settings(BaseSettings):
@@ -34,12 +36,20 @@ class Settings(BaseSettings):
 
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
 
-    app_id: str | None = Field(None, validation_alias="MicrosoftAppId")
-    app_password: SecretStr | None = Field(None, validation_alias="MicrosoftAppPassword")
+    # Today's Azure Bot names first, then the Agents SDK's (docs/operations.md): either works.
+    app_id: str | None = Field(
+        None, validation_alias=AliasChoices("MicrosoftAppId", f"{_SDK_CONNECTION}CLIENTID")
+    )
+    app_password: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("MicrosoftAppPassword", f"{_SDK_CONNECTION}CLIENTSECRET"),
+    )
     app_type: Literal["SingleTenant", "MultiTenant", "UserAssignedMSI"] = Field(
         "SingleTenant", validation_alias="MicrosoftAppType"
     )
-    app_tenant_id: str | None = Field(None, validation_alias="MicrosoftAppTenantId")
+    app_tenant_id: str | None = Field(
+        None, validation_alias=AliasChoices("MicrosoftAppTenantId", f"{_SDK_CONNECTION}TENANTID")
+    )
 
     env: Literal["development", "test", "production"] = Field(
         "development", validation_alias="CARREFOUR_ENV"

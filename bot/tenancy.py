@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from botbuilder.core import TurnContext
+from microsoft_agents.hosting.core import TurnContext
 
 from bot.turns import as_int
 from cards.consultations import ASSIGNEE_INPUT

@@ -7,22 +7,30 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
-from botbuilder.schema import Activity, ResourceResponse
+from microsoft_agents.activity import Activity, ResourceResponse
+from microsoft_agents.hosting.core import CardFactory, MessageFactory, TurnContext
 
+from bot.channels import channel_community_id
+from bot.settings import Settings
 from cards.common import Element
 from cards.i18n import Translate, translator
 from dialogs.context import TurnInfo
 from storage.db import SessionFactory
 from storage.models import utcnow
 
+if TYPE_CHECKING:
+    # Only for the annotation: bot.community_actions imports this module.
+    from bot.community_actions import Services
+
 logger = logging.getLogger(__name__)
 
 
 def card_activity(card: Element) -> Activity:
-    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+    # MessageFactory.attachment is unannotated in the SDK; it returns MessageFactory.list's
+    # Activity.
+    return cast(Activity, MessageFactory.attachment(CardFactory.adaptive_card(card)))
 
 
 # Database ids are 32-bit on PostgreSQL: a bigger number from card data would make the
@@ -73,6 +81,23 @@ class FeatureTurn:
     info: TurnInfo
     wake: Callable[[], None] = _nothing
     clock: Callable[[], datetime] = utcnow
+    # The host's services (dialogs, adapter, settings…): set in every turn the host routes to
+    # a feature's command or button (bot/registry.py); None in a turn a flow builds itself.
+    services: Services | None = None
+
+    @property
+    def host(self) -> Services:
+        assert self.services is not None, "a turn the host routes carries its services"
+        return self.services
+
+    @property
+    def settings(self) -> Settings:
+        return self.host.settings
+
+    async def channel_community_id(self) -> int | None:
+        """The community of the channel this turn comes from; None in a personal chat or a
+        channel with no community."""
+        return await channel_community_id(self.sessions, self.info, self.context.activity)
 
     @property
     def t(self) -> Translate:

@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from babel.dates import get_month_names
-from botbuilder.core import TurnContext
-from botbuilder.schema import Activity
+from microsoft_agents.activity import Activity
+from microsoft_agents.hosting.core import TurnContext
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import links

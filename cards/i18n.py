@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time, get_datetime_format
+from babel.dates import format_date, format_time
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
@@ -132,11 +132,13 @@ def format_clock(moment: datetime, *, locale: str, tz: str) -> str:
 
 
 def format_when(moment: datetime, *, locale: str, tz: str) -> str:
-    """« mardi 29 décembre 2026 à 9 h 30 » / « Tuesday, December 29, 2026 at 9:30 AM »: the
-    locale's own way (CLDR) to join a date and a time."""
-    joiner = str(get_datetime_format("full", locale=babel_locale(locale))).replace("'", "")
-    return joiner.format(
-        format_clock(moment, locale=locale, tz=tz), format_day(moment, locale=locale, tz=tz)
+    """« mardi 29 décembre 2026 à 9 h 30 » / « Tuesday, December 29, 2026 at 9:30 AM ». The
+    joiner is the catalog's: CLDR keeps « à » / "at" in its atTime patterns, which Babel does
+    not expose (its `full` pattern became « {1}, {0} » with CLDR 42)."""
+    return translator(locale)(
+        "time.at",
+        day=format_day(moment, locale=locale, tz=tz),
+        time=format_clock(moment, locale=locale, tz=tz),
     )
 
 

@@ -5,19 +5,20 @@ the answers kept between turns, a question and its retry message, a choice on bu
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
-from botbuilder.core import MessageFactory
-from botbuilder.dialogs import (
+from microsoft_agents.activity import ActivityTypes
+from microsoft_agents.hosting.core import MessageFactory
+from microsoft_agents.hosting.dialogs import (
     ComponentDialog,
     DialogContext,
     DialogTurnResult,
     DialogTurnStatus,
     WaterfallStepContext,
 )
-from botbuilder.dialogs.choices import Choice, ListStyle
-from botbuilder.dialogs.prompts import PromptOptions, PromptValidatorContext
-from botbuilder.schema import ActivityTypes
+from microsoft_agents.hosting.dialogs.choices import Choice, FoundChoice, ListStyle
+from microsoft_agents.hosting.dialogs.prompts import PromptOptions, PromptValidatorContext
 
 from cards.i18n import Translate, translator
 from dialogs.context import turn_info
@@ -41,9 +42,21 @@ def choice(title: str, *synonyms: str) -> Choice:
     return Choice(title, synonyms=sorted(w for w in words if w))
 
 
+@dataclass
+class Candidate:
+    """A community offered as a button, kept in the answers until the person picks one."""
+
+    community_id: int = 0
+    name: str = ""
+
+
 def step_answers(step: WaterfallStepContext, kind: type[_Answers]) -> _Answers:
     """What the person answered so far: one `kind` object in the waterfall's values, which the
-    dialog state keeps between turns; created empty at the first step."""
+    dialog state keeps between turns; created empty at the first step.
+
+    The state is stored as JSON (storage/state_codec.py), which rebuilds only dataclasses of
+    `dialogs.*`: `kind` is a module-level @dataclass whose fields are str, int, float, bool,
+    None, datetime, lists and dicts of those, or such dataclasses. Never tuples or sets."""
     answers = step.values.get("answers")
     if not isinstance(answers, kind):
         answers = kind()
@@ -51,10 +64,46 @@ def step_answers(step: WaterfallStepContext, kind: type[_Answers]) -> _Answers:
     return answers
 
 
-class CancellableDialog(ComponentDialog):  # type: ignore[misc]  # botbuilder is untyped
+def picked(step: WaterfallStepContext) -> int:
+    """Which button (its index) the person chose at the previous step's ChoicePrompt."""
+    found = step.result
+    if not isinstance(found, FoundChoice):
+        raise TypeError(f"expected a ChoicePrompt's FoundChoice, got {type(found).__name__}")
+    return found.index
+
+
+def picked_if_asked(step: WaterfallStepContext) -> int | None:
+    """`picked`, or None when the previous step skipped its question (`step.next(None)`)."""
+    return None if step.result is None else picked(step)
+
+
+def typed_text(prompt: PromptValidatorContext) -> str:
+    """What a TextPrompt recognised, stripped ("" when nothing was)."""
+    value = prompt.recognized.value
+    return value.strip() if isinstance(value, str) else ""
+
+
+async def end(dc: DialogContext, result: object = None) -> DialogTurnResult:
+    """`dc.end_dialog(result)`, typed (the SDK leaves its return unannotated)."""
+    turn: DialogTurnResult = await dc.end_dialog(result)
+    return turn
+
+
+async def begin(dc: DialogContext, dialog_id: str, options: object = None) -> DialogTurnResult:
+    """`dc.begin_dialog(dialog_id, options)`, typed likewise."""
+    turn: DialogTurnResult = await dc.begin_dialog(dialog_id, options)
+    return turn
+
+
+class CancellableDialog(ComponentDialog):
     # For `_choose`: the dialog's ChoicePrompt and the catalog key of its retry message.
     CHOICE_ID: ClassVar[str]
     RETRY_CHOICE: ClassVar[str]
+
+    def _start_with(self, dialog_id: str) -> None:
+        """Begin with `dialog_id` (the waterfall) rather than the first dialog added."""
+        # The SDK's ComponentDialog initialises it to None with no annotation.
+        self.initial_dialog_id = dialog_id  # type: ignore[assignment]
 
     async def on_continue_dialog(self, inner_dc: DialogContext) -> DialogTurnResult:
         result = await self._interrupt(inner_dc)
@@ -64,11 +113,12 @@ class CancellableDialog(ComponentDialog):  # type: ignore[misc]  # botbuilder is
 
     async def _interrupt(self, inner_dc: DialogContext) -> DialogTurnResult | None:
         activity = inner_dc.context.activity
-        is_text = activity.type == ActivityTypes.message and bool(activity.text)
-        if is_text and simplify(activity.text) in CANCEL_WORDS:
+        text = activity.text if activity.type == ActivityTypes.message else None
+        if text and simplify(text) in CANCEL_WORDS:
             t = translator(turn_info(inner_dc.context).locale)
             await inner_dc.context.send_activity(t("dialog.cancelled"))
-            return await inner_dc.cancel_all_dialogs()
+            cancelled: DialogTurnResult = await inner_dc.cancel_all_dialogs()
+            return cancelled
         return None
 
     @staticmethod
@@ -105,8 +155,14 @@ class CancellableDialog(ComponentDialog):  # type: ignore[misc]  # botbuilder is
 __all__ = [
     "CANCEL_WORDS",
     "CancellableDialog",
+    "Candidate",
     "DialogTurnStatus",
+    "begin",
     "choice",
+    "end",
+    "picked",
+    "picked_if_asked",
     "simplify",
     "step_answers",
+    "typed_text",
 ]

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from botbuilder.core import TurnContext
-from botbuilder.dialogs import DialogTurnResult, WaterfallDialog, WaterfallStepContext
-from botbuilder.dialogs.prompts import (
+from microsoft_agents.hosting.core import TurnContext
+from microsoft_agents.hosting.dialogs import (
+    DialogTurnResult,
+    WaterfallDialog,
+    WaterfallStepContext,
+)
+from microsoft_agents.hosting.dialogs.prompts import (
     ChoicePrompt,
     PromptValidatorContext,
     TextPrompt,
@@ -30,7 +34,16 @@ from cards.consultations import (
     urgency_label,
 )
 from cards.i18n import translator
-from dialogs.base import CancellableDialog, choice, step_answers
+from dialogs.base import (
+    CancellableDialog,
+    Candidate,
+    choice,
+    end,
+    picked,
+    picked_if_asked,
+    step_answers,
+    typed_text,
+)
 from dialogs.context import turn_info
 from storage import communities, consultations
 from storage.communities import NotAllowed
@@ -163,6 +176,8 @@ class ConsultationAnswers:
     urgency: str = ""
     modality: str = ""
     availability: str = ""
+    # The communities offered as buttons, to read the answer back.
+    candidates: list[Candidate] = field(default_factory=list)
 
 
 def summary_problem(text: str, *, locale: str) -> str | None:
@@ -221,7 +236,7 @@ class ConsultationDialog(CancellableDialog):
                 ],
             )
         )
-        self.initial_dialog_id = self.WATERFALL_ID
+        self._start_with(self.WATERFALL_ID)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -269,22 +284,22 @@ class ConsultationDialog(CancellableDialog):
         if info.in_channel:
             # Never in front of colleagues: the bot layer moves the request to the 1:1 chat.
             await step.context.send_activity(t("consultation.private_only"))
-            return await step.end_dialog(None)
+            return await end(step)
         options = (
             step.options if isinstance(step.options, ConsultationOptions) else ConsultationOptions()
         )
         if info.person_id is None:
             await step.context.send_activity(t("consultation.request.not_member"))
-            return await step.end_dialog(None)
+            return await end(step)
         eligible, why_not = await self._eligible(info.person_id, options.community_id)
         if not eligible:
             await step.context.send_activity(t(why_not))
-            return await step.end_dialog(None)
+            return await end(step)
         answers = step_answers(step, ConsultationAnswers)
         if len(eligible) == 1:
             answers.community_id, answers.community_name = eligible[0].id or 0, eligible[0].name
             return await step.next(None)
-        step.values["candidates"] = [(c.id, c.name) for c in eligible]
+        answers.candidates = [Candidate(c.id or 0, c.name) for c in eligible]
         return await self._choose(
             step, t("consultation.request.ask_community"), [choice(c.name) for c in eligible]
         )
@@ -292,10 +307,10 @@ class ConsultationDialog(CancellableDialog):
     async def motive_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
         answers = step_answers(step, ConsultationAnswers)
-        if step.result is not None:
-            answers.community_id, answers.community_name = step.values["candidates"][
-                step.result.index
-            ]
+        index = picked_if_asked(step)
+        if index is not None:
+            chosen = answers.candidates[index]
+            answers.community_id, answers.community_name = chosen.community_id, chosen.name
         return await self._choose_code(
             step,
             t("consultation.request.ask_motive", community=answers.community_name),
@@ -306,7 +321,7 @@ class ConsultationDialog(CancellableDialog):
 
     async def summary_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        step_answers(step, ConsultationAnswers).motive = MOTIVES[step.result.index]
+        step_answers(step, ConsultationAnswers).motive = MOTIVES[picked(step)]
         return await self._ask(
             step,
             self.SUMMARY_ID,
@@ -323,14 +338,14 @@ class ConsultationDialog(CancellableDialog):
 
     async def modality_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        step_answers(step, ConsultationAnswers).urgency = URGENCIES[step.result.index]
+        step_answers(step, ConsultationAnswers).urgency = URGENCIES[picked(step)]
         return await self._choose_code(
             step, t("consultation.request.ask_modality"), MODALITIES, modality_label, MODALITY_WORDS
         )
 
     async def availability_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        step_answers(step, ConsultationAnswers).modality = MODALITIES[step.result.index]
+        step_answers(step, ConsultationAnswers).modality = MODALITIES[picked(step)]
         return await self._ask(
             step,
             self.AVAILABILITY_ID,
@@ -362,9 +377,9 @@ class ConsultationDialog(CancellableDialog):
         )
 
     async def save_step(self, step: WaterfallStepContext) -> DialogTurnResult:
-        if step.result.index != 0:
+        if picked(step) != 0:
             await step.context.send_activity(self._t(step)("dialog.cancelled"))
-            return await step.end_dialog(None)
+            return await end(step)
         sent = await submit_request(
             self._sessions,
             step.context,
@@ -372,7 +387,7 @@ class ConsultationDialog(CancellableDialog):
             wake=self._wake,
             now=self._clock(),
         )
-        return await step.end_dialog(sent)
+        return await end(step, sent)
 
     # -- validators ------------------------------------------------------------------------------
 
@@ -380,9 +395,7 @@ class ConsultationDialog(CancellableDialog):
     async def _valid_summary(prompt: PromptValidatorContext) -> bool:
         if not prompt.recognized.succeeded:
             return False
-        problem = summary_problem(
-            prompt.recognized.value or "", locale=turn_info(prompt.context).locale
-        )
+        problem = summary_problem(typed_text(prompt), locale=turn_info(prompt.context).locale)
         if problem is None:
             return True
         # Our own retry message (which kinds were spotted); the prompt then sends no other.
@@ -391,10 +404,9 @@ class ConsultationDialog(CancellableDialog):
 
     @staticmethod
     async def _valid_availability(prompt: PromptValidatorContext) -> bool:
-        value = (prompt.recognized.value or "").strip()
         return bool(
             prompt.recognized.succeeded
-            and MIN_AVAILABILITY_LENGTH <= len(value) <= MAX_AVAILABILITY_LENGTH
+            and MIN_AVAILABILITY_LENGTH <= len(typed_text(prompt)) <= MAX_AVAILABILITY_LENGTH
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from botbuilder.core import TurnContext
+from microsoft_agents.hosting.core import TurnContext
 
 TURN_INFO_KEY = "carrefour.turn_info"
 

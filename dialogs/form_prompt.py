@@ -3,16 +3,26 @@ channels need an @mention for every message, card submissions do not)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
 
-from botbuilder.core import TurnContext
-from botbuilder.dialogs.prompts import Prompt, PromptOptions, PromptRecognizerResult
+from microsoft_agents.hosting.core import TurnContext
+from microsoft_agents.hosting.dialogs.prompts import (
+    Prompt,
+    PromptOptions,
+    PromptRecognizerResult,
+    PromptValidatorContext,
+)
 
 
-class CardFormPrompt(Prompt):  # type: ignore[misc]  # botbuilder is untyped
+class CardFormPrompt(Prompt):
     """Succeeds with the submitted values when a card action with one of `verbs` arrives."""
 
-    def __init__(self, dialog_id: str, verbs: frozenset[str], validator: Any = None) -> None:
+    def __init__(
+        self,
+        dialog_id: str,
+        verbs: frozenset[str],
+        validator: Callable[[PromptValidatorContext], Awaitable[bool]] | None = None,
+    ) -> None:
         super().__init__(dialog_id, validator)
         self._verbs = verbs
 
@@ -33,10 +43,12 @@ class CardFormPrompt(Prompt):  # type: ignore[misc]  # botbuilder is untyped
         state: dict[str, object],
         options: PromptOptions,
     ) -> PromptRecognizerResult:
+        # A form's Action.Submit arrives as a message whose value holds the fields and the verb.
         result = PromptRecognizerResult()
         value = turn_context.activity.value
-        verb = value.get("verb") if isinstance(value, dict) else None
-        if isinstance(verb, str) and verb in self._verbs:
-            result.succeeded = True
-            result.value = dict(value)
+        if isinstance(value, dict):
+            verb = value.get("verb")
+            if isinstance(verb, str) and verb in self._verbs:
+                result.succeeded = True
+                result.value = {str(key): field for key, field in value.items()}
         return result

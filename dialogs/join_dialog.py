@@ -7,10 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
-from botbuilder.dialogs import DialogTurnResult, WaterfallDialog, WaterfallStepContext
-from botbuilder.dialogs.choices import Choice, ListStyle
-from botbuilder.dialogs.prompts import (
+from microsoft_agents.hosting.core import CardFactory, MessageFactory, TurnContext
+from microsoft_agents.hosting.dialogs import (
+    DialogTurnResult,
+    WaterfallDialog,
+    WaterfallStepContext,
+)
+from microsoft_agents.hosting.dialogs.choices import Choice, ListStyle
+from microsoft_agents.hosting.dialogs.prompts import (
     ChoicePrompt,
     PromptOptions,
     PromptValidatorContext,
@@ -27,7 +31,16 @@ from cards.community import (
     region_label,
 )
 from cards.i18n import translator
-from dialogs.base import CancellableDialog, simplify, step_answers
+from dialogs.base import (
+    CancellableDialog,
+    Candidate,
+    end,
+    picked,
+    picked_if_asked,
+    simplify,
+    step_answers,
+    typed_text,
+)
 from dialogs.context import turn_info
 from dialogs.views import load_one_pager
 from storage import communities, onboarding, outbox
@@ -57,6 +70,9 @@ class JoinAnswers:
     is_new_hire: bool = False
     consent_reminders: bool = False
     consent_surveys: bool = False
+    # What the questions offered, to read the answers back.
+    candidates: list[Candidate] = field(default_factory=list)
+    interest_options: list[str] = field(default_factory=list)
 
 
 def _choice(title: str, *synonyms: str) -> Choice:
@@ -118,7 +134,7 @@ class JoinDialog(CancellableDialog):
                 ],
             )
         )
-        self.initial_dialog_id = self.WATERFALL_ID
+        self._start_with(self.WATERFALL_ID)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -148,7 +164,7 @@ class JoinDialog(CancellableDialog):
             community = await self._community(options.community_id)
             if community is None:
                 await step.context.send_activity(t("join.unknown_community"))
-                return await step.end_dialog(None)
+                return await end(step)
             answers.community_id, answers.community_name = community.id or 0, community.name
             return await step.next(None)
         async with self._sessions() as session:
@@ -158,12 +174,12 @@ class JoinDialog(CancellableDialog):
             )
         if not rows:
             await step.context.send_activity(t("communities.empty"))
-            return await step.end_dialog(None)
+            return await end(step)
         if len(rows) == 1:
             community = rows[0][0]
             answers.community_id, answers.community_name = community.id or 0, community.name
             return await step.next(None)
-        step.values["candidates"] = [(c.id, c.name) for c, _count in rows]
+        answers.candidates = [Candidate(c.id or 0, c.name) for c, _count in rows]
         return await step.prompt(
             self.CHOICE_ID,
             self._choices_prompt(
@@ -177,9 +193,10 @@ class JoinDialog(CancellableDialog):
     async def existing_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
         answers = step_answers(step, JoinAnswers)
-        if step.result is not None:
-            community_id, name = step.values["candidates"][step.result.index]
-            answers.community_id, answers.community_name = community_id, name
+        index = picked_if_asked(step)
+        if index is not None:
+            chosen = answers.candidates[index]
+            answers.community_id, answers.community_name = chosen.community_id, chosen.name
         async with self._sessions() as session:
             current = await communities.membership(
                 session,
@@ -204,13 +221,9 @@ class JoinDialog(CancellableDialog):
 
     async def discipline_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        if (
-            step_answers(step, JoinAnswers).already_member
-            and step.result is not None
-            and step.result.index == 1
-        ):
+        if step_answers(step, JoinAnswers).already_member and picked_if_asked(step) == 1:
             await step.context.send_activity(t("join.nothing_changed"))
-            return await step.end_dialog(None)
+            return await end(step)
         locale = turn_info(step.context).locale
         choices = [_choice(discipline_label(code, locale=locale)) for code in DISCIPLINES]
         choices.append(_choice(t("join.other"), "autre", "other"))
@@ -223,7 +236,7 @@ class JoinDialog(CancellableDialog):
 
     async def other_discipline_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        index = step.result.index
+        index = picked(step)
         if index < len(DISCIPLINES):
             step_answers(step, JoinAnswers).discipline = DISCIPLINES[index]
             return await step.next(None)
@@ -257,12 +270,12 @@ class JoinDialog(CancellableDialog):
     async def interests_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
         answers = step_answers(step, JoinAnswers)
-        answers.region = REGIONS[step.result.index]
+        answers.region = REGIONS[picked(step)]
         community = await self._community(answers.community_id)
         options = (
             interest_options(community, locale=turn_info(step.context).locale) if community else []
         )
-        step.values["interest_options"] = options
+        answers.interest_options = options
         listing = "\n".join(f"{n}. {option}" for n, option in enumerate(options, start=1))
         return await step.prompt(
             self.INTERESTS_ID,
@@ -276,7 +289,7 @@ class JoinDialog(CancellableDialog):
     async def new_hire_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
         answers = step_answers(step, JoinAnswers)
-        answers.interests = parse_interests(str(step.result), step.values["interest_options"]) or []
+        answers.interests = parse_interests(str(step.result), answers.interest_options) or []
         return await step.prompt(
             self.CHOICE_ID,
             self._choices_prompt(
@@ -292,7 +305,7 @@ class JoinDialog(CancellableDialog):
 
     async def consent_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        step_answers(step, JoinAnswers).is_new_hire = step.result.index == 0
+        step_answers(step, JoinAnswers).is_new_hire = picked(step) == 0
         return await step.prompt(
             self.CHOICE_ID,
             self._choices_prompt(
@@ -311,7 +324,7 @@ class JoinDialog(CancellableDialog):
     async def summary_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
         answers = step_answers(step, JoinAnswers)
-        index = step.result.index
+        index = picked(step)
         answers.consent_reminders = index in (0, 1)
         answers.consent_surveys = index in (0, 2)
         locale = turn_info(step.context).locale
@@ -342,29 +355,29 @@ class JoinDialog(CancellableDialog):
 
     async def save_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        if step.result.index != 0:
+        if picked(step) != 0:
             await step.context.send_activity(t("dialog.cancelled"))
-            return await step.end_dialog(None)
+            return await end(step)
         answers = step_answers(step, JoinAnswers)
         await join_and_welcome(self._sessions, step.context, answers, wake=self._wake)
-        return await step.end_dialog(answers.community_id)
+        return await end(step, answers.community_id)
 
     # -- validators ------------------------------------------------------------------------------
 
     @staticmethod
     async def _valid_establishment(prompt: PromptValidatorContext) -> bool:
-        value = (prompt.recognized.value or "").strip()
-        return prompt.recognized.succeeded and 2 <= len(value) <= 200
+        return prompt.recognized.succeeded and 2 <= len(typed_text(prompt)) <= 200
 
     @staticmethod
     async def _valid_discipline(prompt: PromptValidatorContext) -> bool:
-        value = (prompt.recognized.value or "").strip()
-        return prompt.recognized.succeeded and 2 <= len(value) <= 120
+        return prompt.recognized.succeeded and 2 <= len(typed_text(prompt)) <= 120
 
     @staticmethod
     async def _valid_interests(prompt: PromptValidatorContext) -> bool:
-        options: list[str] = prompt.options.validations or []
-        return parse_interests(prompt.recognized.value or "", options) is not None
+        # The options listed in the question (PromptOptions.validations).
+        validations = prompt.options.validations
+        options = [str(o) for o in validations] if isinstance(validations, list) else []
+        return parse_interests(typed_text(prompt), options) is not None
 
 
 async def join_and_welcome(

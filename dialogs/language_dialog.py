@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from botbuilder.core import MessageFactory, TurnContext
-from botbuilder.dialogs import DialogTurnResult, WaterfallDialog, WaterfallStepContext
-from botbuilder.dialogs.choices import Choice, ListStyle
-from botbuilder.dialogs.prompts import ChoicePrompt, PromptOptions
+from microsoft_agents.hosting.core import MessageFactory, TurnContext
+from microsoft_agents.hosting.dialogs import (
+    DialogTurnResult,
+    WaterfallDialog,
+    WaterfallStepContext,
+)
+from microsoft_agents.hosting.dialogs.choices import Choice, ListStyle
+from microsoft_agents.hosting.dialogs.prompts import ChoicePrompt, PromptOptions
 
 from cards.i18n import translator
-from dialogs.base import CancellableDialog
+from dialogs.base import CancellableDialog, end, picked
 from dialogs.context import turn_info
 from storage import people
 from storage.db import SessionFactory, autocommit
@@ -27,7 +31,7 @@ class LanguageDialog(CancellableDialog):
         self._sessions = sessions
         self.add_dialog(ChoicePrompt(self.CHOICE_ID))
         self.add_dialog(WaterfallDialog(self.WATERFALL_ID, [self.ask_step, self.save_step]))
-        self.initial_dialog_id = self.WATERFALL_ID
+        self._start_with(self.WATERFALL_ID)
 
     async def ask_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = translator(turn_info(step.context).locale)
@@ -46,9 +50,9 @@ class LanguageDialog(CancellableDialog):
         )
 
     async def save_step(self, step: WaterfallStepContext) -> DialogTurnResult:
-        locale = FRENCH if step.result.index == 0 else ENGLISH
+        locale = FRENCH if picked(step) == 0 else ENGLISH
         await save_language(self._sessions, step.context, locale)
-        return await step.end_dialog(locale)
+        return await end(step, locale)
 
 
 def _bilingual(key: str) -> str:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from botbuilder.core import TurnContext
-from botbuilder.dialogs import DialogTurnResult, WaterfallDialog, WaterfallStepContext
-from botbuilder.dialogs.prompts import (
+from microsoft_agents.hosting.core import TurnContext
+from microsoft_agents.hosting.dialogs import (
+    DialogTurnResult,
+    WaterfallDialog,
+    WaterfallStepContext,
+)
+from microsoft_agents.hosting.dialogs.prompts import (
     ChoicePrompt,
     PromptValidatorContext,
     TextPrompt,
@@ -21,7 +25,17 @@ from botbuilder.dialogs.prompts import (
 
 from cards.i18n import translator
 from cards.topics import kind_label
-from dialogs.base import CancellableDialog, choice, simplify, step_answers
+from dialogs.base import (
+    CancellableDialog,
+    Candidate,
+    choice,
+    end,
+    picked,
+    picked_if_asked,
+    simplify,
+    step_answers,
+    typed_text,
+)
 from dialogs.context import turn_info
 from storage import communities, outbox, topics
 from storage.communities import NotAllowed
@@ -88,6 +102,8 @@ class TopicAnswers:
     kind: str = Volet.FORMATIVE.value
     presenter: str = ""
     hide_proposer: bool = False
+    # The communities offered as buttons, to read the answer back.
+    candidates: list[Candidate] = field(default_factory=list)
 
 
 class ProposeTopicDialog(CancellableDialog):
@@ -122,7 +138,7 @@ class ProposeTopicDialog(CancellableDialog):
                 ],
             )
         )
-        self.initial_dialog_id = self.WATERFALL_ID
+        self._start_with(self.WATERFALL_ID)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -145,15 +161,15 @@ class ProposeTopicDialog(CancellableDialog):
             given = next((c for c in mine if c.id == options.community_id), None)
             if given is None:
                 await step.context.send_activity(t("topics.propose.not_member_here"))
-                return await step.end_dialog(None)
+                return await end(step)
             mine = [given]
         if not mine:
             await step.context.send_activity(t("topics.propose.not_member"))
-            return await step.end_dialog(None)
+            return await end(step)
         if len(mine) == 1:
             answers.community_id, answers.community_name = mine[0].id or 0, mine[0].name
             return await step.next(None)
-        step.values["candidates"] = [(c.id, c.name) for c in mine]
+        answers.candidates = [Candidate(c.id or 0, c.name) for c in mine]
         return await self._choose(
             step, t("topics.propose.ask_community"), [choice(c.name) for c in mine]
         )
@@ -161,10 +177,10 @@ class ProposeTopicDialog(CancellableDialog):
     async def title_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
         answers = step_answers(step, TopicAnswers)
-        if step.result is not None:
-            answers.community_id, answers.community_name = step.values["candidates"][
-                step.result.index
-            ]
+        index = picked_if_asked(step)
+        if index is not None:
+            chosen = answers.candidates[index]
+            answers.community_id, answers.community_name = chosen.community_id, chosen.name
         return await self._ask(
             step,
             self.TITLE_ID,
@@ -192,7 +208,7 @@ class ProposeTopicDialog(CancellableDialog):
 
     async def presenter_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        step_answers(step, TopicAnswers).kind = KINDS[step.result.index].value
+        step_answers(step, TopicAnswers).kind = KINDS[picked(step)].value
         return await self._ask(
             step,
             self.PRESENTER_ID,
@@ -216,7 +232,7 @@ class ProposeTopicDialog(CancellableDialog):
     async def summary_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
         answers = step_answers(step, TopicAnswers)
-        answers.hide_proposer = step.result.index == 1
+        answers.hide_proposer = picked(step) == 1
         none = t("topics.propose.none")
         summary = t(
             "topics.propose.summary",
@@ -237,19 +253,19 @@ class ProposeTopicDialog(CancellableDialog):
         )
 
     async def save_step(self, step: WaterfallStepContext) -> DialogTurnResult:
-        if step.result.index != 0:
+        if picked(step) != 0:
             await step.context.send_activity(self._t(step)("dialog.cancelled"))
-            return await step.end_dialog(None)
+            return await end(step)
         saved = await save_proposal(
             self._sessions, step.context, step_answers(step, TopicAnswers), wake=self._wake
         )
-        return await step.end_dialog(saved)
+        return await end(step, saved)
 
     # -- validators ------------------------------------------------------------------------------
 
     @staticmethod
     async def _valid_title(prompt: PromptValidatorContext) -> bool:
-        value = (prompt.recognized.value or "").strip()
+        value = typed_text(prompt)
         return bool(
             prompt.recognized.succeeded
             and value
@@ -259,13 +275,15 @@ class ProposeTopicDialog(CancellableDialog):
 
     @staticmethod
     async def _valid_description(prompt: PromptValidatorContext) -> bool:
-        value = (prompt.recognized.value or "").strip()
-        return bool(prompt.recognized.succeeded and len(value) <= topics.MAX_DESCRIPTION_LENGTH)
+        return bool(
+            prompt.recognized.succeeded and len(typed_text(prompt)) <= topics.MAX_DESCRIPTION_LENGTH
+        )
 
     @staticmethod
     async def _valid_presenter(prompt: PromptValidatorContext) -> bool:
-        value = (prompt.recognized.value or "").strip()
-        return bool(prompt.recognized.succeeded and len(value) <= topics.MAX_PRESENTER_LENGTH)
+        return bool(
+            prompt.recognized.succeeded and len(typed_text(prompt)) <= topics.MAX_PRESENTER_LENGTH
+        )
 
 
 def notice_key(topic_id: int, animator_id: int) -> str:

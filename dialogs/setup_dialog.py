@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from botbuilder.core import CardFactory, MessageFactory
-from botbuilder.dialogs import DialogTurnResult, WaterfallDialog, WaterfallStepContext
-from botbuilder.dialogs.prompts import PromptOptions, PromptValidatorContext
+from microsoft_agents.hosting.core import CardFactory, MessageFactory
+from microsoft_agents.hosting.dialogs import (
+    DialogTurnResult,
+    WaterfallDialog,
+    WaterfallStepContext,
+)
+from microsoft_agents.hosting.dialogs.prompts import PromptOptions, PromptValidatorContext
 
 from cards.community import SetupValues, build_one_pager_card, build_setup_form_card
 from cards.i18n import Translate, translator
-from dialogs.base import CancellableDialog
+from dialogs.base import CancellableDialog, end
 from dialogs.context import turn_info
 from dialogs.form_prompt import CardFormPrompt
 from dialogs.views import load_one_pager
@@ -28,7 +32,7 @@ CANCEL = "communities.setup.cancel"
 MAX_LIST_ITEMS = 12
 
 
-@dataclass(frozen=True)
+@dataclass
 class SetupOptions:
     tenant_id: str | None
     team_id: str | None
@@ -95,7 +99,7 @@ class SetupDialog(CancellableDialog):
         self._sessions = sessions
         self.add_dialog(CardFormPrompt(self.FORM_ID, frozenset({SUBMIT, CANCEL}), self._validate))
         self.add_dialog(WaterfallDialog(self.WATERFALL_ID, [self.form_step, self.save_step]))
-        self.initial_dialog_id = self.WATERFALL_ID
+        self._start_with(self.WATERFALL_ID)
 
     async def form_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         locale = turn_info(step.context).locale
@@ -114,6 +118,7 @@ class SetupDialog(CancellableDialog):
             prompt.options.retry_prompt = MessageFactory.text(t("setup.retry"))
             return False
         values = prompt.recognized.value
+        assert isinstance(values, dict)  # CardFormPrompt succeeds with the form's fields
         if values.get("verb") == CANCEL:
             return True
         form, draft, errors = parse_setup(values, t)
@@ -128,13 +133,15 @@ class SetupDialog(CancellableDialog):
     async def save_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         info = turn_info(step.context)
         t = translator(info.locale)
-        values: dict[str, object] = step.result
+        values = step.result
+        assert isinstance(values, dict)  # validated by the prompt
         if values.get("verb") == CANCEL:
             await step.context.send_activity(t("dialog.cancelled"))
-            return await step.end_dialog(None)
+            return await end(step)
         _form, draft, _errors = parse_setup(values, t)
         assert draft is not None  # validated by the prompt
-        options: SetupOptions = step.options
+        options = step.options
+        assert isinstance(options, SetupOptions)  # given by the bot layer
         try:
             async with transaction(self._sessions) as session:
                 community = await communities.create_community(
@@ -149,8 +156,8 @@ class SetupDialog(CancellableDialog):
         except communities.AlreadyExists:
             # Someone else set this channel up while the form was open.
             await step.context.send_activity(t("setup.already_exists"))
-            return await step.end_dialog(None)
+            return await end(step)
         await step.context.send_activity(t("setup.done", name=community.name))
         card = build_one_pager_card(page, locale=info.locale, tz=info.timezone)
         await step.context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
-        return await step.end_dialog(community.id)
+        return await end(step, community.id)

@@ -15,10 +15,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from botbuilder.core import MessageFactory, TurnContext
-from botbuilder.dialogs import DialogTurnResult, WaterfallDialog, WaterfallStepContext
-from botbuilder.dialogs.choices import ListStyle
-from botbuilder.dialogs.prompts import (
+from microsoft_agents.hosting.core import MessageFactory, TurnContext
+from microsoft_agents.hosting.dialogs import (
+    DialogTurnResult,
+    WaterfallDialog,
+    WaterfallStepContext,
+)
+from microsoft_agents.hosting.dialogs.choices import ListStyle
+from microsoft_agents.hosting.dialogs.prompts import (
     ChoicePrompt,
     PromptOptions,
     PromptValidatorContext,
@@ -27,7 +31,16 @@ from botbuilder.dialogs.prompts import (
 
 from cards.i18n import format_when, translator
 from cards.surveys import QUESTION_KEYS, SCALE_KEYS, SHORT_KEYS, survey_label
-from dialogs.base import CancellableDialog, choice, step_answers
+from dialogs.base import (
+    CancellableDialog,
+    begin,
+    choice,
+    end,
+    picked,
+    picked_if_asked,
+    step_answers,
+    typed_text,
+)
 from dialogs.context import TurnInfo, turn_info
 from dialogs.join_dialog import parse_interests
 from dialogs.propose_topic_dialog import is_skip
@@ -78,6 +91,13 @@ class ChosenSurvey:
     community: str = ""
     topic_choices: list[str] = field(default_factory=list)
     answered: bool = False
+
+
+@dataclass
+class SurveyCandidates:
+    """The surveys the person was offered (kept in dialog state until they pick one)."""
+
+    surveys: list[ChosenSurvey] = field(default_factory=list)
 
 
 @dataclass
@@ -181,7 +201,7 @@ class SurveyDialog(CancellableDialog):
                 [self.topics_step, self.needs_step, self.summary_step, self.save_step],
             )
         )
-        self.initial_dialog_id = self.WATERFALL_ID
+        self._start_with(self.WATERFALL_ID)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -213,7 +233,7 @@ class SurveyDialog(CancellableDialog):
         if info.in_channel:
             # Typed answers in a channel would be read by everyone.
             await step.context.send_activity(t("surveys.dialog.private_only"))
-            return await step.end_dialog(None)
+            return await end(step)
         options = step.options if isinstance(step.options, SurveyOptions) else SurveyOptions()
         invitations: list[surveys.Invitation] = []
         if info.person_id is not None:
@@ -225,8 +245,9 @@ class SurveyDialog(CancellableDialog):
             invitations = [i for i in invitations if i.survey.id == options.survey_id]
         if not invitations:
             await step.context.send_activity(t("surveys.dialog.none"))
-            return await step.end_dialog(None)
-        step.values["candidates"] = [self._chosen_from(i, step) for i in invitations]
+            return await end(step)
+        candidates = step_answers(step, SurveyCandidates).surveys
+        candidates[:] = [self._chosen_from(i, step) for i in invitations]
         if len(invitations) == 1:
             return await step.next(None)
         choices = [
@@ -235,7 +256,7 @@ class SurveyDialog(CancellableDialog):
                 if c.answered
                 else t("surveys.dialog.item", survey=c.label, community=c.community)
             )
-            for c in step.values["candidates"]
+            for c in candidates
         ]
         return await self._choose(step, t("surveys.dialog.ask_survey"), choices)
 
@@ -257,8 +278,8 @@ class SurveyDialog(CancellableDialog):
 
     async def begin_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        candidates: list[ChosenSurvey] = step.values["candidates"]
-        chosen = candidates[step.result.index if step.result is not None else 0]
+        candidates = step_answers(step, SurveyCandidates).surveys
+        chosen = candidates[picked_if_asked(step) or 0]
         intro = (
             t("surveys.dialog.intro.satisfaction", survey=chosen.label, community=chosen.community)
             if chosen.kind == SurveyKind.SATISFACTION
@@ -270,10 +291,10 @@ class SurveyDialog(CancellableDialog):
         waterfall = (
             self.SATISFACTION_ID if chosen.kind == SurveyKind.SATISFACTION else self.NEEDS_ID
         )
-        return await step.begin_dialog(waterfall, chosen)
+        return await begin(step, waterfall, chosen)
 
     async def end_step(self, step: WaterfallStepContext) -> DialogTurnResult:
-        return await step.end_dialog(step.result)
+        return await end(step, step.result)
 
     # -- satisfaction ----------------------------------------------------------------------------
 
@@ -281,7 +302,7 @@ class SurveyDialog(CancellableDialog):
         async def step_function(step: WaterfallStepContext) -> DialogTurnResult:
             if index > 0:
                 step_answers(step, SurveyAnswers).ratings[SATISFACTION_RATINGS[index - 1]] = (
-                    step.result.index + 1
+                    picked(step) + 1
                 )
             return await self._ask_rating(step, SATISFACTION_RATINGS[index])
 
@@ -306,7 +327,7 @@ class SurveyDialog(CancellableDialog):
         )
 
     async def takeaway_step(self, step: WaterfallStepContext) -> DialogTurnResult:
-        step_answers(step, SurveyAnswers).ratings[SATISFACTION_RATINGS[-1]] = step.result.index + 1
+        step_answers(step, SurveyAnswers).ratings[SATISFACTION_RATINGS[-1]] = picked(step) + 1
         return await self._ask_text(step, SATISFACTION_TEXTS[0])
 
     async def next_time_step(self, step: WaterfallStepContext) -> DialogTurnResult:
@@ -387,9 +408,9 @@ class SurveyDialog(CancellableDialog):
         )
 
     async def save_step(self, step: WaterfallStepContext) -> DialogTurnResult:
-        if step.result.index != 0:
+        if picked(step) != 0:
             await step.context.send_activity(self._t(step)("dialog.cancelled"))
-            return await step.end_dialog(None)
+            return await end(step)
         chosen = self._chosen(step)
         answers = step_answers(step, SurveyAnswers)
         saved = await save_answer(
@@ -407,16 +428,17 @@ class SurveyDialog(CancellableDialog):
         )
         # The answers leave the dialog state with the dialog: nothing keeps them with the person.
         step.values.pop("answers", None)
-        return await step.end_dialog(chosen.survey_id if saved else None)
+        return await end(step, chosen.survey_id if saved else None)
 
     # -- validators ------------------------------------------------------------------------------
 
     @staticmethod
     async def _valid_text(prompt: PromptValidatorContext) -> bool:
-        value = (prompt.recognized.value or "").strip()
-        return bool(prompt.recognized.succeeded and len(value) <= MAX_TEXT_LENGTH)
+        return bool(prompt.recognized.succeeded and len(typed_text(prompt)) <= MAX_TEXT_LENGTH)
 
     @staticmethod
     async def _valid_topics(prompt: PromptValidatorContext) -> bool:
-        options: list[str] = prompt.options.validations or []
-        return parse_choices(prompt.recognized.value or "", options) is not None
+        # The survey's topics listed in the question (PromptOptions.validations).
+        validations = prompt.options.validations
+        options = [str(o) for o in validations] if isinstance(validations, list) else []
+        return parse_choices(typed_text(prompt), options) is not None

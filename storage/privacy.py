@@ -1140,8 +1140,9 @@ async def _erase_conversations(
             )
         ).all()
         full_keys = {
-            f"{channel}/conversations/{conversation}/users/{teams_user_id}"
+            f"{channel}/conversations/{conversation}/users/{teams_user_id}{end}"
             for channel, conversation in conversations
+            for end in ("", "/")  # the private state's key ends with "/"
         }
         hashed = {stored_key(key) for key in full_keys} - full_keys
         if hashed:

@@ -12,16 +12,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from botbuilder.core import ConversationState, Middleware, TurnContext
-from botbuilder.core.adapters import TestAdapter
-from botbuilder.dialogs import Dialog, DialogSet, DialogTurnStatus
-from botbuilder.schema import (
+from microsoft_agents.activity import (
     Activity,
     ActivityTypes,
+    Attachment,
     ChannelAccount,
     ConversationAccount,
+    ConversationReference,
     HeroCard,
+    ResourceResponse,
+    TurnContextProtocol,
 )
+from microsoft_agents.hosting.core import TurnContext
+from microsoft_agents.hosting.dialogs import Dialog, DialogSet, DialogTurnResult, DialogTurnStatus
+from microsoft_agents.testing import TestAdapter
 from sqlmodel import col, select
 
 from bot.app import ALL_RENDERERS, RUNTIME, Runtime
@@ -33,7 +37,7 @@ from dialogs.context import TURN_INFO_KEY, TurnInfo
 from storage.db import SessionFactory
 from storage.models import OutboxMessage, Person
 from storage.outbox import Claimed
-from storage.state_store import SqlStorage
+from storage.state_store import SqlPrivateConversationState, SqlStorage
 
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 TZ = "America/Montreal"
@@ -88,6 +92,19 @@ def scheduled_jobs(runtime: Runtime, clock: Clock) -> Jobs:
 
 
 # -- what a person reads ---------------------------------------------------------------------
+
+
+def card_content(attachment: Attachment) -> Element:
+    """An Adaptive Card attachment's card (the SDK types `content` as any object)."""
+    content = attachment.content
+    assert isinstance(content, dict), f"not an Adaptive Card: {attachment.content_type}"
+    return content
+
+
+def text_of(activity: Activity) -> str:
+    """A message's text (the SDK types it optional); fails on a message without one."""
+    assert activity.text is not None, "a message without text"
+    return activity.text
 
 
 def said(activity: Activity) -> str:
@@ -148,18 +165,81 @@ def render_context(
     return RenderContext(message=message, locale=locale, timezone=TZ, now=now, sessions=sessions)
 
 
+# -- an adapter that keeps what the bot did ----------------------------------------------------
+
+Logic = Callable[[TurnContext], Awaitable[None]]
+
+
+class ChatAdapter(TestAdapter):
+    """The SDK's TestAdapter, plus what these tests read: every activity the bot sent
+    (`activity_buffer`), updated in place (`updated_activities`) or deleted
+    (`deleted_activities`), and `receive_activity`, which completes a message from `template`
+    (its sender and conversation, which a test may change between turns) and runs the turn
+    through the middleware to `logic`.
+
+    The SDK's own `process_activity` always stamps its one test conversation and the wall
+    clock on the activity; the tests need Teams' sender and conversation ids (personal chat
+    or channel) and no clock."""
+
+    def __init__(self, logic: Logic | None = None) -> None:
+        super().__init__()
+        self.logic = logic
+        self.updated_activities: list[Activity] = []
+        self.deleted_activities: list[ConversationReference] = []
+        self.template = Activity(
+            type=ActivityTypes.message,
+            channel_id="test",
+            service_url="https://test.example/",
+            from_property=ChannelAccount(id="User1", name="user"),
+            recipient=ChannelAccount(id="bot", name="Bot"),
+            conversation=ConversationAccount(id="Convo1"),
+        )
+        self._received = 0
+
+    @property
+    def activity_buffer(self) -> list[Activity]:
+        """What the bot sent, oldest first; tests read it and clear it."""
+        return self.activity_queue
+
+    async def receive_activity(self, activity: Activity | str) -> None:
+        """One turn: `activity` (a message's text, or an activity whose unset fields come
+        from `template`) through the middleware to `logic`."""
+        if isinstance(activity, str):
+            activity = Activity(type=ActivityTypes.message, text=activity)
+        given = {name: getattr(activity, name) for name in type(activity).model_fields}
+        request = self.template.model_copy(
+            update={name: value for name, value in given.items() if value is not None}
+        )
+        if not request.id:
+            self._received += 1
+            request.id = f"received-{self._received}"
+        await self.run_pipeline(self.create_turn_context(request), self.logic)
+
+    async def update_activity(  # type: ignore[override]  # TestAdapter's differs from its protocol
+        self, context: TurnContextProtocol[Any], activity: Activity
+    ) -> ResourceResponse:
+        # Kept apart: the buffer keeps what was first sent.
+        self.updated_activities.append(activity)
+        return ResourceResponse(id=activity.id)
+
+    async def delete_activity(
+        self, context: TurnContextProtocol[Any], reference: ConversationReference
+    ) -> None:
+        self.deleted_activities.append(reference)
+
+
 # -- a dialog alone, over a TestAdapter ------------------------------------------------------
 
 
-class TurnInfoMiddleware(Middleware):  # type: ignore[misc]  # botbuilder is untyped
-    """What bot/handler.py sets before running dialogs."""
+class TurnInfoMiddleware:
+    """What bot/handler.py sets before running dialogs (an SDK Middleware)."""
 
     def __init__(self, info: TurnInfo) -> None:
         self.info = info
 
-    async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[None]]) -> None:
+    async def on_turn(self, context: TurnContext, logic: Logic) -> None:
         context.turn_state[TURN_INFO_KEY] = self.info
-        await logic()
+        await logic(context)
 
 
 @dataclass
@@ -173,8 +253,8 @@ class DialogChat(ABC):
     locale: str = "fr-CA"
     in_channel: bool = False
     result: object = None
-    adapter: TestAdapter = field(init=False)
-    _state: ConversationState = field(init=False)
+    adapter: ChatAdapter = field(init=False)
+    _state: SqlPrivateConversationState = field(init=False)
     _dialogs: DialogSet = field(init=False)
     _dialog_id: str = field(init=False)
 
@@ -182,9 +262,11 @@ class DialogChat(ABC):
         info = TurnInfo(
             person_id=self.who.id, locale=self.locale, timezone=TZ, in_channel=self.in_channel
         )
-        self.adapter = TestAdapter(self._logic)
+        self.adapter = ChatAdapter(self._logic)
         self.adapter.use(TurnInfoMiddleware(info))
-        self._state = ConversationState(SqlStorage(self.sessions))
+        # The bot's own state, stored as JSON between turns as in production: each turn
+        # rebuilds the dialog stack and its answers from the stored text. One per chat.
+        self._state = SqlPrivateConversationState(SqlStorage(self.sessions))
         self._dialogs = DialogSet(self._state.create_property("DialogState"))
         dialog = self.dialog()
         self._dialog_id = dialog.id
@@ -199,12 +281,14 @@ class DialogChat(ABC):
 
     async def _logic(self, turn_context: TurnContext) -> None:
         dialog_context = await self._dialogs.create_context(turn_context)
-        turn = await dialog_context.continue_dialog()
+        # The SDK leaves continue_dialog unannotated.
+        continued = dialog_context.continue_dialog()  # type: ignore[no-untyped-call]
+        turn: DialogTurnResult = await continued
         if turn.status == DialogTurnStatus.Empty:
             turn = await dialog_context.begin_dialog(self._dialog_id, self.begin_options())
         if turn.status == DialogTurnStatus.Complete:
             self.result = turn.result
-        await self._state.save_changes(turn_context)
+        await self._state.save(turn_context)
 
     async def say(self, text: str) -> list[str]:
         await self.adapter.receive_activity(
@@ -224,7 +308,7 @@ class FeatureBot:
     that keeps what was said; counts the dispatcher's wake-ups. Subclasses add the calls."""
 
     sessions: SessionFactory
-    adapter: TestAdapter = field(default_factory=TestAdapter)
+    adapter: ChatAdapter = field(default_factory=ChatAdapter)
     wakes: int = 0
     now: datetime = START
 

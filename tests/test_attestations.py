@@ -20,9 +20,8 @@ import pytest
 import time_machine
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from botbuilder.core import TurnContext
-from botbuilder.core.adapters import TestAdapter
-from botbuilder.schema import Activity
+from microsoft_agents.activity import Activity
+from microsoft_agents.hosting.core import TurnContext
 from pypdf import PdfReader
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -62,7 +61,7 @@ from tests import factories
 from tests.activities import message
 from tests.conftest import make_settings
 from tests.fake_connector import FakeConnector
-from tests.support import Clock
+from tests.support import ChatAdapter, Clock, card_content
 
 Client = TestClient[web.Request, web.Application]
 MONTREAL = ZoneInfo("America/Montreal")
@@ -531,8 +530,8 @@ class Turn:
             conversation_type="channel" if channel else "personal",
             conversation_id=CHANNEL if channel else None,
         )
-        adapter = TestAdapter()
-        context = TurnContext(adapter, Activity().deserialize(raw))
+        adapter = ChatAdapter()
+        context = TurnContext(adapter, Activity.model_validate(raw))
         info = TurnInfo(person_id=who.id, locale=locale, timezone=TZ, in_channel=channel)
         await handler(
             context,
@@ -548,7 +547,7 @@ class Turn:
         return [a.text for a in self.sent if a.text]
 
     def cards(self) -> list[dict[str, Any]]:
-        return [attachment.content for a in self.sent for attachment in a.attachments or []]
+        return [card_content(attachment) for a in self.sent for attachment in a.attachments or []]
 
 
 def _readable(card: dict[str, Any]) -> str:

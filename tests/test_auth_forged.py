@@ -5,8 +5,8 @@ The key set published here holds the trusted key (endorsed for "msteams") and a 
 endorsed only for another channel. A valid token is accepted (and does change the database), so
 the 401s below are the checks at work, not a broken configuration.
 
-Not covered: tokens whose issuer is the Emulator's or a skill's, which the SDK checks against
-Microsoft's published keys over the network.
+Only the Bot Connector's issuer is accepted (bot/auth.py): the Emulator's and skills' tokens are
+refused like the wrong issuer below.
 """
 
 from __future__ import annotations
@@ -168,13 +168,13 @@ def tampered(service_url: str) -> str:
     return f"{header}.{_b64(json.dumps(claims(service_url)).encode())}.{signature}"
 
 
-# Each forged token, and what the SDK's refusal says (so a 401 for another reason, such as a
+# Each forged token, and what bot/auth.py's refusal says (so a 401 for another reason, such as a
 # key set that failed to load, does not pass for the check meant).
 FORGED: dict[str, tuple[Any, str]] = {
-    "wrong issuer": (lambda url: signed(url, iss="https://evil.example/"), "Identity missing"),
-    "no issuer": (lambda url: signed(url, iss=None), "KeyError"),
-    "wrong audience": (lambda url: signed(url, aud="another-bot"), "Invalid AppId"),
-    "no audience": (lambda url: signed(url, aud=None), "'aud' claim missing"),
+    "wrong issuer": (lambda url: signed(url, iss="https://evil.example/"), "InvalidIssuerError"),
+    "no issuer": (lambda url: signed(url, iss=None), 'missing the "iss" claim'),
+    "wrong audience": (lambda url: signed(url, aud="another-bot"), "InvalidAudienceError"),
+    "no audience": (lambda url: signed(url, aud=None), 'missing the "aud" claim'),
     "audience rewritten after signing": (tampered, "InvalidSignatureError"),
     "expired an hour ago": (
         lambda url: signed(url, nbf=int(time.time()) - 2 * HOUR, exp=int(time.time()) - HOUR),
@@ -188,14 +188,17 @@ FORGED: dict[str, tuple[Any, str]] = {
         lambda url: signed(url, iat=int(time.time()) + HOUR),
         "not yet valid (iat)",
     ),
-    "unknown key id": (lambda url: signed(url, key=UNKNOWN_KEY, kid="someone-else"), "IndexError"),
-    "no key id": (lambda url: signed(url, kid=None), "IndexError"),
+    "unknown key id": (
+        lambda url: signed(url, key=UNKNOWN_KEY, kid="someone-else"),
+        "unknown signing key id",
+    ),
+    "no key id": (lambda url: signed(url, kid=None), "key id missing"),
     "published key id, another key": (
         lambda url: signed(url, key=UNKNOWN_KEY),
         "InvalidSignatureError",
     ),
     "alg none": (unsigned, "algorithm not in allowed list"),
-    "alg none without key id": (lambda url: unsigned(url, kid=None), "IndexError"),
+    "alg none without key id": (lambda url: unsigned(url, kid=None), "algorithm not in allowed"),
     "HS256 keyed with the public key": (hmac_with_public_key, "algorithm not in allowed list"),
     "RS256 header over an HMAC": (
         lambda url: hmac_with_public_key(url, alg="RS256"),
@@ -203,11 +206,11 @@ FORGED: dict[str, tuple[Any, str]] = {
     ),
     "key endorsed for another channel": (
         lambda url: signed(url, key=OTHER_CHANNEL_KEY, kid="skype-only"),
-        "Could not validate endorsement key",
+        "not endorsed for channel",
     ),
     "service url of another region": (
         lambda url: signed("https://smba.trafficmanager.net/emea/"),
-        "Invalid 'serviceurl' claim",
+        "'serviceurl' claim is not the activity's service URL",
     ),
     "no service url claim": (
         lambda url: signed(url, serviceurl=None),

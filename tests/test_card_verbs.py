@@ -59,7 +59,7 @@ from tests.test_double_clicks import CHANNEL, NOW, TEAM, _id, count, fr, sender
 
 Client = TestClient[web.Request, web.Application]
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("bot", "cards", "dialogs")
+PACKAGES = ("bot", "bot/features", "cards", "dialogs")
 # Verbs a dialog's card prompt answers (dialogs/form_prompt.py), routed while it waits.
 DIALOG_VERBS = frozenset({setup_dialog.SUBMIT, setup_dialog.CANCEL})
 

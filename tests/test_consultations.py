@@ -17,14 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from botbuilder.core import TurnContext
-from botbuilder.core.adapters import TestAdapter
-from botbuilder.schema import (
+from microsoft_agents.activity import (
     Activity,
     ActivityTypes,
     ChannelAccount,
     ConversationAccount,
 )
+from microsoft_agents.hosting.core import TurnContext
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -96,7 +95,7 @@ from tests import factories
 from tests.conftest import make_settings
 from tests.databases import fresh_sqlite
 from tests.fake_connector import FakeConnector
-from tests.support import DialogChat, FeatureBot, card_actions, said, started
+from tests.support import ChatAdapter, DialogChat, FeatureBot, card_actions, said, started
 
 TZ = "America/Montreal"
 MONTREAL = ZoneInfo(TZ)
@@ -1794,7 +1793,7 @@ async def test_asked_in_a_channel_the_dialog_moves_to_the_personal_chat(
         requester = await session.get(Person, _id(s.requester))
         assert requester is not None
         requester.name = "Léa Tremblay"
-    origin_adapter = TestAdapter()
+    origin_adapter = ChatAdapter()
     origin = TurnContext(
         origin_adapter,
         Activity(

@@ -36,9 +36,9 @@ from typing import Any, TypeVar
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from botbuilder.core import TurnContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from microsoft_agents.hosting.core import TurnContext
 from sqlalchemy import DateTime, String, TypeDecorator, delete, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -914,7 +914,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     built.judge.baseline = built.snapshot()
     built.seen = len(connector.received)
     adapter = client.app[RUNTIME].adapter
-    apologise: Callable[[TurnContext, Exception], Awaitable[None]] = adapter.on_turn_error
+    apologise = adapter.on_turn_error
+    assert apologise is not None  # bot/app.py installs the apology handler
 
     async def record_then_apologise(turn_context: TurnContext, error: Exception) -> None:
         built.turn_errors.append(error)

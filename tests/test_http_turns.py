@@ -229,7 +229,7 @@ async def test_a_failing_turn_apologises_in_the_user_language_and_logs_the_trace
     def broken(*_args: object, **_kwargs: object) -> dict[str, Any]:
         raise RuntimeError("card builder exploded")
 
-    monkeypatch.setattr("bot.handler.build_help_card", broken)
+    monkeypatch.setattr("bot.features.help.build_help_card", broken)
     with caplog.at_level(logging.ERROR):
         await post(bot_client, message("help", service_url=connector.url, locale="en-US"))
     assert connector.texts() == [

@@ -24,8 +24,19 @@ from storage.migrate import MIGRATIONS, current_revision, head_revision
 ROOT = Path(__file__).resolve().parent.parent
 
 # Attestation PDFs (fpdf2, fontTools, Pillow), schema migrations (Alembic and its Mako
-# templates, Pygments through Mako), OpenTelemetry's exporters: none is needed to answer a turn.
-RARE = ("alembic", "mako", "pygments", "fpdf", "PIL", "fontTools", "opentelemetry")
+# templates, Pygments through Mako), the exporters to Azure Monitor and OTLP: none is needed to
+# answer a turn. (OpenTelemetry's API and SDK themselves are imported by the Agents SDK's own
+# telemetry module, on every start.)
+RARE = (
+    "alembic",
+    "mako",
+    "pygments",
+    "fpdf",
+    "PIL",
+    "fontTools",
+    "azure.monitor",
+    "opentelemetry.exporter",
+)
 
 _SERVE_UNTIL_LISTENING = """
 import json, sys
@@ -36,7 +47,8 @@ web.run_app = lambda app, **_: served.append(app)  # stop where `serve` would li
 from bot import cli
 
 status = cli.main(["serve", "--host", "127.0.0.1", "--port", "3978"])
-loaded = sorted({name.split(".")[0] for name in sys.modules} & set(json.loads(sys.argv[1])))
+rare = json.loads(sys.argv[1])
+loaded = sorted({r for r in rare for name in sys.modules if name == r or name.startswith(r + ".")})
 print(json.dumps({"status": status, "served": len(served), "loaded": loaded}))
 """
 

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from botbuilder.core import TurnContext
-from botbuilder.schema import Activity
+from microsoft_agents.activity import Activity
+from microsoft_agents.hosting.core import TurnContext
 from pydantic import ValidationError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -61,7 +61,7 @@ from storage.models import (
 )
 from tests import factories
 from tests.conftest import make_settings
-from tests.support import START, TZ, FeatureBot, queued, render_context
+from tests.support import START, TZ, FeatureBot, card_content, queued, render_context
 
 SOCIAL_WORK = "Travail social"
 MONTEREGIE = "Montérégie"
@@ -565,11 +565,11 @@ class Bot(FeatureBot):
             wake=self._wake,
         )
 
-    def texts(self) -> list[str]:
+    def texts(self) -> list[str | None]:
         return [a.text for a in self.replies()]
 
     def cards(self) -> list[Element]:
-        return [a.attachments[0].content for a in self.replies()]
+        return [card_content(a.attachments[0]) for a in self.replies()]
 
 
 async def test_the_mentor_command_sends_the_request_to_each_coordinator_and_animator(
@@ -624,7 +624,7 @@ async def test_the_mentor_command_asks_which_community(sessions: SessionFactory)
 
     await bot.ask_for_a_mentor(newcomer, "en-US")
     (reply,) = bot.replies()
-    card = reply.attachments[0].content
+    card = card_content(reply.attachments[0])
     buttons = [
         a for block in card["body"] if block["type"] == "ActionSet" for a in block["actions"]
     ]
@@ -1168,7 +1168,7 @@ def _text(activity: Activity | None) -> str:
     assert activity is not None
     if activity.text:
         return str(activity.text)
-    return _texts(activity.attachments[0].content)
+    return _texts(card_content(activity.attachments[0]))
 
 
 async def test_an_unanswered_proposal_expires_once_and_the_request_comes_back(
@@ -1406,7 +1406,7 @@ async def test_the_newcomer_withdraws_their_request_and_the_mentor_is_told(
     assert await bot.click(s.newcomer, withdraw, locale="en-US")
     assert _lines(bot.cards()[0]) == ["This mentoring request is already withdrawn."]
     assert await bot.click(mentor, {"verb": "mentoring.accept", "pairing_id": pairing.id})
-    assert bot.texts()[0].startswith("Cette proposition n’est plus d’actualité")
+    assert str(bot.texts()[0]).startswith("Cette proposition n’est plus d’actualité")
     confirm = {"verb": "mentoring.confirm", "request_id": s.request.id, "mentor_id": mentor.id}
     assert await bot.click(s.animator, confirm)
     assert bot.texts() == ["Ce jumelage est déjà réglé\xa0: il n’y a rien de plus à faire."]
@@ -1477,7 +1477,7 @@ async def test_an_animator_withdraws_a_request_from_the_suggestions_card(
         sessions, _row(KIND_SUGGESTIONS, s.animator, request_id=s.request.id), "en-US"
     )
     assert shown is not None
-    card = shown.attachments[0].content
+    card = card_content(shown.attachments[0])
     (withdraw,) = [a for a in card["actions"] if a["data"].get("verb") == "mentoring.withdraw"]
     assert withdraw["title"] == "Withdraw the request"
     assert await bot.click(s.animator, withdraw["data"], locale="en-US")

@@ -251,8 +251,10 @@ async def test_telemetry_is_off_by_default(bot_client: Client) -> None:
     assert bot_client.app[TELEMETRY] is NO_TELEMETRY
 
 
-def test_off_nothing_of_opentelemetry_is_even_imported(tmp_path: Path) -> None:
-    # A process of its own: this one imported OpenTelemetry for the tests above.
+def test_off_no_exporter_is_even_imported(tmp_path: Path) -> None:
+    # A process of its own: this one imported OpenTelemetry for the tests above. The Agents
+    # SDK imports OpenTelemetry's API and SDK itself; what telemetry switched off must not load
+    # is any exporter (Azure Monitor, OTLP).
     script = f"""
 import asyncio, sys
 from aiohttp.test_utils import TestClient, TestServer
@@ -278,7 +280,7 @@ async def serve_one_request():
     await client.close()
 
 asyncio.run(serve_one_request())
-loaded = sorted(m for m in sys.modules if m.startswith(("opentelemetry", "azure.monitor")))
+loaded = sorted(m for m in sys.modules if m.startswith(("opentelemetry.exporter", "azure.monitor")))
 print(loaded)
 """
     from storage.migrate import upgrade

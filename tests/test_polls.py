@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botbuilder.core import TurnContext
-from botbuilder.core.adapters import TestAdapter
-from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
+from microsoft_agents.activity import Activity, ActivityTypes, ChannelAccount, ConversationAccount
+from microsoft_agents.hosting.core import TurnContext
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -65,7 +64,7 @@ from storage.secrets import derive
 from tests import factories
 from tests.activities import BOT_ID
 from tests.conftest import make_settings
-from tests.support import START, Clock, queued
+from tests.support import START, ChatAdapter, Clock, card_content, queued, text_of
 
 TZ = "America/Montreal"
 SERVICE_URL = "https://smba.example/"
@@ -184,7 +183,9 @@ def _size(card: Element) -> int:
 
 def _cards(activities: list[Activity]) -> list[Element]:
     return [
-        attachment.content for activity in activities for attachment in (activity.attachments or [])
+        card_content(attachment)
+        for activity in activities
+        for attachment in (activity.attachments or [])
     ]
 
 
@@ -604,7 +605,7 @@ class Bot:
             "sqlite+aiosqlite://", CARREFOUR_SECRET_KEY="test-secret-key"
         )
     )
-    adapter: TestAdapter = field(default_factory=TestAdapter)
+    adapter: ChatAdapter = field(default_factory=ChatAdapter)
     clock: Clock = field(default_factory=Clock)
     wakes: int = 0
 
@@ -692,10 +693,10 @@ async def test_creating_voting_and_closing_through_the_glue(sessions: SessionFac
         "«\xa0@Carrefour sondage\xa0»."
     ]
     await bot.command(ana)
-    assert next(a.text for a in bot.replies()).startswith("Seule l’animation de la communauté")
+    assert next(text_of(a) for a in bot.replies()).startswith("Seule l’animation de la communauté")
     # A member's submission of a (forged) form creates nothing either.
     assert await bot.click(ana, form_values())
-    assert bot.replies()[0].text.startswith("Seule l’animation")
+    assert text_of(bot.replies()[0]).startswith("Seule l’animation")
     assert await all_polls(sessions) == []
 
     await bot.command(s.animator)
@@ -768,7 +769,7 @@ async def test_creating_voting_and_closing_through_the_glue(sessions: SessionFac
 
     # Closing: members are refused, the animator's click shows the final results at once.
     await bot.click(ana, {"verb": "polls.close", "poll_id": poll.id})
-    assert bot.replies()[0].text.startswith("Seule l’animation de la communauté peut fermer")
+    assert text_of(bot.replies()[0]).startswith("Seule l’animation de la communauté peut fermer")
     bot.clock.advance(hours=1)
     # The animator's first click asks, naming how many voted; nothing closes yet.
     await bot.click(s.animator, {"verb": "polls.close", "poll_id": poll.id})
@@ -868,7 +869,7 @@ async def test_the_form_from_shortlisted_topics_and_cancel(sessions: SessionFact
 
     # Members cannot use it.
     await bot.click(s.voters[0], form_values(verb="polls.form.topics"))
-    assert bot.replies()[0].text.startswith("Seule l’animation")
+    assert text_of(bot.replies()[0]).startswith("Seule l’animation")
 
     await bot.click(s.animator, {"verb": "polls.cancel"})
     assert [a.text for a in bot.replies()] == [

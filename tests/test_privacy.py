@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from botbuilder.core import TurnContext
-from botbuilder.core.adapters import TestAdapter
-from botbuilder.schema import Activity
+from microsoft_agents.activity import Activity
+from microsoft_agents.hosting.core import TurnContext
 from sqlalchemy import func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -67,6 +66,7 @@ from storage.secrets import derive, keyed_hash
 from storage.surveys import RESPONDENT_KEY_PURPOSE
 from tests import factories
 from tests.activities import message
+from tests.support import ChatAdapter
 
 SERVICE = "https://smba.example/amer/"
 SECRET_SUMMARY = "Situation de fin de vie complexe, famille en désaccord"
@@ -612,7 +612,7 @@ class Turn:
             conversation_type="channel" if channel else "personal",
             value=value,
         )
-        context = TurnContext(TestAdapter(), Activity().deserialize(raw))
+        context = TurnContext(ChatAdapter(), Activity.model_validate(raw))
         info = TurnInfo(
             person_id=person_id, locale=locale, timezone="America/Toronto", in_channel=channel
         )
@@ -632,7 +632,7 @@ class Turn:
                 clock=clock,
             )
         adapter = context.adapter
-        assert isinstance(adapter, TestAdapter)
+        assert isinstance(adapter, ChatAdapter)
         self.sent = list(adapter.activity_buffer)
         return known
 

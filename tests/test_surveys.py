@@ -14,10 +14,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from botbuilder.core import TurnContext
-from botbuilder.schema import (
+from microsoft_agents.activity import (
     Activity,
 )
+from microsoft_agents.hosting.core import TurnContext
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -71,7 +71,7 @@ from storage.surveys import (
 )
 from tests import factories
 from tests.conftest import make_settings
-from tests.support import DialogChat, FeatureBot, card_actions, render_context
+from tests.support import DialogChat, FeatureBot, card_actions, render_context, text_of
 
 TZ = "America/Montreal"
 # A meeting on Thursday 12 November 2026, 9:00–13:00 in Montreal.
@@ -756,10 +756,12 @@ async def test_answering_with_the_card_then_changing_it(
     assert "Votre avis sur la rencontre" in json.dumps(_card(shown), ensure_ascii=False)
 
     (thanks,) = await bot.click(lea, _card_answer(survey))
-    assert thanks.text.startswith("Merci\u00a0! Vos réponses sont enregistrées de façon anonyme.")
-    assert "jeudi 19 novembre 2026" in thanks.text
+    assert text_of(thanks).startswith(
+        "Merci\u00a0! Vos réponses sont enregistrées de façon anonyme."
+    )
+    assert "jeudi 19 novembre 2026" in text_of(thanks)
     (updated,) = await bot.click(lea, _card_answer(survey, rating_overall="2"), locale="en-US")
-    assert updated.text.startswith("Your answers are updated (still anonymous).")
+    assert text_of(updated).startswith("Your answers are updated (still anonymous).")
     (partial,) = await bot.click(s.members[1], _card_answer(survey, rating_usefulness=""))
     assert (
         partial.text
@@ -847,7 +849,7 @@ async def test_results_for_animators_only_and_privately_in_a_channel(
     assert all("person" not in json.dumps(a["data"]) for a in card_actions(card))
 
     (refused,) = await bot.results(s.members[0])
-    assert refused.text.startswith("Seul·e·s les animateur·rice·s d’une communauté")
+    assert text_of(refused).startswith("Seul·e·s les animateur·rice·s d’une communauté")
     (told,) = await bot.results(s.animator, community_id=_id(s.where), channel=True)
     assert told.text == "Je vous envoie les résultats en privé."
     (queued,) = await rows(sessions, KIND_RESULTS)
@@ -877,15 +879,15 @@ async def test_launching_a_needs_survey_and_adding_a_suggestion(sessions: Sessio
     (start,) = card_actions(card)
     assert start["data"] == {"verb": "surveys.needs.start", "community_id": s.where.id}
     (refused,) = await bot.click(s.members[0], start["data"])
-    assert refused.text.startswith("Seul·e·s les animateur·rice·s")
+    assert text_of(refused).startswith("Seul·e·s les animateur·rice·s")
 
     (started,) = await bot.click(s.animator, start["data"], locale="en-US")
-    assert started.text.startswith("Needs survey launched: 5 members receive it. It closes on")
+    assert text_of(started).startswith("Needs survey launched: 5 members receive it. It closes on")
     assert bot.wakes == 1
     invitations = await rows(sessions, KIND_INVITATION)
     assert len(invitations) == 5
     (again,) = await bot.needs(s.animator)
-    assert again.text.startswith("Un sondage des besoins est déjà en cours")
+    assert text_of(again).startswith("Un sondage des besoins est déjà en cours")
 
     survey = await the_survey(sessions)
     shown = await render(sessions, invitations[0], now=bot.now)
@@ -903,7 +905,7 @@ async def test_launching_a_needs_survey_and_adding_a_suggestion(sessions: Sessio
     (bad,) = await bot.click(
         s.members[0], {"verb": "surveys.answer", "survey_id": survey.id, "choices": "0,7"}
     )
-    assert bad.text.endswith("un des sujets choisis ne fait pas partie du sondage.")
+    assert text_of(bad).endswith("un des sujets choisis ne fait pas partie du sondage.")
     bot.now = survey.closes_at
     (results,) = await bot.results(s.animator)
     add = next(a for a in card_actions(_card(results)) if a["data"]["verb"] == "surveys.topic")
@@ -1053,8 +1055,8 @@ async def test_a_needs_survey_closes_at_the_end_of_its_last_day(sessions: Sessio
     assert "15 juin 2026 à 23\xa0h\xa059" in json.dumps(_card(preview), ensure_ascii=False)
     (start,) = card_actions(_card(preview))
     (started,) = await bot.click(s.animator, start["data"])
-    assert "23\xa0h\xa059" in started.text
-    assert "4\xa0h\xa004" not in started.text
+    assert "23\xa0h\xa059" in text_of(started)
+    assert "4\xa0h\xa004" not in text_of(started)
     survey = await the_survey(sessions)
     closes = survey.closes_at.replace(tzinfo=survey.closes_at.tzinfo or UTC)
     assert closes.astimezone(ZoneInfo(TZ)) == datetime(2026, 6, 15, 23, 59, tzinfo=ZoneInfo(TZ))

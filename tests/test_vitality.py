@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from botbuilder.core import TurnContext
-from botbuilder.core.adapters import TestAdapter
-from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
+from microsoft_agents.activity import Activity, ActivityTypes, ChannelAccount, ConversationAccount
+from microsoft_agents.hosting.core import TurnContext
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -91,7 +90,7 @@ from storage.vitality import (
 from tests import factories
 from tests.conftest import make_settings
 from tests.fake_connector import FakeConnector
-from tests.support import Clock
+from tests.support import ChatAdapter, Clock, card_content, text_of
 
 TZ = "America/Montreal"
 OCTOBER = date(2026, 10, 1)
@@ -1268,7 +1267,7 @@ async def test_the_renderer_checks_the_role_at_send_time(sessions: SessionFactor
     animator, member = known.people[1], known.people[2]
     said = await _render(sessions, animator, params)
     assert said is not None
-    card = said.attachments[0].content
+    card = card_content(said.attachments[0])
     text = _text(card)
     for words in (
         "Bilan mensuel — CdeP Soins palliatifs — octobre 2026",
@@ -1465,7 +1464,7 @@ def test_the_csv(locale: str) -> None:
 class Chat:
     sessions: SessionFactory
     settings: Any
-    adapter: TestAdapter = field(default_factory=TestAdapter)
+    adapter: ChatAdapter = field(default_factory=ChatAdapter)
     wakes: int = 0
 
     def _context(self, value: dict[str, Any] | None, channel: bool) -> TurnContext:
@@ -1566,11 +1565,11 @@ async def test_bilan_shows_the_card_with_a_signed_export_link(sessions: SessionF
     )
 
     (refused,) = await chat.ask(member)
-    assert refused.text.startswith("Le bilan mensuel est réservé aux animateur·rice·s")
+    assert text_of(refused).startswith("Le bilan mensuel est réservé aux animateur·rice·s")
     (future,) = await chat.ask(animator, "2027-01")
-    assert future.text.startswith("Ce mois n’est pas encore commencé")
+    assert text_of(future).startswith("Ce mois n’est pas encore commencé")
     (unknown,) = await chat.ask(animator, "bientôt", locale="en-US")
-    assert unknown.text.startswith("I didn’t understand the month.")
+    assert text_of(unknown).startswith("I didn’t understand the month.")
 
     # In a channel, the summary goes to the person's own chat (outbox), not to the channel.
     (told,) = await chat.ask(animator, community_id=_id(known.community), channel=True)
@@ -1591,9 +1590,9 @@ async def test_bilan_shows_the_card_with_a_signed_export_link(sessions: SessionF
     assert "The link is personal and valid for 24 hours." in _text(ready_card)
     assert ready_card["actions"][0]["url"].startswith(f"https://carrefour.example{EXPORT_PATH}")
     (no,) = await chat.click(member, export)
-    assert no.text.startswith("Le bilan mensuel est réservé")
+    assert text_of(no).startswith("Le bilan mensuel est réservé")
     (private,) = await chat.click(animator, export, channel=True)
-    assert private.text.startswith("Demandez l’export dans notre conversation privée")
+    assert text_of(private).startswith("Demandez l’export dans notre conversation privée")
 
 
 async def test_several_communities_ask_which_one(sessions: SessionFactory) -> None:
@@ -1721,7 +1720,7 @@ async def test_the_chart_labels_fit_and_its_axis_counts_whole_people(
     params = {"community_id": _id(known.community), "month": "2026-10"}
     said = await _render(sessions, known.people[1], params, locale=locale)
     assert said is not None
-    chart = _chart(said.attachments[0].content)
+    chart = _chart(card_content(said.attachments[0]))
     assert [d["x"] for d in chart["data"]] == months
     assert all(isinstance(d["y"], int) for d in chart["data"])
     assert chart["type"] == "Chart.HorizontalBar"

@@ -1,0 +1,37 @@
+"""The composition: every feature the bot runs. Only the composition root (bot/app.py) reads
+this list; it builds the `bot.registry.Registry` that the handler routes by."""
+
+from __future__ import annotations
+
+from bot.features import (
+    attestations,
+    communities,
+    consultations,
+    help,
+    language,
+    meetings,
+    mentoring,
+    onboarding,
+    polls,
+    privacy,
+    surveys,
+    topics,
+    vitality,
+)
+from bot.registry import Feature
+
+FEATURES: tuple[Feature, ...] = (
+    help.FEATURE,
+    language.FEATURE,
+    communities.FEATURE,
+    onboarding.FEATURE,
+    mentoring.FEATURE,
+    meetings.FEATURE,
+    topics.FEATURE,
+    polls.FEATURE,
+    surveys.FEATURE,
+    consultations.FEATURE,
+    privacy.FEATURE,
+    vitality.FEATURE,
+    attestations.FEATURE,
+)

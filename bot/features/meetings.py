@@ -1,0 +1,118 @@
+"""Meetings: planning, agenda, cancelling, restoring and moving a meeting; RSVPs and
+attendance; their Teams dialogs and per-person agenda views; reminders; calendar files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import meetings_flow as flow
+from bot.commands import Command, Parsed
+from bot.deliveries import render_meeting_reminder
+from bot.invokes import Invokes
+from bot.meeting_calendar import ROUTE as CALENDAR_ROUTE
+from bot.meeting_calendar import meeting_calendar
+from bot.registry import CommandHandler, Feature, Route
+from bot.settings import Settings
+from bot.turns import FeatureTurn
+
+
+async def _plan(turn: FeatureTurn, _parsed: Parsed) -> None:
+    await flow.on_plan_command(turn.context, sessions=turn.sessions, info=turn.info)
+
+
+async def _agenda(turn: FeatureTurn, _parsed: Parsed) -> None:
+    await flow.on_agenda_command(
+        turn.context, sessions=turn.sessions, settings=turn.settings, info=turn.info
+    )
+
+
+async def _edit_agenda(turn: FeatureTurn, _parsed: Parsed) -> None:
+    await flow.on_edit_agenda_command(
+        turn.context, sessions=turn.sessions, settings=turn.settings, info=turn.info
+    )
+
+
+async def _cancel(turn: FeatureTurn, _parsed: Parsed) -> None:
+    await flow.on_cancel_meeting_command(
+        turn.context,
+        sessions=turn.sessions,
+        settings=turn.settings,
+        info=turn.info,
+        wake=turn.wake,
+    )
+
+
+async def _restore(turn: FeatureTurn, _parsed: Parsed) -> None:
+    await flow.on_restore_meeting_command(
+        turn.context,
+        sessions=turn.sessions,
+        settings=turn.settings,
+        info=turn.info,
+        wake=turn.wake,
+    )
+
+
+async def _move(turn: FeatureTurn, _parsed: Parsed) -> None:
+    await flow.on_move_meeting_command(
+        turn.context, sessions=turn.sessions, settings=turn.settings, info=turn.info
+    )
+
+
+async def _show_verb(turn: FeatureTurn, _value: dict[str, Any]) -> None:
+    """The agenda card's « Voir l'agenda » (and the help card's): the `agenda` command."""
+    await _agenda(turn, Parsed(Command.AGENDA))
+
+
+async def _card_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    """Every other button: the flow's own dispatcher (it reads the verb from `value`)."""
+    await flow.handle_meeting_action(
+        turn.context,
+        value,
+        sessions=turn.sessions,
+        settings=turn.settings,
+        info=turn.info,
+        wake=turn.wake,
+    )
+
+
+def _invokes(invokes: Invokes, settings: Settings) -> None:
+    flow.register_meeting_forms(invokes, settings=settings)
+    flow.register_agenda_views(invokes, settings=settings)
+
+
+_COMMANDS: dict[Command, CommandHandler] = {
+    Command.PLAN_MEETING: _plan,
+    Command.AGENDA: _agenda,
+    Command.EDIT_AGENDA: _edit_agenda,
+    Command.CANCEL_MEETING: _cancel,
+    Command.RESTORE_MEETING: _restore,
+    Command.MOVE_MEETING: _move,
+}
+# `meetings.view` is a Universal Action only (the agenda card's per-person refresh).
+_VERBS = {
+    "meetings.show": _show_verb,
+    flow.VERB_FORM_CANCEL: _card_verb,
+    flow.VERB_PLAN_OPEN: _card_verb,
+    flow.VERB_AGENDA_OPEN: _card_verb,
+    "meetings.plan": _card_verb,
+    "meetings.agenda.add_row": _card_verb,
+    "meetings.agenda.publish": _card_verb,
+    "meetings.rsvp": _card_verb,
+    flow.VERB_MOVE: _card_verb,
+    flow.VERB_CANCEL: _card_verb,
+    flow.VERB_RESTORE: _card_verb,
+    "meetings.attendance": _card_verb,
+}
+# A person in the middle of a dialog can still answer a meeting's card; the planning forms'
+# buttons (when not in a Teams dialog) are the dialog's business.
+_IN_DIALOG_VERBS = frozenset({"meetings.show", "meetings.rsvp", "meetings.attendance"})
+
+FEATURE = Feature(
+    name="meetings",
+    commands=_COMMANDS,
+    verbs=_VERBS,
+    verbs_in_dialog=_IN_DIALOG_VERBS,
+    renderers={"meeting_reminder": render_meeting_reminder, **flow.MEETING_RENDERERS},
+    routes=(Route(CALENDAR_ROUTE, meeting_calendar),),
+    invokes=_invokes,
+)

@@ -1,0 +1,79 @@
+"""Mentoring: asking for a mentor, volunteering as one, the coordination's requests, and the
+buttons of the proposals, agreements and check-ins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import mentoring_flow as flow
+from bot.commands import Command, Parsed, volunteer_capacity
+from bot.registry import Feature
+from bot.turns import FeatureTurn, as_int
+from cards.mentoring import VERB_REQUEST
+from cards.mentoring import VERBS as CARD_VERBS
+
+
+async def _mentor(turn: FeatureTurn, _parsed: Parsed) -> None:
+    await flow.on_mentor_command(
+        turn.context,
+        sessions=turn.sessions,
+        info=turn.info,
+        community_id=await turn.channel_community_id(),
+        wake=turn.wake,
+    )
+
+
+async def _volunteer(turn: FeatureTurn, parsed: Parsed) -> None:
+    await flow.on_volunteer_command(
+        turn.context,
+        sessions=turn.sessions,
+        info=turn.info,
+        community_id=await turn.channel_community_id(),
+        capacity=volunteer_capacity(parsed.argument),
+        wake=turn.wake,
+    )
+
+
+async def _requests(turn: FeatureTurn, _parsed: Parsed) -> None:
+    await flow.on_requests_command(
+        turn.context, sessions=turn.sessions, info=turn.info, wake=turn.wake
+    )
+
+
+async def _request_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    """The one-pager's and onboarding's « find a mentor »: the `mentor` command, for the
+    community the card names."""
+    await flow.on_mentor_command(
+        turn.context,
+        sessions=turn.sessions,
+        info=turn.info,
+        community_id=as_int(value.get("community_id")),
+        wake=turn.wake,
+    )
+
+
+async def _card_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    """Every other button: the flow's own dispatcher (it reads the verb from `value`)."""
+    await flow.handle_mentoring_action(
+        turn.context,
+        value,
+        sessions=turn.sessions,
+        info=turn.info,
+        wake=turn.wake,
+        clock=turn.clock,
+    )
+
+
+_VERBS = {verb: _card_verb for verb in CARD_VERBS} | {VERB_REQUEST: _request_verb}
+
+FEATURE = Feature(
+    name="mentoring",
+    commands={
+        Command.MENTOR: _mentor,
+        Command.VOLUNTEER: _volunteer,
+        Command.MENTORING_REQUESTS: _requests,
+    },
+    verbs=_VERBS,
+    verbs_in_dialog=frozenset(CARD_VERBS),
+    renderers=flow.MENTORING_RENDERERS,
+)

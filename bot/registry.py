@@ -1,0 +1,176 @@
+"""What each feature handles, and the one table the host routes by.
+
+A feature (bot/features/<name>.py) declares a `Feature`: the commands it answers, its card
+buttons' verbs (and which of them act even while a dialog waits for an answer), its outbox
+kinds, its HTTP routes, its Teams dialogs and Universal Actions, its waterfall dialogs. The
+host (bot/handler.py, bot/app.py) builds one `Registry` of them at start-up and routes by it;
+a name declared twice, or a verb not named after its feature, stops the start-up rather than
+leaving one of two handlers silently unreachable.
+
+This module hosts: it imports no feature (the composition is bot/features/__init__.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from microsoft_agents.hosting.dialogs import Dialog
+
+from bot.commands import Command, Parsed
+from bot.deliveries import REPLY_KIND, Renderer, render_notice, render_reply
+from bot.invokes import Invokes
+from bot.settings import Settings
+from bot.turns import FeatureTurn
+from cards.confirm import VERB_DISMISS
+from cards.help import VERB_RUN
+from cards.verbs import VERB_PATTERN, follows_pattern
+
+if TYPE_CHECKING:
+    from bot.community_actions import Services
+
+CommandHandler = Callable[[FeatureTurn, Parsed], Awaitable[None]]
+VerbHandler = Callable[[FeatureTurn, dict[str, Any]], Awaitable[None]]
+RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Registers a feature's Teams dialogs (task modules) and Universal Actions.
+InvokeRegistration = Callable[[Invokes, Settings], None]
+# Builds one of a feature's waterfall dialogs from the host's services.
+DialogFactory = Callable[["Services"], Dialog]
+
+# Buttons the host answers itself, even while a dialog waits: a « Vouliez-vous dire » button
+# runs a command as if typed (through this registry), and any confirmation card's « Ignorer »
+# replaces it. Named like the host features' verbs (`help.*`, `confirm.*`).
+HOST_VERBS = frozenset({VERB_RUN, VERB_DISMISS})
+
+# Outbox kinds of no feature: a plain notice, and a reply a throttled turn left to the outbox.
+HOST_RENDERERS: Mapping[str, Renderer] = MappingProxyType(
+    {"notice": render_notice, REPLY_KIND: render_reply}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """An HTTP GET route of a feature (signed links: the token is the authorisation)."""
+
+    path: str
+    handler: RouteHandler
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    name: str
+    commands: Mapping[Command, CommandHandler] = field(default_factory=dict)
+    verbs: Mapping[str, VerbHandler] = field(default_factory=dict)
+    # Verbs that act even while a dialog waits (any other button then answers the dialog).
+    verbs_in_dialog: frozenset[str] = frozenset()
+    renderers: Mapping[str, Renderer] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
+    invokes: InvokeRegistration | None = None
+    dialogs: tuple[DialogFactory, ...] = ()
+
+
+class DuplicateDeclaration(ValueError):
+    """Two declarations of one name, or a name its feature may not declare."""
+
+
+def _owner_of(verb: str) -> str | None:
+    """The feature a verb belongs to (cards/verbs.py); None for a name that is no verb."""
+    match = VERB_PATTERN.fullmatch(verb)
+    return match["feature"] if match is not None and follows_pattern(verb) else None
+
+
+class Registry:
+    """Every feature's declarations, checked once; what the host looks up in each turn."""
+
+    def __init__(self, features: Iterable[Feature]) -> None:
+        self.features: tuple[Feature, ...] = tuple(features)
+        commands: dict[Command, CommandHandler] = {}
+        verbs: dict[str, VerbHandler] = {}
+        in_dialog: set[str] = set(HOST_VERBS)
+        renderers: dict[str, Renderer] = dict(HOST_RENDERERS)
+        routes: dict[str, Route] = {}
+        names: set[str] = set()
+        for feature in self.features:
+            if feature.name in names:
+                raise DuplicateDeclaration(f"feature {feature.name!r} declared twice")
+            names.add(feature.name)
+            for command, handler in feature.commands.items():
+                if command is Command.UNKNOWN:
+                    raise DuplicateDeclaration("unknown text is the host's (suggestions)")
+                _add(commands, command, handler, what="command", feature=feature.name)
+            for verb, verb_handler in feature.verbs.items():
+                if verb in HOST_VERBS:
+                    raise DuplicateDeclaration(f"verb {verb!r} is answered by the host")
+                _add(verbs, verb, verb_handler, what="verb", feature=feature.name)
+                if _owner_of(verb) != feature.name:
+                    raise DuplicateDeclaration(
+                        f"verb {verb!r} declared by {feature.name!r}: "
+                        f"a verb is named <feature>.<action> after the feature that owns it"
+                    )
+            stray = feature.verbs_in_dialog - set(feature.verbs)
+            if stray:
+                raise DuplicateDeclaration(
+                    f"{feature.name!r} lets verbs it does not declare act in a dialog: "
+                    f"{sorted(stray)}"
+                )
+            in_dialog.update(feature.verbs_in_dialog)
+            for kind, renderer in feature.renderers.items():
+                _add(renderers, kind, renderer, what="outbox kind", feature=feature.name)
+            for route in feature.routes:
+                _add(routes, route.path, route, what="route", feature=feature.name)
+        self._commands = MappingProxyType(commands)
+        self._verbs = MappingProxyType(verbs)
+        self._in_dialog = frozenset(in_dialog)
+        self._renderers = MappingProxyType(renderers)
+        self._routes = tuple(routes.values())
+
+    def command(self, command: Command) -> CommandHandler | None:
+        return self._commands.get(command)
+
+    def verb(self, name: str) -> VerbHandler | None:
+        return self._verbs.get(name)
+
+    def acts_in_dialog(self, verb: str) -> bool:
+        """Whether a button with this verb acts even while a dialog waits for an answer."""
+        return verb in self._in_dialog
+
+    @property
+    def commands(self) -> Mapping[Command, CommandHandler]:
+        return self._commands
+
+    @property
+    def verbs(self) -> Mapping[str, VerbHandler]:
+        return self._verbs
+
+    @property
+    def verbs_in_dialog(self) -> frozenset[str]:
+        return self._in_dialog
+
+    @property
+    def renderers(self) -> Mapping[str, Renderer]:
+        """Every outbox kind (the host's and the features'), for the dispatcher."""
+        return self._renderers
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        return self._routes
+
+    @property
+    def dialogs(self) -> tuple[DialogFactory, ...]:
+        return tuple(build for feature in self.features for build in feature.dialogs)
+
+    def register_invokes(self, invokes: Invokes, settings: Settings) -> None:
+        """Every feature's Teams dialogs and Universal Actions (`Invokes` refuses a name
+        registered twice)."""
+        for feature in self.features:
+            if feature.invokes is not None:
+                feature.invokes(invokes, settings)
+
+
+def _add(table: dict[Any, Any], key: Any, value: Any, *, what: str, feature: str) -> None:
+    if key in table:
+        raise DuplicateDeclaration(f"{what} {key!r} declared twice (again by {feature!r})")
+    table[key] = value

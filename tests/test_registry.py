@@ -1,0 +1,206 @@
+"""Each feature declares what it handles; the registry refuses what two declare.
+
+- Every command has exactly one feature answering it, every verb a card can send is
+  registered, and the buttons that act while a dialog waits are those that did before the
+  registry (the list below is the former `GLOBAL_VERBS` of bot/handler.py).
+- A command, verb, outbox kind or route declared twice, or a verb not named after its feature,
+  stops the start-up.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.commands import Command, Parsed
+from bot.deliveries import RenderContext
+from bot.features import FEATURES
+from bot.invokes import Invokes
+from bot.registry import HOST_VERBS, DuplicateDeclaration, Feature, Registry, Route
+from bot.turns import FeatureTurn
+from cards.consultations import VERBS as CONSULTATION_VERBS
+from cards.mentoring import VERBS as MENTORING_VERBS
+from cards.polls import VERBS as POLL_VERBS
+from cards.topics import VERBS as TOPIC_VERBS
+from cards.verbs import LEGACY_NAMES
+from dialogs import setup_dialog
+from tests.conftest import make_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The buttons that acted even while a dialog waited, before the features declared them.
+BEFORE_THE_REGISTRY = frozenset(
+    {
+        "help.show",
+        "help.all",
+        "help.run",
+        "confirm.dismiss",
+        "language.choose",
+        "language.set",
+        "communities.show",
+        "communities.join",
+        "communities.leave",
+        "meetings.show",
+        "onboarding.plan.show",
+        "onboarding.plan.save",
+        "onboarding.checkin",
+        *MENTORING_VERBS,
+        "meetings.rsvp",
+        "meetings.attendance",
+        *TOPIC_VERBS,
+        *POLL_VERBS,
+        *CONSULTATION_VERBS,
+        "privacy.export",
+        "privacy.erase.ask",
+        "privacy.erase.confirm",
+        "privacy.erase.cancel",
+        "surveys.answer",
+        "surveys.results",
+        "surveys.topic",
+        "vitality.show",
+        "vitality.export",
+    }
+)
+# The setup form's buttons are answered by its dialog's prompt (dialogs/form_prompt.py).
+DIALOG_VERBS = frozenset({setup_dialog.SUBMIT, setup_dialog.CANCEL})
+
+_VERB_ARGUMENT = re.compile(r"""verb=["']([a-z_.]+)["']""")
+_VERB_ENTRY = re.compile(r"""["']verb["']\s*:\s*["']([a-z_.]+)["']""")
+_VERB_CONSTANT = re.compile(r"""^VERB_[A-Z_]+\s*=\s*["']([a-z_.]+)["']""", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return Registry(FEATURES)
+
+
+def _sent_by_cards() -> set[str]:
+    """The verbs a card can send: every `verb="…"` argument, `"verb": "…"` entry and VERB_*
+    constant in cards/ (the buttons' data)."""
+    found: set[str] = set()
+    for path in sorted((ROOT / "cards").glob("*.py")):
+        if path.name == "verbs.py":
+            continue  # the alias table names the old names on purpose
+        text = path.read_text()
+        for pattern in (_VERB_ARGUMENT, _VERB_ENTRY, _VERB_CONSTANT):
+            found.update(pattern.findall(text))
+    return found
+
+
+def _universal_actions() -> set[str]:
+    invokes = Invokes()
+    Registry(FEATURES).register_invokes(invokes, make_settings("sqlite+aiosqlite://"))
+    return set(invokes.actions)
+
+
+def test_every_command_has_exactly_one_feature(registry: Registry) -> None:
+    owners: dict[Command, list[str]] = {}
+    for feature in FEATURES:
+        for command in feature.commands:
+            owners.setdefault(command, []).append(feature.name)
+    assert Command.UNKNOWN not in owners  # text that is no command: the host suggests
+    for command in Command:
+        if command is not Command.UNKNOWN:
+            assert len(owners.get(command, [])) == 1, (command, owners.get(command))
+            assert registry.command(command) is not None
+
+
+def test_every_verb_a_card_can_send_is_registered(registry: Registry) -> None:
+    sent = _sent_by_cards()
+    # The scan is only as good as what it finds.
+    assert {"meetings.rsvp", "polls.vote", "help.show", "communities.join"} <= sent
+    known = set(registry.verbs) | HOST_VERBS | DIALOG_VERBS | _universal_actions()
+    unrouted = sorted(v for v in sent if v not in known and v not in LEGACY_NAMES)
+    assert not unrouted, unrouted
+
+
+def test_every_verb_of_the_cards_tables_is_registered(registry: Registry) -> None:
+    for table in (CONSULTATION_VERBS, MENTORING_VERBS, POLL_VERBS, TOPIC_VERBS):
+        assert table <= set(registry.verbs), table - set(registry.verbs)
+
+
+def test_the_buttons_acting_in_a_dialog_are_those_of_before(registry: Registry) -> None:
+    assert registry.verbs_in_dialog == BEFORE_THE_REGISTRY
+    assert registry.acts_in_dialog("polls.vote")
+    assert not registry.acts_in_dialog("meetings.plan")
+    assert not registry.acts_in_dialog("surveys.needs.start")
+
+
+def test_each_verb_belongs_to_the_feature_named_in_it(registry: Registry) -> None:
+    for feature in FEATURES:
+        for verb in feature.verbs:
+            assert verb.split(".")[0] == feature.name, (feature.name, verb)
+
+
+def test_the_features_routes_and_outbox_kinds_are_all_there(registry: Registry) -> None:
+    paths = {route.path for route in registry.routes}
+    assert paths == {
+        "/attestations/{token}.pdf",
+        "/api/exports/vitality.csv",
+        "/privacy/export/{token}.json",
+        "/calendar/{token}.ics",
+    }
+    assert {"notice", "reply", "meeting_reminder", "onboarding_step", "poll_card"} <= set(
+        registry.renderers
+    )
+
+
+# -- what the registry refuses ------------------------------------------------------------------
+
+
+async def _nothing(_turn: FeatureTurn, _arg: Any) -> None:
+    return None
+
+
+async def _route(_request: Any) -> Any:
+    return None
+
+
+async def _render(_context: RenderContext) -> None:
+    return None
+
+
+def _parsed_handler() -> Any:
+    async def handle(_turn: FeatureTurn, _parsed: Parsed) -> None:
+        return None
+
+    return handle
+
+
+def test_a_command_declared_twice_stops_the_start_up() -> None:
+    polls = Feature(name="polls", commands={Command.POLL: _parsed_handler()})
+    again = Feature(name="surveys", commands={Command.POLL: _parsed_handler()})
+    with pytest.raises(DuplicateDeclaration, match="command"):
+        Registry([polls, again])
+    with pytest.raises(DuplicateDeclaration):
+        Registry([*FEATURES, Feature(name="extra", commands={Command.HELP: _parsed_handler()})])
+
+
+def test_a_verb_declared_twice_stops_the_start_up() -> None:
+    again = Feature(name="topics_again", verbs={"polls.vote": _nothing})
+    with pytest.raises(DuplicateDeclaration, match=r"verb 'polls\.vote' declared twice"):
+        Registry([*FEATURES, again])
+    with pytest.raises(DuplicateDeclaration, match="feature 'polls' declared twice"):
+        Registry([*FEATURES, Feature(name="polls")])
+
+
+def test_a_verb_of_another_feature_or_the_host_is_refused() -> None:
+    with pytest.raises(DuplicateDeclaration, match=r"named <feature>\.<action>"):
+        Registry([Feature(name="topics", verbs={"polls.vote": _nothing})])
+    with pytest.raises(DuplicateDeclaration, match=r"named <feature>\.<action>"):
+        Registry([Feature(name="polls", verbs={"vote": _nothing})])
+    with pytest.raises(DuplicateDeclaration, match="answered by the host"):
+        Registry([Feature(name="help", verbs={"help.run": _nothing})])
+    with pytest.raises(DuplicateDeclaration, match="does not declare"):
+        Registry([Feature(name="polls", verbs_in_dialog=frozenset({"polls.vote"}))])
+
+
+def test_an_outbox_kind_or_route_declared_twice_stops_the_start_up() -> None:
+    with pytest.raises(DuplicateDeclaration, match="outbox kind 'notice'"):
+        Registry([Feature(name="polls", renderers={"notice": _render})])
+    route = Route("/calendar/{token}.ics", _route)
+    with pytest.raises(DuplicateDeclaration, match="route"):
+        Registry([*FEATURES, Feature(name="extra", routes=(route,))])
