@@ -24,6 +24,7 @@ from aiohttp import (
     ClientTimeout,
     TCPConnector,
 )
+from microsoft_agents.activity import Activity, ResourceResponse
 from microsoft_agents.hosting.core import (
     AccessTokenProviderBase,
     ChannelServiceClientFactoryBase,
@@ -32,6 +33,9 @@ from microsoft_agents.hosting.core import (
     TeamsConnectorClient,
     TurnContext,
     UserTokenClient,
+)
+from microsoft_agents.hosting.core.connector.client.connector_client import (
+    ConversationsOperations,
 )
 
 logger = logging.getLogger(__name__)
@@ -50,8 +54,36 @@ _TOKEN_SERVICE = "https://api.botframework.com"
 BOT_CONNECTOR_AUDIENCE = "https://api.botframework.com"
 
 
+def _without_nulls(activity: Activity) -> Activity:
+    """The activity with its unset fields left out. The SDK's adapter sets `id = None` on
+    what it sends, and its new-message and update calls serialise set fields even when None:
+    `"id": null` and the like, which a strict Bot Connector (the Agents Playground) refuses
+    with a 400. Replies (`reply_to_activity`) already leave them out."""
+    return Activity.model_validate(activity.model_dump(by_alias=True, exclude_none=True))
+
+
+class _Conversations(ConversationsOperations):
+    async def send_to_conversation(self, conversation_id: str, body: Activity) -> ResourceResponse:
+        sent: ResourceResponse = await super().send_to_conversation(
+            conversation_id, _without_nulls(body)
+        )
+        return sent
+
+    async def update_activity(
+        self, conversation_id: str, activity_id: str, body: Activity
+    ) -> ResourceResponse:
+        updated: ResourceResponse = await super().update_activity(
+            conversation_id, activity_id, _without_nulls(body)
+        )
+        return updated
+
+
 class _SharedSessionConnector(TeamsConnectorClient):
     """A connector client over a session that outlives the turn."""
+
+    def __init__(self, *, endpoint: str, token: str, session: ClientSession) -> None:
+        super().__init__(endpoint=endpoint, token=token, session=session)
+        self._conversations = _Conversations(self.client)
 
     async def close(self) -> None:
         return None
