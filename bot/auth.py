@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,9 @@ CLOCK_SKEW_SECONDS = 300
 # (a flood of tokens with made-up key ids must not become a flood of requests to Microsoft).
 KEYS_MAX_AGE_SECONDS = 24 * 3600
 KEYS_RELOAD_AT_MOST_EVERY_SECONDS = 300
+# After a failed load (Microsoft's endpoint unreachable for a moment), try again this soon: the
+# five minutes above would refuse every request meanwhile when no key was known yet.
+KEYS_RETRY_AFTER_FAILURE_SECONDS = 10
 _FETCH_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
@@ -49,14 +53,18 @@ class Refused(Exception):
 class _KeySet:
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     issuer: str | None = None
+    # When these keys were fetched, and when the last attempt was (a failure keeps the keys).
     loaded_at: float = float("-inf")
+    tried_at: float = float("-inf")
+    failed: bool = False
 
 
 class Authenticator:
     """Checks incoming requests' tokens; anonymous when the settings have no app id."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._app_id = settings.app_id or None
+        self._clock = clock
         self._metadata_url = settings.openid_metadata_url or BOT_FRAMEWORK_OPENID_METADATA
         self._keys = _KeySet()
         self._loading = asyncio.Lock()
@@ -97,23 +105,29 @@ class Authenticator:
         return ClaimsIdentity(claims, authentication_type="Bearer", security_token=token)
 
     async def _key(self, kid: str) -> dict[str, Any]:
-        key = self._known(kid)
-        if key is not None:
-            return key
+        if self._fresh():
+            key = self._keys.keys.get(kid)
+            if key is not None:
+                return key
         async with self._loading:
-            key = self._known(kid)  # loaded while this request waited
-            since = time.monotonic() - self._keys.loaded_at
-            if key is None and since >= KEYS_RELOAD_AT_MOST_EVERY_SECONDS:
+            # Another request may have reloaded while this one waited.
+            if not (self._fresh() and kid in self._keys.keys) and self._may_reload():
                 self._keys = await self._load()
-                key = self._known(kid)
+        # Keys older than a day, when Microsoft cannot be reached, still serve: they rotate
+        # slowly and are announced ahead, and refusing every request would be worse.
+        key = self._keys.keys.get(kid)
         if key is None:
             raise Refused("unknown signing key id")
         return key
 
-    def _known(self, kid: str) -> dict[str, Any] | None:
-        if time.monotonic() - self._keys.loaded_at > KEYS_MAX_AGE_SECONDS:
-            return None
-        return self._keys.keys.get(kid)
+    def _fresh(self) -> bool:
+        return self._clock() - self._keys.loaded_at <= KEYS_MAX_AGE_SECONDS
+
+    def _may_reload(self) -> bool:
+        since = self._clock() - self._keys.tried_at
+        if self._keys.failed:
+            return since >= KEYS_RETRY_AFTER_FAILURE_SECONDS
+        return not self._fresh() or since >= KEYS_RELOAD_AT_MOST_EVERY_SECONDS
 
     async def _load(self) -> _KeySet:
         try:
@@ -128,14 +142,21 @@ class Authenticator:
         except (aiohttp.ClientError, TimeoutError, KeyError, TypeError, ValueError) as error:
             # Kept: the keys known so far (Microsoft's endpoint may be down for a moment).
             logger.warning("could not load the Bot Connector's signing keys: %s", error)
-            return _KeySet(self._keys.keys, self._keys.issuer, time.monotonic())
+            return _KeySet(
+                self._keys.keys,
+                self._keys.issuer,
+                self._keys.loaded_at,
+                tried_at=self._clock(),
+                failed=True,
+            )
         keys = {
             str(k["kid"]): k
             for k in key_set.get("keys", [])
             if isinstance(k, dict) and k.get("kid") and k.get("kty") == "RSA"
         }
         issuer = metadata.get("issuer")
-        return _KeySet(keys, str(issuer) if issuer else None, time.monotonic())
+        now = self._clock()
+        return _KeySet(keys, str(issuer) if issuer else None, loaded_at=now, tried_at=now)
 
 
 def _bearer(authorization: str) -> str:
