@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot import polls_flow as flow
 from bot.commands import Command, Parsed
 from bot.invokes import Invokes
-from bot.registry import Feature
+from bot.registry import Feature, through
 from bot.settings import Settings
 from bot.turns import FeatureTurn
 from cards.polls import VERBS as CARD_VERBS
@@ -19,19 +17,6 @@ async def _poll(turn: FeatureTurn, _parsed: Parsed) -> None:
     )
 
 
-async def _card_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
-    """The form's and ballot's buttons: the flow's own dispatcher (it reads the verb)."""
-    await flow.handle_polls_action(
-        turn.context,
-        value,
-        sessions=turn.sessions,
-        settings=turn.settings,
-        info=turn.info,
-        wake=turn.wake,
-        clock=turn.clock,
-    )
-
-
 def _invokes(invokes: Invokes, settings: Settings) -> None:
     flow.register_poll_views(invokes, settings=settings)
 
@@ -39,7 +24,7 @@ def _invokes(invokes: Invokes, settings: Settings) -> None:
 FEATURE = Feature(
     name="polls",
     commands={Command.POLL: _poll},
-    verbs={verb: _card_verb for verb in CARD_VERBS},
+    verbs={verb: through(flow.handle_polls_action) for verb in CARD_VERBS},
     verbs_in_dialog=frozenset(CARD_VERBS),
     renderers=flow.POLL_RENDERERS,
     invokes=_invokes,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot import surveys_flow as flow
 from bot.commands import Command, Parsed
-from bot.registry import Feature
+from bot.registry import Feature, through
 from bot.turns import FeatureTurn
 from cards.surveys import VERB_ANSWER, VERB_RESULTS, VERB_TOPIC
 from dialogs.survey_dialog import SurveyDialog
@@ -41,19 +39,6 @@ async def _results(turn: FeatureTurn, _parsed: Parsed) -> None:
     )
 
 
-async def _card_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
-    """The surveys' buttons: the flow's own dispatcher (it reads the verb from `value`)."""
-    await flow.handle_surveys_action(
-        turn.context,
-        value,
-        sessions=turn.sessions,
-        settings=turn.settings,
-        info=turn.info,
-        wake=turn.wake,
-        clock=turn.clock,
-    )
-
-
 FEATURE = Feature(
     name="surveys",
     commands={
@@ -61,7 +46,7 @@ FEATURE = Feature(
         Command.NEEDS_SURVEY: _needs,
         Command.RESULTS: _results,
     },
-    verbs={verb: _card_verb for verb in flow.VERBS},
+    verbs={verb: through(flow.handle_surveys_action) for verb in flow.VERBS},
     # Launching a needs survey (preview, start) is an animator's form: not while a dialog waits.
     verbs_in_dialog=frozenset({VERB_ANSWER, VERB_RESULTS, VERB_TOPIC}),
     renderers=flow.SURVEY_RENDERERS,
