@@ -408,7 +408,7 @@ async def seed(bot: Client, connector: FakeConnector) -> World:
             held=held_id,
             pairing=pairing.id or 0,
         )
-    # Bot state under their ids, as botbuilder keys it (one key long enough to be hashed).
+    # Bot state under their ids, as the SDK keys it (keys long enough to be hashed too).
     storage = SqlStorage(sessions)
     state = {"DialogState": {"answers": {"name": NAME, "note": MENTEE_COMMENT}}, "e_tag": "*"}
     await storage.write(
@@ -418,6 +418,8 @@ async def seed(bot: Client, connector: FakeConnector) -> World:
             f"msteams/conversations/{PERSONAL}/users/{TEAMS_ID}": dict(state),
             f"msteams/conversations/{CHANNEL}/users/{TEAMS_ID}": dict(state),
             f"msteams/conversations/{LONG_CHANNEL}/users/{TEAMS_ID}": dict(state),
+            # The dialog state's own key (SqlPrivateConversationState) ends with "/".
+            f"msteams/conversations/{LONG_CHANNEL}/users/{TEAMS_ID}/": dict(state),
             # Another person's state is theirs.
             "msteams/users/29:person-11": {"DialogState": {}, "e_tag": "*"},
         }
