@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from microsoft_agents.activity import (
     Activity,
+    ActivityTypes,
     ConversationParameters,
     ConversationReference,
     ResourceResponse,
@@ -78,7 +79,7 @@ class CarrefourAdapter(CloudAdapter):
             return sent
         responses: list[ResourceResponse] = []
         for activity in activities:
-            if activity.type == "invokeResponse":
+            if activity.type == ActivityTypes.invoke_response:
                 # The answer to an invoke goes in the HTTP response, not to the Bot Connector.
                 responses.extend(await send(context, [activity]))
                 continue
