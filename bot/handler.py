@@ -462,7 +462,6 @@ class CarrefourBot(ActivityHandler):
         """Card buttons: route on `verb` to the feature that declares it. Card data only
         chooses a route; every permission is checked again on the server."""
         info = turn_info(turn_context)
-        handler = self._registry.verb(verb)
         if verb == VERB_RUN:
             # A « Vouliez-vous dire » button: the command, as if typed (its own checks apply).
             command = COMMAND_OF_FEATURE.get(str(value.get("command", "")))
@@ -473,8 +472,8 @@ class CarrefourBot(ActivityHandler):
                 await self._on_command(turn_context, Parsed(command, argument))
         elif verb == VERB_DISMISS:
             await replace_clicked_card(turn_context, build_dismissed_card(translator(info.locale)))
-        elif handler is not None:
-            await handler(self._feature_turn(turn_context), value)
+        elif await self._registry.press(self._feature_turn(turn_context), value):
+            pass
         else:
             logger.info("unknown card verb %r", verb[:64])
             await turn_context.send_activity(translator(info.locale)("error.unknown_action"))

@@ -26,7 +26,7 @@ from bot.commands import Command, Parsed
 from bot.deliveries import REPLY_KIND, Renderer, render_notice, render_reply
 from bot.invokes import Invokes
 from bot.settings import Settings
-from bot.turns import FeatureTurn
+from bot.turns import FeatureTurn, VerbHandler
 from cards.confirm import VERB_DISMISS
 from cards.help import VERB_RUN
 from cards.verbs import VERB_PATTERN, follows_pattern
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from bot.community_actions import Services
 
 CommandHandler = Callable[[FeatureTurn, Parsed], Awaitable[None]]
-VerbHandler = Callable[[FeatureTurn, dict[str, Any]], Awaitable[None]]
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Registers a feature's Teams dialogs (task modules) and Universal Actions.
 InvokeRegistration = Callable[[Invokes, Settings], None]
@@ -172,6 +171,21 @@ class Registry:
 
     def verb(self, name: str) -> VerbHandler | None:
         return self._verbs.get(name)
+
+    async def press(self, turn: FeatureTurn, value: dict[str, Any]) -> bool:
+        """A card button, to the feature that declares its verb; False when none does. Every
+        feature's buttons act for a recorded person: a turn whose sender could not be recorded
+        (bot/app.py refuses an activity without a sender id, so never in practice) is told the
+        action is unknown, here rather than in each feature."""
+        verb = value.get("verb")
+        handler = self._verbs.get(verb) if isinstance(verb, str) else None
+        if handler is None:
+            return False
+        if turn.info.person_id is None:
+            await turn.say("error.unknown_action")
+            return True
+        await handler(turn, value)
+        return True
 
     def acts_in_dialog(self, verb: str) -> bool:
         """Whether a button with this verb acts even while a dialog waits for an answer."""

@@ -4,7 +4,7 @@ card data (never trusted beyond being an id)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -120,6 +120,11 @@ class FeatureTurn:
         becoming what it saved), so stale buttons do not stay behind; sent as a new message
         when Teams does not say which message was clicked or refuses the update."""
         await replace_clicked_card(self.context, card)
+
+
+# A card button's handler, as features declare them (bot/registry.py): the turn, and the
+# button's data (never trusted beyond choosing a route).
+VerbHandler = Callable[[FeatureTurn, dict[str, Any]], Awaitable[None]]
 
 
 async def replace_clicked_card(context: TurnContext, card: Element) -> None:

@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from microsoft_agents.activity import (
@@ -28,14 +28,18 @@ from microsoft_agents.hosting.dialogs import Dialog, DialogSet, DialogTurnResult
 from microsoft_agents.testing import TestAdapter
 from sqlmodel import col, select
 
-from bot.app import ALL_RENDERERS, RUNTIME, Runtime
+from bot.adapter import CarrefourAdapter
+from bot.app import ALL_RENDERERS, REGISTRY, RUNTIME, Runtime
+from bot.community_actions import Services
 from bot.deliveries import RenderContext
 from bot.dispatcher import Dispatcher
 from bot.scheduler import Jobs
+from bot.settings import Settings
+from bot.turns import FeatureTurn
 from cards.common import Element
 from dialogs.context import TURN_INFO_KEY, TurnInfo
 from storage.db import SessionFactory
-from storage.models import OutboxMessage, Person
+from storage.models import OutboxMessage, Person, utcnow
 from storage.outbox import Claimed
 from storage.state_store import SqlPrivateConversationState, SqlStorage
 
@@ -52,6 +56,61 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+def _no_wake() -> None:
+    return None
+
+
+async def _nothing_to_save(_context: TurnContext) -> None:
+    return None
+
+
+def host_services(
+    context: TurnContext,
+    *,
+    sessions: SessionFactory,
+    settings: Settings,
+    wake: Callable[[], None] = _no_wake,
+) -> Services:
+    """What the host gives a feature's handlers, over a test adapter: the features' dialogs on
+    a real dialog state (not saved between turns: tests that answer dialogs use DialogChat)."""
+    state = SqlPrivateConversationState(SqlStorage(sessions))
+    services = Services(
+        settings=settings,
+        sessions=sessions,
+        # Only a move to the 1:1 chat uses the CarrefourAdapter's own methods.
+        adapter=cast(CarrefourAdapter, context.adapter),
+        dialogs=DialogSet(state.create_property("DialogState")),
+        wake=wake,
+        save_state=_nothing_to_save,
+    )
+    for build in REGISTRY.dialogs:
+        services.dialogs.add(build(services))
+    return services
+
+
+async def press(
+    context: TurnContext,
+    value: dict[str, Any],
+    *,
+    sessions: SessionFactory,
+    settings: Settings,
+    info: TurnInfo,
+    wake: Callable[[], None] = _no_wake,
+    clock: Callable[[], datetime] = utcnow,
+) -> bool:
+    """A card button, routed as the host routes it (bot/registry.py); False when no feature
+    declares its verb."""
+    turn = FeatureTurn(
+        context=context,
+        sessions=sessions,
+        info=info,
+        wake=wake,
+        clock=clock,
+        services=host_services(context, sessions=sessions, settings=settings, wake=wake),
+    )
+    return await REGISTRY.press(turn, value)
 
 
 class started:

@@ -27,11 +27,11 @@ from bot.polls_flow import (
     VOTE_ERROR_KEYS,
     close_expired_polls,
     form_problems,
-    handle_polls_action,
     on_poll_command,
     option_lines,
     parse_choices,
 )
+from bot.features.polls import FEATURE as POLLS
 from bot.settings import Settings
 from cards.common import CARD_VERSION, MAX_CARD_BYTES, Element
 from cards.i18n import LANGUAGES, catalog
@@ -64,7 +64,7 @@ from storage.secrets import derive
 from tests import factories
 from tests.activities import BOT_ID
 from tests.conftest import make_settings
-from tests.support import START, ChatAdapter, Clock, card_content, queued, text_of
+from tests.support import START, ChatAdapter, Clock, card_content, press, queued, text_of
 
 TZ = "America/Montreal"
 SERVICE_URL = "https://smba.example/"
@@ -647,7 +647,7 @@ class Bot:
         )
 
     async def click(self, who: Person, value: dict[str, Any], locale: str = "fr-CA") -> bool:
-        return await handle_polls_action(
+        return await press(
             self.context(who, value),
             value,
             sessions=self.sessions,
@@ -877,7 +877,7 @@ async def test_the_form_from_shortlisted_topics_and_cancel(sessions: SessionFact
     ]
     assert await all_polls(sessions) == []
     # Verbs of other features are not ours.
-    assert not await bot.click(s.animator, {"verb": "mentoring.confirm"})
+    assert "mentoring.confirm" not in POLLS.verbs
 
 
 async def test_an_anonymous_poll_shows_and_logs_no_voter(
