@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from microsoft_agents.activity import Activity, ActivityTypes
@@ -193,6 +194,18 @@ def _holds_nul(body: object) -> bool:
     return False
 
 
+def _absolute_http_url(url: str | None) -> bool:
+    """Where replies go: Teams always names an absolute https URL (the Playground an http one);
+    anything else could not be reached, and would fail the turn rather than the request."""
+    if not url:
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed IPv6 bracket, a port that is no number…
+        return False
+
+
 def _malformed_channel_data(data: object) -> bool:
     """Teams names the team, channel and tenant of an activity by string ids; any other id
     (a number, a list…) is not from Teams and would reach the database as such."""
@@ -274,11 +287,12 @@ async def messages(request: web.Request) -> web.StreamResponse:
         and getattr(activity.conversation, "id", None)
         and getattr(activity.from_property, "id", None)
         and getattr(activity.recipient, "id", None)
-        and activity.service_url
+        and _absolute_http_url(activity.service_url)
     ):
         # Every channel sends all five; without them no state can be loaded and no reply sent.
         raise web.HTTPBadRequest(
-            text="channelId, serviceUrl, conversation.id, from.id or recipient.id missing"
+            text="channelId, serviceUrl (an absolute URL), conversation.id, from.id or "
+            "recipient.id missing"
         )
     if _malformed_channel_data(activity.channel_data):
         raise web.HTTPBadRequest(text="malformed channelData")

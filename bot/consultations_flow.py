@@ -1,9 +1,10 @@
 """Professional consultations in the bot: commands, card actions, outbox renderers and the two
 scheduled jobs (escalation of unassigned requests, erasure of old content).
 
-No routing here: bot/handler.py sends the commands and the `consultations.*` card verbs to
-these functions. Every action re-checks its rule in storage/consultations.py; card data only
-says which request is meant.
+No routing here: bot/features/consultations.py declares the commands and `ACTIONS` (the
+`consultations.*` card verbs), and the host's registry routes them to these functions. Every
+action re-checks its rule in storage/consultations.py; card data only says which request is
+meant.
 
 Confidentiality: a request's content is read only through `consultations.read_request`
 (which checks the reader and records the read) and only in a personal chat — commands and
@@ -22,22 +23,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from microsoft_agents.activity import Activity
-from microsoft_agents.hosting.core import MessageFactory, TurnContext
+from microsoft_agents.hosting.core import MessageFactory
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.channels import channel_community
-from bot.community_actions import Services
 from bot.deliveries import RecordedRenderer, RenderContext, Renderer
 from bot.personal import begin_dialog_privately
-from bot.settings import Settings
-from bot.turns import card_activity, param_int, pick_action, replace_clicked_card
-from cards.common import Element
+from bot.turns import FeatureTurn, VerbHandler, card_activity, param_int
 from cards.confirm import build_outcome_card, is_confirmed
 from cards.consultations import (
     ASSIGNEE_INPUT,
@@ -73,10 +70,9 @@ from cards.consultations import (
     motive_label,
     name_or_someone,
 )
-from cards.i18n import Translate, plural, translator
+from cards.i18n import plural, translator
 from dialogs.base import simplify
 from dialogs.consultation_dialog import MOTIVE_WORDS, ConsultationDialog, ConsultationOptions
-from dialogs.context import TurnInfo, turn_info
 from storage import communities, consultations
 from storage.communities import NotAllowed, has_role
 from storage.consultations import (
@@ -98,13 +94,12 @@ from storage.consultations import (
 )
 from storage.db import SessionFactory, transaction
 from storage.identifiers import HasIdentifiers
-from storage.models import Community, ConsultationRequest, ConsultationStatus, Person, Role, utcnow
+from storage.models import Community, ConsultationRequest, ConsultationStatus, Person, Role
 from storage.outbox import Claimed
 
 logger = logging.getLogger(__name__)
 
 Wake = Callable[[], None]
-Clock = Callable[[], datetime]
 
 DEFAULT_TIMEZONE = "America/Montreal"
 # Defaults of the settings the scheduler passes (see the report for bot/settings.py).
@@ -399,34 +394,10 @@ async def purge_summaries(
         )
 
 
-# -- the turn ----------------------------------------------------------------------------------
+# -- commands ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Turn:
-    context: TurnContext
-    sessions: SessionFactory
-    info: TurnInfo
-    wake: Wake
-    clock: Clock
-
-    @property
-    def t(self) -> Translate:
-        return translator(self.info.locale)
-
-    @property
-    def person_id(self) -> int:
-        assert self.info.person_id is not None  # checked before any action runs
-        return self.info.person_id
-
-    async def say(self, key: str, **values: Any) -> None:
-        await self.context.send_activity(self.t(key, **values))
-
-    async def show(self, card: Element) -> None:
-        await self.context.send_activity(card_activity(card))
-
-
-async def _private(turn: _Turn) -> bool:
+async def _private(turn: FeatureTurn) -> bool:
     """Requests are shown in the personal chat only: in a channel, say where to look."""
     if turn.info.in_channel:
         await turn.say("consultation.private_only")
@@ -438,7 +409,7 @@ async def _private(turn: _Turn) -> bool:
 
 
 async def _pick_community(
-    turn: _Turn,
+    turn: FeatureTurn,
     candidates: list[Community],
     community_id: int | None,
     *,
@@ -469,46 +440,36 @@ async def _pick_community(
     return candidates[0]
 
 
-async def on_request_command(
-    services: Services, turn_context: TurnContext, *, community_id: int | None
-) -> None:
+async def on_request_command(turn: FeatureTurn, *, community_id: int | None) -> None:
     """`consultation` (or the one-pager's button): start the request dialog in the person's
     1:1 chat — from a channel, the dialog moves there and the channel only reads that the
     bot wrote privately (nothing about a consultation)."""
-    info = turn_info(turn_context)
-    if info.in_channel and community_id is None:
-        here = await channel_community(services.sessions, info, turn_context.activity)
-        community_id = here.id if here else None
+    if community_id is None:
+        community_id = await turn.channel_community_id()  # None in a personal chat
     await begin_dialog_privately(
-        services,
-        turn_context,
+        turn.host,
+        turn.context,
         ConsultationDialog.ID,
         ConsultationOptions(community_id=community_id),
         note_key="consultation.moved_to_personal",
     )
 
 
-async def on_my_requests_command(
-    turn_context: TurnContext, *, sessions: SessionFactory, info: TurnInfo
-) -> None:
+async def on_my_requests_command(turn: FeatureTurn) -> None:
     """`mes demandes` / `my requests`: the person's own requests and their statuses."""
-    turn = _Turn(turn_context, sessions, info, lambda: None, utcnow)
     if not await _private(turn):
         return
-    async with sessions() as session:
+    async with turn.sessions() as session:
         lines = await consultations.lines_of_requester(session, person_id=turn.person_id)
-    await turn.show(build_my_requests_card(lines, locale=info.locale, tz=info.timezone))
+    await turn.show(build_my_requests_card(lines, locale=turn.info.locale, tz=turn.info.timezone))
 
 
-async def on_assigned_requests_command(
-    turn_context: TurnContext, *, sessions: SessionFactory, info: TurnInfo
-) -> None:
+async def on_assigned_requests_command(turn: FeatureTurn) -> None:
     """`demandes assignées` / `assigned requests`: what the person holds; for coordinators
     what waits in their communities; for animators the counts of theirs (never content)."""
-    turn = _Turn(turn_context, sessions, info, lambda: None, utcnow)
     if not await _private(turn):
         return
-    async with sessions() as session:
+    async with turn.sessions() as session:
         assigned = await consultations.lines_of_assignee(session, person_id=turn.person_id)
         waiting = await consultations.lines_waiting_for(session, coordinator_id=turn.person_id)
         counts = [
@@ -518,7 +479,7 @@ async def on_assigned_requests_command(
         ]
     await turn.show(
         build_assigned_requests_card(
-            assigned, waiting, counts, locale=info.locale, tz=info.timezone
+            assigned, waiting, counts, locale=turn.info.locale, tz=turn.info.timezone
         )
     )
 
@@ -557,17 +518,12 @@ def _motives_text(codes: Sequence[str], *, locale: str) -> str:
 
 
 async def on_volunteer_consultant_command(
-    turn_context: TurnContext,
-    *,
-    sessions: SessionFactory,
-    info: TurnInfo,
-    community_id: int | None,
-    argument: str,
+    turn: FeatureTurn, *, community_id: int | None, argument: str
 ) -> None:
     """`consultant dilemme éthique, situation complexe` / `consultant volunteer ethical
     dilemma`: offer to give consultations for these motives (`tout` / `all`: every one;
     `retirer` / `withdraw`: stop). In the channel's community, the only one, or a choice."""
-    turn = _Turn(turn_context, sessions, info, lambda: None, utcnow)
+    info = turn.info
     if info.person_id is None:
         await turn.say("consultation.volunteer.not_member")
         return
@@ -586,12 +542,11 @@ async def on_volunteer_consultant_command(
         )
         return
     if community_id is None:
-        here = await channel_community(turn.sessions, turn.info, turn.context.activity)
-        community_id = here.id if here else None
+        community_id = await turn.channel_community_id()
     await _volunteer(turn, community_id, expertise)
 
 
-async def _volunteer(turn: _Turn, community_id: int | None, expertise: list[str]) -> None:
+async def _volunteer(turn: FeatureTurn, community_id: int | None, expertise: list[str]) -> None:
     async with turn.sessions() as session:
         mine = [c for _m, c in await communities.memberships_of(session, person_id=turn.person_id)]
     community = await _pick_community(
@@ -627,21 +582,15 @@ async def _volunteer(turn: _Turn, community_id: int | None, expertise: list[str]
 
 
 async def on_audit_command(
-    turn_context: TurnContext,
-    *,
-    sessions: SessionFactory,
-    info: TurnInfo,
-    community_id: int | None,
-    argument: str = "",
+    turn: FeatureTurn, *, community_id: int | None, argument: str = ""
 ) -> None:
     """`journal des consultations [C-2026-0042]` / `consultation audit [reference]`: the audit
     trail of a community the person coordinates (of one request with its reference)."""
-    turn = _Turn(turn_context, sessions, info, lambda: None, utcnow)
     if not await _private(turn):
         return
     match = REFERENCE_PATTERN.search(argument or "")
     reference = match.group(0).upper() if match else None
-    async with sessions() as session:
+    async with turn.sessions() as session:
         if reference is not None:
             request = await consultations.request_by_reference(session, reference=reference)
             if request is None:
@@ -664,7 +613,7 @@ async def on_audit_command(
     if community is None:
         return
     try:
-        async with sessions() as session:
+        async with turn.sessions() as session:
             entries = await consultations.audit_trail(
                 session,
                 community_id=community.id or 0,
@@ -676,7 +625,11 @@ async def on_audit_command(
         return
     await turn.show(
         build_audit_card(
-            entries, community=community, reference=reference, locale=info.locale, tz=info.timezone
+            entries,
+            community=community,
+            reference=reference,
+            locale=turn.info.locale,
+            tz=turn.info.timezone,
         )
     )
 
@@ -684,7 +637,7 @@ async def on_audit_command(
 # -- card actions ------------------------------------------------------------------------------
 
 
-async def _refused(turn: _Turn, error: NotAllowed) -> None:
+async def _refused(turn: FeatureTurn, error: NotAllowed) -> None:
     """Say why an action did not happen (nothing changed)."""
     if isinstance(error, NoSuchRequest):
         await turn.say("consultation.not_found")
@@ -709,7 +662,7 @@ async def _refused(turn: _Turn, error: NotAllowed) -> None:
 
 
 async def _change(
-    turn: _Turn,
+    turn: FeatureTurn,
     value: dict[str, Any],
     change: Callable[[AsyncSession, int], Awaitable[Outcome]],
 ) -> Outcome | None:
@@ -729,7 +682,7 @@ async def _change(
     return outcome
 
 
-async def _show_verb(turn: _Turn, value: dict[str, Any]) -> None:
+async def _show_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
     request_id = param_int(value, "request_id")
     if request_id is None:
         await turn.say("error.unknown_action")
@@ -766,7 +719,7 @@ async def _show_verb(turn: _Turn, value: dict[str, Any]) -> None:
     )
 
 
-async def _assigned_to(turn: _Turn, outcome: Outcome) -> None:
+async def _assigned_to(turn: FeatureTurn, outcome: Outcome) -> None:
     request = outcome.request
     if request.assignee_id == turn.person_id:
         await turn.say("consultation.take.done", reference=request.reference)
@@ -780,7 +733,7 @@ async def _assigned_to(turn: _Turn, outcome: Outcome) -> None:
     )
 
 
-async def _assign_to(turn: _Turn, value: dict[str, Any], assignee_id: int) -> None:
+async def _assign_to(turn: FeatureTurn, value: dict[str, Any], assignee_id: int) -> None:
     outcome = await _change(
         turn,
         value,
@@ -796,11 +749,11 @@ async def _assign_to(turn: _Turn, value: dict[str, Any], assignee_id: int) -> No
         await _assigned_to(turn, outcome)
 
 
-async def _take(turn: _Turn, value: dict[str, Any]) -> None:
+async def _take(turn: FeatureTurn, value: dict[str, Any]) -> None:
     await _assign_to(turn, value, turn.person_id)
 
 
-async def _assign(turn: _Turn, value: dict[str, Any]) -> None:
+async def _assign(turn: FeatureTurn, value: dict[str, Any]) -> None:
     assignee_id = param_int(value, ASSIGNEE_INPUT)
     if assignee_id is None:
         await turn.say("consultation.assign.choose")
@@ -808,7 +761,7 @@ async def _assign(turn: _Turn, value: dict[str, Any]) -> None:
     await _assign_to(turn, value, assignee_id)
 
 
-async def _decline(turn: _Turn, value: dict[str, Any]) -> None:
+async def _decline(turn: FeatureTurn, value: dict[str, Any]) -> None:
     reason = value.get(REASON_INPUT)
     if reason not in consultations.DECLINE_REASONS:
         await turn.say("consultation.decline.choose")
@@ -841,10 +794,10 @@ class _Step(Protocol):
     ) -> Outcome: ...
 
 
-def _step(change: _Step, done: str) -> Callable[[_Turn, dict[str, Any]], Awaitable[None]]:
+def _step(change: _Step, done: str) -> VerbHandler:
     """The card action for such a change: run it, then say `done` with the reference."""
 
-    async def action(turn: _Turn, value: dict[str, Any]) -> None:
+    async def action(turn: FeatureTurn, value: dict[str, Any]) -> None:
         outcome = await _change(
             turn,
             value,
@@ -862,7 +815,7 @@ _start = _step(consultations.start, "consultation.start.done")
 _close = _step(consultations.close, "consultation.close.done")
 
 
-async def _withdraw(turn: _Turn, value: dict[str, Any]) -> None:
+async def _withdraw(turn: FeatureTurn, value: dict[str, Any]) -> None:
     """The requester withdraws: the first click asks on the confirmation card, its button
     withdraws (storage checks again who may); the confirmation card becomes the outcome."""
     request_id = param_int(value, "request_id")
@@ -882,12 +835,10 @@ async def _withdraw(turn: _Turn, value: dict[str, Any]) -> None:
     if outcome is None:
         return
     key = "consultation.withdraw.done" if outcome.changed else "consultation.withdraw.already"
-    await replace_clicked_card(
-        turn.context, build_outcome_card(turn.t(key, reference=outcome.request.reference))
-    )
+    await turn.replace_clicked(build_outcome_card(turn.t(key, reference=outcome.request.reference)))
 
 
-async def _ask_to_withdraw(turn: _Turn, request_id: int) -> None:
+async def _ask_to_withdraw(turn: FeatureTurn, request_id: int) -> None:
     async with turn.sessions() as session:
         request = await consultations.get_request(session, request_id=request_id)
         if request is None:
@@ -924,7 +875,7 @@ def _rating(value: object) -> int | None:
     return int(number) if number.is_integer() else None
 
 
-async def _feedback(turn: _Turn, value: dict[str, Any]) -> None:
+async def _feedback(turn: FeatureTurn, value: dict[str, Any]) -> None:
     rating = _rating(value.get(RATING_INPUT))
     comment = value.get(COMMENT_INPUT) or ""
     if rating is None or rating not in consultations.RATINGS or not isinstance(comment, str):
@@ -956,7 +907,7 @@ async def _feedback(turn: _Turn, value: dict[str, Any]) -> None:
         await turn.say("consultation.feedback.thanks")
 
 
-async def _volunteer_verb(turn: _Turn, value: dict[str, Any]) -> None:
+async def _volunteer_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
     community_id = param_int(value, "community_id")
     expertise = value.get("expertise")
     if (
@@ -969,73 +920,57 @@ async def _volunteer_verb(turn: _Turn, value: dict[str, Any]) -> None:
     await _volunteer(turn, community_id, [str(code) for code in expertise])
 
 
-async def _mine_verb(turn: _Turn, _value: dict[str, Any]) -> None:
-    await on_my_requests_command(turn.context, sessions=turn.sessions, info=turn.info)
+async def _mine_verb(turn: FeatureTurn, _value: dict[str, Any]) -> None:
+    await on_my_requests_command(turn)
 
 
-async def _assigned_verb(turn: _Turn, _value: dict[str, Any]) -> None:
-    await on_assigned_requests_command(turn.context, sessions=turn.sessions, info=turn.info)
+async def _assigned_verb(turn: FeatureTurn, _value: dict[str, Any]) -> None:
+    await on_assigned_requests_command(turn)
 
 
-async def _audit_verb(turn: _Turn, value: dict[str, Any]) -> None:
-    await on_audit_command(
-        turn.context,
-        sessions=turn.sessions,
-        info=turn.info,
-        community_id=param_int(value, "community_id"),
-    )
+async def _audit_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    await on_audit_command(turn, community_id=param_int(value, "community_id"))
 
 
-_ACTIONS: dict[str, Callable[[_Turn, dict[str, Any]], Awaitable[None]]] = {
-    VERB_SHOW: _show_verb,
-    VERB_TAKE: _take,
-    VERB_ASSIGN: _assign,
-    VERB_DECLINE: _decline,
-    VERB_START: _start,
-    VERB_CLOSE: _close,
-    VERB_WITHDRAW: _withdraw,
-    VERB_FEEDBACK: _feedback,
-    VERB_VOLUNTEER: _volunteer_verb,
-    VERB_MINE: _mine_verb,
-    VERB_ASSIGNED: _assigned_verb,
-    VERB_AUDIT: _audit_verb,
-}
-# Volunteering shows no request: fine in a channel. Every other verb is personal chat only.
-_CHANNEL_VERBS = frozenset({VERB_VOLUNTEER})
+async def _request_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    """The one-pager's button: the request dialog, as the command starts it (from a channel,
+    in the 1:1 chat)."""
+    await on_request_command(turn, community_id=param_int(value, "community_id"))
 
 
-async def handle_consultation_action(
-    turn_context: TurnContext,
-    value: dict[str, Any],
-    *,
-    sessions: SessionFactory,
-    settings: Settings,
-    info: TurnInfo,
-    wake: Wake,
-    services: Services | None = None,
-    clock: Clock = utcnow,
-) -> bool:
-    """A consultation button (`consultations.*`). False when the verb is not one of these.
-    `consultations.request` starts the dialog and needs `services`; without them it is left to
-    the handler (False)."""
-    del settings  # the same signature as the other features; the turn info has what we need
-    verb = value.get("verb")
-    if verb == VERB_REQUEST:
-        if services is None:
-            return False
-        await on_request_command(
-            services, turn_context, community_id=param_int(value, "community_id")
+def _acting(action: VerbHandler, *, in_channel: bool = False) -> VerbHandler:
+    """A button that shows or changes requests: in the personal chat only (in a channel it
+    says where to look instead) unless `in_channel`; logged with ids, never content."""
+
+    async def act(turn: FeatureTurn, value: dict[str, Any]) -> None:
+        if not in_channel and not await _private(turn):
+            return
+        logger.info(
+            "consultation action %s on request %s",
+            value.get("verb"),
+            param_int(value, "request_id"),
         )
-        return True
-    action = pick_action(_ACTIONS, value)
-    if action is None:
-        return False
-    turn = _Turn(turn_context, sessions, info, wake, clock)
-    if verb not in _CHANNEL_VERBS and not await _private(turn):
-        return True
-    if info.person_id is None:
-        await turn.say("error.unknown_action")
-        return True
-    logger.info("consultation action %s on request %s", verb, param_int(value, "request_id"))
-    await action(turn, value)
-    return True
+        await action(turn, value)
+
+    return act
+
+
+# Every `consultations.*` button; the registry routes them here for a recorded person.
+ACTIONS: Mapping[str, VerbHandler] = MappingProxyType(
+    {
+        VERB_REQUEST: _request_verb,
+        VERB_SHOW: _acting(_show_verb),
+        VERB_TAKE: _acting(_take),
+        VERB_ASSIGN: _acting(_assign),
+        VERB_DECLINE: _acting(_decline),
+        VERB_START: _acting(_start),
+        VERB_CLOSE: _acting(_close),
+        VERB_WITHDRAW: _acting(_withdraw),
+        VERB_FEEDBACK: _acting(_feedback),
+        # Volunteering shows no request: fine in a channel.
+        VERB_VOLUNTEER: _acting(_volunteer_verb, in_channel=True),
+        VERB_MINE: _acting(_mine_verb),
+        VERB_ASSIGNED: _acting(_assigned_verb),
+        VERB_AUDIT: _acting(_audit_verb),
+    }
+)

@@ -542,10 +542,9 @@ class CarrefourBot(ActivityHandler):
             turn_context, data, sessions=self._sessions, info=info, quiet=True
         ):
             return InvokeResponse(status=int(HTTPStatus.FORBIDDEN))
-        turn = FeatureTurn(
-            context=turn_context, sessions=self._sessions, info=info, wake=self.services.wake
+        return await self.invokes.answer(
+            self._feature_turn(turn_context), str(activity.name or ""), activity.value
         )
-        return await self.invokes.answer(turn, str(activity.name or ""), activity.value)
 
 
 def _at_most(value: object, length: int) -> str | None:

@@ -13,9 +13,10 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +30,7 @@ from bot.deliveries import RenderContext, Renderer
 from bot.invokes import CardActionReply, Invokes, TaskReply
 from bot.meeting_calendar import calendar_url
 from bot.settings import Settings
-from bot.turns import FeatureTurn, as_int, card_activity, replace_clicked_card
+from bot.turns import FeatureTurn, VerbHandler, as_int, card_activity, replace_clicked_card
 from cards.agenda import VERB_VIEW as VERB_AGENDA_VIEW
 from cards.agenda import (
     AgendaForm,
@@ -481,14 +482,16 @@ async def _plan_step(
     )
 
 
-async def _on_plan_open(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
+async def _on_plan_open(turn: FeatureTurn, value: dict[str, Any]) -> None:
     await _show_inline(
-        turn_context, await _plan_form_step(turn_context, value, ctx, INLINE), replace_clicked=True
+        turn.context,
+        await _plan_form_step(turn.context, value, _ctx(turn), INLINE),
+        replace_clicked=True,
     )
 
 
-async def _on_plan_submit(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
-    await _show_inline(turn_context, await _plan_step(turn_context, value, ctx, INLINE))
+async def _on_plan_submit(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    await _show_inline(turn.context, await _plan_step(turn.context, value, _ctx(turn), INLINE))
 
 
 def _form_dict(form: MeetingForm) -> dict[str, str]:
@@ -700,12 +703,12 @@ async def _publish_step(
     return _Shown(text=t("plan.published"), done=True, launcher_line=t("plan.published"))
 
 
-async def _on_add_row(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
-    await _show_inline(turn_context, await _add_row_step(turn_context, value, ctx, INLINE))
+async def _on_add_row(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    await _show_inline(turn.context, await _add_row_step(turn.context, value, _ctx(turn), INLINE))
 
 
-async def _on_publish(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
-    await _show_inline(turn_context, await _publish_step(turn_context, value, ctx, INLINE))
+async def _on_publish(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    await _show_inline(turn.context, await _publish_step(turn.context, value, _ctx(turn), INLINE))
 
 
 async def _post_agenda_copy(
@@ -824,10 +827,10 @@ async def _agenda_form_step(
     )
 
 
-async def _on_agenda_open(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
+async def _on_agenda_open(turn: FeatureTurn, value: dict[str, Any]) -> None:
     await _show_inline(
-        turn_context,
-        await _agenda_form_step(turn_context, value, ctx, INLINE),
+        turn.context,
+        await _agenda_form_step(turn.context, value, _ctx(turn), INLINE),
         replace_clicked=True,
     )
 
@@ -953,8 +956,7 @@ async def on_agenda_command(
         await turn_context.send_activity(t("agenda.none"))
 
 
-async def _on_rsvp(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
-    t = translator(ctx.info.locale)
+async def _on_rsvp(turn: FeatureTurn, value: dict[str, Any]) -> None:
     meeting_id = as_int(value.get("meeting_id"))
     answer = value.get("answer")
     if (
@@ -962,35 +964,35 @@ async def _on_rsvp(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) 
         or not isinstance(answer, str)
         or answer not in {a.value for a in RsvpAnswer}
     ):
-        await turn_context.send_activity(t("error.unknown_action"))
+        await turn.say("error.unknown_action")
         return
     try:
-        async with transaction(ctx.sessions) as session:
+        async with transaction(turn.sessions) as session:
             meeting, changed = await meetings.answer_rsvp(
                 session,
                 meeting_id=meeting_id,
-                person_id=ctx.info.person_id or 0,
+                person_id=turn.person_id,
                 answer=RsvpAnswer(answer),
-                now=utcnow(),
+                now=turn.clock(),
             )
             if changed:
                 await _queue_card_update(session, meeting)
     except InvalidMeeting:
-        await turn_context.send_activity(t("plan.error.not_open"))
+        await turn.say("plan.error.not_open")
         return
     except NotAllowed:
-        await turn_context.send_activity(t("leave.not_member"))
+        await turn.say("leave.not_member")
         return
     if changed:
-        ctx.wake()
-    if ctx.info.in_channel:
+        turn.wake()
+    if turn.info.in_channel:
         # In a channel, the card updating is the answer: a « C'est noté » there would tell
         # everyone who answered what (and pile up).
         return
     if not changed:  # a second click: the card already counts this answer
-        await turn_context.send_activity(t(f"agenda.rsvp_already.{answer}"))
+        await turn.say(f"agenda.rsvp_already.{answer}")
         return
-    await turn_context.send_activity(t(f"agenda.rsvp_saved.{answer}"))
+    await turn.say(f"agenda.rsvp_saved.{answer}")
 
 
 async def on_cancel_meeting_command(
@@ -1019,7 +1021,7 @@ async def on_cancel_meeting_command(
         turn_context,
         upcoming,
         ctx,
-        act=_on_cancel,
+        act=_cancel_meeting,
         verb=VERB_CANCEL,
         heading_key="plan.cancel.choose",
     )
@@ -1085,7 +1087,7 @@ async def _tell_of_change(
     await _queue_card_update(session, meeting)
 
 
-async def _on_cancel(
+async def _cancel_meeting(
     turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx, *, typed: bool = False
 ) -> None:
     """First click: the confirmation card naming the meeting and what will happen. The
@@ -1191,14 +1193,14 @@ async def on_restore_meeting_command(
         turn_context,
         restorable,
         ctx,
-        act=_on_restore,
+        act=_restore_meeting,
         verb=VERB_RESTORE,
         heading_key="plan.restore.choose",
         button_key="plan.restore.button",
     )
 
 
-async def _on_restore(
+async def _restore_meeting(
     turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx, *, typed: bool = False
 ) -> None:
     """« Rétablir la rencontre »: until the meeting starts; those who read the cancellation
@@ -1365,10 +1367,10 @@ async def _move_step(
     return _Shown(text=t("plan.moved_done"), done=True, launcher_line=t("plan.moved_done"))
 
 
-async def _on_move(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
+async def _on_move(turn: FeatureTurn, value: dict[str, Any]) -> None:
     await _show_inline(
-        turn_context,
-        await _move_step(turn_context, value, ctx, INLINE),
+        turn.context,
+        await _move_step(turn.context, value, _ctx(turn), INLINE),
         replace_clicked=not any(key in value for key in _MOVE_INPUTS),
     )
 
@@ -1407,51 +1409,54 @@ def _removal_card(
     )
 
 
-async def _on_attendance(turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx) -> None:
+async def _on_attendance(turn: FeatureTurn, value: dict[str, Any]) -> None:
     """A submission of the attendance card (or of the confirmation of a removal): a change to
     what is recorded. The clicked card is then replaced by the list as recorded."""
-    t = translator(ctx.info.locale)
     meeting_id = as_int(value.get("meeting_id"))
     if meeting_id is None:
-        await turn_context.send_activity(t("error.unknown_action"))
+        await turn.say("error.unknown_action")
         return
     try:
-        async with transaction(ctx.sessions) as session:
+        async with transaction(turn.sessions) as session:
             change = await meetings.record_attendance(
                 session,
                 meeting_id=meeting_id,
-                by_person_id=ctx.info.person_id,
+                by_person_id=turn.person_id,
                 present_ids=_toggled(value, "true"),
                 absent_ids=_toggled(value, "false"),
                 removal_confirmed=is_confirmed(value),
-                now=utcnow(),
+                now=turn.clock(),
             )
             sheet = await meetings.attendance_sheet(session, meeting_id=meeting_id)
     except NotAllowed:
-        await turn_context.send_activity(t("plan.animators_only"))
+        await turn.say("plan.animators_only")
         return
     except (InvalidMeeting, LookupError) as error:
-        await turn_context.send_activity(
-            _error(t, InvalidMeeting(str(error)))
+        await turn.context.send_activity(
+            _error(turn.t, InvalidMeeting(str(error)))
             if isinstance(error, InvalidMeeting)
-            else t("plan.error.not_open")
+            else turn.t("plan.error.not_open")
         )
         return
     if change.needs_confirmation:
-        await _send_card(turn_context, _removal_card(t, ctx.info.locale, change, value))
+        await turn.show(_removal_card(turn.t, turn.info.locale, change, value))
         return
     if sheet is not None:
-        card = build_attendance_card(sheet, locale=ctx.info.locale, tz=ctx.settings.timezone)
-        await replace_clicked_card(turn_context, card)
+        card = build_attendance_card(sheet, locale=turn.info.locale, tz=turn.settings.timezone)
+        await turn.replace_clicked(card)
     # A second submission of the same list (a double click, a stale card) rewrote nothing.
     key = "attendance.saved" if change.changed else "attendance.unchanged"
-    await turn_context.send_activity(plural(ctx.info.locale, key, change.recorded))
+    await turn.context.send_activity(plural(turn.info.locale, key, change.recorded))
 
 
-# -- routing of this feature's buttons --
+# -- this feature's buttons --
 
 
 class _Ctx:
+    """What the planning, agenda, move, cancel and restore steps read: shared by the buttons,
+    the typed commands and the Teams dialogs, whose turns do not all carry the host's
+    services (so not the settings)."""
+
     def __init__(
         self,
         *,
@@ -1463,40 +1468,39 @@ class _Ctx:
         self.sessions, self.settings, self.info, self.wake = sessions, settings, info, wake
 
 
-_ACTIONS = {
-    VERB_PLAN_OPEN: _on_plan_open,
-    VERB_AGENDA_OPEN: _on_agenda_open,
-    "meetings.plan": _on_plan_submit,
-    "meetings.agenda.add_row": _on_add_row,
-    "meetings.agenda.publish": _on_publish,
-    "meetings.rsvp": _on_rsvp,
-    VERB_MOVE: _on_move,
-    VERB_CANCEL: _on_cancel,
-    VERB_RESTORE: _on_restore,
-    "meetings.attendance": _on_attendance,
-}
+def _ctx(turn: FeatureTurn) -> _Ctx:
+    """A button's turn, as the steps read it."""
+    return _Ctx(sessions=turn.sessions, settings=turn.settings, info=turn.info, wake=turn.wake)
 
 
-async def handle_meeting_action(
-    turn_context: TurnContext,
-    value: dict[str, Any],
-    *,
-    sessions: SessionFactory,
-    settings: Settings,
-    info: TurnInfo,
-    wake: Callable[[], None],
-) -> bool:
-    verb = str(value.get("verb", ""))
-    if verb == VERB_FORM_CANCEL:
-        await turn_context.send_activity(translator(info.locale)("dialog.cancelled"))
-        return True
-    handler = _ACTIONS.get(verb)
-    if handler is None:
-        return False
-    await handler(
-        turn_context, value, _Ctx(sessions=sessions, settings=settings, info=info, wake=wake)
-    )
-    return True
+async def _on_form_cancel(turn: FeatureTurn, _value: dict[str, Any]) -> None:
+    await turn.say("dialog.cancelled")
+
+
+async def _on_cancel(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    await _cancel_meeting(turn.context, value, _ctx(turn))
+
+
+async def _on_restore(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    await _restore_meeting(turn.context, value, _ctx(turn))
+
+
+# The meeting cards' and forms' buttons, as bot/features/meetings.py declares them.
+ACTIONS: Mapping[str, VerbHandler] = MappingProxyType(
+    {
+        VERB_FORM_CANCEL: _on_form_cancel,
+        VERB_PLAN_OPEN: _on_plan_open,
+        VERB_AGENDA_OPEN: _on_agenda_open,
+        "meetings.plan": _on_plan_submit,
+        "meetings.agenda.add_row": _on_add_row,
+        "meetings.agenda.publish": _on_publish,
+        "meetings.rsvp": _on_rsvp,
+        VERB_MOVE: _on_move,
+        VERB_CANCEL: _on_cancel,
+        VERB_RESTORE: _on_restore,
+        "meetings.attendance": _on_attendance,
+    }
+)
 
 
 # -- the same forms in Teams dialogs --
@@ -1756,10 +1760,10 @@ async def enqueue_attendance_requests(
 
 
 __all__ = [
+    "ACTIONS",
     "MEETING_RENDERERS",
     "default_agenda",
     "enqueue_attendance_requests",
-    "handle_meeting_action",
     "on_agenda_command",
     "on_cancel_meeting_command",
     "on_edit_agenda_command",

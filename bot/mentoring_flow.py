@@ -1,10 +1,10 @@
 """Mentoring (jumelage) in the bot: commands, card actions and the outbox messages they queue.
 
-No routing here: bot/handler.py sends the `mentor` / `devenir mentor` commands and the
-`mentoring.*` card verbs (the one-pager's and onboarding's `mentoring.request` too) to these
-functions. Every action re-checks its rule in storage/mentoring.py; card data only says which
-request or pairing is meant. `expire_proposals` is the scheduler's job for proposals left
-unanswered.
+No routing here: bot/features/mentoring.py declares the `mentor` / `devenir mentor` commands
+and the `mentoring.*` card verbs (`ACTIONS`; the one-pager's and onboarding's
+`mentoring.request` too), and the host sends them to these functions. Every action re-checks
+its rule in storage/mentoring.py; card data only says which request or pairing is meant.
+`expire_proposals` is the scheduler's job for proposals left unanswered.
 
 Outbox kinds (rendered at send time from current data, None when no longer relevant):
 mentoring_suggestions, mentoring_proposal, mentoring_agreement, mentoring_checkin,
@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from microsoft_agents.activity import Activity
@@ -25,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels import channel_community
 from bot.deliveries import RenderContext, Renderer
-from bot.turns import FeatureTurn, card_activity, param_int, pick_action
+from bot.turns import FeatureTurn, VerbHandler, card_activity, param_int
 from cards.common import Element
 from cards.confirm import build_outcome_card, is_confirmed
 from cards.i18n import format_day, plural, translator
@@ -84,7 +85,6 @@ LOW_RATING = 2
 MAX_COMMENT_LENGTH = 1000
 
 Wake = Callable[[], None]
-Clock = Callable[[], datetime]
 _T = TypeVar("_T")
 
 
@@ -1202,11 +1202,9 @@ async def _queue_withdrawn(
 
 
 async def _request_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
-    community_id = param_int(value, "community_id")
-    if community_id is None:
-        await turn.say("error.unknown_action")
-        return
-    await _request(turn, community_id)
+    """The community choice card's buttons, and the one-pager's and onboarding's « find a
+    mentor » (no community named: the `mentor` command's choice)."""
+    await _request(turn, param_int(value, "community_id"))
 
 
 async def _volunteer_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
@@ -1217,37 +1215,17 @@ async def _volunteer_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
     await _volunteer(turn, community_id, param_int(value, "capacity"))
 
 
-_ACTIONS: dict[str, Callable[[FeatureTurn, dict[str, Any]], Awaitable[None]]] = {
-    VERB_CONFIRM: _confirm,
-    VERB_ACCEPT: _accept,
-    VERB_DECLINE: _decline,
-    VERB_AGREEMENT: _agreement,
-    VERB_CHECKIN: _checkin,
-    VERB_END: _end,
-    VERB_REQUEST: _request_verb,
-    VERB_VOLUNTEER: _volunteer_verb,
-    VERB_WITHDRAW: _withdraw,
-}
-VERBS = frozenset(_ACTIONS)
-
-
-async def handle_mentoring_action(
-    turn_context: TurnContext,
-    value: dict[str, Any],
-    *,
-    sessions: SessionFactory,
-    info: TurnInfo,
-    wake: Wake,
-    clock: Clock = utcnow,
-) -> bool:
-    """A mentoring card button (`mentoring.*`; `mentoring.request` too, for a handler that
-    routes it here rather than to `on_mentor_command`). False when the verb is not one of these."""
-    action = pick_action(_ACTIONS, value)
-    if action is None:
-        return False
-    turn = FeatureTurn(turn_context, sessions, info, wake, clock)
-    if info.person_id is None:
-        await turn.say("error.unknown_action")
-        return True
-    await action(turn, value)
-    return True
+# The mentoring cards' buttons (`mentoring.*`), as bot/features/mentoring.py declares them.
+ACTIONS: Mapping[str, VerbHandler] = MappingProxyType(
+    {
+        VERB_CONFIRM: _confirm,
+        VERB_ACCEPT: _accept,
+        VERB_DECLINE: _decline,
+        VERB_AGREEMENT: _agreement,
+        VERB_CHECKIN: _checkin,
+        VERB_END: _end,
+        VERB_REQUEST: _request_verb,
+        VERB_VOLUNTEER: _volunteer_verb,
+        VERB_WITHDRAW: _withdraw,
+    }
+)

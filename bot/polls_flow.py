@@ -1,8 +1,9 @@
 """Polls (sondages) in the bot: the command, the card buttons, the closing job, the renderers.
 
-No routing here: bot/handler.py sends the `sondage` / `poll` command and the `polls.*` card
-verbs to these functions, the scheduler calls `close_expired_polls`, and `POLL_RENDERERS`
-joins the dispatcher's renderers. Every action re-checks its rule in storage/polls.py.
+No routing here: bot/features/polls.py declares the `sondage` / `poll` command and the
+`polls.*` card verbs (`ACTIONS`) to the host, the scheduler calls `close_expired_polls`, and
+`POLL_RENDERERS` joins the dispatcher's renderers. Every action re-checks its rule in
+storage/polls.py.
 
 The poll card is posted with `Action.Submit` buttons and updated in place: every viewer sees
 the same shared results. Its `refresh` (`polls.view`, an invoke answered by `on_poll_view`)
@@ -18,13 +19,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from microsoft_agents.activity import Activity, ResourceResponse
+from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core import TurnContext
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -32,7 +32,7 @@ from bot.channels import channel_community
 from bot.deliveries import RenderContext, Renderer
 from bot.invokes import CardActionReply, Invokes
 from bot.settings import Settings
-from bot.turns import FeatureTurn, card_activity, param_int, pick_action, replace_clicked_card
+from bot.turns import FeatureTurn, VerbHandler, card_activity, param_int
 from cards.common import REFRESH_USER_LIMIT, Element
 from cards.confirm import is_confirmed
 from cards.i18n import normalize_locale, translator
@@ -288,53 +288,33 @@ def _error_texts(codes: list[str], locale: str) -> list[str]:
     return texts
 
 
-# -- one turn ----------------------------------------------------------------------------------
+# -- a turn's form, private word and role check ----------------------------------------------------
 
 
-@dataclass
-class _Turn:
-    context: TurnContext
-    sessions: SessionFactory
-    settings: Settings
-    info: TurnInfo
-    wake: Wake
-    clock: Clock
+async def _send_form(turn: FeatureTurn, form: PollForm, errors: list[str] | None = None) -> None:
+    today = turn.clock().astimezone(ZoneInfo(turn.info.timezone)).date()
+    await turn.show(
+        build_poll_form_card(form, locale=turn.info.locale, today=today, errors=errors or [])
+    )
 
-    @property
-    def person_id(self) -> int:
-        assert self.info.person_id is not None
-        return self.info.person_id
 
-    async def say(self, key: str, **values: Any) -> None:
-        await self.context.send_activity(translator(self.info.locale)(key, **values))
-
-    async def show(self, card: Element) -> ResourceResponse | None:
-        response: ResourceResponse | None = await self.context.send_activity(card_activity(card))
-        return response
-
-    async def send_form(self, form: PollForm, errors: list[str] | None = None) -> None:
-        today = self.clock().astimezone(ZoneInfo(self.info.timezone)).date()
-        await self.show(
-            build_poll_form_card(form, locale=self.info.locale, today=today, errors=errors or [])
+async def _tell_privately(turn: FeatureTurn, poll_id: int | None, key: str) -> None:
+    """A word for the voter alone, in their 1:1 chat: a reply in the channel would show
+    everyone that this person tried to vote."""
+    activity_id = str(turn.context.activity.id or uuid.uuid4().hex)[:64]
+    async with transaction(turn.sessions) as session:
+        queued = await outbox.enqueue(
+            session,
+            dedup_key=f"poll:{poll_id}:notice:{activity_id}:to:{turn.person_id}",
+            recipient=outbox.Recipient.person(turn.person_id),
+            kind="notice",
+            params={"text": key, "values": {}},
         )
-
-    async def tell_privately(self, poll_id: int | None, key: str) -> None:
-        """A word for the voter alone, in their 1:1 chat: a reply in the channel would show
-        everyone that this person tried to vote."""
-        activity_id = str(self.context.activity.id or uuid.uuid4().hex)[:64]
-        async with transaction(self.sessions) as session:
-            queued = await outbox.enqueue(
-                session,
-                dedup_key=f"poll:{poll_id}:notice:{activity_id}:to:{self.person_id}",
-                recipient=outbox.Recipient.person(self.person_id),
-                kind="notice",
-                params={"text": key, "values": {}},
-            )
-        if queued:
-            self.wake()
+    if queued:
+        turn.wake()
 
 
-async def _animated_here(turn: _Turn) -> Community | None:
+async def _animated_here(turn: FeatureTurn) -> Community | None:
     """The channel's community when the sender animates it; otherwise says why not."""
     if not turn.info.in_channel:
         await turn.say("polls.channel_only")
@@ -362,19 +342,20 @@ async def on_poll_command(
     clock: Clock = utcnow,
 ) -> None:
     """`sondage` / `poll` in the community's channel: the creation form, for animators."""
-    turn = _Turn(turn_context, sessions, settings, info, lambda: None, clock)
+    # A turn of the flow's own: the form needs neither the host's services nor a wake-up.
+    turn = FeatureTurn(context=turn_context, sessions=sessions, info=info, clock=clock)
     if info.person_id is None:
         await turn.say("polls.animators_only")
         return
     if await _animated_here(turn) is None:
         return
-    await turn.send_form(default_form(tz=info.timezone, now=clock()))
+    await _send_form(turn, default_form(tz=info.timezone, now=clock()))
 
 
 # -- card actions ------------------------------------------------------------------------------
 
 
-async def _create(turn: _Turn, value: dict[str, Any]) -> None:
+async def _create(turn: FeatureTurn, value: dict[str, Any]) -> None:
     community = await _animated_here(turn)
     if community is None or community.id is None:
         return
@@ -383,7 +364,7 @@ async def _create(turn: _Turn, value: dict[str, Any]) -> None:
     codes = form_problems(form, tz=turn.info.timezone, now=now)
     closes_at = closing_moment(form, tz=turn.info.timezone)
     if codes or closes_at is None:
-        await turn.send_form(form, _error_texts(codes, turn.info.locale))
+        await _send_form(turn, form, _error_texts(codes, turn.info.locale))
         return
     try:
         async with transaction(turn.sessions) as session:
@@ -405,7 +386,7 @@ async def _create(turn: _Turn, value: dict[str, Any]) -> None:
         await turn.say("polls.animators_only")
         return
     except InvalidPoll as invalid:
-        await turn.send_form(form, _error_texts(list(invalid.reasons), turn.info.locale))
+        await _send_form(turn, form, _error_texts(list(invalid.reasons), turn.info.locale))
         return
     assert poll.id is not None
     try:
@@ -447,7 +428,7 @@ def parse_choices(raw: object) -> list[int] | None:
     return choices
 
 
-async def _refresh_card(turn: _Turn, poll_id: int) -> None:
+async def _refresh_card(turn: FeatureTurn, poll_id: int) -> None:
     """Update the posted card now, from this turn (the voter is waiting for it); the outbox
     takes over if Teams refuses."""
     async with turn.sessions() as session:
@@ -481,10 +462,10 @@ def _voter_key(settings: Settings) -> bytes:
     return derive(settings.master_key(), polls.VOTER_KEY_PURPOSE)
 
 
-async def _vote(turn: _Turn, value: dict[str, Any]) -> None:
+async def _vote(turn: FeatureTurn, value: dict[str, Any]) -> None:
     poll_id = param_int(value, "poll_id")
     if poll_id is None:
-        await turn.tell_privately(None, "error.unknown_action")
+        await _tell_privately(turn, None, "error.unknown_action")
         return
     choices = parse_choices(value.get(CHOICE_INPUT))
     try:
@@ -500,16 +481,16 @@ async def _vote(turn: _Turn, value: dict[str, Any]) -> None:
                 now=turn.clock(),
             )
     except UnknownPoll:
-        await turn.tell_privately(poll_id, "error.unknown_action")
+        await _tell_privately(turn, poll_id, "error.unknown_action")
         return
     except PollClosed:
-        await turn.tell_privately(poll_id, "polls.vote.closed")
+        await _tell_privately(turn, poll_id, "polls.vote.closed")
         return
     except NotAllowed:
-        await turn.tell_privately(poll_id, "polls.vote.not_member")
+        await _tell_privately(turn, poll_id, "polls.vote.not_member")
         return
     except InvalidChoice as invalid:
-        await turn.tell_privately(poll_id, VOTE_ERROR_KEYS[invalid.reason])
+        await _tell_privately(turn, poll_id, VOTE_ERROR_KEYS[invalid.reason])
         return
     await _refresh_card(turn, poll_id)
 
@@ -542,7 +523,7 @@ async def queue_closing(session: AsyncSession, poll: Poll) -> int:
     return queued
 
 
-async def _close(turn: _Turn, value: dict[str, Any]) -> None:
+async def _close(turn: FeatureTurn, value: dict[str, Any]) -> None:
     """« Fermer maintenant »: the first click asks (how many voted, that the results go out);
     the confirmation's button closes, the animator's role checked again."""
     poll_id = param_int(value, "poll_id")
@@ -566,15 +547,15 @@ async def _close(turn: _Turn, value: dict[str, Any]) -> None:
         return
     if queued:
         turn.wake()
-    await replace_clicked_card(
-        turn.context, build_close_outcome_card(closed_now=closed_now, locale=turn.info.locale)
+    await turn.replace_clicked(
+        build_close_outcome_card(closed_now=closed_now, locale=turn.info.locale)
     )
     if closed_now:
         # The outbox also sends the final card; updating now shows it without waiting.
         await _refresh_card(turn, poll_id)
 
 
-async def _ask_to_close(turn: _Turn, poll_id: int) -> None:
+async def _ask_to_close(turn: FeatureTurn, poll_id: int) -> None:
     try:
         async with turn.sessions() as session:
             poll = await polls.may_close(session, poll_id=poll_id, person_id=turn.person_id)
@@ -591,7 +572,7 @@ async def _ask_to_close(turn: _Turn, poll_id: int) -> None:
     await turn.show(build_close_confirmation_card(poll_id, voters=voters, locale=turn.info.locale))
 
 
-async def _topics(turn: _Turn, value: dict[str, Any]) -> None:
+async def _topics(turn: FeatureTurn, value: dict[str, Any]) -> None:
     """The form again, its options replaced by the shortlisted topics."""
     community = await _animated_here(turn)
     if community is None or community.id is None:
@@ -600,7 +581,7 @@ async def _topics(turn: _Turn, value: dict[str, Any]) -> None:
         titles = await polls.from_shortlisted_topics(session, community_id=community.id)
     form = form_from(value)
     if not titles:
-        await turn.send_form(form, [translator(turn.info.locale)("polls.form.no_topics")])
+        await _send_form(turn, form, [turn.t("polls.form.no_topics")])
         return
     form = PollForm(
         question=form.question,
@@ -610,42 +591,21 @@ async def _topics(turn: _Turn, value: dict[str, Any]) -> None:
         close_date=form.close_date,
         close_time=form.close_time,
     )
-    await turn.send_form(form, _error_texts(polls.option_problems(titles), turn.info.locale))
+    await _send_form(turn, form, _error_texts(polls.option_problems(titles), turn.info.locale))
 
 
-async def _cancel(turn: _Turn, _value: dict[str, Any]) -> None:
+async def _cancel(turn: FeatureTurn, _value: dict[str, Any]) -> None:
     await turn.say("dialog.cancelled")
 
 
-_ACTIONS: dict[str, Callable[[_Turn, dict[str, Any]], Awaitable[None]]] = {
+# The poll cards' buttons by verb (`polls.*`), as bot/features/polls.py declares them.
+ACTIONS: Mapping[str, VerbHandler] = {
     VERB_CREATE: _create,
     VERB_VOTE: _vote,
     VERB_CLOSE: _close,
     VERB_TOPICS: _topics,
     VERB_CANCEL: _cancel,
 }
-
-
-async def handle_polls_action(
-    turn_context: TurnContext,
-    value: dict[str, Any],
-    *,
-    sessions: SessionFactory,
-    settings: Settings,
-    info: TurnInfo,
-    wake: Wake,
-    clock: Clock = utcnow,
-) -> bool:
-    """A poll card button (`polls.*`). False when the verb is not one of these."""
-    action = pick_action(_ACTIONS, value)
-    if action is None:
-        return False
-    turn = _Turn(turn_context, sessions, settings, info, wake, clock)
-    if info.person_id is None:
-        await turn.say("error.unknown_action")
-        return True
-    await action(turn, value)
-    return True
 
 
 # -- the scheduler's job -----------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """« Mes données » / "my data" (Quebec's Law 25): see, export and erase one's own data.
 
-No routing here: bot/handler.py sends the `mes données` / `my data` command and the
-`privacy.*` card verbs to these functions, and bot/app.py serves `GET ROUTE` with
-`export_json`. Only in the person's private chat: in a channel the bot refuses and points to
+No routing here: bot/features/privacy.py declares the `mes données` / `my data` command, the
+`privacy.*` card verbs (`ACTIONS`) and `GET ROUTE` (`export_json`), and the host sends them
+to these functions. Only in the person's private chat: in a channel the bot refuses and points to
 the 1:1 chat (nothing personal is ever shown, or linked to, where others can see it).
 
 Two signed values, in the one format of bot/links.py: the signature is checked before anything
@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from aiohttp import web
@@ -32,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import links
 from bot.links import refusal
 from bot.settings import Settings
-from bot.turns import card_activity, replace_clicked_card
+from bot.turns import FeatureTurn, VerbHandler, card_activity
 from cards.confirm import build_outcome_card, is_confirmed
 from cards.i18n import translator
 from cards.privacy import (
@@ -66,8 +67,6 @@ REFUSALS = links.Refusals(
     expired="privacy.link.expired",
     unavailable="privacy.link.unavailable",
 )
-
-Clock = Callable[[], datetime]
 
 
 # -- signed values (bot/links.py) ----------------------------------------------------------
@@ -136,78 +135,67 @@ def _forget_turn_state(turn_context: TurnContext) -> None:
             del turn_context.turn_state[key]
 
 
-async def handle_privacy_action(
-    turn_context: TurnContext,
-    value: dict[str, Any],
-    *,
-    sessions: SessionFactory,
-    settings: Settings,
-    info: TurnInfo,
-    wake: Callable[[], None] | None = None,
-    clock: Clock = utcnow,
-) -> bool:
-    """The `privacy.*` buttons; False for a verb this module does not know."""
-    verb = str(value.get("verb", ""))
-    if verb not in (VERB_EXPORT, VERB_ERASE_ASK, VERB_ERASE_CONFIRM, VERB_ERASE_CANCEL):
-        return False
-    t = translator(info.locale)
-    if await _private_only(turn_context, info):
-        return True
-    person_id = info.person_id
-    if person_id is None:
-        await turn_context.send_activity(t("privacy.nothing"))
-        return True
-    now = clock()
-    if verb == VERB_ERASE_CANCEL:
-        await turn_context.send_activity(t("privacy.erase.cancelled"))
-    elif verb == VERB_EXPORT:
-        async with transaction(sessions) as session:
-            key = await links.signing_key(session, settings)
-        token = export_token(
-            key, person_id=person_id, language=info.locale, expires_at=now + EXPORT_LIFETIME
-        )
-        card = build_export_link_card(
-            url=export_url(settings, token),
+async def _export(turn: FeatureTurn, _value: dict[str, Any]) -> None:
+    """The export button: a signed link to the person's data, valid for an hour."""
+    if await _private_only(turn.context, turn.info):
+        return
+    now = turn.clock()
+    async with transaction(turn.sessions) as session:
+        key = await links.signing_key(session, turn.settings)
+    token = export_token(
+        key, person_id=turn.person_id, language=turn.info.locale, expires_at=now + EXPORT_LIFETIME
+    )
+    await turn.show(
+        build_export_link_card(
+            url=export_url(turn.settings, token),
             minutes=int(EXPORT_LIFETIME.total_seconds() // 60),
-            locale=info.locale,
+            locale=turn.info.locale,
         )
-        await turn_context.send_activity(card_activity(card))
-    elif verb == VERB_ERASE_ASK and not is_confirmed(value):
-        async with transaction(sessions) as session:
-            key = await links.signing_key(session, settings)
-        card = build_erase_confirm_card(
-            nonce=erase_nonce(key, person_id=person_id, issued_at=now),
+    )
+
+
+async def _erase_ask(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    """The erase button: the confirmation card, with a signed nonce; that card's own button
+    (`confirmed: true`) erases."""
+    if await _private_only(turn.context, turn.info):
+        return
+    if is_confirmed(value):
+        await _erase(turn, value)
+        return
+    now = turn.clock()
+    async with transaction(turn.sessions) as session:
+        key = await links.signing_key(session, turn.settings)
+    await turn.show(
+        build_erase_confirm_card(
+            nonce=erase_nonce(key, person_id=turn.person_id, issued_at=now),
             minutes=int(NONCE_LIFETIME.total_seconds() // 60),
-            locale=info.locale,
+            locale=turn.info.locale,
         )
-        await turn_context.send_activity(card_activity(card))
-    else:
-        # The confirmation card's button (`privacy.erase.ask` with `confirmed: true`), or
-        # `privacy.erase.confirm` on a card shown before it: both carry the signed nonce.
-        await _erase(
-            turn_context, value, sessions=sessions, settings=settings, info=info, now=now, wake=wake
-        )
-    return True
+    )
 
 
-async def _erase(
-    turn_context: TurnContext,
-    value: dict[str, Any],
-    *,
-    sessions: SessionFactory,
-    settings: Settings,
-    info: TurnInfo,
-    now: datetime,
-    wake: Callable[[], None] | None,
-) -> None:
-    t = translator(info.locale)
-    person_id = info.person_id
-    assert person_id is not None
-    async with transaction(sessions) as session:
-        master = await _master(session, settings)
+async def _erase_confirm(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    """`privacy.erase.confirm`, on a confirmation card shown before `privacy.erase.ask`
+    confirmed itself: it carries the signed nonce too."""
+    if await _private_only(turn.context, turn.info):
+        return
+    await _erase(turn, value)
+
+
+async def _erase_cancel(turn: FeatureTurn, _value: dict[str, Any]) -> None:
+    if await _private_only(turn.context, turn.info):
+        return
+    await turn.say("privacy.erase.cancelled")
+
+
+async def _erase(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    now = turn.clock()
+    person_id = turn.person_id
+    async with transaction(turn.sessions) as session:
+        master = await _master(session, turn.settings)
         if not nonce_is_valid(
             value.get("nonce"),
-            key=await links.signing_key(session, settings),
+            key=await links.signing_key(session, turn.settings),
             person_id=person_id,
             now=now,
         ):
@@ -222,14 +210,26 @@ async def _erase(
                 respondent_key=derive(master, RESPONDENT_KEY_PURPOSE),
             )
     if refused:
-        await replace_clicked_card(turn_context, build_outcome_card(t("privacy.erase.refused")))
+        await turn.replace_clicked(build_outcome_card(turn.t("privacy.erase.refused")))
         return
     # Counts only: never who, never what.
     logger.info("personal data erased on request (%d records changed)", report.changed)
-    _forget_turn_state(turn_context)
-    if report.queued and wake is not None:
-        wake()  # consultations handed back: the coordinators are told now
-    await replace_clicked_card(turn_context, build_outcome_card(t("privacy.erase.done")))
+    _forget_turn_state(turn.context)
+    if report.queued:
+        turn.wake()  # consultations handed back: the coordinators are told now
+    await turn.replace_clicked(build_outcome_card(turn.t("privacy.erase.done")))
+
+
+# The `privacy.*` buttons, as bot/features/privacy.py declares them. Each is refused in a
+# channel or group chat (nothing personal where others can see it).
+ACTIONS: Mapping[str, VerbHandler] = MappingProxyType(
+    {
+        VERB_EXPORT: _export,
+        VERB_ERASE_ASK: _erase_ask,
+        VERB_ERASE_CONFIRM: _erase_confirm,
+        VERB_ERASE_CANCEL: _erase_cancel,
+    }
+)
 
 
 # -- the export endpoint -------------------------------------------------------------------
@@ -271,11 +271,11 @@ async def export_json(request: web.Request) -> web.StreamResponse:
 
 
 __all__ = [
+    "ACTIONS",
     "ROUTE",
     "erase_nonce",
     "export_json",
     "export_token",
-    "handle_privacy_action",
     "nonce_is_valid",
     "on_my_data_command",
 ]

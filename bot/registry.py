@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from microsoft_agents.hosting.core import TurnContext
 from microsoft_agents.hosting.dialogs import Dialog
 
 from bot.commands import Command, Parsed
@@ -30,8 +28,6 @@ from bot.turns import FeatureTurn, VerbHandler
 from cards.confirm import VERB_DISMISS
 from cards.help import VERB_RUN
 from cards.verbs import VERB_PATTERN, follows_pattern
-from dialogs.context import TurnInfo
-from storage.db import SessionFactory
 
 if TYPE_CHECKING:
     from bot.community_actions import Services
@@ -42,41 +38,6 @@ RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 InvokeRegistration = Callable[[Invokes, Settings], None]
 # Builds one of a feature's waterfall dialogs from the host's services.
 DialogFactory = Callable[["Services"], Dialog]
-
-
-class FlowButtons(Protocol):
-    """A flow's own dispatcher of its buttons by verb (`handle_x_action`): True when it knew
-    the verb."""
-
-    async def __call__(
-        self,
-        turn_context: TurnContext,
-        value: dict[str, Any],
-        *,
-        sessions: SessionFactory,
-        settings: Settings,
-        info: TurnInfo,
-        wake: Callable[[], None],
-        clock: Callable[[], datetime],
-    ) -> bool: ...
-
-
-def through(handle: FlowButtons) -> VerbHandler:
-    """The verb handler that hands a button to its flow's dispatcher, with the turn's parts:
-    one shape for the features whose flows still route their buttons themselves."""
-
-    async def press(turn: FeatureTurn, value: dict[str, Any]) -> None:
-        await handle(
-            turn.context,
-            value,
-            sessions=turn.sessions,
-            settings=turn.settings,
-            info=turn.info,
-            wake=turn.wake,
-            clock=turn.clock,
-        )
-
-    return press
 
 
 # Buttons the host answers itself, even while a dialog waits: a « Vouliez-vous dire » button

@@ -1,10 +1,11 @@
 """Surveys in the bot: the jobs that open satisfaction surveys and remind, the card buttons,
 the animators' commands, and the outbox messages.
 
-No routing here: bot/handler.py sends `sondage des besoins` / `needs survey`, `résultats` /
-`results` and the `surveys.*` card verbs to these functions, runs SurveyDialog for
-`répondre au sondage` / `answer the survey`, and the scheduler calls the jobs. Every action
-re-checks its rule in storage/surveys.py; card data only says which survey is meant.
+No routing here: the feature (bot/features/surveys.py) sends `sondage des besoins` /
+`needs survey` and `résultats` / `results` to these functions, declares the `surveys.*` card
+verbs' handlers (`ACTIONS`), runs SurveyDialog for `répondre au sondage` / `answer the
+survey`, and the scheduler calls the jobs. Every action re-checks its rule in
+storage/surveys.py; card data only says which survey is meant.
 
 Anonymity: answers go through `dialogs.survey_dialog.save_answer` (a keyed hash, never the
 person); nothing here logs who answered or what. Results are for animators only and, asked in
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.deliveries import RenderContext, Renderer
 from bot.settings import Settings
-from bot.turns import FeatureTurn, card_activity, param_int, pick_action
+from bot.turns import FeatureTurn, VerbHandler, card_activity, param_int
 from cards.common import Element
 from cards.i18n import format_when, plural
 from cards.surveys import (
@@ -428,7 +429,7 @@ def _answer_from(
     return Answer(ratings=ratings, texts=texts, choices=choices)
 
 
-async def _answer(turn: FeatureTurn, value: dict[str, Any], settings: Settings) -> None:
+async def _answer(turn: FeatureTurn, value: dict[str, Any]) -> None:
     survey_id = id_param(value, "survey_id")
     if survey_id is None:
         await turn.say("error.unknown_action")
@@ -448,14 +449,12 @@ async def _answer(turn: FeatureTurn, value: dict[str, Any], settings: Settings) 
         info=turn.info,
         survey_id=survey_id,
         answer=answer,
-        master=settings.master_key(),
+        master=turn.settings.master_key(),
         now=turn.clock(),
     )
 
 
-async def _needs_preview_verb(
-    turn: FeatureTurn, value: dict[str, Any], _settings: Settings
-) -> None:
+async def _needs_preview_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
     community_id = id_param(value, "community_id")
     if community_id is None:
         await turn.say("error.unknown_action")
@@ -463,9 +462,9 @@ async def _needs_preview_verb(
     await _needs_preview(turn, community_id)
 
 
-async def _needs_start(turn: FeatureTurn, value: dict[str, Any], _settings: Settings) -> None:
+async def _needs_start(turn: FeatureTurn, value: dict[str, Any]) -> None:
     community_id = id_param(value, "community_id")
-    if community_id is None or turn.info.person_id is None:
+    if community_id is None:
         await turn.say("error.unknown_action")
         return
     now = turn.clock()
@@ -474,7 +473,7 @@ async def _needs_start(turn: FeatureTurn, value: dict[str, Any], _settings: Sett
             survey, invited = await surveys.open_needs_survey(
                 session,
                 community_id=community_id,
-                by_person_id=turn.info.person_id,
+                by_person_id=turn.person_id,
                 now=now,
                 tz=turn.info.timezone,
             )
@@ -508,7 +507,7 @@ async def _needs_start(turn: FeatureTurn, value: dict[str, Any], _settings: Sett
     )
 
 
-async def _results_verb(turn: FeatureTurn, value: dict[str, Any], _settings: Settings) -> None:
+async def _results_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
     survey_id = id_param(value, "survey_id")
     if survey_id is not None:
         await _show_results(turn, survey_id)
@@ -516,10 +515,10 @@ async def _results_verb(turn: FeatureTurn, value: dict[str, Any], _settings: Set
     await _results_for_community(turn, id_param(value, "community_id"))
 
 
-async def _topic(turn: FeatureTurn, value: dict[str, Any], _settings: Settings) -> None:
+async def _topic(turn: FeatureTurn, value: dict[str, Any]) -> None:
     survey_id = id_param(value, "survey_id")
     text = value.get("text")
-    if survey_id is None or not isinstance(text, str) or turn.info.person_id is None:
+    if survey_id is None or not isinstance(text, str):
         await turn.say("error.unknown_action")
         return
     try:
@@ -528,7 +527,7 @@ async def _topic(turn: FeatureTurn, value: dict[str, Any], _settings: Settings) 
                 session,
                 survey_id=survey_id,
                 text=text,
-                by_person_id=turn.info.person_id,
+                by_person_id=turn.person_id,
                 now=turn.clock(),
             )
     except AlreadyInBank as error:
@@ -543,41 +542,23 @@ async def _topic(turn: FeatureTurn, value: dict[str, Any], _settings: Settings) 
     await turn.say("surveys.topic.added", title=topic.title)
 
 
-_ACTIONS: dict[str, Callable[[FeatureTurn, dict[str, Any], Settings], Awaitable[None]]] = {
+# The survey cards' buttons, as the feature declares them (bot/features/surveys.py); the host
+# routes a button here only for a recorded sender (bot/registry.py).
+ACTIONS: Mapping[str, VerbHandler] = {
     VERB_ANSWER: _answer,
     VERB_NEEDS_PREVIEW: _needs_preview_verb,
     VERB_NEEDS_START: _needs_start,
     VERB_RESULTS: _results_verb,
     VERB_TOPIC: _topic,
 }
-VERBS = frozenset(_ACTIONS)
-
-
-async def handle_surveys_action(
-    turn_context: TurnContext,
-    value: dict[str, Any],
-    *,
-    sessions: SessionFactory,
-    settings: Settings,
-    info: TurnInfo,
-    wake: Wake,
-    clock: Clock = utcnow,
-) -> bool:
-    """A survey card button (`surveys.*`). False when the verb is not one of these."""
-    action = pick_action(_ACTIONS, value)
-    if action is None:
-        return False
-    await action(FeatureTurn(turn_context, sessions, info, wake, clock), value, settings)
-    return True
 
 
 __all__ = [
+    "ACTIONS",
     "KIND_INVITATION",
     "KIND_REMINDER",
     "KIND_RESULTS",
     "SURVEY_RENDERERS",
-    "VERBS",
-    "handle_surveys_action",
     "on_needs_survey_command",
     "on_results_command",
     "open_due_surveys",

@@ -1,9 +1,10 @@
 """The topic bank in the bot: the `sujets` / `topics` and `proposer un sujet` / `propose a topic`
 commands and the `topics.*` card verbs.
 
-No routing here: bot/handler.py sends those commands and verbs to these functions. Every action
-re-checks its rule in storage/topics.py; card data only says which topic or community is meant
-(a status comes from the topic's own choice set and is validated like any typed answer).
+No routing here: the feature (bot/features/topics.py) sends those commands to these
+functions and declares the verbs' handlers (`ACTIONS`). Every action re-checks its rule in
+storage/topics.py; card data only says which topic or community is meant (a status comes from
+the topic's own choice set and is validated like any typed answer).
 
 Who sees what: in a channel the card is seen by everyone there, so it is always the members'
 view (hidden proposers stay hidden, no status controls, no "your +1"); the animators' view is
@@ -17,7 +18,7 @@ proposed) and `topics.notice_proposer.*` (to the proposer when an animator moves
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from typing import Any
 
 from microsoft_agents.hosting.core import TurnContext
@@ -25,7 +26,7 @@ from microsoft_agents.hosting.core import TurnContext
 from bot.channels import channel_community_id
 from bot.community_actions import Services
 from bot.personal import begin_dialog_privately
-from bot.turns import FeatureTurn, card_activity, param_int, pick_action
+from bot.turns import FeatureTurn, VerbHandler, card_activity, param_int
 from cards.common import Element
 from cards.topics import (
     VERB_PROPOSE,
@@ -175,7 +176,7 @@ async def on_propose_command(
 # -- card actions ------------------------------------------------------------------------------
 
 
-async def _show_verb(turn: FeatureTurn, value: dict[str, Any], _services: Services) -> None:
+async def _show_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
     await on_topics_command(
         turn.context,
         sessions=turn.sessions,
@@ -184,7 +185,7 @@ async def _show_verb(turn: FeatureTurn, value: dict[str, Any], _services: Servic
     )
 
 
-async def _vote(turn: FeatureTurn, value: dict[str, Any], _services: Services) -> None:
+async def _vote(turn: FeatureTurn, value: dict[str, Any]) -> None:
     topic_id = param_int(value, "topic_id")
     if topic_id is None:
         await turn.say("error.unknown_action")
@@ -216,7 +217,7 @@ async def _vote(turn: FeatureTurn, value: dict[str, Any], _services: Services) -
         )
 
 
-async def _status(turn: FeatureTurn, value: dict[str, Any], services: Services) -> None:
+async def _status(turn: FeatureTurn, value: dict[str, Any]) -> None:
     topic_id = param_int(value, "topic_id")
     if topic_id is None:
         await turn.say("error.unknown_action")
@@ -271,7 +272,7 @@ async def _status(turn: FeatureTurn, value: dict[str, Any], services: Services) 
         await turn.say("topics.change.not_allowed")
         return
     if queued:
-        services.wake()
+        turn.host.wake()
     await _show_bank(turn, community_id, in_place=True)
     await turn.say(
         "topics.change.done",
@@ -280,33 +281,15 @@ async def _status(turn: FeatureTurn, value: dict[str, Any], services: Services) 
     )
 
 
-async def _propose(turn: FeatureTurn, value: dict[str, Any], services: Services) -> None:
-    await on_propose_command(services, turn.context, community_id=param_int(value, "community_id"))
+async def _propose(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    await on_propose_command(turn.host, turn.context, community_id=param_int(value, "community_id"))
 
 
-_ACTIONS: dict[str, Callable[[FeatureTurn, dict[str, Any], Services], Awaitable[None]]] = {
+# The bank's buttons, as the feature declares them (bot/features/topics.py); the host routes a
+# button here only for a recorded sender (bot/registry.py).
+ACTIONS: Mapping[str, VerbHandler] = {
     VERB_SHOW: _show_verb,
     VERB_VOTE: _vote,
     VERB_STATUS: _status,
     VERB_PROPOSE: _propose,
 }
-
-
-async def handle_topics_action(
-    turn_context: TurnContext,
-    value: dict[str, Any],
-    *,
-    sessions: SessionFactory,
-    info: TurnInfo,
-    services: Services,
-) -> bool:
-    """A topic bank button (`topics.*`). False when the verb is not one of these."""
-    action = pick_action(_ACTIONS, value)
-    if action is None:
-        return False
-    turn = FeatureTurn(turn_context, sessions, info)
-    if info.person_id is None:
-        await turn.say("error.unknown_action")
-        return True
-    await action(turn, value, services)
-    return True

@@ -1,10 +1,11 @@
 """The monthly vitality summary in the bot: the monthly job, `bilan [mois]` / `summary
 [month]`, the card buttons, and the CSV export behind a signed, expiring link.
 
-No routing here: bot/handler.py sends the command and the `vitality.*` card verbs to these
-functions, the scheduler calls `send_monthly_summaries`, and bot/app.py serves `vitality_csv`
-at EXPORT_PATH. Who may see a summary (the community's animators and sponsors) is checked
-again at every step: when asked, when the outbox renders it, when the link is opened.
+No routing here: bot/features/vitality.py declares the command and the `vitality.*` card
+verbs (`ACTIONS`) to the host, the scheduler calls `send_monthly_summaries`, and bot/app.py
+serves `vitality_csv` at EXPORT_PATH. Who may see a summary (the community's animators and
+sponsors) is checked again at every step: when asked, when the outbox renders it, when the
+link is opened.
 
 Outbox kind: vitality_summary (rendered at send time from current data, nothing if the
 recipient no longer animates or sponsors the community).
@@ -16,7 +17,7 @@ import functools
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ from bot.deliveries import RenderContext, Renderer
 from bot.links import refusal
 from bot.settings import Settings
 from bot.surveys_flow import id_param
-from bot.turns import FeatureTurn, card_activity, pick_action
+from bot.turns import FeatureTurn, VerbHandler, card_activity
 from cards.common import Element, adaptive_card, paragraph
 from cards.i18n import language_of, translator
 from cards.vitality import (
@@ -472,21 +473,21 @@ async def _show(
         await turn.show(card)
 
 
-async def _show_verb(turn: FeatureTurn, value: dict[str, Any], settings: Settings) -> None:
+async def _show_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
     community_id = id_param(value, "community_id")
     month = _month_from_key(value.get("month"))
     if community_id is None or month is None:
         await turn.say("error.unknown_action")
         return
-    await _show(turn, settings, community_id, month, choose=False)
+    await _show(turn, turn.settings, community_id, month, choose=False)
 
 
-async def _export_verb(turn: FeatureTurn, value: dict[str, Any], settings: Settings) -> None:
+async def _export_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
     """The summary card's button: a fresh signed link, in the person's own chat only."""
     community_id = id_param(value, "community_id")
     month = _month_from_key(value.get("month"))
-    person_id = turn.info.person_id
-    if community_id is None or month is None or person_id is None:
+    person_id = turn.person_id
+    if community_id is None or month is None:
         await turn.say("error.unknown_action")
         return
     if turn.info.in_channel:
@@ -496,7 +497,7 @@ async def _export_verb(turn: FeatureTurn, value: dict[str, Any], settings: Setti
         link = (
             await export_url(
                 session,
-                settings=settings,
+                settings=turn.settings,
                 community_id=community_id,
                 month=month,
                 person_id=person_id,
@@ -522,37 +523,20 @@ async def _export_verb(turn: FeatureTurn, value: dict[str, Any], settings: Setti
     )
 
 
-_ACTIONS: dict[str, Callable[[FeatureTurn, dict[str, Any], Settings], Awaitable[None]]] = {
+# The summary cards' buttons by verb (`vitality.*`), as bot/features/vitality.py declares them.
+ACTIONS: Mapping[str, VerbHandler] = {
     VERB_SHOW: _show_verb,
     VERB_EXPORT: _export_verb,
 }
-VERBS = frozenset(_ACTIONS)
-
-
-async def handle_vitality_action(
-    turn_context: TurnContext,
-    value: dict[str, Any],
-    *,
-    sessions: SessionFactory,
-    settings: Settings,
-    info: TurnInfo,
-    wake: Wake,
-    clock: Clock = utcnow,
-) -> bool:
-    """A summary card button (`vitality.*`). False when the verb is not one of these."""
-    action = pick_action(_ACTIONS, value)
-    if action is None:
-        return False
-    await action(FeatureTurn(turn_context, sessions, info, wake, clock), value, settings)
-    return True
+VERBS = frozenset(ACTIONS)
 
 
 __all__ = [
+    "ACTIONS",
     "EXPORT_PATH",
     "KIND_SUMMARY",
     "VERBS",
     "VITALITY_RENDERERS",
-    "handle_vitality_action",
     "on_summary_command",
     "parse_month",
     "send_monthly_summaries",

@@ -32,7 +32,6 @@ from bot.app import Runtime, create_app
 from bot.consultations_flow import (
     CONSULTATION_RENDERERS,
     escalate,
-    handle_consultation_action,
     on_assigned_requests_command,
     on_audit_command,
     on_my_requests_command,
@@ -42,7 +41,9 @@ from bot.consultations_flow import (
     purge_summaries,
 )
 from bot.deliveries import RenderContext, after_delivery
+from bot.features.consultations import FEATURE as CONSULTATIONS
 from bot.scheduler import Jobs
+from bot.turns import FeatureTurn
 from cards.common import CARD_VERSION, MAX_CARD_BYTES, Element
 from cards.consultations import (
     build_assigned_requests_card,
@@ -95,7 +96,16 @@ from tests import factories
 from tests.conftest import make_settings
 from tests.databases import fresh_sqlite
 from tests.fake_connector import FakeConnector
-from tests.support import ChatAdapter, DialogChat, FeatureBot, card_actions, said, started
+from tests.support import (
+    ChatAdapter,
+    DialogChat,
+    FeatureBot,
+    card_actions,
+    host_services,
+    press,
+    said,
+    started,
+)
 
 TZ = "America/Montreal"
 MONTREAL = ZoneInfo(TZ)
@@ -1052,7 +1062,7 @@ class Bot(FeatureBot):
     async def click(
         self, who: Person, value: dict[str, Any], locale: str = "fr-CA", channel: bool = False
     ) -> list[str]:
-        handled = await handle_consultation_action(
+        handled = await press(
             self.context(who, value, channel=channel),
             value,
             sessions=self.sessions,
@@ -1072,12 +1082,18 @@ class Bot(FeatureBot):
         channel: bool = False,
         **arguments: Any,
     ) -> list[str]:
-        await function(
-            self.context(who, channel=channel),
+        context = self.context(who, channel=channel)
+        turn = FeatureTurn(
+            context=context,
             sessions=self.sessions,
             info=self.info(who, locale, channel),
-            **arguments,
+            wake=self._wake,
+            clock=lambda: self.now,
+            services=host_services(
+                context, sessions=self.sessions, settings=SETTINGS, wake=self._wake
+            ),
         )
+        await function(turn, **arguments)
         return self.texts()
 
     def texts(self) -> list[str]:
@@ -1360,23 +1376,13 @@ async def test_handing_back_declining_and_withdrawing_through_the_buttons(
         "Je ne trouve pas cette demande."
     ]
     assert await bot.click(s.coordinator, {"verb": "consultations.take"}) == [UNKNOWN_ACTION]
-    assert not await handle_consultation_action(
-        bot.context(s.coordinator),
-        {"verb": "consultation.unknown"},
-        sessions=sessions,
-        settings=SETTINGS,
-        info=bot.info(s.coordinator),
-        wake=bot._wake,
-    )
-    # The request button needs the handler's services (the dialog set, the adapter).
-    assert not await handle_consultation_action(
-        bot.context(s.coordinator),
-        {"verb": "consultations.request"},
-        sessions=sessions,
-        settings=SETTINGS,
-        info=bot.info(s.coordinator),
-        wake=bot._wake,
-    )
+    # Verbs of other features (or of none) are not ours.
+    assert "consultation.unknown" not in CONSULTATIONS.verbs
+    assert "mentoring.confirm" not in CONSULTATIONS.verbs
+    # The one-pager's request button starts the dialog: its first question is asked.
+    (question,) = await bot.click(s.coordinator, {"verb": "consultations.request"})
+    assert question.startswith("Demande de consultation professionnelle — CdeP Soins palliatifs")
+    assert "[Dilemme éthique]" in question
 
 
 async def test_volunteering_by_command_and_button(sessions: SessionFactory) -> None:
@@ -1809,10 +1815,12 @@ async def test_asked_in_a_channel_the_dialog_moves_to_the_personal_chat(
             channel_data={"channel": {"id": CHANNEL}},
         ),
     )
-    origin.turn_state[TURN_INFO_KEY] = TurnInfo(
-        person_id=s.requester.id, locale="fr-CA", timezone=TZ, in_channel=True
+    info = TurnInfo(person_id=s.requester.id, locale="fr-CA", timezone=TZ, in_channel=True)
+    origin.turn_state[TURN_INFO_KEY] = info
+    await on_request_command(
+        FeatureTurn(context=origin, sessions=wired.sessions, info=info, services=services),
+        community_id=None,
     )
-    await on_request_command(services, origin, community_id=None)
 
     # The channel reads only that the bot wrote privately: nothing about a consultation.
     assert [a.text for a in origin_adapter.activity_buffer] == ["Léa, je vous écris en privé."]

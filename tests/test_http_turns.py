@@ -271,6 +271,23 @@ async def test_bad_requests_get_4xx_and_change_nothing(
         assert (await session.exec(select(Person))).all() == []
 
 
+@pytest.mark.parametrize(
+    "service_url",
+    [None, "", "v3/relative", "smba.trafficmanager.net/amer/", "ftp://x/", "http://[::1"],
+)
+async def test_a_message_with_no_reachable_service_url_gets_400_and_changes_nothing(
+    bot_client: Client, connector: FakeConnector, service_url: str | None
+) -> None:
+    """Replies go to the service URL: one that is no absolute http(s) URL could never be
+    reached (found by fuzzing: it failed the turn with a 500)."""
+    body = message("aide", service_url=connector.url)
+    body["serviceUrl"] = service_url
+    assert (await bot_client.post("/api/messages", json=body)).status == 400
+    assert connector.received == []
+    async with bot_client.app[RUNTIME].sessions() as session:
+        assert (await session.exec(select(Person))).all() == []
+
+
 async def test_health_and_readiness(bot_client: Client) -> None:
     assert (await bot_client.get("/healthz")).status == 200
     ready = await bot_client.get("/readyz")

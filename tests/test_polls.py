@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.deliveries import RenderContext
+from bot.features.polls import FEATURE as POLLS
 from bot.polls_flow import (
     FORM_ERROR_KEYS,
     KIND_CARD,
@@ -31,7 +32,6 @@ from bot.polls_flow import (
     option_lines,
     parse_choices,
 )
-from bot.features.polls import FEATURE as POLLS
 from bot.settings import Settings
 from cards.common import CARD_VERSION, MAX_CARD_BYTES, Element
 from cards.i18n import LANGUAGES, catalog

@@ -25,7 +25,6 @@ from bot.privacy_flow import (
     erase_nonce,
     export_json,
     export_token,
-    handle_privacy_action,
     on_my_data_command,
 )
 from dialogs.context import TurnInfo
@@ -66,7 +65,7 @@ from storage.secrets import derive, keyed_hash
 from storage.surveys import RESPONDENT_KEY_PURPOSE
 from tests import factories
 from tests.activities import message
-from tests.support import ChatAdapter
+from tests.support import ChatAdapter, press
 
 SERVICE = "https://smba.example/amer/"
 SECRET_SUMMARY = "Situation de fin de vie complexe, famille en désaccord"
@@ -622,7 +621,7 @@ class Turn:
                 context, sessions=self.runtime.sessions, settings=self.runtime.settings, info=info
             )
         else:
-            known = await handle_privacy_action(
+            known = await press(
                 context,
                 value,
                 sessions=self.runtime.sessions,

@@ -29,7 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.adapter import CarrefourAdapter
 from bot.app import RUNTIME
 from bot.community_actions import Services
-from bot.topics_flow import handle_topics_action, on_propose_command, on_topics_command
+from bot.topics_flow import on_propose_command, on_topics_command
 from cards.common import CARD_VERSION, MAX_CARD_BYTES, Element
 from cards.topics import (
     MAX_TOPICS_SHOWN,
@@ -67,6 +67,7 @@ from tests.support import (
     DialogChat,
     card_actions,
     card_content,
+    press,
     queued,
     said,
 )
@@ -799,8 +800,13 @@ class Bot:
         value = turn_context.activity.value
         dialog_context = await self.dialogs.create_context(turn_context)
         if isinstance(value, dict):
-            handled = await handle_topics_action(
-                turn_context, value, sessions=self.sessions, info=info, services=self.services
+            handled = await press(
+                turn_context,
+                value,
+                sessions=self.sessions,
+                settings=SETTINGS,
+                info=info,
+                wake=self._wake,
             )
             assert handled
         elif dialog_context.active_dialog is not None:

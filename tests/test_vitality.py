@@ -36,7 +36,6 @@ from bot.vitality_flow import (
     FutureMonth,
     MonthNotUnderstood,
     due_month,
-    handle_vitality_action,
     on_summary_command,
     parse_month,
     read_export,
@@ -90,7 +89,7 @@ from storage.vitality import (
 from tests import factories
 from tests.conftest import make_settings
 from tests.fake_connector import FakeConnector
-from tests.support import ChatAdapter, Clock, card_content, text_of
+from tests.support import ChatAdapter, Clock, card_content, press, text_of
 
 TZ = "America/Montreal"
 OCTOBER = date(2026, 10, 1)
@@ -1515,7 +1514,7 @@ class Chat:
     async def click(
         self, who: Person, value: dict[str, Any], *, locale: str = "fr-CA", channel: bool = False
     ) -> list[Activity]:
-        assert await handle_vitality_action(
+        assert await press(
             self._context(value, channel),
             value,
             sessions=self.sessions,

@@ -63,18 +63,6 @@ async def _show_verb(turn: FeatureTurn, _value: dict[str, Any]) -> None:
     await _agenda(turn, Parsed(Command.AGENDA))
 
 
-async def _card_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
-    """Every other button: the flow's own dispatcher (it reads the verb from `value`)."""
-    await flow.handle_meeting_action(
-        turn.context,
-        value,
-        sessions=turn.sessions,
-        settings=turn.settings,
-        info=turn.info,
-        wake=turn.wake,
-    )
-
-
 def _invokes(invokes: Invokes, settings: Settings) -> None:
     flow.register_meeting_forms(invokes, settings=settings)
     flow.register_agenda_views(invokes, settings=settings)
@@ -89,20 +77,7 @@ _COMMANDS: dict[Command, CommandHandler] = {
     Command.MOVE_MEETING: _move,
 }
 # `meetings.view` is a Universal Action only (the agenda card's per-person refresh).
-_VERBS = {
-    "meetings.show": _show_verb,
-    flow.VERB_FORM_CANCEL: _card_verb,
-    flow.VERB_PLAN_OPEN: _card_verb,
-    flow.VERB_AGENDA_OPEN: _card_verb,
-    "meetings.plan": _card_verb,
-    "meetings.agenda.add_row": _card_verb,
-    "meetings.agenda.publish": _card_verb,
-    "meetings.rsvp": _card_verb,
-    flow.VERB_MOVE: _card_verb,
-    flow.VERB_CANCEL: _card_verb,
-    flow.VERB_RESTORE: _card_verb,
-    "meetings.attendance": _card_verb,
-}
+_VERBS = {"meetings.show": _show_verb, **flow.ACTIONS}
 # A person in the middle of a dialog can still answer a meeting's card; the planning forms'
 # buttons (when not in a Teams dialog) are the dialog's business.
 _IN_DIALOG_VERBS = frozenset({"meetings.show", "meetings.rsvp", "meetings.attendance"})

@@ -3,13 +3,10 @@ buttons of the proposals, agreements and check-ins."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot import mentoring_flow as flow
 from bot.commands import Command, Parsed, volunteer_capacity
 from bot.registry import Feature
-from bot.turns import FeatureTurn, as_int
-from cards.mentoring import VERB_REQUEST
+from bot.turns import FeatureTurn
 from cards.mentoring import VERBS as CARD_VERBS
 
 
@@ -40,32 +37,6 @@ async def _requests(turn: FeatureTurn, _parsed: Parsed) -> None:
     )
 
 
-async def _request_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
-    """The one-pager's and onboarding's « find a mentor »: the `mentor` command, for the
-    community the card names."""
-    await flow.on_mentor_command(
-        turn.context,
-        sessions=turn.sessions,
-        info=turn.info,
-        community_id=as_int(value.get("community_id")),
-        wake=turn.wake,
-    )
-
-
-async def _card_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
-    """Every other button: the flow's own dispatcher (it reads the verb from `value`)."""
-    await flow.handle_mentoring_action(
-        turn.context,
-        value,
-        sessions=turn.sessions,
-        info=turn.info,
-        wake=turn.wake,
-        clock=turn.clock,
-    )
-
-
-_VERBS = {verb: _card_verb for verb in CARD_VERBS} | {VERB_REQUEST: _request_verb}
-
 FEATURE = Feature(
     name="mentoring",
     commands={
@@ -73,7 +44,7 @@ FEATURE = Feature(
         Command.VOLUNTEER: _volunteer,
         Command.MENTORING_REQUESTS: _requests,
     },
-    verbs=_VERBS,
+    verbs=flow.ACTIONS,
     verbs_in_dialog=frozenset(CARD_VERBS),
     renderers=flow.MENTORING_RENDERERS,
 )

@@ -5,10 +5,9 @@ from __future__ import annotations
 from bot import polls_flow as flow
 from bot.commands import Command, Parsed
 from bot.invokes import Invokes
-from bot.registry import Feature, through
+from bot.registry import Feature
 from bot.settings import Settings
 from bot.turns import FeatureTurn
-from cards.polls import VERBS as CARD_VERBS
 
 
 async def _poll(turn: FeatureTurn, _parsed: Parsed) -> None:
@@ -24,8 +23,8 @@ def _invokes(invokes: Invokes, settings: Settings) -> None:
 FEATURE = Feature(
     name="polls",
     commands={Command.POLL: _poll},
-    verbs={verb: through(flow.handle_polls_action) for verb in CARD_VERBS},
-    verbs_in_dialog=frozenset(CARD_VERBS),
+    verbs=flow.ACTIONS,
+    verbs_in_dialog=frozenset(flow.ACTIONS),
     renderers=flow.POLL_RENDERERS,
     invokes=_invokes,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import surveys_flow as flow
 from bot.commands import Command, Parsed
-from bot.registry import Feature, through
+from bot.registry import Feature
 from bot.turns import FeatureTurn
 from cards.surveys import VERB_ANSWER, VERB_RESULTS, VERB_TOPIC
 from dialogs.survey_dialog import SurveyDialog
@@ -46,7 +46,7 @@ FEATURE = Feature(
         Command.NEEDS_SURVEY: _needs,
         Command.RESULTS: _results,
     },
-    verbs={verb: through(flow.handle_surveys_action) for verb in flow.VERBS},
+    verbs=flow.ACTIONS,
     # Launching a needs survey (preview, start) is an animator's form: not while a dialog waits.
     verbs_in_dialog=frozenset({VERB_ANSWER, VERB_RESULTS, VERB_TOPIC}),
     renderers=flow.SURVEY_RENDERERS,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot import topics_flow as flow
 from bot.commands import Command, Parsed
 from bot.registry import Feature
@@ -27,19 +25,10 @@ async def _propose(turn: FeatureTurn, _parsed: Parsed) -> None:
     )
 
 
-async def _card_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
-    """The bank's buttons: the flow's own dispatcher (it reads the verb from `value`)."""
-    await flow.handle_topics_action(
-        turn.context, value, sessions=turn.sessions, info=turn.info, services=turn.host
-    )
-
-
-_VERBS = {verb: _card_verb for verb in CARD_VERBS}
-
 FEATURE = Feature(
     name="topics",
     commands={Command.TOPICS: _topics, Command.PROPOSE_TOPIC: _propose},
-    verbs=_VERBS,
+    verbs=flow.ACTIONS,
     verbs_in_dialog=frozenset(CARD_VERBS),
     dialogs=(lambda services: ProposeTopicDialog(services.sessions, services.wake),),
 )

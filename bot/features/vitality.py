@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import vitality_flow as flow
 from bot.commands import Command, Parsed
-from bot.registry import Feature, Route, through
+from bot.registry import Feature, Route
 from bot.turns import FeatureTurn
 
 
@@ -24,7 +24,7 @@ async def _summary(turn: FeatureTurn, parsed: Parsed) -> None:
 FEATURE = Feature(
     name="vitality",
     commands={Command.SUMMARY: _summary},
-    verbs={verb: through(flow.handle_vitality_action) for verb in flow.VERBS},
+    verbs=flow.ACTIONS,
     verbs_in_dialog=flow.VERBS,
     renderers=flow.VITALITY_RENDERERS,
     routes=(Route(flow.EXPORT_PATH, flow.vitality_csv),),
