@@ -44,14 +44,18 @@ from cards.i18n import babel_locale, format_day, language_of, long_date, plural,
 from dialogs.base import simplify
 from dialogs.context import TurnInfo
 from storage import attestations, communities, outbox
-from storage.attestations import DEFAULT_UEC_PER_HOUR, AttendanceSummary, uec_of
+from storage.attestations import (
+    DEFAULT_UEC_PER_HOUR,
+    KIND_ATTESTATION_LINKS,
+    AttendanceSummary,
+    uec_of,
+)
 from storage.communities import has_role
 from storage.db import SessionFactory, transaction
 from storage.models import Community, Role, utcnow
 
 logger = logging.getLogger(__name__)
 
-KIND_ATTESTATION_LINKS = "attestation_links"
 LINK_KIND = "attestation"
 ROUTE = "/attestations/{token}.pdf"
 REFUSALS = links.Refusals(
@@ -326,7 +330,7 @@ async def _send_privately(session: AsyncSession, *, person_id: int, params: dict
     for n, first in enumerate(range(0, len(rows), ROWS_PER_CARD)):
         await outbox.enqueue(
             session,
-            dedup_key=f"attestation_links:{person_id}:{batch}:{n}",
+            dedup_key=attestations.links_key(person_id, batch, n),
             recipient=outbox.Recipient.person(person_id),
             kind=KIND_ATTESTATION_LINKS,
             params={**params, "rows": rows[first : first + ROWS_PER_CARD]},
@@ -688,7 +692,6 @@ async def attestation_pdf(request: web.Request) -> web.StreamResponse:
 
 __all__ = [
     "ATTESTATION_RENDERERS",
-    "KIND_ATTESTATION_LINKS",
     "ROUTE",
     "attestation_pdf",
     "build_links_cards",

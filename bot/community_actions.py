@@ -386,9 +386,11 @@ async def record_checkin(
             for animator in animators:
                 await outbox.enqueue(
                     session,
-                    dedup_key=f"onboarding:checkin:{community_id}:{info.person_id}:to:{animator.id}",
+                    dedup_key=onboarding.checkin_notice_key(
+                        community_id, info.person_id, animator.id
+                    ),
                     recipient=outbox.Recipient.person(animator.id or 0),
-                    kind="notice",
+                    kind=outbox.KIND_NOTICE,
                     params={
                         "text": "onboarding.checkin.notice",
                         "values": {

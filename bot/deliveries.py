@@ -54,12 +54,9 @@ async def render_notice(context: RenderContext) -> Activity | None:
     return MessageFactory.text(translator(context.locale)(key, **values))
 
 
-# A reply of an incoming turn that Teams kept refusing (bot/replies.py), as it was rendered
-# then: params {"activity": the activity's JSON, without where it goes}.
-REPLY_KIND = "reply"
-
-
 async def render_reply(context: RenderContext) -> Activity | None:
+    """A reply of an incoming turn that Teams kept refusing (bot/replies.py), as it was
+    rendered then: params {"activity": the activity's JSON, without where it goes}."""
     content = context.message.params.get("activity")
     if not isinstance(content, dict):
         raise ValueError("a reply needs its activity")
@@ -136,14 +133,6 @@ async def render_onboarding_step(context: RenderContext) -> Activity | None:
         step, page, first_name=first_name, locale=context.locale, tz=context.timezone
     )
     return card_activity(card)
-
-
-RENDERERS: dict[str, Renderer] = {
-    "notice": render_notice,
-    REPLY_KIND: render_reply,
-    "meeting_reminder": render_meeting_reminder,
-    "onboarding_step": render_onboarding_step,
-}
 
 
 # -- what a delivery records -----------------------------------------------------------------

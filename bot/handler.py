@@ -39,7 +39,7 @@ from bot.invokes import Invokes, upgrade_invoke_names
 from bot.mentions import mentions_recipient, strip_mentions
 from bot.observability import NO_TELEMETRY, Telemetry
 from bot.registry import Registry
-from bot.replies import REPLIES_KEY, Replies, reply_prefix
+from bot.replies import REPLIES_KEY, Replies
 from bot.settings import Settings
 from bot.tenancy import refuse_other_tenant
 from bot.turns import FeatureTurn, replace_clicked_card
@@ -57,6 +57,7 @@ from storage import activities, people
 from storage.activities import Admission
 from storage.db import SessionFactory, autocommit, engine_of
 from storage.models import ConversationScope
+from storage.outbox import reply_prefix
 from storage.state_store import SqlPrivateConversationState, read_encoded_in
 
 logger = logging.getLogger(__name__)

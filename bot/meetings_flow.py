@@ -56,7 +56,15 @@ from dialogs.context import TurnInfo
 from storage import communities, meetings, outbox
 from storage.communities import NotAllowed, has_role
 from storage.db import SessionFactory, transaction
-from storage.meetings import AgendaDraft, AttendanceChange, InvalidMeeting, MeetingDraft
+from storage.meetings import (
+    KIND_AGENDA_CARD,
+    KIND_ATTENDANCE,
+    KIND_CHANGE,
+    AgendaDraft,
+    AttendanceChange,
+    InvalidMeeting,
+    MeetingDraft,
+)
 from storage.models import (
     Community,
     ConversationRef,
@@ -72,9 +80,6 @@ from storage.models import (
 )
 
 logger = logging.getLogger(__name__)
-
-KIND_AGENDA_CARD = "agenda_card"
-KIND_ATTENDANCE = "attendance_request"
 
 
 # -- helpers --
@@ -897,7 +902,7 @@ async def _queue_card_update(session: AsyncSession, meeting: Meeting) -> None:
     ):
         await outbox.enqueue(
             session,
-            dedup_key=f"agenda_card:{meeting.id}:{uuid.uuid4().hex}",
+            dedup_key=meetings.agenda_card_key(meeting.id, uuid.uuid4().hex),
             recipient=outbox.Recipient.conversation(conversation_ref_id),
             kind=KIND_AGENDA_CARD,
             params={"meeting_id": meeting.id, "activity_id": activity_id, "locale": locale},
@@ -1079,9 +1084,9 @@ async def _tell_of_change(
     for person_id in person_ids:
         await outbox.enqueue(
             session,
-            dedup_key=f"{key_prefix}{person_id}",
+            dedup_key=meetings.change_notice_key(key_prefix, person_id),
             recipient=outbox.Recipient.person(person_id),
-            kind="meeting_change",
+            kind=KIND_CHANGE,
             params={"meeting_id": meeting.id, "change": change, **details},
         )
     await _queue_card_update(session, meeting)
@@ -1220,7 +1225,7 @@ async def _restore_meeting(
                 session,
                 meeting,
                 told,
-                key_prefix=f"meeting:{meeting.id}:restored:{meeting.sequence}:to:",
+                key_prefix=meetings.restored_notice_prefix(meeting),
                 change="restored",
             )
     except NotAllowed:
@@ -1353,7 +1358,7 @@ async def _move_step(
                 session,
                 meeting,
                 accepted,
-                key_prefix=f"meeting:{meeting.id}:moved:{starts_at:%Y%m%dT%H%M}:to:",
+                key_prefix=meetings.moved_notice_prefix(meeting, starts_at),
                 change="moved",
                 old_start=old_start.isoformat(),
             )
@@ -1731,7 +1736,7 @@ async def render_attendance_request(context: RenderContext) -> Activity | None:
 
 MEETING_RENDERERS: dict[str, Renderer] = {
     KIND_AGENDA_CARD: render_agenda_card,
-    "meeting_change": render_meeting_change,
+    KIND_CHANGE: render_meeting_change,
     KIND_ATTENDANCE: render_attendance_request,
 }
 
@@ -1749,7 +1754,7 @@ async def enqueue_attendance_requests(
             for animator in animators:
                 queued += await outbox.enqueue(
                     session,
-                    dedup_key=f"attendance:{meeting.id}:to:{animator.id}",
+                    dedup_key=meetings.attendance_key(meeting.id, animator.id),
                     recipient=outbox.Recipient.person(animator.id or 0),
                     kind=KIND_ATTENDANCE,
                     params={"meeting_id": meeting.id},

@@ -57,7 +57,34 @@ from dialogs.context import TurnInfo
 from storage import communities, mentoring, outbox
 from storage.communities import NotAllowed
 from storage.db import SessionFactory, transaction
-from storage.mentoring import AlreadyPaired, AlreadyProposed, ProposalLapsed, RequestClosed
+from storage.mentoring import (
+    KIND_AGREEMENT,
+    KIND_CHECKIN,
+    KIND_LAPSED,
+    KIND_PAIRED,
+    KIND_PROPOSAL,
+    KIND_SUGGESTIONS,
+    KIND_TERMS,
+    KIND_WITHDRAWN,
+    AlreadyPaired,
+    AlreadyProposed,
+    ProposalLapsed,
+    RequestClosed,
+    agreement_key,
+    checkin_key,
+    declined_cause,
+    ended_key,
+    lapsed_cause,
+    lapsed_key,
+    paired_key,
+    pairing_prefix,
+    proposal_key,
+    request_prefix,
+    suggestions_key,
+    terms_key,
+    volunteer_cause,
+    withdrawn_key,
+)
 from storage.models import (
     Community,
     MentorPairing,
@@ -69,14 +96,6 @@ from storage.models import (
 
 logger = logging.getLogger(__name__)
 
-KIND_SUGGESTIONS = "mentoring_suggestions"
-KIND_PROPOSAL = "mentoring_proposal"
-KIND_AGREEMENT = "mentoring_agreement"
-KIND_CHECKIN = "mentoring_checkin"
-KIND_PAIRED = "mentoring_paired"
-KIND_TERMS = "mentoring_terms"
-KIND_LAPSED = "mentoring_lapsed"
-KIND_WITHDRAWN = "mentoring_withdrawn"
 # `devenir mentor` without a number: one mentee at a time is the usual first commitment.
 DEFAULT_CAPACITY = 1
 RATING_RANGE = range(1, 6)
@@ -349,30 +368,7 @@ MENTORING_RENDERERS: dict[str, Renderer] = {
 }
 
 
-# -- what is queued, and under which keys ------------------------------------------------------
-
-
-def suggestions_key(request_id: int, person_id: int, *, cause: str | None = None) -> str:
-    """One suggestions message per request, recipient and cause: the request itself (None),
-    `declined:{pairing}`, `lapsed:{pairing}` or `volunteer:{person}`."""
-    if cause is None:
-        return f"{request_prefix(request_id)}to:{person_id}"
-    return f"{request_prefix(request_id)}{cause}:to:{person_id}"
-
-
-def request_prefix(request_id: int) -> str:
-    return f"mentoring:request:{request_id}:"
-
-
-def pairing_prefix(pairing_id: int) -> str:
-    # The trailing colon keeps pairing 1 from matching pairing 12's messages.
-    return f"mentoring:pairing:{pairing_id}:"
-
-
-def checkin_key(pairing_id: int, moment: str, weeks: int, person_id: int) -> str:
-    # The duration is part of the key: new terms plan new check-ins, and the renderer drops
-    # the ones planned for a duration no longer agreed.
-    return f"{pairing_prefix(pairing_id)}checkin:{moment}:w{weeks}:to:{person_id}"
+# -- what is queued (the kinds and keys: storage/mentoring.py) ----------------------------------
 
 
 async def _queue_suggestions(
@@ -665,7 +661,7 @@ async def _queue_for_new_volunteer(
             request_id=request_id,
             community_id=community_id,
             mentee_id=request.mentee_id,
-            cause=f"volunteer:{volunteer_id}",
+            cause=volunteer_cause(volunteer_id),
             volunteer_id=volunteer_id,
         )
         queued += count
@@ -673,11 +669,6 @@ async def _queue_for_new_volunteer(
 
 
 # -- the scheduler's job -----------------------------------------------------------------------
-
-
-def lapsed_key(pairing_id: int, mentor_id: int) -> str:
-    # Not under pairing_prefix: cancelling the proposal's pending messages must not drop it.
-    return f"mentoring:lapsed:{pairing_id}:to:{mentor_id}"
 
 
 async def expire_proposals(
@@ -713,7 +704,7 @@ async def expire_proposals(
                 request_id=pairing.request_id,
                 community_id=pairing.community_id,
                 mentee_id=pairing.mentee_id,
-                cause=f"lapsed:{pairing_id}",
+                cause=lapsed_cause(pairing_id),
                 lapsed_pairing_id=pairing_id,
                 days=days,
             )
@@ -745,7 +736,7 @@ async def _confirm(turn: FeatureTurn, value: dict[str, Any]) -> None:
             assert pairing.id is not None
             queued = await outbox.enqueue(
                 session,
-                dedup_key=f"{pairing_prefix(pairing.id)}proposal",
+                dedup_key=proposal_key(pairing.id),
                 recipient=outbox.Recipient.person(mentor_id),
                 kind=KIND_PROPOSAL,
                 params={"pairing_id": pairing.id},
@@ -833,12 +824,11 @@ async def _accept(turn: FeatureTurn, value: dict[str, Any]) -> None:
         """Both are sent the agreement card, the check-ins are planned, the supervisor told;
         returns the mentee's name, and False when all that was done by an earlier click."""
         assert pairing.id is not None
-        prefix = pairing_prefix(pairing.id)
         queued = False
         for person_id in (pairing.mentor_id, pairing.mentee_id):
             queued |= await outbox.enqueue(
                 session,
-                dedup_key=f"{prefix}agreement:to:{person_id}",
+                dedup_key=agreement_key(pairing.id, person_id),
                 recipient=outbox.Recipient.person(person_id),
                 kind=KIND_AGREEMENT,
                 params={"pairing_id": pairing.id},
@@ -849,7 +839,7 @@ async def _accept(turn: FeatureTurn, value: dict[str, Any]) -> None:
         if pairing.confirmed_by_id is not None:
             await outbox.enqueue(
                 session,
-                dedup_key=f"{prefix}paired:to:{pairing.confirmed_by_id}",
+                dedup_key=paired_key(pairing.id, pairing.confirmed_by_id),
                 recipient=outbox.Recipient.person(pairing.confirmed_by_id),
                 kind=KIND_PAIRED,
                 params={"pairing_id": pairing.id},
@@ -877,7 +867,7 @@ async def _decline(turn: FeatureTurn, value: dict[str, Any]) -> None:
             request_id=pairing.request_id,
             community_id=pairing.community_id,
             mentee_id=pairing.mentee_id,
-            cause=f"declined:{pairing.id}",
+            cause=declined_cause(pairing.id),
             declined_pairing_id=pairing.id,
         )
         return queued
@@ -927,7 +917,7 @@ async def _agreement(turn: FeatureTurn, value: dict[str, Any]) -> None:
             # One message per submission (Teams re-deliveries are dropped before this turn).
             await outbox.enqueue(
                 session,
-                dedup_key=f"{pairing_prefix(pairing_id)}terms:{str(activity_id)[:64]}:to:{other_id}",
+                dedup_key=terms_key(pairing_id, str(activity_id), other_id),
                 recipient=outbox.Recipient.person(other_id),
                 kind=KIND_TERMS,
                 params={
@@ -1025,9 +1015,9 @@ async def _after_end(session: AsyncSession, pairing: MentorPairing, *, by_id: in
             continue
         await outbox.enqueue(
             session,
-            dedup_key=f"mentoring:ended:{pairing.id}:to:{person_id}",
+            dedup_key=ended_key(pairing.id, person_id),
             recipient=outbox.Recipient.person(person_id),
-            kind="notice",
+            kind=outbox.KIND_NOTICE,
             params={
                 "text": "mentoring.end.notice",
                 "values": {"community": community.name if community else ""},
@@ -1185,7 +1175,7 @@ async def _queue_withdrawn(
         await outbox.cancel_pending(session, dedup_key_prefix=pairing_prefix(ended.id))
         queued += await outbox.enqueue(
             session,
-            dedup_key=f"mentoring:withdrawn:{request.id}:to:{ended.mentor_id}",
+            dedup_key=withdrawn_key(request.id, ended.mentor_id),
             recipient=outbox.Recipient.person(ended.mentor_id),
             kind=KIND_WITHDRAWN,
             params={"request_id": request.id, "pairing_id": ended.id},
@@ -1193,7 +1183,7 @@ async def _queue_withdrawn(
     if by_id != request.mentee_id:
         queued += await outbox.enqueue(
             session,
-            dedup_key=f"mentoring:withdrawn:{request.id}:to:{request.mentee_id}",
+            dedup_key=withdrawn_key(request.id, request.mentee_id),
             recipient=outbox.Recipient.person(request.mentee_id),
             kind=KIND_WITHDRAWN,
             params={"request_id": request.id},

@@ -56,13 +56,18 @@ from storage import communities, outbox, polls
 from storage.communities import NotAllowed, has_role
 from storage.db import SessionFactory, transaction
 from storage.models import Community, Person, Poll, PollStatus, Role, utcnow
-from storage.polls import InvalidChoice, InvalidPoll, PollClosed, UnknownPoll
+from storage.polls import (
+    KIND_CARD,
+    KIND_RESULTS,
+    InvalidChoice,
+    InvalidPoll,
+    PollClosed,
+    UnknownPoll,
+)
 from storage.secrets import derive
 
 logger = logging.getLogger(__name__)
 
-KIND_CARD = "poll_card"
-KIND_RESULTS = "poll_results"
 # The form's suggestion: a week to answer, closing at the end of the working day.
 DEFAULT_DURATION = timedelta(days=7)
 DEFAULT_CLOSE_TIME = time(17, 0)
@@ -305,9 +310,9 @@ async def _tell_privately(turn: FeatureTurn, poll_id: int | None, key: str) -> N
     async with transaction(turn.sessions) as session:
         queued = await outbox.enqueue(
             session,
-            dedup_key=f"poll:{poll_id}:notice:{activity_id}:to:{turn.person_id}",
+            dedup_key=polls.notice_key(poll_id, activity_id, turn.person_id),
             recipient=outbox.Recipient.person(turn.person_id),
-            kind="notice",
+            kind=outbox.KIND_NOTICE,
             params={"text": key, "values": {}},
         )
     if queued:
@@ -450,7 +455,7 @@ async def _refresh_card(turn: FeatureTurn, poll_id: int) -> None:
         async with transaction(turn.sessions) as session:
             await outbox.enqueue(
                 session,
-                dedup_key=f"poll:{poll_id}:card:{activity_id}",
+                dedup_key=polls.card_key(poll_id, activity_id),
                 recipient=outbox.Recipient.conversation(poll.conversation_ref_id),
                 kind=KIND_CARD,
                 params={"poll_id": poll_id},
@@ -503,7 +508,7 @@ async def queue_closing(session: AsyncSession, poll: Poll) -> int:
     if poll.conversation_ref_id is not None and poll.activity_id:
         queued += await outbox.enqueue(
             session,
-            dedup_key=f"poll:{poll.id}:closed:card",
+            dedup_key=polls.closed_card_key(poll.id),
             recipient=outbox.Recipient.conversation(poll.conversation_ref_id),
             kind=KIND_CARD,
             params={"poll_id": poll.id},
@@ -515,7 +520,7 @@ async def queue_closing(session: AsyncSession, poll: Poll) -> int:
         assert animator.id is not None
         queued += await outbox.enqueue(
             session,
-            dedup_key=f"poll:{poll.id}:closed:results:to:{animator.id}",
+            dedup_key=polls.closed_results_key(poll.id, animator.id),
             recipient=outbox.Recipient.person(animator.id),
             kind=KIND_RESULTS,
             params={"poll_id": poll.id},

@@ -21,13 +21,14 @@ from aiohttp import web
 from microsoft_agents.hosting.dialogs import Dialog
 
 from bot.commands import Command, Parsed
-from bot.deliveries import REPLY_KIND, Renderer, render_notice, render_reply
+from bot.deliveries import Renderer, render_notice, render_reply
 from bot.invokes import Invokes
 from bot.settings import Settings
 from bot.turns import FeatureTurn, VerbHandler
 from cards.confirm import VERB_DISMISS
 from cards.help import VERB_RUN
 from cards.verbs import VERB_PATTERN, follows_pattern
+from storage.outbox import KIND_NOTICE, KIND_REPLY
 
 if TYPE_CHECKING:
     from bot.community_actions import Services
@@ -47,7 +48,7 @@ HOST_VERBS = frozenset({VERB_RUN, VERB_DISMISS})
 
 # Outbox kinds of no feature: a plain notice, and a reply a throttled turn left to the outbox.
 HOST_RENDERERS: Mapping[str, Renderer] = MappingProxyType(
-    {"notice": render_notice, REPLY_KIND: render_reply}
+    {KIND_NOTICE: render_notice, KIND_REPLY: render_reply}
 )
 
 

@@ -13,7 +13,6 @@ own rules (leases, limits, backoff across attempts).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 import time
@@ -25,7 +24,6 @@ from typing import Any, TypeVar
 from microsoft_agents.activity import Activity
 from sqlmodel import col, select
 
-from bot.deliveries import REPLY_KIND
 from bot.dispatcher import RETRYABLE_STATUSES, retry_after_seconds, status_of
 from bot.observability import NO_TELEMETRY, Telemetry
 from storage import outbox
@@ -42,13 +40,6 @@ BACKOFF_MAX_S = 4.0
 _ADDRESSING = ("from", "recipient", "conversation", "serviceUrl", "channelId")
 
 _Sent = TypeVar("_Sent")
-
-
-def reply_prefix(activity_key: str | None) -> str:
-    """The outbox keys of a turn's deferred replies: from its activity, so that a re-delivery
-    processed again queues nothing twice."""
-    seed = activity_key if activity_key is not None else f"unclaimed-{time.time_ns()}"
-    return f"reply:{hashlib.sha256(seed.encode()).hexdigest()[:40]}"
 
 
 @dataclass
@@ -113,9 +104,9 @@ class Replies:
                 return False
             await outbox.enqueue(
                 session,
-                dedup_key=f"{self.prefix}:{number}",
+                dedup_key=outbox.reply_key(self.prefix, number),
                 recipient=outbox.Recipient.conversation(conversation),
-                kind=REPLY_KIND,
+                kind=outbox.KIND_REPLY,
                 params={"activity": content},
                 not_before=self.clock() + timedelta(seconds=wait),
             )

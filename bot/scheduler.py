@@ -30,14 +30,6 @@ from storage.models import utcnow
 logger = logging.getLogger(__name__)
 
 
-def reminder_key(reminder: meetings.DueReminder) -> str:
-    # The start time is part of the key: a moved meeting gets fresh reminders.
-    return (
-        f"reminder:{reminder.meeting_id}:{reminder.starts_at:%Y%m%dT%H%M}:"
-        f"{reminder.person_id}:{reminder.offset}"
-    )
-
-
 class Jobs:
     def __init__(
         self,
@@ -62,9 +54,9 @@ class Jobs:
             ):
                 queued += await outbox.enqueue(
                     session,
-                    dedup_key=reminder_key(reminder),
+                    dedup_key=meetings.reminder_key(reminder),
                     recipient=outbox.Recipient.person(reminder.person_id),
-                    kind="meeting_reminder",
+                    kind=meetings.KIND_REMINDER,
                     params={"meeting_id": reminder.meeting_id, "offset": reminder.offset},
                     not_before=now,
                 )

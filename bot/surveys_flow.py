@@ -53,6 +53,9 @@ from storage.communities import NotAllowed, has_role
 from storage.db import SessionFactory, transaction
 from storage.models import Community, Role, SurveyKind, utcnow
 from storage.surveys import (
+    KIND_INVITATION,
+    KIND_REMINDER,
+    KIND_RESULTS,
     NEEDS_TEXTS,
     SATISFACTION_RATINGS,
     SATISFACTION_TEXTS,
@@ -64,20 +67,8 @@ from storage.surveys import (
 
 logger = logging.getLogger(__name__)
 
-KIND_INVITATION = "survey_invitation"
-KIND_REMINDER = "survey_reminder"
-KIND_RESULTS = "survey_results"
-
 Wake = Callable[[], None]
 Clock = Callable[[], datetime]
-
-
-def invitation_key(survey_id: int, person_id: int) -> str:
-    return f"survey:{survey_id}:invitation:to:{person_id}"
-
-
-def reminder_key(survey_id: int, person_id: int) -> str:
-    return f"survey:{survey_id}:reminder:to:{person_id}"
 
 
 # The tables' integer keys: a larger "id" in card data is forged, and would overflow the
@@ -182,7 +173,7 @@ async def open_due_surveys(
                 continue
             queued += await outbox.enqueue(
                 session,
-                dedup_key=invitation_key(survey_id, person_id),
+                dedup_key=surveys.invitation_key(survey_id, person_id),
                 recipient=outbox.Recipient.person(person_id),
                 kind=KIND_INVITATION,
                 params={"survey_id": survey_id},
@@ -203,7 +194,7 @@ async def survey_reminders(*, sessions: SessionFactory, now: datetime, wake: Wak
         for survey_id, person_id in await surveys.due_reminders(session, now=now):
             queued += await outbox.enqueue(
                 session,
-                dedup_key=reminder_key(survey_id, person_id),
+                dedup_key=surveys.reminder_key(survey_id, person_id),
                 recipient=outbox.Recipient.person(person_id),
                 kind=KIND_REMINDER,
                 params={"survey_id": survey_id},
@@ -294,7 +285,7 @@ async def _show_results(turn: FeatureTurn, survey_id: int) -> None:
             if allowed:
                 await outbox.enqueue(
                     session,
-                    dedup_key=f"survey:{survey_id}:results:{activity_id}:to:{person_id}",
+                    dedup_key=surveys.results_key(survey_id, activity_id, person_id),
                     recipient=outbox.Recipient.person(person_id),
                     kind=KIND_RESULTS,
                     params={"survey_id": survey_id},
@@ -481,7 +472,7 @@ async def _needs_start(turn: FeatureTurn, value: dict[str, Any]) -> None:
             for person_id in invited:
                 await outbox.enqueue(
                     session,
-                    dedup_key=invitation_key(survey.id, person_id),
+                    dedup_key=surveys.invitation_key(survey.id, person_id),
                     recipient=outbox.Recipient.person(person_id),
                     kind=KIND_INVITATION,
                     params={"survey_id": survey.id},
@@ -555,9 +546,6 @@ ACTIONS: Mapping[str, VerbHandler] = {
 
 __all__ = [
     "ACTIONS",
-    "KIND_INVITATION",
-    "KIND_REMINDER",
-    "KIND_RESULTS",
     "SURVEY_RENDERERS",
     "on_needs_survey_command",
     "on_results_command",

@@ -253,9 +253,9 @@ async def _status(turn: FeatureTurn, value: dict[str, Any]) -> None:
                 if proposer is not None and proposer.left_at is None:
                     queued = await outbox.enqueue(
                         session,
-                        dedup_key=f"topics:status:{topic_id}:{wanted.value}:to:{proposer_id}",
+                        dedup_key=topics.status_notice_key(topic_id, wanted, proposer_id),
                         recipient=outbox.Recipient.person(proposer_id),
-                        kind="notice",
+                        kind=outbox.KIND_NOTICE,
                         params={
                             "text": notice,
                             "values": {

@@ -53,10 +53,10 @@ from storage import communities, outbox, vitality
 from storage.communities import has_role
 from storage.db import SessionFactory, transaction
 from storage.models import Community, Role, utcnow
+from storage.vitality import KIND_SUMMARY
 
 logger = logging.getLogger(__name__)
 
-KIND_SUMMARY = "vitality_summary"
 EXPORT_PATH = "/api/exports/vitality.csv"
 EXPORT_KIND = "vitality-csv"
 REFUSALS = links.Refusals(
@@ -330,10 +330,6 @@ async def render_summary(context: RenderContext) -> Activity | None:
 VITALITY_RENDERERS: dict[str, Renderer] = {KIND_SUMMARY: render_summary}
 
 
-def summary_key(community_id: int, month: date, person_id: int) -> str:
-    return f"vitality:{community_id}:{month_key(month)}:to:{person_id}"
-
-
 def due_month(now: datetime, *, tz: str) -> date | None:
     """The month whose summary is due now: the previous one, from the 1st at SEND_AT local
     time and for CATCH_UP after; None outside that window."""
@@ -364,7 +360,7 @@ async def send_monthly_summaries(
                 assert person.id is not None
                 queued += await outbox.enqueue(
                     session,
-                    dedup_key=summary_key(community.id, month, person.id),
+                    dedup_key=vitality.summary_key(community.id, month, person.id),
                     recipient=outbox.Recipient.person(person.id),
                     kind=KIND_SUMMARY,
                     params={"community_id": community.id, "month": month_key(month)},
@@ -441,7 +437,7 @@ async def _show(
         async with transaction(turn.sessions) as session:
             await outbox.enqueue(
                 session,
-                dedup_key=f"{summary_key(community.id, month, person_id)}:ask:{activity_id}",
+                dedup_key=vitality.summary_ask_key(community.id, month, person_id, activity_id),
                 recipient=outbox.Recipient.person(person_id),
                 kind=KIND_SUMMARY,
                 params={"community_id": community.id, "month": month_key(month)},
@@ -534,7 +530,6 @@ VERBS = frozenset(ACTIONS)
 __all__ = [
     "ACTIONS",
     "EXPORT_PATH",
-    "KIND_SUMMARY",
     "VERBS",
     "VITALITY_RENDERERS",
     "on_summary_command",

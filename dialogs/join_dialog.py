@@ -425,9 +425,11 @@ async def join_and_welcome(
                     continue
                 await outbox.enqueue(
                     session,
-                    dedup_key=f"joined:{community.id}:{info.person_id}:{member.joined_at:%Y%m%dT%H%M%S}:to:{animator.id}",
+                    dedup_key=communities.joined_notice_key(
+                        community.id, info.person_id, member.joined_at, animator.id
+                    ),
                     recipient=outbox.Recipient.person(animator.id),
-                    kind="notice",
+                    kind=outbox.KIND_NOTICE,
                     params={
                         "text": "join.notice_animators",
                         "values": {"name": name or "—", "community": community.name},

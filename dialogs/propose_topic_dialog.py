@@ -286,10 +286,6 @@ class ProposeTopicDialog(CancellableDialog):
         )
 
 
-def notice_key(topic_id: int, animator_id: int) -> str:
-    return f"topics:proposed:{topic_id}:to:{animator_id}"
-
-
 async def save_proposal(
     sessions: SessionFactory,
     turn_context: TurnContext,
@@ -327,9 +323,9 @@ async def save_proposal(
                 # Animators see the name even when members will not (the bank's rule).
                 queued += await outbox.enqueue(
                     session,
-                    dedup_key=notice_key(topic.id, animator.id),
+                    dedup_key=topics.proposed_notice_key(topic.id, animator.id),
                     recipient=outbox.Recipient.person(animator.id),
-                    kind="notice",
+                    kind=outbox.KIND_NOTICE,
                     params={
                         "text": "topics.notice_animators",
                         "values": {

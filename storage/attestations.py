@@ -32,6 +32,15 @@ from storage.privacy import is_erased
 DEFAULT_UEC_PER_HOUR = Decimal("0.1")
 _CENT = Decimal("0.01")
 
+# The outbox kind of signed attestation links sent privately: params {"rows": [...], …}.
+KIND_ATTESTATION_LINKS = "attestation_links"
+
+
+def links_key(person_id: int, batch: str, part: int) -> str:
+    """One card of a batch of links (long lists go in several cards, `part` counted from 0).
+    The format must not change: a key spelled differently would not deduplicate."""
+    return f"attestation_links:{person_id}:{batch}:{part}"
+
 
 @dataclass(frozen=True, slots=True)
 class AttendedMeeting:

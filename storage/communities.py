@@ -61,6 +61,14 @@ class JoinOutcome(enum.StrEnum):
     UPDATED = "updated"
 
 
+def joined_notice_key(
+    community_id: int | None, person_id: int | None, joined_at: datetime, animator_id: int
+) -> str:
+    """An animator told that someone joined (a notice), once per joining. The format must not
+    change: a key spelled differently would not deduplicate against a queued row."""
+    return f"joined:{community_id}:{person_id}:{joined_at:%Y%m%dT%H%M%S}:to:{animator_id}"
+
+
 def has_role(membership: Membership | None, *roles: Role) -> bool:
     return (
         membership is not None

@@ -48,6 +48,64 @@ class DueReminder:
     offset: str  # ISO 8601 duration, e.g. "P1D"
 
 
+# -- outbox kinds and keys ----------------------------------------------------------------------
+# A key must keep today's exact format: spelled differently, it would not deduplicate against
+# a row already queued, and the message would go out twice.
+
+KIND_REMINDER = "meeting_reminder"  # J-7, J-1, H-1: params {"meeting_id", "offset"}
+KIND_CHANGE = "meeting_change"  # cancelled, restored or moved: params {"meeting_id", "change", …}
+KIND_AGENDA_CARD = "agenda_card"  # a posted agenda card updated in place
+KIND_ATTENDANCE = "attendance_request"  # after the meeting, the list to confirm (animators)
+
+
+def reminders_prefix(meeting_id: int) -> str:
+    """Every reminder of the meeting (cancelling it withdraws those still pending)."""
+    return f"reminder:{meeting_id}:"
+
+
+def reminders_at_prefix(meeting_id: int, starts_at: datetime) -> str:
+    """The reminders planned for one start time (moving the meeting withdraws them)."""
+    return f"{reminders_prefix(meeting_id)}{starts_at:%Y%m%dT%H%M}:"
+
+
+def reminder_key(reminder: DueReminder) -> str:
+    # The start time is part of the key: a moved meeting gets fresh reminders.
+    return (
+        f"{reminders_at_prefix(reminder.meeting_id, reminder.starts_at)}"
+        f"{reminder.person_id}:{reminder.offset}"
+    )
+
+
+def cancellation_notice_prefix(meeting: Meeting) -> str:
+    """The outbox keys of the notices of the meeting's latest cancellation (`sequence` tells a
+    second cancellation, after a restore, from the first)."""
+    return f"meeting:{meeting.id}:cancelled:{meeting.sequence}:to:"
+
+
+def restored_notice_prefix(meeting: Meeting) -> str:
+    """The notices of the meeting's restore (after the cancellation of the same `sequence`)."""
+    return f"meeting:{meeting.id}:restored:{meeting.sequence}:to:"
+
+
+def moved_notice_prefix(meeting: Meeting, starts_at: datetime) -> str:
+    """The notices of the meeting's move to `starts_at` (a move elsewhere tells again)."""
+    return f"meeting:{meeting.id}:moved:{starts_at:%Y%m%dT%H%M}:to:"
+
+
+def change_notice_key(prefix: str, person_id: int) -> str:
+    """One change notice, under one of the three prefixes above."""
+    return f"{prefix}{person_id}"
+
+
+def agenda_card_key(meeting_id: int | None, nonce: str) -> str:
+    """One update of a posted agenda card; `nonce` makes every update its own row."""
+    return f"agenda_card:{meeting_id}:{nonce}"
+
+
+def attendance_key(meeting_id: int | None, animator_id: int | None) -> str:
+    return f"attendance:{meeting_id}:to:{animator_id}"
+
+
 def parse_offset(text: str) -> timedelta:
     """'P7D', 'P1D', 'PT1H', 'PT30M' → timedelta (the subset of ISO 8601 durations we use)."""
     match = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?", text)
@@ -529,12 +587,6 @@ async def _locked_meeting(session: AsyncSession, meeting_id: int) -> Meeting:
     return meeting
 
 
-def cancellation_notice_prefix(meeting: Meeting) -> str:
-    """The outbox keys of the notices of the meeting's latest cancellation (`sequence` tells a
-    second cancellation, after a restore, from the first)."""
-    return f"meeting:{meeting.id}:cancelled:{meeting.sequence}:to:"
-
-
 async def check_cancellable(
     session: AsyncSession, *, meeting_id: int, by_person_id: int | None, now: datetime
 ) -> tuple[Meeting, list[int]]:
@@ -564,7 +616,7 @@ async def cancel_meeting(
         raise InvalidMeeting("not_open")
     meeting.status = MeetingStatus.CANCELLED
     meeting.sequence += 1
-    await cancel_pending(session, dedup_key_prefix=f"reminder:{meeting_id}:")
+    await cancel_pending(session, dedup_key_prefix=reminders_prefix(meeting_id))
     await session.flush()
     return meeting, await people_who_answered(session, meeting_id=meeting_id, answer=RsvpAnswer.YES)
 
@@ -647,9 +699,7 @@ async def move_meeting(
         item.starts_at = item.starts_at + shift
     meeting.starts_at, meeting.ends_at = starts_at, ends_at
     meeting.sequence += 1
-    await cancel_pending(
-        session, dedup_key_prefix=f"reminder:{meeting_id}:{old_start:%Y%m%dT%H%M}:"
-    )
+    await cancel_pending(session, dedup_key_prefix=reminders_at_prefix(meeting_id, old_start))
     await session.flush()
     accepted = await people_who_answered(session, meeting_id=meeting_id, answer=RsvpAnswer.YES)
     return meeting, old_start, accepted

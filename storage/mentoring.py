@@ -47,6 +47,90 @@ SUPERVISOR_ROLES = (Role.COORDINATOR, Role.ANIMATOR)
 CHECKIN_HALF = "half"
 CHECKIN_END = "end"
 
+# -- outbox kinds and keys ----------------------------------------------------------------------
+# A key must keep today's exact format: spelled differently, it would not deduplicate against
+# a row already queued, and the message would go out twice.
+
+KIND_SUGGESTIONS = "mentoring_suggestions"  # coordinators and animators: mentors to propose
+KIND_PROPOSAL = "mentoring_proposal"  # the mentor: accept or decline
+KIND_AGREEMENT = "mentoring_agreement"  # both: the agreement card to fill in
+KIND_CHECKIN = "mentoring_checkin"  # both, at half-term and at the end
+KIND_PAIRED = "mentoring_paired"  # the supervisor who confirmed: the mentor accepted
+KIND_TERMS = "mentoring_terms"  # the other person of the pair: the terms were changed
+KIND_LAPSED = "mentoring_lapsed"  # the mentor: the proposal expired unanswered
+KIND_WITHDRAWN = "mentoring_withdrawn"  # the request withdrawn: its proposed mentor, the mentee
+
+
+def request_prefix(request_id: int) -> str:
+    """Every suggestions message of a request (withdrawing it cancels those still pending)."""
+    return f"mentoring:request:{request_id}:"
+
+
+def pairing_prefix(pairing_id: int) -> str:
+    # The trailing colon keeps pairing 1 from matching pairing 12's messages.
+    return f"mentoring:pairing:{pairing_id}:"
+
+
+def suggestions_key(request_id: int, person_id: int, *, cause: str | None = None) -> str:
+    """One suggestions message per request, recipient and cause: the request itself (None),
+    `declined_cause`, `lapsed_cause` or `volunteer_cause`."""
+    if cause is None:
+        return f"{request_prefix(request_id)}to:{person_id}"
+    return f"{request_prefix(request_id)}{cause}:to:{person_id}"
+
+
+def declined_cause(pairing_id: int) -> str:
+    """Suggestions again: the mentor of this pairing declined."""
+    return f"declined:{pairing_id}"
+
+
+def lapsed_cause(pairing_id: int) -> str:
+    """Suggestions again: this pairing's proposal expired unanswered."""
+    return f"lapsed:{pairing_id}"
+
+
+def volunteer_cause(volunteer_id: int) -> str:
+    """Suggestions again: this person volunteered and can mentor the waiting mentee."""
+    return f"volunteer:{volunteer_id}"
+
+
+def proposal_key(pairing_id: int) -> str:
+    return f"{pairing_prefix(pairing_id)}proposal"
+
+
+def agreement_key(pairing_id: int, person_id: int) -> str:
+    return f"{pairing_prefix(pairing_id)}agreement:to:{person_id}"
+
+
+def paired_key(pairing_id: int, supervisor_id: int) -> str:
+    return f"{pairing_prefix(pairing_id)}paired:to:{supervisor_id}"
+
+
+def checkin_key(pairing_id: int, moment: str, weeks: int, person_id: int) -> str:
+    # The duration is part of the key: new terms plan new check-ins, and the renderer drops
+    # the ones planned for a duration no longer agreed.
+    return f"{pairing_prefix(pairing_id)}checkin:{moment}:w{weeks}:to:{person_id}"
+
+
+def terms_key(pairing_id: int, activity_id: str, person_id: int) -> str:
+    """One message per submission of new terms (the incoming activity's id, cut to 64)."""
+    return f"{pairing_prefix(pairing_id)}terms:{activity_id[:64]}:to:{person_id}"
+
+
+def lapsed_key(pairing_id: int, mentor_id: int) -> str:
+    # Not under pairing_prefix: cancelling the proposal's pending messages must not drop it.
+    return f"mentoring:lapsed:{pairing_id}:to:{mentor_id}"
+
+
+def ended_key(pairing_id: int, person_id: int) -> str:
+    """The other person of the pair told the mentoring ended (a notice). Not under
+    pairing_prefix: ending cancels the pairing's pending messages, not this one."""
+    return f"mentoring:ended:{pairing_id}:to:{person_id}"
+
+
+def withdrawn_key(request_id: int, person_id: int) -> str:
+    return f"mentoring:withdrawn:{request_id}:to:{person_id}"
+
 
 class AlreadyPaired(Exception):
     """The mentee already has an active mentor in this community."""

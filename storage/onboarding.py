@@ -14,6 +14,7 @@ from storage.models import Community, OnboardingEnrollment, utcnow
 from storage.sql import insert_or_lock
 
 STEPS = ("welcome", "meetings", "mentor_offer", "topics", "checkin")
+KIND_STEP = "onboarding_step"  # one step of the plan: params {"community_id", "step"}
 MAX_DAY = 365
 
 
@@ -68,8 +69,19 @@ async def set_plan(session: AsyncSession, *, community: Community, steps: list[S
     await session.flush()
 
 
+def steps_prefix(community_id: int, person_id: int) -> str:
+    """The outbox keys of one person's plan in one community (stopping cancels them)."""
+    return f"onboarding:{community_id}:{person_id}:"
+
+
 def step_key(community_id: int, person_id: int, step: str) -> str:
-    return f"onboarding:{community_id}:{person_id}:{step}"
+    return f"{steps_prefix(community_id, person_id)}{step}"
+
+
+def checkin_notice_key(community_id: int, person_id: int | None, animator_id: int | None) -> str:
+    """An animator told of a newcomer's check-in answer (a notice). Not under `steps_prefix`:
+    the newcomer leaving must not withdraw what the animator was told."""
+    return f"onboarding:checkin:{community_id}:{person_id}:to:{animator_id}"
 
 
 async def enrollment(
@@ -117,7 +129,7 @@ async def start(
             session,
             dedup_key=step_key(community.id, person_id, step.key),
             recipient=outbox.Recipient.person(person_id),
-            kind="onboarding_step",
+            kind=KIND_STEP,
             params={"community_id": community.id, "step": step.key},
             not_before=now + timedelta(days=step.day),
         )
@@ -132,7 +144,7 @@ async def stop(
     if row is not None and row.stopped_at is None:
         row.stopped_at = now or utcnow()
     return await outbox.cancel_pending(
-        session, dedup_key_prefix=f"onboarding:{community_id}:{person_id}:"
+        session, dedup_key_prefix=steps_prefix(community_id, person_id)
     )
 
 

@@ -9,7 +9,9 @@ statement (without SKIP LOCKED) gives the single-writer lease.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +36,24 @@ FINISHED = (
     OutboxStatus.CANCELLED,
 )
 MAX_ERROR_LENGTH = 200
+
+# The outbox's own kinds, of no feature (each feature's kinds and keys live in its storage
+# module). A key, once queued, must keep its exact format: a row already queued under the old
+# spelling would not deduplicate against the new one, and the message would go out twice.
+KIND_NOTICE = "notice"  # a catalog text: params {"text": catalog key, "values": {...}}
+KIND_REPLY = "reply"  # a turn's reply Teams kept refusing: params {"activity": its JSON}
+
+
+def reply_prefix(activity_key: str | None) -> str:
+    """The outbox keys of a turn's deferred replies: from its activity, so that a re-delivery
+    processed again queues nothing twice."""
+    seed = activity_key if activity_key is not None else f"unclaimed-{time.time_ns()}"
+    return f"reply:{hashlib.sha256(seed.encode()).hexdigest()[:40]}"
+
+
+def reply_key(prefix: str, number: int) -> str:
+    """The turn's `number`th deferred reply (counted from 0), under its `reply_prefix`."""
+    return f"{prefix}:{number}"
 
 
 @dataclass(frozen=True, slots=True)

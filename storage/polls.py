@@ -71,6 +71,30 @@ NO_CHOICE = "no_choice"
 ONE_CHOICE_ONLY = "one_choice_only"
 INVALID_CHOICE = "invalid_choice"
 
+# Outbox kinds. Their keys below must keep today's exact format: a changed key would not
+# deduplicate against a row already queued, and the message would go out twice.
+KIND_CARD = "poll_card"  # the channel card updated in place: params {"poll_id"}
+KIND_RESULTS = "poll_results"  # the final results, to each animator: params {"poll_id"}
+
+
+def notice_key(poll_id: int | None, activity_id: str, person_id: int) -> str:
+    """A word for the voter alone (a refused vote), once per incoming activity."""
+    return f"poll:{poll_id}:notice:{activity_id}:to:{person_id}"
+
+
+def card_key(poll_id: int, activity_id: str) -> str:
+    """The card's update in place after a vote, queued when the direct update failed."""
+    return f"poll:{poll_id}:card:{activity_id}"
+
+
+def closed_card_key(poll_id: int) -> str:
+    """The card's final update: closing twice (button and scheduler) sends it once."""
+    return f"poll:{poll_id}:closed:card"
+
+
+def closed_results_key(poll_id: int, animator_id: int) -> str:
+    return f"poll:{poll_id}:closed:results:to:{animator_id}"
+
 
 class InvalidPoll(ValueError):
     """The poll breaks one or more rules; `reasons` lists them all (the form shows each)."""

@@ -116,6 +116,25 @@ INVALID_RATING = "invalid_rating"
 TEXT_TOO_LONG = "text_too_long"
 INVALID_CHOICE = "invalid_choice"
 
+# Outbox kinds, each with params {"survey_id"}. Their keys below must keep today's exact
+# format: a changed key would not deduplicate against a row already queued.
+KIND_INVITATION = "survey_invitation"
+KIND_REMINDER = "survey_reminder"
+KIND_RESULTS = "survey_results"  # the results, to an animator who asked in a channel
+
+
+def invitation_key(survey_id: int, person_id: int) -> str:
+    return f"survey:{survey_id}:invitation:to:{person_id}"
+
+
+def reminder_key(survey_id: int, person_id: int) -> str:
+    return f"survey:{survey_id}:reminder:to:{person_id}"
+
+
+def results_key(survey_id: int, activity_id: str, person_id: int) -> str:
+    """The results sent privately, once per incoming activity asking for them."""
+    return f"survey:{survey_id}:results:{activity_id}:to:{person_id}"
+
 
 class SurveyClosed(NotAllowed):
     """The survey is closed (or not open yet)."""

@@ -42,6 +42,17 @@ OPEN_STATUSES = frozenset({TopicStatus.PROPOSED, TopicStatus.SHORTLISTED})
 VOTE_TABLE = TopicVote.__table__  # type: ignore[attr-defined]
 
 
+def status_notice_key(topic_id: int, status: TopicStatus, proposer_id: int) -> str:
+    """The proposer told their topic moved to `status` (a notice), once per status. The format
+    must not change: a key spelled differently would not deduplicate against a queued row."""
+    return f"topics:status:{topic_id}:{status.value}:to:{proposer_id}"
+
+
+def proposed_notice_key(topic_id: int, animator_id: int) -> str:
+    """An animator told of a newly proposed topic (a notice), once. Format fixed (see above)."""
+    return f"topics:proposed:{topic_id}:to:{animator_id}"
+
+
 class TopicNotFound(LookupError):
     """No such topic (deleted, or an id a card made up)."""
 

@@ -91,6 +91,21 @@ SIGNAL_NO_MEETING = "no_meeting"
 SIGNAL_NEW_HIRE_UNPAIRED = "new_hire_unpaired"
 SIGNAL_CONSULTATION_UNASSIGNED = "consultation_unassigned"
 
+# The outbox kind of a month's summary: params {"community_id", "month": "2026-10"}.
+KIND_SUMMARY = "vitality_summary"
+
+
+def summary_key(community_id: int, month: date, person_id: int) -> str:
+    """The monthly summary, once per community, month and animator. The month is written as
+    cards.vitality.month_key writes it; the format must not change (a key spelled differently
+    would not deduplicate against a row already queued)."""
+    return f"vitality:{community_id}:{month:%Y-%m}:to:{person_id}"
+
+
+def summary_ask_key(community_id: int, month: date, person_id: int, activity_id: str) -> str:
+    """A summary asked for in a channel and sent privately, once per incoming activity."""
+    return f"{summary_key(community_id, month, person_id)}:ask:{activity_id}"
+
 
 # -- months ---------------------------------------------------------------------------------
 

@@ -29,7 +29,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.app import ALL_RENDERERS, RUNTIME, create_app
 from bot.attestations_flow import (
     ATTESTATION_RENDERERS,
-    KIND_ATTESTATION_LINKS,
     ROUTE,
     LinkClaim,
     Period,
@@ -46,6 +45,7 @@ from cards.attestation_pdf import FontMissingError, build_attestation_pdf, find_
 from cards.common import MAX_CARD_BYTES
 from dialogs.context import TurnInfo
 from storage import attestations, meetings
+from storage.attestations import KIND_ATTESTATION_LINKS
 from storage.db import SessionFactory, create_engine, session_factory, transaction
 from storage.models import (
     Community,

@@ -19,14 +19,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.features.mentoring import FEATURE as MENTORING
 from bot.mentoring_flow import (
-    KIND_AGREEMENT,
-    KIND_CHECKIN,
-    KIND_LAPSED,
-    KIND_PAIRED,
-    KIND_PROPOSAL,
-    KIND_SUGGESTIONS,
-    KIND_TERMS,
-    KIND_WITHDRAWN,
     MENTORING_RENDERERS,
     expire_proposals,
     on_mentor_command,
@@ -47,7 +39,20 @@ from cards.mentoring import (
 from storage import communities, mentoring
 from storage.communities import NotAllowed
 from storage.db import SessionFactory, create_engine, session_factory, transaction
-from storage.mentoring import AlreadyPaired, AlreadyProposed, RequestClosed, Suggestion
+from storage.mentoring import (
+    KIND_AGREEMENT,
+    KIND_CHECKIN,
+    KIND_LAPSED,
+    KIND_PAIRED,
+    KIND_PROPOSAL,
+    KIND_SUGGESTIONS,
+    KIND_TERMS,
+    KIND_WITHDRAWN,
+    AlreadyPaired,
+    AlreadyProposed,
+    RequestClosed,
+    Suggestion,
+)
 from storage.models import (
     Community,
     Membership,

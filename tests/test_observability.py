@@ -21,7 +21,6 @@ from sqlmodel import select
 
 from bot.app import RUNTIME, TELEMETRY, create_app
 from bot.cli import main
-from bot.deliveries import REPLY_KIND
 from bot.observability import (
     NO_TELEMETRY,
     OUTBOX_MESSAGES,
@@ -221,7 +220,7 @@ async def test_outbox_counts_and_outcomes(
                 session,
                 dedup_key=f"observed:{number}",
                 recipient=outbox.Recipient.conversation(conversation.id or 0),
-                kind=REPLY_KIND,
+                kind=outbox.KIND_REPLY,
                 params={"activity": {"type": "message", "text": f"note {number}"}},
             )
     telemetry = observed_client.app[TELEMETRY]

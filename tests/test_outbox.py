@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
 
 from bot.app import Runtime
-from storage import outbox
+from storage import (
+    attestations,
+    communities,
+    meetings,
+    mentoring,
+    onboarding,
+    outbox,
+    polls,
+    surveys,
+    topics,
+    vitality,
+)
 from storage.db import transaction
-from storage.models import ConversationRef, ConversationScope, OutboxMessage, OutboxStatus
+from storage.models import (
+    ConversationRef,
+    ConversationScope,
+    Meeting,
+    OutboxMessage,
+    OutboxStatus,
+    TopicStatus,
+)
 from tests import factories
 from tests.activities import TENANT
 from tests.fake_connector import Failure, FakeConnector
@@ -293,3 +311,69 @@ async def test_history_is_kept_then_purged_after_retention(
     assert [h.dedup_key for h in history] == ["old"]
     assert await outbox.purge_history(runtime.sessions, older_than=timedelta(days=1)) == 0
     assert await outbox.purge_history(runtime.sessions, older_than=timedelta(seconds=-1)) == 1
+
+
+def test_dedup_keys_keep_the_format_of_rows_already_queued() -> None:
+    """A key spelled differently would not deduplicate against a row already in the outbox:
+    after a deployment that changed one, that message would go out twice. Literals here on
+    purpose (not built from the functions under test)."""
+    at = datetime(2026, 3, 5, 18, 30, tzinfo=UTC)
+    meeting = Meeting(id=7, community_id=2, starts_at=at, ends_at=at, sequence=2)
+    assert outbox.reply_key("reply:abc", 3) == "reply:abc:3"
+    assert (
+        outbox.reply_prefix("msteams:19:abc@thread.v2:1712345678901")
+        == "reply:002fe78acae2a22ca7012ae67bfd4fe5cc9d0c44"
+    )
+    assert polls.notice_key(5, "act-1", 9) == "poll:5:notice:act-1:to:9"
+    assert polls.notice_key(None, "act-1", 9) == "poll:None:notice:act-1:to:9"
+    assert polls.card_key(5, "act-1") == "poll:5:card:act-1"
+    assert polls.closed_card_key(5) == "poll:5:closed:card"
+    assert polls.closed_results_key(5, 11) == "poll:5:closed:results:to:11"
+    reminder = meetings.DueReminder(meeting_id=7, starts_at=at, person_id=42, offset="P1D")
+    assert meetings.reminder_key(reminder) == "reminder:7:20260305T1830:42:P1D"
+    assert meetings.reminders_prefix(7) == "reminder:7:"
+    assert meetings.reminders_at_prefix(7, at) == "reminder:7:20260305T1830:"
+    assert meetings.cancellation_notice_prefix(meeting) == "meeting:7:cancelled:2:to:"
+    assert meetings.restored_notice_prefix(meeting) == "meeting:7:restored:2:to:"
+    assert meetings.moved_notice_prefix(meeting, at) == "meeting:7:moved:20260305T1830:to:"
+    assert meetings.change_notice_key("meeting:7:moved:20260305T1830:to:", 42) == (
+        "meeting:7:moved:20260305T1830:to:42"
+    )
+    assert meetings.agenda_card_key(7, "f00d") == "agenda_card:7:f00d"
+    assert meetings.attendance_key(7, 3) == "attendance:7:to:3"
+    assert topics.proposed_notice_key(5, 9) == "topics:proposed:5:to:9"
+    assert communities.joined_notice_key(2, 42, at, 9) == "joined:2:42:20260305T183000:to:9"
+    assert mentoring.suggestions_key(4, 9) == "mentoring:request:4:to:9"
+    assert mentoring.suggestions_key(4, 9, cause=mentoring.declined_cause(12)) == (
+        "mentoring:request:4:declined:12:to:9"
+    )
+    assert mentoring.suggestions_key(4, 9, cause=mentoring.lapsed_cause(12)) == (
+        "mentoring:request:4:lapsed:12:to:9"
+    )
+    assert mentoring.suggestions_key(4, 9, cause=mentoring.volunteer_cause(8)) == (
+        "mentoring:request:4:volunteer:8:to:9"
+    )
+    assert mentoring.request_prefix(4) == "mentoring:request:4:"
+    assert mentoring.pairing_prefix(12) == "mentoring:pairing:12:"
+    assert mentoring.proposal_key(12) == "mentoring:pairing:12:proposal"
+    assert mentoring.agreement_key(12, 9) == "mentoring:pairing:12:agreement:to:9"
+    assert mentoring.paired_key(12, 3) == "mentoring:pairing:12:paired:to:3"
+    assert mentoring.checkin_key(12, "half", 20, 9) == "mentoring:pairing:12:checkin:half:w20:to:9"
+    assert mentoring.terms_key(12, "x" * 70, 9) == f"mentoring:pairing:12:terms:{'x' * 64}:to:9"
+    assert mentoring.lapsed_key(12, 8) == "mentoring:lapsed:12:to:8"
+    assert mentoring.ended_key(12, 9) == "mentoring:ended:12:to:9"
+    assert mentoring.withdrawn_key(4, 8) == "mentoring:withdrawn:4:to:8"
+    assert surveys.invitation_key(6, 9) == "survey:6:invitation:to:9"
+    assert surveys.reminder_key(6, 9) == "survey:6:reminder:to:9"
+    assert surveys.results_key(6, "act-1", 9) == "survey:6:results:act-1:to:9"
+    assert vitality.summary_key(2, date(2026, 2, 1), 9) == "vitality:2:2026-02:to:9"
+    assert vitality.summary_ask_key(2, date(2026, 2, 1), 9, "act-1") == (
+        "vitality:2:2026-02:to:9:ask:act-1"
+    )
+    assert topics.status_notice_key(5, TopicStatus.SHORTLISTED, 9) == (
+        "topics:status:5:shortlisted:to:9"
+    )
+    assert attestations.links_key(9, "b4tch", 0) == "attestation_links:9:b4tch:0"
+    assert onboarding.step_key(2, 9, "welcome") == "onboarding:2:9:welcome"
+    assert onboarding.steps_prefix(2, 9) == "onboarding:2:9:"
+    assert onboarding.checkin_notice_key(2, 9, 3) == "onboarding:checkin:2:9:to:3"

@@ -22,8 +22,6 @@ from bot.deliveries import RenderContext
 from bot.features.polls import FEATURE as POLLS
 from bot.polls_flow import (
     FORM_ERROR_KEYS,
-    KIND_CARD,
-    KIND_RESULTS,
     POLL_RENDERERS,
     VOTE_ERROR_KEYS,
     close_expired_polls,
@@ -59,7 +57,14 @@ from storage.models import (
     TopicStatus,
 )
 from storage.outbox import Claimed
-from storage.polls import InvalidChoice, InvalidPoll, PollClosed, PollResults
+from storage.polls import (
+    KIND_CARD,
+    KIND_RESULTS,
+    InvalidChoice,
+    InvalidPoll,
+    PollClosed,
+    PollResults,
+)
 from storage.secrets import derive
 from tests import factories
 from tests.activities import BOT_ID

@@ -25,9 +25,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.cli import _configure_logging as configure_logging
 from bot.features.surveys import FEATURE as SURVEYS
 from bot.surveys_flow import (
-    KIND_INVITATION,
-    KIND_REMINDER,
-    KIND_RESULTS,
     SURVEY_RENDERERS,
     on_needs_survey_command,
     on_results_command,
@@ -60,6 +57,9 @@ from storage.models import (
 )
 from storage.secrets import keyed_hash
 from storage.surveys import (
+    KIND_INVITATION,
+    KIND_REMINDER,
+    KIND_RESULTS,
     AlreadyInBank,
     AlreadyOpen,
     Answer,

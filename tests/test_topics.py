@@ -42,7 +42,6 @@ from dialogs.propose_topic_dialog import (
     ProposedTopic,
     ProposeTopicDialog,
     ProposeTopicOptions,
-    notice_key,
 )
 from storage import topics
 from storage.communities import NotAllowed
@@ -628,8 +627,8 @@ async def test_proposing_a_topic_in_french_saves_it_and_tells_each_animator(
     assert chat.result == ProposedTopic(topic_id=_id(topic), community_id=_id(where))
     rows = await queued(sessions)
     assert [(r.person_id, r.kind, r.dedup_key) for r in rows] == [
-        (first.id, "notice", notice_key(_id(topic), _id(first))),
-        (second.id, "notice", notice_key(_id(topic), _id(second))),
+        (first.id, "notice", topics.proposed_notice_key(_id(topic), _id(first))),
+        (second.id, "notice", topics.proposed_notice_key(_id(topic), _id(second))),
     ]
     # Animators see the name even though members will not.
     assert rows[0].params == {

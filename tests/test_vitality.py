@@ -30,7 +30,6 @@ from bot.dispatcher import Dispatcher
 from bot.links import BadLinkError, signing_key
 from bot.vitality_flow import (
     EXPORT_PATH,
-    KIND_SUMMARY,
     VITALITY_RENDERERS,
     ExportClaim,
     FutureMonth,
@@ -78,6 +77,7 @@ from storage.models import (
 )
 from storage.outbox import Claimed
 from storage.vitality import (
+    KIND_SUMMARY,
     SIGNAL_ATTENDANCE_DOWN,
     SIGNAL_CONSULTATION_UNASSIGNED,
     SIGNAL_NEW_HIRE_UNPAIRED,

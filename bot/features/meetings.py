@@ -14,6 +14,7 @@ from bot.meeting_calendar import meeting_calendar
 from bot.registry import CommandHandler, Feature, Route
 from bot.settings import Settings
 from bot.turns import FeatureTurn
+from storage import meetings
 
 
 async def _plan(turn: FeatureTurn, _parsed: Parsed) -> None:
@@ -87,7 +88,7 @@ FEATURE = Feature(
     commands=_COMMANDS,
     verbs=_VERBS,
     verbs_in_dialog=_IN_DIALOG_VERBS,
-    renderers={"meeting_reminder": render_meeting_reminder, **flow.MEETING_RENDERERS},
+    renderers={meetings.KIND_REMINDER: render_meeting_reminder, **flow.MEETING_RENDERERS},
     routes=(Route(CALENDAR_ROUTE, meeting_calendar),),
     invokes=_invokes,
 )

@@ -10,6 +10,7 @@ from bot.commands import Command, Parsed
 from bot.deliveries import render_onboarding_step
 from bot.registry import Feature
 from bot.turns import FeatureTurn
+from storage import onboarding
 
 
 async def _plan(turn: FeatureTurn, _parsed: Parsed) -> None:
@@ -39,5 +40,5 @@ FEATURE = Feature(
     commands={Command.ONBOARDING: _plan},
     verbs=_VERBS,
     verbs_in_dialog=frozenset(_VERBS),
-    renderers={"onboarding_step": render_onboarding_step},
+    renderers={onboarding.KIND_STEP: render_onboarding_step},
 )
