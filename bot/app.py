@@ -56,7 +56,7 @@ class Runtime:
 
 
 # What each feature handles (bot/features/): built at import, so that a command, verb, outbox
-# kind or route declared twice stops the start-up.
+# kind, route or job declared twice stops the start-up.
 REGISTRY = Registry(FEATURES)
 
 # Every kind of message the outbox can send: the host's and each feature's.
@@ -147,7 +147,9 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         registry=REGISTRY,
         telemetry=telemetry,
     )
-    jobs = Jobs(settings=settings, sessions=sessions, wake_dispatcher=dispatcher.wake)
+    jobs = Jobs(
+        jobs=REGISTRY.jobs, settings=settings, sessions=sessions, wake_dispatcher=dispatcher.wake
+    )
     app[RUNTIME] = Runtime(
         settings, engine, sessions, storage, auth, adapter, bot, dispatcher, jobs
     )

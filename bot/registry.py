@@ -2,7 +2,8 @@
 
 A feature (bot/features/<name>.py) declares a `Feature`: the commands it answers, its card
 buttons' verbs (and which of them act even while a dialog waits for an answer), its outbox
-kinds, its HTTP routes, its Teams dialogs and Universal Actions, its waterfall dialogs. The
+kinds, its HTTP routes, its Teams dialogs and Universal Actions, its waterfall dialogs, its
+scheduled jobs. The
 host (bot/handler.py, bot/app.py) builds one `Registry` of them at start-up and routes by it;
 a name declared twice, or a verb not named after its feature, stops the start-up rather than
 leaving one of two handlers silently unreachable.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ from bot.turns import FeatureTurn, VerbHandler
 from cards.confirm import VERB_DISMISS
 from cards.help import VERB_RUN
 from cards.verbs import VERB_PATTERN, follows_pattern
+from storage.db import SessionFactory
 from storage.outbox import KIND_NOTICE, KIND_REPLY
 
 if TYPE_CHECKING:
@@ -61,6 +64,30 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
+class JobContext:
+    """What a scheduled job runs with: the runner's (bot/scheduler.py `Jobs`) settings,
+    database, outbox wake-up and clock (frozen in tests)."""
+
+    settings: Settings
+    sessions: SessionFactory
+    wake: Callable[[], None]
+    clock: Callable[[], datetime]
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Timed work, run every `every` and once at start (the catch-up after downtime): it must
+    be idempotent, since every replica runs it. `name` is its scheduler id."""
+
+    name: str
+    every: timedelta
+    run: Callable[[JobContext], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
 class Feature:
     name: str
     commands: Mapping[Command, CommandHandler] = field(default_factory=dict)
@@ -71,6 +98,7 @@ class Feature:
     routes: tuple[Route, ...] = ()
     invokes: InvokeRegistration | None = None
     dialogs: tuple[DialogFactory, ...] = ()
+    jobs: tuple[Job, ...] = ()
 
 
 class DuplicateDeclaration(ValueError):
@@ -93,6 +121,7 @@ class Registry:
         in_dialog: set[str] = set(HOST_VERBS)
         renderers: dict[str, Renderer] = dict(HOST_RENDERERS)
         routes: dict[str, Route] = {}
+        jobs: dict[str, Job] = {}
         names: set[str] = set()
         for feature in self.features:
             if feature.name in names:
@@ -122,11 +151,14 @@ class Registry:
                 _add(renderers, kind, renderer, what="outbox kind", feature=feature.name)
             for route in feature.routes:
                 _add(routes, route.path, route, what="route", feature=feature.name)
+            for job in feature.jobs:
+                _add(jobs, job.name, job, what="job", feature=feature.name)
         self._commands = MappingProxyType(commands)
         self._verbs = MappingProxyType(verbs)
         self._in_dialog = frozenset(in_dialog)
         self._renderers = MappingProxyType(renderers)
         self._routes = tuple(routes.values())
+        self._jobs = MappingProxyType(jobs)
 
     def command(self, command: Command) -> CommandHandler | None:
         return self._commands.get(command)
@@ -173,6 +205,11 @@ class Registry:
     @property
     def routes(self) -> tuple[Route, ...]:
         return self._routes
+
+    @property
+    def jobs(self) -> Mapping[str, Job]:
+        """Every feature's scheduled jobs by name (the host adds its own: bot/scheduler.py)."""
+        return self._jobs
 
     @property
     def dialogs(self) -> tuple[DialogFactory, ...]:

@@ -143,6 +143,7 @@ def scheduled_jobs(runtime: Runtime, clock: Clock) -> Jobs:
     """The scheduler's jobs on the runtime's database, on a frozen clock; their wake-ups are
     ignored (the test dispatches when it wants to)."""
     return Jobs(
+        jobs=REGISTRY.jobs,
         settings=runtime.settings,
         sessions=runtime.sessions,
         wake_dispatcher=lambda: None,

@@ -138,7 +138,7 @@ async def _ended_meeting_with_three(
     meeting = await _ended_meeting(client, connector, agenda=USUAL_DAY)
     runtime = client.app[RUNTIME]
     clock = Clock(now=meeting.ends_at + timedelta(minutes=10))
-    assert await scheduled_jobs(runtime, clock).request_attendance() == 1
+    assert await scheduled_jobs(runtime, clock).run("attendance_requests") == 1
     # Queued now (the outbox's own clock): sent by a dispatcher that is past that moment.
     await dispatcher(runtime, Clock(now=datetime.now(UTC))).dispatch_once()
     return Animator(client, connector), meeting, connector.cards()[-1]

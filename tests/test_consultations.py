@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,7 +28,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import cards.consultations as consultation_cards
-from bot.app import Runtime, create_app
+from bot.app import REGISTRY, Runtime, create_app
 from bot.consultations_flow import (
     CONSULTATION_RENDERERS,
     escalate,
@@ -2054,6 +2054,7 @@ def escalation_job(
         **overrides,
     )
     return Jobs(
+        jobs=REGISTRY.jobs,
         settings=settings,
         sessions=sessions,
         wake_dispatcher=lambda: wakes.append(1),
@@ -2074,7 +2075,7 @@ async def test_a_request_made_before_good_friday_is_not_escalated_over_the_long_
 
     async def run(moment: datetime) -> int:
         clock[0] = moment
-        return await jobs.escalate_consultations()
+        return cast(int, await jobs.run("escalate_consultations"))
 
     # Weekends only, Easter Monday 15:00 would be two working days (a reminder) and Thursday
     # 9 April five (the animators told). Good Friday and Easter Monday do not count.
@@ -2123,7 +2124,7 @@ async def test_the_extra_non_working_days_setting_delays_the_reminder(
 
     async def run(moment: datetime) -> int:
         clock[0] = moment
-        return await jobs.escalate_consultations()
+        return cast(int, await jobs.run("escalate_consultations"))
 
     # Thursday 24 December is the first working day; Christmas, the weekend, the closure and
     # New Year's Day are not: the second is Monday 4 January.

@@ -183,7 +183,7 @@ async def test_a_cancelled_meeting_is_restored_once_with_its_reminders_and_notic
     await member.click({"verb": "meetings.rsvp", "meeting_id": meeting.id, "answer": "yes"})
     runtime = bot_client.app[RUNTIME]
     jobs = scheduled_jobs(runtime, Clock(now=meeting.starts_at - timedelta(days=7)))
-    assert await jobs.enqueue_meeting_reminders() == 1  # J-7, before the cancellation
+    assert await jobs.run("meeting_reminders") == 1  # J-7, before the cancellation
 
     await animator.say("annuler la rencontre", channel=True)
     await animator.click(_button(animator.last_card(), "Annuler la rencontre"), channel=True)
@@ -203,7 +203,7 @@ async def test_a_cancelled_meeting_is_restored_once_with_its_reminders_and_notic
     restored = [t for t in connector.texts(PERSONAL) if "est rétablie" in t]
     assert len(restored) == 1
     # The reminders come back: the withdrawn J-7 is planned again.
-    assert await jobs.enqueue_meeting_reminders() == 1
+    assert await jobs.run("meeting_reminders") == 1
 
 
 async def test_a_facilitator_restores_by_typing_when_the_card_is_gone(
@@ -268,7 +268,7 @@ async def test_a_draft_publishes_once_whatever_is_clicked_again(
     jobs = scheduled_jobs(
         bot_client.app[RUNTIME], Clock(now=meetings[0].starts_at - timedelta(days=1))
     )
-    assert await jobs.enqueue_meeting_reminders() == 1  # one member, one reminder
+    assert await jobs.run("meeting_reminders") == 1  # one member, one reminder
 
 
 # -- 3. quiet RSVPs, every copy current ---------------------------------------------------------
@@ -424,7 +424,7 @@ async def test_the_reminder_carries_the_invitation_made_out_to_its_reader(
     _animator, _member, meeting = await _planned(bot_client, connector)
     runtime = bot_client.app[RUNTIME]
     clock = Clock(now=meeting.starts_at - timedelta(days=1))
-    assert await scheduled_jobs(runtime, clock).enqueue_meeting_reminders() == 1
+    assert await scheduled_jobs(runtime, clock).run("meeting_reminders") == 1
     await dispatcher(runtime, clock).dispatch_once()
     (reminder,) = [c for c in connector.cards(PERSONAL) if "Rappel" in card_text(c)]
     link = _calendar_link(reminder)

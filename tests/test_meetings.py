@@ -200,7 +200,7 @@ async def test_reminders_carry_the_agenda_and_skip_those_who_declined(
     clock = Clock(now=meeting.starts_at - timedelta(days=1))
     jobs = scheduled_jobs(runtime, clock)
     # Only the member consented to reminders (the animator set up the community, never joined).
-    assert await jobs.enqueue_meeting_reminders() == 1
+    assert await jobs.run("meeting_reminders") == 1
     await dispatcher(runtime, clock).dispatch_once()
     personal = f"a:personal-{MEMBER['id']}"
     (reminder,) = [c for c in connector.cards(personal) if "Rappel" in card_text(c)]
@@ -215,7 +215,7 @@ async def test_reminders_carry_the_agenda_and_skip_those_who_declined(
         ).one()
     # Declining after the reminder was queued: the next reminder skips the member.
     clock.now = meeting.starts_at - timedelta(minutes=50)
-    await jobs.enqueue_meeting_reminders()
+    await jobs.run("meeting_reminders")
     async with runtime.sessions() as session:
         last = (
             await session.exec(
@@ -277,8 +277,8 @@ async def test_after_the_meeting_the_animator_confirms_attendance(
     runtime = bot_client.app[RUNTIME]
     clock = Clock(now=meeting.ends_at + timedelta(minutes=10))
     jobs = scheduled_jobs(runtime, clock)
-    assert await jobs.request_attendance() == 1
-    assert await jobs.request_attendance() == 0
+    assert await jobs.run("attendance_requests") == 1
+    assert await jobs.run("attendance_requests") == 0
     await dispatcher(runtime, clock).dispatch_once()
     roll = connector.cards()[-1]
     toggles = {i["title"]: i["value"] for i in roll["body"] if i.get("type") == "Input.Toggle"}

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.app import REGISTRY
 from bot.features.mentoring import FEATURE as MENTORING
 from bot.mentoring_flow import (
     MENTORING_RENDERERS,
@@ -1349,11 +1350,15 @@ async def test_the_scheduler_job_uses_the_setting(sessions: SessionFactory) -> N
     clock = START + timedelta(days=2)
     settings = make_settings("sqlite+aiosqlite://", CARREFOUR_MENTOR_PROPOSAL_DAYS=3)
     jobs = Jobs(
-        settings=settings, sessions=sessions, wake_dispatcher=lambda: None, clock=lambda: clock
+        jobs=REGISTRY.jobs,
+        settings=settings,
+        sessions=sessions,
+        wake_dispatcher=lambda: None,
+        clock=lambda: clock,
     )
-    assert await jobs.expire_mentor_proposals() == 0
+    assert await jobs.run("expire_mentor_proposals") == 0
     clock = START + timedelta(days=3)
-    assert await jobs.expire_mentor_proposals() == 3
+    assert await jobs.run("expire_mentor_proposals") == 3
     assert await _pairing_status(sessions, _id(pairing)) == PairingStatus.EXPIRED
 
 

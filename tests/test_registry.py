@@ -3,15 +3,19 @@
 - Every command has exactly one feature answering it, every verb a card can send is
   registered, and the buttons that act while a dialog waits are those that did before the
   registry (the list below is the former `GLOBAL_VERBS` of bot/handler.py).
-- A command, verb, outbox kind or route declared twice, or a verb not named after its feature,
-  stops the start-up.
+- A command, verb, outbox kind, route or scheduled job declared twice, or a verb not named
+  after its feature, stops the start-up.
+- Every scheduled job of before the features declared them is declared once, its interval
+  unchanged (the table below is the former list of bot/scheduler.py's `build_scheduler`).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -19,7 +23,16 @@ from bot.commands import Command, Parsed
 from bot.deliveries import RenderContext
 from bot.features import FEATURES
 from bot.invokes import Invokes
-from bot.registry import HOST_VERBS, DuplicateDeclaration, Feature, Registry, Route
+from bot.registry import (
+    HOST_VERBS,
+    DuplicateDeclaration,
+    Feature,
+    Job,
+    JobContext,
+    Registry,
+    Route,
+)
+from bot.scheduler import HOST_JOBS, Jobs, build_scheduler
 from bot.turns import FeatureTurn
 from cards.consultations import VERBS as CONSULTATION_VERBS
 from cards.mentoring import VERBS as MENTORING_VERBS
@@ -66,6 +79,21 @@ BEFORE_THE_REGISTRY = frozenset(
 )
 # The setup form's buttons are answered by its dialog's prompt (dialogs/form_prompt.py).
 DIALOG_VERBS = frozenset({setup_dialog.SUBMIT, setup_dialog.CANCEL})
+
+# The scheduler's jobs and intervals before the features declared them.
+BEFORE_THE_JOBS_MOVED: dict[str, timedelta] = {
+    "meeting_reminders": timedelta(minutes=1),
+    "attendance_requests": timedelta(minutes=5),
+    "close_polls": timedelta(minutes=1),
+    "open_surveys": timedelta(minutes=5),
+    "escalate_consultations": timedelta(minutes=30),
+    "expire_mentor_proposals": timedelta(minutes=30),
+    "survey_reminders": timedelta(minutes=15),
+    "seal_surveys": timedelta(hours=1),
+    "monthly_summaries": timedelta(minutes=15),
+    "outbox_status": timedelta(minutes=15),
+    "retention_purge": timedelta(hours=6),
+}
 
 _VERB_ARGUMENT = re.compile(r"""verb=["']([a-z_.]+)["']""")
 _VERB_ENTRY = re.compile(r"""["']verb["']\s*:\s*["']([a-z_.]+)["']""")
@@ -204,3 +232,43 @@ def test_an_outbox_kind_or_route_declared_twice_stops_the_start_up() -> None:
     route = Route("/calendar/{token}.ics", _route)
     with pytest.raises(DuplicateDeclaration, match="route"):
         Registry([*FEATURES, Feature(name="extra", routes=(route,))])
+
+
+async def _job(_context: JobContext) -> None:
+    return None
+
+
+def test_every_scheduled_job_is_declared_once_with_its_interval(registry: Registry) -> None:
+    declared = [job for feature in FEATURES for job in feature.jobs] + list(HOST_JOBS)
+    counts = Counter(job.name for job in declared)
+    assert counts == Counter(BEFORE_THE_JOBS_MOVED.keys()), "each job declared exactly once"
+    assert {job.name: job.every for job in declared} == BEFORE_THE_JOBS_MOVED
+    assert set(registry.jobs) | {job.name for job in HOST_JOBS} == set(BEFORE_THE_JOBS_MOVED)
+    # And the scheduler wakes each up at that interval.
+    settings = make_settings("sqlite+aiosqlite://")
+    jobs = Jobs(
+        jobs=registry.jobs,
+        settings=settings,
+        sessions=cast(Any, None),
+        wake_dispatcher=lambda: None,
+    )
+    scheduler = build_scheduler(jobs, settings)
+    assert {job.id: job.trigger.interval for job in scheduler.get_jobs()} == BEFORE_THE_JOBS_MOVED
+
+
+def test_a_job_declared_twice_stops_the_start_up() -> None:
+    again = Feature(name="extra", jobs=(Job("close_polls", timedelta(minutes=1), _job),))
+    with pytest.raises(DuplicateDeclaration, match="job 'close_polls' declared twice"):
+        Registry([*FEATURES, again])
+    twice = Job("tidy", timedelta(hours=1), _job)
+    with pytest.raises(DuplicateDeclaration, match="job 'tidy' declared twice"):
+        Registry([Feature(name="extra", jobs=(twice, twice))])
+    # Nor may a feature take one of the host's jobs.
+    settings = make_settings("sqlite+aiosqlite://")
+    with pytest.raises(DuplicateDeclaration, match="host's"):
+        Jobs(
+            jobs={"retention_purge": Job("retention_purge", timedelta(hours=6), _job)},
+            settings=settings,
+            sessions=cast(Any, None),
+            wake_dispatcher=lambda: None,
+        )

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
-from bot.app import RUNTIME, create_app
+from bot.app import REGISTRY, RUNTIME, create_app
 from bot.scheduler import Jobs
 from cards.i18n import format_when, translator
 from storage.db import transaction
@@ -138,12 +138,13 @@ async def test_reminders_polls_dialogs_and_queued_messages_resume_after_a_restar
             meeting = await factories.meeting(session, community, starts_at=meeting_at)
         early = Clock(now=meeting_at - timedelta(days=8))
         jobs = Jobs(
+            jobs=REGISTRY.jobs,
             settings=runtime.settings,
             sessions=runtime.sessions,
             wake_dispatcher=lambda: None,
             clock=early,
         )
-        assert await jobs.enqueue_meeting_reminders() == 0
+        assert await jobs.run("meeting_reminders") == 0
 
         # An anonymous poll, posted in the channel, with one vote.
         await animator.click(
@@ -167,6 +168,7 @@ async def test_reminders_polls_dialogs_and_queued_messages_resume_after_a_restar
         runtime = second.app[RUNTIME]
         clock = Clock(now=datetime.now(UTC))
         jobs = Jobs(
+            jobs=REGISTRY.jobs,
             settings=runtime.settings,
             sessions=runtime.sessions,
             wake_dispatcher=lambda: None,
@@ -211,9 +213,9 @@ async def test_reminders_polls_dialogs_and_queued_messages_resume_after_a_restar
 
         # The closing job closes it at the planned time, and not before.
         clock.now = poll.closes_at - timedelta(seconds=1)
-        assert await jobs.close_polls() == 0
+        assert await jobs.run("close_polls") == 0
         clock.now = poll.closes_at
-        assert await jobs.close_polls() == 1
+        assert await jobs.run("close_polls") == 1
         await deliver.dispatch_once()
         closed = fr(
             "polls.card.closed",
@@ -225,15 +227,15 @@ async def test_reminders_polls_dialogs_and_queued_messages_resume_after_a_restar
         assert fr("polls.card.too_few", k=5) in card_text(final)
         results_title = fr("polls.results.title", community=community_name)
         assert len([c for c in connector.cards() if results_title in card_text(c)]) == 1
-        assert await jobs.close_polls() == 0
+        assert await jobs.run("close_polls") == 0
         assert await deliver.dispatch_once() == 0
 
         # The J-1 reminder fell due while the bot was down: the catch-up sends it, once.
         clock.now = meeting.starts_at - timedelta(hours=20)
-        assert await jobs.enqueue_meeting_reminders() == 1
+        assert await jobs.run("meeting_reminders") == 1
         await deliver.dispatch_once()
         clock.advance(minutes=1)  # the job's next run
-        assert await jobs.enqueue_meeting_reminders() == 0
+        assert await jobs.run("meeting_reminders") == 0
         await deliver.dispatch_once()
 
     personal = f"a:personal-{MEMBER['id']}"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import col, select
 
-from bot.app import RUNTIME, create_app
+from bot.app import REGISTRY, RUNTIME, create_app
 from bot.scheduler import Jobs, build_scheduler
 from storage import outbox
 from storage.db import SessionFactory, transaction
@@ -32,7 +32,13 @@ async def test_reminders_are_queued_at_j7_j1_h1_once_each(
 ) -> None:
     settings = make_settings("sqlite+aiosqlite://")
     clock = Clock(now=MEETING_AT - timedelta(days=8))
-    jobs = Jobs(settings=settings, sessions=sessions, wake_dispatcher=lambda: None, clock=clock)
+    jobs = Jobs(
+        jobs=REGISTRY.jobs,
+        settings=settings,
+        sessions=sessions,
+        wake_dispatcher=lambda: None,
+        clock=clock,
+    )
     async with transaction(sessions) as session:
         where = await factories.community(session)
         ana = await factories.person(session, 1, service_url=connector.url)
@@ -45,16 +51,16 @@ async def test_reminders_are_queued_at_j7_j1_h1_once_each(
         await factories.rsvp(session, decliner, meeting, RsvpAnswer.NO)
         await factories.rsvp(session, ben, meeting, RsvpAnswer.MAYBE)
 
-    assert await jobs.enqueue_meeting_reminders() == 0  # J-8: nothing yet
+    assert await jobs.run("meeting_reminders") == 0  # J-8: nothing yet
     clock.now = MEETING_AT - timedelta(days=7)
-    assert await jobs.enqueue_meeting_reminders() == 2
-    assert await jobs.enqueue_meeting_reminders() == 0  # running again queues nothing twice
+    assert await jobs.run("meeting_reminders") == 2
+    assert await jobs.run("meeting_reminders") == 0  # running again queues nothing twice
     clock.now = MEETING_AT - timedelta(days=1, minutes=-5)
-    assert await jobs.enqueue_meeting_reminders() == 2
+    assert await jobs.run("meeting_reminders") == 2
     clock.now = MEETING_AT - timedelta(minutes=59)
-    assert await jobs.enqueue_meeting_reminders() == 2
+    assert await jobs.run("meeting_reminders") == 2
     clock.now = MEETING_AT + timedelta(minutes=1)
-    assert await jobs.enqueue_meeting_reminders() == 0  # started: no more reminders
+    assert await jobs.run("meeting_reminders") == 0  # started: no more reminders
     assert await queued(sessions) == [
         (ana.id, "P7D"),
         (ben.id, "P7D"),
@@ -76,8 +82,14 @@ async def test_after_downtime_only_the_latest_due_reminder_is_sent(
         await factories.meeting(session, where, starts_at=MEETING_AT)
     # The bot was down from J-8 until 20 hours before the meeting.
     clock = Clock(now=MEETING_AT - timedelta(hours=20))
-    jobs = Jobs(settings=settings, sessions=sessions, wake_dispatcher=lambda: None, clock=clock)
-    assert await jobs.enqueue_meeting_reminders() == 1
+    jobs = Jobs(
+        jobs=REGISTRY.jobs,
+        settings=settings,
+        sessions=sessions,
+        wake_dispatcher=lambda: None,
+        clock=clock,
+    )
+    assert await jobs.run("meeting_reminders") == 1
     assert await queued(sessions) == [(ana.id, "P1D")]
 
 
@@ -86,14 +98,20 @@ async def test_a_moved_meeting_gets_fresh_reminders_and_a_cancelled_one_none(
 ) -> None:
     settings = make_settings("sqlite+aiosqlite://")
     clock = Clock(now=MEETING_AT - timedelta(days=1))
-    jobs = Jobs(settings=settings, sessions=sessions, wake_dispatcher=lambda: None, clock=clock)
+    jobs = Jobs(
+        jobs=REGISTRY.jobs,
+        settings=settings,
+        sessions=sessions,
+        wake_dispatcher=lambda: None,
+        clock=clock,
+    )
     async with transaction(sessions) as session:
         where = await factories.community(session)
         ana = await factories.person(session, 1, service_url=connector.url)
         await factories.member(session, ana, where)
         meeting = await factories.meeting(session, where, starts_at=MEETING_AT)
         other = await factories.meeting(session, where, starts_at=MEETING_AT + timedelta(days=10))
-    assert await jobs.enqueue_meeting_reminders() == 1  # the first meeting's J-1
+    assert await jobs.run("meeting_reminders") == 1  # the first meeting's J-1
     async with transaction(sessions) as session:
         moved = await session.get(Meeting, meeting.id)
         assert moved is not None
@@ -103,9 +121,9 @@ async def test_a_moved_meeting_gets_fresh_reminders_and_a_cancelled_one_none(
         assert cancelled is not None
         cancelled.status = MeetingStatus.CANCELLED
     clock.now = MEETING_AT + timedelta(hours=1) - timedelta(days=1)
-    assert await jobs.enqueue_meeting_reminders() == 1  # the moved meeting: a new J-1
+    assert await jobs.run("meeting_reminders") == 1  # the moved meeting: a new J-1
     clock.now = MEETING_AT + timedelta(days=3, hours=1)
-    assert await jobs.enqueue_meeting_reminders() == 0  # the cancelled one's J-7: nothing
+    assert await jobs.run("meeting_reminders") == 0  # the cancelled one's J-7: nothing
     assert len(set(await _keys(sessions))) == 2
 
 
@@ -119,20 +137,28 @@ async def test_community_offsets_override_the_default(
 ) -> None:
     settings = make_settings("sqlite+aiosqlite://")
     clock = Clock(now=MEETING_AT - timedelta(days=3))
-    jobs = Jobs(settings=settings, sessions=sessions, wake_dispatcher=lambda: None, clock=clock)
+    jobs = Jobs(
+        jobs=REGISTRY.jobs,
+        settings=settings,
+        sessions=sessions,
+        wake_dispatcher=lambda: None,
+        clock=clock,
+    )
     async with transaction(sessions) as session:
         where = await factories.community(session)
         where.settings = {"reminder_offsets": ["P3D"]}
         ana = await factories.person(session, 1, service_url=connector.url)
         await factories.member(session, ana, where)
         await factories.meeting(session, where, starts_at=MEETING_AT)
-    assert await jobs.enqueue_meeting_reminders() == 1
+    assert await jobs.run("meeting_reminders") == 1
     assert await queued(sessions) == [(ana.id, "P3D")]
 
 
 async def test_purge_forgets_finished_history_past_retention(sessions: SessionFactory) -> None:
     settings = make_settings("sqlite+aiosqlite://", CARREFOUR_OUTBOX_RETENTION_DAYS=1)
-    jobs = Jobs(settings=settings, sessions=sessions, wake_dispatcher=lambda: None)
+    jobs = Jobs(
+        jobs=REGISTRY.jobs, settings=settings, sessions=sessions, wake_dispatcher=lambda: None
+    )
     async with transaction(sessions) as session:
         ana = await factories.person(session, 1)
         session.add(
@@ -148,14 +174,16 @@ async def test_purge_forgets_finished_history_past_retention(sessions: SessionFa
         await outbox.enqueue(
             session, dedup_key="new", recipient=outbox.Recipient.person(ana.id or 0), kind="notice"
         )
-    assert (await jobs.purge())["outbox"] == 1
+    purged = await jobs.run("retention_purge")
+    assert isinstance(purged, dict)
+    assert purged["outbox"] == 1
     assert await _keys(sessions) == ["new"]
 
 
 async def test_the_scheduler_has_every_job_and_runs_each_at_start() -> None:
     settings = make_settings("sqlite+aiosqlite://")
 
-    jobs = Jobs(settings=settings, sessions=None, wake_dispatcher=lambda: None)  # type: ignore[arg-type]
+    jobs = Jobs(jobs=REGISTRY.jobs, settings=settings, sessions=None, wake_dispatcher=lambda: None)  # type: ignore[arg-type]
     scheduler = build_scheduler(jobs, settings)
     ids = {job.id for job in scheduler.get_jobs()}
     assert ids == {

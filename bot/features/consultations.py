@@ -3,9 +3,11 @@ consultant, the coordination's audit, and the requests' buttons."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot import consultations_flow as flow
 from bot.commands import Command, Parsed
-from bot.registry import CommandHandler, Feature
+from bot.registry import CommandHandler, Feature, Job, JobContext
 from bot.turns import FeatureTurn
 from dialogs.consultation_dialog import ConsultationDialog
 
@@ -32,6 +34,20 @@ async def _audit(turn: FeatureTurn, parsed: Parsed) -> None:
     await flow.on_audit_command(turn, community_id=None, argument=parsed.argument)
 
 
+async def _escalate(context: JobContext) -> int:
+    """Unassigned requests: a reminder to coordinators, then a word to the animators."""
+    settings = context.settings
+    return await flow.escalate(
+        sessions=context.sessions,
+        now=context.now(),
+        reminder_after_working_days=settings.consultation_reminder_working_days,
+        escalate_after_working_days=settings.consultation_escalation_working_days,
+        timezone=settings.timezone,
+        extra_non_working_days=settings.extra_non_working_days,
+        wake=context.wake,
+    )
+
+
 _COMMANDS: dict[Command, CommandHandler] = {
     Command.CONSULTATION: _request,
     Command.MY_REQUESTS: _mine,
@@ -47,4 +63,5 @@ FEATURE = Feature(
     verbs_in_dialog=frozenset(flow.ACTIONS),
     renderers=flow.CONSULTATION_RENDERERS,
     dialogs=(lambda services: ConsultationDialog(services.sessions, services.wake),),
+    jobs=(Job("escalate_consultations", timedelta(minutes=30), _escalate),),
 )

@@ -3,6 +3,8 @@ attendance; their Teams dialogs and per-person agenda views; reminders; calendar
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from typing import Any
 
 from bot import meetings_flow as flow
@@ -11,10 +13,13 @@ from bot.deliveries import render_meeting_reminder
 from bot.invokes import Invokes
 from bot.meeting_calendar import ROUTE as CALENDAR_ROUTE
 from bot.meeting_calendar import meeting_calendar
-from bot.registry import CommandHandler, Feature, Route
+from bot.registry import CommandHandler, Feature, Job, JobContext, Route
 from bot.settings import Settings
 from bot.turns import FeatureTurn
-from storage import meetings
+from storage import meetings, outbox
+from storage.db import transaction
+
+logger = logging.getLogger(__name__)
 
 
 async def _plan(turn: FeatureTurn, _parsed: Parsed) -> None:
@@ -64,6 +69,35 @@ async def _show_verb(turn: FeatureTurn, _value: dict[str, Any]) -> None:
     await _agenda(turn, Parsed(Command.AGENDA))
 
 
+async def _enqueue_reminders(context: JobContext) -> int:
+    """Queue the reminders that are due now (J-7, J-1, H-1 by default)."""
+    now = context.now()
+    queued = 0
+    async with transaction(context.sessions) as session:
+        for reminder in await meetings.due_reminders(
+            session, now=now, default_offsets=context.settings.reminder_offsets
+        ):
+            queued += await outbox.enqueue(
+                session,
+                dedup_key=meetings.reminder_key(reminder),
+                recipient=outbox.Recipient.person(reminder.person_id),
+                kind=meetings.KIND_REMINDER,
+                params={"meeting_id": reminder.meeting_id, "offset": reminder.offset},
+                not_before=now,
+            )
+    if queued:
+        logger.info("queued %d meeting reminder(s)", queued)
+        context.wake()
+    return queued
+
+
+async def _request_attendance(context: JobContext) -> int:
+    """After each meeting, its animators get the attendance list to confirm."""
+    return await flow.enqueue_attendance_requests(
+        sessions=context.sessions, now=context.now(), wake=context.wake
+    )
+
+
 def _invokes(invokes: Invokes, settings: Settings) -> None:
     flow.register_meeting_forms(invokes, settings=settings)
     flow.register_agenda_views(invokes, settings=settings)
@@ -91,4 +125,8 @@ FEATURE = Feature(
     renderers={meetings.KIND_REMINDER: render_meeting_reminder, **flow.MEETING_RENDERERS},
     routes=(Route(CALENDAR_ROUTE, meeting_calendar),),
     invokes=_invokes,
+    jobs=(
+        Job("meeting_reminders", timedelta(minutes=1), _enqueue_reminders),
+        Job("attendance_requests", timedelta(minutes=5), _request_attendance),
+    ),
 )

@@ -3,9 +3,11 @@ buttons of the proposals, agreements and check-ins."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot import mentoring_flow as flow
 from bot.commands import Command, Parsed, volunteer_capacity
-from bot.registry import Feature
+from bot.registry import Feature, Job, JobContext
 from bot.turns import FeatureTurn
 from cards.mentoring import VERBS as CARD_VERBS
 
@@ -37,6 +39,17 @@ async def _requests(turn: FeatureTurn, _parsed: Parsed) -> None:
     )
 
 
+async def _expire_proposals(context: JobContext) -> int:
+    """Mentor proposals unanswered for N days: lapsed, and the request back to the
+    coordination with fresh suggestions."""
+    return await flow.expire_proposals(
+        sessions=context.sessions,
+        now=context.now(),
+        days=context.settings.mentor_proposal_days,
+        wake=context.wake,
+    )
+
+
 FEATURE = Feature(
     name="mentoring",
     commands={
@@ -47,4 +60,5 @@ FEATURE = Feature(
     verbs=flow.ACTIONS,
     verbs_in_dialog=frozenset(CARD_VERBS),
     renderers=flow.MENTORING_RENDERERS,
+    jobs=(Job("expire_mentor_proposals", timedelta(minutes=30), _expire_proposals),),
 )

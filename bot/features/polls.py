@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot import polls_flow as flow
 from bot.commands import Command, Parsed
 from bot.invokes import Invokes
-from bot.registry import Feature
+from bot.registry import Feature, Job, JobContext
 from bot.settings import Settings
 from bot.turns import FeatureTurn
 
@@ -13,6 +15,13 @@ from bot.turns import FeatureTurn
 async def _poll(turn: FeatureTurn, _parsed: Parsed) -> None:
     await flow.on_poll_command(
         turn.context, sessions=turn.sessions, settings=turn.settings, info=turn.info
+    )
+
+
+async def _close_polls(context: JobContext) -> int:
+    """Polls past their closing time: final results in the card, and to the animators."""
+    return await flow.close_expired_polls(
+        sessions=context.sessions, now=context.now(), wake=context.wake
     )
 
 
@@ -27,4 +36,5 @@ FEATURE = Feature(
     verbs_in_dialog=frozenset(flow.ACTIONS),
     renderers=flow.POLL_RENDERERS,
     invokes=_invokes,
+    jobs=(Job("close_polls", timedelta(minutes=1), _close_polls),),
 )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot import surveys_flow as flow
 from bot.commands import Command, Parsed
-from bot.registry import Feature
+from bot.registry import Feature, Job, JobContext
 from bot.turns import FeatureTurn
 from cards.surveys import VERB_ANSWER, VERB_RESULTS, VERB_TOPIC
 from dialogs.survey_dialog import SurveyDialog
@@ -39,6 +41,28 @@ async def _results(turn: FeatureTurn, _parsed: Parsed) -> None:
     )
 
 
+async def _open_surveys(context: JobContext) -> int:
+    """Satisfaction surveys an hour after each meeting, to those who attended."""
+    return await flow.open_due_surveys(
+        sessions=context.sessions,
+        now=context.now(),
+        wake=context.wake,
+        delay=timedelta(minutes=context.settings.survey_delay_minutes),
+        duration=timedelta(days=context.settings.survey_duration_days),
+    )
+
+
+async def _remind_surveys(context: JobContext) -> int:
+    return await flow.survey_reminders(
+        sessions=context.sessions, now=context.now(), wake=context.wake
+    )
+
+
+async def _seal_surveys(context: JobContext) -> int:
+    """Closed surveys lose even the keyed link between answer and person."""
+    return await flow.seal_closed_surveys(sessions=context.sessions, now=context.now())
+
+
 FEATURE = Feature(
     name="surveys",
     commands={
@@ -51,4 +75,9 @@ FEATURE = Feature(
     verbs_in_dialog=frozenset({VERB_ANSWER, VERB_RESULTS, VERB_TOPIC}),
     renderers=flow.SURVEY_RENDERERS,
     dialogs=(lambda services: SurveyDialog(services.sessions, services.settings.master_key),),
+    jobs=(
+        Job("open_surveys", timedelta(minutes=5), _open_surveys),
+        Job("survey_reminders", timedelta(minutes=15), _remind_surveys),
+        Job("seal_surveys", timedelta(hours=1), _seal_surveys),
+    ),
 )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot import vitality_flow as flow
 from bot.commands import Command, Parsed
-from bot.registry import Feature, Route
+from bot.registry import Feature, Job, JobContext, Route
 from bot.turns import FeatureTurn
 
 
@@ -21,6 +23,16 @@ async def _summary(turn: FeatureTurn, parsed: Parsed) -> None:
     )
 
 
+async def _monthly_summaries(context: JobContext) -> int:
+    """The 1st of the month at 9:00 (catching up after downtime): last month's summary."""
+    return await flow.send_monthly_summaries(
+        sessions=context.sessions,
+        now=context.now(),
+        wake=context.wake,
+        tz=context.settings.timezone,
+    )
+
+
 FEATURE = Feature(
     name="vitality",
     commands={Command.SUMMARY: _summary},
@@ -28,4 +40,5 @@ FEATURE = Feature(
     verbs_in_dialog=flow.VERBS,
     renderers=flow.VITALITY_RENDERERS,
     routes=(Route(flow.EXPORT_PATH, flow.vitality_csv),),
+    jobs=(Job("monthly_summaries", timedelta(minutes=15), _monthly_summaries),),
 )
