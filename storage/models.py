@@ -593,3 +593,118 @@ class SurveyResponse(SQLModel, table=True):
     ratings: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     texts: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     choices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+# -- Shared practice: the toolbox and questions to the community ---------------------------------
+
+
+class ResourceKind(enum.StrEnum):
+    """Kinds of toolbox resources; texts `toolbox.kind.<value>`."""
+
+    CLINICAL_TOOL = "clinical_tool"
+    GUIDE = "guide"
+    ARTICLE = "article"
+    TRAINING = "training"
+    TEMPLATE = "template"
+    OTHER = "other"
+
+
+class ResourceVisibility(enum.StrEnum):
+    COMMUNITY = "community"  # members of the community that shared it
+    TENANT = "tenant"  # members of every community of the same tenant
+
+
+class ResourceStatus(enum.StrEnum):
+    ACTIVE = "active"
+    RETIRED = "retired"  # by a facilitator
+    WITHDRAWN = "withdrawn"  # by the person who shared it
+    MERGED = "merged"  # into `merged_into_id`
+
+
+class Resource(SQLModel, table=True):
+    """An entry of a community's toolbox (boîte à outils). The link is shown, never fetched."""
+
+    __tablename__ = "resource"
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    tenant_id: str | None = Field(default=None, max_length=64, index=True)
+    title: str = Field(max_length=200)
+    url: str = Field(max_length=2000)
+    kind: ResourceKind = Field(default=ResourceKind.OTHER, sa_type=String(16))
+    themes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    why: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    visibility: ResourceVisibility = Field(
+        default=ResourceVisibility.COMMUNITY, sa_type=String(16)
+    )
+    # None once the person who shared it is erased (the resource stays, without its author).
+    shared_by_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    pinned: bool = Field(default=False)
+    status: ResourceStatus = Field(default=ResourceStatus.ACTIVE, sa_type=String(16))
+    merged_into_id: int | None = Field(default=None, foreign_key="resource.id")
+    # A double click on « Partager » finds the row its first click made.
+    request_key: str | None = Field(default=None, max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ResourceMark(SQLModel, table=True):
+    """« Utile pour moi »: counted, never listed by person."""
+
+    __tablename__ = "resource_mark"
+    __table_args__ = (UniqueConstraint("resource_id", "person_id", name="uq_resource_mark"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    resource_id: int = Field(foreign_key="resource.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    # For « the most useful resources of the month » in the monthly summary.
+    marked_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+
+
+class QuestionStatus(enum.StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"  # an answer was marked as the one that helped
+    WITHDRAWN = "withdrawn"  # by the asker
+
+
+class Question(SQLModel, table=True):
+    """A question to the community, posted in its channel as a card."""
+
+    __tablename__ = "question"
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    # None once the asker is erased; kept while the question is anonymous so that the asker can
+    # mark the answer that helped and withdraw it (never shown to others).
+    asked_by_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    anonymous: bool = Field(default=False)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    status: QuestionStatus = Field(default=QuestionStatus.OPEN, sa_type=String(16))
+    # Where the card was posted, to update it in place and to find replies in its thread.
+    conversation_ref_id: int | None = Field(default=None, foreign_key="conversation_ref.id")
+    activity_id: str | None = Field(default=None, max_length=255, index=True)
+    asked_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+    answered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    helpful_answer_id: int | None = Field(default=None)
+    # Set when the facilitators were told it went unanswered (once).
+    flagged_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # The toolbox entry the exchange became, if any.
+    resource_id: int | None = Field(default=None, foreign_key="resource.id")
+    request_key: str | None = Field(default=None, max_length=64, unique=True)
+
+
+class QuestionAnswer(SQLModel, table=True):
+    __tablename__ = "question_answer"
+    __table_args__ = (
+        UniqueConstraint("question_id", "activity_id", name="uq_question_answer_activity"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    question_id: int = Field(foreign_key="question.id", index=True)
+    # None once the person who answered is erased (the answer stays for the asker and others).
+    answered_by_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    # The Teams activity it came from (a reply in the card's thread, or the card's own form):
+    # the same activity delivered twice records one answer.
+    activity_id: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
