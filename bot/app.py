@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -40,10 +39,24 @@ from storage.state_store import SqlPrivateConversationState, SqlStorage
 logger = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
 class Runtime:
-    """Everything a running bot holds, built in `cleanup_ctx` and closed with the app."""
+    """Everything a running bot holds, built in `cleanup_ctx` and closed with the app.
 
+    The app holds it from `create_app` on, empty, and start-up fills it in: aiohttp freezes
+    the application's mapping once it starts (setting a key then is deprecated), and handlers
+    only run after start-up. Reading a part before then raises AttributeError."""
+
+    __slots__ = (
+        "adapter",
+        "auth",
+        "bot",
+        "dispatcher",
+        "engine",
+        "jobs",
+        "sessions",
+        "settings",
+        "storage",
+    )
     settings: Settings
     engine: AsyncEngine
     sessions: SessionFactory
@@ -150,9 +163,10 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     jobs = Jobs(
         jobs=REGISTRY.jobs, settings=settings, sessions=sessions, wake_dispatcher=dispatcher.wake
     )
-    app[RUNTIME] = Runtime(
-        settings, engine, sessions, storage, auth, adapter, bot, dispatcher, jobs
-    )
+    runtime = app[RUNTIME]
+    runtime.settings, runtime.engine, runtime.sessions = settings, engine, sessions
+    runtime.storage, runtime.auth, runtime.adapter = storage, auth, adapter
+    runtime.bot, runtime.dispatcher, runtime.jobs = bot, dispatcher, jobs
     scheduler = build_scheduler(jobs, settings) if settings.scheduler_enabled else None
     # Renews the leases of turns that run long, so no replica takes them over meanwhile.
     heartbeat = asyncio.create_task(claims.run(), name="turn-heartbeat")
@@ -355,6 +369,7 @@ def create_app(settings: Settings, *, telemetry: Telemetry | None = None) -> web
     app[SETTINGS] = settings
     app[INBOUND_LIMIT] = InboundLimit.from_settings(settings)
     app[TELEMETRY] = telemetry if telemetry is not None else build_telemetry(settings)
+    app[RUNTIME] = Runtime()
     app.cleanup_ctx.append(_runtime)
     app.router.add_post("/api/messages", observed_turns(messages, app[TELEMETRY]))
     app.router.add_get("/healthz", healthz)
