@@ -56,6 +56,12 @@ class Command(enum.StrEnum):
     ATTESTATION = "attestation"
     ATTESTATIONS = "attestations"
     PROPOSE_TOPIC = "propose_topic"
+    SUBMIT_CASE = "submit_case"
+    CASES = "cases"
+    TOOLBOX = "toolbox"
+    SHARE_RESOURCE = "share_resource"
+    QUESTION = "question"
+    CODEVELOPMENT = "codevelopment"
     UNKNOWN = "unknown"
 
 
@@ -95,6 +101,12 @@ COMMAND_OF_FEATURE: dict[str, Command] = {
     "attestation": Command.ATTESTATION,
     "attestations": Command.ATTESTATIONS,
     "propose": Command.PROPOSE_TOPIC,
+    "submit_case": Command.SUBMIT_CASE,
+    "cases": Command.CASES,
+    "toolbox": Command.TOOLBOX,
+    "share_resource": Command.SHARE_RESOURCE,
+    "question": Command.QUESTION,
+    "codevelopment": Command.CODEVELOPMENT,
 }
 FEATURE_OF_COMMAND = {command: key for key, command in COMMAND_OF_FEATURE.items()}
 
@@ -117,9 +129,25 @@ _FRENCH_WORDS: dict[str, Command] = {
     "mentore": Command.MENTOR,
     "mentorat": Command.MENTOR,
     "jumelage": Command.MENTOR,
+    "groupe de codeveloppement": Command.CODEVELOPMENT,
+    "codev": Command.CODEVELOPMENT,
     "devenir mentore": Command.VOLUNTEER,
     "proposer": Command.PROPOSE_TOPIC,
     "banque de sujets": Command.TOPICS,
+    "cas complexe": Command.SUBMIT_CASE,
+    "soumettre un cas complexe": Command.SUBMIT_CASE,
+    "presenter un cas": Command.SUBMIT_CASE,
+    "cas": Command.CASES,
+    "mes cas": Command.CASES,
+    "discussion de cas": Command.CASES,
+    "poser une question": Command.QUESTION,
+    "demander a la communaute": Command.QUESTION,
+    "boite a outils": Command.TOOLBOX,
+    "la boite a outils": Command.TOOLBOX,
+    "outil": Command.TOOLBOX,
+    "partager un outil": Command.SHARE_RESOURCE,
+    "partager une ressource": Command.SHARE_RESOURCE,
+    "ajouter un outil": Command.SHARE_RESOURCE,
     "planifier": Command.PLAN_MEETING,
     "bilan mensuel": Command.SUMMARY,
     "annule": Command.CANCEL,
@@ -127,6 +155,7 @@ _FRENCH_WORDS: dict[str, Command] = {
     "attestation": Command.ATTESTATION,
 }
 _ENGLISH_WORDS: dict[str, Command] = {
+    "codevelopment group": Command.CODEVELOPMENT,
     "menu": Command.HELP,
     "hello": Command.HELP,
     "hi": Command.HELP,
@@ -144,6 +173,18 @@ _ENGLISH_WORDS: dict[str, Command] = {
     "volunteer mentor": Command.VOLUNTEER,
     "propose": Command.PROPOSE_TOPIC,
     "topic bank": Command.TOPICS,
+    "complex case": Command.SUBMIT_CASE,
+    "submit a complex case": Command.SUBMIT_CASE,
+    "present a case": Command.SUBMIT_CASE,
+    "cases": Command.CASES,
+    "my cases": Command.CASES,
+    "case discussion": Command.CASES,
+    "ask a question": Command.QUESTION,
+    "ask the community": Command.QUESTION,
+    "tools": Command.TOOLBOX,
+    "resources": Command.TOOLBOX,
+    "share a tool": Command.SHARE_RESOURCE,
+    "add a resource": Command.SHARE_RESOURCE,
     "plan meeting": Command.PLAN_MEETING,
     "edit agenda": Command.EDIT_AGENDA,
     "cancel meeting": Command.CANCEL_MEETING,
@@ -174,6 +215,7 @@ _TAKES_ARGUMENT = frozenset(
         Command.VOLUNTEER,
         Command.VOLUNTEER_CONSULTANT,
         Command.CONSULTATION_AUDIT,
+        Command.QUESTION,  # `question <text>`: the question itself
     }
 )
 

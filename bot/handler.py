@@ -47,6 +47,7 @@ from cards.confirm import VERB_DISMISS, build_dismissed_card
 from cards.help import VERB_RUN, build_suggestions_card
 from cards.i18n import LANGUAGES, language_of, normalize_locale, translator
 from cards.verbs import upgrade_names
+from dialogs.ask_question_dialog import AskQuestionDialog
 from dialogs.base import simplify
 from dialogs.consultation_dialog import ConsultationDialog
 from dialogs.context import TURN_INFO_KEY, TurnInfo, turn_info
@@ -68,6 +69,7 @@ FORM_CONFIRMATIONS = {
     ProposeTopicDialog.ID: "topics.propose.confirm",
     ConsultationDialog.ID: "consultation.request.send",
     SurveyDialog.ID: "surveys.dialog.confirm",
+    AskQuestionDialog.ID: "questions.ask.confirm",
 }
 
 
@@ -433,6 +435,13 @@ class CarrefourBot(ActivityHandler):
         handler = self._registry.command(parsed.command)
         if handler is not None:
             await handler(self._feature_turn(turn_context), parsed)
+        elif (
+            parsed.command is Command.UNKNOWN
+            and parsed.argument
+            and info.in_channel
+            and await self._registry.thread_reply(self._feature_turn(turn_context))
+        ):
+            return  # a reply in the thread of a feature's card (an answer to a question)
         elif parsed.argument:
             await self._suggest(turn_context, info, parsed.argument)
         elif parsed.command is not Command.HELP:

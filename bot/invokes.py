@@ -11,6 +11,9 @@ Two kinds are part of Carrefour:
   that person only (« Votre réponse : Présent·e »), which is how a shared card gets a
   per-person view without revealing anyone else's answer.
 
+A message extension's search (``composeExtension/query``, from the compose or command box) is
+answered the same way, by the feature that registered its command id.
+
 Features register their forms and actions here; the handler answers every invoke through
 :meth:`Invokes.answer`. Card data only chooses a route: each handler checks permissions again.
 """
@@ -33,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 TASK_SUBMIT = "task/submit"
 CARD_ACTION = "adaptiveCard/action"
+# A search message extension's command, as a person types in the compose or command box.
+COMPOSE_QUERY = "composeExtension/query"
 MESSAGE_CONTENT_TYPE = "application/vnd.microsoft.activity.message"
 
 
@@ -71,6 +76,8 @@ class TaskReply:
 
 
 TaskHandler = Callable[[FeatureTurn, dict[str, Any]], Awaitable[TaskReply]]
+# A message extension's search: the invoke's value in, the `composeExtension` body out.
+QueryHandler = Callable[[FeatureTurn, dict[str, Any]], Awaitable[dict[str, Any]]]
 # A Universal Action answers with the card to show this person, or a short message.
 CardActionHandler = Callable[[FeatureTurn, dict[str, Any]], Awaitable["CardActionReply"]]
 
@@ -106,6 +113,7 @@ class Invokes:
 
     forms: dict[str, TaskForm] = field(default_factory=dict)
     actions: dict[str, CardActionHandler] = field(default_factory=dict)
+    queries: dict[str, QueryHandler] = field(default_factory=dict)
 
     def form(self, name: str, *, fetch: TaskHandler, submit: TaskHandler) -> None:
         if name in self.forms:
@@ -116,6 +124,12 @@ class Invokes:
         if verb in self.actions:
             raise ValueError(f"card action {verb!r} registered twice")
         self.actions[verb] = handler
+
+    def query(self, command_id: str, handler: QueryHandler) -> None:
+        """A message extension's search command (the manifest's `composeExtensions` id)."""
+        if command_id in self.queries:
+            raise ValueError(f"message extension command {command_id!r} registered twice")
+        self.queries[command_id] = handler
 
     async def answer(self, turn: FeatureTurn, name: str, value: object) -> InvokeResponse:
         """The HTTP answer to one invoke; 400 for anything not registered or malformed (the
@@ -140,6 +154,12 @@ class Invokes:
                 return _refused(name)
             reply_ = await handler_(turn, data if isinstance(data, dict) else {})
             return InvokeResponse(status=int(HTTPStatus.OK), body=reply_.body())
+        if name == COMPOSE_QUERY:
+            command_id = value.get("commandId")
+            query = self.queries.get(command_id) if isinstance(command_id, str) else None
+            if query is None:
+                return _refused(name)
+            return InvokeResponse(status=int(HTTPStatus.OK), body=await query(turn, value))
         return _refused(name)
 
 

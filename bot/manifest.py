@@ -48,6 +48,11 @@ _LIMITS: tuple[tuple[re.Pattern[str], int], ...] = (
     (re.compile(r"description\.full"), 4000),
     (re.compile(r"bots\[0\]\.commandLists\[\d+\]\.commands\[\d+\]\.title"), 32),
     (re.compile(r"bots\[0\]\.commandLists\[\d+\]\.commands\[\d+\]\.description"), 128),
+    (re.compile(r"composeExtensions\[0\]\.commands\[\d+\](\.parameters\[\d+\])?\.title"), 32),
+    (
+        re.compile(r"composeExtensions\[0\]\.commands\[\d+\](\.parameters\[\d+\])?\.description"),
+        128,
+    ),
 )
 # Teams shows at most 10 commands per scope in the command menu.
 MAX_COMMANDS = 10

@@ -53,7 +53,7 @@ from cards.common import REFRESH_USER_LIMIT, Element, submit
 from cards.confirm import build_confirmation_card, is_confirmed
 from cards.i18n import Translate, format_when, plural, translator
 from dialogs.context import TurnInfo
-from storage import communities, meetings, outbox
+from storage import cases, communities, meetings, outbox
 from storage.communities import NotAllowed, has_role
 from storage.db import SessionFactory, transaction
 from storage.meetings import (
@@ -657,6 +657,7 @@ async def _publish_step(
                 now=utcnow(),
             )
             viewers = await _viewers(session, meeting)
+            picked = await cases.agenda_cases(session, meeting_id=meeting.id or 0)
     except InvalidMeeting as error:
         return _agenda_form_shown(
             ctx,
@@ -677,6 +678,7 @@ async def _publish_step(
         tz=tz,
         calendar_url=link,
         viewers=viewers,
+        cases=picked,
     )
     if not created:
         # Clicked again (or from an older copy of the draft): the draft becomes the meeting
@@ -954,6 +956,7 @@ async def on_agenda_command(
                 tz=settings.timezone,
                 calendar_url=link,
                 viewers=await _viewers(session, meeting),
+                cases=await cases.agenda_cases(session, meeting_id=meeting.id or 0),
             )
             await _post_agenda_copy(turn_context, sessions, card, meeting, info.locale)
             shown += 1
@@ -1626,6 +1629,7 @@ async def on_agenda_view(
             ),
             viewers=await _viewers(session, meeting),
             own_answer=own,
+            cases=await cases.agenda_cases(session, meeting_id=meeting_id or 0),
         )
     return CardActionReply(card=card)
 
@@ -1672,6 +1676,7 @@ async def render_agenda_card(context: RenderContext) -> Activity | None:
             else None
         )
         viewers = await _viewers(session, meeting)
+        picked = await cases.agenda_cases(session, meeting_id=meeting_id)
     card = build_agenda_card(
         meeting,
         community,
@@ -1681,6 +1686,7 @@ async def render_agenda_card(context: RenderContext) -> Activity | None:
         tz=context.timezone,
         calendar_url=link,
         viewers=viewers,
+        cases=picked,
     )
     activity = card_activity(card)
     activity.id = activity_id

@@ -42,6 +42,9 @@ RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 InvokeRegistration = Callable[[Invokes, Settings], None]
 # Builds one of a feature's waterfall dialogs from the host's services.
 DialogFactory = Callable[["Services"], Dialog]
+# A message to the bot in a channel thread that is no command: True when the feature took it
+# (a reply in the thread of a card it posted), False to leave it to the host.
+ThreadReplyHandler = Callable[[FeatureTurn], Awaitable[bool]]
 
 
 # Buttons the host answers itself, even while a dialog waits: a « Vouliez-vous dire » button
@@ -99,6 +102,7 @@ class Feature:
     invokes: InvokeRegistration | None = None
     dialogs: tuple[DialogFactory, ...] = ()
     jobs: tuple[Job, ...] = ()
+    thread_replies: ThreadReplyHandler | None = None
 
 
 class DuplicateDeclaration(ValueError):
@@ -159,6 +163,9 @@ class Registry:
         self._renderers = MappingProxyType(renderers)
         self._routes = tuple(routes.values())
         self._jobs = MappingProxyType(jobs)
+        self._thread_replies = tuple(
+            f.thread_replies for f in self.features if f.thread_replies is not None
+        )
 
     def command(self, command: Command) -> CommandHandler | None:
         return self._commands.get(command)
@@ -180,6 +187,14 @@ class Registry:
             return True
         await handler(turn, value)
         return True
+
+    async def thread_reply(self, turn: FeatureTurn) -> bool:
+        """A channel thread message that is no command, to the feature whose card the thread
+        is under; False when none takes it."""
+        for handler in self._thread_replies:
+            if await handler(turn):
+                return True
+        return False
 
     def acts_in_dialog(self, verb: str) -> bool:
         """Whether a button with this verb acts even while a dialog waits for an answer."""

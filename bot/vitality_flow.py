@@ -49,7 +49,7 @@ from cards.vitality import (
 )
 from dialogs.base import simplify
 from dialogs.context import TurnInfo
-from storage import communities, outbox, vitality
+from storage import communities, outbox, toolbox, vitality
 from storage.communities import has_role
 from storage.db import SessionFactory, transaction
 from storage.models import Community, Role, utcnow
@@ -295,6 +295,11 @@ async def _summary_card(
     summary = await vitality.vitality_summary(
         session, community_id=community_id, month=month, tz=tz, now=now
     )
+    start, end = vitality.month_bounds(month, tz=tz)
+    # The month's most useful toolbox resources: by « utile » marks made during the month.
+    useful = await toolbox.most_useful(
+        session, community_id=community_id, start=start, end=min(end, now), limit=3
+    )
     return build_vitality_card(
         summary,
         community_name=community.name,
@@ -302,6 +307,7 @@ async def _summary_card(
         tz=tz,
         export_url=link,
         can_export=link is None,
+        useful=useful,
     )
 
 

@@ -32,6 +32,7 @@ from cards.i18n import (
     translator,
 )
 from storage.attestations import hours_of
+from storage.cases import AgendaCase
 from storage.meetings import AttendanceSheet
 from storage.models import (
     AgendaItem,
@@ -60,14 +61,43 @@ def _where(meeting: Meeting, t: Translate) -> list[dict[str, str]]:
     return facts
 
 
+def _case_lines(cases: Sequence[AgendaCase], t: Translate) -> list[Element]:
+    """The cases picked for the reflective part: their title, and the presenter's name only
+    when they agreed (storage/cases.py `agenda_cases` leaves it out otherwise)."""
+    return [
+        {
+            "type": "TextBlock",
+            "text": (
+                t("agenda.case.named", title=case.title, name=case.presenter)
+                if case.presenter
+                else t("agenda.case.unnamed", title=case.title)
+            ),
+            "spacing": "None",
+            "size": "Small",
+            "wrap": True,
+        }
+        for case in cases
+    ]
+
+
 def agenda_body(
-    meeting: Meeting, items: Sequence[AgendaItem], *, locale: str, tz: str
+    meeting: Meeting,
+    items: Sequence[AgendaItem],
+    *,
+    locale: str,
+    tz: str,
+    cases: Sequence[AgendaCase] = (),
 ) -> list[Element]:
-    """The timetable and objectives, shared by the agenda card and the reminders."""
+    """The timetable and objectives, shared by the agenda card and the reminders; `cases`
+    (complex-case discussions) under the first reflective part, or after the timetable."""
     t = translator(locale)
     rows: list[Element] = []
+    pending_cases = list(cases)
     for item in items:
         title = item.title + (f" — {item.presenter}" if item.presenter else "")
+        under: list[Element] = []
+        if pending_cases and item.volet == Volet.REFLECTIVE:
+            under, pending_cases = _case_lines(pending_cases, t), []
         rows.append(
             {
                 "type": "ColumnSet",
@@ -99,8 +129,21 @@ def agenda_body(
                                 "spacing": "None",
                                 "size": "Small",
                             },
+                            *under,
                         ],
                     },
+                ],
+            }
+        )
+    if pending_cases:
+        # No reflective part on the agenda (yet): the cases still show, labelled as such.
+        rows.append(
+            {
+                "type": "Container",
+                "spacing": "Small",
+                "items": [
+                    paragraph(volet_label(Volet.REFLECTIVE, t), subtle=True),
+                    *_case_lines(pending_cases, t),
                 ],
             }
         )
@@ -131,8 +174,10 @@ def build_agenda_card(
     calendar_url: str | None = None,
     viewers: Sequence[str] | None = None,
     own_answer: RsvpAnswer | None = None,
+    cases: Sequence[AgendaCase] = (),
 ) -> Element:
-    """`calendar_url`: the signed link to the meeting's .ics invitation (a button).
+    """`cases`: the complex cases picked for its reflective part (storage/cases.py).
+    `calendar_url`: the signed link to the meeting's .ics invitation (a button).
     `viewers`: the Teams ids of the people whose client asks for their own view (`VERB_VIEW`,
     a refresh), as every posted copy does; `own_answer`: that view's reader's answer
     (« Votre réponse : Présent·e »), for their eyes only."""
@@ -161,7 +206,7 @@ def build_agenda_card(
                 "wrap": True,
             },
         )
-    body += agenda_body(meeting, items, locale=locale, tz=tz)
+    body += agenda_body(meeting, items, locale=locale, tz=tz, cases=cases)
     actions: list[Element] = []
     if meeting.online_link and meeting.status == MeetingStatus.SCHEDULED:
         actions.append(

@@ -123,6 +123,7 @@ IDENTIFIER_KEYS: dict[IdentifierKind, str] = {
     IdentifierKind.BIRTH_DATE: "consultation.identifier.birth_date",
     IdentifierKind.SOCIAL_INSURANCE: "consultation.identifier.social_insurance",
     IdentifierKind.ADDRESS: "consultation.identifier.address",
+    IdentifierKind.NAME: "consultation.identifier.name",
 }
 AUDIT_ACTION_KEYS = {
     "submitted": "consultation.audit.action.submitted",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from cards.common import Element, adaptive_card, heading, paragraph, submit
 from cards.community import role_label
 from cards.confirm import build_confirmation_card
-from cards.i18n import translator
+from cards.i18n import plural, translator
 from storage.privacy import ConsultationFact, PersonalData
 
 VERB_EXPORT = "privacy.export"
@@ -80,6 +80,26 @@ def build_my_data_card(data: PersonalData, *, locale: str) -> Element:
                 topics=data.topics_proposed,
                 votes=data.topic_votes,
                 ballots=data.poll_ballots,
+            ),
+        ),
+        _section(
+            t("privacy.section.toolbox.title"),
+            t(
+                "privacy.section.toolbox.text",
+                shared=data.resources_shared,
+                marks=data.resource_marks,
+            ),
+        ),
+        _section(
+            t("privacy.section.cases.title"),
+            plural(locale, "privacy.section.cases.text", data.cases_submitted),
+        ),
+        _section(
+            t("privacy.section.questions.title"),
+            t(
+                "privacy.section.questions.text",
+                asked=data.questions_asked,
+                answers=data.question_answers,
             ),
         ),
         _section(

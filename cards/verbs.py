@@ -19,6 +19,8 @@ from typing import Any
 FEATURES = frozenset(
     {
         "attestations",
+        "cases",
+        "codevelopment",
         "communities",
         "confirm",
         "consultations",
@@ -29,7 +31,9 @@ FEATURES = frozenset(
         "onboarding",
         "polls",
         "privacy",
+        "questions",
         "surveys",
+        "toolbox",
         "topics",
         "vitality",
     }

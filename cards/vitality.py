@@ -25,6 +25,7 @@ from cards.i18n import (
     translator,
 )
 from cards.surveys import decimal, percent
+from storage.toolbox import UsefulResource
 from storage.vitality import (
     SIGNAL_ATTENDANCE_DOWN,
     SIGNAL_CONSULTATION_UNASSIGNED,
@@ -182,6 +183,29 @@ def _chart(summary: VitalitySummary, *, locale: str) -> Element:
     }
 
 
+def useful_section(useful: Sequence[UsefulResource], *, locale: str) -> Element:
+    """The month's most useful toolbox resources (storage.toolbox.most_useful), as links."""
+    t = translator(locale)
+    lines = [
+        paragraph(
+            # A Markdown link: brackets in the title and parentheses in the link would end it.
+            f"{rank}. [{r.title.replace('[', '(').replace(']', ')')}]"
+            f"({r.url.replace('(', '%28').replace(')', '%29')})"
+            f" — {plural(locale, 'vitality.toolbox.marks', r.marks)}",
+            spacing="Small",
+        )
+        for rank, r in enumerate(useful, 1)
+    ]
+    return {
+        "type": "Container",
+        "separator": True,
+        "items": [
+            heading(t("vitality.section.toolbox"), size="Default"),
+            *(lines or [paragraph(t("vitality.toolbox.none"), spacing="Small", subtle=True)]),
+        ],
+    }
+
+
 def build_vitality_card(
     summary: VitalitySummary,
     *,
@@ -190,6 +214,7 @@ def build_vitality_card(
     tz: str,
     export_url: str | None = None,
     can_export: bool = False,
+    useful: Sequence[UsefulResource] = (),
 ) -> Element:
     """For animators and sponsors. `export_url`: a signed link to the CSV (a turn); otherwise
     `can_export` shows a button that asks for one (a message sent later by the outbox)."""
@@ -245,6 +270,15 @@ def build_vitality_card(
                 (t("vitality.rsvp_rate"), _rate(summary.rsvp_rate, locale=locale, t=t)),
                 (t("vitality.topics_proposed"), str(summary.topics_proposed)),
                 (t("vitality.topics_scheduled"), str(summary.topics_scheduled)),
+                (t("vitality.cases_discussed"), str(summary.cases_discussed)),
+                (
+                    t("vitality.case_themes"),
+                    ", ".join(
+                        t("vitality.case_theme", theme=theme, count=count)
+                        for theme, count in summary.case_themes
+                    )
+                    or t("vitality.none"),
+                ),
                 (
                     t("vitality.polls"),
                     t(
@@ -284,6 +318,7 @@ def build_vitality_card(
             ],
         ),
     ]
+    body.append(useful_section(useful, locale=locale))
     if summary.history:
         body.append(
             {"type": "Container", "separator": True, "items": [_chart(summary, locale=locale)]}

@@ -634,9 +634,7 @@ class Resource(SQLModel, table=True):
     kind: ResourceKind = Field(default=ResourceKind.OTHER, sa_type=String(16))
     themes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     why: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
-    visibility: ResourceVisibility = Field(
-        default=ResourceVisibility.COMMUNITY, sa_type=String(16)
-    )
+    visibility: ResourceVisibility = Field(default=ResourceVisibility.COMMUNITY, sa_type=String(16))
     # None once the person who shared it is erased (the resource stays, without its author).
     shared_by_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     pinned: bool = Field(default=False)
@@ -708,3 +706,199 @@ class QuestionAnswer(SQLModel, table=True):
     # the same activity delivered twice records one answer.
     activity_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+# -- Codevelopment groups (Payette & Champagne) --------------------------------------------------
+
+
+class CodevGroupStatus(enum.StrEnum):
+    FORMING = "forming"  # invitations open
+    STARTED = "started"  # the series is planned: the group is closed
+    ENDED = "ended"
+
+
+class CodevSeatStatus(enum.StrEnum):
+    INVITED = "invited"
+    MEMBER = "member"
+    DECLINED = "declined"
+    LAPSED = "lapsed"  # still unanswered when the group started
+    LEFT = "left"
+
+
+class CodevSessionStatus(enum.StrEnum):
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class CodevGroup(SQLModel, table=True):
+    """A stable, closed codevelopment group of 6 to 8 members and its facilitator."""
+
+    __tablename__ = "codev_group"
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    name: str = Field(max_length=120)
+    # None once the facilitator is erased (the group then needs a new one).
+    facilitator_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    seats: int = Field(default=8)
+    rhythm_weeks: int = Field(default=6)
+    session_minutes: int = Field(default=180)
+    status: CodevGroupStatus = Field(default=CodevGroupStatus.FORMING, sa_type=String(16))
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    # Where the session cards are posted (a channel or group chat), once the facilitator chose.
+    conversation_ref_id: int | None = Field(default=None, foreign_key="conversation_ref.id")
+    # A double click on « Créer » finds the group its first click made.
+    request_key: str | None = Field(default=None, max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class CodevSeat(SQLModel, table=True):
+    """An invitation to a group, and once accepted the member's seat."""
+
+    __tablename__ = "codev_seat"
+    __table_args__ = (UniqueConstraint("group_id", "person_id", name="uq_codev_seat"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="codev_group.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    status: CodevSeatStatus = Field(default=CodevSeatStatus.INVITED, sa_type=String(16))
+    invited_by_id: int | None = Field(default=None, foreign_key="person.id")
+    invited_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    answered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class CodevSession(SQLModel, table=True):
+    """One session of a group's series; its client, and the facilitator's steps through it."""
+
+    __tablename__ = "codev_session"
+    __table_args__ = (UniqueConstraint("group_id", "number", name="uq_codev_session_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="codev_group.id", index=True)
+    number: int
+    starts_at: datetime = Field(sa_column=_ts(index=True))
+    ends_at: datetime = Field(sa_column=_ts())
+    place: str | None = Field(default=None, max_length=300)
+    online_link: str | None = Field(default=None, max_length=1000)
+    status: CodevSessionStatus = Field(default=CodevSessionStatus.PLANNED, sa_type=String(16))
+    client_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    # A swap asked by the client: the volunteer who offered, waiting for the client's yes.
+    swap_open: bool = Field(default=False)
+    swap_volunteer_id: int | None = Field(default=None, foreign_key="person.id")
+    # 0 before it starts, 1 to 6 during, 7 once over; `step_started` holds when each step
+    # began (ISO strings, in order) and the end: the time spent is computed from them.
+    step: int = Field(default=0)
+    step_started: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    conversation_ref_id: int | None = Field(default=None, foreign_key="conversation_ref.id")
+    activity_id: str | None = Field(default=None, max_length=255)
+    attendance_confirmed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class CodevPrivateNote(SQLModel, table=True):
+    """What only its author reads: the client's action plan and follow-up answer, or a member's
+    learning notes (step 6). Never shown to anyone else, exported, erased with the person."""
+
+    __tablename__ = "codev_private_note"
+    __table_args__ = (
+        UniqueConstraint("session_id", "person_id", "kind", name="uq_codev_private_note"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="codev_session.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    kind: str = Field(max_length=16)  # "plan", "followup", "learning"
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class CodevAttendance(SQLModel, table=True):
+    """Who attended a session and for how long (counted in attestations like meetings)."""
+
+    __tablename__ = "codev_attendance"
+    __table_args__ = (UniqueConstraint("session_id", "person_id", name="uq_codev_attendance"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="codev_session.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    minutes: int
+    confirmed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    confirmed_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+# -- Complex-case discussions (the reflective part of a meeting) ---------------------------------
+
+
+class CaseStatus(enum.StrEnum):
+    """Where a submitted case stands; texts `cases.status.<value>`."""
+
+    SUBMITTED = "submitted"  # waiting for the facilitators
+    SCHEDULED = "scheduled"  # picked for a meeting's reflective part
+    DISCUSSED = "discussed"  # the facilitator recorded the themes it raised
+    RETURNED = "returned"  # sent back to the presenter with a message (to rework)
+    DECLINED = "declined"  # not taken, with a message
+    WITHDRAWN = "withdrawn"  # by the presenter
+
+
+class CaseDiscussion(SQLModel, table=True):
+    """A situation a member submits for a meeting's reflective part (discussion de cas
+    complexe). Its texts were screened for client identifiers before they were saved;
+    `screening` records, per text, the kinds spotted that the presenter confirmed identify
+    no one."""
+
+    __tablename__ = "case_discussion"
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    # None once a presenter of a case already discussed is erased (the case stays by title).
+    presenter_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    title: str = Field(max_length=120)
+    context: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    complexity: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    question: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    tried: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # The presenter agreed to be named on the agenda.
+    name_shown: bool = Field(default=False)
+    screening: dict[str, list[str]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    status: CaseStatus = Field(default=CaseStatus.SUBMITTED, sa_type=String(16))
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)
+    # The facilitator who last decided (picked, returned, declined, recorded themes).
+    decided_by_id: int | None = Field(default=None, foreign_key="person.id")
+    # The message that came with a return or a decline, for the presenter's view.
+    facilitator_message: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The dialog's confirmation, once: a second « Soumettre » finds the first case.
+    request_key: str | None = Field(default=None, max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+    status_changed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    discussed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, index=True))
+
+
+class CaseTheme(SQLModel, table=True):
+    """A theme a case's discussion raised, as the facilitator wrote it (monthly counts)."""
+
+    __tablename__ = "case_theme"
+    __table_args__ = (UniqueConstraint("case_id", "theme", name="uq_case_theme"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case_discussion.id", index=True)
+    theme: str = Field(max_length=80)
+    # The topic-bank entry the theme became (or already was), if any.
+    topic_id: int | None = Field(default=None, foreign_key="topic.id")
+
+
+class CaseTakeaway(SQLModel, table=True):
+    """What the presenter takes away from the discussion: theirs alone (never in another
+    person's view or export, nor in any log)."""
+
+    __tablename__ = "case_takeaway"
+    __table_args__ = (UniqueConstraint("case_id", name="uq_case_takeaway_case"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case_discussion.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    recorded_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

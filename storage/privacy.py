@@ -63,6 +63,17 @@ summaries count stay, stripped, under a tombstone; whatever still acts in the fu
   of links is kept to revoke them.
 - Person ids stay where rows about the past point at the tombstone (an audit event's actor, a
   message's dedup key): with the tombstone naming nobody, such an id identifies nobody either.
+- Toolbox: the person's « utile » marks are deleted (counts drop; a mark is a present opinion,
+  not a dated fact a past summary relies on); the resources they shared stay in the toolbox
+  for their community, without their author (`shared_by_id` cleared; storage/toolbox.py).
+- Complex cases (storage/cases.py `erase_presenter`): their takeaways are deleted; the cases they
+  submitted are deleted, except those already discussed, which stay for the community by title
+  and themes (the meeting's agenda, the monthly counts) without presenter or texts.
+- Questions to the community (storage/questions.py `erase_person`): a question the person asked
+  stays, without its author, when someone else answered it (their answers need it; its card in
+  the channel is updated to name nobody); otherwise it is deleted with their own answers to it,
+  and its card in the channel is replaced by a notice. Their answers to others' questions stay,
+  without author nor the Teams message they came from (the asker relied on them).
 
 `erase` is idempotent: a second run finds nothing left to change and reports zeros.
 """
@@ -80,7 +91,7 @@ from sqlalchemy import String, Text, cast, delete, func, literal, null, or_, upd
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import consultations, polls, surveys
+from storage import cases, codevelopment, consultations, polls, questions, surveys, toolbox
 from storage.activities import activity_key
 from storage.consultations import Action
 from storage.models import (
@@ -179,6 +190,11 @@ class PersonalData:
     surveys_answered: int = 0
     messages: int = 0
     conversations: int = 0
+    resources_shared: int = 0
+    resource_marks: int = 0
+    cases_submitted: int = 0
+    questions_asked: int = 0
+    question_answers: int = 0
 
     @property
     def total(self) -> int:
@@ -198,6 +214,11 @@ class PersonalData:
             + self.survey_invitations
             + self.messages
             + self.conversations
+            + self.resources_shared
+            + self.resource_marks
+            + self.cases_submitted
+            + self.questions_asked
+            + self.question_answers
         )
 
 
@@ -262,6 +283,8 @@ async def inventory(session: AsyncSession, *, person_id: int) -> PersonalData | 
     def counted(column: Any) -> Any:
         return select(func.count()).where(column == person_id)
 
+    asked_and_answered = await questions.counts_of(session, person_id=person_id)
+
     return PersonalData(
         person_id=person_id,
         name=person.name,
@@ -292,6 +315,11 @@ async def inventory(session: AsyncSession, *, person_id: int) -> PersonalData | 
         surveys_answered=int(answered[1]),
         messages=await _count(session, counted(col(OutboxMessage.person_id))),
         conversations=await _count(session, counted(col(ConversationRef.person_id))),
+        resources_shared=len(await toolbox.shared_by(session, person_id=person_id)),
+        resource_marks=await toolbox.marks_count(session, person_id=person_id),
+        cases_submitted=await cases.count_of(session, person_id=person_id),
+        questions_asked=asked_and_answered[0],
+        question_answers=asked_and_answered[1],
     )
 
 
@@ -488,6 +516,26 @@ async def export(session: AsyncSession, *, person_id: int) -> dict[str, Any]:
     data["conversations"] = [
         {"scope": str(c.scope), "updated_at": _iso(c.updated_at)} for c in conversations.all()
     ]
+    data["codevelopment"] = await codevelopment.export_person(session, person_id=person_id)
+    data["resources_shared"] = [
+        {
+            "title": r.title,
+            "url": r.url,
+            "kind": str(r.kind),
+            "themes": list(r.themes),
+            "why": r.why,
+            "visibility": str(r.visibility),
+            "status": str(r.status),
+            "created_at": _iso(r.created_at),
+        }
+        for r in await toolbox.shared_by(session, person_id=person_id)
+    ]
+    # Counted, not listed: marks are shown nowhere by person, the export says how many.
+    data["resource_marks"] = await toolbox.marks_count(session, person_id=person_id)
+    # Their cases with their own takeaways (storage/cases.py), never anyone else's.
+    data["cases_submitted"] = await cases.export_of(session, person_id=person_id)
+    # Their questions (how many answers each got, not the others' words) and their answers.
+    data.update(await _export_questions(session, person_id))
     return data
 
 
@@ -671,6 +719,15 @@ async def erase(
     if poll_key is not None:
         await _withdraw_anonymous_ballots(session, report, person_id=person_id, key=poll_key)
     await _erase_mentoring(session, report, person_id=person_id, now=now)
+    marks_deleted, unattributed = await toolbox.erase_person(session, person_id=person_id)
+    if marks_deleted:
+        deleted["resource_marks"] = marks_deleted
+    if unattributed:
+        anonymised["resources_shared"] = unattributed
+    for name, count in (await cases.erase_presenter(session, person_id=person_id)).items():
+        bucket = anonymised if name == "cases_anonymised" else deleted
+        bucket[name] = bucket.get(name, 0) + count
+    await _erase_questions(session, report, person_id=person_id)
     await run(
         deleted,
         "onboarding",
@@ -692,6 +749,12 @@ async def erase(
         .where(col(SurveyInvitation.person_id) == person_id)
         .where(col(SurveyInvitation.survey_id).in_(open_surveys.scalar_subquery())),
     )
+    # Codevelopment: private notes and seats go, future client turns are proposed again.
+    codev_deleted, codev_anonymised = await codevelopment.erase_person(session, person_id=person_id)
+    for name, number in codev_deleted.items():
+        deleted[name] = deleted.get(name, 0) + number
+    for name, number in codev_anonymised.items():
+        anonymised[name] = anonymised.get(name, 0) + number
     await _erase_messages_about(session, report, marks=marks, person_id=person_id)
     await _erase_conversations(session, report, person_id=person_id, teams_user_id=teams_user_id)
     if not is_erased(person):
@@ -708,6 +771,26 @@ async def erase(
         await session.flush()
         anonymised["person"] = 1
     return report
+
+
+async def _export_questions(session: AsyncSession, person_id: int) -> dict[str, Any]:
+    found = await questions.export_person(session, person_id=person_id)
+    return {"questions_asked": found["questions"], "question_answers": found["answers"]}
+
+
+async def _erase_questions(session: AsyncSession, report: ErasureReport, *, person_id: int) -> None:
+    """See the module docstring (« Questions to the community »); the cards to update or
+    replace in the channel are queued (`report.queued`)."""
+    erased = await questions.erase_person(session, person_id=person_id)
+    for bucket, name, count in (
+        (report.deleted, "questions_asked", erased.questions_deleted),
+        (report.anonymised, "questions_asked", erased.questions_anonymised),
+        (report.deleted, "question_answers", erased.answers_deleted),
+        (report.anonymised, "question_answers", erased.answers_anonymised),
+    ):
+        if count:
+            bucket[name] = bucket.get(name, 0) + count
+    report.queued += erased.queued
 
 
 async def _withdraw_anonymous_ballots(

@@ -22,6 +22,7 @@ from someone who left before the meeting):
   at each meeting's start ÷ those members, over the held meetings. The chart shows the same
   attendances, month by month, each against its own meetings' members.
 - topics proposed: entered the bank in the month; scheduled: on the agendas of its meetings.
+- complex cases discussed at the month's meetings, and the themes their discussions raised.
 - polls opened in the month, their ballots, and participation = ballots ÷ the members who
   could vote (a member at some time while the poll was open), summed over the polls. A named
   ballot counts if its voter could vote; an anonymous one cannot be checked (it names nobody),
@@ -56,6 +57,7 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import cases
 from storage.models import (
     AgendaItem,
     Attendance,
@@ -191,6 +193,10 @@ class VitalitySummary:
     new_hires_paired: int
     signals: tuple[Signal, ...]
     history: tuple[MonthPoint, ...]
+    # Complex cases discussed at the month's meetings, and the themes they raised (most
+    # frequent first, with how many cases raised each; storage/cases.py).
+    cases_discussed: int = 0
+    case_themes: tuple[tuple[str, int], ...] = ()
 
     @property
     def attendance_rate(self) -> float | None:
@@ -763,6 +769,9 @@ async def vitality_summary(
         )
     ).one()
     welcomed, paired = await _newcomers(session, w)
+    case_figures = await cases.month_figures(
+        session, community_id=community_id, start=start, end=end
+    )
     history = (
         await _history(
             session,
@@ -808,6 +817,8 @@ async def vitality_summary(
         new_hires_paired=paired,
         signals=await _signals(session, w, community, figures, reference),
         history=history,
+        cases_discussed=case_figures.discussed,
+        case_themes=case_figures.themes,
     )
 
 

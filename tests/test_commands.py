@@ -257,7 +257,11 @@ def test_the_manifest_lists_the_catalogs_commands() -> None:
         fr(f"command.{f.key}.title") for f in FEATURES if f.menu and f.key not in CHANNEL_ONLY
     ]
     assert all(parse(title).command is not Command.UNKNOWN for title in titles)
-    english_titles = [text for path, text in english.items() if path.endswith(".title")]
+    english_titles = [
+        text
+        for path, text in english.items()
+        if path.startswith("bots[0].commandLists") and path.endswith(".title")
+    ]
     assert english_titles
     assert all(parse(t).command is not Command.UNKNOWN for t in english_titles)
 

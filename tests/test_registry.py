@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import pytest
 
+from bot.codevelopment_flow import ACTIONS as CODEV_ACTIONS
 from bot.commands import Command, Parsed
 from bot.deliveries import RenderContext
 from bot.features import FEATURES
@@ -34,9 +35,11 @@ from bot.registry import (
 )
 from bot.scheduler import HOST_JOBS, Jobs, build_scheduler
 from bot.turns import FeatureTurn
+from cards.cases import VERBS as CASE_VERBS
 from cards.consultations import VERBS as CONSULTATION_VERBS
 from cards.mentoring import VERBS as MENTORING_VERBS
 from cards.polls import VERBS as POLL_VERBS
+from cards.toolbox import BROWSING_VERBS as TOOLBOX_VERBS
 from cards.topics import VERBS as TOPIC_VERBS
 from cards.verbs import LEGACY_NAMES
 from dialogs import setup_dialog
@@ -75,6 +78,12 @@ BEFORE_THE_REGISTRY = frozenset(
         "surveys.topic",
         "vitality.show",
         "vitality.export",
+        # Declared since (bot/features/toolbox.py): all but the share form's own buttons.
+        *TOOLBOX_VERBS,
+        # Declared since (bot/features/codevelopment.py): every one of its buttons.
+        *CODEV_ACTIONS,
+        # Declared since (bot/features/cases.py): every one of its buttons.
+        *CASE_VERBS,
     }
 )
 # The setup form's buttons are answered by its dialog's prompt (dialogs/form_prompt.py).
@@ -93,6 +102,10 @@ BEFORE_THE_JOBS_MOVED: dict[str, timedelta] = {
     "monthly_summaries": timedelta(minutes=15),
     "outbox_status": timedelta(minutes=15),
     "retention_purge": timedelta(hours=6),
+    # Declared since (bot/features/questions.py).
+    "flag_unanswered_questions": timedelta(minutes=30),
+    # Declared since (bot/features/codevelopment.py).
+    "codevelopment_reminders": timedelta(minutes=1),
 }
 
 _VERB_ARGUMENT = re.compile(r"""verb=["']([a-z_.]+)["']""")

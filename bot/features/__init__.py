@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from bot.features import (
     attestations,
+    cases,
+    codevelopment,
     communities,
     consultations,
     help,
@@ -14,7 +16,10 @@ from bot.features import (
     onboarding,
     polls,
     privacy,
+    questions,
+    search,
     surveys,
+    toolbox,
     topics,
     vitality,
 )
@@ -28,10 +33,15 @@ FEATURES: tuple[Feature, ...] = (
     mentoring.FEATURE,
     meetings.FEATURE,
     topics.FEATURE,
+    cases.FEATURE,
+    toolbox.FEATURE,
+    questions.FEATURE,
     polls.FEATURE,
     surveys.FEATURE,
     consultations.FEATURE,
     privacy.FEATURE,
+    search.FEATURE,
     vitality.FEATURE,
     attestations.FEATURE,
+    codevelopment.FEATURE,
 )
