@@ -105,6 +105,7 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _manifest_build(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import REGISTRY
     from bot.manifest import build_package
 
     app_id = args.app_id or settings.app_id
@@ -112,7 +113,7 @@ def _manifest_build(settings: Settings, args: argparse.Namespace) -> int:
         print("error: --app-id is required (or set MicrosoftAppId)", file=sys.stderr)
         return 2
     try:
-        path = build_package(app_id=app_id, out=Path(args.out))
+        path = build_package(app_id=app_id, commands=REGISTRY.help_entries, out=Path(args.out))
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,18 +1,17 @@
 """Reading what a person typed: French and English command words, the language they are
 written in, and the closest commands to a misspelled one.
 
-The words of each command are its catalog title in both languages (`cards.help.FEATURES`,
-`command.<key>.title`), plus the synonyms below: what the help card shows, the manifest's
-command menu lists and the parser reads are one list."""
+Each feature declares its commands (bot/registry.py `Command`): their words are the catalog
+title in both languages (`command.<key>.title`) plus the synonyms the feature lists. What the
+help card shows, the manifest's command menu lists and the parser reads are that one list,
+gathered by the registry into a `Vocabulary`."""
 
 from __future__ import annotations
 
-import enum
-import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cards.help import FEATURES
 from cards.i18n import translator
 from dialogs.base import CANCEL_WORDS, simplify
 from storage.models import Role
@@ -20,204 +19,31 @@ from storage.models import Role
 FRENCH = "fr-CA"
 ENGLISH = "en"
 
-
-class Command(enum.StrEnum):
-    HELP = "help"
-    LANGUAGE = "language"
-    CANCEL = "cancel"
-    SETUP = "setup"
-    COMMUNITIES = "communities"
-    JOIN = "join"
-    LEAVE = "leave"
-    GRANT = "grant"
-    REVOKE = "revoke"
-    ONBOARDING = "onboarding"
-    MENTOR = "mentor"
-    VOLUNTEER = "volunteer"
-    PLAN_MEETING = "plan_meeting"
-    AGENDA = "agenda"
-    EDIT_AGENDA = "edit_agenda"
-    CANCEL_MEETING = "cancel_meeting"
-    RESTORE_MEETING = "restore_meeting"
-    MOVE_MEETING = "move_meeting"
-    TOPICS = "topics"
-    POLL = "poll"
-    ANSWER_SURVEY = "answer_survey"
-    NEEDS_SURVEY = "needs_survey"
-    RESULTS = "results"
-    SUMMARY = "summary"
-    MY_DATA = "my_data"
-    CONSULTATION = "consultation"
-    MY_REQUESTS = "my_requests"
-    ASSIGNED_REQUESTS = "assigned_requests"
-    VOLUNTEER_CONSULTANT = "volunteer_consultant"
-    CONSULTATION_AUDIT = "consultation_audit"
-    MENTORING_REQUESTS = "mentoring_requests"
-    ATTESTATION = "attestation"
-    ATTESTATIONS = "attestations"
-    PROPOSE_TOPIC = "propose_topic"
-    SUBMIT_CASE = "submit_case"
-    CASES = "cases"
-    TOOLBOX = "toolbox"
-    SHARE_RESOURCE = "share_resource"
-    QUESTION = "question"
-    CODEVELOPMENT = "codevelopment"
-    UNKNOWN = "unknown"
+# The commands the host itself reads (the help and language features answer them): a mention
+# alone asks for help, a dialog takes « annuler » itself, a language is adopted before routing.
+HELP_COMMAND = "help"
+CANCEL_COMMAND = "cancel"
+LANGUAGE_COMMAND = "language"
+# Text that is no command (the host answers it with suggestions); no feature may declare it.
+UNKNOWN_COMMAND = "unknown"
 
 
-# Which command each help-card entry (cards.help.FEATURES) is; tests check both lists match.
-COMMAND_OF_FEATURE: dict[str, Command] = {
-    "help": Command.HELP,
-    "language": Command.LANGUAGE,
-    "cancel": Command.CANCEL,
-    "setup": Command.SETUP,
-    "communities": Command.COMMUNITIES,
-    "join": Command.JOIN,
-    "leave": Command.LEAVE,
-    "appoint": Command.GRANT,
-    "revoke": Command.REVOKE,
-    "onboarding": Command.ONBOARDING,
-    "mentor": Command.MENTOR,
-    "volunteer": Command.VOLUNTEER,
-    "plan": Command.PLAN_MEETING,
-    "agenda": Command.AGENDA,
-    "edit_agenda": Command.EDIT_AGENDA,
-    "cancel_meeting": Command.CANCEL_MEETING,
-    "restore_meeting": Command.RESTORE_MEETING,
-    "move_meeting": Command.MOVE_MEETING,
-    "topics": Command.TOPICS,
-    "poll": Command.POLL,
-    "survey": Command.ANSWER_SURVEY,
-    "needs_survey": Command.NEEDS_SURVEY,
-    "results": Command.RESULTS,
-    "summary": Command.SUMMARY,
-    "my_data": Command.MY_DATA,
-    "consultation": Command.CONSULTATION,
-    "my_requests": Command.MY_REQUESTS,
-    "assigned_requests": Command.ASSIGNED_REQUESTS,
-    "volunteer_consultant": Command.VOLUNTEER_CONSULTANT,
-    "consultation_audit": Command.CONSULTATION_AUDIT,
-    "mentoring_requests": Command.MENTORING_REQUESTS,
-    "attestation": Command.ATTESTATION,
-    "attestations": Command.ATTESTATIONS,
-    "propose": Command.PROPOSE_TOPIC,
-    "submit_case": Command.SUBMIT_CASE,
-    "cases": Command.CASES,
-    "toolbox": Command.TOOLBOX,
-    "share_resource": Command.SHARE_RESOURCE,
-    "question": Command.QUESTION,
-    "codevelopment": Command.CODEVELOPMENT,
-}
-FEATURE_OF_COMMAND = {command: key for key, command in COMMAND_OF_FEATURE.items()}
+@dataclass(frozen=True, slots=True)
+class Words:
+    """What a person may type for one command. Its catalog title in each language
+    (`command.<key>.title`) always counts; `french`/`english` are more words of that language
+    only (they tell which language the person writes in), `shared` words of both."""
 
-# Other words people type for a command, compared after `simplify` (lower case, no accents).
-# By language: a word of one language only tells which language the person writes in.
-_FRENCH_WORDS: dict[str, Command] = {
-    "menu": Command.HELP,
-    "bonjour": Command.HELP,
-    "allo": Command.HELP,
-    "salut": Command.HELP,
-    "configurer": Command.SETUP,
-    "communaute": Command.COMMUNITIES,
-    "adherer": Command.JOIN,
-    "plan d'accueil": Command.ONBOARDING,
-    "agenda": Command.AGENDA,  # French too (« l'agenda de la rencontre »)
-    "consultante": Command.VOLUNTEER_CONSULTANT,
-    "devenir consultante": Command.VOLUNTEER_CONSULTANT,
-    "demander une consultation": Command.CONSULTATION,
-    "mentor": Command.MENTOR,
-    "mentore": Command.MENTOR,
-    "mentorat": Command.MENTOR,
-    "jumelage": Command.MENTOR,
-    "groupe de codeveloppement": Command.CODEVELOPMENT,
-    "codev": Command.CODEVELOPMENT,
-    "devenir mentore": Command.VOLUNTEER,
-    "proposer": Command.PROPOSE_TOPIC,
-    "banque de sujets": Command.TOPICS,
-    "cas complexe": Command.SUBMIT_CASE,
-    "soumettre un cas complexe": Command.SUBMIT_CASE,
-    "presenter un cas": Command.SUBMIT_CASE,
-    "cas": Command.CASES,
-    "mes cas": Command.CASES,
-    "discussion de cas": Command.CASES,
-    "poser une question": Command.QUESTION,
-    "demander a la communaute": Command.QUESTION,
-    "boite a outils": Command.TOOLBOX,
-    "la boite a outils": Command.TOOLBOX,
-    "outil": Command.TOOLBOX,
-    "partager un outil": Command.SHARE_RESOURCE,
-    "partager une ressource": Command.SHARE_RESOURCE,
-    "ajouter un outil": Command.SHARE_RESOURCE,
-    "planifier": Command.PLAN_MEETING,
-    "bilan mensuel": Command.SUMMARY,
-    "annule": Command.CANCEL,
-    "arreter": Command.CANCEL,
-    "attestation": Command.ATTESTATION,
-}
-_ENGLISH_WORDS: dict[str, Command] = {
-    "codevelopment group": Command.CODEVELOPMENT,
-    "menu": Command.HELP,
-    "hello": Command.HELP,
-    "hi": Command.HELP,
-    "lang": Command.LANGUAGE,
-    "configure": Command.SETUP,
-    "community": Command.COMMUNITIES,
-    "grant": Command.GRANT,
-    "remove": Command.REVOKE,
-    "onboarding plan": Command.ONBOARDING,
-    "consultation": Command.CONSULTATION,
-    "ask for a consultation": Command.CONSULTATION,
-    "become a consultant": Command.VOLUNTEER_CONSULTANT,
-    "mentor": Command.MENTOR,
-    "mentor volunteer": Command.VOLUNTEER,
-    "volunteer mentor": Command.VOLUNTEER,
-    "propose": Command.PROPOSE_TOPIC,
-    "topic bank": Command.TOPICS,
-    "complex case": Command.SUBMIT_CASE,
-    "submit a complex case": Command.SUBMIT_CASE,
-    "present a case": Command.SUBMIT_CASE,
-    "cases": Command.CASES,
-    "my cases": Command.CASES,
-    "case discussion": Command.CASES,
-    "ask a question": Command.QUESTION,
-    "ask the community": Command.QUESTION,
-    "tools": Command.TOOLBOX,
-    "resources": Command.TOOLBOX,
-    "share a tool": Command.SHARE_RESOURCE,
-    "add a resource": Command.SHARE_RESOURCE,
-    "plan meeting": Command.PLAN_MEETING,
-    "edit agenda": Command.EDIT_AGENDA,
-    "cancel meeting": Command.CANCEL_MEETING,
-    "restore meeting": Command.RESTORE_MEETING,
-    "move meeting": Command.MOVE_MEETING,
-    "answer survey": Command.ANSWER_SURVEY,
-    "monthly summary": Command.SUMMARY,
-    "stop": Command.CANCEL,
-    "quit": Command.CANCEL,
-}
-# Words of both languages: they tell nothing about the language.
-# (« ? » alone is read as an empty message, which the handler answers with the help card.)
-_SHARED_WORDS: dict[str, Command] = {"consultant": Command.VOLUNTEER_CONSULTANT}
+    key: str
+    french: tuple[str, ...] = ()
+    english: tuple[str, ...] = ()
+    shared: tuple[str, ...] = ()
+    # Reads what follows its words (`langue en`, `attestation 2026`, `quitter X`); other
+    # commands are recognised only alone, or as phrases of several words followed by more.
+    takes_argument: bool = False
+    # « bilan d'octobre »: the argument without the elided « de ».
+    elided_de: bool = False
 
-# Commands that read what follows their words (`langue en`, `attestation 2026`, `quitter X`).
-# Other commands are recognised only when the text is their words alone or followed by more.
-_TAKES_ARGUMENT = frozenset(
-    {
-        Command.LANGUAGE,
-        Command.GRANT,
-        Command.REVOKE,
-        Command.LEAVE,
-        Command.JOIN,
-        Command.MENTOR,
-        Command.ATTESTATION,
-        Command.ATTESTATIONS,
-        Command.SUMMARY,
-        Command.VOLUNTEER,
-        Command.VOLUNTEER_CONSULTANT,
-        Command.CONSULTATION_AUDIT,
-        Command.QUESTION,  # `question <text>`: the question itself
-    }
-)
 
 _LANGUAGE_NAMES = {
     "fr": FRENCH,
@@ -283,7 +109,8 @@ ROLE_WORDS: dict[str, Role] = {
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    command: Command
+    # A command's key (bot/registry.py `Command`), or UNKNOWN_COMMAND.
+    command: str
     argument: str = ""
     # The language the words belong to (FRENCH or ENGLISH); None when they are words of both
     # (`consultation`, `agenda`) or not a command at all.
@@ -292,88 +119,117 @@ class Parsed:
     @property
     def alone(self) -> bool:
         """A command's words and nothing else: what interrupts a question."""
-        return self.command is not Command.UNKNOWN and not self.argument
+        return self.command != UNKNOWN_COMMAND and not self.argument
 
 
 @dataclass(frozen=True, slots=True)
-class _Words:
-    command: Command
+class _Entry:
+    words: Words
     languages: frozenset[str]
-
-
-@functools.cache
-def _vocabulary() -> dict[str, _Words]:
-    """Every command's words (simplified) → the command and the languages they belong to."""
-    found: dict[str, tuple[Command, set[str]]] = {}
-
-    def add(words: str, command: Command, language: str | None) -> None:
-        key = simplify(words)
-        previous, languages = found.setdefault(key, (command, set()))
-        if previous is not command:
-            raise ValueError(f"{words!r} names both {previous} and {command}")
-        languages.update((FRENCH, ENGLISH) if language is None else (language,))
-
-    for feature in FEATURES:
-        for language in (FRENCH, ENGLISH):
-            add(
-                translator(language)(f"command.{feature.key}.title"),
-                COMMAND_OF_FEATURE[feature.key],
-                language,
-            )
-    for language, words in ((FRENCH, _FRENCH_WORDS), (ENGLISH, _ENGLISH_WORDS)):
-        for text, command in words.items():
-            add(text, command, language)
-    for text, command in _SHARED_WORDS.items():
-        add(text, command, None)
-    for text in CANCEL_WORDS:
-        add(text, Command.CANCEL, None)
-    return {
-        key: _Words(command, frozenset(languages)) for key, (command, languages) in found.items()
-    }
-
-
-def _language_of(words: _Words) -> str | None:
-    return next(iter(words.languages)) if len(words.languages) == 1 else None
-
-
-def _argument(command: Command, rest: str) -> str:
-    if command is Command.SUMMARY:
-        # « bilan d'octobre », « bilan d'avril »: the month, without the elided « de ».
-        return re.sub(r"^d'(?=\w)", "", rest)
-    return rest
 
 
 # No command's words are longer than this many words (« modifier l'ordre du jour »: 4).
 _LONGEST_WORDS = 5
 
 
-def parse(text: str | None) -> Parsed:
-    simple = simplify(text or "")
-    if not simple:
-        return Parsed(Command.UNKNOWN)
-    requested = language_request(simple)
-    if requested is not None:
-        # « in French please » means French from now on, whatever language it was asked in.
-        return Parsed(Command.LANGUAGE, requested.split("-")[0], requested)
-    vocabulary = _vocabulary()
-    if (exact := vocabulary.get(simple)) is not None:
-        return Parsed(exact.command, language=_language_of(exact))
-    # The longest command words the text starts with: `annuler la rencontre` before `annuler`.
-    tokens = simple.split(" ")
-    for size in range(min(len(tokens) - 1, _LONGEST_WORDS), 0, -1):
-        words = vocabulary.get(" ".join(tokens[:size]))
-        if words is None:
-            continue
-        # One word followed by more is a command only if it reads an argument (« proposer
-        # quelque chose » is not, « bilan octobre » is); longer phrases always are.
-        if size > 1 or words.command in _TAKES_ARGUMENT:
-            rest = " ".join(tokens[size:])
-            language = _language_of(words)
-            if words.command is Command.LANGUAGE:
-                language = language_argument(rest)  # « langue en »: English, said in French
-            return Parsed(words.command, _argument(words.command, rest), language)
-        break
-    return Parsed(Command.UNKNOWN, simple)
+class Vocabulary:
+    """Every command's words, from what the features declare (bot/registry.py builds it):
+    reads what a person typed, and finds the commands closest to a misspelled one."""
+
+    def __init__(self, commands: Iterable[Words]) -> None:
+        found: dict[str, tuple[Words, set[str]]] = {}
+
+        def add(text: str, words: Words, language: str | None) -> None:
+            key = simplify(text)
+            previous, languages = found.setdefault(key, (words, set()))
+            if previous.key != words.key:
+                raise ValueError(f"{text!r} names both {previous.key!r} and {words.key!r}")
+            languages.update((FRENCH, ENGLISH) if language is None else (language,))
+
+        self.keys: tuple[str, ...] = ()
+        for words in commands:
+            if words.key == UNKNOWN_COMMAND or words.key in self.keys:
+                raise ValueError(f"command {words.key!r} declared twice or reserved")
+            self.keys += (words.key,)
+            for language in (FRENCH, ENGLISH):
+                add(translator(language)(f"command.{words.key}.title"), words, language)
+            for text in words.french:
+                add(text, words, FRENCH)
+            for text in words.english:
+                add(text, words, ENGLISH)
+            for text in words.shared:
+                add(text, words, None)
+            if words.key == CANCEL_COMMAND:
+                for text in CANCEL_WORDS:  # what every dialog also takes as « annuler »
+                    add(text, words, None)
+        self._entries = {
+            key: _Entry(words, frozenset(languages)) for key, (words, languages) in found.items()
+        }
+
+    def parse(self, text: str | None) -> Parsed:
+        simple = simplify(text or "")
+        if not simple:
+            return Parsed(UNKNOWN_COMMAND)
+        requested = language_request(simple)
+        if requested is not None and LANGUAGE_COMMAND in self.keys:
+            # « in French please » means French from now on, whatever language it was asked in.
+            return Parsed(LANGUAGE_COMMAND, requested.split("-")[0], requested)
+        if (exact := self._entries.get(simple)) is not None:
+            return Parsed(exact.words.key, language=_language_of(exact))
+        # The longest command words the text starts with: `annuler la rencontre` before `annuler`.
+        tokens = simple.split(" ")
+        for size in range(min(len(tokens) - 1, _LONGEST_WORDS), 0, -1):
+            entry = self._entries.get(" ".join(tokens[:size]))
+            if entry is None:
+                continue
+            # One word followed by more is a command only if it reads an argument (« proposer
+            # quelque chose » is not, « bilan octobre » is); longer phrases always are.
+            if size > 1 or entry.words.takes_argument:
+                rest = " ".join(tokens[size:])
+                language = _language_of(entry)
+                if entry.words.key == LANGUAGE_COMMAND:
+                    language = language_argument(rest)  # « langue en »: English, said in French
+                if entry.words.elided_de:
+                    rest = re.sub(r"^d'(?=\w)", "", rest)
+                return Parsed(entry.words.key, rest, language)
+            break
+        return Parsed(UNKNOWN_COMMAND, simple)
+
+    def suggestions(self, text: str | None, *, limit: int = 3) -> list[Suggestion]:
+        """The commands closest to `text`, best first; [] when none is close enough."""
+        simple = simplify(text or "")
+        if len(simple) > _LONGEST_TYPO:
+            return []  # a sentence, not a command with a slip
+        tokens = simple.split(" ") if simple else []
+        best: dict[str, Suggestion] = {}
+
+        def offer(key: str, argument: str, distance: int) -> None:
+            known = best.get(key)
+            if known is None or distance < known.distance:
+                best[key] = Suggestion(key, argument, distance)
+
+        for words, entry in self._entries.items():
+            size = len(words.split(" "))
+            # The whole text, or its first words followed by an argument.
+            for taken in {size - 1, size, size + 1}:
+                if not 0 < taken <= len(tokens):
+                    continue
+                head, rest = " ".join(tokens[:taken]), " ".join(tokens[taken:])
+                if rest and not entry.words.takes_argument:
+                    continue
+                distance = _edit_distance(head, words)
+                if distance <= _tolerance(min(len(head), len(words))):
+                    offer(entry.words.key, rest, distance)
+            # One word of a longer command (« sujet » → « proposer un sujet »), less close.
+            if len(tokens) == 1 and size > 1 and len(simple) >= 4:
+                for part in words.split(" "):
+                    if part not in _FILLERS and _edit_distance(simple, part) <= 1:
+                        offer(entry.words.key, "", _tolerance(len(part)) + 1)
+        return sorted(best.values(), key=lambda s: (s.distance, s.command))[:limit]
+
+
+def _language_of(entry: _Entry) -> str | None:
+    return next(iter(entry.languages)) if len(entry.languages) == 1 else None
 
 
 def language_request(simple: str) -> str | None:
@@ -416,8 +272,7 @@ def volunteer_capacity(argument: str) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class Suggestion:
-    command: Command
-    feature: str  # its key in cards.help.FEATURES
+    command: str  # its key
     argument: str  # what followed the misspelled words (« atestation 2025 » → "2025")
     distance: int
 
@@ -454,36 +309,3 @@ _LONGEST_TYPO = 80
 
 # Small words that say nothing about which command is meant.
 _FILLERS = frozenset({"un", "une", "le", "la", "les", "de", "des", "du", "au", "a", "the", "my"})
-
-
-def suggestions(text: str | None, *, limit: int = 3) -> list[Suggestion]:
-    """The commands closest to `text`, best first; [] when none is close enough."""
-    simple = simplify(text or "")
-    if len(simple) > _LONGEST_TYPO:
-        return []  # a sentence, not a command with a slip
-    tokens = simple.split(" ") if simple else []
-    best: dict[Command, Suggestion] = {}
-
-    def offer(command: Command, argument: str, distance: int) -> None:
-        known = best.get(command)
-        if known is None or distance < known.distance:
-            best[command] = Suggestion(command, FEATURE_OF_COMMAND[command], argument, distance)
-
-    for words, entry in _vocabulary().items():
-        size = len(words.split(" "))
-        # The whole text, or its first words followed by an argument.
-        for taken in {size - 1, size, size + 1}:
-            if not 0 < taken <= len(tokens):
-                continue
-            head, rest = " ".join(tokens[:taken]), " ".join(tokens[taken:])
-            if rest and entry.command not in _TAKES_ARGUMENT:
-                continue
-            distance = _edit_distance(head, words)
-            if distance <= _tolerance(min(len(head), len(words))):
-                offer(entry.command, rest, distance)
-        # One word of a longer command (« sujet » → « proposer un sujet »), less close.
-        if len(tokens) == 1 and size > 1 and len(simple) >= 4:
-            for part in words.split(" "):
-                if part not in _FILLERS and _edit_distance(simple, part) <= 1:
-                    offer(entry.command, "", _tolerance(len(part)) + 1)
-    return sorted(best.values(), key=lambda s: (s.distance, s.feature))[:limit]

@@ -27,6 +27,7 @@ from cards.community import (
     build_one_pager_card,
 )
 from cards.confirm import is_confirmed
+from cards.help import HelpEntry
 from cards.i18n import translator
 from cards.onboarding import build_plan_card
 from dialogs.context import TURN_INFO_KEY, TurnInfo
@@ -50,6 +51,8 @@ class Services:
     dialogs: DialogSet
     wake: Callable[[], None]
     save_state: Callable[[TurnContext], Any]
+    # Every feature's commands as the help card lists them (the registry's, in its order).
+    help_entries: tuple[HelpEntry, ...]
 
 
 def _info(turn_context: TurnContext) -> TurnInfo:

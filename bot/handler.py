@@ -26,14 +26,7 @@ from bot import community_actions as actions
 from bot.adapter import CarrefourAdapter
 from bot.channels import channel_community
 from bot.claims import NotAdmitted, TurnClaims, TurnKeys
-from bot.commands import (
-    COMMAND_OF_FEATURE,
-    FEATURE_OF_COMMAND,
-    Command,
-    Parsed,
-    parse,
-    suggestions,
-)
+from bot.commands import CANCEL_COMMAND, HELP_COMMAND, LANGUAGE_COMMAND, UNKNOWN_COMMAND, Parsed
 from bot.community_actions import Services
 from bot.invokes import Invokes, upgrade_invoke_names
 from bot.mentions import mentions_recipient, strip_mentions
@@ -159,6 +152,7 @@ class CarrefourBot(ActivityHandler):
             dialogs=self._dialogs,
             wake=wake,
             save_state=self._save_state,
+            help_entries=registry.help_entries,
         )
         # Waterfall dialogs, Teams dialogs and Universal Actions of the features that own them.
         for build in registry.dialogs:
@@ -334,7 +328,7 @@ class CarrefourBot(ActivityHandler):
             turn_context, value, sessions=self._sessions, info=info
         ):
             return  # before dialogs too: a form's values reach them
-        parsed = parse(activity.text) if activity.text else None
+        parsed = self._registry.vocabulary.parse(activity.text) if activity.text else None
         if parsed is not None:
             await self._adopt_language(turn_context, info, parsed)
         dialog_context = await self._dialogs.create_context(turn_context)
@@ -342,17 +336,17 @@ class CarrefourBot(ActivityHandler):
             dialog_context.active_dialog is not None
             and parsed is not None
             and parsed.alone
-            and parsed.command is not Command.CANCEL  # the dialog says it cancelled
+            and parsed.command != CANCEL_COMMAND  # the dialog says it cancelled
         ):
             # A command's words alone are not an answer (no topic titled « sujets »): `aide`
             # shows the help and asks the question again; any other command stops the dialog,
             # says so, and runs.
-            if parsed.command is Command.HELP:
+            if parsed.command == HELP_COMMAND:
                 await self._send_help(turn_context, info)
                 await dialog_context.reprompt_dialog()  # type: ignore[no-untyped-call]  # unannotated in the SDK
                 return
             await dialog_context.cancel_all_dialogs()
-            title = translator(info.locale)(f"command.{FEATURE_OF_COMMAND[parsed.command]}.title")
+            title = translator(info.locale)(f"command.{parsed.command}.title")
             await turn_context.send_activity(
                 translator(info.locale)("dialog.interrupted", command=title)
             )
@@ -375,7 +369,7 @@ class CarrefourBot(ActivityHandler):
         if value is not None and not activity.text:
             await self._on_card_action(turn_context, verb, value)
             return
-        await self._on_command(turn_context, parsed or Parsed(Command.UNKNOWN))
+        await self._on_command(turn_context, parsed or Parsed(UNKNOWN_COMMAND))
 
     async def _adopt_language(
         self, turn_context: TurnContext, info: TurnInfo, parsed: Parsed
@@ -387,7 +381,7 @@ class CarrefourBot(ActivityHandler):
         if (
             parsed.language is None
             or turn_context.turn_state.get(LANGUAGE_SAVED_KEY, True)
-            or (parsed.command is Command.LANGUAGE and parsed.argument)
+            or (parsed.command == LANGUAGE_COMMAND and parsed.argument)
             # Words in the client's own language: nothing to correct, and nothing to keep
             # (a later client in another language still counts).
             or language_of(parsed.language) == language_of(info.locale)
@@ -436,7 +430,7 @@ class CarrefourBot(ActivityHandler):
         if handler is not None:
             await handler(self._feature_turn(turn_context), parsed)
         elif (
-            parsed.command is Command.UNKNOWN
+            parsed.command == UNKNOWN_COMMAND
             and parsed.argument
             and info.in_channel
             and await self._registry.thread_reply(self._feature_turn(turn_context))
@@ -444,21 +438,21 @@ class CarrefourBot(ActivityHandler):
             return  # a reply in the thread of a feature's card (an answer to a question)
         elif parsed.argument:
             await self._suggest(turn_context, info, parsed.argument)
-        elif parsed.command is not Command.HELP:
+        elif parsed.command != HELP_COMMAND:
             # Nothing but a mention (or « ? »): the person asks what the bot does.
             await self._send_help(turn_context, info)
 
     async def _suggest(self, turn_context: TurnContext, info: TurnInfo, typed: str) -> None:
         """Text that is no command: the closest commands as buttons, else a short pointer."""
         t = translator(info.locale)
-        close = suggestions(typed)
+        close = self._registry.vocabulary.suggestions(typed)
         if not close:
             await turn_context.send_activity(t("command.unknown"))
             return
         words = [
             (
-                " ".join(filter(None, (t(f"command.{s.feature}.title"), s.argument))),
-                s.feature,
+                " ".join(filter(None, (t(f"command.{s.command}.title"), s.argument))),
+                s.command,
                 s.argument,
             )
             for s in close
@@ -474,9 +468,13 @@ class CarrefourBot(ActivityHandler):
         info = turn_info(turn_context)
         if verb == VERB_RUN:
             # A « Vouliez-vous dire » button: the command, as if typed (its own checks apply).
-            command = COMMAND_OF_FEATURE.get(str(value.get("command", "")))
+            command = str(value.get("command", ""))
             argument = value.get("argument")
-            if command is None or not isinstance(argument, str) or len(argument) > 200:
+            if (
+                command not in self._registry.commands
+                or not isinstance(argument, str)
+                or len(argument) > 200
+            ):
                 await turn_context.send_activity(translator(info.locale)("error.unknown_action"))
             else:
                 await self._on_command(turn_context, Parsed(command, argument))
@@ -491,7 +489,7 @@ class CarrefourBot(ActivityHandler):
     async def _send_help(self, turn_context: TurnContext, info: TurnInfo) -> None:
         """The help card, as the help feature shows it (welcome, a mention alone, `aide` in
         a dialog)."""
-        await self._on_command(turn_context, Parsed(Command.HELP))
+        await self._on_command(turn_context, Parsed(HELP_COMMAND))
 
     # -- installation and team changes ----------------------------------------------------------
 

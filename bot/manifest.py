@@ -3,7 +3,8 @@
 `manifest/manifest.template.json` holds the structure; this module fills its placeholders:
 
 - ``{{app_id}}``, ``{{bot_id}}``, ``{{version}}``: the arguments;
-- ``{{commands}}``: one command per `cards.help.FEATURES` entry;
+- ``{{commands:personal}}``, ``{{commands:team}}``: the commands the features declare for
+  Teams' command menu (`menu=True`; channel-only ones not in the personal scope);
 - ``{{t:KEY}}``: the French catalog's text for KEY. The same key's English goes into `en.json`
   under the JSON path it was found at (``bots[0].commandLists[0].commands[0].title``), which is
   how Teams localization files address manifest strings.
@@ -18,12 +19,13 @@ import logging
 import os
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cards.help import CHANNEL_ONLY, FEATURES, Feature
+from cards.help import HelpEntry
 from cards.i18n import Translate, translator
 
 logger = logging.getLogger(__name__)
@@ -111,7 +113,7 @@ def _check_length(path: str, text: str, *, key: str, language: str) -> None:
             )
 
 
-def _commands(features: tuple[Feature, ...]) -> list[dict[str, str]]:
+def _commands(features: Sequence[HelpEntry]) -> list[dict[str, str]]:
     if len(features) > MAX_COMMANDS:
         raise ValueError(
             f"{len(features)} features but Teams shows at most {MAX_COMMANDS} commands"
@@ -128,8 +130,15 @@ def _commands(features: tuple[Feature, ...]) -> list[dict[str, str]]:
 class _Filler:
     """Walks the template, replacing placeholders and collecting the English strings."""
 
-    def __init__(self, values: dict[str, str], french: Translate, english: Translate) -> None:
+    def __init__(
+        self,
+        values: dict[str, str],
+        commands: Sequence[HelpEntry],
+        french: Translate,
+        english: Translate,
+    ) -> None:
         self.values = values
+        self.commands = commands
         self.french = french
         self.english = english
         self.localized: dict[str, str] = {}
@@ -144,7 +153,7 @@ class _Filler:
             if name in ("commands:personal", "commands:team"):
                 personal = name.endswith("personal")
                 menu = tuple(
-                    f for f in FEATURES if f.menu and not (personal and f.key in CHANNEL_ONLY)
+                    f for f in self.commands if f.menu and not (personal and f.channel_only)
                 )
                 return self.fill(_commands(menu), path)
             if name.startswith("t:"):
@@ -165,6 +174,7 @@ class _Filler:
 def build_manifest(
     *,
     app_id: str,
+    commands: Sequence[HelpEntry],
     version: str = DEFAULT_VERSION,
     bot_id: str | None = None,
     developer: DeveloperInfo | None = None,
@@ -182,6 +192,7 @@ def build_manifest(
     template = json.loads(TEMPLATE.read_text(encoding="utf-8"))
     filler = _Filler(
         {"app_id": app_id, "bot_id": bot_id, "version": version},
+        commands,
         french=translator(template["localizationInfo"]["defaultLanguageTag"]),
         english=translator(ENGLISH),
     )
@@ -214,6 +225,7 @@ def _json_bytes(document: dict[str, Any] | dict[str, str]) -> bytes:
 def build_package(
     *,
     app_id: str,
+    commands: Sequence[HelpEntry],
     out: Path,
     version: str = DEFAULT_VERSION,
     bot_id: str | None = None,
@@ -221,7 +233,7 @@ def build_package(
 ) -> Path:
     """Write the Teams app zip (manifest.json, en.json, color.png, outline.png) to `out`."""
     manifest, english = build_manifest(
-        app_id=app_id, version=version, bot_id=bot_id, developer=developer
+        app_id=app_id, commands=commands, version=version, bot_id=bot_id, developer=developer
     )
     files: dict[str, bytes] = {
         "manifest.json": _json_bytes(manifest),

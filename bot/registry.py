@@ -1,6 +1,7 @@
 """What each feature handles, and the one table the host routes by.
 
-A feature (bot/features/<name>.py) declares a `Feature`: the commands it answers, its card
+A feature (bot/features/<name>.py) declares a `Feature`: the commands it answers (their
+words in French and English and their place on the help card), its card
 buttons' verbs (and which of them act even while a dialog waits for an answer), its outbox
 kinds, its HTTP routes, its Teams dialogs and Universal Actions, its waterfall dialogs, its
 scheduled jobs. The
@@ -22,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from microsoft_agents.hosting.dialogs import Dialog
 
-from bot.commands import Command, Parsed
+from bot.commands import UNKNOWN_COMMAND, Parsed, Vocabulary, Words
 from bot.deliveries import Renderer, render_notice, render_reply
 from bot.invokes import Invokes
 from bot.settings import Settings
 from bot.turns import FeatureTurn, VerbHandler
 from cards.confirm import VERB_DISMISS
-from cards.help import VERB_RUN
+from cards.help import VERB_RUN, Audience, Group, HelpEntry
 from cards.verbs import VERB_PATTERN, follows_pattern
 from storage.db import SessionFactory
 from storage.outbox import KIND_NOTICE, KIND_REPLY
@@ -91,9 +92,57 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class Command:
+    """A command a feature answers. Its words are its catalog title in each language
+    (`command.<key>.title`, also its description and button: `.description`, `.button`) plus
+    the synonyms below; the rest says where the help card and Teams' command menu list it."""
+
+    key: str
+    handler: CommandHandler
+    group: Group = Group.YOU
+    audience: Audience = Audience.MEMBER
+    first: bool = False  # on the short help card
+    menu: bool = False  # in Teams' command menu (10 per scope at most)
+    verb: str = ""  # its button on the help card, if it needs no argument
+    also: Audience | None = None  # another role it is listed to
+    channel_only: bool = False
+    # More words people type, by language (a word of one language only tells which language
+    # the person writes in), and words of both.
+    french: tuple[str, ...] = ()
+    english: tuple[str, ...] = ()
+    shared: tuple[str, ...] = ()
+    takes_argument: bool = False  # `attestation 2026`, `quitter X`
+    elided_de: bool = False  # « bilan d'octobre » → "octobre"
+
+    @property
+    def help(self) -> HelpEntry:
+        return HelpEntry(
+            self.key,
+            self.group,
+            self.audience,
+            first=self.first,
+            menu=self.menu,
+            verb=self.verb,
+            also=self.also,
+            channel_only=self.channel_only,
+        )
+
+    @property
+    def words(self) -> Words:
+        return Words(
+            self.key,
+            french=self.french,
+            english=self.english,
+            shared=self.shared,
+            takes_argument=self.takes_argument,
+            elided_de=self.elided_de,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Feature:
     name: str
-    commands: Mapping[Command, CommandHandler] = field(default_factory=dict)
+    commands: tuple[Command, ...] = ()
     verbs: Mapping[str, VerbHandler] = field(default_factory=dict)
     # Verbs that act even while a dialog waits (any other button then answers the dialog).
     verbs_in_dialog: frozenset[str] = frozenset()
@@ -120,7 +169,7 @@ class Registry:
 
     def __init__(self, features: Iterable[Feature]) -> None:
         self.features: tuple[Feature, ...] = tuple(features)
-        commands: dict[Command, CommandHandler] = {}
+        commands: dict[str, Command] = {}
         verbs: dict[str, VerbHandler] = {}
         in_dialog: set[str] = set(HOST_VERBS)
         renderers: dict[str, Renderer] = dict(HOST_RENDERERS)
@@ -131,10 +180,10 @@ class Registry:
             if feature.name in names:
                 raise DuplicateDeclaration(f"feature {feature.name!r} declared twice")
             names.add(feature.name)
-            for command, handler in feature.commands.items():
-                if command is Command.UNKNOWN:
+            for command in feature.commands:
+                if command.key == UNKNOWN_COMMAND:
                     raise DuplicateDeclaration("unknown text is the host's (suggestions)")
-                _add(commands, command, handler, what="command", feature=feature.name)
+                _add(commands, command.key, command, what="command", feature=feature.name)
             for verb, verb_handler in feature.verbs.items():
                 if verb in HOST_VERBS:
                     raise DuplicateDeclaration(f"verb {verb!r} is answered by the host")
@@ -158,6 +207,9 @@ class Registry:
             for job in feature.jobs:
                 _add(jobs, job.name, job, what="job", feature=feature.name)
         self._commands = MappingProxyType(commands)
+        # Words naming two commands stop the start-up too (ValueError from Vocabulary).
+        self.vocabulary = Vocabulary(command.words for command in commands.values())
+        self.help_entries: tuple[HelpEntry, ...] = tuple(c.help for c in commands.values())
         self._verbs = MappingProxyType(verbs)
         self._in_dialog = frozenset(in_dialog)
         self._renderers = MappingProxyType(renderers)
@@ -167,8 +219,9 @@ class Registry:
             f.thread_replies for f in self.features if f.thread_replies is not None
         )
 
-    def command(self, command: Command) -> CommandHandler | None:
-        return self._commands.get(command)
+    def command(self, key: str) -> CommandHandler | None:
+        command = self._commands.get(key)
+        return command.handler if command is not None else None
 
     def verb(self, name: str) -> VerbHandler | None:
         return self._verbs.get(name)
@@ -201,7 +254,8 @@ class Registry:
         return verb in self._in_dialog
 
     @property
-    def commands(self) -> Mapping[Command, CommandHandler]:
+    def commands(self) -> Mapping[str, Command]:
+        """Every feature's commands by key, in the features' order (the help card's)."""
         return self._commands
 
     @property

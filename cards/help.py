@@ -1,14 +1,15 @@
-"""The commands the bot understands, and the help card that lists them.
+"""The help card: the commands the bot understands, as the features declare them.
 
-`FEATURES` is the one list of commands: each one's words are its catalog title
-(`command.<key>.title`, French and English), which the help card shows, the Teams manifest's
-command menu lists (bot/manifest.py), the parser recognises and the misspelling matcher
-suggests (bot/commands.py), and the user guide names (tests/test_commands.py checks it)."""
+Each feature declares its commands (bot/registry.py `Command`), and each command's help entry
+(`HelpEntry`): where it is listed, for whom, whether it has a button. The registry gathers
+them, in the features' order; the help card, the Teams manifest's command menu (bot/manifest.py)
+and the parser (bot/commands.py) read that one list, and the user guide names each command
+(tests/test_commands.py checks it)."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from cards.common import Element, adaptive_card, heading, paragraph, submit
@@ -33,8 +34,8 @@ class Group(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Feature:
-    """One command. Its texts are `command.<key>.title|description|button`."""
+class HelpEntry:
+    """One command on the help card. Its texts are `command.<key>.title|description|button`."""
 
     key: str
     group: Group = Group.YOU
@@ -50,6 +51,9 @@ class Feature:
     # Another role that may use it, listed to them too (coordinators' tools that facilitators
     # also use).
     also: Audience | None = None
+    # Only works in a team channel (a community is created from its channel): kept out of the
+    # personal chat's command menu.
+    channel_only: bool = False
 
     def for_audience(self, audience: Audience) -> bool:
         return audience in (self.audience, self.also)
@@ -59,66 +63,12 @@ class Feature:
         return bool(self.verb)
 
 
-A, C = Audience.ANIMATOR, Audience.COORDINATOR
-COMMUNITY, MEETINGS, SUPPORT, YOU = Group
-
-# In the order the help card and the Teams command menu show them.
-FEATURES: tuple[Feature, ...] = (
-    # Members.
-    Feature("help", YOU, menu=True),
-    Feature("communities", COMMUNITY, menu=True, verb="communities.show"),
-    Feature("join", COMMUNITY, first=True, menu=True, verb="communities.join"),
-    Feature("leave", COMMUNITY),
-    Feature("agenda", MEETINGS, first=True, menu=True),
-    Feature("topics", MEETINGS, first=True, menu=True, verb="topics.show"),
-    Feature("propose", MEETINGS, first=True, menu=True),
-    Feature("submit_case", MEETINGS, verb="cases.submit"),
-    Feature("cases", MEETINGS, verb="cases.show"),
-    Feature("toolbox", COMMUNITY, verb="toolbox.show"),
-    Feature("share_resource", COMMUNITY, verb="toolbox.share_start"),
-    Feature("question", COMMUNITY, verb="questions.ask"),
-    Feature("survey", MEETINGS),
-    Feature("mentor", SUPPORT, first=True, menu=True, verb="mentoring.request"),
-    Feature("volunteer", SUPPORT),
-    Feature("consultation", SUPPORT, first=True, menu=True, verb="consultations.request"),
-    Feature("my_requests", SUPPORT),
-    Feature("assigned_requests", SUPPORT),
-    Feature("volunteer_consultant", SUPPORT),
-    Feature("codevelopment", SUPPORT, verb="codevelopment.show"),
-    Feature("attestation", YOU),
-    Feature("my_data", YOU),
-    Feature("language", YOU, menu=True, verb="language.choose"),
-    Feature("cancel", YOU),
-    # For the animators of the community concerned.
-    Feature("setup", audience=A, first=True, menu=True),
-    Feature("plan", audience=A, first=True),
-    Feature("edit_agenda", audience=A),
-    Feature("move_meeting", audience=A),
-    Feature("cancel_meeting", audience=A),
-    Feature("restore_meeting", audience=A),
-    Feature("poll", audience=A, first=True),
-    Feature("needs_survey", audience=A),
-    Feature("results", audience=A),
-    Feature("summary", audience=A, first=True),
-    Feature("attestations", audience=A),
-    Feature("appoint", audience=A),
-    Feature("revoke", audience=A),
-    Feature("onboarding", audience=A),
-    # For its coordinators.
-    Feature("consultation_audit", audience=C, first=True),
-    Feature("mentoring_requests", audience=C, also=A),
-)
-
-# Commands that only work in a team channel (a community is created from its channel): kept out
-# of the personal chat's command menu.
-CHANNEL_ONLY = frozenset({"setup"})
-
 # The verbs of the help card's own buttons.
 VERB_ALL = "help.all"
 VERB_RUN = "help.run"
 
 
-def _facts(t: Translate, features: list[Feature]) -> Element:
+def _facts(t: Translate, features: list[HelpEntry]) -> Element:
     return {
         "type": "FactSet",
         "facts": [
@@ -129,7 +79,7 @@ def _facts(t: Translate, features: list[Feature]) -> Element:
 
 
 def build_help_card(
-    features: tuple[Feature, ...] = FEATURES,
+    features: Sequence[HelpEntry],
     *,
     locale: str,
     in_channel: bool = False,
@@ -151,12 +101,17 @@ def build_help_card(
         if listed:
             body += [heading(t(f"help.group.{group.value}"), size="Medium"), _facts(t, listed)]
     listed_already: set[str] = set()
-    for audience, title in ((A, "help.animators"), (C, "help.coordinators")):
+    for audience, title in (
+        (Audience.ANIMATOR, "help.animators"),
+        (Audience.COORDINATOR, "help.coordinators"),
+    ):
         listed = [f for f in shown if f.for_audience(audience) and f.key not in listed_already]
         if audience.value not in roles:
             # Creating a community makes its author an animator: offered where there is none.
             listed = (
-                [f for f in features if f.key == "setup"] if setup_here and A is audience else []
+                [f for f in features if f.channel_only]
+                if setup_here and audience is Audience.ANIMATOR
+                else []
             )
         if listed:
             body += [heading(t(title), size="Medium"), _facts(t, listed)]
@@ -164,11 +119,10 @@ def build_help_card(
     body.append(
         paragraph(t("help.channel_hint") if in_channel else t("help.personal_hint"), subtle=True)
     )
-    actions = [
-        submit(t(f"command.{f.key}.button"), verb=f.verb)
-        for f in features
-        if f.button and (f.first or f.key == "language")
-    ]
+    # The first commands' buttons, then the language's (for whoever reads the wrong one).
+    buttoned = [f for f in features if f.button and f.first]
+    buttoned += [f for f in features if f.button and not f.first and f.key == "language"]
+    actions = [submit(t(f"command.{f.key}.button"), verb=f.verb) for f in buttoned]
     if not full:
         actions.append(submit(t("help.all"), verb=VERB_ALL))
     return adaptive_card(body, actions)

@@ -84,6 +84,7 @@ def host_services(
         dialogs=DialogSet(state.create_property("DialogState")),
         wake=wake,
         save_state=_nothing_to_save,
+        help_entries=REGISTRY.help_entries,
     )
     for build in REGISTRY.dialogs:
         services.dialogs.add(build(services))

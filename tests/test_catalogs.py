@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import REGISTRY
 from cards.community import DEFAULT_INTERESTS, DISCIPLINES, REGIONS
-from cards.help import FEATURES
 from cards.i18n import LANGUAGES, catalog, plural
 from storage.models import MeetingMode
 
@@ -83,10 +83,10 @@ def _expected_dynamic() -> set[str]:
     return (
         {
             f"command.{feature.key}.{part}"
-            for feature in FEATURES
+            for feature in REGISTRY.help_entries
             for part in ("title", "description")
         }
-        | {f"command.{feature.key}.button" for feature in FEATURES if feature.button}
+        | {f"command.{feature.key}.button" for feature in REGISTRY.help_entries if feature.button}
         | {f"meeting.mode.{mode.value}" for mode in MeetingMode}
         | {f"discipline.{code}" for code in DISCIPLINES}
         | {f"region.{code}" for code in REGIONS}
@@ -137,7 +137,7 @@ def test_buttons_have_labels_only_where_shown() -> None:
             for k in _entries(language)
             if k.startswith("command.") and k.endswith(".button")
         }
-        assert labelled == {feature.key for feature in FEATURES if feature.button}
+        assert labelled == {feature.key for feature in REGISTRY.help_entries if feature.button}
 
 
 def test_keys_are_well_formed() -> None:

@@ -9,15 +9,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
 from bot import commands
-from bot.app import RUNTIME
-from bot.commands import Command, parse
+from bot.app import REGISTRY, RUNTIME
+from bot.commands import UNKNOWN_COMMAND, Vocabulary, Words
 from bot.manifest import build_manifest
-from cards.help import CHANNEL_ONLY, FEATURES, build_help_card
+from cards.help import build_help_card
 from cards.i18n import translator
 from dialogs.base import simplify
 from storage.models import Topic
@@ -37,6 +38,9 @@ Client = TestClient[web.Request, web.Application]
 
 fr, en = translator("fr-CA"), translator("en")
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "user-guide.md"
+# Every feature's commands, as the help card, the manifest and the guide list them.
+FEATURES = REGISTRY.help_entries
+parse = REGISTRY.vocabulary.parse
 
 
 def _buttons(card: dict[str, Any]) -> list[str]:
@@ -110,9 +114,9 @@ async def test_bilan_d_octobre_is_understood(bot_client: Client, connector: Fake
 
 
 def test_suggestions_use_a_real_similarity() -> None:
-    suggestions = commands.suggestions  # type: ignore[attr-defined,unused-ignore]
-    assert suggestions("odre du jour")[0].command is Command.AGENDA
-    assert suggestions("planifer une rencontre")[0].command is Command.PLAN_MEETING
+    suggestions = REGISTRY.vocabulary.suggestions
+    assert suggestions("odre du jour")[0].command == "agenda"
+    assert suggestions("planifer une rencontre")[0].command == "plan"
     assert suggestions("atestation 2025")[0].argument == "2025"
     assert suggestions("xqzvw") == []
     assert suggestions("ok") == []
@@ -238,32 +242,40 @@ async def test_installing_in_a_channel_already_linked_says_what_members_can_do(
 
 
 def test_every_command_has_its_words_in_both_catalogs_and_they_parse_back() -> None:
-    command_of_feature = commands.COMMAND_OF_FEATURE  # type: ignore[attr-defined,unused-ignore]
-    assert set(command_of_feature.values()) == set(Command) - {Command.UNKNOWN}
-    assert {f.key for f in FEATURES} == set(command_of_feature)
-    longest = max(len(words.split(" ")) for words in commands._vocabulary())
+    assert [f.key for f in FEATURES] == list(REGISTRY.commands)
+    longest = max(len(words.split(" ")) for words in REGISTRY.vocabulary._entries)
     assert longest <= commands._LONGEST_WORDS  # what `parse` looks for at most
     for feature in FEATURES:
         for t in (fr, en):
-            assert (
-                parse(t(f"command.{feature.key}.title")).command is command_of_feature[feature.key]
-            ), (feature.key, t(f"command.{feature.key}.title"))
+            assert parse(t(f"command.{feature.key}.title")).command == feature.key, (
+                feature.key,
+                t(f"command.{feature.key}.title"),
+            )
+
+
+def test_words_that_name_two_commands_stop_the_start_up() -> None:
+    with pytest.raises(ValueError, match="names both"):
+        Vocabulary([Words("help", english=("menu",)), Words("topics", english=("menu",))])
+    with pytest.raises(ValueError, match="declared twice or reserved"):
+        Vocabulary([Words(UNKNOWN_COMMAND)])
 
 
 def test_the_manifest_lists_the_catalogs_commands() -> None:
-    manifest, english = build_manifest(app_id="00000000-0000-0000-0000-000000000001")
+    manifest, english = build_manifest(
+        app_id="00000000-0000-0000-0000-000000000001", commands=FEATURES
+    )
     titles = [c["title"] for c in manifest["bots"][0]["commandLists"][0]["commands"]]
     assert titles == [
-        fr(f"command.{f.key}.title") for f in FEATURES if f.menu and f.key not in CHANNEL_ONLY
+        fr(f"command.{f.key}.title") for f in FEATURES if f.menu and not f.channel_only
     ]
-    assert all(parse(title).command is not Command.UNKNOWN for title in titles)
+    assert all(parse(title).command != UNKNOWN_COMMAND for title in titles)
     english_titles = [
         text
         for path, text in english.items()
         if path.startswith("bots[0].commandLists") and path.endswith(".title")
     ]
     assert english_titles
-    assert all(parse(t).command is not Command.UNKNOWN for t in english_titles)
+    assert all(parse(t).command != UNKNOWN_COMMAND for t in english_titles)
 
 
 def test_the_user_guide_mentions_every_command() -> None:
@@ -284,7 +296,7 @@ def test_a_coordinators_tool_that_facilitators_use_is_listed_to_both_once() -> N
     words = fr("command.mentoring_requests.title")
 
     def listed(*roles: str) -> int:
-        card = build_help_card(locale="fr-CA", roles=roles, full=True)
+        card = build_help_card(FEATURES, locale="fr-CA", roles=roles, full=True)
         return json.dumps(card, ensure_ascii=False).count(f'"title": "{words}"')
 
     assert listed("member") == 0

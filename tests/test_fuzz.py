@@ -44,8 +44,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, col, select
 
-from bot.app import RUNTIME, create_app
-from cards.help import FEATURES
+from bot.app import REGISTRY, RUNTIME, create_app
 from cards.i18n import translator
 from storage import onboarding
 from storage.db import transaction
@@ -1285,7 +1284,7 @@ UNKNOWN_VERBS = [
     "roles.grant",
     "admin.reset",
     # Named by the help card for features it lists without a button: no card sends them.
-    *sorted({feature.verb for feature in FEATURES} - FORMS.keys()),
+    *sorted({feature.verb for feature in REGISTRY.help_entries} - FORMS.keys()),
 ]
 
 

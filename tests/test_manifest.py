@@ -16,9 +16,11 @@ from PIL import Image
 from referencing import Registry
 
 import bot.manifest
+from bot.app import REGISTRY
 from bot.manifest import DeveloperInfo, build_manifest, build_package
-from cards.help import FEATURES
 from cards.i18n import translator
+
+FEATURES = REGISTRY.help_entries
 
 APP_ID = "6f1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +30,7 @@ FILES = {"manifest.json", "en.json", "color.png", "outline.png"}
 
 @pytest.fixture
 def package(tmp_path: Path) -> zipfile.ZipFile:
-    path = build_package(app_id=APP_ID, out=tmp_path / "carrefour.zip")
+    path = build_package(app_id=APP_ID, commands=FEATURES, out=tmp_path / "carrefour.zip")
     return zipfile.ZipFile(path)
 
 
@@ -83,7 +85,7 @@ def test_localization_matches_the_official_schema(package: zipfile.ZipFile) -> N
 
 
 def test_chosen_manifest_version_is_stable_not_preview() -> None:
-    manifest, _ = build_manifest(app_id=APP_ID)
+    manifest, _ = build_manifest(app_id=APP_ID, commands=FEATURES)
     major, minor = (int(part) for part in manifest["manifestVersion"].split("."))
     assert (major, minor) >= (1, 19)
 
@@ -94,8 +96,8 @@ def test_zip_holds_exactly_the_four_files_at_its_root(package: zipfile.ZipFile) 
 
 
 def test_package_is_reproducible(tmp_path: Path) -> None:
-    first = build_package(app_id=APP_ID, out=tmp_path / "a.zip")
-    second = build_package(app_id=APP_ID, out=tmp_path / "nested" / "b.zip")
+    first = build_package(app_id=APP_ID, commands=FEATURES, out=tmp_path / "a.zip")
+    second = build_package(app_id=APP_ID, commands=FEATURES, out=tmp_path / "nested" / "b.zip")
     assert first.read_bytes() == second.read_bytes()
 
 
@@ -146,20 +148,20 @@ def test_outline_icon_is_32_square_white_on_transparent(package: zipfile.ZipFile
 )
 def test_invalid_app_id_is_refused(tmp_path: Path, app_id: str) -> None:
     with pytest.raises(ValueError, match="app_id must be a GUID"):
-        build_package(app_id=app_id, out=tmp_path / "x.zip")
+        build_package(app_id=app_id, commands=FEATURES, out=tmp_path / "x.zip")
     assert not (tmp_path / "x.zip").exists()
 
 
 def test_invalid_bot_id_and_version_are_refused() -> None:
     with pytest.raises(ValueError, match="bot_id must be a GUID"):
-        build_manifest(app_id=APP_ID, bot_id="nope")
+        build_manifest(app_id=APP_ID, commands=FEATURES, bot_id="nope")
     with pytest.raises(ValueError, match=r"MAJOR\.MINOR\.PATCH"):
-        build_manifest(app_id=APP_ID, version="1.0.0.dev1")
+        build_manifest(app_id=APP_ID, commands=FEATURES, version="1.0.0.dev1")
 
 
 def test_separate_bot_id_and_version() -> None:
     bot_id = "00000000-1111-2222-3333-444444444444"
-    manifest, _ = build_manifest(app_id=APP_ID, bot_id=bot_id, version="2.3.4")
+    manifest, _ = build_manifest(app_id=APP_ID, commands=FEATURES, bot_id=bot_id, version="2.3.4")
     assert (manifest["id"], manifest["bots"][0]["botId"], manifest["version"]) == (
         APP_ID,
         bot_id,
@@ -169,11 +171,15 @@ def test_separate_bot_id_and_version() -> None:
 
 def test_developer_urls_can_be_overridden() -> None:
     developer = DeveloperInfo(privacy_url="https://example.org/confidentialite")
-    manifest, _ = build_manifest(app_id=APP_ID, developer=developer)
+    manifest, _ = build_manifest(app_id=APP_ID, commands=FEATURES, developer=developer)
     assert manifest["developer"]["privacyUrl"] == "https://example.org/confidentialite"
     assert manifest["developer"]["websiteUrl"].startswith("https://")
     with pytest.raises(ValueError, match="https://"):
-        build_manifest(app_id=APP_ID, developer=DeveloperInfo(terms_of_use_url="ftp://x.org"))
+        build_manifest(
+            app_id=APP_ID,
+            commands=FEATURES,
+            developer=DeveloperInfo(terms_of_use_url="ftp://x.org"),
+        )
 
 
 def test_texts_come_from_the_catalogs(package: zipfile.ZipFile) -> None:
@@ -221,4 +227,4 @@ def test_too_long_catalog_text_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.setattr(bot.manifest, "translator", long_titles)
     with pytest.raises(ValueError, match=r"command\.help\.title \(fr\) is 33 characters"):
-        build_manifest(app_id=APP_ID)
+        build_manifest(app_id=APP_ID, commands=FEATURES)

@@ -19,7 +19,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import search_flow
-from bot.app import RUNTIME, create_app
+from bot.app import REGISTRY, RUNTIME, create_app
 from bot.manifest import build_manifest
 from cards.common import ADAPTIVE_CARD_CONTENT_TYPE
 from cards.search import THUMBNAIL_CONTENT_TYPE
@@ -811,7 +811,9 @@ async def test_an_unknown_command_is_refused(client: Client, connector: FakeConn
 
 
 def test_the_manifest_declares_the_search_command() -> None:
-    manifest, english = build_manifest(app_id="6f1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b")
+    manifest, english = build_manifest(
+        app_id="6f1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b", commands=REGISTRY.help_entries
+    )
     (extension,) = manifest["composeExtensions"]
     assert extension["botId"] == manifest["bots"][0]["botId"]
     (command,) = extension["commands"]

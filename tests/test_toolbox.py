@@ -20,7 +20,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.adapter import CarrefourAdapter
 from bot.app import REGISTRY
-from bot.commands import parse
 from bot.community_actions import Services
 from bot.turns import FeatureTurn
 from cards.common import MAX_CARD_BYTES, Element
@@ -519,6 +518,7 @@ class Bot:
             dialogs=self.dialogs,
             wake=lambda: None,
             save_state=self._state.save_changes,
+            help_entries=REGISTRY.help_entries,
         )
         for build in REGISTRY.dialogs:
             self.dialogs.add(build(self.services))
@@ -545,7 +545,7 @@ class Bot:
         elif waiting:
             await dialog_context.continue_dialog()  # type: ignore[no-untyped-call]
         else:
-            parsed = parse(turn_context.activity.text)
+            parsed = REGISTRY.vocabulary.parse(turn_context.activity.text)
             handler = REGISTRY.command(parsed.command)
             assert handler is not None, parsed
             await handler(turn, parsed)

@@ -27,7 +27,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.adapter import CarrefourAdapter
-from bot.app import RUNTIME
+from bot.app import REGISTRY, RUNTIME
 from bot.community_actions import Services
 from bot.topics_flow import on_propose_command, on_topics_command
 from cards.common import CARD_VERSION, MAX_CARD_BYTES, Element
@@ -786,6 +786,7 @@ class Bot:
             dialogs=self.dialogs,
             wake=self._wake,
             save_state=self._state.save_changes,
+            help_entries=REGISTRY.help_entries,
         )
 
     def _wake(self) -> None:

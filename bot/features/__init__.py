@@ -1,4 +1,5 @@
-"""The composition: every feature the bot runs. Only the composition root (bot/app.py) reads
+"""The composition: every feature the bot runs, in the order the help card and Teams' command
+menu list their commands. Only the composition root (bot/app.py) reads
 this list; it builds the `bot.registry.Registry` that the handler routes by."""
 
 from __future__ import annotations
@@ -29,19 +30,19 @@ FEATURES: tuple[Feature, ...] = (
     help.FEATURE,
     language.FEATURE,
     communities.FEATURE,
+    toolbox.FEATURE,
+    questions.FEATURE,
     onboarding.FEATURE,
-    mentoring.FEATURE,
     meetings.FEATURE,
     topics.FEATURE,
     cases.FEATURE,
-    toolbox.FEATURE,
-    questions.FEATURE,
     polls.FEATURE,
     surveys.FEATURE,
+    mentoring.FEATURE,
     consultations.FEATURE,
+    codevelopment.FEATURE,
     privacy.FEATURE,
     search.FEATURE,
     vitality.FEATURE,
     attestations.FEATURE,
-    codevelopment.FEATURE,
 )

@@ -4,9 +4,10 @@ attendees (`attestations`), and the signed PDF links."""
 from __future__ import annotations
 
 from bot import attestations_flow as flow
-from bot.commands import Command, Parsed
-from bot.registry import Feature, Route
+from bot.commands import Parsed
+from bot.registry import Command, Feature, Route
 from bot.turns import FeatureTurn
+from cards.help import Audience
 
 
 async def _own(turn: FeatureTurn, parsed: Parsed) -> None:
@@ -33,7 +34,10 @@ async def _bulk(turn: FeatureTurn, parsed: Parsed) -> None:
 
 FEATURE = Feature(
     name="attestations",
-    commands={Command.ATTESTATION: _own, Command.ATTESTATIONS: _bulk},
+    commands=(
+        Command("attestation", _own, french=("attestation",), takes_argument=True),
+        Command("attestations", _bulk, audience=Audience.ANIMATOR, takes_argument=True),
+    ),
     renderers=flow.ATTESTATION_RENDERERS,
     # Signed, expiring links to attestations de présence (the token is the authorisation).
     routes=(Route(flow.ROUTE, flow.attestation_pdf),),

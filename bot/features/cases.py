@@ -4,10 +4,11 @@ the notices they queue (a new case for the facilitators, a decision for the pres
 from __future__ import annotations
 
 from bot import cases_flow as flow
-from bot.commands import Command, Parsed
-from bot.registry import Feature
+from bot.commands import Parsed
+from bot.registry import Command, Feature
 from bot.turns import FeatureTurn
 from cards.cases import VERBS as CARD_VERBS
+from cards.help import Group
 from dialogs.submit_case_dialog import SubmitCaseDialog
 
 
@@ -23,7 +24,24 @@ async def _submit(turn: FeatureTurn, _parsed: Parsed) -> None:
 
 FEATURE = Feature(
     name="cases",
-    commands={Command.CASES: _cases, Command.SUBMIT_CASE: _submit},
+    commands=(
+        Command(
+            "submit_case",
+            _submit,
+            Group.MEETINGS,
+            verb="cases.submit",
+            french=("cas complexe", "soumettre un cas complexe", "presenter un cas"),
+            english=("complex case", "submit a complex case", "present a case"),
+        ),
+        Command(
+            "cases",
+            _cases,
+            Group.MEETINGS,
+            verb="cases.show",
+            french=("cas", "mes cas", "discussion de cas"),
+            english=("cases", "my cases", "case discussion"),
+        ),
+    ),
     verbs=flow.ACTIONS,
     verbs_in_dialog=frozenset(CARD_VERBS),
     renderers=flow.RENDERERS,

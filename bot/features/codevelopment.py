@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import codevelopment_flow as flow
-from bot.commands import Command, Parsed
+from bot.commands import Parsed
 from bot.invokes import Invokes
-from bot.registry import Feature, Job, JobContext
+from bot.registry import Command, Feature, Job, JobContext
 from bot.settings import Settings
 from bot.turns import FeatureTurn
+from cards.help import Group
 
 
 async def _codevelopment(turn: FeatureTurn, _parsed: Parsed) -> None:
@@ -31,7 +32,16 @@ def _invokes(invokes: Invokes, settings: Settings) -> None:
 
 FEATURE = Feature(
     name="codevelopment",
-    commands={Command.CODEVELOPMENT: _codevelopment},
+    commands=(
+        Command(
+            "codevelopment",
+            _codevelopment,
+            Group.SUPPORT,
+            verb="codevelopment.show",
+            french=("groupe de codeveloppement", "codev"),
+            english=("codevelopment group",),
+        ),
+    ),
     verbs=flow.ACTIONS,
     # A person in the middle of a dialog can still answer an invitation or write a note.
     verbs_in_dialog=frozenset(flow.ACTIONS),

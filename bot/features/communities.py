@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from bot import community_actions as actions
-from bot.commands import Command, Parsed
-from bot.registry import Feature
+from bot.commands import Parsed
+from bot.registry import Command, Feature
 from bot.turns import FeatureTurn, as_int
+from cards.help import Audience, Group
 from dialogs.join_dialog import JoinDialog
 from dialogs.setup_dialog import SetupDialog
+
+# `nommer @personne animatrice`: the one of the two role commands that grants.
+_APPOINT = "appoint"
 
 
 async def _setup(turn: FeatureTurn, _parsed: Parsed) -> None:
@@ -30,7 +34,7 @@ async def _leave(turn: FeatureTurn, parsed: Parsed) -> None:
 
 async def _change_role(turn: FeatureTurn, parsed: Parsed) -> None:
     await actions.change_role(
-        turn.host, turn.context, parsed.argument, grant=parsed.command is Command.GRANT
+        turn.host, turn.context, parsed.argument, grant=parsed.command == _APPOINT
     )
 
 
@@ -56,14 +60,52 @@ _VERBS = {
 
 FEATURE = Feature(
     name="communities",
-    commands={
-        Command.SETUP: _setup,
-        Command.COMMUNITIES: _communities,
-        Command.JOIN: _join,
-        Command.LEAVE: _leave,
-        Command.GRANT: _change_role,
-        Command.REVOKE: _change_role,
-    },
+    commands=(
+        Command(
+            "communities",
+            _communities,
+            Group.COMMUNITY,
+            menu=True,
+            verb="communities.show",
+            french=("communaute",),
+            english=("community",),
+        ),
+        Command(
+            "join",
+            _join,
+            Group.COMMUNITY,
+            first=True,
+            menu=True,
+            verb="communities.join",
+            french=("adherer",),
+            takes_argument=True,
+        ),
+        Command("leave", _leave, Group.COMMUNITY, takes_argument=True),
+        Command(
+            "setup",
+            _setup,
+            audience=Audience.ANIMATOR,
+            first=True,
+            menu=True,
+            channel_only=True,
+            french=("configurer",),
+            english=("configure",),
+        ),
+        Command(
+            _APPOINT,
+            _change_role,
+            audience=Audience.ANIMATOR,
+            english=("grant",),
+            takes_argument=True,
+        ),
+        Command(
+            "revoke",
+            _change_role,
+            audience=Audience.ANIMATOR,
+            english=("remove",),
+            takes_argument=True,
+        ),
+    ),
     verbs=_VERBS,
     verbs_in_dialog=frozenset(_VERBS),
     dialogs=(

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import consultations_flow as flow
-from bot.commands import Command, Parsed
-from bot.registry import CommandHandler, Feature, Job, JobContext
+from bot.commands import Parsed
+from bot.registry import Command, Feature, Job, JobContext
 from bot.turns import FeatureTurn
+from cards.help import Audience, Group
 from dialogs.consultation_dialog import ConsultationDialog
 
 
@@ -48,13 +49,36 @@ async def _escalate(context: JobContext) -> int:
     )
 
 
-_COMMANDS: dict[Command, CommandHandler] = {
-    Command.CONSULTATION: _request,
-    Command.MY_REQUESTS: _mine,
-    Command.ASSIGNED_REQUESTS: _assigned,
-    Command.VOLUNTEER_CONSULTANT: _volunteer,
-    Command.CONSULTATION_AUDIT: _audit,
-}
+_COMMANDS = (
+    Command(
+        "consultation",
+        _request,
+        Group.SUPPORT,
+        first=True,
+        menu=True,
+        verb="consultations.request",
+        french=("demander une consultation",),
+        english=("consultation", "ask for a consultation"),
+    ),
+    Command("my_requests", _mine, Group.SUPPORT),
+    Command("assigned_requests", _assigned, Group.SUPPORT),
+    Command(
+        "volunteer_consultant",
+        _volunteer,
+        Group.SUPPORT,
+        french=("consultante", "devenir consultante"),
+        english=("become a consultant",),
+        shared=("consultant",),
+        takes_argument=True,
+    ),
+    Command(
+        "consultation_audit",
+        _audit,
+        audience=Audience.COORDINATOR,
+        first=True,
+        takes_argument=True,
+    ),
+)
 
 FEATURE = Feature(
     name="consultations",

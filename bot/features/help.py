@@ -1,17 +1,17 @@
 """Help (host level): the help card for this person, and `annuler` with nothing to cancel.
 
 The host shows the same card through this feature when the bot is installed in a personal chat
-and when a message is only a mention (bot/handler.py asks the registry for `Command.HELP`)."""
+and when a message is only a mention (bot/handler.py asks the registry for `HELP_COMMAND`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.channels import channel_community
-from bot.commands import Command, Parsed
-from bot.registry import Feature
+from bot.commands import CANCEL_COMMAND, HELP_COMMAND, Parsed
+from bot.registry import Command, Feature
 from bot.turns import FeatureTurn
-from cards.help import VERB_ALL, build_help_card
+from cards.help import VERB_ALL, Group, build_help_card
 from storage import communities
 from storage.models import Role
 
@@ -48,7 +48,10 @@ async def send_help(turn: FeatureTurn, *, full: bool = False) -> None:
             ]
     for membership in mine:
         roles.update(r.value for r in HELP_ROLES if communities.has_role(membership, r))
+    # Every feature's commands (the host's services carry the registry's list).
+    entries = turn.services.help_entries if turn.services is not None else ()
     card = build_help_card(
+        entries,
         locale=info.locale,
         in_channel=info.in_channel,
         roles=roles,
@@ -79,7 +82,24 @@ _VERBS = {"help.show": _show, VERB_ALL: _all}
 
 FEATURE = Feature(
     name="help",
-    commands={Command.HELP: _help, Command.CANCEL: _cancel},
+    commands=(
+        Command(
+            HELP_COMMAND,
+            _help,
+            Group.YOU,
+            menu=True,
+            french=("bonjour", "allo", "salut"),
+            english=("hello", "hi"),
+            shared=("menu",),
+        ),
+        Command(
+            CANCEL_COMMAND,
+            _cancel,
+            Group.YOU,
+            french=("annule", "arreter"),
+            english=("stop", "quit"),
+        ),
+    ),
     verbs=_VERBS,
     verbs_in_dialog=frozenset(_VERBS),
 )

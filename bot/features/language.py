@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.commands import Command, Parsed, language_argument
-from bot.registry import Feature
+from bot.commands import LANGUAGE_COMMAND, Parsed, language_argument
+from bot.registry import Command, Feature
 from bot.turns import FeatureTurn
+from cards.help import Group
 from dialogs.language_dialog import LanguageDialog, save_language
 
 
@@ -43,7 +44,17 @@ _VERBS = {"language.choose": _choose, "language.set": _set}
 
 FEATURE = Feature(
     name="language",
-    commands={Command.LANGUAGE: _language},
+    commands=(
+        Command(
+            LANGUAGE_COMMAND,
+            _language,
+            Group.YOU,
+            menu=True,
+            verb="language.choose",
+            english=("lang",),
+            takes_argument=True,
+        ),
+    ),
     verbs=_VERBS,
     verbs_in_dialog=frozenset(_VERBS),
     dialogs=(lambda services: LanguageDialog(services.sessions),),

@@ -8,14 +8,15 @@ from datetime import timedelta
 from typing import Any
 
 from bot import meetings_flow as flow
-from bot.commands import Command, Parsed
+from bot.commands import Parsed
 from bot.deliveries import render_meeting_reminder
 from bot.invokes import Invokes
 from bot.meeting_calendar import ROUTE as CALENDAR_ROUTE
 from bot.meeting_calendar import meeting_calendar
-from bot.registry import CommandHandler, Feature, Job, JobContext, Route
+from bot.registry import Command, Feature, Job, JobContext, Route
 from bot.settings import Settings
 from bot.turns import FeatureTurn
+from cards.help import Audience, Group
 from storage import meetings, outbox
 from storage.db import transaction
 
@@ -66,7 +67,7 @@ async def _move(turn: FeatureTurn, _parsed: Parsed) -> None:
 
 async def _show_verb(turn: FeatureTurn, _value: dict[str, Any]) -> None:
     """The agenda card's « Voir l'agenda » (and the help card's): the `agenda` command."""
-    await _agenda(turn, Parsed(Command.AGENDA))
+    await _agenda(turn, Parsed("agenda"))
 
 
 async def _enqueue_reminders(context: JobContext) -> int:
@@ -103,14 +104,23 @@ def _invokes(invokes: Invokes, settings: Settings) -> None:
     flow.register_agenda_views(invokes, settings=settings)
 
 
-_COMMANDS: dict[Command, CommandHandler] = {
-    Command.PLAN_MEETING: _plan,
-    Command.AGENDA: _agenda,
-    Command.EDIT_AGENDA: _edit_agenda,
-    Command.CANCEL_MEETING: _cancel,
-    Command.RESTORE_MEETING: _restore,
-    Command.MOVE_MEETING: _move,
-}
+_A = Audience.ANIMATOR
+_COMMANDS = (
+    # « agenda » is French too (« l'agenda de la rencontre »).
+    Command("agenda", _agenda, Group.MEETINGS, first=True, menu=True, french=("agenda",)),
+    Command(
+        "plan",
+        _plan,
+        audience=_A,
+        first=True,
+        french=("planifier",),
+        english=("plan meeting",),
+    ),
+    Command("edit_agenda", _edit_agenda, audience=_A, english=("edit agenda",)),
+    Command("move_meeting", _move, audience=_A, english=("move meeting",)),
+    Command("cancel_meeting", _cancel, audience=_A, english=("cancel meeting",)),
+    Command("restore_meeting", _restore, audience=_A, english=("restore meeting",)),
+)
 # `meetings.view` is a Universal Action only (the agenda card's per-person refresh).
 _VERBS = {"meetings.show": _show_verb, **flow.ACTIONS}
 # A person in the middle of a dialog can still answer a meeting's card; the planning forms'

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import mentoring_flow as flow
-from bot.commands import Command, Parsed, volunteer_capacity
-from bot.registry import Feature, Job, JobContext
+from bot.commands import Parsed, volunteer_capacity
+from bot.registry import Command, Feature, Job, JobContext
 from bot.turns import FeatureTurn
+from cards.help import Audience, Group
 from cards.mentoring import VERBS as CARD_VERBS
 
 
@@ -52,11 +53,33 @@ async def _expire_proposals(context: JobContext) -> int:
 
 FEATURE = Feature(
     name="mentoring",
-    commands={
-        Command.MENTOR: _mentor,
-        Command.VOLUNTEER: _volunteer,
-        Command.MENTORING_REQUESTS: _requests,
-    },
+    commands=(
+        Command(
+            "mentor",
+            _mentor,
+            Group.SUPPORT,
+            first=True,
+            menu=True,
+            verb="mentoring.request",
+            french=("mentore", "mentorat", "jumelage"),
+            shared=("mentor",),
+            takes_argument=True,
+        ),
+        Command(
+            "volunteer",
+            _volunteer,
+            Group.SUPPORT,
+            french=("devenir mentore",),
+            english=("mentor volunteer", "volunteer mentor"),
+            takes_argument=True,
+        ),
+        Command(
+            "mentoring_requests",
+            _requests,
+            audience=Audience.COORDINATOR,
+            also=Audience.ANIMATOR,
+        ),
+    ),
     verbs=flow.ACTIONS,
     verbs_in_dialog=frozenset(CARD_VERBS),
     renderers=flow.MENTORING_RENDERERS,

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from bot import community_actions as actions
-from bot.commands import Command, Parsed
+from bot.commands import Parsed
 from bot.deliveries import render_onboarding_step
-from bot.registry import Feature
+from bot.registry import Command, Feature
 from bot.turns import FeatureTurn
+from cards.help import Audience
 from storage import onboarding
 
 
@@ -37,7 +38,15 @@ _VERBS = {
 
 FEATURE = Feature(
     name="onboarding",
-    commands={Command.ONBOARDING: _plan},
+    commands=(
+        Command(
+            "onboarding",
+            _plan,
+            audience=Audience.ANIMATOR,
+            french=("plan d'accueil",),
+            english=("onboarding plan",),
+        ),
+    ),
     verbs=_VERBS,
     verbs_in_dialog=frozenset(_VERBS),
     renderers={onboarding.KIND_STEP: render_onboarding_step},

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import polls_flow as flow
-from bot.commands import Command, Parsed
+from bot.commands import Parsed
 from bot.invokes import Invokes
-from bot.registry import Feature, Job, JobContext
+from bot.registry import Command, Feature, Job, JobContext
 from bot.settings import Settings
 from bot.turns import FeatureTurn
+from cards.help import Audience
 
 
 async def _poll(turn: FeatureTurn, _parsed: Parsed) -> None:
@@ -31,7 +32,7 @@ def _invokes(invokes: Invokes, settings: Settings) -> None:
 
 FEATURE = Feature(
     name="polls",
-    commands={Command.POLL: _poll},
+    commands=(Command("poll", _poll, audience=Audience.ANIMATOR, first=True),),
     verbs=flow.ACTIONS,
     verbs_in_dialog=frozenset(flow.ACTIONS),
     renderers=flow.POLL_RENDERERS,

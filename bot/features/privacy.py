@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from bot import privacy_flow as flow
-from bot.commands import Command, Parsed
-from bot.registry import Feature, Route
+from bot.commands import Parsed
+from bot.registry import Command, Feature, Route
 from bot.turns import FeatureTurn
+from cards.help import Group
 
 
 async def _my_data(turn: FeatureTurn, _parsed: Parsed) -> None:
@@ -16,7 +17,7 @@ async def _my_data(turn: FeatureTurn, _parsed: Parsed) -> None:
 
 FEATURE = Feature(
     name="privacy",
-    commands={Command.MY_DATA: _my_data},
+    commands=(Command("my_data", _my_data, Group.YOU),),
     verbs=flow.ACTIONS,
     verbs_in_dialog=frozenset(flow.ACTIONS),
     routes=(Route(flow.ROUTE, flow.export_json),),

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import questions_flow as flow
-from bot.commands import Command, Parsed
-from bot.registry import Feature, Job, JobContext
+from bot.commands import Parsed
+from bot.registry import Command, Feature, Job, JobContext
 from bot.turns import FeatureTurn
+from cards.help import Group
 from dialogs.ask_question_dialog import AskQuestionDialog
 
 
@@ -30,7 +31,17 @@ async def _flag_unanswered(context: JobContext) -> int:
 
 FEATURE = Feature(
     name="questions",
-    commands={Command.QUESTION: _question},
+    commands=(
+        Command(
+            "question",
+            _question,
+            Group.COMMUNITY,
+            verb="questions.ask",
+            french=("poser une question", "demander a la communaute"),
+            english=("ask a question", "ask the community"),
+            takes_argument=True,  # `question <text>`: the question itself
+        ),
+    ),
     verbs=flow.ACTIONS,
     renderers=flow.QUESTION_RENDERERS,
     dialogs=(lambda services: AskQuestionDialog(services.sessions, services.wake),),

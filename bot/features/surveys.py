@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import surveys_flow as flow
-from bot.commands import Command, Parsed
-from bot.registry import Feature, Job, JobContext
+from bot.commands import Parsed
+from bot.registry import Command, Feature, Job, JobContext
 from bot.turns import FeatureTurn
+from cards.help import Audience, Group
 from cards.surveys import VERB_ANSWER, VERB_RESULTS, VERB_TOPIC
 from dialogs.survey_dialog import SurveyDialog
 
@@ -65,11 +66,11 @@ async def _seal_surveys(context: JobContext) -> int:
 
 FEATURE = Feature(
     name="surveys",
-    commands={
-        Command.ANSWER_SURVEY: _answer,
-        Command.NEEDS_SURVEY: _needs,
-        Command.RESULTS: _results,
-    },
+    commands=(
+        Command("survey", _answer, Group.MEETINGS, english=("answer survey",)),
+        Command("needs_survey", _needs, audience=Audience.ANIMATOR),
+        Command("results", _results, audience=Audience.ANIMATOR),
+    ),
     verbs=flow.ACTIONS,
     # Launching a needs survey (preview, start) is an animator's form: not while a dialog waits.
     verbs_in_dialog=frozenset({VERB_ANSWER, VERB_RESULTS, VERB_TOPIC}),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from bot import topics_flow as flow
-from bot.commands import Command, Parsed
-from bot.registry import Feature
+from bot.commands import Parsed
+from bot.registry import Command, Feature
 from bot.turns import FeatureTurn
+from cards.help import Group
 from cards.topics import VERBS as CARD_VERBS
 from dialogs.propose_topic_dialog import ProposeTopicDialog
 
@@ -27,7 +28,27 @@ async def _propose(turn: FeatureTurn, _parsed: Parsed) -> None:
 
 FEATURE = Feature(
     name="topics",
-    commands={Command.TOPICS: _topics, Command.PROPOSE_TOPIC: _propose},
+    commands=(
+        Command(
+            "topics",
+            _topics,
+            Group.MEETINGS,
+            first=True,
+            menu=True,
+            verb="topics.show",
+            french=("banque de sujets",),
+            english=("topic bank",),
+        ),
+        Command(
+            "propose",
+            _propose,
+            Group.MEETINGS,
+            first=True,
+            menu=True,
+            french=("proposer",),
+            english=("propose",),
+        ),
+    ),
     verbs=flow.ACTIONS,
     verbs_in_dialog=frozenset(CARD_VERBS),
     dialogs=(lambda services: ProposeTopicDialog(services.sessions, services.wake),),

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import vitality_flow as flow
-from bot.commands import Command, Parsed
-from bot.registry import Feature, Job, JobContext, Route
+from bot.commands import Parsed
+from bot.registry import Command, Feature, Job, JobContext, Route
 from bot.turns import FeatureTurn
+from cards.help import Audience
 
 
 async def _summary(turn: FeatureTurn, parsed: Parsed) -> None:
@@ -35,7 +36,18 @@ async def _monthly_summaries(context: JobContext) -> int:
 
 FEATURE = Feature(
     name="vitality",
-    commands={Command.SUMMARY: _summary},
+    commands=(
+        Command(
+            "summary",
+            _summary,
+            audience=Audience.ANIMATOR,
+            first=True,
+            french=("bilan mensuel",),
+            english=("monthly summary",),
+            takes_argument=True,
+            elided_de=True,
+        ),
+    ),
     verbs=flow.ACTIONS,
     verbs_in_dialog=flow.VERBS,
     renderers=flow.VITALITY_RENDERERS,
