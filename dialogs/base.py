@@ -22,6 +22,9 @@ from microsoft_agents.hosting.dialogs.prompts import PromptOptions, PromptValida
 
 from cards.i18n import Translate, translator
 from dialogs.context import turn_info
+from storage import communities
+from storage.db import SessionFactory
+from storage.models import Community
 
 CANCEL_WORDS = frozenset({"annuler", "annule", "cancel", "stop", "arreter", "quit"})
 
@@ -81,6 +84,22 @@ def typed_text(prompt: PromptValidatorContext) -> str:
     """What a TextPrompt recognised, stripped ("" when nothing was)."""
     value = prompt.recognized.value
     return value.strip() if isinstance(value, str) else ""
+
+
+async def communities_to_choose(
+    sessions: SessionFactory, *, person_id: int | None, community_id: int | None
+) -> list[Community] | None:
+    """The communities a dialog about one of the person's communities may be about: theirs
+    (by name), or only `community_id` when the dialog started in that community's channel;
+    None when it did and the person is no member there."""
+    mine: list[Community] = []
+    if person_id is not None:
+        async with sessions() as session:
+            mine = [c for _m, c in await communities.memberships_of(session, person_id=person_id)]
+    if community_id is None:
+        return mine
+    given = next((c for c in mine if c.id == community_id), None)
+    return None if given is None else [given]
 
 
 async def end(dc: DialogContext, result: object = None) -> DialogTurnResult:

@@ -29,6 +29,7 @@ from dialogs.base import (
     CancellableDialog,
     Candidate,
     choice,
+    communities_to_choose,
     end,
     picked,
     picked_if_asked,
@@ -40,7 +41,7 @@ from dialogs.context import turn_info
 from storage import communities, outbox, topics
 from storage.communities import NotAllowed
 from storage.db import SessionFactory, transaction
-from storage.models import Community, Person, Role, Volet
+from storage.models import Person, Role, Volet
 
 logger = logging.getLogger(__name__)
 
@@ -150,19 +151,14 @@ class ProposeTopicDialog(CancellableDialog):
             step.options if isinstance(step.options, ProposeTopicOptions) else ProposeTopicOptions()
         )
         answers = step_answers(step, TopicAnswers)
-        person_id = turn_info(step.context).person_id
-        mine: list[Community] = []
-        if person_id is not None:
-            async with self._sessions() as session:
-                mine = [
-                    c for _m, c in await communities.memberships_of(session, person_id=person_id)
-                ]
-        if options.community_id is not None:
-            given = next((c for c in mine if c.id == options.community_id), None)
-            if given is None:
-                await step.context.send_activity(t("topics.propose.not_member_here"))
-                return await end(step)
-            mine = [given]
+        mine = await communities_to_choose(
+            self._sessions,
+            person_id=turn_info(step.context).person_id,
+            community_id=options.community_id,
+        )
+        if mine is None:
+            await step.context.send_activity(t("topics.propose.not_member_here"))
+            return await end(step)
         if not mine:
             await step.context.send_activity(t("topics.propose.not_member"))
             return await end(step)

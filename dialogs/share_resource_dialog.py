@@ -48,7 +48,15 @@ from cards.toolbox import (
     identifiers_text,
     problem_texts,
 )
-from dialogs.base import CancellableDialog, Candidate, choice, end, picked_if_asked, step_answers
+from dialogs.base import (
+    CancellableDialog,
+    Candidate,
+    choice,
+    communities_to_choose,
+    end,
+    picked_if_asked,
+    step_answers,
+)
 from dialogs.context import turn_info
 from dialogs.form_prompt import CardFormPrompt
 from storage import communities, toolbox
@@ -235,21 +243,14 @@ class ShareResourceDialog(CancellableDialog):
             else ShareResourceOptions()
         )
         answers = step_answers(step, ShareAnswers)
-        person_id = turn_info(step.context).person_id
-        mine: list[Community] = []
-        if person_id is not None:
-            async with self._sessions() as session:
-                mine = [
-                    c
-                    for m, c in await communities.memberships_of(session, person_id=person_id)
-                    if m.left_at is None
-                ]
-        if options.community_id is not None:
-            given = next((c for c in mine if c.id == options.community_id), None)
-            if given is None:
-                await step.context.send_activity(t("toolbox.share.not_member_here"))
-                return await end(step)
-            mine = [given]
+        mine = await communities_to_choose(
+            self._sessions,
+            person_id=turn_info(step.context).person_id,
+            community_id=options.community_id,
+        )
+        if mine is None:
+            await step.context.send_activity(t("toolbox.share.not_member_here"))
+            return await end(step)
         if not mine:
             await step.context.send_activity(t("toolbox.not_member"))
             return await end(step)
