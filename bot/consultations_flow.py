@@ -44,6 +44,7 @@ from cards.consultations import (
     CONTEXT_NEW,
     CONTEXT_REMINDER,
     CONTEXT_RETURNED,
+    NO_CLIENT_INPUT,
     RATING_INPUT,
     REASON_INPUT,
     VERB_ASSIGN,
@@ -93,7 +94,7 @@ from storage.consultations import (
     WrongStatus,
 )
 from storage.db import SessionFactory, transaction
-from storage.identifiers import HasIdentifiers
+from storage.identifiers import CONFIRMABLE, HasIdentifiers, confirmable
 from storage.models import Community, ConsultationRequest, ConsultationStatus, Person, Role
 from storage.outbox import Claimed
 
@@ -878,6 +879,9 @@ def _rating(value: object) -> int | None:
 async def _feedback(turn: FeatureTurn, value: dict[str, Any]) -> None:
     rating = _rating(value.get(RATING_INPUT))
     comment = value.get(COMMENT_INPUT) or ""
+    # The toggle « n'identifie aucune personne usagère »: it may vouch for names only; storage
+    # decides which kinds that covers (a forged value changes nothing more).
+    no_client = value.get(NO_CLIENT_INPUT) in (True, "true")
     if rating is None or rating not in consultations.RATINGS or not isinstance(comment, str):
         await turn.say("consultation.feedback.invalid")
         return
@@ -895,11 +899,15 @@ async def _feedback(turn: FeatureTurn, value: dict[str, Any]) -> None:
                 rating=rating,
                 comment=comment,
                 now=turn.clock(),
+                confirmed=[kind.value for kind in CONFIRMABLE] if no_client else (),
             ),
         )
     except HasIdentifiers as spotted:
+        # Nothing saved, the rating either: the card keeps what was chosen, to send again.
         await turn.say(
-            "consultation.feedback.identifiers",
+            "consultation.feedback.names"
+            if confirmable(spotted.kinds)
+            else "consultation.feedback.identifiers",
             kinds=identifier_kinds_text(spotted.kinds, locale=turn.info.locale),
         )
         return

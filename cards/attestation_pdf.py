@@ -90,12 +90,24 @@ def _local_day(moment: datetime, tz: str) -> date:
     return moment.astimezone(ZoneInfo(tz)).date()
 
 
+def activity_title(m: AttendedMeeting, *, locale: str) -> str:
+    """A meeting's title; a codevelopment session's group and number in the series."""
+    t = translator(locale)
+    if m.codev_number is not None:
+        return t(
+            "attestation.pdf.codev_session",
+            group=m.title.strip() or t("attestation.pdf.untitled"),
+            number=m.codev_number,
+        )
+    return m.title.strip() or t("attestation.pdf.untitled")
+
+
 def _rows(meetings: Sequence[AttendedMeeting], *, locale: str, tz: str) -> list[tuple[str, ...]]:
     t = translator(locale)
     return [
         (
             long_date(_local_day(m.starts_at, tz), locale),
-            m.title.strip() or t("attestation.pdf.untitled"),
+            activity_title(m, locale=locale),
             t(
                 "attestation.pdf.time_range",
                 start=format_clock(m.starts_at, locale=locale, tz=tz),
@@ -224,4 +236,10 @@ def build_attestation_pdf(
     return bytes(pdf.output())
 
 
-__all__ = ["FontMissingError", "build_attestation_pdf", "find_font_dir", "long_date"]
+__all__ = [
+    "FontMissingError",
+    "activity_title",
+    "build_attestation_pdf",
+    "find_font_dir",
+    "long_date",
+]

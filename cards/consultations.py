@@ -68,6 +68,8 @@ ASSIGNEE_INPUT = "assignee_id"
 REASON_INPUT = "reason"
 RATING_INPUT = "rating"
 COMMENT_INPUT = "comment"
+# The feedback's toggle: the comment identifies no client (a name in it may then be kept).
+NO_CLIENT_INPUT = "identifies_no_client"
 
 # Why the request card is shown: its title.
 CONTEXT_NEW = "new"
@@ -641,6 +643,14 @@ def build_feedback_card(line: RequestLine, *, locale: str) -> Element:
             "label": t("consultation.feedback.comment"),
             "isMultiline": True,
             "maxLength": MAX_COMMENT_LENGTH,
+        },
+        {
+            "type": "Input.Toggle",
+            "id": NO_CLIENT_INPUT,
+            "title": t("consultation.feedback.no_client"),
+            "valueOn": "true",
+            "valueOff": "false",
+            "wrap": True,
         },
         paragraph(t("consultation.feedback.private"), subtle=True),
     ]

@@ -8,6 +8,7 @@ from datetime import timedelta
 from cards.agenda import agenda_body
 from cards.common import Element, adaptive_card, heading, paragraph, submit
 from cards.i18n import format_span, plural, translator
+from storage.cases import AgendaCase
 from storage.models import AgendaItem, Community, Meeting, MeetingMode, RsvpAnswer
 
 
@@ -26,8 +27,11 @@ def build_meeting_reminder_card(
     tz: str,
     items: Sequence[AgendaItem] = (),
     calendar_url: str | None = None,
+    cases: Sequence[AgendaCase] = (),
 ) -> Element:
-    """`calendar_url`: the signed link to the meeting's .ics invitation (a button)."""
+    """`calendar_url`: the signed link to the meeting's .ics invitation (a button).
+    `cases`: the complex cases picked for its reflective part (storage/cases.py
+    `agenda_cases`: the presenter's name only when they agreed), as on the agenda card."""
     t = translator(locale)
     lead_key, amount = _lead_time_key(offset)
     facts = [
@@ -50,7 +54,7 @@ def build_meeting_reminder_card(
         body.append(paragraph(meeting.title))
     body.append({"type": "FactSet", "facts": facts})
     # The agenda as it is now (the reminder is rendered when it is sent).
-    body += agenda_body(meeting, items, locale=locale, tz=tz)
+    body += agenda_body(meeting, items, locale=locale, tz=tz, cases=cases)
     actions: list[Element] = []
     if meeting.online_link:
         actions.append(

@@ -4,8 +4,12 @@ person's availability, then a summary and a confirmation. See consultation_dialo
 
 Personal chat only: the bot layer moves a request started in a channel to the 1:1 chat.
 A summary that seems to hold a client identifier (e-mail, phone, health-insurance or file
-number, date of birth) is refused with the kinds spotted — never the identifiers themselves —
-and asked again. `annuler` / `cancel` at any step ends it with nothing saved."""
+number, date of birth, address) is refused with the kinds spotted — never the identifiers
+themselves — and asked again. A summary whose only identifiers are names (a colleague's, an
+organisation's, which the rules may take for a client's) is not refused: the person reads the
+words taken for a name, here in their own 1:1 chat only, and rewrites the summary or confirms
+it identifies no one (storage.identifiers.CONFIRMABLE; storage checks again). Nothing of the
+words is logged or recorded. `annuler` / `cancel` at any step ends it with nothing saved."""
 
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ from cards.i18n import translator
 from dialogs.base import (
     CancellableDialog,
     Candidate,
+    begin,
     choice,
     end,
     picked,
@@ -59,7 +64,13 @@ from storage.consultations import (
     NoCoordinator,
 )
 from storage.db import SessionFactory, transaction
-from storage.identifiers import HasIdentifiers, likely_identifiers
+from storage.identifiers import (
+    CONFIRMABLE,
+    HasIdentifiers,
+    confirmable,
+    likely_identifiers,
+    name_spans,
+)
 from storage.models import Community, utcnow
 
 logger = logging.getLogger(__name__)
@@ -176,12 +187,24 @@ class ConsultationAnswers:
     urgency: str = ""
     modality: str = ""
     availability: str = ""
+    # The kinds spotted in the summary that the person confirmed identify no one (names only).
+    confirmed: list[str] = field(default_factory=list)
     # The communities offered as buttons, to read the answer back.
     candidates: list[Candidate] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class ScreenedSummary:
+    """The summary as accepted: `confirmed` holds the kinds spotted in it that the person
+    confirmed identify no one (empty when nothing was spotted)."""
+
+    text: str
+    confirmed: list[str] = field(default_factory=list)
+
+
 def summary_problem(text: str, *, locale: str) -> str | None:
-    """Why a summary cannot be accepted (a message for the person), or None."""
+    """Why a summary cannot be accepted (a message for the person), or None. A summary whose
+    only identifiers may be confirmed (names) passes: the person is asked about it next."""
     t = translator(locale)
     value = text.strip()
     if not MIN_SUMMARY_LENGTH <= len(value) <= MAX_SUMMARY_LENGTH:
@@ -191,7 +214,7 @@ def summary_problem(text: str, *, locale: str) -> str | None:
             max=MAX_SUMMARY_LENGTH,
         )
     found = likely_identifiers(value)
-    if found:
+    if found and not confirmable(found):
         return t(
             "consultation.request.identifiers_found",
             kinds=identifier_kinds_text(found, locale=locale),
@@ -199,11 +222,125 @@ def summary_problem(text: str, *, locale: str) -> str | None:
     return None
 
 
+def names_message(text: str, *, locale: str) -> str:
+    """The words of `text` taken for a name, for its author in their own 1:1 chat (never for a
+    log, never for anyone else), and the choice they have."""
+    t = translator(locale)
+    found = likely_identifiers(text)
+    words = ", ".join(
+        t("consultation.request.name_word", word=text[start:end]) for start, end in name_spans(text)
+    )
+    return t(
+        "consultation.request.names_found",
+        kinds=identifier_kinds_text(found, locale=locale),
+        words=words,
+    )
+
+
+class SummaryDialog(CancellableDialog):
+    """Ask the summary and screen it: refused (asked again) when it holds an identifier that
+    cannot be confirmed; when it holds only names, the person rewrites it (asked again) or
+    confirms it identifies no one. Ends with a ScreenedSummary."""
+
+    ID = "consultation_dialog.summary_text"
+    WATERFALL_ID = "consultation_dialog.summary_text.steps"
+    CHOICE_ID = "consultation_dialog.summary_text.choice"
+    TEXT_ID = "consultation_dialog.summary_text.prompt"
+    RETRY_CHOICE = "consultation.request.retry_choice"
+
+    def __init__(self) -> None:
+        super().__init__(self.ID)
+        self.add_dialog(ChoicePrompt(self.CHOICE_ID))
+        self.add_dialog(TextPrompt(self.TEXT_ID, self._valid_summary))
+        self.add_dialog(
+            WaterfallDialog(self.WATERFALL_ID, [self.ask_step, self.check_step, self.decide_step])
+        )
+        self._start_with(self.WATERFALL_ID)
+
+    async def ask_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        return await self._ask(
+            step,
+            self.TEXT_ID,
+            t("consultation.request.ask_summary"),
+            t("consultation.request.retry_summary", min=MIN_SUMMARY_LENGTH, max=MAX_SUMMARY_LENGTH),
+        )
+
+    async def check_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        text = str(step.result).strip()
+        if not likely_identifiers(text):
+            return await end(step, ScreenedSummary(text))
+        # Only confirmable kinds are left (the validator refused the others). The text stays
+        # in this dialog's state until the person chooses, as the answers do.
+        step.values["summary"] = text
+        t = self._t(step)
+        return await self._choose(
+            step,
+            names_message(text, locale=turn_info(step.context).locale),
+            [
+                choice(t("consultation.request.rewrite"), "corriger", "fix", "modifier", "rewrite"),
+                choice(
+                    t("consultation.request.no_one"),
+                    "confirmer",
+                    "confirm",
+                    "personne",
+                    "no one",
+                    "n'identifie personne",
+                ),
+            ],
+        )
+
+    async def decide_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        text = step.values.get("summary")
+        assert isinstance(text, str)
+        if picked(step) == 0:
+            # Asked again from the start; what was typed is forgotten with this instance.
+            replaced: DialogTurnResult = await step.replace_dialog(self.ID)
+            return replaced
+        kinds = [kind.value for kind in likely_identifiers(text) if kind in CONFIRMABLE]
+        return await end(step, ScreenedSummary(text, kinds))
+
+    @staticmethod
+    async def _valid_summary(prompt: PromptValidatorContext) -> bool:
+        if not prompt.recognized.succeeded:
+            return False
+        problem = summary_problem(typed_text(prompt), locale=turn_info(prompt.context).locale)
+        if problem is None:
+            return True
+        # Our own retry message (which kinds were spotted); the prompt then sends no other.
+        await prompt.context.send_activity(problem)
+        return False
+
+
+# Before names could be confirmed, the summary was this prompt of the consultation dialog
+# itself. A conversation waiting on it when the bot is updated still answers it, screened as
+# then (any identifier refused, names included), rather than failing on an id the dialog set
+# no longer knows.
+LEGACY_SUMMARY_ID = "consultation_dialog.summary"
+
+
+async def _valid_legacy_summary(prompt: PromptValidatorContext) -> bool:
+    if not prompt.recognized.succeeded:
+        return False
+    locale = turn_info(prompt.context).locale
+    text = typed_text(prompt)
+    problem = summary_problem(text, locale=locale)
+    found = likely_identifiers(text)
+    if problem is None and found:
+        problem = translator(locale)(
+            "consultation.request.identifiers_found",
+            kinds=identifier_kinds_text(found, locale=locale),
+        )
+    if problem is None:
+        return True
+    await prompt.context.send_activity(problem)
+    return False
+
+
 class ConsultationDialog(CancellableDialog):
     ID = "consultation_dialog"
     WATERFALL_ID = "consultation_dialog.steps"
     CHOICE_ID = "consultation_dialog.choice"
-    SUMMARY_ID = "consultation_dialog.summary"
     AVAILABILITY_ID = "consultation_dialog.availability"
     RETRY_CHOICE = "consultation.request.retry_choice"
 
@@ -219,7 +356,8 @@ class ConsultationDialog(CancellableDialog):
         self._wake = wake
         self._clock = clock
         self.add_dialog(ChoicePrompt(self.CHOICE_ID))
-        self.add_dialog(TextPrompt(self.SUMMARY_ID, self._valid_summary))
+        self.add_dialog(SummaryDialog())
+        self.add_dialog(TextPrompt(LEGACY_SUMMARY_ID, _valid_legacy_summary))
         self.add_dialog(TextPrompt(self.AVAILABILITY_ID, self._valid_availability))
         self.add_dialog(
             WaterfallDialog(
@@ -320,18 +458,17 @@ class ConsultationDialog(CancellableDialog):
         )
 
     async def summary_step(self, step: WaterfallStepContext) -> DialogTurnResult:
-        t = self._t(step)
         step_answers(step, ConsultationAnswers).motive = MOTIVES[picked(step)]
-        return await self._ask(
-            step,
-            self.SUMMARY_ID,
-            t("consultation.request.ask_summary"),
-            t("consultation.request.retry_summary", min=MIN_SUMMARY_LENGTH, max=MAX_SUMMARY_LENGTH),
-        )
+        return await begin(step, SummaryDialog.ID)
 
     async def urgency_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
-        step_answers(step, ConsultationAnswers).summary = str(step.result).strip()
+        screened = step.result
+        if isinstance(screened, str):  # answered to the prompt of before (LEGACY_SUMMARY_ID)
+            screened = ScreenedSummary(screened.strip())
+        assert isinstance(screened, ScreenedSummary)
+        answers = step_answers(step, ConsultationAnswers)
+        answers.summary, answers.confirmed = screened.text, list(screened.confirmed)
         return await self._choose_code(
             step, t("consultation.request.ask_urgency"), URGENCIES, urgency_label, URGENCY_WORDS
         )
@@ -392,17 +529,6 @@ class ConsultationDialog(CancellableDialog):
     # -- validators ------------------------------------------------------------------------------
 
     @staticmethod
-    async def _valid_summary(prompt: PromptValidatorContext) -> bool:
-        if not prompt.recognized.succeeded:
-            return False
-        problem = summary_problem(typed_text(prompt), locale=turn_info(prompt.context).locale)
-        if problem is None:
-            return True
-        # Our own retry message (which kinds were spotted); the prompt then sends no other.
-        await prompt.context.send_activity(problem)
-        return False
-
-    @staticmethod
     async def _valid_availability(prompt: PromptValidatorContext) -> bool:
         return bool(
             prompt.recognized.succeeded
@@ -431,6 +557,7 @@ async def submit_request(
         urgency=answers.urgency,
         modality=answers.modality,
         availability=answers.availability,
+        confirmed=tuple(answers.confirmed),
     )
     try:
         async with transaction(sessions) as session:

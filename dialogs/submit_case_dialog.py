@@ -5,8 +5,9 @@ See submit_case_dialog.mmd.
 
 Every text is screened for client identifiers (storage.identifiers.likely_identifiers) as
 soon as it is typed, before it is saved or shown to anyone: the person reads which kinds
-were spotted (never the spotted words) and either rewrites the text or confirms it
-identifies no one; the confirmation is recorded with the case. Until then the text lives
+were spotted (never the spotted words) and either rewrites the text or, for a name only,
+confirms it identifies no one (storage.identifiers.CONFIRMABLE; any other kind is asked
+again); the confirmation is recorded with the case. Until then the text lives
 only in the person's own dialog state (dropped when they cancel, erased with their data).
 Personal chat only: the bot layer moves a submission started in a channel to the 1:1 chat.
 `annuler` / `cancel` at any step ends it with nothing saved."""
@@ -49,7 +50,7 @@ from dialogs.context import turn_info
 from storage import cases, communities
 from storage.communities import NotAllowed
 from storage.db import SessionFactory, transaction
-from storage.identifiers import HasIdentifiers, likely_identifiers
+from storage.identifiers import HasIdentifiers, confirmable, likely_identifiers
 from storage.models import Community, utcnow
 
 logger = logging.getLogger(__name__)
@@ -190,9 +191,20 @@ class ScreenedTextDialog(CancellableDialog):
         found = likely_identifiers(text)
         if not found:
             return await end(step, ScreenedText(text))
-        step.values["screened"] = ScreenedAnswer(text=text, kinds=[k.value for k in found])
         locale = turn_info(step.context).locale
         t = self._t(step)
+        if not confirmable(found):
+            # A phone number, a date of birth… is never « no one's »: rewrite, nothing else.
+            await step.context.send_activity(
+                t(
+                    "cases.submit.identifiers_refused",
+                    field=field_label(options.name, locale=locale),
+                    kinds=kinds_text(found, locale=locale),
+                )
+            )
+            replaced: DialogTurnResult = await step.replace_dialog(self.ID, options)
+            return replaced
+        step.values["screened"] = ScreenedAnswer(text=text, kinds=[k.value for k in found])
         return await self._choose(
             step,
             t(

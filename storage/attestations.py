@@ -1,7 +1,9 @@
 """Attendance certificates (attestations de présence): what a person attended, and the totals.
 
 Only confirmed attendance counts: rows of `attendance`, written when an animator confirms who
-came (storage/meetings.py, `confirm_attendance`); an RSVP alone never does. A period is a range
+came (storage/meetings.py, `confirm_attendance`); an RSVP alone never does. Codevelopment
+sessions count the same way once their facilitator confirmed who came (storage/codevelopment.py,
+`record_attendance`), listed among the meetings of the group's community. A period is a range
 of local days (both included) in the community's time zone.
 """
 
@@ -16,9 +18,11 @@ from sqlalchemy import Select, select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.codevelopment import attended_sessions
 from storage.collation import name_key
 from storage.models import (
     Attendance,
+    AttendancePartial,
     Community,
     Meeting,
     MeetingStatus,
@@ -44,11 +48,14 @@ def links_key(person_id: int, batch: str, part: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AttendedMeeting:
-    meeting_id: int
-    title: str
+    meeting_id: int  # 0 for a codevelopment session
+    title: str  # a codevelopment session: its group's name (the PDF words it with the number)
     starts_at: datetime  # aware, UTC
     ends_at: datetime
     minutes: int  # as confirmed (the meeting's length unless corrected)
+    # Set for a session of a codevelopment group: its id and its number in the series.
+    codev_session_id: int | None = None
+    codev_number: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +136,8 @@ async def attended(
     end: date,
     tz: str = "America/Montreal",
 ) -> list[AttendedMeeting]:
-    """The meetings of a community the person attended in the period, oldest first."""
+    """The meetings of a community the person attended in the period, and the sessions of its
+    codevelopment groups, oldest first."""
     rows = (
         await session.execute(
             _rows(start=start, end=end, tz=tz)
@@ -138,7 +146,7 @@ async def attended(
             .order_by(col(Meeting.starts_at), col(Meeting.id))
         )
     ).all()
-    return [
+    found = [
         AttendedMeeting(
             meeting_id=meeting.id or 0,
             title=meeting.title,
@@ -148,6 +156,22 @@ async def attended(
         )
         for attendance, meeting in rows
     ]
+    since, until = _bounds(start, end, tz)
+    found.extend(
+        AttendedMeeting(
+            meeting_id=0,
+            title=codev.title,
+            starts_at=codev.starts_at,
+            ends_at=codev.ends_at,
+            minutes=codev.minutes,
+            codev_session_id=codev.session_id,
+            codev_number=codev.number,
+        )
+        for _, codev in await attended_sessions(
+            session, since=since, until=until, person_id=person_id, community_id=community_id
+        )
+    )
+    return sorted(found, key=lambda m: (m.starts_at, m.codev_session_id or 0, m.meeting_id))
 
 
 def hours_of(minutes: int) -> Decimal:
@@ -222,6 +246,31 @@ async def load_attestation(
     )
 
 
+async def _absent_minutes(
+    session: AsyncSession, rows: list[Attendance]
+) -> dict[tuple[int, int], int]:
+    """Minutes each attendee was not there (arrived late, left early: storage/admin.py), by
+    (meeting, person): their attendance already counts only the real minutes, and the time
+    away is no meal or break to show as excluded. A note older than the attendance (the
+    person removed and recorded again since) no longer applies."""
+    if not rows:
+        return {}
+    confirmed = {(a.meeting_id, a.person_id): a.confirmed_at for a in rows}
+    notes = (
+        await session.execute(
+            select(AttendancePartial).where(
+                col(AttendancePartial.meeting_id).in_({a.meeting_id for a in rows})
+            )
+        )
+    ).scalars()
+    return {
+        (n.meeting_id, n.person_id): n.late_minutes + n.early_minutes
+        for n in notes
+        if (n.meeting_id, n.person_id) in confirmed
+        and n.recorded_at >= confirmed[(n.meeting_id, n.person_id)]
+    }
+
+
 async def attendance_summaries(
     session: AsyncSession,
     *,
@@ -233,7 +282,8 @@ async def attendance_summaries(
     meeting_id: int | None = None,
 ) -> list[AttendanceSummary]:
     """Who attended what in the period, per person and community (for issuing links):
-    one person's communities, or one community's (or one meeting's) attendees."""
+    one person's communities, or one community's (or one meeting's) attendees. Codevelopment
+    sessions count among the meetings of their group's community (not for one meeting's)."""
     query = _rows(start=start, end=end, tz=tz)
     if person_id is not None:
         query = query.where(col(Attendance.person_id) == person_id)
@@ -242,15 +292,30 @@ async def attendance_summaries(
     if meeting_id is not None:
         query = query.where(col(Meeting.id) == meeting_id)
     rows = (await session.execute(query)).all()
+    absent = await _absent_minutes(session, [attendance for attendance, _ in rows])
     grouped: dict[tuple[int, int], tuple[int, int, int]] = {}
     for attendance, meeting in rows:
         key = (attendance.person_id, meeting.community_id)
         count, minutes, excluded = grouped.get(key, (0, 0, 0))
+        away = absent.get((attendance.meeting_id, attendance.person_id), 0)
         grouped[key] = (
             count + 1,
             minutes + max(attendance.minutes, 0),
-            excluded + excluded_minutes(meeting, attendance.minutes),
+            excluded + max(excluded_minutes(meeting, attendance.minutes) - away, 0),
         )
+    if meeting_id is None:
+        since, until = _bounds(start, end, tz)
+        for pid, codev in await attended_sessions(
+            session, since=since, until=until, person_id=person_id, community_id=community_id
+        ):
+            key = (pid, codev.community_id)
+            count, minutes, excluded = grouped.get(key, (0, 0, 0))
+            length = int((codev.ends_at - codev.starts_at).total_seconds() // 60)
+            grouped[key] = (
+                count + 1,
+                minutes + codev.minutes,
+                excluded + max(length - codev.minutes, 0),
+            )
     if not grouped:
         return []
     people = {

@@ -9,7 +9,8 @@ presenter withdraws or records a takeaway, only an animator of the case's commun
 returns, declines or records themes, and a case is picked only for an upcoming meeting of its
 own community. Every free text others will read is screened for client identifiers
 (storage/identifiers.py) here too: a text whose spotted kinds the presenter did not confirm is
-refused (`HasIdentifiers`), so nothing unscreened is ever saved.
+refused (`HasIdentifiers`), so nothing unscreened is ever saved; only a name may be confirmed
+(`storage.identifiers.unconfirmed`), a phone number or a date of birth never.
 
 Who sees what: facilitators see the cases of their community with the presenter's name (they
 answer them); the agenda shows a case's title, and its presenter's name only when they agreed
@@ -31,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox
 from storage.communities import NotAllowed, has_role, membership, people_with_role
-from storage.identifiers import HasIdentifiers, IdentifierKind, likely_identifiers
+from storage.identifiers import HasIdentifiers, likely_identifiers, unconfirmed
 from storage.meetings import KIND_AGENDA_CARD, agenda_card_key, card_copies
 from storage.models import (
     CaseDiscussion,
@@ -149,11 +150,6 @@ class Changed:
     case: CaseDiscussion
     changed: bool
     meetings: tuple[int, ...] = ()
-
-
-def unconfirmed(text: str, confirmed: Sequence[str]) -> tuple[IdentifierKind, ...]:
-    """The kinds spotted in `text` that the writer has not confirmed identify no one."""
-    return tuple(kind for kind in likely_identifiers(text) if kind.value not in set(confirmed))
 
 
 def _clean(text: str | None, *, limit: int, what: str, minimum: int = 0) -> str:

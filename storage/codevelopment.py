@@ -27,7 +27,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.communities import NotAllowed, has_role, membership, memberships_of
-from storage.identifiers import HasIdentifiers, likely_identifiers
+from storage.identifiers import HasIdentifiers, IdentifierKind, unconfirmed
 from storage.meetings import latest_due_offset
 from storage.models import (
     CodevAttendance,
@@ -350,11 +350,10 @@ class GroupDraft:
 
 
 def check_text(text: str, *, confirmed: bool) -> None:
-    """HasIdentifiers when a text others read seems to identify a client and its writer has not
-    confirmed it does not."""
-    if confirmed:
-        return
-    found = likely_identifiers(text)
+    """HasIdentifiers when a text others read seems to identify a client, unless all it holds
+    is names its writer confirmed are no client's (storage/identifiers.py: only names may be
+    confirmed; a phone or file number never)."""
+    found = unconfirmed(text, [IdentifierKind.NAME.value] if confirmed else [])
     if found:
         raise HasIdentifiers(found)
 

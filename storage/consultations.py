@@ -32,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage import outbox
 from storage.collation import name_key
 from storage.communities import NotAllowed, has_role, membership, people_with_role
-from storage.identifiers import HasIdentifiers, likely_identifiers
+from storage.identifiers import HasIdentifiers, unconfirmed
 from storage.models import (
     Community,
     ConsultationEvent,
@@ -237,6 +237,9 @@ class Draft:
     urgency: str
     modality: str
     availability: str
+    # Kinds spotted in the summary that the requester confirmed identify no one; only names
+    # count (storage.identifiers.unconfirmed), whatever the dialog sent.
+    confirmed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -768,7 +771,8 @@ async def _coordinator_ids(
 
 
 def validate_draft(draft: Draft) -> None:
-    """Raise ValueError (HasIdentifiers for a summary that seems to identify a client)."""
+    """Raise ValueError (HasIdentifiers for a summary that seems to identify a client, but for
+    the names the requester confirmed identify no one)."""
     if draft.motive not in MOTIVES or draft.urgency not in URGENCIES:
         raise ValueError("unknown motive or urgency")
     if draft.modality not in MODALITIES:
@@ -778,7 +782,7 @@ def validate_draft(draft: Draft) -> None:
         raise ValueError("summary length")
     if not MIN_AVAILABILITY_LENGTH <= len(draft.availability.strip()) <= MAX_AVAILABILITY_LENGTH:
         raise ValueError("availability length")
-    found = likely_identifiers(summary)
+    found = unconfirmed(summary, draft.confirmed)
     if found:
         raise HasIdentifiers(found)
 
@@ -1032,15 +1036,18 @@ async def rate(
     rating: int,
     comment: str,
     now: datetime,
+    confirmed: Sequence[str] = (),
 ) -> Outcome:
     """The requester says how useful the consultation was (1–5, and a comment kept as
-    confidential as the summary). Answering again replaces the answer."""
+    confidential as the summary). Answering again replaces the answer. HasIdentifiers for a
+    comment that seems to identify a client, but for the kinds in `confirmed` the requester
+    may confirm identify no one (names only: storage.identifiers.unconfirmed)."""
     if rating not in RATINGS:
         raise ValueError("rating must be 1 to 5")
     comment = comment.strip()
     if len(comment) > MAX_COMMENT_LENGTH:
         raise ValueError("comment too long")
-    found = likely_identifiers(comment)
+    found = unconfirmed(comment, confirmed)
     if found:
         raise HasIdentifiers(found)
     request = await _locked(session, request_id)

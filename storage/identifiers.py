@@ -23,6 +23,11 @@ professional title (« Dre Roy », « Dr Gagnon », « Me Lavoie », "Dr. Roy") 
 title says it is a professional, named in their role. Every other name is flagged, a
 colleague's too (« l'infirmière Julie »): nothing in the text tells a colleague's first name
 from a client's, and the author confirms it is not a client, or writes the role instead.
+
+What the author may confirm (docs/decisions.md, same section): only names (`CONFIRMABLE`). A
+phone, health-insurance or file number, a date of birth, an e-mail, a NAS or an address is
+never « no one's »: it is refused until it is rewritten. Every feature that offers the choice
+re-checks with `unconfirmed(text, confirmed)` in storage, whatever its card or dialog claimed.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 
 
@@ -164,6 +169,31 @@ def likely_identifiers(text: str) -> tuple[IdentifierKind, ...]:
     if name_spans(text):
         found.append(IdentifierKind.NAME)
     return tuple(found)
+
+
+# -- what the author may confirm --------------------------------------------------------------
+
+# The kinds an author may confirm identify no client: names only, the kind rules mistake most
+# often (a colleague's first name, a consultant thanked). The other kinds are never no one's.
+CONFIRMABLE: frozenset[IdentifierKind] = frozenset({IdentifierKind.NAME})
+
+
+def unconfirmed(text: str, confirmed: Iterable[str]) -> tuple[IdentifierKind, ...]:
+    """The kinds spotted in `text` that still count: all of them but the `CONFIRMABLE` kinds
+    the author confirmed identify no one (`confirmed` holds kind values, e.g. "name"; any other
+    kind in it, a forged "phone", is ignored)."""
+    said = {str(kind) for kind in confirmed}
+    return tuple(
+        kind
+        for kind in likely_identifiers(text)
+        if kind not in CONFIRMABLE or kind.value not in said
+    )
+
+
+def confirmable(kinds: Iterable[IdentifierKind]) -> bool:
+    """Whether the author may confirm every one of these kinds (and so be offered the choice
+    rather than told to rewrite)."""
+    return all(kind in CONFIRMABLE for kind in kinds)
 
 
 # -- spotting people's names -------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.cases_flow import render_submitted, render_update
+from bot.deliveries import render_meeting_reminder
 from cards.agenda import build_agenda_card
 from cards.vitality import build_vitality_card
 from dialogs.context import TurnInfo
@@ -27,6 +28,7 @@ from storage.cases import CaseClosed, Draft, MeetingNotOpen, TooEarly
 from storage.communities import NotAllowed
 from storage.db import SessionFactory, create_engine, session_factory, transaction
 from storage.identifiers import HasIdentifiers
+from storage.meetings import KIND_REMINDER as KIND_MEETING_REMINDER
 from storage.models import (
     AgendaItem,
     CaseDiscussion,
@@ -48,6 +50,7 @@ from tests.support import (
     ChatAdapter,
     DialogChat,
     card_actions,
+    card_content,
     press,
     queued,
     render_context,
@@ -61,6 +64,7 @@ AFTER = MEETING_AT + timedelta(hours=8)
 SETTINGS = make_settings("sqlite+aiosqlite:///unused.db")
 PHONE = "Sa fille m’a laissé son numéro, 514 555-1234, pour la joindre."
 CLEAN = "Une dame âgée vit seule et refuse l’aide à domicile depuis deux mois."
+NAMED = "Mme Tremblay vit seule et refuse l’aide à domicile depuis deux mois."
 
 
 def _id(row: Person | Community | Meeting | CaseDiscussion) -> int:
@@ -172,6 +176,9 @@ async def test_submitting_checks_membership_texts_and_identifiers(
         # Spotted and not confirmed: refused, whatever the dialog let through.
         (_id(w.presenter), {"context": PHONE}, HasIdentifiers),
         (_id(w.presenter), {"context": PHONE, "screening": {"context": ["email"]}}, HasIdentifiers),
+        # Only a name may be confirmed: a phone number « confirmed » is refused all the same.
+        (_id(w.presenter), {"context": PHONE, "screening": {"context": ["phone"]}}, HasIdentifiers),
+        (_id(w.presenter), {"context": NAMED}, HasIdentifiers),
     ]
     for person_id, changes, error in refused:
         with pytest.raises(error):
@@ -188,11 +195,11 @@ async def test_submitting_checks_membership_texts_and_identifiers(
         assert (await session.exec(select(CaseDiscussion))).all() == []
 
     # Confirmed by the presenter: saved, and the confirmation recorded.
-    case = await submitted(sessions, w, context=PHONE, screening={"context": ["phone"]})
+    case = await submitted(sessions, w, context=NAMED, screening={"context": ["name"]})
     assert (case.status, case.presenter_id, case.screening) == (
         CaseStatus.SUBMITTED,
         w.presenter.id,
-        {"context": ["phone"]},
+        {"context": ["name"]},
     )
     # The same confirmation again (a double click, a replayed turn) finds the first case.
     async with transaction(sessions) as session:
@@ -200,7 +207,7 @@ async def test_submitting_checks_membership_texts_and_identifiers(
             session,
             community_id=_id(w.community),
             presenter_id=_id(w.presenter),
-            draft=draft(context=PHONE, screening={"context": ["phone"]}),
+            draft=draft(context=NAMED, screening={"context": ["name"]}),
             request_key="k1",
             now=NOW,
         )
@@ -569,11 +576,21 @@ async def test_submitting_in_french_screens_each_text_and_records_the_confirmati
     assert ask_title.startswith("Quel court titre donner à ce cas\xa0?")
     (ask_context,) = await chat.say("Refus des services à domicile")
     assert ask_context.startswith("Quel est le contexte de la situation\xa0?")
-    (spotted,) = await chat.say(PHONE)
-    assert spotted.startswith(
-        "J’ai repéré dans «\xa0Contexte\xa0» ce qui ressemble à un numéro de téléphone."
+    # A phone number cannot be confirmed: refused, and the question again.
+    refused, asked_again = await chat.say(PHONE)
+    assert refused.startswith(
+        "J’ai repéré dans «\xa0Contexte\xa0» ce qui ressemble à un numéro de téléphone. Ce "
+        "renseignement ne peut pas rester, même avec une confirmation\xa0: récrivez le texte"
     )
-    assert "514" not in spotted
+    assert "514" not in refused
+    assert "[" not in refused
+    assert asked_again.startswith("Quel est le contexte de la situation\xa0?")
+    # A name may be: the choice.
+    (spotted,) = await chat.say(NAMED)
+    assert spotted.startswith(
+        "J’ai repéré dans «\xa0Contexte\xa0» ce qui ressemble à un nom de personne."
+    )
+    assert "Tremblay" not in spotted
     assert spotted.endswith("[Récrire le texte]\n[Il n’identifie personne]")
     # Rewriting: the question again, and the first text is gone.
     (asked_again,) = await chat.say("Récrire le texte")
@@ -581,8 +598,8 @@ async def test_submitting_in_french_screens_each_text_and_records_the_confirmati
     (ask_complexity,) = await chat.say(CLEAN)
     assert ask_complexity.startswith("Qu’est-ce qui rend cette situation complexe pour vous\xa0?")
     # Confirming: kept, with the kinds confirmed.
-    (spotted,) = await chat.say("Elle est née le 12 mars 1941 selon la fiche, ce qui compte ici.")
-    assert "une date de naissance" in spotted
+    (spotted,) = await chat.say("Sa fille Nathalie insiste pour un hébergement, ce qui compte ici.")
+    assert "un nom de personne" in spotted
     (ask_question,) = await chat.say("Il n’identifie personne")
     assert ask_question.startswith("Quelle question voulez-vous poser au groupe\xa0?")
     (ask_tried,) = await chat.say("Comment respecter son choix tout en gardant le lien\xa0?")
@@ -602,7 +619,7 @@ async def test_submitting_in_french_screens_each_text_and_records_the_confirmati
     async with sessions() as session:
         (case,) = (await session.exec(select(CaseDiscussion))).all()
     assert (case.context, case.tried, case.name_shown) == (CLEAN, "", False)
-    assert case.screening == {"complexity": ["birth_date"]}
+    assert case.screening == {"complexity": ["name"]}
     assert chat.result == SubmittedCase(case_id=_id(case), community_id=_id(w.community))
     rows = await queued(sessions)
     assert [(r.person_id, r.kind, r.dedup_key, r.params) for r in rows] == [
@@ -872,3 +889,52 @@ async def test_the_presenter_withdraws_and_records_a_private_takeaway(
     # Nothing about the takeaway went anywhere else.
     rows: list[OutboxMessage] = await queued(sessions)
     assert all(note not in json.dumps(r.params, ensure_ascii=False) for r in rows)
+
+
+async def test_the_meeting_reminder_lists_the_picked_cases_like_the_agenda(
+    sessions: SessionFactory,
+) -> None:
+    w = await world(sessions)
+    hidden = await submitted(sessions, w, key="a")
+    shown = await submitted(sessions, w, key="b", title="Deuil compliqué", name_shown=True)
+    gone = await submitted(sessions, w, key="c", title="Proche aidant épuisé", name_shown=True)
+    async with transaction(sessions) as session:
+        for case in (hidden, shown, gone):
+            await cases.schedule(
+                session,
+                case_id=_id(case),
+                meeting_id=_id(w.meeting),
+                by_person_id=_id(w.facilitator),
+                now=NOW,
+            )
+        await cases.withdraw(session, case_id=_id(gone), person_id=_id(w.presenter), now=NOW)
+    # The J-1 reminder, rendered when it is sent (the agenda and its cases as they are then).
+    row = OutboxMessage(
+        dedup_key="reminder-test",
+        kind=KIND_MEETING_REMINDER,
+        params={"meeting_id": _id(w.meeting), "offset": "P1D"},
+        person_id=_id(w.member),
+        not_before=MEETING_AT - timedelta(days=1),
+    )
+    for locale, unnamed, named in (
+        (
+            "fr-CA",
+            "Cas\xa0: «\xa0Refus des services à domicile\xa0»",
+            "Cas\xa0: «\xa0Deuil compliqué\xa0», présenté par Personne 1",
+        ),
+        (
+            "en-US",
+            "Case: “Refus des services à domicile”",
+            "Case: “Deuil compliqué”, presented by Personne 1",
+        ),
+    ):
+        activity = await render_meeting_reminder(
+            render_context(sessions, row, now=MEETING_AT - timedelta(days=1), locale=locale)
+        )
+        assert activity is not None
+        assert activity.attachments
+        text = json.dumps(card_content(activity.attachments[0]), ensure_ascii=False)
+        assert unnamed + '"' in text  # no name: the presenter did not agree
+        assert named in text
+        assert text.count("Personne 1") == 1
+        assert "Proche aidant épuisé" not in text  # withdrawn

@@ -222,19 +222,23 @@ async def test_invitations_seats_and_the_closed_group(sessions: SessionFactory) 
 async def test_a_name_with_client_identifiers_is_refused_unless_confirmed(
     sessions: SessionFactory,
 ) -> None:
+    """Only a person's name may be confirmed as no client's; a postal code never."""
     where, coordinator, _ = await _people(sessions, 1)
-    draft = GroupDraft(where.id or 0, "Groupe H2X 1Y4", coordinator.id or 0)
-    with pytest.raises(HasIdentifiers):
+
+    async def create(name: str, *, confirmed: bool) -> int | None:
         async with transaction(sessions) as session:
-            await codev.create_group(
+            draft = GroupDraft(where.id or 0, name, coordinator.id or 0, confirmed=confirmed)
+            group, _ = await codev.create_group(
                 session, draft=draft, created_by_id=coordinator.id or 0, request_key=None, now=START
             )
-    async with transaction(sessions) as session:
-        confirmed = GroupDraft(where.id or 0, "Groupe H2X 1Y4", coordinator.id or 0, confirmed=True)
-        group, _ = await codev.create_group(
-            session, draft=confirmed, created_by_id=coordinator.id or 0, request_key=None, now=START
-        )
-        assert group.id
+            return group.id
+
+    for confirmed in (False, True):
+        with pytest.raises(HasIdentifiers):
+            await create("Groupe H2X 1Y4", confirmed=confirmed)
+    with pytest.raises(HasIdentifiers):
+        await create("Groupe de Jean-Guy Tremblay", confirmed=False)
+    assert await create("Groupe de Jean-Guy Tremblay", confirmed=True)
 
 
 async def _started(

@@ -1256,8 +1256,8 @@ async def test_a_request_from_the_coordinators_card_to_the_requesters_feedback(
         "Choisissez une réponse de 1\xa0à 5."
     ]
     assert await bot.click(s.requester, {**value, "rating": "4", "comment": "dossier 445566"}) == [
-        "Votre commentaire semble contenir un numéro de dossier. Retirez ces renseignements, "
-        "puis envoyez de nouveau."
+        "Votre commentaire semble contenir un numéro de dossier. Votre note n’est pas encore "
+        "enregistrée\xa0: retirez ces renseignements, puis envoyez de nouveau."
     ]
     assert await bot.click(s.requester, {**value, "rating": "4", "comment": "Éclairant"}) == [
         "Merci pour votre réponse\xa0!"

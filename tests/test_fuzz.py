@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import itertools
 import json
 import os
@@ -43,6 +44,7 @@ from sqlalchemy import DateTime, String, TypeDecorator, delete, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import REGISTRY, RUNTIME, create_app
 from cards.i18n import translator
@@ -52,9 +54,22 @@ from storage.models import (
     AgendaItem,
     Attendance,
     BotState,
+    CaseDiscussion,
+    CaseStatus,
+    CaseTakeaway,
+    CodevAttendance,
+    CodevGroup,
+    CodevGroupStatus,
+    CodevPrivateNote,
+    CodevSeat,
+    CodevSeatStatus,
+    CodevSession,
+    CodevSessionStatus,
+    Community,
     ConsultationRequest,
     ConsultationStatus,
     ConversationRef,
+    Meeting,
     MeetingStatus,
     Membership,
     MentorPairing,
@@ -66,6 +81,12 @@ from storage.models import (
     Poll,
     PollStatus,
     PollVote,
+    Question,
+    QuestionAnswer,
+    QuestionStatus,
+    Resource,
+    ResourceMark,
+    ResourceStatus,
     Role,
     Rsvp,
     RsvpAnswer,
@@ -100,7 +121,12 @@ CHANNEL = "19:channel@thread.tacv2"
 TEAM = "19:team@thread.tacv2"
 # Seeded content the member must never be shown: another person's consultation request.
 CONSULTATION_SUMMARY = "Confidentiel : Mme X., 82 ans, refuse les soins à domicile."
-SECRETS = (CONSULTATION_SUMMARY,)
+# A case's texts are for the facilitators and its presenter; a takeaway and a codevelopment
+# note for their author alone.
+CASE_CONTEXT = "Contexte réservé : un proche aidant épuisé refuse le répit depuis l’été."
+CASE_TAKEAWAY = "Ce que je retiens, pour moi seule : demander de l’aide plus tôt."
+CODEV_NOTE = "Note privée de codéveloppement : mon plan d’action pour la rentrée."
+SECRETS = (CONSULTATION_SUMMARY, CASE_CONTEXT, CASE_TAKEAWAY, CODEV_NOTE)
 # What a turn that failed, or waited in vain for the same person's previous one, says.
 NO_APOLOGY = tuple(
     translator(language)(key)
@@ -156,6 +182,15 @@ OWNER_COLUMN = {
     "onboarding_enrollment": "person_id",
     "consultation_request": "requester_id",
     "survey_invitation": "person_id",
+    "resource": "shared_by_id",
+    "resource_mark": "person_id",
+    "question": "asked_by_id",
+    "question_answer": "answered_by_id",
+    "case_discussion": "presenter_id",
+    "case_takeaway": "person_id",
+    "codev_seat": "person_id",
+    "codev_private_note": "person_id",
+    "codev_attendance": "person_id",
 }
 # What a row hangs from: a row under a parent created during the run (a community the member
 # set up in a new channel, their own request…) is theirs.
@@ -178,6 +213,18 @@ PARENT = {
     "survey": ("community_id", "community"),
     "survey_invitation": ("survey_id", "survey"),
     "survey_response": ("survey_id", "survey"),
+    "resource": ("community_id", "community"),
+    "resource_mark": ("resource_id", "resource"),
+    "question": ("community_id", "community"),
+    "question_answer": ("question_id", "question"),
+    "case_discussion": ("community_id", "community"),
+    "case_theme": ("case_id", "case_discussion"),
+    "case_takeaway": ("case_id", "case_discussion"),
+    "codev_group": ("community_id", "community"),
+    "codev_seat": ("group_id", "codev_group"),
+    "codev_session": ("group_id", "codev_group"),
+    "codev_private_note": ("session_id", "codev_session"),
+    "codev_attendance": ("session_id", "codev_session"),
 }
 # Rows one may add for oneself (a vote, an RSVP, a proposal, joining…).
 ADD_OWN = frozenset(
@@ -191,6 +238,15 @@ ADD_OWN = frozenset(
         "mentor_request",
         "onboarding_enrollment",
         "consultation_request",
+        # Sharing a resource, marking one useful, asking or answering a question, submitting a
+        # case and noting what one takes away from it, one's own codevelopment notes.
+        "resource",
+        "resource_mark",
+        "question",
+        "question_answer",
+        "case_discussion",
+        "case_takeaway",
+        "codev_private_note",
     }
 )
 # Rows one may change or remove when they are one's own, and the columns that stay frozen even
@@ -222,6 +278,28 @@ CHANGE_OWN: dict[str, frozenset[str]] = {
         {"id", "reference", "community_id", "requester_id", "assignee_id", "suggested_assignee_id"}
     ),
     "survey_invitation": frozenset({"id", "survey_id", "person_id"}),
+    # The person who shared a resource edits or withdraws it; pinning, merging are the
+    # facilitators'. Marks are toggled (a row removed).
+    "resource": frozenset(
+        {"id", "community_id", "tenant_id", "shared_by_id", "merged_into_id", "request_key"}
+        | {"created_at"}
+    ),
+    "resource_mark": frozenset({"id", "resource_id", "person_id"}),
+    # The asker marks the answer that helped, withdraws, or turns it into a toolbox entry.
+    "question": frozenset(
+        {"id", "community_id", "asked_by_id", "anonymous", "text", "conversation_ref_id"}
+        | {"activity_id", "asked_at", "flagged_at", "request_key"}
+    ),
+    # The presenter withdraws their case; the rest is the facilitators'.
+    "case_discussion": frozenset(
+        {"id", "community_id", "presenter_id", "title", "context", "complexity", "question"}
+        | {"tried", "name_shown", "screening", "decided_by_id", "facilitator_message"}
+        | {"request_key", "created_at", "discussed_at"}
+    ),
+    "case_takeaway": frozenset({"id", "case_id", "person_id"}),
+    "codev_private_note": frozenset({"id", "session_id", "person_id", "kind"}),
+    # The invitee accepts or declines.
+    "codev_seat": frozenset({"id", "group_id", "person_id", "invited_by_id", "invited_at"}),
 }
 # Roles a member can give themselves (`devenir mentor`); any other is granted by an animator.
 SELF_ROLES = frozenset({Role.MEMBER.value, Role.MENTOR.value})
@@ -272,6 +350,8 @@ NOT_EFFECTS = frozenset(
 NOT_AN_EFFECT: dict[str, frozenset[str]] = {
     "poll_vote": frozenset({"voter_key"}),
     "survey_response": frozenset({"respondent_key"}),
+    # Which click's activity an answer came from (each click of a double click is another).
+    "question_answer": frozenset({"activity_id"}),
 }
 OUTBOX_EFFECT = ("kind", "params", "person_id", "conversation_ref_id")
 
@@ -286,6 +366,9 @@ def effects(
 ) -> dict[str, Counter[tuple[Any, ...]]]:
     """Every table's rows as a multiset of what they say (see NOT_EFFECTS); `clicks` are the
     activity ids of the clicks, whose own replies are not effects."""
+    # A key names a click by its activity id, or by the id's hash (storage/questions.py keeps
+    # its keys short that way).
+    named = set(clicks) | {hashlib.sha256(c.encode()).hexdigest()[:32] for c in clicks}
     found: dict[str, Counter[tuple[Any, ...]]] = {}
     for table in SQLModel.metadata.sorted_tables:
         if table.name in NOT_EFFECTS:
@@ -295,7 +378,7 @@ def effects(
                 f"SELECT dedup_key, {', '.join(OUTBOX_EFFECT)} FROM outbox"
             ).fetchall()
             found[table.name] = Counter(
-                tuple(row[1:]) for row in rows if not set(clicks) & set(row[0].split(":"))
+                tuple(row[1:]) for row in rows if not named & set(row[0].split(":"))
             )
             continue
         left_out = {"id", *NOT_AN_EFFECT.get(table.name, ())}
@@ -398,7 +481,41 @@ class Judge:
             MentorRequestStatus.CANCELLED.value,  # made, then withdrawn, during the run
         ):
             return f"made a request {row['status']}"
+        if table == "resource" and (
+            row["status"] not in (ResourceStatus.ACTIVE.value, ResourceStatus.WITHDRAWN.value)
+            or row["pinned"]
+        ):
+            return f"shared a resource {row['status']}, pinned {row['pinned']}"
+        if table == "question" and row["status"] not in (
+            QuestionStatus.OPEN.value,
+            QuestionStatus.WITHDRAWN.value,  # asked, then withdrawn, during the run
+        ):
+            return f"asked a question {row['status']}"
+        if table == "case_discussion" and row["status"] not in (
+            CaseStatus.SUBMITTED.value,
+            CaseStatus.WITHDRAWN.value,
+        ):
+            return f"submitted a case {row['status']}"
+        if table == "case_takeaway":
+            case = self.baseline["case_discussion"].get((row["case_id"],))
+            if case is not None and case["presenter_id"] != row["person_id"]:
+                return "took away from someone else's case"
+        if table == "codev_private_note":
+            return self._codev_note_problem(row)
         return None
+
+    def _codev_note_problem(self, row: dict[str, Any]) -> str | None:
+        """A note only in a session of a group one sits in (as its seats were seeded)."""
+        session = self.baseline["codev_session"].get((row["session_id"],))
+        if session is None:
+            return None
+        seated = any(
+            seat["group_id"] == session["group_id"]
+            and seat["person_id"] == row["person_id"]
+            and seat["status"] == CodevSeatStatus.MEMBER.value
+            for seat in self.baseline["codev_seat"].values()
+        )
+        return None if seated else "a note in a group they do not sit in"
 
     def _audit_problem(self, row: dict[str, Any]) -> str | None:
         """On a request they are no party to, the member's only trace is a refused read."""
@@ -429,6 +546,28 @@ class Judge:
             PairingStatus.ENDED.value,
         ):
             return f"pairing {before['status']} -> {after['status']}"  # the mentor's answer
+        return self._own_change_problem(table, before, after)
+
+    def _own_change_problem(
+        self, table: str, before: dict[str, Any], after: dict[str, Any]
+    ) -> str | None:
+        """The new features' own rows: only the moves their owner may make."""
+        status = (before.get("status"), after.get("status"))
+        if table == "resource" and (
+            after["status"] not in (before["status"], ResourceStatus.WITHDRAWN.value)
+            or (after["pinned"] and not before["pinned"])
+        ):
+            return f"resource {status}, pinned {before['pinned']} -> {after['pinned']}"
+        if table == "case_discussion" and after["status"] not in (
+            before["status"],
+            CaseStatus.WITHDRAWN.value,
+        ):
+            return f"case {status}"
+        if table == "codev_seat" and after["status"] != before["status"]:
+            opened = (CodevSeatStatus.INVITED.value, CodevSeatStatus.MEMBER.value)
+            answers = (CodevSeatStatus.MEMBER.value, CodevSeatStatus.DECLINED.value)
+            if before["status"] not in opened or after["status"] not in answers:
+                return f"seat {status}"
         return None
 
     def violations(self, now: Rows) -> list[str]:
@@ -863,6 +1002,13 @@ async def _seed(client: Client, connector: FakeConnector) -> dict[str, list[int]
         for who in (member_id, mentor.id):
             session.add(SurveyInvitation(survey_id=survey.id or 0, person_id=who))
         await session.flush()
+        shared = await _seed_shared_practice(
+            session,
+            community=fresh,
+            people=(animator_id, mentor.id, mentee.id, member_id),
+            meetings=(upcoming, past),
+            now=now,
+        )
         return {
             "community": [community.id, 999, 0],
             "person": [animator_id, mentor.id, mentee.id, waiting.id, member_id],
@@ -875,7 +1021,156 @@ async def _seed(client: Client, connector: FakeConnector) -> dict[str, list[int]
             "mentor_request": [r.id or 0 for r in requests] + [(withdrawn.id or 0) + 1],
             "consultation": [consultation.id or 0],
             "survey": [survey.id or 0],
+            **shared,
         }
+
+
+async def _seed_shared_practice(
+    session: AsyncSession,
+    *,
+    community: Community,
+    people: tuple[int, int, int, int],
+    meetings: tuple[Meeting, Meeting],
+    now: datetime,
+) -> dict[str, list[int]]:
+    """The toolbox, questions, complex cases and codevelopment groups around the community:
+    others' rows (the member may not touch them) and a few of the member's own."""
+    animator_id, mentor_id, mentee_id, member_id = people
+    upcoming, past = meetings
+    community_id = community.id or 0
+    resources = [
+        Resource(
+            community_id=community_id,
+            title="Échelle de Braden",
+            url="https://example.org/braden",
+            shared_by_id=mentor_id,
+            pinned=True,
+        ),
+        Resource(
+            community_id=community_id,
+            title="Mon guide",
+            url="https://example.org/guide",
+            shared_by_id=member_id,
+        ),
+        Resource(
+            community_id=community_id,
+            title="Retiré",
+            url="https://example.org/old",
+            shared_by_id=mentee_id,
+            status=ResourceStatus.RETIRED,
+        ),
+    ]
+    session.add_all(resources)
+    await session.flush()
+    session.add(ResourceMark(resource_id=resources[0].id or 0, person_id=mentor_id))
+
+    questions = [
+        Question(community_id=community_id, asked_by_id=animator_id, text="Qui a un outil ?"),
+        Question(community_id=community_id, asked_by_id=member_id, text="Ma question ?"),
+        Question(
+            community_id=community_id, asked_by_id=mentee_id, anonymous=True, text="Anonyme ?"
+        ),
+        Question(
+            community_id=community_id,
+            asked_by_id=mentee_id,
+            text="Retirée ?",
+            status=QuestionStatus.WITHDRAWN,
+        ),
+    ]
+    session.add_all(questions)
+    await session.flush()
+    answers = [
+        QuestionAnswer(question_id=questions[0].id or 0, answered_by_id=mentor_id, text="Oui."),
+        QuestionAnswer(question_id=questions[1].id or 0, answered_by_id=mentor_id, text="Ceci."),
+        QuestionAnswer(question_id=questions[2].id or 0, answered_by_id=animator_id, text="Là."),
+    ]
+    session.add_all(answers)
+
+    def case(presenter: int, title: str, status: CaseStatus, **more: Any) -> CaseDiscussion:
+        return CaseDiscussion(
+            community_id=community_id,
+            presenter_id=presenter,
+            title=title,
+            context=CASE_CONTEXT if presenter != member_id else "Mon contexte",
+            question="Comment faire ?",
+            status=status,
+            **more,
+        )
+
+    cases = [
+        case(mentee_id, "Cas soumis", CaseStatus.SUBMITTED),
+        case(mentee_id, "Cas retenu", CaseStatus.SCHEDULED, meeting_id=upcoming.id),
+        case(mentee_id, "Cas discuté", CaseStatus.DISCUSSED, meeting_id=past.id),
+        case(member_id, "Mon cas", CaseStatus.SUBMITTED),
+        case(member_id, "Mon cas discuté", CaseStatus.DISCUSSED, meeting_id=past.id),
+    ]
+    session.add_all(cases)
+    await session.flush()
+    session.add(CaseTakeaway(case_id=cases[2].id or 0, person_id=mentee_id, text=CASE_TAKEAWAY))
+
+    # A group forming (the member is invited) and one started without the member, whose first
+    # session's client looks for a volunteer.
+    forming = CodevGroup(
+        community_id=community_id,
+        name="Groupe en formation",
+        facilitator_id=animator_id,
+        created_by_id=animator_id,
+    )
+    started = CodevGroup(
+        community_id=community_id,
+        name="Groupe fermé",
+        facilitator_id=animator_id,
+        created_by_id=animator_id,
+        status=CodevGroupStatus.STARTED,
+        started_at=now - timedelta(days=60),
+    )
+    session.add_all([forming, started])
+    await session.flush()
+    session.add_all(
+        [
+            CodevSeat(group_id=forming.id or 0, person_id=mentor_id, status=CodevSeatStatus.MEMBER),
+            CodevSeat(group_id=forming.id or 0, person_id=member_id),
+            CodevSeat(group_id=started.id or 0, person_id=mentor_id, status=CodevSeatStatus.MEMBER),
+            CodevSeat(group_id=started.id or 0, person_id=mentee_id, status=CodevSeatStatus.MEMBER),
+            CodevSeat(
+                group_id=started.id or 0, person_id=member_id, status=CodevSeatStatus.DECLINED
+            ),
+        ]
+    )
+    planned = CodevSession(
+        group_id=started.id or 0,
+        number=2,
+        starts_at=now + timedelta(days=12),
+        ends_at=now + timedelta(days=12, hours=3),
+        client_id=mentor_id,
+        swap_open=True,
+    )
+    done = CodevSession(
+        group_id=started.id or 0,
+        number=1,
+        starts_at=now - timedelta(days=30),
+        ends_at=now - timedelta(days=30) + timedelta(hours=3),
+        client_id=mentee_id,
+        status=CodevSessionStatus.DONE,
+        step=7,
+        attendance_confirmed_at=now - timedelta(days=29),
+    )
+    session.add_all([planned, done])
+    await session.flush()
+    session.add(
+        CodevPrivateNote(session_id=done.id or 0, person_id=mentee_id, kind="plan", text=CODEV_NOTE)
+    )
+    for who in (mentor_id, mentee_id):
+        session.add(CodevAttendance(session_id=done.id or 0, person_id=who, minutes=180))
+    await session.flush()
+    return {
+        "resource": [r.id or 0 for r in resources],
+        "question": [q.id or 0 for q in questions],
+        "answer": [a.id or 0 for a in answers],
+        "case": [c.id or 0 for c in cases],
+        "codev_group": [forming.id or 0, started.id or 0],
+        "codev_session": [planned.id or 0, done.id or 0],
+    }
 
 
 async def _person_ids(client: Client) -> tuple[int, int]:
@@ -1118,6 +1413,29 @@ def _present(draw: st.DrawFn) -> dict[Json, Json]:
     return draw(st.dictionaries(keys, flag, max_size=5))
 
 
+def _resource_form(draw: st.DrawFn) -> dict[Json, Json]:
+    """The toolbox's share or edit form."""
+    return {
+        "title": draw(st.one_of(st.just("Guide de pratique"), anything)),
+        "url": draw(st.one_of(st.sampled_from(["https://example.org/g", "javascript:x"]), junk)),
+        "kind": draw(st.one_of(st.sampled_from(["guide", "clinical_tool", "nope"]), junk)),
+        "themes": draw(st.one_of(st.just("plaies, douleur"), anything)),
+        "why": draw(anything),
+        "visibility": draw(st.one_of(st.sampled_from(["community", "tenant", "all"]), junk)),
+    }
+
+
+def _case_form(
+    draw: st.DrawFn, prefix: str, field_value: st.SearchStrategy[Json]
+) -> dict[Json, Json]:
+    """A case's button with its input, named after that case (or, forged, another one)."""
+    case = draw(ref("case"))
+    return {
+        "case_id": draw(st.one_of(st.just(case), an_id("case"))),
+        KeyRef(prefix, draw(st.one_of(st.just(case), ref("case")))): draw(field_value),
+    }
+
+
 FORMS: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
     "onboarding.plan.save": lambda draw: {
         "community_id": draw(an_id("community")),
@@ -1269,6 +1587,108 @@ FORMS: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
         "nonce": draw(st.one_of(st.sampled_from(["", ".", "a.b", "x" * 300]), junk))
     },
     "privacy.erase.cancel": lambda draw: {},
+    # -- questions to the community
+    "questions.ask": lambda draw: {"community_id": draw(an_id("community"))},
+    "questions.answer": lambda draw: {
+        "question_id": draw(an_id("question")),
+        "answer": draw(st.one_of(st.just("Voici ce qui m’a aidé, à essayer."), anything)),
+    },
+    "questions.manage": lambda draw: {"question_id": draw(an_id("question"))},
+    "questions.helpful": lambda draw: {
+        "question_id": draw(an_id("question")),
+        "answer_id": draw(an_id("answer")),
+    },
+    "questions.withdraw": lambda draw: {
+        "question_id": draw(an_id("question")),
+        "confirmed": draw(flag),
+    },
+    "questions.to_toolbox": lambda draw: {"question_id": draw(an_id("question"))},
+    # -- the toolbox
+    "toolbox.show": lambda draw: {
+        "community_id": draw(an_id("community")),
+        "filter_theme": draw(anything),
+        "filter_kind": draw(st.one_of(st.sampled_from(["guide", "other", "x"]), junk)),
+    },
+    "toolbox.share_start": lambda draw: {"community_id": draw(an_id("community"))},
+    "toolbox.share": lambda draw: _resource_form(draw),
+    "toolbox.cancel": lambda draw: {},
+    "toolbox.mark": lambda draw: {"resource_id": draw(an_id("resource")), "useful": draw(flag)},
+    "toolbox.pin": lambda draw: {"resource_id": draw(an_id("resource")), "pinned": draw(flag)},
+    "toolbox.edit": lambda draw: {"resource_id": draw(an_id("resource"))},
+    "toolbox.update": lambda draw: {
+        "resource_id": draw(an_id("resource")),
+        **_resource_form(draw),
+    },
+    "toolbox.remove": lambda draw: {
+        "resource_id": draw(an_id("resource")),
+        "confirmed": draw(flag),
+    },
+    "toolbox.merge": lambda draw: {
+        "resource_id": draw(an_id("resource")),
+        "into": draw(an_id("resource")),
+        "confirmed": draw(flag),
+    },
+    # -- complex cases (inputs named after the case: `meeting_<case id>`…)
+    "cases.show": lambda draw: {"community_id": draw(st.one_of(an_id("community"), st.none()))},
+    "cases.submit": lambda draw: {"community_id": draw(an_id("community"))},
+    "cases.schedule": lambda draw: _case_form(draw, "meeting_", an_id("meeting")),
+    "cases.return": lambda draw: _case_form(draw, "message_", anything),
+    "cases.decline": lambda draw: _case_form(draw, "message_", anything),
+    "cases.withdraw": lambda draw: {"case_id": draw(an_id("case")), "confirmed": draw(flag)},
+    "cases.themes": lambda draw: _case_form(draw, "themes_", anything),
+    "cases.takeaway": lambda draw: _case_form(draw, "takeaway_", anything),
+    # -- codevelopment groups
+    "codevelopment.show": lambda draw: {
+        "group_id": draw(st.one_of(an_id("codev_group"), st.none()))
+    },
+    "codevelopment.create": lambda draw: {
+        "community_id": draw(an_id("community")),
+        "name": draw(st.one_of(st.just("Groupe Rive-Sud"), anything)),
+        "facilitator_id": draw(an_id("person")),
+        "seats": draw(st.one_of(st.integers(0, 10), junk)),
+        "rhythm_weeks": draw(st.one_of(st.sampled_from([5, 6, "6"]), junk)),
+        "confirmed": draw(flag),
+        "request_key": draw(st.one_of(st.just("k"), junk_scalar)),
+    },
+    "codevelopment.create.cancel": lambda draw: {},
+    "codevelopment.invite": lambda draw: {
+        "group_id": draw(an_id("codev_group")),
+        "person_ids": draw(st.one_of(an_id("person"), st.just("1,2,3"), junk)),
+    },
+    "codevelopment.accept": lambda draw: {"group_id": draw(an_id("codev_group"))},
+    "codevelopment.decline": lambda draw: {"group_id": draw(an_id("codev_group"))},
+    "codevelopment.plan": lambda draw: {
+        "group_id": draw(an_id("codev_group")),
+        "date": draw(a_date),
+        "time": draw(a_time),
+        "count": draw(st.one_of(st.integers(-1, 20), junk)),
+        "place": draw(anything),
+        "link": draw(st.one_of(st.just("https://teams.microsoft.com/l/x"), anything)),
+        "confirmed": draw(flag),
+    },
+    "codevelopment.step": lambda draw: {
+        "session_id": draw(an_id("codev_session")),
+        "step": draw(st.one_of(st.integers(-1, 8), junk)),
+    },
+    "codevelopment.attendance": lambda draw: {
+        "session_id": draw(an_id("codev_session")),
+        "present": draw(st.one_of(an_id("person"), st.just("1,2"), junk)),
+    },
+    "codevelopment.note": lambda draw: {
+        "session_id": draw(an_id("codev_session")),
+        "kind": draw(st.one_of(st.sampled_from(["plan", "followup", "learning"]), junk)),
+        "text": draw(anything),
+    },
+    "codevelopment.swap.ask": lambda draw: {"session_id": draw(an_id("codev_session"))},
+    "codevelopment.swap.volunteer": lambda draw: {"session_id": draw(an_id("codev_session"))},
+    "codevelopment.swap.accept": lambda draw: {
+        "session_id": draw(an_id("codev_session")),
+        "volunteer_id": draw(an_id("person")),
+    },
+    "codevelopment.swap.decline": lambda draw: {
+        "session_id": draw(an_id("codev_session")),
+        "volunteer_id": draw(an_id("person")),
+    },
 }
 UNKNOWN_VERBS = [
     "",
@@ -1373,6 +1793,21 @@ EFFECTIVE: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
         ),
     },
     "communities.leave": lambda draw: {"community_id": THE_COMMUNITY},
+    "toolbox.mark": lambda draw: {
+        "resource_id": draw(seeded("resource")),
+        "useful": draw(st.booleans()),
+    },
+    "questions.answer": lambda draw: {
+        "question_id": draw(seeded("question")),
+        "answer": "Voici ce qui m’a aidé, à essayer.",
+    },
+    "questions.helpful": lambda draw: {
+        "question_id": draw(seeded("question")),
+        "answer_id": draw(seeded("answer")),
+    },
+    "cases.withdraw": lambda draw: {"case_id": draw(seeded("case")), "confirmed": True},
+    "codevelopment.accept": lambda draw: {"group_id": draw(seeded("codev_group"))},
+    "codevelopment.decline": lambda draw: {"group_id": draw(seeded("codev_group"))},
 }
 
 
@@ -1846,6 +2281,51 @@ def test_the_judge_lets_a_mentee_end_their_proposal_not_accept_it(world: World) 
     assert after(own, **ended) == []
     assert after(own, status=PairingStatus.ACTIVE.value, accepted_at="2026-11-22 14:00:00")
     assert after(other, **ended)
+
+
+def test_the_judge_knows_the_shared_practice_rules(world: World) -> None:
+    """A positive control for the toolbox, questions, cases and codevelopment tables: what the
+    member may do to their own rows passes; the same to someone else's, or a move only
+    facilitators make, is seen."""
+    baseline = world.judge.baseline
+    member_id = world.ids["person"][-1]
+
+    def changed(table: str, key: int, **changes: Any) -> list[str]:
+        now = copy.deepcopy(baseline)
+        now[table][(key,)] = {**now[table][(key,)], **changes}
+        return world.judge.violations(now)
+
+    def added(table: str, **row: Any) -> list[str]:
+        now = copy.deepcopy(baseline)
+        now[table][(10**6,)] = {"id": 10**6, **row}
+        return world.judge.violations(now)
+
+    mentors, own = world.ids["resource"][:2]
+    assert changed("resource", own, status=ResourceStatus.WITHDRAWN.value) == []
+    assert changed("resource", own, pinned=True)
+    assert changed("resource", mentors, status=ResourceStatus.WITHDRAWN.value)
+    others_question, own_question = world.ids["question"][:2]
+    answered = {"status": QuestionStatus.ANSWERED.value, "helpful_answer_id": 1}
+    assert changed("question", own_question, **answered) == []
+    assert changed("question", others_question, **answered)
+    others_case, _, discussed, own_case = world.ids["case"][:4]
+    assert changed("case_discussion", own_case, status=CaseStatus.WITHDRAWN.value) == []
+    assert changed("case_discussion", own_case, status=CaseStatus.SCHEDULED.value)
+    assert changed("case_discussion", others_case, status=CaseStatus.WITHDRAWN.value)
+    assert added("case_takeaway", case_id=discussed, person_id=member_id, text="x")
+    assert added("case_takeaway", case_id=world.ids["case"][4], person_id=member_id, text="x") == []
+    seats = {
+        row["group_id"]: key
+        for key, row in baseline["codev_seat"].items()
+        if row["person_id"] == member_id
+    }
+    forming, started = world.ids["codev_group"]
+    assert changed("codev_seat", seats[forming][0], status=CodevSeatStatus.MEMBER.value) == []
+    assert changed("codev_seat", seats[started][0], status=CodevSeatStatus.MEMBER.value)
+    done = world.ids["codev_session"][1]
+    assert added("codev_private_note", session_id=done, person_id=member_id, kind="learning")
+    assert added("codev_attendance", session_id=done, person_id=member_id, minutes=180)
+    assert added("resource_mark", resource_id=mentors, person_id=member_id) == []
 
 
 def test_a_member_withdraws_their_own_request_and_no_one_else_s(world: World) -> None:
