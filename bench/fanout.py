@@ -4,7 +4,7 @@ A fake Bot Connector enforces Teams' limits (429 + Retry-After); the bot's own l
 keep it under them. Measured: wall time from the first claim to the last accepted delivery,
 against the minimum the configured limits allow; duplicates and losses must be zero.
 
-    .venv/bin/python -m bench.fanout [--messages N] [--db sqlite|postgresql|both]
+    .venv/bin/python -m bench.fanout [--messages N] [--db sqlite|postgresql|both] [--latency-ms MS]
 
 Dispatcher settings come from the environment as for the bot (CARREFOUR_OUTBOX_...).
 """
@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from bot.app import RUNTIME, Runtime, create_app
+from bot.dispatcher import SENDS_PER_SERVICE_URL
 from bot.settings import Settings
 from cards.i18n import translator
 from storage import outbox
@@ -249,7 +250,8 @@ async def _measure(
     statuses = Counter(status for status, _attempts in rows.values())
     ratio = elapsed / minimum if minimum > 0 else None
     print(
-        f"[{kind}] {messages} messages, connector answering {latency_ms:g} ms after arrival, "
+        f"[{kind}] {messages} messages, connector answering latency_ms={latency_ms:g} after "
+        "arrival, "
         f"in {elapsed:.2f} s "
         f"({messages / elapsed if elapsed > 0 else math.inf:.1f}/s; minimum {minimum:.2f} s"
         + (f", ratio {ratio:.3f})" if ratio is not None else ")")
@@ -266,7 +268,8 @@ async def _measure(
     print(
         f"[{kind}] rows by status {dict(statuses)}, by attempts {dict(sorted(attempts.items()))}; "
         f"drain loop ended {drained - started:.2f} s after the first claim "
-        f"(concurrency {settings.outbox_concurrency}, batch {settings.outbox_batch_size}); "
+        f"(concurrency {settings.outbox_concurrency}, batch {settings.outbox_batch_size}, "
+        f"at most {SENDS_PER_SERVICE_URL} sends per service URL); "
         f"load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )

@@ -16,7 +16,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -52,10 +52,15 @@ GONE_STATUSES = frozenset({403, 404})
 # Stop sending from a batch this long before its lease ends, so no other dispatcher can
 # claim a row while it is still being sent here. Settings refuse a lease not longer than it.
 LEASE_MARGIN = timedelta(seconds=OUTBOX_LEASE_MARGIN_SECONDS)
-# Requests in flight to one service URL from the outbox, below the connections kept per
-# service URL (bot/connectors.py) so that replies of incoming turns still find one. 10 carry
-# 50 a second up to a 200 ms round trip.
-SENDS_PER_SERVICE_URL = 10
+# Requests in flight to one service URL from the outbox, below the 32 connections kept per
+# service URL (bot/connectors.py) so that replies of incoming turns still find one. A tenant's
+# 50 places of a second free together, a second after the previous 50 started: 25 in flight
+# send them in two round trips (at 150 ms, 0.15 s), where 10 took 0.6 s, lost by every
+# window after it (a sliding window repeats the first one's spread).
+SENDS_PER_SERVICE_URL = 25
+# Messages looked up and rendered at once, ahead of their place: a few database sessions keep
+# a window's worth ready (each takes a few milliseconds).
+PREPARING_AT_ONCE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +131,10 @@ class Dispatcher:
         self._limiter = SlidingWindowLimiter(spread=SEND_SPREAD_SECONDS)
         self._wake = asyncio.Event()
         self._stopping = False
+        # Sends in flight, from waiting for their place to their "sent" commit (a crash
+        # repeats at most this many), and messages looked up and rendered meanwhile.
         self._gate = asyncio.Semaphore(settings.outbox_concurrency)
+        self._preparing = asyncio.Semaphore(min(settings.outbox_concurrency, PREPARING_AT_ONCE))
         self._person_locks: dict[int, asyncio.Lock] = {}
         self._service_urls: dict[str, asyncio.Semaphore] = {}
 
@@ -177,19 +185,30 @@ class Dispatcher:
         if not batch:
             return 0
         deadline = time.monotonic() + (lease - LEASE_MARGIN).total_seconds()
-        await asyncio.gather(*(self._deliver_guarded(message, deadline) for message in batch))
+        try:
+            known = await self._known_targets(batch)
+        except Exception:
+            # Each message then looks for its own target, as it would have to anyway.
+            logger.warning("could not look up the batch's targets", exc_info=True)
+            known = {}
+        await asyncio.gather(
+            *(self._deliver_guarded(message, deadline, known.get(message.id)) for message in batch)
+        )
         return len(batch)
 
-    async def _deliver_guarded(self, message: outbox.Claimed, deadline: float) -> None:
-        async with self._gate:
-            try:
-                await self._deliver(message, deadline)
-            except Exception:
-                # A bug in rendering or storage: retry later like a transient failure.
-                logger.exception("outbox message %s (%s) failed", message.id, message.kind)
-                await self._retry(message, error="internal error", retry_after=None)
+    async def _deliver_guarded(
+        self, message: outbox.Claimed, deadline: float, known: Target | None
+    ) -> None:
+        try:
+            await self._deliver(message, deadline, known)
+        except Exception:
+            # A bug in rendering or storage: retry later like a transient failure.
+            logger.exception("outbox message %s (%s) failed", message.id, message.kind)
+            await self._retry(message, error="internal error", retry_after=None)
 
-    async def _deliver(self, message: outbox.Claimed, deadline: float) -> None:
+    async def _deliver(
+        self, message: outbox.Claimed, deadline: float, known: Target | None
+    ) -> None:
         if message.attempts > self._settings.outbox_max_attempts:
             await self._give_up(message, OutboxStatus.DEAD, "too many attempts")
             return
@@ -198,29 +217,49 @@ class Dispatcher:
             await self._give_up(message, OutboxStatus.DEAD, f"unknown kind {message.kind[:40]}")
             return
         if message.person_id is None:
-            await self._deliver_to(message, renderer, deadline)
+            await self._deliver_to(message, renderer, deadline, known)
             return
         # One message at a time per person: the first creates the 1:1 chat, the next reuse it.
         lock = self._person_locks.setdefault(message.person_id, asyncio.Lock())
         try:
             async with lock:
-                await self._deliver_to(message, renderer, deadline)
+                await self._deliver_to(message, renderer, deadline, known)
         finally:
             if not lock.locked() and self._person_locks.get(message.person_id) is lock:
                 del self._person_locks[message.person_id]
 
     async def _deliver_to(
-        self, message: outbox.Claimed, renderer: Renderer, deadline: float
+        self,
+        message: outbox.Claimed,
+        renderer: Renderer,
+        deadline: float,
+        known: Target | None,
     ) -> None:
+        # Where to and what, before waiting for a place: a message ready when its place frees
+        # goes at once, so a window's sends leave together rather than one lookup apart.
+        async with self._preparing:
+            ready = await self._prepare(message, renderer, known)
+        if ready is None:
+            return
+        target, activity = ready
+        async with self._gate:
+            sent = await self._send_ready(message, target, activity, deadline)
+        if sent:
+            await after_delivery(renderer, message, sessions=self._sessions, now=self._clock())
+
+    async def _prepare(
+        self, message: outbox.Claimed, renderer: Renderer, known: Target | None
+    ) -> tuple[Target, Activity] | None:
+        """The target and the rendered activity; None when the row is settled here."""
         try:
-            target = await self._target(message)
+            target = known if known is not None else await self._target(message)
         except Undeliverable as reason:
             await self._give_up(message, OutboxStatus.UNDELIVERABLE, str(reason))
-            return
+            return None
         if unreachable_by_design(target.service_url):
             # Demo data (bot/demo.py): no one to reach, so no DNS query and no retries.
             await self._give_up(message, OutboxStatus.UNDELIVERABLE, "service URL is .invalid")
-            return
+            return None
         activity = await renderer(
             RenderContext(
                 message=message,
@@ -233,30 +272,32 @@ class Dispatcher:
         )
         if activity is None:
             await self._give_up(message, OutboxStatus.CANCELLED, "no longer relevant")
-            return
+            return None
+        return target, activity
 
+    async def _send_ready(
+        self, message: outbox.Claimed, target: Target, activity: Activity, deadline: float
+    ) -> bool:
+        """Send under the limits and record the outcome; True once sent."""
         conversation_key = (
             f"conversation:{target.conversation.conversation_id}"
             if target.conversation is not None
             else f"person:{message.person_id}"
         )
-        # Counted from its start (bot/ratelimit.py): sends overlap, so the rate does not fall
-        # with the round trip. The block is the send alone: its length places the count.
         sent: tuple[str, str | None] | None = None
         failure: Exception | None = None
         rules = self._rules(conversation_key, target.tenant_id)
         connections = self._service_urls.setdefault(
             target.service_url, asyncio.Semaphore(SENDS_PER_SERVICE_URL)
         )
-        async with connections, self._limiter.slot(rules, path=target.service_url):
-            if time.monotonic() <= deadline:
-                try:
-                    sent = await self._send(target, activity)
-                except Exception as error:
-                    failure = error
+        async with connections:
+            try:
+                sent = await self._send(target, activity, rules, deadline)
+            except Exception as error:
+                failure = error
         if failure is not None:
             await self._handle_send_error(message, failure)
-            return
+            return False
         if sent is None:
             # Throttling used up the lease: hand the row back untouched rather than risk
             # a second dispatcher sending it too.
@@ -268,7 +309,7 @@ class Dispatcher:
                 error="lease nearly expired before sending",
                 attempted=False,
             )
-            return
+            return False
         conversation_id, activity_id = sent
         if not await outbox.mark_sent(
             self._sessions,
@@ -280,47 +321,101 @@ class Dispatcher:
         ):
             logger.warning("outbox message %s was sent after its lease was lost", message.id)
         self._telemetry.count_outbox("sent")
-        await after_delivery(renderer, message, sessions=self._sessions, now=self._clock())
+        return True
 
     def _rules(self, conversation_key: str, tenant_id: str | None) -> list[Rule]:
         s = self._settings
         return [
             Rule(conversation_key, s.outbox_per_conversation_per_second, 1.0),
             Rule(conversation_key, s.outbox_per_conversation_per_30s, 30.0),
-            Rule(f"tenant:{tenant_id or '-'}", s.outbox_per_tenant_per_second, 1.0),
+            self._tenant_rule(tenant_id),
         ]
+
+    def _tenant_rule(self, tenant_id: str | None) -> Rule:
+        return Rule(f"tenant:{tenant_id or '-'}", self._settings.outbox_per_tenant_per_second, 1.0)
 
     # -- where to -------------------------------------------------------------------------------
 
+    def _in_conversation(self, conversation: ConversationRef) -> Target:
+        return Target(
+            service_url=conversation.service_url,
+            tenant_id=conversation.tenant_id,
+            bot_id=conversation.bot_id,
+            locale=normalize_locale(None, default=self._settings.default_locale),
+            conversation=conversation,
+        )
+
+    def _locale_of(self, person: Person) -> str:
+        return normalize_locale(
+            person.preferred_locale or person.locale, default=self._settings.default_locale
+        )
+
+    def _in_personal_chat(self, person: Person, personal: ConversationRef) -> Target:
+        return Target(
+            service_url=personal.service_url,
+            tenant_id=personal.tenant_id,
+            bot_id=personal.bot_id,
+            locale=self._locale_of(person),
+            conversation=personal,
+            person=person,
+        )
+
+    async def _known_targets(self, batch: Sequence[outbox.Claimed]) -> dict[int, Target]:
+        """By message id, the targets of a batch that exist already (most of a fan-out), in
+        three queries rather than a session per message. A message whose conversation or 1:1
+        chat is not found here is left to `_target`, which looks again under its person's
+        lock (an earlier message may create the chat meanwhile)."""
+        ref_ids = {m.conversation_ref_id for m in batch if m.conversation_ref_id is not None}
+        person_ids = {m.person_id for m in batch if m.person_id is not None}
+        async with self._sessions() as session:
+            conversations: dict[int | None, ConversationRef] = {}
+            if ref_ids:
+                found = await session.exec(
+                    select(ConversationRef).where(col(ConversationRef.id).in_(ref_ids))
+                )
+                conversations = {ref.id: ref for ref in found.all()}
+            persons: dict[int | None, Person] = {}
+            personal: dict[int | None, ConversationRef] = {}
+            if person_ids:
+                found_people = await session.exec(
+                    select(Person).where(col(Person.id).in_(person_ids))
+                )
+                persons = {person.id: person for person in found_people.all()}
+                # As people.personal_conversation: the most recently updated 1:1 chat.
+                chats = await session.exec(
+                    select(ConversationRef)
+                    .where(col(ConversationRef.person_id).in_(person_ids))
+                    .where(ConversationRef.scope == ConversationScope.PERSONAL)
+                    .order_by(col(ConversationRef.updated_at).desc())
+                )
+                for chat in chats.all():
+                    personal.setdefault(chat.person_id, chat)
+        known: dict[int, Target] = {}
+        for message in batch:
+            if message.conversation_ref_id in conversations:
+                known[message.id] = self._in_conversation(
+                    conversations[message.conversation_ref_id]
+                )
+            elif message.person_id in persons and message.person_id in personal:
+                known[message.id] = self._in_personal_chat(
+                    persons[message.person_id], personal[message.person_id]
+                )
+        return known
+
     async def _target(self, message: outbox.Claimed) -> Target:
-        default = self._settings.default_locale
         async with self._sessions() as session:
             if message.conversation_ref_id is not None:
                 conversation = await session.get(ConversationRef, message.conversation_ref_id)
                 if conversation is None:
                     raise Undeliverable("conversation unknown")
-                return Target(
-                    service_url=conversation.service_url,
-                    tenant_id=conversation.tenant_id,
-                    bot_id=conversation.bot_id,
-                    locale=normalize_locale(None, default=default),
-                    conversation=conversation,
-                )
+                return self._in_conversation(conversation)
             assert message.person_id is not None
             person = await session.get(Person, message.person_id)
             if person is None:
                 raise Undeliverable("person unknown")
-            locale = normalize_locale(person.preferred_locale or person.locale, default=default)
             personal = await people.personal_conversation(session, person_id=person.id or 0)
             if personal is not None:
-                return Target(
-                    service_url=personal.service_url,
-                    tenant_id=personal.tenant_id,
-                    bot_id=personal.bot_id,
-                    locale=locale,
-                    conversation=personal,
-                    person=person,
-                )
+                return self._in_personal_chat(person, personal)
             # No 1:1 chat yet: create one through a service URL the bot knows for the tenant.
             anywhere = (
                 await session.exec(
@@ -335,30 +430,46 @@ class Dispatcher:
                 service_url=anywhere.service_url,
                 tenant_id=person.tenant_id,
                 bot_id=anywhere.bot_id,
-                locale=locale,
+                locale=self._locale_of(person),
                 person=person,
             )
 
     # -- sending ---------------------------------------------------------------------------------
 
-    async def _send(self, target: Target, activity: Activity) -> tuple[str, str | None]:
+    async def _send(
+        self, target: Target, activity: Activity, rules: Sequence[Rule], deadline: float
+    ) -> tuple[str, str | None] | None:
+        """The conversation and activity ids once the Bot Connector accepted it; None when
+        the limits made it wait past `deadline` (nothing sent)."""
         sent: dict[str, Any] = {}
+        path = target.service_url
+        creating = contextlib.AsyncExitStack()
 
         async def send(turn_context: TurnContext) -> None:
+            # In a chat just created: the creation's request is over.
+            await creating.aclose()
             # The SDK's continuation activity carries a made-up id; left there, the message
             # would go out as a reply to a message that does not exist (a thread in a channel).
             turn_context.activity.id = None
             # Keep the failure for the dispatcher: raised here, the adapter's turn-error
             # handler would swallow it (and try to apologise to the recipient).
             try:
-                if activity.id:
-                    # A renderer that names an existing activity updates it in place (a poll
-                    # or agenda card whose numbers changed).
-                    await turn_context.update_activity(activity)
-                    activity_id: str | None = activity.id
-                else:
-                    response = await turn_context.send_activity(activity)
-                    activity_id = getattr(response, "id", None)
+                # Counted from its start (bot/ratelimit.py): sends overlap, so the rate does
+                # not fall with the round trip. The slot holds the request alone, not the
+                # SDK's turn around it: its length places the count, and the turn's own work
+                # before the request would only make the send look late.
+                async with self._limiter.slot(rules, path=path):
+                    if time.monotonic() > deadline:
+                        sent["expired"] = True
+                        return
+                    if activity.id:
+                        # A renderer that names an existing activity updates it in place (a
+                        # poll or agenda card whose numbers changed).
+                        await turn_context.update_activity(activity)
+                        activity_id: str | None = activity.id
+                    else:
+                        response = await turn_context.send_activity(activity)
+                        activity_id = getattr(response, "id", None)
             except Exception as error:
                 sent["error"] = error
                 return
@@ -381,17 +492,26 @@ class Dispatcher:
             await self._adapter.continue_in(reference, send)
         else:
             assert target.person is not None
-            await open_personal_chat(
-                self._adapter,
-                sessions=self._sessions,
-                service_url=target.service_url,
-                tenant_id=target.tenant_id,
-                bot_id=target.bot_id,
-                person=target.person,
-                logic=send,
-            )
+            # Creating the chat is a request of its own to the tenant's limit: it takes a
+            # place of its own until the chat exists, and the send in it takes another.
+            creation = [self._tenant_rule(target.tenant_id)]
+            async with creating:
+                await creating.enter_async_context(self._limiter.slot(creation, path=path))
+                if time.monotonic() > deadline:
+                    return None
+                await open_personal_chat(
+                    self._adapter,
+                    sessions=self._sessions,
+                    service_url=target.service_url,
+                    tenant_id=target.tenant_id,
+                    bot_id=target.bot_id,
+                    person=target.person,
+                    logic=send,
+                )
         if "error" in sent:
             raise sent["error"]
+        if "expired" in sent:
+            return None
         return str(sent["conversation_id"]), sent.get("activity_id")
 
     # -- failures --------------------------------------------------------------------------------

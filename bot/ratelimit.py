@@ -7,13 +7,16 @@ nothing; a 429 costs a retry.
 
 A send counts from its start, so sends overlap: with a 150 ms round trip, 50 a second need
 about 8 in flight. Teams counts a request when it arrives, some time after it started here
-(our serialisation, a thread to run it, the way out). That delay cancels out between two
-sends; only its variation can bring two arrivals closer than their starts were. Two things
-cover the variation:
+(our serialisation, the way out). That delay cancels out between two sends; only its
+variation can bring two arrivals closer than their starts were. Two things cover the
+variation:
 - a send slower than the fastest recent round trip on its path (the same service URL) may
   have arrived late by the difference, so it counts that much later: a send that left late (a
   stalled event loop, a new connection) cannot crowd the next window. While it runs past that
-  round trip, it counts as arriving now.
+  round trip, it counts as arriving now. The reference is the fastest known when the send is
+  looked at, not only when it completed: the first sends of a fan-out leave together and
+  their round trips are all slow, so the first reference is too slow (a send late by the
+  crowd would count as on time); a faster round trip seen later moves their counts back.
 - every window is `spread` seconds longer than Teams': what is left, the variation of the
   service's answer and the way back, must stay under it.
 Counting a send until it completed (the rule before) needed neither, but held each place for a
@@ -50,7 +53,8 @@ Window = tuple[str, float]
 class _Event:
     started: float
     path: str | None = None  # None: counted at once and done (try_take)
-    counted_at: float | None = None  # set when done: where it counts in its windows
+    ended: float | None = None  # None while the send runs
+    reference: float = 0.0  # the fastest round trip on its path when it ended
 
 
 class SlidingWindowLimiter:
@@ -87,13 +91,12 @@ class SlidingWindowLimiter:
         try:
             yield
         finally:
-            ended = self._clock()
-            took = ended - event.started
-            event.counted_at = event.started + max(0.0, took - self._fastest.get(path, 0.0))
+            event.ended = self._clock()
+            event.reference = self._fastest.get(path, 0.0)
             # A short round trip (an error answered at once) lowers the reference: it only
-            # makes the next sends count later, never earlier.
+            # makes sends count later, never earlier.
             trips = self._round_trips.setdefault(path, deque(maxlen=ROUND_TRIPS_KEPT))
-            trips.append(took)
+            trips.append(event.ended - event.started)
             self._fastest[path] = min(trips)
 
     def try_take(self, rules: Sequence[Rule]) -> bool:
@@ -102,7 +105,7 @@ class SlidingWindowLimiter:
         now = self._clock()
         if self._wait_for(rules, now) > 0:
             return False
-        event = _Event(started=now, counted_at=now)
+        event = _Event(started=now, ended=now)
         for rule in rules:
             self._events.setdefault((rule.key, rule.window_seconds), []).append(event)
         return True
@@ -118,13 +121,16 @@ class SlidingWindowLimiter:
         return len(self._events)
 
     def _count_time(self, event: _Event, now: float) -> float:
-        if event.counted_at is not None:
-            return event.counted_at
-        assert event.path is not None
-        # The fastest recent round trip on its path; 0 before any, so the first sends count
-        # until they complete.
+        if event.path is None:
+            return event.started
+        # The fastest recent round trip on its path (0 before any, so the first sends count
+        # until they complete), or the one known when it ended if that was faster: a
+        # reference only ever moves a count later.
         reference = self._fastest.get(event.path, 0.0)
-        return event.started + max(0.0, now - event.started - reference)
+        if event.ended is None:
+            return event.started + max(0.0, now - event.started - reference)
+        reference = min(reference, event.reference)
+        return event.started + max(0.0, event.ended - event.started - reference)
 
     def _live(self, window: Window, now: float) -> list[float]:
         """The times the window's events count at, dropping those done and out of it."""
@@ -133,7 +139,8 @@ class SlidingWindowLimiter:
             self._events.pop(window, None)
             return []
         horizon = now - (window[1] + self._spread)
-        kept = [e for e in events if e.counted_at is None or e.counted_at > horizon]
+        # A send never counts after it ended: one that ended before the horizon is out.
+        kept = [e for e in events if e.ended is None or e.ended > horizon]
         if kept:
             self._events[window] = kept
         else:

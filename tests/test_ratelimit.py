@@ -201,6 +201,31 @@ async def test_a_send_slower_than_the_usual_round_trip_counts_as_late() -> None:
     assert starts == pytest.approx([0.0, 1.1, 2.1, 3.3])
 
 
+async def test_a_faster_round_trip_seen_later_moves_earlier_counts_later() -> None:
+    """The first sends of a fan-out leave together and all come back slow: the reference they
+    set is too slow, and a send late by the crowd would count as on time. Once a faster round
+    trip shows it, their counts move later (never earlier)."""
+    clock = VirtualTime()
+    limiter = SlidingWindowLimiter(clock, spread=0.0, sleep=clock.sleep)
+    busy = [Rule("c", 1, 1.0)]
+    starts: list[float] = []
+
+    async def send(rules: list[Rule], takes: float) -> None:
+        async with limiter.slot(rules, path=PATH):
+            starts.append(clock.now - 1_000.0)
+            await clock.sleep(takes)
+
+    async def sends() -> None:
+        await send(busy, 0.3)  # no reference yet: counts at its completion, 0.3
+        await send(busy, 0.3)  # starts at 1.3; the reference is 0.3: counts at 1.3 for now
+        await send([Rule("other", 10, 1.0)], 0.1)  # 1.6: a round trip of 0.1
+        # The second send may have reached the service 0.2 late: it counts at 1.5.
+        await send(busy, 0.1)
+
+    await clock.run([sends()])
+    assert starts == pytest.approx([0.0, 1.3, 1.6, 2.5])
+
+
 async def test_keys_are_independent() -> None:
     clock = VirtualTime()
     limiter = SlidingWindowLimiter(clock, spread=SEND_SPREAD_SECONDS, sleep=clock.sleep)
