@@ -358,6 +358,11 @@ async def _plan_form_step(
     if isinstance(found, str) or found.id is None:
         return _Shown(text=str(found))
     form = MeetingForm(mode=MeetingMode(found.usual_mode).value)
+    prefill = value.get("prefill")
+    if isinstance(prefill, dict):
+        # A series' draft date or a date poll's winner (bot/planning_flow.py): only a start,
+        # every value is checked again when the form is sent.
+        form = _meeting_form({**_form_dict(form), **prefill})
     topics = await _topics(ctx.sessions, found.id)
     return _meeting_form_shown(form, topics, ctx, surface, _draft_key(value, found.id), [])
 

@@ -238,6 +238,7 @@ async def render_agreement(context: RenderContext) -> Activity | None:
             community=community,
             locale=context.locale,
             tz=context.timezone,
+            support=context.message.person_id == pairing.mentor_id,
         )
     )
 

@@ -100,7 +100,7 @@ def _locale_of(person: Person | None, *, default: str) -> str:
     return normalize_locale(chosen, default=default)
 
 
-async def _channel_card(
+async def channel_card(
     session: AsyncSession, poll: Poll, *, default_locale: str, tz: str
 ) -> Element:
     """The poll card as everyone in the channel sees it, in its author's language (one
@@ -190,9 +190,7 @@ async def render_poll_card(context: RenderContext) -> Activity | None:
         poll = await polls.get_poll(session, poll_id=poll_id)
         if poll is None or not poll.activity_id:
             return None
-        card = await _channel_card(
-            session, poll, default_locale=context.locale, tz=context.timezone
-        )
+        card = await channel_card(session, poll, default_locale=context.locale, tz=context.timezone)
     activity = card_activity(card)
     # An id makes the dispatcher update that message rather than post a new one.
     activity.id = poll.activity_id
@@ -283,7 +281,7 @@ def default_form(*, tz: str, now: datetime) -> PollForm:
     return PollForm(close_date=day.isoformat(), close_time=DEFAULT_CLOSE_TIME.strftime("%H:%M"))
 
 
-def _error_texts(codes: list[str], locale: str) -> list[str]:
+def form_error_texts(codes: list[str], locale: str) -> list[str]:
     t = translator(locale)
     texts: list[str] = []
     for code in codes:
@@ -369,7 +367,7 @@ async def _create(turn: FeatureTurn, value: dict[str, Any]) -> None:
     codes = form_problems(form, tz=turn.info.timezone, now=now)
     closes_at = closing_moment(form, tz=turn.info.timezone)
     if codes or closes_at is None:
-        await _send_form(turn, form, _error_texts(codes, turn.info.locale))
+        await _send_form(turn, form, form_error_texts(codes, turn.info.locale))
         return
     try:
         async with transaction(turn.sessions) as session:
@@ -384,14 +382,14 @@ async def _create(turn: FeatureTurn, value: dict[str, Any]) -> None:
                 closes_at=closes_at,
                 now=now,
             )
-            card = await _channel_card(
+            card = await channel_card(
                 session, poll, default_locale=turn.info.locale, tz=turn.info.timezone
             )
     except NotAllowed:  # the role was removed while the form was open
         await turn.say("polls.animators_only")
         return
     except InvalidPoll as invalid:
-        await _send_form(turn, form, _error_texts(list(invalid.reasons), turn.info.locale))
+        await _send_form(turn, form, form_error_texts(list(invalid.reasons), turn.info.locale))
         return
     assert poll.id is not None
     try:
@@ -440,7 +438,7 @@ async def _refresh_card(turn: FeatureTurn, poll_id: int) -> None:
         poll = await polls.get_poll(session, poll_id=poll_id)
         if poll is None or not poll.activity_id:
             return
-        card = await _channel_card(
+        card = await channel_card(
             session, poll, default_locale=turn.settings.default_locale, tz=turn.info.timezone
         )
     activity = card_activity(card)
@@ -596,7 +594,7 @@ async def _topics(turn: FeatureTurn, value: dict[str, Any]) -> None:
         close_date=form.close_date,
         close_time=form.close_time,
     )
-    await _send_form(turn, form, _error_texts(polls.option_problems(titles), turn.info.locale))
+    await _send_form(turn, form, form_error_texts(polls.option_problems(titles), turn.info.locale))
 
 
 async def _cancel(turn: FeatureTurn, _value: dict[str, Any]) -> None:

@@ -30,6 +30,16 @@ CARD_IDS: dict[str, Owned] = {
     "pairing_id": Owned.PAIRING,
     "mentor_id": Owned.PERSON,
     ASSIGNEE_INPUT: Owned.PERSON,
+    "volunteer_id": Owned.PERSON,
+    "resource_id": Owned.RESOURCE,
+    "question_id": Owned.QUESTION,
+    "answer_id": Owned.ANSWER,
+    "case_id": Owned.CASE,
+    "group_id": Owned.CODEV_GROUP,
+    "session_id": Owned.CODEV_SESSION,
+    "production_id": Owned.PRODUCTION,
+    "date_id": Owned.SERIES_DATE,
+    "guest_id": Owned.GUEST,
 }
 # `request_id` names a consultation request on consultation cards, a mentor request on
 # mentoring cards (by the verb's feature; the handler has renamed old verbs already).

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from cards.common import Element, adaptive_card, heading, paragraph, submit
 from cards.confirm import build_confirmation_card, build_outcome_card
 from cards.i18n import format_span, plural, translator
+from cards.review import production_text
 from storage.models import Community, Meeting, MeetingMode, Role
+from storage.review import ProductionLine
 
 # Group rules pre-filled at setup (DOMAIN.md: confidentiality, respect of differing opinions,
 # punctuality, cameras on for remote participants).
@@ -79,6 +81,8 @@ class OnePager:
     animators: list[str]
     next_meeting: Meeting | None
     member_count: int
+    # The register's latest productions (storage/review.py; all of them: `productions`).
+    productions: Sequence[ProductionLine] = ()
 
 
 def build_one_pager_card(page: OnePager, *, locale: str, tz: str) -> Element:
@@ -121,6 +125,11 @@ def build_one_pager_card(page: OnePager, *, locale: str, tz: str) -> Element:
     body.append({"type": "FactSet", "facts": facts})
     if c.rules:
         body += [heading(t("onepager.rules"), size="Medium"), paragraph(_bullets(c.rules))]
+    if page.productions:
+        body += [
+            heading(t("onepager.productions"), size="Medium"),
+            paragraph(_bullets([production_text(p, locale=locale) for p in page.productions])),
+        ]
     # Mentor requests are confirmed by the animation or coordination: without anyone in
     # those roles the button would lead nowhere.
     actions = [

@@ -7,11 +7,13 @@ Builders only shape data already read by the caller; every word comes from the c
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from cards.admin import support_button
 from cards.common import Element, adaptive_card, heading, paragraph, submit
 from cards.community import discipline_label, region_label
 from cards.confirm import build_confirmation_card
@@ -379,8 +381,10 @@ def build_agreement_card(
     community: Community,
     locale: str,
     tz: str,
+    support: bool = False,
 ) -> Element:
-    """For both: the terms of the pairing, pre-filled with what is already agreed."""
+    """For both: the terms of the pairing, pre-filled with what is already agreed; the
+    mentor's copy (`support`) also asks the coordination for support (cards/admin.py)."""
     t = translator(locale)
     body: list[Element] = [
         heading(t("mentoring.agreement.title"), size="Medium"),
@@ -444,6 +448,8 @@ def build_agreement_card(
         paragraph(t("mentoring.agreement.confidential"), subtle=True),
     ]
     actions = [submit(t("mentoring.agreement.submit"), verb=VERB_AGREEMENT, pairing_id=pairing.id)]
+    if support:
+        actions.append(support_button(pairing.id, nonce=uuid.uuid4().hex[:16], locale=locale))
     return adaptive_card(body, actions)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 # The features that own card verbs, named like their modules.
 FEATURES = frozenset(
     {
+        "admin",
         "attestations",
         "cases",
         "codevelopment",
@@ -29,9 +30,11 @@ FEATURES = frozenset(
         "meetings",
         "mentoring",
         "onboarding",
+        "planning",
         "polls",
         "privacy",
         "questions",
+        "review",
         "surveys",
         "toolbox",
         "topics",

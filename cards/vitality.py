@@ -30,6 +30,7 @@ from storage.vitality import (
     SIGNAL_ATTENDANCE_DOWN,
     SIGNAL_CONSULTATION_UNASSIGNED,
     SIGNAL_NEW_HIRE_UNPAIRED,
+    SIGNAL_NO_IN_PERSON,
     SIGNAL_NO_MEETING,
     Signal,
     VitalitySummary,
@@ -69,6 +70,7 @@ SIGNAL_SHORT_KEYS = {
     SIGNAL_NO_MEETING: "vitality.signal_short.no_meeting",
     SIGNAL_NEW_HIRE_UNPAIRED: "vitality.signal_short.new_hire_unpaired",
     SIGNAL_CONSULTATION_UNASSIGNED: "vitality.signal_short.consultation_unassigned",
+    SIGNAL_NO_IN_PERSON: "vitality.signal_short.no_in_person",
 }
 
 
@@ -115,6 +117,8 @@ def signal_text(signal: Signal, *, locale: str, tz: str) -> str:
         return t("vitality.signal.no_meeting", day=format_day(signal.last, locale=locale, tz=tz))
     if signal.code == SIGNAL_NEW_HIRE_UNPAIRED:
         return plural(locale, "vitality.signal.new_hire_unpaired", signal.count)
+    if signal.code == SIGNAL_NO_IN_PERSON:
+        return t("vitality.signal.no_in_person")
     return plural(locale, "vitality.signal.consultation_unassigned", signal.count)
 
 

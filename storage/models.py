@@ -902,3 +902,188 @@ class CaseTakeaway(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id", index=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
     recorded_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+# -- A community's achievements: productions and objectives' status (the annual review) ----------
+
+
+class ProductionKind(enum.StrEnum):
+    """What a community produced; texts `review.kind.<value>`."""
+
+    TOOL = "tool"
+    GUIDE = "guide"
+    CLINICAL_PROJECT = "clinical_project"
+    POSITION = "position"
+    TRAINING = "training"
+    OTHER = "other"
+
+
+class Production(SQLModel, table=True):
+    """An entry of the community's register of productions, recorded by a facilitator."""
+
+    __tablename__ = "production"
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    title: str = Field(max_length=200)
+    kind: ProductionKind = Field(default=ProductionKind.OTHER, sa_type=String(24))
+    produced_on: date = Field(index=True)
+    url: str | None = Field(default=None, max_length=2000)
+    # None once the facilitator who recorded it is erased (the production stays).
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    # A double click on « Ajouter » finds the row its first click made.
+    request_key: str | None = Field(default=None, max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ProductionContributor(SQLModel, table=True):
+    """A person named as a contributor: only they add themselves (their consent), and they can
+    take their name back; erased with them."""
+
+    __tablename__ = "production_contributor"
+    __table_args__ = (
+        UniqueConstraint("production_id", "person_id", name="uq_production_contributor"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    production_id: int = Field(foreign_key="production.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    consented_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ObjectiveState(enum.StrEnum):
+    """Where a community objective stands at the year's review; texts `review.state.<value>`."""
+
+    REACHED = "reached"
+    IN_PROGRESS = "in_progress"
+    DROPPED = "dropped"
+
+
+class ObjectiveReview(SQLModel, table=True):
+    """One objective of the charter (its text when reviewed), its status for a year, and the
+    facilitators' comment."""
+
+    __tablename__ = "objective_review"
+    __table_args__ = (
+        UniqueConstraint("community_id", "year", "objective", name="uq_objective_review"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    year: int
+    objective: str = Field(max_length=500)
+    state: ObjectiveState = Field(sa_type=String(16))
+    comment: str = Field(default="", max_length=1000)
+    # None once the facilitator who set it is erased.
+    set_by_id: int | None = Field(default=None, foreign_key="person.id")
+    set_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class MailingConsent(SQLModel, table=True):
+    """A member's agreement to be listed with their e-mail on their communities' mailing lists
+    (administrative support). Withdrawing deletes the row. The address is the one Teams gave
+    (None when it gave none): nobody types another person's address."""
+
+    __tablename__ = "mailing_consent"
+    __table_args__ = (UniqueConstraint("person_id", name="uq_mailing_consent_person"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    email: str | None = Field(default=None, max_length=320)
+    agreed_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class AttendancePartial(SQLModel, table=True):
+    """Partial presence at a meeting: arrived late, left early (minutes). It applies to the
+    attendance recorded before it (a person removed and added again is counted in full)."""
+
+    __tablename__ = "attendance_partial"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "person_id", name="uq_attendance_partial_person"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    late_minutes: int = Field(default=0)
+    early_minutes: int = Field(default=0)
+    recorded_by_id: int | None = Field(default=None, foreign_key="person.id")
+    recorded_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class MeetingGuest(SQLModel, table=True):
+    """Someone at a meeting who is no member (a speaker, an intern): a name only, on the
+    attendance sheet; never a person of the bot."""
+
+    __tablename__ = "meeting_guest"
+    __table_args__ = (UniqueConstraint("meeting_id", "name_key", name="uq_meeting_guest_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    name: str = Field(max_length=200)
+    name_key: str = Field(max_length=200)  # the name folded: one guest however often typed
+    kind: str = Field(default="other", max_length=16)  # speaker, intern, other
+    added_by_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    added_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class MentorSupportRequest(SQLModel, table=True):
+    """A mentor asked the coordination for support with a pairing (one per click)."""
+
+    __tablename__ = "mentor_support_request"
+    __table_args__ = (UniqueConstraint("request_key", name="uq_mentor_support_request_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pairing_id: int = Field(foreign_key="mentor_pairing.id", index=True)
+    mentor_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    request_key: str = Field(max_length=64)
+    requested_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class MeetingSeries(SQLModel, table=True):
+    """A year's meetings planned at once (« cinq rencontres par année »): its dates wait as
+    drafts (SeriesDate) until a facilitator completes each into a meeting."""
+
+    __tablename__ = "meeting_series"
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    # A double click on « Créer la série » finds the series its first click made.
+    request_key: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class SeriesDate(SQLModel, table=True):
+    """One date of a series: a draft meeting. It is planned once a meeting carries its draft
+    key (the meeting form publishes a draft key once: storage/meetings.py plan_meeting)."""
+
+    __tablename__ = "series_date"
+    __table_args__ = (UniqueConstraint("series_id", "position", name="uq_series_date_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(foreign_key="meeting_series.id", index=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    position: int
+    starts_at: datetime = Field(sa_column=_ts(index=True))
+    ends_at: datetime = Field(sa_column=_ts())
+    mode: MeetingMode = Field(default=MeetingMode.HYBRID, sa_type=String(16))
+    place: str | None = Field(default=None, max_length=300)
+    draft_key: str = Field(max_length=64, unique=True)
+
+
+class DatePoll(SQLModel, table=True):
+    """A poll whose options are meeting dates (`sondage de dates`): once it closes, the
+    winning date is offered to the facilitators, ready to plan."""
+
+    __tablename__ = "date_poll"
+
+    id: int | None = Field(default=None, primary_key=True)
+    poll_id: int = Field(foreign_key="poll.id", unique=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    # A double click on « Lancer le sondage » finds the poll its first click made.
+    request_key: str = Field(max_length=64, unique=True)
+    # [[start, end], …] as ISO 8601 instants, in the poll's option order.
+    dates: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # When the winning date was queued for the channel (once).
+    announced_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

@@ -63,6 +63,9 @@ summaries count stay, stripped, under a tombstone; whatever still acts in the fu
   of links is kept to revoke them.
 - Person ids stay where rows about the past point at the tombstone (an audit event's actor, a
   message's dedup key): with the tombstone naming nobody, such an id identifies nobody either.
+- Productions (storage/review.py): their names come off every production they had added it to
+  (a name is there by their consent only); the productions and objectives' status they recorded
+  stay for the community without them.
 - Toolbox: the person's « utile » marks are deleted (counts drop; a mark is a present opinion,
   not a dated fact a past summary relies on); the resources they shared stay in the toolbox
   for their community, without their author (`shared_by_id` cleared; storage/toolbox.py).
@@ -91,7 +94,9 @@ from sqlalchemy import String, Text, cast, delete, func, literal, null, or_, upd
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import admin as admin_lists
 from storage import cases, codevelopment, consultations, polls, questions, surveys, toolbox
+from storage import review as productions
 from storage.activities import activity_key
 from storage.consultations import Action
 from storage.models import (
@@ -536,6 +541,10 @@ async def export(session: AsyncSession, *, person_id: int) -> dict[str, Any]:
     data["cases_submitted"] = await cases.export_of(session, person_id=person_id)
     # Their questions (how many answers each got, not the others' words) and their answers.
     data.update(await _export_questions(session, person_id))
+    # The productions they agreed to be named on (storage/review.py).
+    data["productions_named"] = await productions.export_person(session, person_id=person_id)
+    # Their mailing-list consent (and address), the guests' names they typed (storage/admin.py).
+    data.update(await admin_lists.export_person(session, person_id=person_id))
     return data
 
 
@@ -728,6 +737,11 @@ async def erase(
         bucket = anonymised if name == "cases_anonymised" else deleted
         bucket[name] = bucket.get(name, 0) + count
     await _erase_questions(session, report, person_id=person_id)
+    names_deleted, recorded = await productions.erase_person(session, person_id=person_id)
+    if names_deleted:
+        deleted["production_names"] = names_deleted
+    if recorded:
+        anonymised["productions_recorded"] = recorded
     await run(
         deleted,
         "onboarding",
@@ -755,6 +769,10 @@ async def erase(
         deleted[name] = deleted.get(name, 0) + number
     for name, number in codev_anonymised.items():
         anonymised[name] = anonymised.get(name, 0) + number
+    # Mailing-list consent deleted; guests, support requests, partial presence unattributed.
+    for name, number in (await admin_lists.erase_person(session, person_id=person_id)).items():
+        bucket = deleted if name == "mailing_consent" else anonymised
+        bucket[name] = bucket.get(name, 0) + number
     await _erase_messages_about(session, report, marks=marks, person_id=person_id)
     await _erase_conversations(session, report, person_id=person_id, teams_user_id=teams_user_id)
     if not is_erased(person):

@@ -1,7 +1,9 @@
 """Which organisation (Microsoft Entra tenant) a record belongs to, and who may reach it.
 
 A community belongs to the tenant it was set up in; everything inside it (meetings, polls,
-surveys, topics, consultation and mentoring requests, pairings) belongs to that tenant too. A
+surveys, topics, consultation and mentoring requests, pairings, resources, questions and their
+answers, cases, codevelopment groups and their sessions, productions, planned dates, meeting
+guests) belongs to that tenant too. A
 community without a tenant (the demo, local development) is open to every organisation. A
 person belongs to the tenant they were last seen in.
 
@@ -21,13 +23,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.models import (
+    CaseDiscussion,
+    CodevGroup,
+    CodevSession,
     Community,
     ConsultationRequest,
     Meeting,
+    MeetingGuest,
     MentorPairing,
     MentorRequest,
     Person,
     Poll,
+    Production,
+    Question,
+    QuestionAnswer,
+    Resource,
+    SeriesDate,
     Survey,
     Topic,
 )
@@ -45,6 +56,15 @@ class Owned(enum.StrEnum):
     MENTOR_REQUEST = "mentor_request"
     PAIRING = "pairing"
     PERSON = "person"
+    RESOURCE = "resource"
+    QUESTION = "question"
+    ANSWER = "answer"
+    CASE = "case"
+    CODEV_GROUP = "codev_group"
+    CODEV_SESSION = "codev_session"
+    PRODUCTION = "production"
+    SERIES_DATE = "series_date"
+    GUEST = "guest"
 
 
 # Records that live inside a community, by the kind a card names them with: (id, community id).
@@ -56,6 +76,18 @@ _IN_COMMUNITY: dict[Owned, tuple[Any, Any]] = {
     Owned.CONSULTATION: (ConsultationRequest.id, ConsultationRequest.community_id),
     Owned.MENTOR_REQUEST: (MentorRequest.id, MentorRequest.community_id),
     Owned.PAIRING: (MentorPairing.id, MentorPairing.community_id),
+    Owned.RESOURCE: (Resource.id, Resource.community_id),
+    Owned.QUESTION: (Question.id, Question.community_id),
+    Owned.CASE: (CaseDiscussion.id, CaseDiscussion.community_id),
+    Owned.CODEV_GROUP: (CodevGroup.id, CodevGroup.community_id),
+    Owned.PRODUCTION: (Production.id, Production.community_id),
+    Owned.SERIES_DATE: (SeriesDate.id, SeriesDate.community_id),
+}
+# Records one step further in: (id, the record it belongs to, the kind of that record).
+_THROUGH: dict[Owned, tuple[Any, Any, Owned]] = {
+    Owned.ANSWER: (QuestionAnswer.id, QuestionAnswer.question_id, Owned.QUESTION),
+    Owned.CODEV_SESSION: (CodevSession.id, CodevSession.group_id, Owned.CODEV_GROUP),
+    Owned.GUEST: (MeetingGuest.id, MeetingGuest.meeting_id, Owned.MEETING),
 }
 
 
@@ -64,6 +96,15 @@ def _tenant_of(kind: Owned, record_id: int) -> SelectOfScalar[str | None]:
         return select(col(Person.tenant_id)).where(col(Person.id) == record_id)
     if kind is Owned.COMMUNITY:
         return select(col(Community.tenant_id)).where(col(Community.id) == record_id)
+    if kind in _THROUGH:
+        child, parent_key, parent_kind = _THROUGH[kind]
+        parent, community = _IN_COMMUNITY[parent_kind]
+        return (
+            select(col(Community.tenant_id))
+            .join_from(Community, parent.class_, col(community) == col(Community.id))
+            .join(child.class_, col(parent_key) == col(parent))
+            .where(col(child) == record_id)
+        )
     record, community = _IN_COMMUNITY[kind]
     return (
         select(col(Community.tenant_id))

@@ -37,7 +37,8 @@ from someone who left before the meeting):
 - signals at `as_of`: the attendance rate above more than 20 % below the twelve months'
   before (pooled the same way, each meeting against its own members); no meeting held in 8
   weeks; a new hire (joined 30 to 180 days ago) never paired with a mentor; a consultation
-  request waiting more than 5 days for an assignee.
+  request waiting more than 5 days for an assignee; no meeting in a room (in person or
+  hybrid) held in the last twelve months nor planned in the next twelve.
 
 A person who left and rejoined has one membership, dated from their return
 (storage/communities.py): what they did before leaving no longer counts as a member's.
@@ -57,7 +58,7 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import cases
+from storage import cases, planning
 from storage.models import (
     AgendaItem,
     Attendance,
@@ -92,6 +93,12 @@ SIGNAL_ATTENDANCE_DOWN = "attendance_down"
 SIGNAL_NO_MEETING = "no_meeting"
 SIGNAL_NEW_HIRE_UNPAIRED = "new_hire_unpaired"
 SIGNAL_CONSULTATION_UNASSIGNED = "consultation_unassigned"
+# No meeting in a room within a year either side of `as_of` (the seeds: « au moins une
+# rencontre en présence par année »): nothing held in the last twelve months, nothing planned
+# (a meeting or a series' draft date) in the next twelve. Not said with `no_meeting`, which
+# already says more.
+SIGNAL_NO_IN_PERSON = "no_in_person"
+IN_PERSON_WINDOW = timedelta(days=365)
 
 # The outbox kind of a month's summary: params {"community_id", "month": "2026-10"}.
 KIND_SUMMARY = "vitality_summary"
@@ -654,6 +661,13 @@ async def _signals(
     quiet_since = w.as_of - QUIET_PERIOD
     if community.created_at <= quiet_since and (last is None or last < quiet_since):
         found.append(Signal(SIGNAL_NO_MEETING, last=last))
+    elif community.created_at <= quiet_since and not await planning.in_person_planned(
+        session,
+        community_id=w.community_id,
+        since=w.as_of - IN_PERSON_WINDOW,
+        until=w.as_of + IN_PERSON_WINDOW,
+    ):
+        found.append(Signal(SIGNAL_NO_IN_PERSON))
 
     joined, left = col(Membership.joined_at), col(Membership.left_at)
     ever_paired = exists(

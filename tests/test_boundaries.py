@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,15 @@ from bot.settings import Settings, check_runnable
 from bot.tenancy import CARD_IDS, REQUEST_IDS
 from storage.db import SessionFactory, create_engine, session_factory, transaction
 from storage.models import (
+    CaseDiscussion,
+    CodevGroup,
+    CodevSession,
     Community,
     Membership,
     Person,
+    Question,
+    QuestionAnswer,
+    Resource,
     Topic,
     TopicStatus,
     TopicVote,
@@ -215,6 +222,45 @@ async def test_outside_tenant_on_each_database(database_url: str) -> None:
             assert not await outside(None, (Owned.COMMUNITY, demo))
             # An id naming nothing is left to the feature (« this button is no longer valid »).
             assert not await outside(OTHER_TENANT, (Owned.MEETING, 999), (Owned.POLL, 999))
+    finally:
+        await engine.dispose()
+
+
+async def test_records_inside_a_community_belong_to_its_tenant(database_url: str) -> None:
+    """Resources, questions and their answers, cases, codevelopment groups and their sessions
+    (one step further in): another organisation's person handing their ids is refused."""
+    engine = create_engine(database_url)
+    now = datetime(2026, 3, 2, 14, tzinfo=UTC)
+    try:
+        sessions = session_factory(engine)
+        async with transaction(sessions) as session:
+            theirs, _demo, _topic = await _seed(session)
+            resource = Resource(community_id=theirs, title="Outil", url="https://example.org")
+            question = Question(community_id=theirs, text="Comment faire ?")
+            case = CaseDiscussion(community_id=theirs, title="Cas", created_at=now)
+            group = CodevGroup(community_id=theirs, name="Groupe")
+            session.add_all([resource, question, case, group])
+            await session.flush()
+            answer = QuestionAnswer(question_id=question.id or 0, text="Ainsi.")
+            codev = CodevSession(
+                group_id=group.id or 0, number=1, starts_at=now, ends_at=now + timedelta(hours=3)
+            )
+            session.add_all([answer, codev])
+            await session.flush()
+            named = [
+                (Owned.RESOURCE, resource.id or 0),
+                (Owned.QUESTION, question.id or 0),
+                (Owned.ANSWER, answer.id or 0),
+                (Owned.CASE, case.id or 0),
+                (Owned.CODEV_GROUP, group.id or 0),
+                (Owned.CODEV_SESSION, codev.id or 0),
+            ]
+        async with sessions() as session:
+            for record in named:
+                assert not await outside_tenant(session, tenant_id=TENANT, records=[record])
+                assert await outside_tenant(session, tenant_id=OTHER_TENANT, records=[record]), (
+                    record
+                )
     finally:
         await engine.dispose()
 

@@ -107,6 +107,10 @@ BEFORE_THE_JOBS_MOVED: dict[str, timedelta] = {
     "flag_unanswered_questions": timedelta(minutes=30),
     # Declared since (bot/features/codevelopment.py).
     "codevelopment_reminders": timedelta(minutes=1),
+    # Declared since (bot/features/planning.py).
+    "date_poll_outcomes": timedelta(minutes=1),
+    # Declared since (bot/features/review.py).
+    "annual_reviews": timedelta(minutes=15),
 }
 
 _VERB_ARGUMENT = re.compile(r"""verb=["']([a-z_.]+)["']""")
@@ -184,6 +188,8 @@ def test_the_features_routes_and_outbox_kinds_are_all_there(registry: Registry) 
         "/api/exports/vitality.csv",
         "/privacy/export/{token}.json",
         "/calendar/{token}.ics",
+        "/lists/{token}",
+        "/reviews/{token}.pdf",
     }
     assert {"notice", "reply", "meeting_reminder", "onboarding_step", "poll_card"} <= set(
         registry.renderers

@@ -5,6 +5,7 @@ this list; it builds the `bot.registry.Registry` that the handler routes by."""
 from __future__ import annotations
 
 from bot.features import (
+    admin,
     attestations,
     cases,
     codevelopment,
@@ -15,9 +16,11 @@ from bot.features import (
     meetings,
     mentoring,
     onboarding,
+    planning,
     polls,
     privacy,
     questions,
+    review,
     search,
     surveys,
     toolbox,
@@ -34,6 +37,7 @@ FEATURES: tuple[Feature, ...] = (
     questions.FEATURE,
     onboarding.FEATURE,
     meetings.FEATURE,
+    planning.FEATURE,
     topics.FEATURE,
     cases.FEATURE,
     polls.FEATURE,
@@ -44,5 +48,7 @@ FEATURES: tuple[Feature, ...] = (
     privacy.FEATURE,
     search.FEATURE,
     vitality.FEATURE,
+    review.FEATURE,
     attestations.FEATURE,
+    admin.FEATURE,
 )
