@@ -26,6 +26,7 @@ from bot.turns import FeatureTurn, VerbHandler, as_int, card_activity, param_int
 from cards.common import Element
 from cards.confirm import build_confirmation_card, is_confirmed
 from cards.toolbox import (
+    FILTER_ALL,
     FILTER_KIND,
     FILTER_THEME,
     INPUT_MERGE_INTO,
@@ -69,8 +70,11 @@ logger = logging.getLogger(__name__)
 
 
 def _filter(value: dict[str, Any], key: str) -> str | None:
+    """A filter's choice; None for « Tous » (FILTER_ALL, or "" from an older card)."""
     raw = value.get(key)
-    return raw.strip()[: toolbox.MAX_THEME_LENGTH] or None if isinstance(raw, str) else None
+    if not isinstance(raw, str) or raw.strip() == FILTER_ALL:
+        return None
+    return raw.strip()[: toolbox.MAX_THEME_LENGTH] or None
 
 
 async def _toolbox_card(

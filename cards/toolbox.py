@@ -45,6 +45,8 @@ INPUT_VISIBILITY = "visibility"
 INPUT_MERGE_INTO = "into"
 FILTER_THEME = "filter_theme"
 FILTER_KIND = "filter_kind"
+# « Tous »: a value of its own, as a compact list shows an empty box for the value "".
+FILTER_ALL = "*"
 
 MAX_SHOWN = 20
 WHY_PREVIEW = 220
@@ -196,14 +198,14 @@ def _filters(
     *, themes: Sequence[str], theme: str | None, kind: str | None, community_id: int, locale: str
 ) -> Element:
     t = translator(locale)
-    every = {"title": t("toolbox.filter.all"), "value": ""}
+    every = {"title": t("toolbox.filter.all"), "value": FILTER_ALL}
     inputs: list[Element] = [
         {
             "type": "Input.ChoiceSet",
             "id": FILTER_KIND,
             "style": "compact",
             "label": t("toolbox.filter.kind"),
-            "value": kind or "",
+            "value": kind or FILTER_ALL,
             "choices": [
                 every,
                 *({"title": kind_label(k, locale=locale), "value": k.value} for k in KIND_ORDER),
@@ -217,7 +219,7 @@ def _filters(
                 "id": FILTER_THEME,
                 "style": "compact",
                 "label": t("toolbox.filter.theme"),
-                "value": theme or "",
+                "value": theme or FILTER_ALL,
                 "choices": [every, *({"title": th, "value": th} for th in themes)],
             }
         )

@@ -765,6 +765,29 @@ async def test_browsing_marking_and_forged_buttons(sessions: SessionFactory) -> 
     assert "Braden (copie)" in text
     assert "Guide PAB" not in text
 
+    # « Tous » in both lists (a value of its own: a compact list shows "" as an empty box).
+    lists = [
+        item
+        for column in card_content(box.attachments[0])["body"][2]["items"][0]["columns"]
+        for item in column["items"]
+    ]
+    assert [(s["value"], s["choices"][0]) for s in lists] == [
+        ("*", {"title": "Tous", "value": "*"})
+    ] * 2
+    await bot.send(
+        member,
+        value={
+            "verb": "toolbox.show",
+            "community_id": _id(where),
+            "filter_theme": "*",
+            "filter_kind": "*",
+        },
+        reply_to_id="card-1",
+    )
+    (everything,) = bot.updated()
+    text = json.dumps(card_content(everything.attachments[0]), ensure_ascii=False)
+    assert all(title in text for title in ("Échelle de Braden", "Braden (copie)", "Guide PAB"))
+
     # Forged buttons from a member: refused, nothing changes.
     refusal = "Seules l’animation de la communauté et la personne qui a partagé cet outil"
     for value in (

@@ -10,9 +10,11 @@
 //                                        // or a channel by name (the first step, when it is not
 //                                        // an "open", opens "Personal Chat")
 //   { "send": "aide",                    // type a message: Enter in a chat; in a channel, a new
-//     "mention": "Carrefour" }           // post (button "Post"); "mention" first picks that name
+//     "mention": "Carrefour",            // post (button "Post"); "mention" first picks that name
 //                                        // in the compose box's @mention menu (a channel's bot
 //                                        // answers only when mentioned)
+//     "inThread": ["Question à la…"] }   // in a channel, a reply in the newest thread showing
+//                                        // every one of these texts (its reply box) instead
 //   { "click": "Publier dans le canal",  // click a button by its title on the newest bot message
 //     "in": ["Ordre du jour"],           // showing every text of "in" (default: any message)
 //     "fill": { "Date": "2027-01-15",    // first fill that card's inputs, by label (or by
@@ -20,7 +22,7 @@
 //               "Formule": "Virtuelle",  // the calendar), Input.Time (HH:MM, picked in the list),
 //               "Rappels": true },       // Input.ChoiceSet (a choice's title), Input.Toggle (bool)
 //     "optional": true }                 // no such button on screen: the step is skipped
-// and every "send" or "click" step may have:
+// and every "send" or "click" step — or "open", then for what the conversation shows — may have:
 //     "expect": ["Carrefour — …"],       // texts one bot message, new or updated, must show
 //     "card": true,                      // the texts must be in one rendered card
 //     "alsoExpect": ["Ordre du jour publié."],  // and each of these in some bot message
@@ -34,8 +36,9 @@
 // from the outbox) are waited for like a direct answer.
 // Without steps-json, DEFAULT_STEPS below are used.
 //
-// Prints one JSON line on stdout: {"ok": true, "startupMs", "steps": [{"label", "send" | "click",
-// "elapsedMs", "replies": [{"author", "text", "cards": [{"text", "buttons": [...]}]}]}]}: what
+// Prints one JSON line on stdout: {"ok": true, "startupMs", "steps": [{"label",
+// "send" | "click" | "open", "elapsedMs", "replies": [{"author", "text", "cards": [{"text",
+// "buttons": [...]}]}]}]}: what
 // the person saw after each step (bot messages new or changed), "skipped": true for an optional
 // click whose button was not there. The caller asserts on it. Exits 1
 // with "playground_chat: ..." on stderr (and a screenshot, failure.png or $FAILURE_SCREENSHOT) on
@@ -291,8 +294,17 @@ function postForm(page) {
   return page.getByRole('group').filter({ has: page.getByRole('button', { name: 'Post', exact: true }) });
 }
 
+// The newest channel thread showing every text of `texts` (its reply box, its send button).
+function threadShowing(page, texts) {
+  let threads = page.locator('.fui-Card').filter({ has: page.locator('button[aria-label="Send Message"]') });
+  for (const text of texts) threads = threads.filter({ hasText: text });
+  return threads.first();
+}
+
 async function type(page, session, step) {
-  const box = composeBox(page, session);
+  const thread = step.inThread ? threadShowing(page, step.inThread) : null;
+  if (thread && session.mode !== 'channel') fail('"inThread" needs a channel open');
+  const box = thread ? thread.locator('.fui-CardFooter').getByRole('textbox') : composeBox(page, session);
   await box.click();
   if (step.mention) {
     // The menu opens on "@" and narrows as the name is typed, like a person would use it.
@@ -308,6 +320,7 @@ async function type(page, session, step) {
     await box.pressSequentially(step.send);
   }
   if (session.mode === 'chat') await box.press('Enter');
+  else if (thread) await thread.locator('button[aria-label="Send Message"]').click();
   else await postForm(page).getByRole('button', { name: 'Post', exact: true }).click();
 }
 
@@ -398,15 +411,20 @@ async function fill(page, card, values) {
 async function runStep(page, session, step, index, outDir) {
   if (step.open) {
     await open(page, session, step.open);
-    return null;
+    // With "expect", what the conversation shows already counts (e.g. a proactive card posted
+    // while this person was elsewhere): waited for, reported and shot like a reply.
+    if (!step.expect) return null;
   }
   const timeoutMs = step.timeoutMs ?? 60_000;
-  const name = step.label ?? (step.send ?? `click:${step.click}`);
-  const label = `step ${index + 1} (${step.send !== undefined ? `send ${JSON.stringify(step.send)}` : `click ${JSON.stringify(step.click)}`})`;
+  const action = step.open ? 'open' : step.send !== undefined ? 'send' : 'click';
+  const name = step.label ?? (action === 'click' ? `click:${step.click}` : `${action === 'open' ? 'open:' : ''}${step[action]}`);
+  const label = `step ${index + 1} (${action} ${JSON.stringify(step[action])})`;
   const started = Date.now();
-  const before = new Map((await messages(page, session)).map((m) => [m.key, m.text]));
+  const before = step.open ? new Map() : new Map((await messages(page, session)).map((m) => [m.key, m.text]));
 
-  if (step.send !== undefined) {
+  if (step.open) {
+    // Opened above: nothing to send or click.
+  } else if (step.send !== undefined) {
     await type(page, session, step);
     // The person's own message first: then the replies are the bot's answer to it.
     await waitFor(page, `${label}: the sent message to show`, 15_000, async () => {
@@ -457,7 +475,7 @@ async function runStep(page, session, step, index, outDir) {
     await screenshotCard(page, card, path.join(outDir, step.cardScreenshot));
   }
   const replies = seen.replies.map(({ author, text, cards }) => ({ author, text, cards }));
-  const what = step.send !== undefined ? { send: step.send } : { click: step.click };
+  const what = { [action]: step[action] };
   return { label: name, ...what, elapsedMs, replies };
 }
 

@@ -1,6 +1,7 @@
 """Real-client end-to-end test of a complex-case discussion, in the Microsoft 365 Agents
 Playground: on the demo community (`carrefour demo seed`), its facilitator submits a case in
-their personal chat — a phone number in the context is spotted and confirmed — then, as the
+their personal chat — a phone number in the context is spotted and must be rewritten (a phone
+number cannot be confirmed, only a name can) — then, as the
 community's facilitator, picks it for the next meeting and finds it on the agenda card, under
 the reflective part, with their name (they agreed).
 
@@ -45,10 +46,9 @@ def test_a_case_submitted_screened_picked_and_on_the_agenda(tmp_path: Path) -> N
         {"send": TITLE, "expect": [f"Quel est le contexte de la situation{NBSP}?"]},
         {
             "send": "Une dame âgée vit seule; sa fille a laissé le 514 555-1234 pour la joindre.",
-            "expect": ["ressemble à un numéro de téléphone"],
+            "expect": ["ressemble à un numéro de téléphone", "ne peut pas rester"],
             "screenshot": "cases-screening-fr.png",
         },
-        {"send": "Récrire le texte", "expect": ["Quel est le contexte de la situation"]},
         {
             "send": "Une dame âgée vit seule et refuse l’aide à domicile depuis deux mois.",
             "expect": ["Qu’est-ce qui rend cette situation complexe"],
