@@ -22,7 +22,7 @@ from cards.i18n import translator
 from cards.meeting_reminder import build_meeting_reminder_card
 from cards.onboarding import build_onboarding_step_card
 from dialogs.views import load_one_pager
-from storage import cases, communities, meetings, onboarding
+from storage import cases, communities, meetings, onboarding, toolbox
 from storage.db import SessionFactory
 from storage.models import MeetingStatus, Person
 from storage.outbox import Claimed
@@ -73,6 +73,10 @@ async def render_meeting_reminder(context: RenderContext) -> Activity | None:
         items = await meetings.agenda_of(session, meeting_id=found[0].id or 0) if found else []
         # The complex cases picked for its reflective part, as the agenda card shows them.
         picked = await cases.agenda_cases(session, meeting_id=found[0].id or 0) if found else []
+        # The toolbox resources attached to its items (active ones), as the agenda card too.
+        attached = (
+            await toolbox.agenda_resources(session, meeting_id=found[0].id or 0) if found else {}
+        )
     if found is None:
         return None
     meeting, community = found
@@ -98,6 +102,7 @@ async def render_meeting_reminder(context: RenderContext) -> Activity | None:
         items=items,
         calendar_url=link,
         cases=picked,
+        resources=attached,
     )
     return card_activity(card)
 

@@ -53,7 +53,7 @@ from cards.common import REFRESH_USER_LIMIT, Element, submit
 from cards.confirm import build_confirmation_card, is_confirmed
 from cards.i18n import Translate, format_when, plural, translator
 from dialogs.context import TurnInfo
-from storage import cases, communities, meetings, outbox
+from storage import cases, communities, meetings, outbox, toolbox
 from storage.communities import NotAllowed, has_role
 from storage.db import SessionFactory, transaction
 from storage.meetings import (
@@ -663,6 +663,7 @@ async def _publish_step(
             )
             viewers = await _viewers(session, meeting)
             picked = await cases.agenda_cases(session, meeting_id=meeting.id or 0)
+            attached = await toolbox.agenda_resources(session, meeting_id=meeting.id or 0)
     except InvalidMeeting as error:
         return _agenda_form_shown(
             ctx,
@@ -684,6 +685,7 @@ async def _publish_step(
         calendar_url=link,
         viewers=viewers,
         cases=picked,
+        resources=attached,
     )
     if not created:
         # Clicked again (or from an older copy of the draft): the draft becomes the meeting
@@ -962,6 +964,7 @@ async def on_agenda_command(
                 calendar_url=link,
                 viewers=await _viewers(session, meeting),
                 cases=await cases.agenda_cases(session, meeting_id=meeting.id or 0),
+                resources=await toolbox.agenda_resources(session, meeting_id=meeting.id or 0),
             )
             await _post_agenda_copy(turn_context, sessions, card, meeting, info.locale)
             shown += 1
@@ -1635,6 +1638,7 @@ async def on_agenda_view(
             viewers=await _viewers(session, meeting),
             own_answer=own,
             cases=await cases.agenda_cases(session, meeting_id=meeting_id or 0),
+            resources=await toolbox.agenda_resources(session, meeting_id=meeting_id or 0),
         )
     return CardActionReply(card=card)
 
@@ -1682,6 +1686,7 @@ async def render_agenda_card(context: RenderContext) -> Activity | None:
         )
         viewers = await _viewers(session, meeting)
         picked = await cases.agenda_cases(session, meeting_id=meeting_id)
+        attached = await toolbox.agenda_resources(session, meeting_id=meeting_id)
     card = build_agenda_card(
         meeting,
         community,
@@ -1692,6 +1697,7 @@ async def render_agenda_card(context: RenderContext) -> Activity | None:
         calendar_url=link,
         viewers=viewers,
         cases=picked,
+        resources=attached,
     )
     activity = card_activity(card)
     activity.id = activity_id

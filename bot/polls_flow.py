@@ -35,9 +35,11 @@ from bot.settings import Settings
 from bot.turns import FeatureTurn, VerbHandler, card_activity, param_int
 from cards.common import REFRESH_USER_LIMIT, Element
 from cards.confirm import is_confirmed
+from cards.consultations import identifier_kinds_text
 from cards.i18n import normalize_locale, translator
 from cards.polls import (
     CHOICE_INPUT,
+    NO_CLIENT_INPUT,
     VERB_CANCEL,
     VERB_CLOSE,
     VERB_CREATE,
@@ -55,6 +57,7 @@ from dialogs.context import TurnInfo
 from storage import communities, outbox, polls
 from storage.communities import NotAllowed, has_role
 from storage.db import SessionFactory, transaction
+from storage.identifiers import CONFIRMABLE, confirmable
 from storage.models import Community, Person, Poll, PollStatus, Role, utcnow
 from storage.polls import (
     KIND_CARD,
@@ -247,7 +250,14 @@ def form_from(values: dict[str, Any]) -> PollForm:
         anonymous=_flag(values, "anonymous"),
         close_date=_text(values, "close_date"),
         close_time=_text(values, "close_time"),
+        no_client=_flag(values, NO_CLIENT_INPUT),
     )
+
+
+def confirmed_kinds(form: PollForm) -> list[str]:
+    """What the toggle « n'identifie aucune personne usagère » vouches for: names only
+    (storage re-checks whatever a forged card sends)."""
+    return [kind.value for kind in CONFIRMABLE] if form.no_client else []
 
 
 def option_lines(text: str) -> list[str]:
@@ -269,9 +279,11 @@ def closing_moment(form: PollForm, *, tz: str) -> datetime | None:
 def form_problems(form: PollForm, *, tz: str, now: datetime) -> list[str]:
     """Reason codes for everything the animator must fix (empty when the form is valid)."""
     closes_at = closing_moment(form, tz=tz)
+    options = option_lines(form.options)
     return [
         *polls.question_problems(form.question),
-        *polls.option_problems(option_lines(form.options)),
+        *polls.option_problems(options),
+        *polls.identifier_problems(form.question, options, confirmed_kinds(form)),
         *(polls.closing_problems(closes_at, now=now) if closes_at else [CLOSES_INVALID]),
     ]
 
@@ -281,13 +293,28 @@ def default_form(*, tz: str, now: datetime) -> PollForm:
     return PollForm(close_date=day.isoformat(), close_time=DEFAULT_CLOSE_TIME.strftime("%H:%M"))
 
 
-def form_error_texts(codes: list[str], locale: str) -> list[str]:
+def form_error_texts(codes: list[str], locale: str, *, may_confirm: bool = False) -> list[str]:
+    """The form's messages for storage's reason codes. The client identifiers spotted make one
+    message naming their kinds; `may_confirm`: the form has the « n'identifie aucune personne
+    usagère » toggle, so names can be confirmed rather than rewritten."""
     t = translator(locale)
     texts: list[str] = []
     for code in codes:
+        if polls.is_identifier(code):
+            continue
         text = t(FORM_ERROR_KEYS[code], max=polls.MAX_OPTIONS, length=polls.MAX_OPTION_LENGTH)
         if text not in texts:  # two codes may share a message
             texts.append(text)
+    kinds = polls.identifier_kinds(codes)
+    if kinds:
+        key = (
+            "polls.error.names"
+            if may_confirm and confirmable(kinds)
+            else "polls.error.names_rewrite"
+            if confirmable(kinds)
+            else "polls.error.identifiers"
+        )
+        texts.append(t(key, kinds=identifier_kinds_text(kinds, locale=locale)))
     return texts
 
 
@@ -367,7 +394,7 @@ async def _create(turn: FeatureTurn, value: dict[str, Any]) -> None:
     codes = form_problems(form, tz=turn.info.timezone, now=now)
     closes_at = closing_moment(form, tz=turn.info.timezone)
     if codes or closes_at is None:
-        await _send_form(turn, form, form_error_texts(codes, turn.info.locale))
+        await _send_form(turn, form, form_error_texts(codes, turn.info.locale, may_confirm=True))
         return
     try:
         async with transaction(turn.sessions) as session:
@@ -381,6 +408,7 @@ async def _create(turn: FeatureTurn, value: dict[str, Any]) -> None:
                 anonymous=form.anonymous,
                 closes_at=closes_at,
                 now=now,
+                confirmed=confirmed_kinds(form),
             )
             card = await channel_card(
                 session, poll, default_locale=turn.info.locale, tz=turn.info.timezone
@@ -389,7 +417,8 @@ async def _create(turn: FeatureTurn, value: dict[str, Any]) -> None:
         await turn.say("polls.animators_only")
         return
     except InvalidPoll as invalid:
-        await _send_form(turn, form, form_error_texts(list(invalid.reasons), turn.info.locale))
+        errors = form_error_texts(list(invalid.reasons), turn.info.locale, may_confirm=True)
+        await _send_form(turn, form, errors)
         return
     assert poll.id is not None
     try:
@@ -593,8 +622,13 @@ async def _topics(turn: FeatureTurn, value: dict[str, Any]) -> None:
         anonymous=form.anonymous,
         close_date=form.close_date,
         close_time=form.close_time,
+        no_client=form.no_client,
     )
-    await _send_form(turn, form, form_error_texts(polls.option_problems(titles), turn.info.locale))
+    codes = [
+        *polls.option_problems(titles),
+        *polls.identifier_problems(form.question, titles, confirmed_kinds(form)),
+    ]
+    await _send_form(turn, form, form_error_texts(codes, turn.info.locale, may_confirm=True))
 
 
 async def _cancel(turn: FeatureTurn, _value: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ from cards.common import Element
 from cards.i18n import format_when, plural
 from cards.surveys import (
     CHOICES_INPUT,
+    NO_CLIENT_INPUT,
     VERB_ANSWER,
     VERB_NEEDS_PREVIEW,
     VERB_NEEDS_START,
@@ -51,6 +52,7 @@ from dialogs.survey_dialog import save_answer
 from storage import communities, outbox, surveys
 from storage.communities import NotAllowed, has_role
 from storage.db import SessionFactory, transaction
+from storage.identifiers import CONFIRMABLE
 from storage.models import Community, Role, SurveyKind, utcnow
 from storage.surveys import (
     KIND_INVITATION,
@@ -391,8 +393,9 @@ async def _needs_preview(turn: FeatureTurn, community_id: int | None) -> None:
 def _answer_from(
     value: dict[str, Any], kind: SurveyKind, topic_choices: list[str]
 ) -> Answer | None:
-    """What the card sent: ratings as "1".."5", texts, chosen topics as indices "0,2";
-    None when a chosen index is not one of the survey's topics."""
+    """What the card sent: ratings as "1".."5", texts, chosen topics as indices "0,2", the
+    toggle saying the names in the texts identify no client; None when a chosen index is not
+    one of the survey's topics."""
     ratings: dict[str, int] = {}
     if kind == SurveyKind.SATISFACTION:
         for question in SATISFACTION_RATINGS:
@@ -417,7 +420,14 @@ def _answer_from(
             choices.append(topic_choices[int(index)])
         elif index:
             return None
-    return Answer(ratings=ratings, texts=texts, choices=choices)
+    # The toggle may vouch for names only; storage re-checks every text whatever it says.
+    no_client = value.get(NO_CLIENT_INPUT) in (True, "true")
+    return Answer(
+        ratings=ratings,
+        texts=texts,
+        choices=choices,
+        confirmed=[kind.value for kind in CONFIRMABLE] if no_client else (),
+    )
 
 
 async def _answer(turn: FeatureTurn, value: dict[str, Any]) -> None:

@@ -40,6 +40,7 @@ CARD_IDS: dict[str, Owned] = {
     "production_id": Owned.PRODUCTION,
     "date_id": Owned.SERIES_DATE,
     "guest_id": Owned.GUEST,
+    "agenda_item_id": Owned.AGENDA_ITEM,
 }
 # `request_id` names a consultation request on consultation cards, a mentor request on
 # mentoring cards (by the verb's feature; the handler has renamed old verbs already).

@@ -13,6 +13,7 @@ Sharing started in a channel continues in the person's 1:1 chat (bot/personal.py
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,7 +30,10 @@ from cards.toolbox import (
     FILTER_ALL,
     FILTER_KIND,
     FILTER_THEME,
+    INPUT_AGENDA_ITEM,
     INPUT_MERGE_INTO,
+    VERB_ATTACH,
+    VERB_ATTACH_TO,
     VERB_CANCEL,
     VERB_EDIT,
     VERB_MARK,
@@ -41,6 +45,7 @@ from cards.toolbox import (
     VERB_SHOW,
     VERB_UPDATE,
     Viewer,
+    build_attach_card,
     build_merge_card,
     build_outcome_card,
     build_shared_card,
@@ -59,12 +64,12 @@ from dialogs.share_resource_dialog import (
     form_errors,
     submit_share,
 )
-from storage import communities, toolbox
+from storage import communities, meetings, outbox, toolbox
 from storage.communities import NotAllowed
 from storage.db import SessionFactory, transaction
 from storage.identifiers import HasIdentifiers
-from storage.models import ResourceKind, ResourceStatus, Role
-from storage.toolbox import InvalidResource, ResourceNotFound
+from storage.models import Meeting, ResourceKind, ResourceStatus, Role
+from storage.toolbox import AgendaItemNotFound, InvalidResource, ResourceNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -485,6 +490,86 @@ async def _merge(turn: FeatureTurn, value: dict[str, Any]) -> None:
     await turn.replace_clicked(build_outcome_card(turn.t("toolbox.merge.done", title=target.title)))
 
 
+async def _attach(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    """« Joindre à une rencontre »: the agenda items of the community's upcoming meetings
+    (facilitators only, checked here as for pin or merge)."""
+    resource_id = param_int(value, "resource_id")
+    if resource_id is None:
+        await turn.say("error.unknown_action")
+        return
+    try:
+        async with turn.sessions() as session:
+            resource, choices = await toolbox.attach_choices(
+                session, resource_id=resource_id, by_person_id=turn.person_id, now=turn.clock()
+            )
+    except ResourceNotFound:
+        await turn.say("toolbox.gone")
+        return
+    except NotAllowed:
+        await turn.say("toolbox.manage.not_allowed")
+        return
+    await turn.show(
+        build_attach_card(resource, choices, locale=turn.info.locale, tz=turn.settings.timezone)
+    )
+
+
+async def _queue_agenda_update(session: AsyncSession, meeting_id: int) -> None:
+    """The posted copies of the meeting's agenda card show the new link (updated in place
+    through the outbox, as bot/meetings_flow.py does when the agenda changes)."""
+    meeting = await session.get(Meeting, meeting_id)
+    if meeting is None:
+        return
+    for conversation_ref_id, activity_id, locale in await meetings.card_copies(
+        session, meeting=meeting
+    ):
+        await outbox.enqueue(
+            session,
+            dedup_key=meetings.agenda_card_key(meeting_id, uuid.uuid4().hex),
+            recipient=outbox.Recipient.conversation(conversation_ref_id),
+            kind=meetings.KIND_AGENDA_CARD,
+            params={"meeting_id": meeting_id, "activity_id": activity_id, "locale": locale},
+        )
+
+
+async def _attach_to(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    """« Joindre »: the link, once (a second click, or the same choice again, adds nothing);
+    the item must belong to an upcoming meeting of the resource's own community."""
+    resource_id = param_int(value, "resource_id")
+    item_id = as_int(value.get(INPUT_AGENDA_ITEM))
+    if resource_id is None:
+        await turn.say("error.unknown_action")
+        return
+    if item_id is None:
+        await turn.say("toolbox.attach.choose")
+        return
+    try:
+        async with transaction(turn.sessions) as session:
+            resource, item, created = await toolbox.attach(
+                session,
+                resource_id=resource_id,
+                agenda_item_id=item_id,
+                by_person_id=turn.person_id,
+                now=turn.clock(),
+            )
+            if created:
+                await _queue_agenda_update(session, item.meeting_id)
+    except ResourceNotFound:
+        await turn.say("toolbox.gone")
+        return
+    except AgendaItemNotFound:
+        await turn.say("toolbox.attach.item_gone")
+        return
+    except NotAllowed:
+        await turn.say("toolbox.manage.not_allowed")
+        return
+    if created:
+        turn.host.wake()
+    key = "toolbox.attach.done" if created else "toolbox.attach.already"
+    await turn.replace_clicked(
+        build_outcome_card(turn.t(key, title=resource.title, item=item.title))
+    )
+
+
 # The toolbox cards' buttons, as bot/features/toolbox.py declares them; the host routes a
 # button here only for a recorded sender (bot/registry.py).
 ACTIONS: Mapping[str, VerbHandler] = {
@@ -498,4 +583,6 @@ ACTIONS: Mapping[str, VerbHandler] = {
     VERB_UPDATE: _update,
     VERB_REMOVE: _remove,
     VERB_MERGE: _merge,
+    VERB_ATTACH: _attach,
+    VERB_ATTACH_TO: _attach_to,
 }

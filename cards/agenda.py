@@ -40,6 +40,7 @@ from storage.models import (
     Meeting,
     MeetingMode,
     MeetingStatus,
+    Resource,
     RsvpAnswer,
     Volet,
 )
@@ -80,6 +81,25 @@ def _case_lines(cases: Sequence[AgendaCase], t: Translate) -> list[Element]:
     ]
 
 
+def _resource_lines(resources: Sequence[Resource], t: Translate) -> list[Element]:
+    """Toolbox resources attached to an item, each its title as a link. Brackets in a title
+    and parentheses or spaces in a link would end the Markdown link early."""
+    lines: list[Element] = []
+    for resource in resources:
+        title = resource.title.replace("[", "(").replace("]", ")")
+        url = resource.url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+        lines.append(
+            {
+                "type": "TextBlock",
+                "text": t("agenda.resource", title=title, url=url),
+                "spacing": "None",
+                "size": "Small",
+                "wrap": True,
+            }
+        )
+    return lines
+
+
 def agenda_body(
     meeting: Meeting,
     items: Sequence[AgendaItem],
@@ -87,17 +107,20 @@ def agenda_body(
     locale: str,
     tz: str,
     cases: Sequence[AgendaCase] = (),
+    resources: Mapping[int, Sequence[Resource]] | None = None,
 ) -> list[Element]:
     """The timetable and objectives, shared by the agenda card and the reminders; `cases`
-    (complex-case discussions) under the first reflective part, or after the timetable."""
+    (complex-case discussions) under the first reflective part, or after the timetable;
+    `resources` (storage/toolbox.py `agenda_resources`: active ones, by item id) under their
+    item."""
     t = translator(locale)
     rows: list[Element] = []
     pending_cases = list(cases)
     for item in items:
         title = item.title + (f" — {item.presenter}" if item.presenter else "")
-        under: list[Element] = []
+        under: list[Element] = _resource_lines((resources or {}).get(item.id or 0, ()), t)
         if pending_cases and item.volet == Volet.REFLECTIVE:
-            under, pending_cases = _case_lines(pending_cases, t), []
+            under, pending_cases = under + _case_lines(pending_cases, t), []
         rows.append(
             {
                 "type": "ColumnSet",
@@ -175,8 +198,10 @@ def build_agenda_card(
     viewers: Sequence[str] | None = None,
     own_answer: RsvpAnswer | None = None,
     cases: Sequence[AgendaCase] = (),
+    resources: Mapping[int, Sequence[Resource]] | None = None,
 ) -> Element:
-    """`cases`: the complex cases picked for its reflective part (storage/cases.py).
+    """`cases`: the complex cases picked for its reflective part (storage/cases.py);
+    `resources`: the toolbox resources attached to its items (storage/toolbox.py).
     `calendar_url`: the signed link to the meeting's .ics invitation (a button).
     `viewers`: the Teams ids of the people whose client asks for their own view (`VERB_VIEW`,
     a refresh), as every posted copy does; `own_answer`: that view's reader's answer
@@ -206,7 +231,7 @@ def build_agenda_card(
                 "wrap": True,
             },
         )
-    body += agenda_body(meeting, items, locale=locale, tz=tz, cases=cases)
+    body += agenda_body(meeting, items, locale=locale, tz=tz, cases=cases, resources=resources)
     actions: list[Element] = []
     if meeting.online_link and meeting.status == MeetingStatus.SCHEDULED:
         actions.append(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from cards.agenda import agenda_body
 from cards.common import Element, adaptive_card, heading, paragraph, submit
 from cards.i18n import format_span, plural, translator
 from storage.cases import AgendaCase
-from storage.models import AgendaItem, Community, Meeting, MeetingMode, RsvpAnswer
+from storage.models import AgendaItem, Community, Meeting, MeetingMode, Resource, RsvpAnswer
 
 
 def _lead_time_key(offset: timedelta) -> tuple[str, int]:
@@ -28,10 +28,12 @@ def build_meeting_reminder_card(
     items: Sequence[AgendaItem] = (),
     calendar_url: str | None = None,
     cases: Sequence[AgendaCase] = (),
+    resources: Mapping[int, Sequence[Resource]] | None = None,
 ) -> Element:
     """`calendar_url`: the signed link to the meeting's .ics invitation (a button).
     `cases`: the complex cases picked for its reflective part (storage/cases.py
-    `agenda_cases`: the presenter's name only when they agreed), as on the agenda card."""
+    `agenda_cases`: the presenter's name only when they agreed), as on the agenda card; so are
+    `resources`, the toolbox resources attached to its items (storage/toolbox.py)."""
     t = translator(locale)
     lead_key, amount = _lead_time_key(offset)
     facts = [
@@ -54,7 +56,7 @@ def build_meeting_reminder_card(
         body.append(paragraph(meeting.title))
     body.append({"type": "FactSet", "facts": facts})
     # The agenda as it is now (the reminder is rendered when it is sent).
-    body += agenda_body(meeting, items, locale=locale, tz=tz, cases=cases)
+    body += agenda_body(meeting, items, locale=locale, tz=tz, cases=cases, resources=resources)
     actions: list[Element] = []
     if meeting.online_link:
         actions.append(

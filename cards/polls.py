@@ -51,6 +51,8 @@ CHOICE_INPUT = "choice"
 BAR_CELLS = 10
 # Radio buttons read best for a few options; a drop-down keeps long lists short.
 EXPANDED_UP_TO = 5
+# The form's toggle: its texts identify no client (a name in them may then be posted).
+NO_CLIENT_INPUT = "identifies_no_client"
 # Names shown under an option before « and N others » (keeps big communities under 28 KB).
 NAMES_PER_OPTION = (20, 5, 0)
 
@@ -65,6 +67,8 @@ class PollForm:
     anonymous: bool = False
     close_date: str = ""  # YYYY-MM-DD, in the community's time zone
     close_time: str = ""  # HH:MM
+    # « Ce texte n'identifie aucune personne usagère »: vouches for names only (storage decides).
+    no_client: bool = False
 
 
 def build_poll_form_card(
@@ -95,6 +99,7 @@ def build_poll_form_card(
         },
         _toggle("multiple", t("polls.form.multiple"), form.multiple),
         _toggle("anonymous", t("polls.form.anonymous"), form.anonymous),
+        _toggle(NO_CLIENT_INPUT, t("polls.form.no_client"), form.no_client),
         {
             "type": "ColumnSet",
             "columns": [
@@ -148,6 +153,7 @@ def _toggle(id_: str, title: str, on: bool) -> Element:
         "value": "true" if on else "false",
         "valueOn": "true",
         "valueOff": "false",
+        "wrap": True,
     }
 
 

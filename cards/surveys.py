@@ -35,6 +35,9 @@ VERB_RESULTS = "surveys.results"
 VERB_TOPIC = "surveys.topic"
 
 CHOICES_INPUT = "choices"
+# The toggle « n'identifie aucune personne usagère »: it may vouch for names only (storage
+# decides which kinds that covers).
+NO_CLIENT_INPUT = "identifies_no_client"
 QUESTION_KEYS = {
     "overall": "surveys.question.overall",
     "relevance": "surveys.question.relevance",
@@ -174,6 +177,16 @@ def build_survey_card(
         else:
             body.append(paragraph(t("surveys.card.no_topics"), subtle=True))
         body.append(_text_box(NEEDS_TEXT, t))
+    body.append(
+        {
+            "type": "Input.Toggle",
+            "id": NO_CLIENT_INPUT,
+            "title": t("surveys.card.no_client"),
+            "valueOn": "true",
+            "valueOff": "false",
+            "wrap": True,
+        }
+    )
     body.append(paragraph(t("surveys.card.closes", day=closes), subtle=True))
     body.append(paragraph(t("surveys.card.text_option"), subtle=True, spacing="None"))
     actions = [

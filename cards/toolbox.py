@@ -13,10 +13,17 @@ from dataclasses import dataclass
 from cards.common import MAX_CARD_BYTES, Element, adaptive_card, heading, paragraph, submit
 from cards.confirm import VERB_DISMISS
 from cards.consultations import identifier_kinds_text
-from cards.i18n import plural, translator
+from cards.i18n import format_day, plural, translator
 from storage import toolbox
 from storage.identifiers import IdentifierKind
-from storage.models import Community, Resource, ResourceKind, ResourceVisibility
+from storage.models import (
+    AgendaItem,
+    Community,
+    Meeting,
+    Resource,
+    ResourceKind,
+    ResourceVisibility,
+)
 from storage.toolbox import Draft, ResourceRow
 
 VERB_SHOW = "toolbox.show"
@@ -29,10 +36,12 @@ VERB_EDIT = "toolbox.edit"
 VERB_UPDATE = "toolbox.update"
 VERB_REMOVE = "toolbox.remove"
 VERB_MERGE = "toolbox.merge"
+VERB_ATTACH = "toolbox.attach"
+VERB_ATTACH_TO = "toolbox.attach_to"
 # Buttons that act even while a dialog waits (all but the share form's, which the dialog reads).
 BROWSING_VERBS = frozenset(
     {VERB_SHOW, VERB_SHARE_START, VERB_MARK, VERB_PIN, VERB_EDIT, VERB_UPDATE, VERB_REMOVE}
-    | {VERB_MERGE}
+    | {VERB_MERGE, VERB_ATTACH, VERB_ATTACH_TO}
 )
 
 # The form's inputs (and the filters').
@@ -43,6 +52,8 @@ INPUT_THEMES = "themes"
 INPUT_WHY = "why"
 INPUT_VISIBILITY = "visibility"
 INPUT_MERGE_INTO = "into"
+# The agenda item a resource is attached to (an id: bot/tenancy.py CARD_IDS checks it).
+INPUT_AGENDA_ITEM = "agenda_item_id"
 FILTER_THEME = "filter_theme"
 FILTER_KIND = "filter_kind"
 # « Tous »: a value of its own, as a compact list shows an empty box for the value "".
@@ -189,6 +200,7 @@ def _resource(row: ResourceRow, *, viewer: Viewer, locale: str) -> Element:
         )
     if facilitator:
         manage.append(submit(t("toolbox.card.merge"), verb=VERB_MERGE, resource_id=resource.id))
+        manage.append(submit(t("toolbox.card.attach"), verb=VERB_ATTACH, resource_id=resource.id))
     if manage:
         items.append({"type": "ActionSet", "spacing": "None", "actions": manage})
     return {"type": "Container", "separator": True, "spacing": "Medium", "items": items}
@@ -498,3 +510,56 @@ def build_merge_card(resource: Resource, targets: Sequence[Resource], *, locale:
 
 def build_outcome_card(text: str) -> Element:
     return adaptive_card([paragraph(text)])
+
+
+def build_attach_card(
+    resource: Resource,
+    choices: Sequence[tuple[Meeting, AgendaItem]],
+    *,
+    locale: str,
+    tz: str,
+) -> Element:
+    """« Joindre à une rencontre »: which agenda item of the community's upcoming meetings the
+    resource goes with (« date — item title »); it then shows under that item on the agenda
+    card and in the reminders."""
+    t = translator(locale)
+    body: list[Element] = [
+        heading(t("toolbox.attach.title", title=resource.title), size="Medium"),
+        paragraph(t("toolbox.attach.explain"), subtle=True, spacing="None"),
+    ]
+    if not choices:
+        body.append(paragraph(t("toolbox.attach.none")))
+        return adaptive_card(body)
+    body.append(
+        {
+            "type": "Input.ChoiceSet",
+            "id": INPUT_AGENDA_ITEM,
+            "style": "compact",
+            "label": t("toolbox.attach.item"),
+            "isRequired": True,
+            "errorMessage": t("toolbox.attach.choose"),
+            "choices": [
+                {
+                    "title": t(
+                        "toolbox.attach.choice",
+                        day=format_day(meeting.starts_at, locale=locale, tz=tz),
+                        item=item.title,
+                    ),
+                    "value": str(item.id),
+                }
+                for meeting, item in choices
+            ],
+        }
+    )
+    return adaptive_card(
+        body,
+        [
+            submit(
+                t("toolbox.attach.confirm"),
+                verb=VERB_ATTACH_TO,
+                style="positive",
+                resource_id=resource.id,
+            ),
+            submit(t("confirm.dismiss"), verb=VERB_DISMISS),
+        ],
+    )

@@ -6,6 +6,12 @@ The answer is saved exactly as the card's is (`save_answer`): anonymous, one per
 replaceable until the survey closes. Open questions are skipped with a word (« passer »,
 "skip"); a wrong answer is asked again with a hint; `annuler` / `cancel` ends it with nothing
 saved. Nothing here logs the person or their answers.
+
+Facilitators read the open answers, so each is screened for client identifiers
+(storage.identifiers, as consultation summaries are: CommentDialog): a phone, e-mail, file
+number… is refused with the kinds spotted — never the identifier — and asked again; a text
+whose only identifiers are names is rewritten or confirmed to identify no one (storage checks
+again). Which answer was flagged is never logged: the answers are anonymous.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from microsoft_agents.hosting.dialogs.prompts import (
     TextPrompt,
 )
 
+from cards.consultations import identifier_kinds_text
 from cards.i18n import format_when, translator
 from cards.surveys import QUESTION_KEYS, SCALE_KEYS, SHORT_KEYS, survey_label
 from dialogs.base import (
@@ -46,6 +53,13 @@ from dialogs.join_dialog import parse_interests
 from dialogs.propose_topic_dialog import is_skip
 from storage import surveys
 from storage.db import SessionFactory, transaction
+from storage.identifiers import (
+    CONFIRMABLE,
+    HasIdentifiers,
+    confirmable,
+    likely_identifiers,
+    name_spans,
+)
 from storage.models import Survey, SurveyKind, utcnow
 from storage.surveys import (
     MAX_TEXT_LENGTH,
@@ -105,6 +119,127 @@ class SurveyAnswers:
     ratings: dict[str, int] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
     choices: list[str] = field(default_factory=list)
+    # The kinds spotted in the texts that the person confirmed identify no one (names only).
+    confirmed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CommentOptions:
+    """The open question CommentDialog asks (a key of QUESTION_KEYS)."""
+
+    question: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenedComment:
+    """An open answer as accepted ("" when skipped): `confirmed` holds the kinds spotted in it
+    that the person confirmed identify no one (empty when nothing was spotted)."""
+
+    text: str
+    confirmed: list[str] = field(default_factory=list)
+
+
+def comment_problem(text: str, *, locale: str) -> str | None:
+    """Why an open answer cannot be accepted (a message for the person), or None. An answer
+    whose only identifiers may be confirmed (names) passes: the person is asked about it next."""
+    t = translator(locale)
+    if len(text.strip()) > MAX_TEXT_LENGTH:
+        return t("surveys.dialog.retry_text", max=MAX_TEXT_LENGTH)
+    found = likely_identifiers(text)
+    if found and not confirmable(found):
+        return t("surveys.comment.identifiers", kinds=identifier_kinds_text(found, locale=locale))
+    return None
+
+
+def comment_names_message(text: str, *, locale: str) -> str:
+    """The words of `text` taken for a name, for its author in their own 1:1 chat (never for a
+    log, never for anyone else), and the choice they have."""
+    t = translator(locale)
+    words = ", ".join(
+        t("consultation.request.name_word", word=text[start:end]) for start, end in name_spans(text)
+    )
+    return t(
+        "surveys.comment.names_found",
+        kinds=identifier_kinds_text(likely_identifiers(text), locale=locale),
+        words=words,
+    )
+
+
+class CommentDialog(CancellableDialog):
+    """Ask one open question and screen the answer: refused (asked again) when it holds an
+    identifier that cannot be confirmed; when it holds only names, the person rewrites it
+    (asked again) or confirms it identifies no one. Ends with a ScreenedComment."""
+
+    ID = "survey_dialog.comment"
+    WATERFALL_ID = "survey_dialog.comment.steps"
+    CHOICE_ID = "survey_dialog.comment.choice"
+    TEXT_ID = "survey_dialog.comment.prompt"
+    RETRY_CHOICE = "surveys.dialog.retry_choice"
+
+    def __init__(self) -> None:
+        super().__init__(self.ID)
+        self.add_dialog(ChoicePrompt(self.CHOICE_ID))
+        self.add_dialog(TextPrompt(self.TEXT_ID, self._valid_comment))
+        self.add_dialog(
+            WaterfallDialog(self.WATERFALL_ID, [self.ask_step, self.check_step, self.decide_step])
+        )
+        self._start_with(self.WATERFALL_ID)
+
+    async def ask_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        t = self._t(step)
+        options = step.options
+        assert isinstance(options, CommentOptions)
+        return await self._ask(
+            step,
+            self.TEXT_ID,
+            f"{t(QUESTION_KEYS[options.question])}\n\n{t('surveys.dialog.skip_hint')}",
+            t("surveys.dialog.retry_text", max=MAX_TEXT_LENGTH),
+        )
+
+    async def check_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        text = str(step.result or "").strip()
+        if is_skip(text) or not likely_identifiers(text):
+            return await end(step, ScreenedComment("" if is_skip(text) else text))
+        # Only names are left (the validator refused the other kinds). The text stays in this
+        # dialog's state until the person chooses, as the other answers do.
+        step.values["comment"] = text
+        t = self._t(step)
+        return await self._choose(
+            step,
+            comment_names_message(text, locale=turn_info(step.context).locale),
+            [
+                choice(t("surveys.comment.rewrite"), "corriger", "fix", "modifier", "rewrite"),
+                choice(
+                    t("surveys.comment.no_one"),
+                    "confirmer",
+                    "confirm",
+                    "personne",
+                    "no one",
+                    "n'identifie personne",
+                ),
+            ],
+        )
+
+    async def decide_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        text = step.values.get("comment")
+        assert isinstance(text, str)
+        if picked(step) == 0:
+            # Asked again from the start; what was typed is forgotten with this run.
+            replaced: DialogTurnResult = await step.replace_dialog(self.WATERFALL_ID, step.options)
+            return replaced
+        kinds = [kind.value for kind in likely_identifiers(text) if kind in CONFIRMABLE]
+        return await end(step, ScreenedComment(text, kinds))
+
+    @staticmethod
+    async def _valid_comment(prompt: PromptValidatorContext) -> bool:
+        if not prompt.recognized.succeeded:
+            return False
+        problem = comment_problem(typed_text(prompt), locale=turn_info(prompt.context).locale)
+        if problem is None:
+            return True
+        # Our own retry message (which kinds were spotted); the prompt then sends no other.
+        await prompt.context.send_activity(problem)
+        return False
 
 
 def parse_choices(text: str, options: list[str]) -> list[str] | None:
@@ -150,6 +285,18 @@ async def save_answer(
     except InvalidAnswer as error:
         await turn_context.send_activity(t(f"surveys.answer.invalid.{error.reason}"))
         return False
+    except HasIdentifiers as spotted:
+        # Nothing saved; the card keeps what was typed, to send again. Neither the text nor
+        # the person is logged: the answers are anonymous.
+        await turn_context.send_activity(
+            t(
+                "surveys.answer.names"
+                if confirmable(spotted.kinds)
+                else "surveys.answer.identifiers",
+                kinds=identifier_kinds_text(spotted.kinds, locale=info.locale),
+            )
+        )
+        return False
     assert survey is not None
     day = format_when(survey.closes_at, locale=info.locale, tz=info.timezone)
     await turn_context.send_activity(
@@ -177,7 +324,9 @@ class SurveyDialog(CancellableDialog):
         self._master_key = master_key
         self._clock = clock
         self.add_dialog(ChoicePrompt(self.CHOICE_ID))
+        # Kept for conversations waiting on it when the bot was updated (see _valid_text).
         self.add_dialog(TextPrompt(self.TEXT_ID, self._valid_text))
+        self.add_dialog(CommentDialog())
         self.add_dialog(TextPrompt(self.TOPICS_ID, self._valid_topics))
         self.add_dialog(
             WaterfallDialog(self.WATERFALL_ID, [self.pick_step, self.begin_step, self.end_step])
@@ -212,16 +361,18 @@ class SurveyDialog(CancellableDialog):
         return chosen
 
     async def _ask_text(self, step: WaterfallStepContext, question: str) -> DialogTurnResult:
-        t = self._t(step)
-        return await self._ask(
-            step,
-            self.TEXT_ID,
-            f"{t(QUESTION_KEYS[question])}\n\n{t('surveys.dialog.skip_hint')}",
-            t("surveys.dialog.retry_text", max=MAX_TEXT_LENGTH),
-        )
+        return await begin(step, CommentDialog.ID, CommentOptions(question))
 
     @staticmethod
-    def _text(result: object) -> str:
+    def _text(step: WaterfallStepContext) -> str:
+        """The open answer just given ("" when skipped); the names it holds that the person
+        confirmed identify no one are noted with the answers."""
+        result = step.result
+        if isinstance(result, ScreenedComment):
+            confirmed = step_answers(step, SurveyAnswers).confirmed
+            confirmed.extend(kind for kind in result.confirmed if kind not in confirmed)
+            return result.text
+        # From the plain prompt of before CommentDialog (a conversation of before an update).
         text = str(result or "").strip()
         return "" if is_skip(text) else text
 
@@ -331,7 +482,7 @@ class SurveyDialog(CancellableDialog):
         return await self._ask_text(step, SATISFACTION_TEXTS[0])
 
     async def next_time_step(self, step: WaterfallStepContext) -> DialogTurnResult:
-        step_answers(step, SurveyAnswers).texts[SATISFACTION_TEXTS[0]] = self._text(step.result)
+        step_answers(step, SurveyAnswers).texts[SATISFACTION_TEXTS[0]] = self._text(step)
         return await self._ask_text(step, SATISFACTION_TEXTS[1])
 
     # -- needs -----------------------------------------------------------------------------------
@@ -370,7 +521,7 @@ class SurveyDialog(CancellableDialog):
         none = t("surveys.dialog.none_given")
         lines: list[str] = []
         if chosen.kind == SurveyKind.SATISFACTION:
-            answers.texts[SATISFACTION_TEXTS[1]] = self._text(step.result)
+            answers.texts[SATISFACTION_TEXTS[1]] = self._text(step)
             lines += [
                 t(
                     "surveys.dialog.summary_rating",
@@ -381,7 +532,7 @@ class SurveyDialog(CancellableDialog):
             ]
             questions: tuple[str, ...] = SATISFACTION_TEXTS
         else:
-            answers.texts[NEEDS_TEXT] = self._text(step.result)
+            answers.texts[NEEDS_TEXT] = self._text(step)
             lines.append(
                 t(
                     "surveys.dialog.summary_topics",
@@ -422,6 +573,7 @@ class SurveyDialog(CancellableDialog):
                 ratings=dict(answers.ratings),
                 texts={k: v for k, v in answers.texts.items() if v},
                 choices=list(answers.choices),
+                confirmed=list(answers.confirmed),
             ),
             master=self._master_key(),
             now=self._clock(),
@@ -434,7 +586,22 @@ class SurveyDialog(CancellableDialog):
 
     @staticmethod
     async def _valid_text(prompt: PromptValidatorContext) -> bool:
-        return bool(prompt.recognized.succeeded and len(typed_text(prompt)) <= MAX_TEXT_LENGTH)
+        # The prompt of before CommentDialog, for a conversation waiting on it when the bot was
+        # updated: screened as strictly as can be without asking (any identifier refused,
+        # names included), rather than failing on an id the dialog set no longer knows.
+        if not prompt.recognized.succeeded or len(typed_text(prompt)) > MAX_TEXT_LENGTH:
+            return False
+        found = likely_identifiers(typed_text(prompt))
+        if found:
+            locale = turn_info(prompt.context).locale
+            await prompt.context.send_activity(
+                translator(locale)(
+                    "surveys.comment.identifiers",
+                    kinds=identifier_kinds_text(found, locale=locale),
+                )
+            )
+            return False
+        return True
 
     @staticmethod
     async def _valid_topics(prompt: PromptValidatorContext) -> bool:

@@ -1087,3 +1087,17 @@ class DatePoll(SQLModel, table=True):
     dates: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # When the winning date was queued for the channel (once).
     announced_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class AgendaResource(SQLModel, table=True):
+    """A toolbox resource a facilitator attached to an agenda item: its title, as a link, under
+    the item on the agenda card and in the reminders (while the resource is active)."""
+
+    __tablename__ = "agenda_resource"
+    __table_args__ = (UniqueConstraint("agenda_item_id", "resource_id", name="uq_agenda_resource"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # CASCADE: rewriting an agenda (storage/meetings.py) deletes its items, and their links.
+    agenda_item_id: int = Field(foreign_key="agenda_item.id", ondelete="CASCADE", index=True)
+    resource_id: int = Field(foreign_key="resource.id", index=True)
+    attached_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

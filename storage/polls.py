@@ -30,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.anonymity import deal_anew
 from storage.collation import name_key
 from storage.communities import NotAllowed, has_role, membership
+from storage.identifiers import IdentifierKind, unconfirmed
 from storage.models import (
     Community,
     ConversationRef,
@@ -70,6 +71,9 @@ CLOSES_TOO_LATE = "closes_too_late"
 NO_CHOICE = "no_choice"
 ONE_CHOICE_ONLY = "one_choice_only"
 INVALID_CHOICE = "invalid_choice"
+# A poll is posted to the whole channel: a client identifier in its question or an option is a
+# reason too, one per kind spotted (« identifier:phone »), so the form can name the kinds.
+IDENTIFIER_PREFIX = "identifier:"
 
 # Outbox kinds. Their keys below must keep today's exact format: a changed key would not
 # deduplicate against a row already queued, and the message would go out twice.
@@ -167,6 +171,30 @@ def option_problems(options: Sequence[str]) -> list[str]:
     return found
 
 
+def identifier_code(kind: IdentifierKind) -> str:
+    return IDENTIFIER_PREFIX + kind.value
+
+
+def is_identifier(code: str) -> bool:
+    return code.startswith(IDENTIFIER_PREFIX)
+
+
+def identifier_kinds(codes: Sequence[str]) -> tuple[IdentifierKind, ...]:
+    """The kinds named by the identifier reasons among `codes`, in the kinds' order."""
+    named = {code.removeprefix(IDENTIFIER_PREFIX) for code in codes if is_identifier(code)}
+    return tuple(kind for kind in IdentifierKind if kind.value in named)
+
+
+def identifier_problems(
+    question: str, options: Sequence[str], confirmed: Sequence[str] = ()
+) -> list[str]:
+    """One reason per kind of client identifier spotted in the question or an option, but for
+    the kinds the author confirmed identify no one (names only: storage.identifiers decides,
+    whatever a card sent)."""
+    spotted = {kind for text in (question, *options) for kind in unconfirmed(text, confirmed)}
+    return [identifier_code(kind) for kind in IdentifierKind if kind in spotted]
+
+
 def closing_problems(closes_at: datetime, *, now: datetime) -> list[str]:
     if closes_at.tzinfo is None:
         raise ValueError("closes_at must be timezone-aware")
@@ -178,12 +206,19 @@ def closing_problems(closes_at: datetime, *, now: datetime) -> list[str]:
 
 
 def problems(
-    *, question: str, options: Sequence[str], closes_at: datetime, now: datetime
+    *,
+    question: str,
+    options: Sequence[str],
+    closes_at: datetime,
+    now: datetime,
+    confirmed: Sequence[str] = (),
 ) -> list[str]:
-    """Every rule the poll breaks (empty when it may be created)."""
+    """Every rule the poll breaks (empty when it may be created); `confirmed`: the identifier
+    kinds the author confirmed identify no one (see identifier_problems)."""
     return [
         *question_problems(question),
         *option_problems(options),
+        *identifier_problems(question, options, confirmed),
         *closing_problems(closes_at, now=now),
     ]
 
@@ -204,12 +239,16 @@ async def create(
     anonymous: bool,
     closes_at: datetime,
     now: datetime,
+    confirmed: Sequence[str] = (),
 ) -> Poll:
     """A new open poll. NotAllowed unless the author animates the community (checked before
-    the content, so a refusal says nothing about the poll); InvalidPoll lists what to fix."""
+    the content, so a refusal says nothing about the poll); InvalidPoll lists what to fix,
+    a client identifier among them unless it is a name the author confirmed (`confirmed`)."""
     if not await _is_animator(session, person_id=created_by_id, community_id=community_id):
         raise NotAllowed("only an animator may create a poll")
-    found = problems(question=question, options=options, closes_at=closes_at, now=now)
+    found = problems(
+        question=question, options=options, closes_at=closes_at, now=now, confirmed=confirmed
+    )
     if found:
         raise InvalidPoll(found)
     poll = Poll(

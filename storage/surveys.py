@@ -54,6 +54,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.anonymity import deal_anew
 from storage.communities import NotAllowed, has_role, membership
+from storage.identifiers import HasIdentifiers, IdentifierKind, unconfirmed
 from storage.models import (
     Attendance,
     Community,
@@ -177,6 +178,9 @@ class Answer:
     ratings: Mapping[str, int] = field(default_factory=dict)
     texts: Mapping[str, str] = field(default_factory=dict)
     choices: Sequence[str] = ()
+    # Kinds spotted in the texts that the person confirmed identify no one; only names count
+    # (storage.identifiers.unconfirmed), whatever the card or dialog sent.
+    confirmed: Sequence[str] = ()
 
 
 def comparable(text: str) -> str:
@@ -531,11 +535,24 @@ def _clean_text(value: object) -> str:
     return text
 
 
+def _screened(texts: dict[str, str], confirmed: Sequence[str]) -> dict[str, str]:
+    """The texts, or HasIdentifiers with the kinds spotted in them (never the text, never
+    which question): facilitators read the comments, so a client must not be named in them."""
+    found: list[IdentifierKind] = []
+    for text in texts.values():
+        found.extend(kind for kind in unconfirmed(text, confirmed) if kind not in found)
+    if found:
+        raise HasIdentifiers(sorted(found, key=list(IdentifierKind).index))
+    return texts
+
+
 def checked_answer(
     survey: Survey, answer: Answer
 ) -> tuple[dict[str, int], dict[str, str], list[str]]:
     """The answer as it will be stored, or InvalidAnswer: every rating of a satisfaction survey
-    from 1 to 5, texts of at most MAX_TEXT_LENGTH, choices among the survey's topics."""
+    from 1 to 5, texts of at most MAX_TEXT_LENGTH, choices among the survey's topics; or
+    HasIdentifiers for a text that seems to identify a client, but for the kinds in
+    `answer.confirmed` the person may confirm identify no one (names only)."""
     if survey.kind == SurveyKind.SATISFACTION:
         ratings: dict[str, int] = {}
         for question in SATISFACTION_RATINGS:
@@ -550,7 +567,7 @@ def checked_answer(
             for question in SATISFACTION_TEXTS
             if (text := _clean_text(answer.texts.get(question)))
         }
-        return ratings, texts, []
+        return ratings, _screened(texts, answer.confirmed), []
     offered = list(survey.topic_choices)
     chosen: list[str] = []
     for choice in answer.choices:
@@ -560,7 +577,7 @@ def checked_answer(
             chosen.append(choice)
     chosen.sort(key=offered.index)
     texts = {q: text for q in NEEDS_TEXTS if (text := _clean_text(answer.texts.get(q)))}
-    return {}, texts, chosen
+    return {}, _screened(texts, answer.confirmed), chosen
 
 
 async def record_response(
@@ -574,7 +591,8 @@ async def record_response(
 ) -> bool:
     """Store (or replace) the person's anonymous answer and mark their invitation answered.
     Returns True when an earlier answer was replaced. UnknownSurvey, SurveyClosed, NotInvited,
-    InvalidAnswer. The row holds the keyed hash only; nothing here logs the person."""
+    InvalidAnswer, HasIdentifiers (checked_answer). The row holds the keyed hash only; nothing
+    here logs the person."""
     # The survey's row locked on PostgreSQL: answers to one survey take turns, as each
     # rewrites them all (SQLite serialises writers and ignores the clause).
     survey = (

@@ -3,7 +3,7 @@
 A community belongs to the tenant it was set up in; everything inside it (meetings, polls,
 surveys, topics, consultation and mentoring requests, pairings, resources, questions and their
 answers, cases, codevelopment groups and their sessions, productions, planned dates, meeting
-guests) belongs to that tenant too. A
+guests, agenda items) belongs to that tenant too. A
 community without a tenant (the demo, local development) is open to every organisation. A
 person belongs to the tenant they were last seen in.
 
@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.models import (
+    AgendaItem,
     CaseDiscussion,
     CodevGroup,
     CodevSession,
@@ -65,6 +66,7 @@ class Owned(enum.StrEnum):
     PRODUCTION = "production"
     SERIES_DATE = "series_date"
     GUEST = "guest"
+    AGENDA_ITEM = "agenda_item"
 
 
 # Records that live inside a community, by the kind a card names them with: (id, community id).
@@ -88,6 +90,7 @@ _THROUGH: dict[Owned, tuple[Any, Any, Owned]] = {
     Owned.ANSWER: (QuestionAnswer.id, QuestionAnswer.question_id, Owned.QUESTION),
     Owned.CODEV_SESSION: (CodevSession.id, CodevSession.group_id, Owned.CODEV_GROUP),
     Owned.GUEST: (MeetingGuest.id, MeetingGuest.meeting_id, Owned.MEETING),
+    Owned.AGENDA_ITEM: (AgendaItem.id, AgendaItem.meeting_id, Owned.MEETING),
 }
 
 

@@ -35,7 +35,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.communities import NotAllowed, has_role, membership
 from storage.identifiers import HasIdentifiers, IdentifierKind, likely_identifiers
 from storage.models import (
+    AgendaItem,
+    AgendaResource,
     Community,
+    Meeting,
+    MeetingStatus,
     Membership,
     Person,
     Resource,
@@ -74,10 +78,15 @@ VISIBILITY_INVALID = "visibility_invalid"
 
 MARK_TABLE = ResourceMark.__table__  # type: ignore[attr-defined]
 RESOURCE_TABLE = Resource.__table__  # type: ignore[attr-defined]
+AGENDA_RESOURCE_TABLE = AgendaResource.__table__  # type: ignore[attr-defined]
 
 
 class ResourceNotFound(LookupError):
     """No such resource (or one no longer active, or an id a card made up)."""
+
+
+class AgendaItemNotFound(LookupError):
+    """No such agenda item among the resource's community's upcoming published meetings."""
 
 
 class InvalidResource(ValueError):
@@ -665,3 +674,69 @@ async def erase_person(session: AsyncSession, *, person_id: int) -> tuple[int, i
         int(getattr(deleted, "rowcount", 0) or 0),
         int(getattr(unattributed, "rowcount", 0) or 0),
     )
+
+
+# -- resources attached to agenda items ------------------------------------------------------
+
+
+async def attach_choices(
+    session: AsyncSession, *, resource_id: int, by_person_id: int, now: datetime
+) -> tuple[Resource, list[tuple[Meeting, AgendaItem]]]:
+    """The agenda items a facilitator may attach this resource to: those of its community's
+    upcoming published (scheduled) meetings, by date then position."""
+    resource, _ = await _managed(
+        session, resource_id=resource_id, person_id=by_person_id, sharer_may=False
+    )
+    rows = await session.exec(
+        select(Meeting, AgendaItem)
+        .join(AgendaItem, col(AgendaItem.meeting_id) == col(Meeting.id))
+        .where(col(Meeting.community_id) == resource.community_id)
+        .where(col(Meeting.status) == MeetingStatus.SCHEDULED)
+        .where(col(Meeting.starts_at) > now)
+        .order_by(col(Meeting.starts_at), col(AgendaItem.position))
+    )
+    return resource, [(meeting, item) for meeting, item in rows.all()]
+
+
+async def attach(
+    session: AsyncSession,
+    *,
+    resource_id: int,
+    agenda_item_id: int,
+    by_person_id: int,
+    now: datetime,
+) -> tuple[Resource, AgendaItem, bool]:
+    """Attach an active resource to an agenda item of an upcoming published meeting of the
+    same community (facilitators only). Twice is one link; True when this call made it."""
+    resource, choices = await attach_choices(
+        session, resource_id=resource_id, by_person_id=by_person_id, now=now
+    )
+    item = next((i for _, i in choices if i.id == agenda_item_id), None)
+    if item is None:
+        raise AgendaItemNotFound(agenda_item_id)
+    created = await insert_if_absent(
+        session,
+        AGENDA_RESOURCE_TABLE,
+        {"agenda_item_id": agenda_item_id, "resource_id": resource_id, "attached_at": now},
+        conflict=["agenda_item_id", "resource_id"],
+    )
+    if created:
+        logger.info("resource %s attached to agenda item %s", resource_id, agenda_item_id)
+    return resource, item, created
+
+
+async def agenda_resources(session: AsyncSession, *, meeting_id: int) -> dict[int, list[Resource]]:
+    """The active resources attached to each agenda item of a meeting (retired, withdrawn or
+    merged ones no longer show), by item id, in the order they were attached."""
+    rows = await session.exec(
+        select(AgendaResource.agenda_item_id, Resource)
+        .join(Resource, col(Resource.id) == col(AgendaResource.resource_id))
+        .join(AgendaItem, col(AgendaItem.id) == col(AgendaResource.agenda_item_id))
+        .where(col(AgendaItem.meeting_id) == meeting_id)
+        .where(col(Resource.status) == ResourceStatus.ACTIVE)
+        .order_by(col(AgendaResource.id))
+    )
+    found: dict[int, list[Resource]] = {}
+    for item_id, resource in rows.all():
+        found.setdefault(item_id, []).append(resource)
+    return found

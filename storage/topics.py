@@ -5,11 +5,17 @@ meeting themes from the shortlist (polls and agendas read `shortlisted`).
 Every rule is checked here, on the server, whatever a card claimed: only active members
 propose and vote, only animators change a status, and a proposer who asked to stay anonymous
 is shown to animators only (`shown_proposer`).
+
+A topic's title and description are read by the whole community: a text that seems to identify
+a client is refused (`HasIdentifiers`) unless the only kinds spotted are names its author
+confirmed identify no one (storage.identifiers.unconfirmed), whatever the dialog claimed. The
+presenter (« qui pourrait le présenter ») is not screened: naming a colleague is its purpose.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.communities import NotAllowed, has_role, membership
+from storage.identifiers import HasIdentifiers, unconfirmed
 from storage.models import Person, Role, Topic, TopicStatus, TopicVote, Volet, utcnow
 from storage.sql import insert_if_absent
 
@@ -107,8 +114,11 @@ async def propose(
     kind: Volet,
     presenter: str | None,
     hide_proposer: bool,
+    confirmed: Mapping[str, Iterable[str]] | None = None,
 ) -> Topic:
     """Add a topic to the bank (status proposed). ValueError for a missing or too long field,
+    HasIdentifiers for a title or description with identifiers the proposer did not confirm
+    (`confirmed`: per field, "title" or "description", the kinds confirmed as no one's),
     NotAllowed for someone who is not an active member."""
     await _active_member(session, person_id=person_id, community_id=community_id)
     clean_title = _clean(title, limit=MAX_TITLE_LENGTH, what="title")
@@ -116,10 +126,16 @@ async def propose(
         raise ValueError("a topic needs a title")
     if kind not in PROPOSABLE_KINDS:
         raise ValueError(f"not a kind of topic: {kind}")
+    clean_description = _clean(description, limit=MAX_DESCRIPTION_LENGTH, what="description")
+    said = confirmed or {}
+    for name, text in (("title", clean_title), ("description", clean_description)):
+        found = unconfirmed(text, said.get(name, ()))
+        if found:
+            raise HasIdentifiers(found)
     topic = Topic(
         community_id=community_id,
         title=clean_title,
-        description=_clean(description, limit=MAX_DESCRIPTION_LENGTH, what="description"),
+        description=clean_description,
         kind=Volet(kind),
         presenter=_clean(presenter, limit=MAX_PRESENTER_LENGTH, what="presenter") or None,
         proposed_by_id=person_id,

@@ -763,6 +763,7 @@ async def test_a_withdrawn_answer_leaves_no_trace_in_the_sqlite_file(tmp_path: P
                         answer=surveys.Answer(
                             ratings={q: 4 for q in surveys.SATISFACTION_RATINGS},
                             texts={"takeaway": comment},
+                            confirmed=["name"],
                         ),
                         now=NOW + timedelta(hours=1),
                     )

@@ -1164,7 +1164,15 @@ def test_the_form_card(locale: str) -> None:
         "Une erreur à corriger"
     )
     ids = [e["id"] for e in _inputs(card)]
-    assert ids == ["question", "options", "multiple", "anonymous", "close_date", "close_time"]
+    assert ids == [
+        "question",
+        "options",
+        "multiple",
+        "anonymous",
+        "identifies_no_client",
+        "close_date",
+        "close_time",
+    ]
     verbs = [a["data"]["verb"] for a in card["actions"]]
     assert verbs == ["polls.create", "polls.form.topics", "polls.cancel"]
     text = card_text(card)
@@ -1183,3 +1191,145 @@ def test_result_bars() -> None:
     assert result_bar(4, 10, locale="fr-CA") == "████░░░░░░ 4 (40\xa0%)"
     assert result_bar(1, 3, locale="en-US") == "███░░░░░░░ 1 (33%)"
     assert result_bar(5, 5, locale="en-US") == "██████████ 5 (100%)"
+
+
+# -- client identifiers in the question and the options (issue 15) ------------------------------
+
+IDENTIFIER_ERRORS = {
+    "fr-CA": {
+        "names": (
+            "La question ou un choix de réponse semble contenir un nom de personne. Le sondage "
+            "sera vu par toute la communauté\xa0: s’il ne s’agit pas d’une personne usagère (une "
+            "ou un collègue, par exemple), cochez «\xa0Ce texte n’identifie aucune personne "
+            "usagère\xa0», puis envoyez de nouveau\xa0; sinon, écrivez plutôt son rôle."
+        ),
+        "phone": (
+            "La question ou un choix de réponse semble contenir un numéro de téléphone. Le "
+            "sondage sera vu par toute la communauté\xa0: retirez ces renseignements, puis "
+            "envoyez de nouveau."
+        ),
+        "toggle": "Ce texte n’identifie aucune personne usagère",
+    },
+    "en-US": {
+        "names": (
+            "The question or an answer seems to contain a person’s name. The whole community "
+            "will see the poll: if it is not a client (a colleague, for instance), tick “This "
+            "text identifies no client”, then send again; otherwise, write their role instead."
+        ),
+        "phone": (
+            "The question or an answer seems to contain a phone number. The whole community "
+            "will see the poll: remove these details, then send again."
+        ),
+        "toggle": "This text identifies no client",
+    },
+}
+
+
+def _errors(card: Element) -> list[str]:
+    return [b["text"] for b in card["body"] if b.get("color") == "Attention"]
+
+
+@pytest.mark.parametrize("locale", ["fr-CA", "en-US"])
+async def test_a_poll_naming_someone_needs_the_toggle_and_a_phone_is_always_refused(
+    sessions: SessionFactory, locale: str
+) -> None:
+    bot = Bot(sessions)
+    s = await scene(sessions, locale=locale)
+    expected = IDENTIFIER_ERRORS[locale]
+    named = "Au bureau\nChez Mme Tremblay"
+
+    # Without the toggle, a name is a form error; the form keeps what was typed, nothing posted.
+    assert await bot.click(s.animator, form_values(options=named), locale)
+    (retry,) = _cards(bot.replies())
+    assert _errors(retry) == [expected["names"]]
+    inputs = {e["id"]: e for e in _inputs(retry)}
+    assert inputs["options"]["value"] == named
+    assert inputs["identifies_no_client"]["title"] == expected["toggle"]
+    assert inputs["identifies_no_client"]["value"] == "false"
+    assert await all_polls(sessions) == []
+
+    # A phone number is refused, the toggle on or not (it vouches for names only).
+    phone = "Au bureau\n514 555-1234"
+    assert await bot.click(
+        s.animator, form_values(options=phone, identifies_no_client="true"), locale
+    )
+    (refused,) = _cards(bot.replies())
+    assert _errors(refused) == [expected["phone"]]
+    assert {e["id"]: e for e in _inputs(refused)}["identifies_no_client"]["value"] == "true"
+    assert await all_polls(sessions) == []
+
+    # With the toggle, the name is the author's word: the poll is posted.
+    assert await bot.click(
+        s.animator, form_values(options=named, identifies_no_client="true"), locale
+    )
+    (posted,) = bot.replies()
+    (poll,) = await all_polls(sessions)
+    assert poll.options == ["Au bureau", "Chez Mme Tremblay"]
+    assert "Chez Mme Tremblay" in card_text(_cards([posted])[0])
+
+
+async def test_storage_rechecks_identifiers_whatever_the_card_said(
+    any_sessions: SessionFactory,
+) -> None:
+    s = await scene(any_sessions)
+    for options, confirmed, kinds in (
+        (("Au bureau", "Chez Mme Tremblay"), (), ["identifier:name"]),
+        # A forged confirmation of a phone number changes nothing.
+        (("Au bureau", "514 555-1234"), ("name", "phone"), ["identifier:phone"]),
+    ):
+        with pytest.raises(InvalidPoll) as refused:
+            async with transaction(any_sessions) as session:
+                await polls.create(
+                    session,
+                    community_id=_id(s.where),
+                    created_by_id=_id(s.animator),
+                    question="Où se voir\xa0?",
+                    options=list(options),
+                    multiple=False,
+                    anonymous=False,
+                    closes_at=START + WEEK,
+                    now=START,
+                    confirmed=confirmed,
+                )
+        assert list(refused.value.reasons) == kinds
+    assert await all_polls(any_sessions) == []
+
+    async with transaction(any_sessions) as session:
+        poll = await polls.create(
+            session,
+            community_id=_id(s.where),
+            created_by_id=_id(s.animator),
+            question="Où se voir\xa0?",
+            options=["Au bureau", "Chez Mme Tremblay"],
+            multiple=False,
+            anonymous=False,
+            closes_at=START + WEEK,
+            now=START,
+            confirmed=["name"],
+        )
+    assert poll.options == ["Au bureau", "Chez Mme Tremblay"]
+
+
+@pytest.mark.parametrize("locale", ["fr-CA", "en-US"])
+async def test_a_clean_poll_is_posted_as_before(sessions: SessionFactory, locale: str) -> None:
+    bot = Bot(sessions)
+    s = await scene(sessions, locale=locale)
+    # Days, dates and times are no one's identifiers.
+    options = "mardi 12 janvier, 13 h\nTuesday, January 12, 1:00 – 3:30 PM\nJeudi 14 h"
+    assert await bot.click(s.animator, form_values(options=options), locale)
+    (posted,) = bot.replies()
+    (poll,) = await all_polls(sessions)
+    assert poll.options == [
+        "mardi 12 janvier, 13 h",
+        "Tuesday, January 12, 1:00 – 3:30 PM",
+        "Jeudi 14 h",
+    ]
+    assert "Quel thème pour la rencontre de mars\xa0?" in card_text(_cards([posted])[0])
+    assert (
+        form_problems(
+            PollForm(question="Quelle date\xa0?", options=options, close_date="2026-11-30"),
+            tz=TZ,
+            now=START,
+        )
+        == []
+    )

@@ -38,6 +38,7 @@ from dialogs.survey_dialog import SurveyDialog
 from storage import surveys
 from storage.communities import NotAllowed
 from storage.db import SessionFactory, create_engine, session_factory, transaction
+from storage.identifiers import HasIdentifiers, IdentifierKind
 from storage.models import (
     Attendance,
     Community,
@@ -634,6 +635,7 @@ def test_the_satisfaction_card(locale: str, expected: list[str]) -> None:
         "rating_organisation",
         "text_takeaway",
         "text_next_time",
+        "identifies_no_client",
     ]
     assert [c["value"] for c in inputs["rating_overall"]["choices"]] == ["1", "2", "3", "4", "5"]
     assert all(inputs[f"rating_{q}"]["isRequired"] for q in surveys.SATISFACTION_RATINGS)
@@ -654,7 +656,7 @@ def test_the_needs_card(locale: str) -> None:
     survey, where, _meeting = _example_survey(SurveyKind.NEEDS)
     card = build_survey_card(survey, community=where, meeting=None, k=5, locale=locale, tz=TZ)
     inputs = _inputs(card)
-    assert list(inputs) == ["choices", "text_needs"]
+    assert list(inputs) == ["choices", "text_needs", "identifies_no_client"]
     assert inputs["choices"]["isMultiSelect"] is True
     assert inputs["choices"]["choices"] == [
         {"title": "Soins de plaies", "value": "0"},
@@ -1184,3 +1186,177 @@ def test_long_results_stay_under_the_teams_limit() -> None:
     text = json.dumps(card, ensure_ascii=False)
     assert len(text.encode()) < MAX_CARD_BYTES
     assert all(len(a["data"]["text"]) <= 120 for a in card_actions(card) if "text" in a["data"])
+
+
+# -- client identifiers in the open answers (issue 15) -------------------------------------------
+
+
+async def _stored_texts(sessions: SessionFactory) -> list[dict[str, str]]:
+    async with sessions() as session:
+        return [row.texts for row in (await session.exec(select(SurveyResponse))).all()]
+
+
+async def test_storage_refuses_a_comment_that_identifies_a_client(sessions: SessionFactory) -> None:
+    s = await scene(sessions, members=3)
+    await open_due_surveys(sessions=sessions, now=OPENED, wake=lambda: None)
+    survey = await the_survey(sessions)
+    with pytest.raises(HasIdentifiers) as phone:
+        await answer(
+            sessions, s.members[0], survey, EVERYTHING, {"takeaway": "Appelez 514 555-1234"}
+        )
+    assert phone.value.kinds == (IdentifierKind.PHONE,)
+    # A forged confirmation covers names only, never a phone number.
+    async with transaction(sessions) as session:
+        with pytest.raises(HasIdentifiers):
+            await surveys.record_response(
+                session,
+                survey_id=_id(survey),
+                person_id=_id(s.members[0]),
+                key=surveys.respondent_secret(MASTER),
+                answer=Answer(
+                    ratings=EVERYTHING,
+                    texts={"next_time": "Écrire à lea@example.org"},
+                    confirmed=["name", "email", "phone"],
+                ),
+                now=OPENED + timedelta(hours=1),
+            )
+    assert await _stored_texts(sessions) == []
+    # A name alone is refused until confirmed; a professional's title is no client.
+    thanks = "Merci à Julie pour l’animation"
+    with pytest.raises(HasIdentifiers) as name:
+        await answer(sessions, s.members[0], survey, EVERYTHING, {"takeaway": thanks})
+    assert name.value.kinds == (IdentifierKind.NAME,)
+    async with transaction(sessions) as session:
+        await surveys.record_response(
+            session,
+            survey_id=_id(survey),
+            person_id=_id(s.members[0]),
+            key=surveys.respondent_secret(MASTER),
+            answer=Answer(ratings=EVERYTHING, texts={"takeaway": thanks}, confirmed=["name"]),
+            now=OPENED + timedelta(hours=1),
+        )
+    await answer(sessions, s.members[1], survey, EVERYTHING, {"takeaway": "Merci à Dre Roy"})
+    await answer(sessions, s.members[2], survey, EVERYTHING, {"takeaway": "Des pistes concrètes"})
+    assert sorted(t["takeaway"] for t in await _stored_texts(sessions)) == sorted(
+        [thanks, "Merci à Dre Roy", "Des pistes concrètes"]
+    )
+
+
+async def test_the_card_refuses_identifiers_and_takes_names_once_confirmed(
+    sessions: SessionFactory, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    s = await scene(sessions, members=2)
+    await open_due_surveys(sessions=sessions, now=OPENED, wake=lambda: None)
+    survey = await the_survey(sessions)
+    bot = Bot(sessions)
+    lea = s.members[0]
+
+    (phone,) = await bot.click(lea, _card_answer(survey, text_next_time="Rappeler le 514 555-1234"))
+    assert phone.text == (
+        "Vos réponses semblent contenir un numéro de téléphone. Rien n’est encore "
+        "enregistré\u00a0: retirez ces renseignements, puis envoyez de nouveau."
+    )
+    # The toggle vouches for names, not for a phone number.
+    (still,) = await bot.click(
+        lea,
+        _card_answer(survey, text_next_time="Call 514 555-1234", identifies_no_client="true"),
+        locale="en-US",
+    )
+    assert still.text == (
+        "Your answers seem to contain a phone number. Nothing is saved yet: remove these "
+        "details, then send again."
+    )
+    assert await _stored_texts(sessions) == []
+
+    julie = "Merci à Julie pour l’animation"
+    (names,) = await bot.click(lea, _card_answer(survey, text_takeaway=julie))
+    assert text_of(names).startswith(
+        "Vos réponses semblent contenir un nom de personne. Rien n’est encore enregistré. "
+    )
+    assert "cochez «\u00a0Mes réponses n’identifient aucune personne usagère\u00a0»" in text_of(
+        names
+    )
+    (english,) = await bot.click(
+        s.members[1], _card_answer(survey, text_takeaway="Thanks to Julie"), locale="en-US"
+    )
+    assert "tick “My answers identify no client” on the card" in text_of(english)
+    assert await _stored_texts(sessions) == []
+
+    (thanks,) = await bot.click(
+        lea, _card_answer(survey, text_takeaway=julie, identifies_no_client="true")
+    )
+    assert text_of(thanks).startswith("Merci\u00a0! Vos réponses sont enregistrées")
+    (clean,) = await bot.click(s.members[1], _card_answer(survey), locale="en-US")
+    assert text_of(clean).startswith("Thank you! Your answers are saved anonymously.")
+    assert sorted(t["takeaway"] for t in await _stored_texts(sessions)) == sorted(
+        [julie, "Des pistes concrètes"]
+    )
+    # Anonymous: nothing logged says whose text was flagged, nor the text.
+    _assert_logs_say_nothing_of(debug_logs, lea, "555-1234")
+    _assert_logs_say_nothing_of(debug_logs, lea, "Julie")
+
+
+async def _to_the_comments(chat: Dialog) -> None:
+    await chat.say("répondre au sondage" if chat.locale.startswith("fr") else "answer the survey")
+    for rating in ("4", "4", "4", "4", "4"):
+        await chat.say(rating)
+
+
+async def test_the_dialog_refuses_identifiers_and_asks_about_names_in_french(
+    sessions: SessionFactory, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    s = await scene(sessions, members=1)
+    await open_due_surveys(sessions=sessions, now=OPENED, wake=lambda: None)
+    lea = s.members[0]
+    chat = Dialog(sessions, lea)
+    await _to_the_comments(chat)
+
+    (refused,) = await chat.say("Rappeler Mme X au 514 555-1234")
+    assert refused == (
+        "Votre réponse semble contenir un numéro de téléphone. Les animatrices et animateurs "
+        "lisent ces réponses\u00a0: retirez ces renseignements, puis écrivez votre réponse de "
+        "nouveau (ou «\u00a0passer\u00a0»)."
+    )
+    (names,) = await chat.say("Merci à Julie pour l’animation")
+    assert names.startswith(
+        "Votre réponse semble contenir un nom de personne\u00a0: «\u00a0Julie\u00a0». "
+    )
+    assert "[Récrire ma réponse]" in names
+    assert "[Il n’identifie personne]" in names
+    (again,) = await chat.say("Récrire ma réponse")
+    assert again.startswith("Ce que je retiens de la rencontre")
+    await chat.say("Merci à Julie pour l’animation")
+    (next_time,) = await chat.say("Il n’identifie personne")
+    assert next_time.startswith("Ce que j’aimerais la prochaine fois")
+    (summary,) = await chat.say("Plus de temps d’échange")
+    assert "- Ce que je retiens de la rencontre\u00a0: Merci à Julie pour l’animation" in summary
+    (thanks,) = await chat.say("Envoyer")
+    assert thanks.startswith("Merci\u00a0! Vos réponses sont enregistrées")
+    assert await _stored_texts(sessions) == [
+        {"takeaway": "Merci à Julie pour l’animation", "next_time": "Plus de temps d’échange"}
+    ]
+    _assert_logs_say_nothing_of(debug_logs, lea, "Julie")
+
+
+async def test_the_dialog_refuses_identifiers_in_english(sessions: SessionFactory) -> None:
+    s = await scene(sessions, members=1)
+    await open_due_surveys(sessions=sessions, now=OPENED, wake=lambda: None)
+    chat = Dialog(sessions, s.members[0], locale="en-US")
+    await _to_the_comments(chat)
+
+    (refused,) = await chat.say("Write to lea@example.org")
+    assert refused == (
+        "Your answer seems to contain an e-mail address. Facilitators read these answers: "
+        "remove these details, then write your answer again (or “skip”)."
+    )
+    (names,) = await chat.say("Thanks to Julie for hosting")
+    assert names.startswith("Your answer seems to contain a person’s name: “Julie”.")
+    (next_time,) = await chat.say("It identifies no one")
+    assert next_time.startswith("What I would like next time")
+    (summary,) = await chat.say("More case studies")
+    assert "More case studies" in summary
+    (thanks,) = await chat.say("Send")
+    assert thanks.startswith("Thank you! Your answers are saved anonymously.")
+    assert await _stored_texts(sessions) == [
+        {"takeaway": "Thanks to Julie for hosting", "next_time": "More case studies"}
+    ]

@@ -31,6 +31,7 @@ from bot.app import REGISTRY, RUNTIME
 from bot.community_actions import Services
 from bot.topics_flow import on_propose_command, on_topics_command
 from cards.common import CARD_VERSION, MAX_CARD_BYTES, Element
+from cards.i18n import translator
 from cards.topics import (
     MAX_TOPICS_SHOWN,
     build_topic_bank_card,
@@ -46,6 +47,7 @@ from dialogs.propose_topic_dialog import (
 from storage import topics
 from storage.communities import NotAllowed
 from storage.db import SessionFactory, create_engine, session_factory, transaction
+from storage.identifiers import HasIdentifiers, IdentifierKind
 from storage.models import (
     Community,
     Person,
@@ -1257,3 +1259,166 @@ async def test_from_a_channel_without_community_the_personal_chat_asks_which_one
     assert samuel.personal is not None
     (question,) = connector.texts(samuel.personal)
     assert question.startswith("Pour quelle communauté voulez-vous proposer un sujet\xa0?")
+
+
+# -- client identifiers in the title and the description (issue 15) ----------------------------
+
+NAMED = {
+    "fr-CA": "Mme Tremblay, 82 ans, refuse les soins à domicile.",
+    "en-US": "Mrs. Tremblay, 82, refuses home care.",
+}
+PHONE = {
+    "fr-CA": "Appelez-moi au 514-555-0199 pour en parler.",
+    "en-US": "Call me at 514-555-0199 about it.",
+}
+
+
+@pytest.mark.parametrize(
+    ("locale", "start", "title", "found", "fix", "no_one", "kinds", "saved"),
+    [
+        (
+            "fr-CA",
+            "proposer un sujet",
+            "Refus de soins à domicile",
+            "J’ai repéré dans «\xa0Description\xa0» ce qui ressemble à un nom de personne. "
+            "Toute la communauté lira ce sujet",
+            "Récrire le texte",
+            "Il n’identifie personne",
+            "[Volet formatif]",
+            "Merci\xa0!",
+        ),
+        (
+            "en-US",
+            "propose a topic",
+            "Refusing home care",
+            "In “Description” I spotted what looks like a person’s name. "
+            "The whole community will read this topic",
+            "Rewrite the text",
+            "It identifies no one",
+            "[Training part]",
+            "Thank you!",
+        ),
+    ],
+)
+async def test_a_name_in_the_description_is_refused_until_its_author_confirms_it(
+    sessions: SessionFactory,
+    locale: str,
+    start: str,
+    title: str,
+    found: str,
+    fix: str,
+    no_one: str,
+    kinds: str,
+    saved: str,
+) -> None:
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        who = await joined(session, 1, where, locale=locale)
+    chat = Dialog(sessions, who, locale=locale)
+    await chat.say(start)
+    await chat.say(title)
+
+    (spotted,) = await chat.say(NAMED[locale])
+    assert spotted.startswith(found)
+    assert f"[{fix}]" in spotted
+    assert f"[{no_one}]" in spotted
+    # The spotted words are never repeated.
+    assert "Tremblay" not in spotted
+    # Rewriting asks the description again; the same text is spotted again.
+    (again,) = await chat.say(fix)
+    assert again == translator(locale)("topics.propose.ask_description")
+    (spotted,) = await chat.say(NAMED[locale])
+    assert spotted.startswith(found)
+    assert await count_rows(sessions, Topic) == 0
+
+    (ask_kind,) = await chat.say(no_one)
+    assert kinds in ask_kind
+    await chat.say("1")
+    await chat.say("passer" if locale == "fr-CA" else "skip")
+    await chat.say("1")
+    (thanks,) = await chat.say("1")
+    assert thanks.startswith(saved)
+    async with sessions() as session:
+        (topic,) = (await session.exec(select(Topic))).all()
+    assert (topic.title, topic.description) == (title, NAMED[locale])
+
+
+@pytest.mark.parametrize(
+    ("locale", "start", "refused"),
+    [
+        (
+            "fr-CA",
+            "proposer un sujet",
+            "J’ai repéré dans «\xa0Titre\xa0» ce qui ressemble à un numéro de téléphone. "
+            "Toute la communauté lira ce sujet, et ce renseignement ne peut pas y rester, même "
+            "avec une confirmation\xa0: récrivez le texte sans lui.",
+        ),
+        (
+            "en-US",
+            "propose a topic",
+            "In “Title” I spotted what looks like a phone number. The whole community will "
+            "read this topic, and this cannot stay in it, even with a confirmation: rewrite the "
+            "text without it.",
+        ),
+    ],
+)
+async def test_a_phone_number_is_refused_with_no_choice_to_confirm(
+    sessions: SessionFactory, locale: str, start: str, refused: str
+) -> None:
+    async with transaction(sessions) as session:
+        where = await factories.community(session)
+        who = await joined(session, 1, where, locale=locale)
+    chat = Dialog(sessions, who, locale=locale)
+    (ask_title,) = await chat.say(start)
+    refusal, asked_again = await chat.say(PHONE[locale])
+    assert refusal.startswith(refused)
+    assert "514" not in refusal
+    assert asked_again == ask_title
+    assert await count_rows(sessions, Topic) == 0
+
+
+@pytest.mark.parametrize("locale", ["fr-CA", "en-US"])
+async def test_storage_screens_again_and_ignores_a_forged_confirmation(
+    any_sessions: SessionFactory, locale: str
+) -> None:
+    async with transaction(any_sessions) as session:
+        where = await factories.community(session)
+        who = await joined(session, 1, where)
+
+    async def propose(title: str, description: str, confirmed: dict[str, list[str]]) -> Topic:
+        async with transaction(any_sessions) as session:
+            return await topics.propose(
+                session,
+                community_id=_id(where),
+                person_id=_id(who),
+                title=title,
+                description=description,
+                kind=Volet.FORMATIVE,
+                presenter="Julie Tremblay",
+                hide_proposer=False,
+                confirmed=confirmed,
+            )
+
+    # A name the proposer did not confirm, in either text.
+    with pytest.raises(HasIdentifiers) as spotted:
+        await propose("Refus de soins", NAMED[locale], {})
+    assert spotted.value.kinds == (IdentifierKind.NAME,)
+    with pytest.raises(HasIdentifiers):
+        await propose(NAMED[locale][:40], "", {"description": ["name"]})
+    # A phone number is never confirmable, whatever the dialog claims.
+    for forged in ({"description": ["phone", "name"]}, {"title": ["phone"]}):
+        with pytest.raises(HasIdentifiers) as spotted:
+            await propose("Refus de soins", PHONE[locale], forged)
+        assert spotted.value.kinds == (IdentifierKind.PHONE,)
+    assert await count_rows(any_sessions, Topic) == 0
+
+    # A confirmed name goes through; the presenter (a colleague's name) is not screened.
+    named = await propose("Refus de soins", NAMED[locale], {"description": ["name"]})
+    assert (named.description, named.presenter) == (NAMED[locale], "Julie Tremblay")
+    # A clean topic goes through unchanged, with or without confirmations.
+    clean = await propose(" Soins palliatifs à domicile ", "Suivi et liens avec le GMF.", {})
+    assert (clean.title, clean.description) == (
+        "Soins palliatifs à domicile",
+        "Suivi et liens avec le GMF.",
+    )
+    assert await count_rows(any_sessions, Topic) == 2

@@ -149,10 +149,10 @@ async def test_a_series_makes_draft_dates_completed_one_by_one_into_meetings(
         "places": "Salle du CLSC\nSalle de l’hôpital",
     }
     await animator.click(create, channel=True)
-    assert animator.last_text() == f"Série créée{NBSP}: 2 dates à compléter une à une."
+    assert animator.last_text() == f"Série créée{NBSP}: 2{NBSP}dates à compléter une à une."
     series_card = animator.connector.cards()[-1]
     text = card_text(series_card)
-    assert f"Planifiées{NBSP}: 0 sur 2 dates" in text
+    assert f"Planifiées{NBSP}: 0 sur 2{NBSP}dates" in text
     # In date order, the places in turn.
     assert text.index("Jeudi 14 janvier 2027") < text.index("Jeudi 11 mars 2027")
     assert "En présentiel · Salle du CLSC — brouillon à compléter" in text
@@ -197,7 +197,7 @@ async def test_a_series_makes_draft_dates_completed_one_by_one_into_meetings(
 
     await animator.say("rencontres de l’année", channel=True)
     text = card_text(animator.last_card())
-    assert f"Planifiées{NBSP}: 1 sur 2 dates" in text
+    assert f"Planifiées{NBSP}: 1 sur 2{NBSP}dates" in text
     assert "En présentiel · Salle du CLSC — planifiée" in text
     # Completing it again names the meeting instead of a second one.
     await animator.click({"verb": "planning.series.complete", "date_id": first.id}, channel=True)
