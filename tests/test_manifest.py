@@ -131,7 +131,9 @@ def test_outline_icon_is_32_square_white_on_transparent(package: zipfile.ZipFile
     icon = _image(package, "outline.png")
     assert icon.format == "PNG"
     assert icon.size == (32, 32)
-    pixels = list(icon.convert("RGBA").getdata())
+    # Raw RGBA bytes, four per pixel (Pillow deprecates getdata()).
+    raw = icon.convert("RGBA").tobytes()
+    pixels = [tuple(raw[i : i + 4]) for i in range(0, len(raw), 4)]
     offending = [p for p in pixels if p[3] != 0 and p[:3] != (255, 255, 255)]
     assert not offending, f"{len(offending)} outline pixels are neither transparent nor white"
     assert any(p[3] == 255 for p in pixels), "the outline icon is empty"
