@@ -7,6 +7,11 @@ timesheet and the facilitators' time over the period (CSV), and each recent meet
 sheet (PDF with a signature column, and CSV). The link endpoint checks the signature, the
 expiry, that the person is not erased, and again that they still hold a role in the community;
 the data is read when the link is opened.
+
+`courriel oui` (or the consent card's button) records the member's consent with the address
+Teams put on the activity or, when it put none (the usual case), the one of their Teams profile,
+asked of the Bot Connector then and only then: without consent nothing is asked. A lookup that
+fails still records the consent, without an address, and the card says Teams did not give it.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
+from aiohttp import ClientError, web
+from microsoft_agents.hosting.core import ConnectorClientBase
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import links
@@ -62,6 +69,9 @@ LINK_DAYS = 7
 MAILING, SHEET_PDF, SHEET_CSV, TIMESHEET, FACILITATORS = "mail", "pdf", "csv", "time", "fac"
 WHATS = frozenset({MAILING, SHEET_PDF, SHEET_CSV, TIMESHEET, FACILITATORS})
 MAX_MINUTES = 24 * 60
+# Teams answers a member lookup in well under a second; a stuck one must not hold the turn
+# (Teams waits 15 s for a button's answer).
+PROFILE_TIMEOUT_SECONDS = 5.0
 
 
 # -- signed links --
@@ -244,18 +254,55 @@ async def on_supervision_command(turn: FeatureTurn) -> None:
         )
 
 
-def teams_email(turn: FeatureTurn) -> str | None:
-    """The sender's address if Teams put one on the activity (some activities carry the
-    user principal name or e-mail of the sender; most carry none). Never guessed."""
-    sender = turn.context.activity.from_property
-    if sender is None:
-        return None
-    extra: dict[str, Any] = dict(getattr(sender, "model_extra", None) or {})
+def _address_of(account: object) -> str | None:
+    """The e-mail (or else the user principal name) of a Teams account, if it looks like an
+    address; None otherwise. Never guessed."""
+    extra: dict[str, Any] = dict(getattr(account, "model_extra", None) or {})
     for name in ("email", "userPrincipalName", "user_principal_name"):
-        found = admin.clean_email(getattr(sender, name, None) or extra.get(name))
+        found = admin.clean_email(getattr(account, name, None) or extra.get(name))
         if found is not None:
             return found
     return None
+
+
+def teams_email(turn: FeatureTurn) -> str | None:
+    """The sender's address if Teams put one on the activity (some activities carry the
+    user principal name or e-mail of the sender; most carry none)."""
+    sender = turn.context.activity.from_property
+    return None if sender is None else _address_of(sender)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileLookup:
+    """What Teams answered about the member: `reached` is False when it could not be asked
+    (404, network, timeout, no connector in this turn); `email` may be None either way."""
+
+    email: str | None
+    reached: bool
+
+
+async def teams_profile_email(turn: FeatureTurn) -> ProfileLookup:
+    """The member's address from their Teams profile (GET /v3/conversations/{conversation}/
+    members/{user}, which gives `email` and `userPrincipalName`). Only called once the member
+    agreed to share it: the consent is what allows asking."""
+    activity = turn.context.activity
+    conversation_id = activity.conversation.id if activity.conversation else None
+    user_id = activity.from_property.id if activity.from_property else None
+    # The adapter keeps the turn's connector client under its protocol type (as the SDK's own
+    # send path looks it up); mypy wants a concrete class there.
+    client = turn.context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
+    if client is None or not conversation_id or not user_id:
+        return ProfileLookup(email=None, reached=False)
+    try:
+        account = await asyncio.wait_for(
+            client.conversations.get_conversation_member(conversation_id, user_id),
+            timeout=PROFILE_TIMEOUT_SECONDS,
+        )
+    except (ClientError, TimeoutError, ValueError) as error:
+        # The consent stands without the address; the card says Teams did not give it.
+        logger.warning("member profile lookup failed: %s", type(error).__name__)
+        return ProfileLookup(email=None, reached=False)
+    return ProfileLookup(email=_address_of(account), reached=True)
 
 
 async def on_consent_command(turn: FeatureTurn, argument: str) -> None:
@@ -277,18 +324,26 @@ async def on_consent_command(turn: FeatureTurn, argument: str) -> None:
 
 
 async def _set_consent(turn: FeatureTurn, *, agree: bool) -> None:
+    email: str | None = None
+    lookup_failed = False
+    if agree:
+        email = teams_email(turn)
+        if email is None:
+            # Asked before the transaction: a slow Teams must not hold the database.
+            lookup = await teams_profile_email(turn)
+            email, lookup_failed = lookup.email, not lookup.reached
     async with transaction(turn.sessions) as session:
         await admin.set_consent(
-            session,
-            person_id=turn.person_id,
-            agree=agree,
-            email=teams_email(turn) if agree else None,
-            now=turn.clock(),
+            session, person_id=turn.person_id, agree=agree, email=email, now=turn.clock()
         )
         row = await admin.consent_of(session, person_id=turn.person_id)
+    stored = row.email if row else None
     await turn.replace_clicked(
         build_consent_card(
-            agreed=row is not None, email=row.email if row else None, locale=turn.info.locale
+            agreed=row is not None,
+            email=stored,
+            locale=turn.info.locale,
+            lookup_failed=lookup_failed and stored is None,
         )
     )
 

@@ -301,16 +301,6 @@ async def _animated_community(
     return community, has_role(member, Role.ANIMATOR)
 
 
-async def show_onboarding_plan(services: Services, turn_context: TurnContext) -> None:
-    info = _info(turn_context)
-    community, is_animator = await _animated_community(services, turn_context, None)
-    if community is None or not is_animator:
-        await _say(turn_context, "onboarding.plan.animators_only")
-        return
-    card = build_plan_card(community, onboarding.plan_of(community), locale=info.locale)
-    await _send_card(turn_context, card)
-
-
 def _entered_number(value: object) -> int | None:
     """A whole number as typed in an Input.Number ("-3", "9999", "12.0"), to show it back."""
     if isinstance(value, bool):

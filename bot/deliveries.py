@@ -20,11 +20,9 @@ from bot.settings import Settings
 from bot.turns import card_activity
 from cards.i18n import translator
 from cards.meeting_reminder import build_meeting_reminder_card
-from cards.onboarding import build_onboarding_step_card
-from dialogs.views import load_one_pager
-from storage import cases, communities, meetings, onboarding, toolbox
+from storage import cases, meetings, toolbox
 from storage.db import SessionFactory
-from storage.models import MeetingStatus, Person
+from storage.models import MeetingStatus
 from storage.outbox import Claimed
 
 
@@ -103,42 +101,6 @@ async def render_meeting_reminder(context: RenderContext) -> Activity | None:
         calendar_url=link,
         cases=picked,
         resources=attached,
-    )
-    return card_activity(card)
-
-
-async def render_onboarding_step(context: RenderContext) -> Activity | None:
-    """One step of a newcomer's plan, unless they left or the animators turned it off."""
-    params = context.message.params
-    community_id = int(str(params["community_id"]))
-    step = str(params["step"])
-    person_id = context.message.person_id
-    if person_id is None:
-        return None
-    async with context.sessions() as session:
-        community = await communities.get_community(session, community_id=community_id)
-        enrolled = await onboarding.enrollment(
-            session, community_id=community_id, person_id=person_id
-        )
-        member = await communities.membership(
-            session, person_id=person_id, community_id=community_id
-        )
-        if (
-            community is None
-            or enrolled is None
-            or enrolled.stopped_at is not None
-            or member is None
-            or member.left_at is not None
-        ):
-            return None
-        enabled = {s.key for s in onboarding.plan_of(community) if s.enabled}
-        if step not in enabled:
-            return None
-        page = await load_one_pager(session, community, now=context.now)
-        person = await session.get(Person, person_id)
-    first_name = ((person.name if person else None) or "").split(" ")[0]
-    card = build_onboarding_step_card(
-        step, page, first_name=first_name, locale=context.locale, tz=context.timezone
     )
     return card_activity(card)
 

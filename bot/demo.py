@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from bot.meetings_flow import default_agenda
 from storage.db import SessionFactory, transaction
+from storage.meetings import training_minutes
 from storage.models import (
     AgendaItem,
     Attendance,
@@ -145,7 +146,7 @@ async def seed(sessions: SessionFactory, *, timezone: str, now: datetime | None 
             name=NAME,
             domain=(
                 "Soins palliatifs et de fin de vie à domicile, en CHSLD et en maison de soins "
-                "palliatifs : partager les situations cliniques complexes et harmoniser les "
+                "palliatifs\u00a0: partager les situations cliniques complexes et harmoniser les "
                 "pratiques entre les équipes."
             ),
             objectives=[
@@ -262,11 +263,12 @@ async def seed(sessions: SessionFactory, *, timezone: str, now: datetime | None 
             )
             session.add(meeting)
             await session.flush()
+            items: list[AgendaItem] = []
             for position, row in enumerate(
                 default_agenda(starts_at, ends_at, topic=topic.title, locale="fr-CA", tz=timezone)
             ):
                 hour, minute = (int(part) for part in row.time.split(":"))
-                session.add(
+                items.append(
                     AgendaItem(
                         meeting_id=meeting.id or 0,
                         position=position,
@@ -279,6 +281,10 @@ async def seed(sessions: SessionFactory, *, timezone: str, now: datetime | None 
                         topic_id=topic.id if row.volet == Volet.FORMATIVE.value else None,
                     )
                 )
+            session.add_all(items)
+            # Present all day: credited the day less its meal, as a facilitator's confirmation
+            # of the list would credit them.
+            credited = training_minutes(meeting, items)
             attending = rng.sample(people, k=rng.randint(9, 14))
             if days_ago >= 0:
                 # Satisfaction answers, anonymous like real ones (a random key, no person).
@@ -344,7 +350,7 @@ async def seed(sessions: SessionFactory, *, timezone: str, now: datetime | None 
                         Attendance(
                             meeting_id=meeting.id or 0,
                             person_id=person.id or 0,
-                            minutes=420,
+                            minutes=credited,
                             confirmed_by_id=people[0].id,
                         )
                     )

@@ -26,13 +26,23 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels import channel_community
-from bot.deliveries import RenderContext, Renderer
+from bot.deliveries import RecordedRenderer, RenderContext, Renderer
 from bot.invokes import CardActionReply, Invokes, TaskReply
 from bot.meeting_calendar import calendar_url
 from bot.settings import Settings
-from bot.turns import FeatureTurn, VerbHandler, as_int, card_activity, replace_clicked_card
-from cards.agenda import VERB_VIEW as VERB_AGENDA_VIEW
+from bot.turns import (
+    FeatureTurn,
+    VerbHandler,
+    as_int,
+    card_activity,
+    param_int,
+    replace_clicked_card,
+)
 from cards.agenda import (
+    VERB_COHOST_ACCEPT,
+    VERB_COHOST_DECLINE,
+    VERB_COHOST_INVITE,
+    VERB_COHOST_WITHDRAW,
     AgendaForm,
     AgendaRow,
     MeetingForm,
@@ -40,6 +50,8 @@ from cards.agenda import (
     build_agenda_card,
     build_agenda_form_card,
     build_attendance_card,
+    build_cohost_form_card,
+    build_cohost_invitation_card,
     build_form_launcher_card,
     build_meeting_choice_card,
     build_meeting_form_card,
@@ -49,11 +61,12 @@ from cards.agenda import (
     local_time,
     meeting_label,
 )
+from cards.agenda import VERB_VIEW as VERB_AGENDA_VIEW
 from cards.common import REFRESH_USER_LIMIT, Element, submit
 from cards.confirm import build_confirmation_card, is_confirmed
 from cards.i18n import Translate, format_when, plural, translator
 from dialogs.context import TurnInfo
-from storage import cases, communities, meetings, outbox, toolbox
+from storage import cases, communities, meetings, outbox, questions, toolbox
 from storage.communities import NotAllowed, has_role
 from storage.db import SessionFactory, transaction
 from storage.meetings import (
@@ -66,11 +79,13 @@ from storage.meetings import (
     MeetingDraft,
 )
 from storage.models import (
+    CohostStatus,
     Community,
     ConversationRef,
     Meeting,
     MeetingMode,
     MeetingStatus,
+    OutboxMessage,
     Role,
     RsvpAnswer,
     Topic,
@@ -78,6 +93,7 @@ from storage.models import (
     Volet,
     utcnow,
 )
+from storage.outbox import Claimed
 
 logger = logging.getLogger(__name__)
 
@@ -938,12 +954,19 @@ async def on_agenda_command(
                 )
             ]
         shown = 0
+        seen: set[int] = set()
         for community in candidates:
             if community is None or community.id is None:
                 continue
-            meeting = await meetings.upcoming(session, community_id=community.id, now=utcnow())
-            if meeting is None:
+            # A joint meeting shows in its co-hosts' channels too (once for a member of both).
+            meeting = await meetings.upcoming(
+                session, community_id=community.id, now=utcnow(), joint=True
+            )
+            if meeting is None or meeting.id in seen:
                 continue
+            seen.add(meeting.id or 0)
+            if meeting.community_id != community.id:
+                community = await session.get(Community, meeting.community_id) or community
             agenda = await meetings.agenda_of(session, meeting_id=meeting.id or 0)
             counts = await meetings.rsvp_counts(session, meeting_id=meeting.id or 0)
             link = await calendar_url(
@@ -965,6 +988,7 @@ async def on_agenda_command(
                 viewers=await _viewers(session, meeting),
                 cases=await cases.agenda_cases(session, meeting_id=meeting.id or 0),
                 resources=await toolbox.agenda_resources(session, meeting_id=meeting.id or 0),
+                cohosts=await _cohost_names(session, meeting),
             )
             await _post_agenda_copy(turn_context, sessions, card, meeting, info.locale)
             shown += 1
@@ -1060,6 +1084,8 @@ async def _act_on_one(
     if len(candidates) == 1:
         await act(turn_context, {"meeting_id": candidates[0].id}, ctx, typed=True)
         return
+    async with ctx.sessions() as session:
+        joint = await meetings.cohost_names(session, meeting_ids=[m.id or 0 for m in candidates])
     card = build_meeting_choice_card(
         candidates,
         verb=verb,
@@ -1067,6 +1093,7 @@ async def _act_on_one(
         button_key=button_key,
         locale=ctx.info.locale,
         tz=ctx.settings.timezone,
+        cohosts=joint,
     )
     await _send_card(turn_context, card)
 
@@ -1465,6 +1492,413 @@ async def _on_attendance(turn: FeatureTurn, value: dict[str, Any]) -> None:
     await turn.context.send_activity(plural(turn.info.locale, key, change.recorded))
 
 
+# -- joint meetings --
+#
+# A host facilitator invites another community (`rencontre conjointe`, in the host's channel);
+# the invited community's facilitators get a private card to accept or decline; only a yes
+# posts the agenda card in the invited community's channel (storage/meetings.py says why). The
+# co-host's facilitators leave with `quitter la rencontre conjointe`, in their channel.
+
+
+async def _cohost_names(session: AsyncSession, meeting: Meeting) -> list[str]:
+    return [c.name for c in await meetings.cohosts(session, meeting_id=meeting.id or 0)]
+
+
+async def on_joint_meeting_command(
+    turn_context: TurnContext, *, sessions: SessionFactory, settings: Settings, info: TurnInfo
+) -> None:
+    """`rencontre conjointe`: the form to invite a community to co-host one of the channel
+    community's upcoming meetings."""
+    community = await _animated_channel_community(sessions, turn_context, info)
+    if community is None or community.id is None:
+        return
+    t = translator(info.locale)
+    async with sessions() as session:
+        upcoming = [
+            m
+            for m in await meetings.upcoming_meetings(
+                session, community_id=community.id, now=utcnow()
+            )
+            if m.starts_at > utcnow()
+        ]
+        candidates = await meetings.cohost_candidates(session, community=community)
+        names = await meetings.cohost_names(session, meeting_ids=[m.id or 0 for m in upcoming])
+    if not upcoming:
+        await turn_context.send_activity(t("cohost.no_meeting"))
+        return
+    if not candidates:
+        await turn_context.send_activity(t("cohost.no_community"))
+        return
+    card = build_cohost_form_card(
+        upcoming, candidates, locale=info.locale, tz=settings.timezone, cohosts=names
+    )
+    await _send_card(turn_context, card)
+
+
+async def _guest_name(sessions: SessionFactory, community_id: int) -> str | None:
+    async with sessions() as session:
+        guest = await session.get(Community, community_id)
+    return guest.name if guest is not None else None
+
+
+async def _start_cohosting(session: AsyncSession, change: meetings.CohostChange) -> bool:
+    """In the acceptance's transaction: the card queued for the co-host's channel (once per
+    acceptance), every posted copy brought up to date (« Rencontre conjointe avec … »).
+    False when the co-host's channel is not known to the bot."""
+    channel = await questions.channel_conversation(session, community=change.guest)
+    posted = await meetings.queue_cohost_post(session, change, channel_ref_id=channel)
+    await _queue_card_update(session, change.meeting)
+    return posted or channel is not None
+
+
+async def _on_cohost_invite(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    meeting_id = as_int(value.get("meeting_id"))
+    community_id = as_int(value.get("community_id"))
+    if meeting_id is None or community_id is None:
+        await turn.say("cohost.choose")
+        return
+    found = await _animator_community(turn.sessions, turn.context, turn.info)
+    if isinstance(found, str):
+        await turn.context.send_activity(found)
+        return
+    label = ""
+    try:
+        async with transaction(turn.sessions) as session:
+            meeting = await session.get(Meeting, meeting_id)
+            if meeting is None or meeting.community_id != found.id:
+                # Only the channel's own meetings: a form from elsewhere invites nothing.
+                raise InvalidMeeting("not_open")
+            change = await meetings.invite_cohost(
+                session,
+                meeting_id=meeting_id,
+                community_id=community_id,
+                by_person_id=turn.person_id,
+                now=turn.clock(),
+            )
+            label = meeting_label(
+                change.meeting, locale=turn.info.locale, tz=turn.settings.timezone
+            )
+            channel_known = True
+            if change.accepted_now:
+                channel_known = await _start_cohosting(session, change)
+            elif change.changed:
+                await meetings.queue_cohost_invitations(session, change)
+    except NotAllowed:
+        await turn.say("cohost.animators_host_only")
+        return
+    except InvalidMeeting as error:
+        await turn.context.send_activity(_cohost_error(turn.t, error))
+        return
+    guest = change.guest.name
+    if change.changed:
+        turn.wake()
+    if change.accepted_now:
+        key = "cohost.accepted_at_once" if channel_known else "cohost.accepted_no_channel"
+    elif change.changed:
+        key = "cohost.invited"
+    elif change.cohost.status == CohostStatus.ACCEPTED:
+        key = "cohost.already_cohost"
+    else:
+        key = "cohost.already_invited"
+    await turn.replace_clicked(
+        build_meeting_outcome_card([turn.t(key, guest=guest, meeting=label)])
+    )
+
+
+def _cohost_error(t: Translate, error: InvalidMeeting) -> str:
+    reason = str(error)
+    if reason in {"cohost_self", "cohost_unknown", "cohost_not_invited", "cohost_too_late"}:
+        return t(f"cohost.error.{reason}")
+    return _error(t, error)
+
+
+async def _answer_cohost(turn: FeatureTurn, value: dict[str, Any], *, accept: bool) -> None:
+    """« Accepter » / « Décliner » on the invitation card (a facilitator of the invited
+    community, in their personal chat)."""
+    meeting_id = as_int(value.get("meeting_id"))
+    community_id = as_int(value.get("community_id"))
+    guest = await _guest_name(turn.sessions, community_id) if community_id is not None else None
+    if meeting_id is None or community_id is None or guest is None:
+        await turn.say("error.unknown_action")
+        return
+    channel_known = True
+    try:
+        async with transaction(turn.sessions) as session:
+            change = await meetings.answer_cohost(
+                session,
+                meeting_id=meeting_id,
+                community_id=community_id,
+                by_person_id=turn.person_id,
+                accept=accept,
+                now=turn.clock(),
+            )
+            if change.changed:
+                if accept:
+                    channel_known = await _start_cohosting(session, change)
+                await meetings.queue_cohost_notices(
+                    session,
+                    change,
+                    what="accepted" if accept else "declined",
+                    person_ids=await meetings.animator_ids(session, [change.host.id or 0]),
+                )
+    except NotAllowed:
+        await turn.say("cohost.animators_guest_only", guest=guest)
+        return
+    except LookupError:
+        await turn.say("cohost.error.cohost_not_invited")
+        return
+    except InvalidMeeting as error:
+        await turn.context.send_activity(_cohost_error(turn.t, error))
+        return
+    label = meeting_label(change.meeting, locale=turn.info.locale, tz=turn.settings.timezone)
+    if change.changed:
+        turn.wake()
+        if accept:
+            key = "cohost.accepted" if channel_known else "cohost.accepted_no_channel"
+        else:
+            key = "cohost.declined"
+    else:
+        key = "cohost.already_accepted" if accept else "cohost.already_declined"
+    await turn.replace_clicked(
+        build_meeting_outcome_card([turn.t(key, guest=guest, meeting=label)])
+    )
+
+
+async def _on_cohost_accept(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    await _answer_cohost(turn, value, accept=True)
+
+
+async def _on_cohost_decline(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    await _answer_cohost(turn, value, accept=False)
+
+
+async def on_leave_joint_meeting_command(
+    turn_context: TurnContext,
+    *,
+    sessions: SessionFactory,
+    settings: Settings,
+    info: TurnInfo,
+    wake: Callable[[], None],
+) -> None:
+    """`quitter la rencontre conjointe`, in the co-host's channel: which joint meeting (when
+    several), then a confirmation."""
+    community = await _animated_channel_community(sessions, turn_context, info)
+    if community is None or community.id is None:
+        return
+    async with sessions() as session:
+        joint = await meetings.cohosted_upcoming(session, community_id=community.id, now=utcnow())
+    if not joint:
+        await turn_context.send_activity(translator(info.locale)("cohost.withdraw.none"))
+        return
+    ctx = _Ctx(sessions=sessions, settings=settings, info=info, wake=wake)
+    await _act_on_one(
+        turn_context,
+        joint,
+        ctx,
+        act=_withdraw_cohost,
+        verb=VERB_COHOST_WITHDRAW,
+        heading_key="cohost.withdraw.choose",
+        button_key="cohost.withdraw.button",
+    )
+
+
+async def _withdraw_cohost(
+    turn_context: TurnContext, value: dict[str, Any], ctx: _Ctx, *, typed: bool = False
+) -> None:
+    """First click: what withdrawing does. The confirm click: the channel's community stops
+    co-hosting; its channel's copies say so (and lose their buttons), the host's facilitators
+    and the members whose answer no longer holds are told."""
+    t = translator(ctx.info.locale)
+    tz = ctx.settings.timezone
+    meeting_id = as_int(value.get("meeting_id"))
+    if meeting_id is None:
+        await turn_context.send_activity(t("error.unknown_action"))
+        return
+    found = await _animator_community(ctx.sessions, turn_context, ctx.info)
+    if isinstance(found, str) or found.id is None:
+        await turn_context.send_activity(str(found))
+        return
+    guest = found
+    guest_id = found.id
+    try:
+        if not is_confirmed(value):
+            async with ctx.sessions() as session:
+                found_meeting = await meetings.meeting_with_community(
+                    session, meeting_id=meeting_id
+                )
+            if found_meeting is None:
+                raise LookupError(meeting_id)
+            meeting, host = found_meeting
+            label = meeting_label(meeting, locale=ctx.info.locale, tz=tz)
+            card = build_confirmation_card(
+                t,
+                title=t("cohost.withdraw.confirm_title", guest=guest.name, meeting=label),
+                consequences=[
+                    t("cohost.withdraw.consequence_post"),
+                    t("cohost.withdraw.consequence_rsvp", host=host.name),
+                ],
+                confirm_title=t("cohost.withdraw.confirm"),
+                verb=VERB_COHOST_WITHDRAW,
+                data={"meeting_id": meeting_id},
+            )
+            if typed:
+                await _send_card(turn_context, card)
+            else:
+                await replace_clicked_card(turn_context, card)
+            return
+        async with transaction(ctx.sessions) as session:
+            change = await meetings.withdraw_cohost(
+                session,
+                meeting_id=meeting_id,
+                community_id=guest_id,
+                by_person_id=ctx.info.person_id,
+                now=utcnow(),
+            )
+            if change.changed:
+                await _end_cohosting(session, change)
+    except NotAllowed:
+        await turn_context.send_activity(t("plan.animators_only"))
+        return
+    except LookupError:
+        await turn_context.send_activity(t("cohost.withdraw.none"))
+        return
+    except InvalidMeeting as error:
+        await turn_context.send_activity(_cohost_error(t, error))
+        return
+    label = meeting_label(change.meeting, locale=ctx.info.locale, tz=tz)
+    if change.changed:
+        ctx.wake()
+    key = "cohost.withdraw.done" if change.changed else "cohost.withdraw.already"
+    await replace_clicked_card(
+        turn_context, build_meeting_outcome_card([t(key, guest=guest.name, meeting=label)])
+    )
+
+
+async def _end_cohosting(session: AsyncSession, change: meetings.CohostChange) -> None:
+    """In the withdrawal's transaction: the copies in the co-host's channel get their last
+    update (« … ne coanime plus cette rencontre », no buttons), the others lose the co-host's
+    name, and the host's facilitators and the members dropped are told."""
+    for conversation_ref_id, activity_id, locale in await meetings.forget_channel_copies(
+        session, meeting_id=change.meeting.id or 0, community=change.guest
+    ):
+        await outbox.enqueue(
+            session,
+            dedup_key=meetings.agenda_card_key(change.meeting.id, uuid.uuid4().hex),
+            recipient=outbox.Recipient.conversation(conversation_ref_id),
+            kind=KIND_AGENDA_CARD,
+            params={
+                "meeting_id": change.meeting.id,
+                "activity_id": activity_id,
+                "locale": locale,
+                "withdrawn": change.guest.id,
+            },
+        )
+    await _queue_card_update(session, change.meeting)
+    await meetings.queue_cohost_notices(
+        session,
+        change,
+        what="withdrawn",
+        person_ids=await meetings.animator_ids(
+            session, [change.host.id or 0, change.guest.id or 0]
+        ),
+    )
+    await meetings.queue_cohost_notices(
+        session, change, what="dropped", person_ids=list(change.dropped)
+    )
+
+
+async def _on_cohost_withdraw(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    await _withdraw_cohost(turn.context, value, _ctx(turn))
+
+
+async def render_cohost_invitation(context: RenderContext) -> Activity | None:
+    """The invitation, while it is still open (not answered, withdrawn, nor the meeting
+    cancelled or started since)."""
+    params = context.message.params
+    meeting_id, community_id = param_int(params, "meeting_id"), param_int(params, "community_id")
+    if meeting_id is None or community_id is None:
+        return None
+    async with context.sessions() as session:
+        found = await meetings.meeting_with_community(session, meeting_id=meeting_id)
+        invited = await meetings.cohosts(
+            session, meeting_id=meeting_id, statuses=(CohostStatus.INVITED,)
+        )
+    guest = next((c for c in invited if c.id == community_id), None)
+    if found is None or guest is None:
+        return None
+    meeting, host = found
+    if meeting.status != MeetingStatus.SCHEDULED or meeting.starts_at <= context.now:
+        return None
+    card = build_cohost_invitation_card(
+        meeting, host, guest, locale=context.locale, tz=context.timezone
+    )
+    return card_activity(card)
+
+
+async def render_cohost_post(context: RenderContext) -> Activity | None:
+    """The agenda card, posted as a new message in the co-host's channel, while it still
+    co-hosts a meeting not over."""
+    params = context.message.params
+    meeting_id, community_id = param_int(params, "meeting_id"), param_int(params, "community_id")
+    if meeting_id is None or community_id is None:
+        return None
+    async with context.sessions() as session:
+        found = await meetings.meeting_with_community(session, meeting_id=meeting_id)
+        if found is None:
+            return None
+        meeting, host = found
+        cohosting = (await meetings.host_ids(session, meeting=meeting))[1:]
+        if community_id not in cohosting:
+            return None  # withdrawn before the card went out
+        if meeting.status != MeetingStatus.SCHEDULED or meeting.ends_at <= context.now:
+            return None
+        card = await _current_agenda_card(session, context, meeting, host, locale=context.locale)
+    return card_activity(card)
+
+
+async def _cohost_posted(message: Claimed, sessions: SessionFactory, now: datetime) -> None:
+    """Teams accepted the card in the co-host's channel: remember the copy, so that answers
+    and changes keep it current."""
+    meeting_id = param_int(message.params, "meeting_id")
+    if meeting_id is None or message.conversation_ref_id is None:
+        return
+    async with transaction(sessions) as session:
+        row = await session.get(OutboxMessage, message.id)
+        if row is None or not row.activity_id:
+            logger.warning("joint meeting %s posted without an activity id", meeting_id)
+            return
+        await meetings.record_card_copy(
+            session,
+            meeting_id=meeting_id,
+            conversation_ref_id=message.conversation_ref_id,
+            activity_id=row.activity_id,
+            locale="",
+            now=now,
+        )
+
+
+_COHOST_NOTICES = frozenset({"accepted", "declined", "withdrawn", "dropped"})
+
+
+async def render_cohost_notice(context: RenderContext) -> Activity | None:
+    params = context.message.params
+    meeting_id, community_id = param_int(params, "meeting_id"), param_int(params, "community_id")
+    change = params.get("change")
+    if meeting_id is None or community_id is None or change not in _COHOST_NOTICES:
+        return None
+    async with context.sessions() as session:
+        found = await meetings.meeting_with_community(session, meeting_id=meeting_id)
+        guest = await session.get(Community, community_id)
+    if found is None or guest is None:
+        return None
+    meeting, host = found
+    label = meeting_label(meeting, locale=context.locale, tz=context.timezone)
+    text = translator(context.locale)(
+        f"cohost.notice.{change}", guest=guest.name, host=host.name, meeting=label
+    )
+    return MessageFactory.text(text)
+
+
 # -- this feature's buttons --
 
 
@@ -1515,6 +1949,10 @@ ACTIONS: Mapping[str, VerbHandler] = MappingProxyType(
         VERB_CANCEL: _on_cancel,
         VERB_RESTORE: _on_restore,
         "meetings.attendance": _on_attendance,
+        VERB_COHOST_INVITE: _on_cohost_invite,
+        VERB_COHOST_ACCEPT: _on_cohost_accept,
+        VERB_COHOST_DECLINE: _on_cohost_decline,
+        VERB_COHOST_WITHDRAW: _on_cohost_withdraw,
     }
 )
 
@@ -1581,12 +2019,14 @@ async def _viewers(session: AsyncSession, meeting: Meeting) -> list[str]:
     """Whose client asks for their own view of a posted agenda card: those who answered first
     (theirs differs from the shared card; Teams refreshes at most 60 listed people on its own,
     the others can refresh from the card's menu), then the other members."""
-    return await communities.member_teams_ids(
-        session,
-        community_id=meeting.community_id,
-        first=await meetings.respondents(session, meeting_id=meeting.id or 0),
-        limit=REFRESH_USER_LIMIT,
-    )
+    first = await meetings.respondents(session, meeting_id=meeting.id or 0)
+    found: list[str] = []
+    # A joint meeting's copies are read in every host's channel: their members too.
+    for community_id in await meetings.host_ids(session, meeting=meeting):
+        found += await communities.member_teams_ids(
+            session, community_id=community_id, first=first, limit=REFRESH_USER_LIMIT
+        )
+    return list(dict.fromkeys(found))[:REFRESH_USER_LIMIT]
 
 
 async def on_agenda_view(
@@ -1606,14 +2046,13 @@ async def on_agenda_view(
         if found is None:
             return CardActionReply(message=turn.t("error.unknown_action"))
         meeting, community = found
-        member = (
-            await communities.membership(
-                session, person_id=person_id, community_id=meeting.community_id
-            )
+        # A member of the host or of a co-host of a joint meeting reads their own answer.
+        reader = (
+            person_id
             if person_id is not None
+            and await meetings.is_attendee(session, meeting=meeting, person_id=person_id)
             else None
         )
-        reader = person_id if member is not None and member.left_at is None else None
         own = (
             await meetings.rsvp_of(session, meeting_id=meeting_id or 0, person_id=reader)
             if reader is not None
@@ -1639,6 +2078,7 @@ async def on_agenda_view(
             own_answer=own,
             cases=await cases.agenda_cases(session, meeting_id=meeting_id or 0),
             resources=await toolbox.agenda_resources(session, meeting_id=meeting_id or 0),
+            cohosts=await _cohost_names(session, meeting),
         )
     return CardActionReply(card=card)
 
@@ -1662,6 +2102,8 @@ async def render_agenda_card(context: RenderContext) -> Activity | None:
     # The copy to update, in the language it was shown in (rows queued before copies were
     # recorded name no copy: the published card).
     locale = str(params.get("locale") or context.locale)
+    # The last update of a copy in the channel of a community that stopped co-hosting.
+    withdrawn_id = param_int(params, "withdrawn")
     async with context.sessions() as session:
         found = await meetings.meeting_with_community(session, meeting_id=meeting_id)
         if found is None:
@@ -1670,38 +2112,57 @@ async def render_agenda_card(context: RenderContext) -> Activity | None:
         activity_id = str(params.get("activity_id") or meeting.activity_id or "")
         if not activity_id:
             return None
-        agenda = await meetings.agenda_of(session, meeting_id=meeting_id)
-        counts = await meetings.rsvp_counts(session, meeting_id=meeting_id)
-        link = (
-            await calendar_url(
-                session,
-                context.settings,
-                meeting=meeting,
-                person_id=meeting.created_by_id,
-                locale=locale,
-                now=context.now,
-            )
-            if context.settings is not None
-            else None
+        withdrawn = await session.get(Community, withdrawn_id) if withdrawn_id else None
+        card = await _current_agenda_card(
+            session,
+            context,
+            meeting,
+            community,
+            locale=locale,
+            withdrawn=withdrawn.name if withdrawn is not None else None,
         )
-        viewers = await _viewers(session, meeting)
-        picked = await cases.agenda_cases(session, meeting_id=meeting_id)
-        attached = await toolbox.agenda_resources(session, meeting_id=meeting_id)
-    card = build_agenda_card(
-        meeting,
-        community,
-        agenda,
-        counts,
-        locale=locale,
-        tz=context.timezone,
-        calendar_url=link,
-        viewers=viewers,
-        cases=picked,
-        resources=attached,
-    )
     activity = card_activity(card)
     activity.id = activity_id
     return activity
+
+
+async def _current_agenda_card(
+    session: AsyncSession,
+    context: RenderContext,
+    meeting: Meeting,
+    community: Community,
+    *,
+    locale: str,
+    withdrawn: str | None = None,
+) -> Element:
+    """The shared agenda card as it is now (a posted copy's update, a co-host's post)."""
+    meeting_id = meeting.id or 0
+    link = (
+        await calendar_url(
+            session,
+            context.settings,
+            meeting=meeting,
+            person_id=meeting.created_by_id,
+            locale=locale,
+            now=context.now,
+        )
+        if context.settings is not None
+        else None
+    )
+    return build_agenda_card(
+        meeting,
+        community,
+        await meetings.agenda_of(session, meeting_id=meeting_id),
+        await meetings.rsvp_counts(session, meeting_id=meeting_id),
+        locale=locale,
+        tz=context.timezone,
+        calendar_url=link,
+        viewers=await _viewers(session, meeting),
+        cases=await cases.agenda_cases(session, meeting_id=meeting_id),
+        resources=await toolbox.agenda_resources(session, meeting_id=meeting_id),
+        cohosts=await _cohost_names(session, meeting),
+        withdrawn=withdrawn,
+    )
 
 
 async def render_meeting_change(context: RenderContext) -> Activity | None:
@@ -1755,24 +2216,26 @@ MEETING_RENDERERS: dict[str, Renderer] = {
     KIND_AGENDA_CARD: render_agenda_card,
     KIND_CHANGE: render_meeting_change,
     KIND_ATTENDANCE: render_attendance_request,
+    meetings.KIND_COHOST_INVITATION: render_cohost_invitation,
+    meetings.KIND_COHOST_POST: RecordedRenderer(render_cohost_post, _cohost_posted),
+    meetings.KIND_COHOST_NOTICE: render_cohost_notice,
 }
 
 
 async def enqueue_attendance_requests(
     *, sessions: SessionFactory, now: datetime, wake: Callable[[], None]
 ) -> int:
-    """After a meeting ends, its animators get the attendance list to confirm (once)."""
+    """After a meeting ends, its animators (a joint meeting's: every host's) get the
+    attendance list to confirm (once each)."""
     queued = 0
     async with transaction(sessions) as session:
         for meeting in await meetings.meetings_awaiting_attendance(session, now=now):
-            animators = await communities.people_with_role(
-                session, community_id=meeting.community_id, roles=[Role.ANIMATOR]
-            )
-            for animator in animators:
+            # A joint meeting's list goes to the facilitators of every community hosting it.
+            for animator_id in await meetings.animators_of_hosts(session, meeting=meeting):
                 queued += await outbox.enqueue(
                     session,
-                    dedup_key=meetings.attendance_key(meeting.id, animator.id),
-                    recipient=outbox.Recipient.person(animator.id or 0),
+                    dedup_key=meetings.attendance_key(meeting.id, animator_id),
+                    recipient=outbox.Recipient.person(animator_id),
                     kind=KIND_ATTENDANCE,
                     params={"meeting_id": meeting.id},
                 )
@@ -1789,6 +2252,8 @@ __all__ = [
     "on_agenda_command",
     "on_cancel_meeting_command",
     "on_edit_agenda_command",
+    "on_joint_meeting_command",
+    "on_leave_joint_meeting_command",
     "on_move_meeting_command",
     "on_plan_command",
     "register_meeting_forms",

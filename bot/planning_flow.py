@@ -10,6 +10,12 @@ channel with « Planifier la rencontre », the same planning form filled with th
 
 Every button checks again, in the channel it was clicked in, that the sender animates that
 channel's community; what a card's data names (a date, a poll) must belong to it.
+
+Once a year a job proposes the needs survey to each facilitator of a community that opened none
+in twelve months (storage/planning.py says which, and keys the outbox rows so it goes once). The
+card is drawn at send time, with last year's results as storage/surveys.py `results` shows them;
+its « Lancer le sondage » is the needs survey's own launch (`surveys.needs.start`, which checks
+the role again), and « Plus tard » (`planning.needs.later`, in the 1:1 chat) brings it back once.
 """
 
 from __future__ import annotations
@@ -35,11 +41,12 @@ from bot.turns import FeatureTurn, VerbHandler, as_int, card_activity
 from cards.agenda import build_form_launcher_card
 from cards.community import build_one_pager_card
 from cards.consultations import identifier_kinds_text
-from cards.i18n import format_span, plural
+from cards.i18n import format_day, format_span, plural
 from cards.planning import (
     MAX_POLL_DATES,
     VERB_CANCEL,
     VERB_CHARTER_SAVE,
+    VERB_NEEDS_LATER,
     VERB_POLL_CREATE,
     VERB_SERIES_COMPLETE,
     VERB_SERIES_CREATE,
@@ -51,15 +58,16 @@ from cards.planning import (
     SeriesForm,
     build_charter_form_card,
     build_date_poll_form_card,
+    build_needs_due_card,
     build_series_card,
     build_series_form_card,
     build_winning_date_card,
     date_line,
 )
 from dialogs.views import load_one_pager
-from storage import communities, outbox, planning, polls
+from storage import communities, outbox, planning, polls, surveys
 from storage.communities import NotAllowed, has_role
-from storage.db import transaction
+from storage.db import SessionFactory, transaction
 from storage.identifiers import IdentifierKind, unconfirmed
 from storage.models import Community, MeetingMode, Role
 from storage.planning import (
@@ -629,6 +637,145 @@ async def _on_charter_save(turn: FeatureTurn, value: dict[str, Any]) -> None:
     await turn.say("planning.charter.saved" if changed else "planning.charter.unchanged")
 
 
+# -- the yearly needs survey -----------------------------------------------------------------
+
+
+async def propose_needs_surveys(context: JobContext) -> int:
+    """Queue « C'est le moment du sondage des besoins annuel » to each facilitator of every
+    community due one (none opened, none proposed, in twelve months), for office hours. Once
+    per community, year and person, whoever runs it and however often."""
+    now = context.now()
+    settings = context.settings
+    not_before = planning.office_hours(
+        now, tz=settings.timezone, non_working=settings.extra_non_working_days
+    )
+    year = now.astimezone(UTC).year
+    queued = 0
+    async with transaction(context.sessions) as session:
+        for community in await planning.communities_due_needs_survey(session, now=now):
+            assert community.id is not None
+            for person in await communities.people_with_role(
+                session, community_id=community.id, roles=[Role.ANIMATOR]
+            ):
+                assert person.id is not None
+                queued += await outbox.enqueue(
+                    session,
+                    dedup_key=planning.needs_due_key(community.id, year, person.id),
+                    recipient=outbox.Recipient.person(person.id),
+                    kind=planning.KIND_NEEDS_DUE,
+                    params={"community_id": community.id},
+                    not_before=not_before,
+                )
+    if queued:
+        logger.info("queued %d needs survey proposal(s)", queued)
+        context.wake()
+    return queued
+
+
+async def _needs_due_card(
+    sessions: SessionFactory,
+    *,
+    community_id: int,
+    person_id: int,
+    now: datetime,
+    locale: str,
+    tz: str,
+) -> dict[str, Any] | None:
+    """The proposal as things stand; None once the person no longer animates the community or
+    a needs survey was launched meanwhile."""
+    async with sessions() as session:
+        community = await communities.get_community(session, community_id=community_id)
+        if community is None or community.id is None:
+            return None
+        if not await planning.is_facilitator(
+            session, community_id=community.id, person_id=person_id
+        ):
+            return None
+        if not await planning.needs_survey_due(session, community_id=community.id, now=now):
+            return None
+        previous = await planning.previous_needs_survey(session, community_id=community.id, now=now)
+        shown = (
+            await surveys.results(session, survey_id=previous.id, now=now)
+            if previous is not None and previous.id is not None
+            else None
+        )
+        invitees = await surveys.consenting_members(session, community_id=community.id)
+    return build_needs_due_card(
+        community=community.name,
+        community_id=community.id,
+        previous=shown,
+        invitees=len(invitees),
+        locale=locale,
+        tz=tz,
+    )
+
+
+async def render_needs_due(context: RenderContext) -> Activity | None:
+    community_id = as_int(context.message.params.get("community_id"))
+    person_id = context.message.person_id
+    if community_id is None or person_id is None:
+        return None
+    card = await _needs_due_card(
+        context.sessions,
+        community_id=community_id,
+        person_id=person_id,
+        now=context.now,
+        locale=context.locale,
+        tz=context.timezone,
+    )
+    return None if card is None else card_activity(card)
+
+
+async def _on_needs_later(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    """« Plus tard »: the proposal comes back once, NEEDS_LATER from now (a double click, or
+    both buttons of two copies, queue it once)."""
+    community_id = as_int(value.get("community_id"))
+    if community_id is None or turn.info.person_id is None:
+        await turn.say("error.unknown_action")
+        return
+    now = turn.clock()
+    async with transaction(turn.sessions) as session:
+        community = await communities.get_community(session, community_id=community_id)
+        if community is None or not await planning.is_facilitator(
+            session, community_id=community_id, person_id=turn.person_id
+        ):
+            await turn.say("surveys.animators_only")
+            return
+        if not await planning.needs_survey_due(session, community_id=community_id, now=now):
+            await turn.say("planning.needs_due.already_launched", community=community.name)
+            return
+        key = planning.needs_later_key(community_id, now.astimezone(UTC).year, turn.person_id)
+        queued = await outbox.enqueue(
+            session,
+            dedup_key=key,
+            recipient=outbox.Recipient.person(turn.person_id),
+            kind=planning.KIND_NEEDS_DUE,
+            params={"community_id": community_id},
+            not_before=planning.office_hours(
+                now + planning.NEEDS_LATER,
+                tz=turn.settings.timezone,
+                non_working=turn.settings.extra_non_working_days,
+            ),
+        )
+        again_at = None if queued else await planning.queued_at(session, dedup_key=key)
+    if queued:
+        await turn.context.send_activity(
+            plural(
+                turn.info.locale,
+                "planning.needs_due.later_done",
+                planning.NEEDS_LATER.days,
+                community=community.name,
+            )
+        )
+    elif again_at is not None and again_at > now:
+        # A second click: the one reminder is already planned.
+        day = format_day(again_at, locale=turn.info.locale, tz=turn.info.timezone)
+        await turn.say("planning.needs_due.later_already", day=day)
+    else:
+        # « Plus tard » on the reminder itself: it came back once, it does not nag.
+        await turn.say("planning.needs_due.later_no_more", community=community.name)
+
+
 async def _on_cancel(turn: FeatureTurn, _value: dict[str, Any]) -> None:
     await turn.say("dialog.cancelled")
 
@@ -642,6 +789,7 @@ ACTIONS: Mapping[str, VerbHandler] = MappingProxyType(
         VERB_SERIES_SHOW: _on_series_show,
         VERB_POLL_CREATE: _on_poll_create,
         VERB_CHARTER_SAVE: _on_charter_save,
+        VERB_NEEDS_LATER: _on_needs_later,
         VERB_CANCEL: _on_cancel,
     }
 )

@@ -2,7 +2,8 @@
 the animators' commands, and the outbox messages.
 
 No routing here: the feature (bot/features/surveys.py) sends `sondage des besoins` /
-`needs survey` and `résultats` / `results` to these functions, declares the `surveys.*` card
+`needs survey`, `questionnaire des apprentissages` / `learning questionnaire` and `résultats` /
+`results` to these functions, declares the `surveys.*` card
 verbs' handlers (`ACTIONS`), runs SurveyDialog for `répondre au sondage` / `answer the
 survey`, and the scheduler calls the jobs. Every action re-checks its rule in
 storage/surveys.py; card data only says which survey is meant.
@@ -22,6 +23,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core import TurnContext
@@ -36,11 +38,14 @@ from cards.surveys import (
     CHOICES_INPUT,
     NO_CLIENT_INPUT,
     VERB_ANSWER,
+    VERB_LEARNING_PREVIEW,
+    VERB_LEARNING_START,
     VERB_NEEDS_PREVIEW,
     VERB_NEEDS_START,
     VERB_RESULTS,
     VERB_TOPIC,
     build_community_choice_card,
+    build_learning_preview_card,
     build_needs_preview_card,
     build_results_card,
     build_survey_card,
@@ -49,18 +54,15 @@ from cards.surveys import (
 )
 from dialogs.context import TurnInfo
 from dialogs.survey_dialog import save_answer
-from storage import communities, outbox, surveys
+from storage import communities, outbox, review, surveys
 from storage.communities import NotAllowed, has_role
 from storage.db import SessionFactory, transaction
 from storage.identifiers import CONFIRMABLE
-from storage.models import Community, Role, SurveyKind, utcnow
+from storage.models import Community, Role, Survey, SurveyKind, utcnow
 from storage.surveys import (
     KIND_INVITATION,
     KIND_REMINDER,
     KIND_RESULTS,
-    NEEDS_TEXTS,
-    SATISFACTION_RATINGS,
-    SATISFACTION_TEXTS,
     AlreadyInBank,
     AlreadyOpen,
     Answer,
@@ -204,6 +206,47 @@ async def survey_reminders(*, sessions: SessionFactory, now: datetime, wake: Wak
             )
     if queued:
         logger.info("queued %d survey reminder(s)", queued)
+        wake()
+    return queued
+
+
+async def open_yearly_learning_surveys(
+    *, sessions: SessionFactory, now: datetime, tz: str, wake: Wake
+) -> int:
+    """Once a year, four weeks before each community's annual review date, open its learning
+    questionnaire and queue the invitations (storage/surveys.py `open_yearly_learning`: not
+    when one was opened in the last ten months). Idempotent: a second run, or another replica,
+    finds it open and queues nothing."""
+    queued = 0
+    async with transaction(sessions) as session:
+        today = now.astimezone(ZoneInfo(tz)).date()
+        for community in await surveys.communities_for_learning(session, now=now):
+            assert community.id is not None
+            try:
+                opened = await surveys.open_yearly_learning(
+                    session,
+                    community_id=community.id,
+                    review_on=review.review_date(community, today.year),
+                    now=now,
+                    tz=tz,
+                )
+            except AlreadyOpen:
+                continue
+            if opened is None:
+                continue
+            survey, invited = opened
+            assert survey.id is not None
+            for person_id in invited:
+                queued += await outbox.enqueue(
+                    session,
+                    dedup_key=surveys.invitation_key(survey.id, person_id),
+                    recipient=outbox.Recipient.person(person_id),
+                    kind=KIND_INVITATION,
+                    params={"survey_id": survey.id},
+                    not_before=now,
+                )
+    if queued:
+        logger.info("queued %d learning questionnaire invitation(s)", queued)
         wake()
     return queued
 
@@ -387,22 +430,69 @@ async def _needs_preview(turn: FeatureTurn, community_id: int | None) -> None:
     )
 
 
+async def on_learning_survey_command(
+    turn_context: TurnContext,
+    *,
+    sessions: SessionFactory,
+    settings: Settings,
+    info: TurnInfo,
+    community_id: int | None,
+    clock: Clock = utcnow,
+) -> None:
+    """`questionnaire des apprentissages` / `learning questionnaire`: a preview (the questions,
+    who, until when, the last one run) with a button to launch it."""
+    turn = FeatureTurn(turn_context, sessions, info, clock=clock)
+    await _learning_preview(turn, community_id)
+
+
+async def _learning_preview(turn: FeatureTurn, community_id: int | None) -> None:
+    community = await _pick_animated(turn, community_id, verb=VERB_LEARNING_PREVIEW)
+    if community is None or community.id is None:
+        return
+    now = turn.clock()
+    async with turn.sessions() as session:
+        existing = await surveys.open_survey_of(
+            session, community_id=community.id, kind=SurveyKind.LEARNING, now=now
+        )
+        last = await surveys.last_survey_of(
+            session, community_id=community.id, kind=SurveyKind.LEARNING, now=now
+        )
+        invitees = await surveys.consenting_members(session, community_id=community.id)
+    if existing is not None:
+        await turn.say(
+            "surveys.learning.already_open",
+            day=format_when(existing.closes_at, locale=turn.info.locale, tz=turn.info.timezone),
+        )
+        return
+    await turn.show(
+        build_learning_preview_card(
+            community,
+            invitees=len(invitees),
+            closes_at=surveys.needs_closing(now, tz=turn.info.timezone),
+            last=last,
+            locale=turn.info.locale,
+            tz=turn.info.timezone,
+        )
+    )
+
+
 # -- card actions ------------------------------------------------------------------------------
 
 
-def _answer_from(
-    value: dict[str, Any], kind: SurveyKind, topic_choices: list[str]
-) -> Answer | None:
-    """What the card sent: ratings as "1".."5", texts, chosen topics as indices "0,2", the
-    toggle saying the names in the texts identify no client; None when a chosen index is not
-    one of the survey's topics."""
+def _answer_from(value: dict[str, Any], survey: Survey) -> Answer | None:
+    """What the card sent: ratings as "1".."5" (the survey's questions, its objective items
+    included), texts, chosen topics as indices "0,2", the toggle saying the names in the texts
+    identify no client; None when a chosen index is not one of the survey's topics."""
+    topic_choices = list(survey.topic_choices)
     ratings: dict[str, int] = {}
-    if kind == SurveyKind.SATISFACTION:
-        for question in SATISFACTION_RATINGS:
-            raw = str(value.get(rating_input(question)) or "").strip()
-            if raw.isascii() and raw.isdigit() and len(raw) <= 2:
-                ratings[question] = int(raw)
-    questions = SATISFACTION_TEXTS if kind == SurveyKind.SATISFACTION else NEEDS_TEXTS
+    for question in surveys.rating_questions(survey):
+        raw = str(value.get(rating_input(question)) or "").strip()
+        if raw.isascii() and raw.isdigit() and len(raw) <= 2:
+            ratings[question] = int(raw)
+        elif raw:
+            # « 4,5 », « cinq »: refused as out of range rather than taken as unanswered.
+            ratings[question] = 0
+    questions = surveys.text_questions(survey)
     texts = {
         question: text
         for question in questions
@@ -440,7 +530,7 @@ async def _answer(turn: FeatureTurn, value: dict[str, Any]) -> None:
     if survey is None:
         await turn.say("surveys.answer.not_invited")
         return
-    answer = _answer_from(value, SurveyKind(survey.kind), list(survey.topic_choices))
+    answer = _answer_from(value, survey)
     if answer is None:
         await turn.say("surveys.answer.invalid.invalid_choice")
         return
@@ -464,14 +554,46 @@ async def _needs_preview_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
 
 
 async def _needs_start(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    await _start_member_survey(turn, value, SurveyKind.NEEDS)
+
+
+async def _learning_preview_verb(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    community_id = id_param(value, "community_id")
+    if community_id is None:
+        await turn.say("error.unknown_action")
+        return
+    await _learning_preview(turn, community_id)
+
+
+async def _learning_start(turn: FeatureTurn, value: dict[str, Any]) -> None:
+    await _start_member_survey(turn, value, SurveyKind.LEARNING)
+
+
+# What an animator is told, by kind of survey launched for every member.
+ALREADY_OPEN = {
+    SurveyKind.NEEDS: "surveys.needs.already_open",
+    SurveyKind.LEARNING: "surveys.learning.already_open",
+}
+STARTED = {
+    SurveyKind.NEEDS: "surveys.needs.started",
+    SurveyKind.LEARNING: "surveys.learning.started",
+}
+
+
+async def _start_member_survey(turn: FeatureTurn, value: dict[str, Any], kind: SurveyKind) -> None:
+    """Launch a needs survey or the learning questionnaire and queue the invitations; a second
+    click (or a second animator) finds it open and is told until when."""
     community_id = id_param(value, "community_id")
     if community_id is None:
         await turn.say("error.unknown_action")
         return
     now = turn.clock()
+    opener = (
+        surveys.open_learning_survey if kind == SurveyKind.LEARNING else surveys.open_needs_survey
+    )
     try:
         async with transaction(turn.sessions) as session:
-            survey, invited = await surveys.open_needs_survey(
+            survey, invited = await opener(
                 session,
                 community_id=community_id,
                 by_person_id=turn.person_id,
@@ -489,8 +611,8 @@ async def _needs_start(turn: FeatureTurn, value: dict[str, Any]) -> None:
                 )
     except AlreadyOpen as error:
         await turn.say(
-            "surveys.needs.already_open",
-            day=format_when(error.survey.closes_at, locale=turn.info.locale, tz=turn.info.timezone),
+            ALREADY_OPEN[kind],
+            day=format_when(error.closes_at, locale=turn.info.locale, tz=turn.info.timezone),
         )
         return
     except NotAllowed:
@@ -501,7 +623,7 @@ async def _needs_start(turn: FeatureTurn, value: dict[str, Any]) -> None:
     await turn.context.send_activity(
         plural(
             turn.info.locale,
-            "surveys.needs.started",
+            STARTED[kind],
             len(invited),
             day=format_when(survey.closes_at, locale=turn.info.locale, tz=turn.info.timezone),
         )
@@ -549,6 +671,8 @@ ACTIONS: Mapping[str, VerbHandler] = {
     VERB_ANSWER: _answer,
     VERB_NEEDS_PREVIEW: _needs_preview_verb,
     VERB_NEEDS_START: _needs_start,
+    VERB_LEARNING_PREVIEW: _learning_preview_verb,
+    VERB_LEARNING_START: _learning_start,
     VERB_RESULTS: _results_verb,
     VERB_TOPIC: _topic,
 }
@@ -557,6 +681,7 @@ ACTIONS: Mapping[str, VerbHandler] = {
 __all__ = [
     "ACTIONS",
     "SURVEY_RENDERERS",
+    "on_learning_survey_command",
     "on_needs_survey_command",
     "on_results_command",
     "open_due_surveys",

@@ -158,7 +158,8 @@ def build_lists_card(links: ListLinks, *, locale: str, tz: str) -> Element:
     if not links.sheets:
         body.append(paragraph(t("admin.lists.no_meeting"), subtle=True))
     for item in links.sheets:
-        when = format_span(item.starts_at, item.ends_at, locale=locale, tz=tz)
+        span = format_span(item.starts_at, item.ends_at, locale=locale, tz=tz)
+        when = span[:1].upper() + span[1:]  # it starts the line
         title = _label(item.title) or t("admin.lists.untitled")
         body.append(
             paragraph(t("admin.lists.sheet", when=when, title=title, pdf=item.pdf, csv=item.csv))
@@ -191,7 +192,9 @@ def build_sheet_card(data: Sheet, *, locale: str, tz: str) -> Element:
                 "columns": [
                     {
                         "type": "Column",
-                        "width": "stretch",
+                        # Weights, not "stretch" beside two "auto" inputs: those took their
+                        # labels' width and left the names a few letters per line.
+                        "width": 3,
                         "verticalContentAlignment": "Bottom",
                         "items": [
                             paragraph(
@@ -261,7 +264,7 @@ def build_sheet_card(data: Sheet, *, locale: str, tz: str) -> Element:
 def _number_column(input_id: str, label: str, value: int) -> Element:
     return {
         "type": "Column",
-        "width": "auto",
+        "width": 2,
         "items": [
             {"type": "Input.Number", "id": input_id, "label": label, "min": 0, "value": value}
         ],
@@ -335,12 +338,18 @@ def build_supervision_card(data: Supervision, *, locale: str, tz: str) -> Elemen
 # -- e-mail consent --
 
 
-def build_consent_card(*, agreed: bool, email: str | None, locale: str) -> Element:
+def build_consent_card(
+    *, agreed: bool, email: str | None, locale: str, lookup_failed: bool = False
+) -> Element:
+    """The member's e-mail consent; `lookup_failed`: Teams could not be asked for the address
+    just now (the consent is recorded without it, and asking again later may work)."""
     t = translator(locale)
     if not agreed:
         state = t("admin.consent.state_no")
     elif email:
         state = t("admin.consent.state_yes", email=email)
+    elif lookup_failed:
+        state = t("admin.consent.state_lookup_failed")
     else:
         state = t("admin.consent.state_yes_no_email")
     return adaptive_card(

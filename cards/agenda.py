@@ -199,8 +199,13 @@ def build_agenda_card(
     own_answer: RsvpAnswer | None = None,
     cases: Sequence[AgendaCase] = (),
     resources: Mapping[int, Sequence[Resource]] | None = None,
+    cohosts: Sequence[str] = (),
+    withdrawn: str | None = None,
 ) -> Element:
-    """`cases`: the complex cases picked for its reflective part (storage/cases.py);
+    """`cohosts`: the names of the communities co-hosting a joint meeting (« Rencontre
+    conjointe avec … »); `withdrawn`: the name of a community that stopped co-hosting, on the
+    last update of the copies in its channel (no buttons: its members no longer answer).
+    `cases`: the complex cases picked for its reflective part (storage/cases.py);
     `resources`: the toolbox resources attached to its items (storage/toolbox.py).
     `calendar_url`: the signed link to the meeting's .ics invitation (a button).
     `viewers`: the Teams ids of the people whose client asks for their own view (`VERB_VIEW`,
@@ -220,6 +225,19 @@ def build_agenda_card(
         {"type": "FactSet", "facts": _where(meeting, t)},
     ]
     body = [b for b in body if b.get("text") != ""]
+    if cohosts:
+        body.insert(1, paragraph(t("agenda.joint", names=", ".join(cohosts)), spacing="None"))
+    if withdrawn is not None:
+        body.insert(
+            1,
+            {
+                "type": "TextBlock",
+                "text": t("agenda.cohost_withdrawn", guest=withdrawn),
+                "color": "Attention",
+                "weight": "Bolder",
+                "wrap": True,
+            },
+        )
     if meeting.status == MeetingStatus.CANCELLED:
         body.insert(
             2,
@@ -233,6 +251,8 @@ def build_agenda_card(
         )
     body += agenda_body(meeting, items, locale=locale, tz=tz, cases=cases, resources=resources)
     actions: list[Element] = []
+    if withdrawn is not None:
+        return adaptive_card(body)
     if meeting.online_link and meeting.status == MeetingStatus.SCHEDULED:
         actions.append(
             {"type": "Action.OpenUrl", "title": t("reminder.join"), "url": meeting.online_link}
@@ -292,9 +312,11 @@ def build_meeting_choice_card(
     locale: str,
     tz: str,
     button_key: str = "plan.cancel.pick",
+    cohosts: Mapping[int, Sequence[str]] | None = None,
 ) -> Element:
     """Which meeting? One line and one button per upcoming meeting, soonest first; the button
-    sends `verb` with the meeting's id (the handler then asks for confirmation)."""
+    sends `verb` with the meeting's id (the handler then asks for confirmation). `cohosts`:
+    by meeting id, the communities co-hosting a joint meeting (a line under it)."""
     t = translator(locale)
     body: list[Element] = [heading(t(heading_key), size="Medium")]
     for meeting in meetings:
@@ -313,6 +335,7 @@ def build_meeting_choice_card(
                         format_span(meeting.starts_at, meeting.ends_at, locale=locale, tz=tz),
                         spacing="None",
                     ),
+                    *_joint_line(meeting, cohosts, t),
                     {
                         "type": "ActionSet",
                         "actions": [submit(t(button_key), verb=verb, meeting_id=meeting.id)],
@@ -321,6 +344,98 @@ def build_meeting_choice_card(
             }
         )
     return adaptive_card(body, [submit(t("confirm.dismiss"), verb=VERB_DISMISS)])
+
+
+def _joint_line(
+    meeting: Meeting, cohosts: Mapping[int, Sequence[str]] | None, t: Translate
+) -> list[Element]:
+    names = (cohosts or {}).get(meeting.id or 0)
+    if not names:
+        return []
+    return [paragraph(t("agenda.joint", names=", ".join(names)), subtle=True, spacing="None")]
+
+
+# -- joint meetings --
+
+VERB_COHOST_INVITE = "meetings.cohost.invite"
+VERB_COHOST_ACCEPT = "meetings.cohost.accept"
+VERB_COHOST_DECLINE = "meetings.cohost.decline"
+VERB_COHOST_WITHDRAW = "meetings.cohost.withdraw"
+
+
+def build_cohost_form_card(
+    meetings: Sequence[Meeting],
+    communities: Sequence[Community],
+    *,
+    locale: str,
+    tz: str,
+    cohosts: Mapping[int, Sequence[str]] | None = None,
+    errors: Sequence[str] = (),
+) -> Element:
+    """`rencontre conjointe`: which of the community's meetings, and which community to
+    invite to co-host it. Says up front that the invited community must accept."""
+    t = translator(locale)
+    body: list[Element] = [
+        heading(t("cohost.form.title"), size="Medium"),
+        paragraph(t("cohost.form.intro"), subtle=True),
+    ]
+    body += [{"type": "TextBlock", "text": e, "color": "Attention", "wrap": True} for e in errors]
+
+    def meeting_choice(meeting: Meeting) -> str:
+        label = capitalized(meeting_label(meeting, locale=locale, tz=tz))
+        names = (cohosts or {}).get(meeting.id or 0)
+        return f"{label} — {t('agenda.joint', names=', '.join(names))}" if names else label
+
+    body += [
+        {
+            "type": "Input.ChoiceSet",
+            "id": "meeting_id",
+            "label": t("cohost.form.meeting"),
+            "value": str(meetings[0].id) if len(meetings) == 1 else "",
+            "isRequired": True,
+            "errorMessage": t("cohost.choose"),
+            "choices": [{"title": meeting_choice(m), "value": str(m.id)} for m in meetings],
+        },
+        {
+            "type": "Input.ChoiceSet",
+            "id": "community_id",
+            "label": t("cohost.form.community"),
+            "value": "",
+            "isRequired": True,
+            "errorMessage": t("cohost.choose"),
+            "choices": [{"title": c.name, "value": str(c.id)} for c in communities],
+        },
+    ]
+    return adaptive_card(
+        body,
+        [
+            submit(t("cohost.form.submit"), verb=VERB_COHOST_INVITE, style="positive"),
+            submit(t("confirm.dismiss"), verb=VERB_DISMISS),
+        ],
+    )
+
+
+def build_cohost_invitation_card(
+    meeting: Meeting, host: Community, guest: Community, *, locale: str, tz: str
+) -> Element:
+    """To each facilitator of the invited community: who invites, to what, what accepting
+    does; « Accepter » / « Décliner »."""
+    t = translator(locale)
+    label = meeting_label(meeting, locale=locale, tz=tz)
+    body: list[Element] = [
+        heading(t("cohost.invitation.title"), size="Medium"),
+        paragraph(t("cohost.invitation.text", host=host.name, guest=guest.name, meeting=label)),
+        {"type": "FactSet", "facts": _where(meeting, t)},
+        paragraph(t("cohost.invitation.consequences", guest=guest.name), subtle=True),
+    ]
+    data: dict[str, Any] = {"meeting_id": meeting.id, "community_id": guest.id}
+    return adaptive_card(
+        body,
+        [
+            submit(t("cohost.accept"), verb=VERB_COHOST_ACCEPT, style="positive", **data),
+            submit(t("cohost.decline"), verb=VERB_COHOST_DECLINE, **data),
+        ],
+    )
 
 
 def build_meeting_outcome_card(

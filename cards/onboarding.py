@@ -2,18 +2,140 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
+from typing import Any
 
 from cards.common import Element, adaptive_card, heading, paragraph, submit
 from cards.community import OnePager, build_one_pager_card, next_meeting_text
-from cards.i18n import translator
+from cards.consultations import identifier_kinds_text
+from cards.i18n import format_day, translator
+from storage import onboarding
+from storage.identifiers import IdentifierKind
 from storage.models import Community
-from storage.onboarding import MAX_DAY, Step
+from storage.onboarding import MAX_DAY, Progress, Step, StepContent
+
+VERB_CHECK = "onboarding.check"
+VERB_CONTENT_EDIT = "onboarding.content.edit"
+VERB_CONTENT_SAVE = "onboarding.content.save"
+VERB_PLAN_SHOW = "onboarding.plan.show"
+# Newcomers listed on the plan card; beyond, a count (the card must stay under Teams' size).
+MAX_PROGRESS_LINES = 25
+
+PROBLEM_KEYS = {
+    onboarding.TEXT_TOO_LONG: "onboarding.content.error.text_too_long",
+    onboarding.TOO_MANY_LINKS: "onboarding.content.error.too_many_links",
+    onboarding.LINK_TITLE_MISSING: "onboarding.content.error.link_title_missing",
+    onboarding.LINK_TITLE_TOO_LONG: "onboarding.content.error.link_title_too_long",
+    onboarding.LINK_NOT_HTTPS: "onboarding.content.error.link_not_https",
+    onboarding.LINK_INVALID: "onboarding.content.error.link_invalid",
+    onboarding.TOO_MANY_ITEMS: "onboarding.content.error.too_many_items",
+    onboarding.ITEM_TOO_LONG: "onboarding.content.error.item_too_long",
+}
 
 
 def build_onboarding_step_card(
-    step: str, page: OnePager, *, first_name: str, locale: str, tz: str
+    step: str,
+    page: OnePager,
+    *,
+    first_name: str,
+    locale: str,
+    tz: str,
+    content: StepContent | None = None,
+    checked: Set[str] = frozenset(),
 ) -> Element:
+    """One step as the newcomer receives it: the step's own message, then the facilitators'
+    text, checklist (what `checked` holds shows as done) and links."""
+    card = _step_card(step, page, first_name=first_name, locale=locale, tz=tz)
+    if content is not None and not content.empty:
+        _add_content(card, step, page.community, content, checked, locale=locale)
+    return card
+
+
+def _add_content(
+    card: Element,
+    step: str,
+    community: Community,
+    content: StepContent,
+    checked: Set[str],
+    *,
+    locale: str,
+) -> None:
+    t = translator(locale)
+    added: list[Element] = []
+    if content.text:
+        added.append(paragraph(content.text))
+    if content.checklist:
+        added.append(heading(t("onboarding.checklist.title"), size="Medium"))
+        for item in content.checklist:
+            done = item.id in checked
+            added.append(
+                {
+                    "type": "ColumnSet",
+                    "columns": [
+                        {
+                            "type": "Column",
+                            "width": "stretch",
+                            "verticalContentAlignment": "Center",
+                            "items": [
+                                paragraph(
+                                    t(
+                                        "onboarding.checklist.done"
+                                        if done
+                                        else "onboarding.checklist.todo",
+                                        label=item.label,
+                                    )
+                                )
+                            ],
+                        },
+                        {
+                            "type": "Column",
+                            "width": "auto",
+                            "items": [
+                                {
+                                    "type": "ActionSet",
+                                    "actions": [
+                                        _button(
+                                            t(
+                                                "onboarding.checklist.uncheck"
+                                                if done
+                                                else "onboarding.checklist.check"
+                                            ),
+                                            verb=VERB_CHECK,
+                                            community_id=community.id,
+                                            step=step,
+                                            item=item.id,
+                                            # The state wanted, not a flip: a double click
+                                            # ticks once.
+                                            checked=not done,
+                                        )
+                                    ],
+                                }
+                            ],
+                        },
+                    ],
+                }
+            )
+    if added:
+        card["body"].append(
+            {"type": "Container", "separator": True, "spacing": "Medium", "items": added}
+        )
+    if content.links:
+        actions: list[Element] = card.setdefault("actions", [])
+        actions.extend(
+            {"type": "Action.OpenUrl", "title": link.title, "url": link.url}
+            for link in content.links
+        )
+
+
+def _button(title: str, *, verb: str, **data: Any) -> Element:
+    """A button inside a card with inputs that sends none of them, nor checks them: ticking an
+    item on the check-in card must not ask for the rating first."""
+    action = submit(title, verb=verb, **data)
+    action["associatedInputs"] = "none"
+    return action
+
+
+def _step_card(step: str, page: OnePager, *, first_name: str, locale: str, tz: str) -> Element:
     t = translator(locale)
     community = page.community
     if step == "welcome":
@@ -101,9 +223,17 @@ def build_checkin_card(community: Community, *, locale: str) -> Element:
 
 
 def build_plan_card(
-    community: Community, steps: Sequence[Step], *, locale: str, errors: Sequence[str] = ()
+    community: Community,
+    steps: Sequence[Step],
+    *,
+    locale: str,
+    errors: Sequence[str] = (),
+    progress: Sequence[Progress] | None = None,
+    tz: str = "America/Montreal",
 ) -> Element:
-    """The onboarding plan of a community, editable by its animators."""
+    """The onboarding plan of a community, editable by its animators: each step's day and
+    whether it is on, a button to edit its content, and (when given) the newcomers following
+    it with their checklist progress."""
     t = translator(locale)
     body: list[Element] = [
         heading(t("onboarding.plan.title", community=community.name)),
@@ -147,6 +277,39 @@ def build_plan_card(
                 ],
             }
         )
+        body.append(
+            {
+                "type": "ColumnSet",
+                "spacing": "None",
+                "columns": [
+                    {
+                        "type": "Column",
+                        "width": "stretch",
+                        "verticalContentAlignment": "Center",
+                        "items": [paragraph(_content_summary(step.content, locale), subtle=True)],
+                    },
+                    {
+                        "type": "Column",
+                        "width": "auto",
+                        "items": [
+                            {
+                                "type": "ActionSet",
+                                "actions": [
+                                    _button(
+                                        t("onboarding.plan.edit_content"),
+                                        verb=VERB_CONTENT_EDIT,
+                                        community_id=community.id,
+                                        step=step.key,
+                                    )
+                                ],
+                            }
+                        ],
+                    },
+                ],
+            }
+        )
+    if progress is not None:
+        body.extend(_progress(progress, locale=locale, tz=tz))
     return adaptive_card(
         body,
         [
@@ -157,6 +320,191 @@ def build_plan_card(
                 style="positive",
             )
         ],
+    )
+
+
+def _content_summary(content: StepContent, locale: str) -> str:
+    t = translator(locale)
+    if content.empty:
+        return t("onboarding.plan.no_content")
+    return t(
+        "onboarding.plan.content_summary",
+        text=t("onboarding.plan.has_text" if content.text else "onboarding.plan.no_text"),
+        links=len(content.links),
+        items=len(content.checklist),
+    )
+
+
+def _progress(rows: Sequence[Progress], *, locale: str, tz: str) -> list[Element]:
+    t = translator(locale)
+    found: list[Element] = [
+        {
+            "type": "TextBlock",
+            "text": t("onboarding.plan.progress_title"),
+            "weight": "Bolder",
+            "wrap": True,
+            "separator": True,
+            "spacing": "Large",
+        }
+    ]
+    if not rows:
+        found.append(paragraph(t("onboarding.plan.progress_none"), subtle=True))
+        return found
+    facts = []
+    for row in rows[:MAX_PROGRESS_LINES]:
+        since = format_day(row.started_at, locale=locale, tz=tz)
+        value = (
+            t("onboarding.plan.progress_count", checked=row.checked, total=row.total, since=since)
+            if row.total
+            else t("onboarding.plan.progress_since", since=since)
+        )
+        facts.append({"title": row.name or t("onboarding.plan.someone"), "value": value})
+    found.append({"type": "FactSet", "facts": facts})
+    if len(rows) > MAX_PROGRESS_LINES:
+        found.append(
+            paragraph(
+                t("onboarding.plan.progress_more", count=len(rows) - MAX_PROGRESS_LINES),
+                subtle=True,
+            )
+        )
+    return found
+
+
+# -- a step's content, edited by the facilitators --------------------------------------------
+
+
+def build_content_card(
+    community: Community,
+    step: str,
+    content: StepContent,
+    *,
+    locale: str,
+    item_ids: Sequence[str] = (),
+    errors: Sequence[str] = (),
+    offer_names: bool = False,
+) -> Element:
+    """The form for one step's text, links and checklist, pre-filled with `content` (what is
+    saved, or what was typed when it was refused). `item_ids` are the saved items' ids in
+    the order of their fields: the save keeps each field's id so its ticks stay."""
+    t = translator(locale)
+    body: list[Element] = [
+        heading(
+            t(
+                "onboarding.content.title",
+                step=t(f"onboarding.step.{step}"),
+                community=community.name,
+            )
+        ),
+        paragraph(
+            t(
+                "onboarding.content.intro",
+                text=onboarding.MAX_TEXT_LENGTH,
+                links=onboarding.MAX_LINKS,
+                items=onboarding.MAX_ITEMS,
+            ),
+            subtle=True,
+        ),
+    ]
+    for error in errors:
+        body.append({"type": "TextBlock", "text": error, "color": "Attention", "wrap": True})
+    body.append(
+        {
+            "type": "Input.Text",
+            "id": "text",
+            "label": t("onboarding.content.text"),
+            "isMultiline": True,
+            "maxLength": onboarding.MAX_TEXT_LENGTH,
+            "value": content.text,
+        }
+    )
+    for n in range(onboarding.MAX_LINKS):
+        link = content.links[n] if n < len(content.links) else None
+        body.append(
+            {
+                "type": "ColumnSet",
+                "columns": [
+                    {
+                        "type": "Column",
+                        "width": "stretch",
+                        "items": [
+                            {
+                                "type": "Input.Text",
+                                "id": f"link_title_{n}",
+                                "label": t("onboarding.content.link_title", n=n + 1),
+                                "maxLength": onboarding.MAX_LINK_TITLE_LENGTH,
+                                "value": link.title if link else "",
+                            }
+                        ],
+                    },
+                    {
+                        "type": "Column",
+                        "width": "stretch",
+                        "items": [
+                            {
+                                "type": "Input.Text",
+                                "id": f"link_url_{n}",
+                                "label": t("onboarding.content.link_url", n=n + 1),
+                                "style": "Url",
+                                "placeholder": "https://",
+                                "value": link.url if link else "",
+                            }
+                        ],
+                    },
+                ],
+            }
+        )
+    body.append(paragraph(t("onboarding.content.items_help"), subtle=True))
+    for n in range(onboarding.MAX_ITEMS):
+        body.append(
+            {
+                "type": "Input.Text",
+                "id": f"item_{n}",
+                "label": t("onboarding.content.item", n=n + 1),
+                "maxLength": onboarding.MAX_ITEM_LENGTH,
+                "value": content.checklist[n].label if n < len(content.checklist) else "",
+            }
+        )
+    if offer_names:
+        body.append(
+            {
+                "type": "Input.Toggle",
+                "id": "confirm_names",
+                "title": t("onboarding.content.confirm_names"),
+                "value": "false",
+                "valueOn": "true",
+                "valueOff": "false",
+            }
+        )
+    data: dict[str, Any] = {"community_id": community.id, "step": step, "item_ids": list(item_ids)}
+    return adaptive_card(
+        body,
+        [
+            submit(t("onboarding.content.save"), verb=VERB_CONTENT_SAVE, style="positive", **data),
+            submit(t("onboarding.content.back"), verb=VERB_PLAN_SHOW, community_id=community.id),
+        ],
+    )
+
+
+def problem_texts(codes: Sequence[str], *, locale: str) -> list[str]:
+    """What the facilitator must fix, one sentence per reason, in their language."""
+    t = translator(locale)
+    return [
+        t(
+            PROBLEM_KEYS[code],
+            text=onboarding.MAX_TEXT_LENGTH,
+            links=onboarding.MAX_LINKS,
+            title=onboarding.MAX_LINK_TITLE_LENGTH,
+            items=onboarding.MAX_ITEMS,
+            item=onboarding.MAX_ITEM_LENGTH,
+        )
+        for code in codes
+        if code in PROBLEM_KEYS
+    ]
+
+
+def identifiers_text(kinds: Sequence[IdentifierKind], *, locale: str) -> str:
+    return translator(locale)(
+        "onboarding.content.error.identifiers", kinds=identifier_kinds_text(kinds, locale=locale)
     )
 
 

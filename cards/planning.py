@@ -1,6 +1,7 @@
 """Planning the year: the series form and card (a year's dates, drafts to complete one by
-one), the date poll form, the card that offers a date poll's winning date, and the charter
-form."""
+one), the date poll form, the card that offers a date poll's winning date, the charter form,
+and the yearly proposal of a needs survey with last year's results beside it (only what
+storage/surveys.py `results` lets anyone see: counts masked below CELL_MIN, nothing below k)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from cards.common import Element, adaptive_card, heading, paragraph, submit, task_button
-from cards.i18n import format_span, plural, translator
+from cards.i18n import format_day, format_span, plural, translator
+from cards.surveys import VERB_NEEDS_START
 from storage.models import MeetingMode
-from storage.planning import DEFAULT_DATES, MAX_DATES, SeriesRow
+from storage.planning import DEFAULT_DATES, MAX_DATES, NEEDS_LATER, SeriesRow
+from storage.surveys import CELL_MIN, NEEDS_DURATION, SurveyResults
 
 VERB_SERIES_RESIZE = "planning.series.resize"
 VERB_SERIES_CREATE = "planning.series.create"
@@ -21,7 +24,10 @@ VERB_SERIES_SHOW = "planning.series.show"
 VERB_POLL_CREATE = "planning.poll.create"
 VERB_CHARTER_SAVE = "planning.charter.save"
 VERB_CANCEL = "planning.cancel"
+VERB_NEEDS_LATER = "planning.needs.later"
 MAX_POLL_DATES = 5
+# Last year's most chosen topics shown beside the proposal (the results card has them all).
+MAX_NEEDS_TOPICS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +78,12 @@ def _date_inputs(
     number: int, row: DateRow, *, locale: str, with_mode: bool, label: str
 ) -> list[Element]:
     t = translator(locale)
+    # Weights, not "stretch" beside two "auto" time pickers: those took their full width and
+    # left the date a bare calendar button under a label run into « Début ».
     columns: list[Element] = [
         {
             "type": "Column",
-            "width": "stretch",
+            "width": 2,
             "items": [
                 {
                     "type": "Input.Date",
@@ -87,7 +95,7 @@ def _date_inputs(
         },
         {
             "type": "Column",
-            "width": "auto",
+            "width": 1,
             "items": [
                 {
                     "type": "Input.Time",
@@ -99,7 +107,7 @@ def _date_inputs(
         },
         {
             "type": "Column",
-            "width": "auto",
+            "width": 1,
             "items": [
                 {
                     "type": "Input.Time",
@@ -425,5 +433,97 @@ def build_charter_form_card(
         [
             submit(t("planning.charter.save"), verb=VERB_CHARTER_SAVE, style="positive"),
             submit(t("planning.cancel"), verb=VERB_CANCEL),
+        ],
+    )
+
+
+def _last_year(previous: SurveyResults | None, *, locale: str, tz: str) -> list[Element]:
+    t = translator(locale)
+    blocks: list[Element] = [heading(t("planning.needs_due.last_year"), size="Default")]
+    if previous is None:
+        blocks.append(paragraph(t("planning.needs_due.none_last_year"), spacing="None"))
+        return blocks
+    day = format_day(previous.survey.opens_at, locale=locale, tz=tz)
+    blocks.append(
+        paragraph(
+            plural(locale, "planning.needs_due.responses", previous.responses, day=day),
+            spacing="None",
+        )
+    )
+    if not previous.shown:
+        # Below k (or, oddly, not closed): the count of answers, nothing else.
+        blocks.append(paragraph(t("planning.needs_due.below_k", k=previous.k), subtle=True))
+        return blocks
+    # Most chosen first, masked counts (1 or 2) after those shown; topics nobody chose left out.
+    chosen = [choice for choice in previous.choices if choice.count != 0][:MAX_NEEDS_TOPICS]
+    if not chosen:
+        blocks.append(paragraph(t("planning.needs_due.no_topic")))
+        return blocks
+    blocks.append(paragraph(t("planning.needs_due.top_topics")))
+    blocks.append(
+        {
+            "type": "FactSet",
+            "spacing": "Small",
+            "facts": [
+                {
+                    "title": choice.title,
+                    "value": str(choice.count)
+                    if choice.count is not None
+                    else t("planning.needs_due.fewer_than", cell=CELL_MIN),
+                }
+                for choice in chosen
+            ],
+        }
+    )
+    return blocks
+
+
+def build_needs_due_card(
+    *,
+    community: str,
+    community_id: int,
+    previous: SurveyResults | None,
+    invitees: int,
+    locale: str,
+    tz: str,
+) -> Element:
+    """To a facilitator, once a year: « C'est le moment du sondage des besoins annuel », last
+    year's needs survey (responses, most chosen topics) or that there was none, who would be
+    asked, « Lancer le sondage » (the needs survey's own launch) and « Plus tard »."""
+    t = translator(locale)
+    body: list[Element] = [
+        heading(t("planning.needs_due.title"), size="Medium"),
+        paragraph(community, subtle=True, spacing="None"),
+        paragraph(t("planning.needs_due.intro")),
+        {
+            "type": "Container",
+            "separator": True,
+            "items": _last_year(previous, locale=locale, tz=tz),
+        },
+        {
+            "type": "FactSet",
+            "separator": True,
+            "facts": [
+                {"title": t("planning.needs_due.invitees"), "value": str(invitees)},
+                {
+                    "title": t("planning.needs_due.duration"),
+                    "value": plural(locale, "planning.needs_due.days", NEEDS_DURATION.days),
+                },
+            ],
+        },
+        paragraph(
+            plural(locale, "planning.needs_due.later_explain", NEEDS_LATER.days), subtle=True
+        ),
+    ]
+    return adaptive_card(
+        body,
+        [
+            submit(
+                t("planning.needs_due.launch"),
+                verb=VERB_NEEDS_START,
+                style="positive",
+                community_id=community_id,
+            ),
+            submit(t("planning.needs_due.later"), verb=VERB_NEEDS_LATER, community_id=community_id),
         ],
     )

@@ -18,7 +18,7 @@ from cards.common import (
     submit,
 )
 from cards.i18n import format_day, long_date, plural, translator
-from cards.surveys import decimal, percent
+from cards.surveys import SHORT_KEYS, decimal, percent
 from cards.vitality import short_month, signal_text
 from storage.models import ObjectiveState, ProductionKind
 from storage.review import AnnualReview, ObjectiveLine, ProductionLine
@@ -35,7 +35,8 @@ VERB_OBJECTIVES = "review.objectives"
 VERB_OBJECTIVE_SAVE = "review.objective.save"
 VERB_DATE_SAVE = "review.date.save"
 
-BAR_HEIGHT = 60  # pixels of the tallest bar of the chart
+BAR_WIDTH = 12  # characters of the longest bar of the chart, where it is drawn in text
+NBSP = "\u00a0"
 
 
 def kind_label(kind: ProductionKind, *, locale: str) -> str:
@@ -83,6 +84,62 @@ def satisfaction_text(review: AnnualReview, *, locale: str) -> str:
     )
 
 
+def meeting_objectives_facts(review: AnnualReview, *, locale: str) -> tuple[tuple[str, str], ...]:
+    """The meetings' objective items (« cet objectif a été atteint »): their average and how
+    many averaged 4 or more, from surveys closed with k answers or more only."""
+    t = translator(locale)
+    figures = review.meeting_objectives
+    if figures is None or figures.average is None:
+        return (
+            (t("review.meeting_objectives"), t("review.meeting_objectives.hidden", k=review.k)),
+        )
+    return (
+        (
+            t("review.meeting_objectives"),
+            plural(
+                locale,
+                "review.meeting_objectives.value",
+                figures.objectives,
+                average=decimal(figures.average, locale=locale),
+            ),
+        ),
+        (
+            t("review.meeting_objectives.reached"),
+            t(
+                "review.meeting_objectives.reached_value",
+                reached=figures.reached,
+                total=figures.objectives,
+            ),
+        ),
+    )
+
+
+def learning_section(review: AnnualReview, *, locale: str) -> Section:
+    """What changed in the members' practice (the learning questionnaire): averages and the
+    number of answers, only from questionnaires closed with k answers or more."""
+    t = translator(locale)
+    figures = review.learning
+    if figures is None or not figures.responses:
+        return Section(
+            t("review.section.learning"), lines=(t("review.learning.hidden", k=review.k),)
+        )
+    return Section(
+        t("review.section.learning"),
+        (
+            (t("review.learning.responses"), str(figures.responses)),
+            *(
+                (
+                    t(SHORT_KEYS[question]),
+                    t("review.learning.average", average=decimal(average, locale=locale))
+                    if average is not None
+                    else t("review.none"),
+                )
+                for question, average in figures.averages
+            ),
+        ),
+    )
+
+
 def review_sections(review: AnnualReview, *, locale: str, tz: str) -> list[Section]:
     """The review's sections in order, each with its facts (label, value) and lines."""
     t = translator(locale)
@@ -97,6 +154,7 @@ def review_sections(review: AnnualReview, *, locale: str, tz: str) -> list[Secti
                 (t("review.attendance"), _rate(review.attendance_rate, locale=locale)),
                 (t("review.rsvp"), _rate(review.rsvp_rate, locale=locale)),
                 (t("review.satisfaction"), satisfaction_text(review, locale=locale)),
+                *meeting_objectives_facts(review, locale=locale),
             ),
         ),
         Section(
@@ -112,6 +170,7 @@ def review_sections(review: AnnualReview, *, locale: str, tz: str) -> list[Secti
             )
             or (t("review.objectives.none"),),
         ),
+        learning_section(review, locale=locale),
         Section(
             t("review.section.productions"),
             (
@@ -169,46 +228,43 @@ def period_text(review: AnnualReview, *, locale: str, tz: str) -> str:
 
 
 def _chart(review: AnnualReview, *, locale: str) -> Element:
-    """Meetings held each month, as bars (columns of coloured containers)."""
+    """Meetings held each month, as Teams draws a horizontal bar chart (like the vitality
+    summary's); clients without charts show the same bars in text. Columns of coloured empty
+    containers were not drawn (an empty container renders nothing), and thirteen month names
+    side by side broke inside words. The period runs from one review date to the next, so it
+    spans thirteen calendar months: each label carries its year (« juin 2025 », « juin 2026 »)."""
     t = translator(locale)
+    labels = [f"{short_month(m.month, locale=locale)} {m.month.year}" for m in review.months]
     highest = max((m.meetings for m in review.months), default=0)
-    columns = []
-    for month in review.months:
-        height = round(month.meetings / highest * BAR_HEIGHT) if highest else 0
-        items: list[Element] = []
-        if height:
-            items.append(
-                {
-                    "type": "Container",
-                    "style": "accent",
-                    "minHeight": f"{height}px",
-                    "items": [],
-                }
-            )
-        items.append(
-            {
-                "type": "TextBlock",
-                "text": f"{short_month(month.month, locale=locale)} {month.meetings}",
-                "size": "Small",
-                "horizontalAlignment": "Center",
-                "wrap": True,
-                "spacing": "Small",
-            }
-        )
-        columns.append(
-            {
-                "type": "Column",
-                "width": "stretch",
-                "verticalContentAlignment": "Bottom",
-                "items": items,
-            }
-        )
+    column = max((len(label) for label in labels), default=0)
+    lines = []
+    for label, month in zip(labels, review.months, strict=True):
+        width = round(month.meetings / highest * BAR_WIDTH) if highest else 0
+        bar = "█" * width if width or not month.meetings else "▏"
+        # Non-breaking spaces: ordinary ones collapse, and the bars would not line up.
+        lines.append(f"{label.ljust(column, NBSP)}{NBSP}{bar}{NBSP}{month.meetings}")
+    fallback: Element = {
+        "type": "TextBlock",
+        "text": "\n\n".join(lines),
+        "fontType": "Monospace",
+        "wrap": True,
+        "spacing": "Small",
+    }
     return {
         "type": "Container",
         "separator": True,
         "items": [
             heading(t("review.chart.title"), size="Default"),
-            {"type": "ColumnSet", "minHeight": f"{BAR_HEIGHT + 30}px", "columns": columns},
+            {
+                "type": "Chart.HorizontalBar",
+                "displayMode": "AbsoluteNoAxis",
+                "colorSet": "categorical",
+                "data": [
+                    {"x": label, "y": int(month.meetings)}
+                    for label, month in zip(labels, review.months, strict=True)
+                ],
+                "fallback": fallback,
+            },
         ],
     }
 
@@ -527,12 +583,16 @@ def build_objectives_card(
                             for state in ObjectiveState
                         ],
                     },
-                    _input(
-                        f"comment_{line.position}",
-                        t("review.objectives.comment"),
-                        line.comment,
-                        max_length=1000,
-                    ),
+                    {
+                        # Up to 1,000 characters: a one-line box hid most of a comment.
+                        **_input(
+                            f"comment_{line.position}",
+                            t("review.objectives.comment"),
+                            line.comment,
+                            max_length=1000,
+                        ),
+                        "isMultiline": True,
+                    },
                     {
                         "type": "ActionSet",
                         "actions": [

@@ -98,7 +98,10 @@ def _chart(pdf: _Document, review: AnnualReview, *, locale: str, width: float) -
         pdf.cell(slot, 4, str(month.meetings), align="C")
         pdf.set_xy(x, top + CHART_HEIGHT + 5)
         pdf.cell(slot, 4, short_month(month.month, locale=locale), align="C")
-    pdf.set_xy(MARGIN, top + CHART_HEIGHT + 12)
+        # A review's year spans thirteen calendar months: « juin » twice, told apart by year.
+        pdf.set_xy(x, top + CHART_HEIGHT + 9)
+        pdf.cell(slot, 4, str(month.month.year), align="C")
+    pdf.set_xy(MARGIN, top + CHART_HEIGHT + 16)
 
 
 __all__ = ["build_review_pdf"]

@@ -1,5 +1,6 @@
-"""Survey cards: the satisfaction and needs questionnaires, the results for animators, the
-needs-survey preview, and the community chooser.
+"""Survey cards: the satisfaction questionnaire (with an item per objective of the meeting), the
+needs survey and the yearly learning questionnaire, the results for animators, the previews
+before launching, and the community chooser.
 
 No card names a respondent: results are aggregates from storage/surveys.py, already empty while
 the survey is open and below the community's k, with distributions already reduced where a
@@ -19,18 +20,25 @@ from cards.i18n import Translate, babel_locale, format_day, format_when, plural,
 from storage.models import Community, Meeting, Survey, SurveyKind
 from storage.surveys import (
     CELL_MIN,
+    LEARNING_RATINGS,
+    LEARNING_TEXTS,
     MAX_TEXT_LENGTH,
     NEEDS_TEXT,
     SATISFACTION_RATINGS,
     SATISFACTION_TEXTS,
     RatingResult,
     SurveyResults,
+    objective_text,
+    rating_questions,
+    text_questions,
 )
 from storage.topics import MAX_TITLE_LENGTH
 
 VERB_ANSWER = "surveys.answer"
 VERB_NEEDS_PREVIEW = "surveys.needs.preview"
 VERB_NEEDS_START = "surveys.needs.start"
+VERB_LEARNING_PREVIEW = "surveys.learning.preview"
+VERB_LEARNING_START = "surveys.learning.start"
 VERB_RESULTS = "surveys.results"
 VERB_TOPIC = "surveys.topic"
 
@@ -47,6 +55,11 @@ QUESTION_KEYS = {
     "takeaway": "surveys.question.takeaway",
     "next_time": "surveys.question.next_time",
     "needs": "surveys.question.needs",
+    "knowledge": "surveys.question.knowledge",
+    "practice": "surveys.question.practice",
+    "confidence": "surveys.question.confidence",
+    "network": "surveys.question.network",
+    "practice_change": "surveys.question.practice_change",
 }
 # Short names of the rating questions, for the results.
 SHORT_KEYS = {
@@ -55,6 +68,10 @@ SHORT_KEYS = {
     "exchanges": "surveys.short.exchanges",
     "usefulness": "surveys.short.usefulness",
     "organisation": "surveys.short.organisation",
+    "knowledge": "surveys.short.knowledge",
+    "practice": "surveys.short.practice",
+    "confidence": "surveys.short.confidence",
+    "network": "surveys.short.network",
 }
 SCALE_KEYS = (
     "surveys.scale.1",
@@ -94,6 +111,8 @@ def percent(value: float, *, locale: str) -> str:
 def survey_label(survey: Survey, *, meeting: Meeting | None, locale: str, tz: str) -> str:
     """« « Le deuil blanc » du jeudi 5 novembre 2026 » — what the survey is about."""
     t = translator(locale)
+    if survey.kind == SurveyKind.LEARNING:
+        return t("surveys.label.learning", day=format_day(survey.opens_at, locale=locale, tz=tz))
     if survey.kind == SurveyKind.NEEDS or meeting is None:
         return t("surveys.label.needs", day=format_day(survey.opens_at, locale=locale, tz=tz))
     day = format_day(meeting.starts_at, locale=locale, tz=tz)
@@ -104,6 +123,36 @@ def survey_label(survey: Survey, *, meeting: Meeting | None, locale: str, tz: st
 
 def _scale_choices(t: Translate) -> list[Element]:
     return [{"title": t(key), "value": str(n)} for n, key in enumerate(SCALE_KEYS, start=1)]
+
+
+def question_text(survey: Survey, question: str, t: Translate) -> str:
+    """The question as asked: an objective item shows the objective's own words."""
+    objective = objective_text(survey, question)
+    if objective is not None:
+        return t("surveys.question.objective", objective=objective)
+    return t(QUESTION_KEYS[question])
+
+
+def short_text(survey: Survey, question: str, t: Translate) -> str:
+    """A rating question's short name, for the results and the dialog's summary."""
+    objective = objective_text(survey, question)
+    if objective is not None:
+        return t("surveys.short.objective", objective=objective)
+    return t(SHORT_KEYS[question])
+
+
+def _rating_input(survey: Survey, question: str, t: Translate) -> Element:
+    return {
+        "type": "Input.ChoiceSet",
+        "id": rating_input(question),
+        "label": question_text(survey, question, t),
+        "style": "compact",
+        "placeholder": t("surveys.card.choose"),
+        "isRequired": True,
+        "errorMessage": t("surveys.card.required"),
+        "choices": _scale_choices(t),
+        "wrap": True,
+    }
 
 
 def _text_box(question: str, t: Translate) -> Element:
@@ -126,8 +175,10 @@ def build_survey_card(
     tz: str,
     reminder: bool = False,
 ) -> Element:
-    """The questionnaire: five ratings and two open questions after a meeting; topics of the
-    bank and a free text for a needs survey. Answers are anonymous and can be changed."""
+    """The questionnaire: five ratings, one « cet objectif a été atteint » per objective of the
+    meeting, and two open questions after a meeting; topics of the bank and a free text for a
+    needs survey; four ratings and a free text for the learning questionnaire. Answers are
+    anonymous and can be changed."""
     t = translator(locale)
     closes = format_when(survey.closes_at, locale=locale, tz=tz)
     label = survey_label(survey, meeting=meeting, locale=locale, tz=tz)
@@ -136,24 +187,36 @@ def build_survey_card(
         body.append(heading(t("surveys.card.title.satisfaction"), size="Medium"))
         if reminder:
             body.append(paragraph(t("surveys.card.reminder", day=closes)))
+        objectives = rating_questions(survey)[len(SATISFACTION_RATINGS) :]
         body.append(
-            paragraph(t("surveys.card.intro.satisfaction", survey=label, community=community.name))
+            paragraph(
+                plural(
+                    locale,
+                    "surveys.card.intro.with_objectives",
+                    len(objectives),
+                    survey=label,
+                    community=community.name,
+                )
+                if objectives
+                else t("surveys.card.intro.satisfaction", survey=label, community=community.name)
+            )
         )
         body.append(paragraph(t("surveys.card.anonymous", k=k), subtle=True))
-        for question in SATISFACTION_RATINGS:
-            body.append(
-                {
-                    "type": "Input.ChoiceSet",
-                    "id": rating_input(question),
-                    "label": t(QUESTION_KEYS[question]),
-                    "style": "compact",
-                    "placeholder": t("surveys.card.choose"),
-                    "isRequired": True,
-                    "errorMessage": t("surveys.card.required"),
-                    "choices": _scale_choices(t),
-                }
-            )
+        body.extend(_rating_input(survey, question, t) for question in SATISFACTION_RATINGS)
+        if objectives:
+            body.append(heading(t("surveys.card.objectives"), size="Default"))
+            body.extend(_rating_input(survey, question, t) for question in objectives)
         body.extend(_text_box(question, t) for question in SATISFACTION_TEXTS)
+    elif survey.kind == SurveyKind.LEARNING:
+        body.append(
+            heading(t("surveys.card.title.learning", community=community.name), size="Medium")
+        )
+        if reminder:
+            body.append(paragraph(t("surveys.card.reminder", day=closes)))
+        body.append(paragraph(t("surveys.card.intro.learning", community=community.name)))
+        body.append(paragraph(t("surveys.card.anonymous", k=k), subtle=True))
+        body.extend(_rating_input(survey, question, t) for question in LEARNING_RATINGS)
+        body.extend(_text_box(question, t) for question in LEARNING_TEXTS)
     else:
         body.append(heading(t("surveys.card.title.needs", community=community.name), size="Medium"))
         if reminder:
@@ -208,9 +271,9 @@ def _count_and_share(count: int, total: int, *, locale: str) -> str:
     return f"{count} ({percent(count / total, locale=locale)})"
 
 
-def _rating_block(result: RatingResult, *, locale: str) -> Element:
+def _rating_block(result: RatingResult, survey: Survey, *, locale: str) -> Element:
     t = translator(locale)
-    items: list[Element] = [heading(t(SHORT_KEYS[result.question]), size="Default")]
+    items: list[Element] = [heading(short_text(survey, result.question, t), size="Default")]
     if result.average is None:
         items.append(paragraph(t("surveys.results.no_answer"), subtle=True, spacing="None"))
         return {"type": "Container", "separator": True, "items": items}
@@ -375,9 +438,14 @@ def build_results_card(
         body.append(paragraph(t("surveys.results.after_closing", day=day, k=results.k)))
     elif not results.shown:
         body.append(paragraph(t("surveys.results.below_k", k=results.k)))
-    elif survey.kind == SurveyKind.SATISFACTION:
-        body.extend(_rating_block(rating, locale=locale) for rating in results.ratings)
-        for question in SATISFACTION_TEXTS:
+    elif survey.kind in (SurveyKind.SATISFACTION, SurveyKind.LEARNING):
+        for rating in results.ratings:
+            if rating.question == objective_question_first(survey):
+                body.append(
+                    {**heading(t("surveys.results.objectives"), size="Medium"), "separator": True}
+                )
+            body.append(_rating_block(rating, survey, locale=locale))
+        for question in text_questions(survey):
             body.append(
                 {
                     "type": "Container",
@@ -421,6 +489,60 @@ def build_results_card(
             }
         )
     return adaptive_card(body)
+
+
+def objective_question_first(survey: Survey) -> str | None:
+    """The first objective item's key, where the results put the objectives' heading."""
+    items = rating_questions(survey)[len(SATISFACTION_RATINGS) :]
+    return items[0] if survey.kind == SurveyKind.SATISFACTION and items else None
+
+
+def build_learning_preview_card(
+    community: Community,
+    *,
+    invitees: int,
+    closes_at: datetime,
+    last: Survey | None,
+    locale: str,
+    tz: str,
+) -> Element:
+    """For an animator, before launching the learning questionnaire: the questions, who will
+    be asked, until when, and when the last one was run."""
+    t = translator(locale)
+    facts: list[Element] = [
+        {"title": t("surveys.needs.preview.invitees"), "value": str(invitees)},
+        {
+            "title": t("surveys.needs.preview.closes"),
+            "value": format_when(closes_at, locale=locale, tz=tz),
+        },
+    ]
+    if last is not None:
+        facts.append(
+            {
+                "title": t("surveys.learning.preview.last"),
+                "value": format_day(last.opens_at, locale=locale, tz=tz),
+            }
+        )
+    body: list[Element] = [
+        heading(t("surveys.card.title.learning", community=community.name), size="Medium"),
+        paragraph(t("surveys.learning.preview.intro")),
+        {"type": "FactSet", "facts": facts},
+        # The questions, set apart from the facts above (they ran into « Fermeture »).
+        *(
+            paragraph(f"• {t(QUESTION_KEYS[q])}", spacing="Medium" if n == 0 else "None")
+            for n, q in enumerate((*LEARNING_RATINGS, *LEARNING_TEXTS))
+        ),
+        paragraph(t("surveys.needs.preview.consent"), subtle=True),
+    ]
+    actions = [
+        submit(
+            t("surveys.needs.preview.start"),
+            verb=VERB_LEARNING_START,
+            style="positive",
+            community_id=community.id,
+        )
+    ]
+    return adaptive_card(body, actions)
 
 
 def build_needs_preview_card(

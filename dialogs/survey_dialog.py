@@ -1,5 +1,7 @@
 """Answering a survey in plain text (`répondre au sondage` / `answer the survey`), for those
-who prefer it to the card: which survey, then each question, a summary and a confirmation.
+who prefer it to the card: which survey, then each question (after a meeting, one « cet
+objectif a été atteint » per objective of the meeting, with its words; the yearly learning
+questionnaire's four ratings and its open question), a summary and a confirmation.
 See survey_dialog.mmd.
 
 The answer is saved exactly as the card's is (`save_answer`): anonymous, one per person,
@@ -37,7 +39,14 @@ from microsoft_agents.hosting.dialogs.prompts import (
 
 from cards.consultations import identifier_kinds_text
 from cards.i18n import format_when, translator
-from cards.surveys import QUESTION_KEYS, SCALE_KEYS, SHORT_KEYS, survey_label
+from cards.surveys import (
+    QUESTION_KEYS,
+    SCALE_KEYS,
+    SHORT_KEYS,
+    question_text,
+    short_text,
+    survey_label,
+)
 from dialogs.base import (
     CancellableDialog,
     begin,
@@ -62,6 +71,8 @@ from storage.identifiers import (
 )
 from storage.models import Survey, SurveyKind, utcnow
 from storage.surveys import (
+    LEARNING_TEXTS,
+    MAX_OBJECTIVES,
     MAX_TEXT_LENGTH,
     NEEDS_TEXT,
     SATISFACTION_RATINGS,
@@ -77,6 +88,13 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Step = Callable[[WaterfallStepContext], Awaitable[DialogTurnResult]]
+
+# The rated waterfall has a step per possible question; a survey with fewer skips the rest.
+MAX_RATING_STEPS = len(SATISFACTION_RATINGS) + MAX_OBJECTIVES
+MAX_TEXT_STEPS = max(len(SATISFACTION_TEXTS), len(LEARNING_TEXTS))
+# In the waterfall's values: the question just asked, recorded at the next step.
+PENDING = "pending"
+TEXT_MARK = "text:"
 
 # Typed numbers in words, compared after `simplify`.
 NUMBER_WORDS = (
@@ -105,6 +123,13 @@ class ChosenSurvey:
     community: str = ""
     topic_choices: list[str] = field(default_factory=list)
     answered: bool = False
+    # The 1–5 questions and the open ones, in order (storage.surveys.rating_questions), and
+    # how each is asked and named in the summary, in the person's language: an objective item
+    # shows the objective's own words.
+    ratings: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    asked: dict[str, str] = field(default_factory=dict)
+    short: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -308,7 +333,10 @@ async def save_answer(
 class SurveyDialog(CancellableDialog):
     ID = "survey_dialog"
     WATERFALL_ID = "survey_dialog.steps"
+    # Kept for conversations waiting in it when the bot was updated; RATED_ID replaces it.
     SATISFACTION_ID = "survey_dialog.satisfaction"
+    # A satisfaction survey (with its objective items) or a learning questionnaire.
+    RATED_ID = "survey_dialog.rated"
     NEEDS_ID = "survey_dialog.needs"
     CHOICE_ID = "survey_dialog.choice"
     TEXT_ID = "survey_dialog.text"
@@ -340,6 +368,17 @@ class SurveyDialog(CancellableDialog):
                     self.takeaway_step,
                     self.next_time_step,
                     self.summary_step,
+                    self.save_step,
+                ],
+            )
+        )
+        self.add_dialog(
+            WaterfallDialog(
+                self.RATED_ID,
+                [
+                    *(self._rated_step(index) for index in range(MAX_RATING_STEPS)),
+                    *(self._open_step(index) for index in range(MAX_TEXT_STEPS)),
+                    self.rated_summary_step,
                     self.save_step,
                 ],
             )
@@ -416,6 +455,9 @@ class SurveyDialog(CancellableDialog):
     ) -> ChosenSurvey:
         info = turn_info(step.context)
         survey: Survey = invitation.survey
+        t = translator(info.locale)
+        ratings = list(surveys.rating_questions(survey))
+        texts = list(surveys.text_questions(survey))
         return ChosenSurvey(
             survey_id=survey.id or 0,
             kind=SurveyKind(survey.kind).value,
@@ -425,23 +467,28 @@ class SurveyDialog(CancellableDialog):
             community=invitation.community.name,
             topic_choices=list(survey.topic_choices),
             answered=invitation.answered,
+            ratings=ratings,
+            texts=texts,
+            asked={q: question_text(survey, q, t) for q in ratings + texts},
+            short={q: short_text(survey, q, t) for q in ratings},
         )
 
     async def begin_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         t = self._t(step)
         candidates = step_answers(step, SurveyCandidates).surveys
         chosen = candidates[picked_if_asked(step) or 0]
-        intro = (
-            t("surveys.dialog.intro.satisfaction", survey=chosen.label, community=chosen.community)
-            if chosen.kind == SurveyKind.SATISFACTION
-            else t("surveys.dialog.intro.needs", community=chosen.community)
-        )
+        if chosen.kind == SurveyKind.SATISFACTION:
+            intro = t(
+                "surveys.dialog.intro.satisfaction", survey=chosen.label, community=chosen.community
+            )
+        elif chosen.kind == SurveyKind.LEARNING:
+            intro = t("surveys.dialog.intro.learning", community=chosen.community)
+        else:
+            intro = t("surveys.dialog.intro.needs", community=chosen.community)
         await step.context.send_activity(intro)
         if chosen.answered:
             await step.context.send_activity(t("surveys.dialog.already_answered"))
-        waterfall = (
-            self.SATISFACTION_ID if chosen.kind == SurveyKind.SATISFACTION else self.NEEDS_ID
-        )
+        waterfall = self.NEEDS_ID if chosen.kind == SurveyKind.NEEDS else self.RATED_ID
         return await begin(step, waterfall, chosen)
 
     async def end_step(self, step: WaterfallStepContext) -> DialogTurnResult:
@@ -460,6 +507,9 @@ class SurveyDialog(CancellableDialog):
         return step_function
 
     async def _ask_rating(self, step: WaterfallStepContext, question: str) -> DialogTurnResult:
+        return await self._ask_rating_text(step, self._t(step)(QUESTION_KEYS[question]))
+
+    async def _ask_rating_text(self, step: WaterfallStepContext, text: str) -> DialogTurnResult:
         t = self._t(step)
         choices = [
             choice(t(key), str(number), *NUMBER_WORDS[number - 1])
@@ -468,9 +518,7 @@ class SurveyDialog(CancellableDialog):
         return await step.prompt(
             self.CHOICE_ID,
             PromptOptions(
-                prompt=MessageFactory.text(
-                    f"{t(QUESTION_KEYS[question])}\n\n{t('surveys.dialog.scale_hint')}"
-                ),
+                prompt=MessageFactory.text(f"{text}\n\n{t('surveys.dialog.scale_hint')}"),
                 retry_prompt=MessageFactory.text(t("surveys.dialog.retry_rating")),
                 choices=choices,
                 style=ListStyle.hero_card,
@@ -484,6 +532,71 @@ class SurveyDialog(CancellableDialog):
     async def next_time_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         step_answers(step, SurveyAnswers).texts[SATISFACTION_TEXTS[0]] = self._text(step)
         return await self._ask_text(step, SATISFACTION_TEXTS[1])
+
+    # -- rated: satisfaction with its objective items, learning ------------------------------
+
+    def _record(self, step: WaterfallStepContext) -> None:
+        """Note the answer to the question the previous step asked (if it asked one)."""
+        pending = step.values.pop(PENDING, None)
+        if not isinstance(pending, str) or step.result is None:
+            return
+        answers = step_answers(step, SurveyAnswers)
+        if pending.startswith(TEXT_MARK):
+            answers.texts[pending.removeprefix(TEXT_MARK)] = self._text(step)
+        else:
+            answers.ratings[pending] = picked(step) + 1
+
+    def _rated_step(self, index: int) -> Step:
+        async def step_function(step: WaterfallStepContext) -> DialogTurnResult:
+            self._record(step)
+            chosen = self._chosen(step)
+            if index >= len(chosen.ratings):
+                return await step.next(None)
+            question = chosen.ratings[index]
+            step.values[PENDING] = question
+            return await self._ask_rating_text(step, chosen.asked[question])
+
+        return step_function
+
+    def _open_step(self, index: int) -> Step:
+        async def step_function(step: WaterfallStepContext) -> DialogTurnResult:
+            self._record(step)
+            chosen = self._chosen(step)
+            if index >= len(chosen.texts):
+                return await step.next(None)
+            question = chosen.texts[index]
+            step.values[PENDING] = TEXT_MARK + question
+            return await self._ask_text(step, question)
+
+        return step_function
+
+    async def rated_summary_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        self._record(step)
+        t = self._t(step)
+        chosen = self._chosen(step)
+        answers = step_answers(step, SurveyAnswers)
+        none = t("surveys.dialog.none_given")
+        lines = [
+            t("surveys.dialog.summary_rating", question=chosen.short[q], rating=answers.ratings[q])
+            for q in chosen.ratings
+        ]
+        lines += [
+            t(
+                "surveys.dialog.summary_text",
+                question=chosen.asked[q],
+                answer=answers.texts.get(q) or none,
+            )
+            for q in chosen.texts
+        ]
+        summary = t("surveys.dialog.summary", survey=chosen.label, lines="\n".join(lines))
+        return await self._choose(
+            step,
+            summary,
+            [
+                choice(t("surveys.dialog.confirm"), "oui", "yes", "ok", "envoyer", "send"),
+                choice(t("surveys.dialog.cancel"), "non", "no"),
+            ],
+        )
 
     # -- needs -----------------------------------------------------------------------------------
 

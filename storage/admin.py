@@ -559,7 +559,8 @@ async def supervision(session: AsyncSession, *, community: Community) -> Supervi
             names.get(p.mentor_id, ""),
             names.get(p.mentee_id, ""),
             PairingStatus(p.status),
-            p.accepted_at or p.created_at,
+            # « en cours depuis » the start, « terminé depuis » the end.
+            p.ended_at or p.accepted_at or p.created_at,
             last.get(p.id),
         )
         for p in pairings

@@ -8,20 +8,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.collation import name_key
-from storage.communities import NotAllowed, has_role
+from storage.communities import NotAllowed, has_role, people_with_role
 from storage.communities import membership as communities_membership
 from storage.models import (
     AgendaItem,
     Attendance,
+    CohostStatus,
     Community,
+    ConversationRef,
     Meeting,
     MeetingCard,
+    MeetingCohost,
     MeetingMode,
     MeetingStatus,
     Membership,
@@ -36,7 +39,7 @@ from storage.models import (
     Volet,
     utcnow,
 )
-from storage.outbox import cancel_pending
+from storage.outbox import Recipient, cancel_pending, enqueue
 from storage.sql import insert_if_absent, insert_or_lock
 
 
@@ -56,6 +59,10 @@ KIND_REMINDER = "meeting_reminder"  # J-7, J-1, H-1: params {"meeting_id", "offs
 KIND_CHANGE = "meeting_change"  # cancelled, restored or moved: params {"meeting_id", "change", …}
 KIND_AGENDA_CARD = "agenda_card"  # a posted agenda card updated in place
 KIND_ATTENDANCE = "attendance_request"  # after the meeting, the list to confirm (animators)
+# Joint meetings: params {"meeting_id", "community_id"} (the co-host), plus "change" for notices.
+KIND_COHOST_INVITATION = "meeting_cohost_invitation"  # to each facilitator of the invited one
+KIND_COHOST_POST = "meeting_cohost_post"  # the agenda card, posted in the co-host's channel
+KIND_COHOST_NOTICE = "meeting_cohost_notice"  # accepted, declined or withdrawn: to the other side
 
 
 def reminders_prefix(meeting_id: int) -> str:
@@ -150,9 +157,12 @@ async def due_reminders(
         offset = latest_due_offset(meeting.starts_at, now, offsets)
         if offset is None or meeting.id is None:
             continue
+        # A joint meeting reminds the members of every community hosting it, once each.
+        hosts = await host_ids(session, meeting=meeting)
         people = (
             await session.execute(
                 select(col(Membership.person_id))
+                .distinct()
                 .join(Person, col(Person.id) == col(Membership.person_id))
                 .outerjoin(
                     Rsvp,
@@ -161,7 +171,7 @@ async def due_reminders(
                         col(Rsvp.person_id) == col(Membership.person_id),
                     ),
                 )
-                .where(col(Membership.community_id) == meeting.community_id)
+                .where(col(Membership.community_id).in_(hosts))
                 .where(col(Membership.left_at).is_(None))
                 .where(col(Person.consent_reminders).is_(True))
                 .where(or_(col(Rsvp.answer).is_(None), col(Rsvp.answer) != RsvpAnswer.NO))
@@ -387,8 +397,12 @@ async def record_posted(
         await session.flush()
 
 
-async def upcoming(session: AsyncSession, *, community_id: int, now: datetime) -> Meeting | None:
-    found = await upcoming_meetings(session, community_id=community_id, now=now, limit=1)
+async def upcoming(
+    session: AsyncSession, *, community_id: int, now: datetime, joint: bool = False
+) -> Meeting | None:
+    found = await upcoming_meetings(
+        session, community_id=community_id, now=now, limit=1, joint=joint
+    )
     return found[0] if found else None
 
 
@@ -399,15 +413,19 @@ async def upcoming_meetings(
     now: datetime,
     limit: int = 10,
     status: MeetingStatus = MeetingStatus.SCHEDULED,
+    joint: bool = False,
 ) -> list[Meeting]:
     """The community's meetings in `status` that have not ended, soonest first (cancelled
-    ones that have not started are those a facilitator can still restore)."""
+    ones that have not started are those a facilitator can still restore). With `joint`, also
+    the joint meetings it co-hosts (to show them; only their host changes them)."""
     ends_after = now if status == MeetingStatus.SCHEDULED else None
     return list(
         (
             await session.exec(
                 sm_select(Meeting)
-                .where(Meeting.community_id == community_id)
+                .where(
+                    hosted_by(community_id) if joint else col(Meeting.community_id) == community_id
+                )
                 .where(Meeting.status == status)
                 .where(
                     col(Meeting.ends_at) > ends_after
@@ -492,10 +510,7 @@ async def answer_rsvp(
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None or meeting.status != MeetingStatus.SCHEDULED or meeting.ends_at <= now:
         raise InvalidMeeting("not_open")
-    member = await communities_membership(
-        session, person_id=person_id, community_id=meeting.community_id
-    )
-    if member is None or member.left_at is not None:
+    if not await is_attendee(session, meeting=meeting, person_id=person_id):
         raise NotAllowed("members only")
     # Two clicks at once make one row; the second finds the first's answer.
     row, created = await insert_or_lock(
@@ -600,14 +615,15 @@ async def check_cancellable(
         raise InvalidMeeting("already_cancelled")
     if meeting.status != MeetingStatus.SCHEDULED or meeting.ends_at <= now:
         raise InvalidMeeting("not_open")
-    return meeting, await people_who_answered(session, meeting_id=meeting_id, answer=RsvpAnswer.YES)
+    return meeting, await told_of_changes(session, meeting=meeting)
 
 
 async def cancel_meeting(
     session: AsyncSession, *, meeting_id: int, by_person_id: int | None, now: datetime | None = None
 ) -> tuple[Meeting, list[int]]:
     """Cancel; pending reminders are cancelled and the calendar sequence moves on. Returns who
-    had accepted (to tell them). A second cancel (a double click) raises InvalidMeeting."""
+    to tell: who had accepted and, for a joint meeting, the co-hosts' facilitators. A second
+    cancel (a double click) raises InvalidMeeting."""
     meeting = await _locked_meeting(session, meeting_id)
     await _require_animator(session, community_id=meeting.community_id, person_id=by_person_id)
     if meeting.status == MeetingStatus.CANCELLED:
@@ -618,7 +634,7 @@ async def cancel_meeting(
     meeting.sequence += 1
     await cancel_pending(session, dedup_key_prefix=reminders_prefix(meeting_id))
     await session.flush()
-    return meeting, await people_who_answered(session, meeting_id=meeting_id, answer=RsvpAnswer.YES)
+    return meeting, await told_of_changes(session, meeting=meeting)
 
 
 async def restore_meeting(
@@ -673,7 +689,8 @@ async def move_meeting(
     now: datetime,
 ) -> tuple[Meeting, datetime, list[int]]:
     """Move the meeting (and its agenda times); reminders for the old time are cancelled and
-    the reminder job queues new ones. Returns the meeting, its old start and who had accepted."""
+    the reminder job queues new ones. Returns the meeting, its old start and who to tell (who
+    had accepted; for a joint meeting, the co-hosts' facilitators too)."""
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
         raise LookupError("no such meeting")
@@ -701,8 +718,7 @@ async def move_meeting(
     meeting.sequence += 1
     await cancel_pending(session, dedup_key_prefix=reminders_at_prefix(meeting_id, old_start))
     await session.flush()
-    accepted = await people_who_answered(session, meeting_id=meeting_id, answer=RsvpAnswer.YES)
-    return meeting, old_start, accepted
+    return meeting, old_start, await told_of_changes(session, meeting=meeting)
 
 
 # -- attendance --
@@ -778,7 +794,9 @@ async def record_attendance(
     double click, a stale card) changes nothing."""
     # Two submissions at once take turns, and the second finds the first's list.
     meeting = await _locked_meeting(session, meeting_id)
-    await _require_animator(session, community_id=meeting.community_id, person_id=by_person_id)
+    # A joint meeting's list: any host's facilitator confirms it, for the members of all.
+    hosts = await host_ids(session, meeting=meeting)
+    await _require_animator_of_any(session, community_ids=hosts, person_id=by_person_id)
     if meeting.ends_at > now:
         raise InvalidMeeting("not_ended")
     if meeting.status == MeetingStatus.CANCELLED:
@@ -786,9 +804,7 @@ async def record_attendance(
     members = set(
         (
             await session.execute(
-                select(col(Membership.person_id)).where(
-                    col(Membership.community_id) == meeting.community_id
-                )
+                select(col(Membership.person_id)).where(col(Membership.community_id).in_(hosts))
             )
         ).scalars()
     )
@@ -859,20 +875,24 @@ async def confirm_attendance(
 async def attendance_roster(
     session: AsyncSession, *, meeting_id: int
 ) -> list[tuple[Person, RsvpAnswer | None]]:
-    """Active members of the meeting's community with their RSVP (to pre-check the list)."""
+    """Active members of the meeting's communities (its host's, and a joint meeting's
+    co-hosts') with their RSVP (to pre-check the list), each person once."""
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
         return []
+    active_members = (
+        select(col(Membership.person_id))
+        .where(col(Membership.community_id).in_(await host_ids(session, meeting=meeting)))
+        .where(col(Membership.left_at).is_(None))
+    )
     rows = (
         await session.execute(
             select(Person, col(Rsvp.answer))
-            .join(Membership, col(Membership.person_id) == col(Person.id))
             .outerjoin(
                 Rsvp,
                 and_(col(Rsvp.meeting_id) == meeting_id, col(Rsvp.person_id) == col(Person.id)),
             )
-            .where(col(Membership.community_id) == meeting.community_id)
-            .where(col(Membership.left_at).is_(None))
+            .where(col(Person.id).in_(active_members))
         )
     ).all()
     roster = [(person, RsvpAnswer(answer) if answer else None) for person, answer in rows]
@@ -931,3 +951,462 @@ async def attendees(session: AsyncSession, *, meeting_id: int) -> list[Attendanc
     return list(
         (await session.exec(sm_select(Attendance).where(Attendance.meeting_id == meeting_id))).all()
     )
+
+
+# -- joint meetings --
+#
+# A facilitator of the host community invites another community to co-host one of its
+# meetings (the seeds' CLSC and hospital committees, « réalisées conjointement »). Consent:
+# nothing reaches the invited community's channel, members or figures until one of ITS
+# facilitators accepts. The inviter accepts at once only when they facilitate both
+# communities (they already speak for both); an operator's invitation (no person) still
+# waits for a yes. Otherwise one community could fill another's channel and reminders, and
+# change the other's vitality figures, without its say. Either side may end the co-hosting
+# before the meeting starts. A joint meeting is posted and reminded in both channels, members
+# of both answer and attend it, and it counts in both communities' figures; only its host
+# changes it (agenda, move, cancel), and every copy of its card follows.
+
+
+def cohost_invitation_key(cohost: MeetingCohost, person_id: int) -> str:
+    """One invitation card to one facilitator of the invited community, per invitation round
+    (an invitation after a refusal is a new one)."""
+    return f"cohost:{cohost.meeting_id}:{cohost.community_id}:{cohost.round}:invite:to:{person_id}"
+
+
+def cohost_post_key(cohost: MeetingCohost) -> str:
+    """The agenda card in the co-host's channel: once per acceptance, however many clicks."""
+    return f"cohost:{cohost.meeting_id}:{cohost.community_id}:{cohost.round}:post"
+
+
+def cohost_notice_key(cohost: MeetingCohost, change: str, person_id: int) -> str:
+    return (
+        f"cohost:{cohost.meeting_id}:{cohost.community_id}:{cohost.round}:{change}:to:{person_id}"
+    )
+
+
+def hosted_by(community_id: int) -> ColumnElement[bool]:
+    """SQL: the meeting is the community's own, or a joint meeting it accepted to co-host.
+    Where a community's figures count its meetings (storage/vitality.py, storage/review.py)."""
+    return or_(
+        col(Meeting.community_id) == community_id,
+        col(Meeting.id).in_(
+            select(col(MeetingCohost.meeting_id))
+            .where(col(MeetingCohost.community_id) == community_id)
+            .where(col(MeetingCohost.status) == CohostStatus.ACCEPTED)
+        ),
+    )
+
+
+async def host_ids(session: AsyncSession, *, meeting: Meeting) -> list[int]:
+    """The meeting's community, then the communities that accepted to co-host it."""
+    cohosting = (
+        await session.execute(
+            select(col(MeetingCohost.community_id))
+            .where(col(MeetingCohost.meeting_id) == meeting.id)
+            .where(col(MeetingCohost.status) == CohostStatus.ACCEPTED)
+            .order_by(col(MeetingCohost.id))
+        )
+    ).scalars()
+    return [meeting.community_id, *(int(c) for c in cohosting)]
+
+
+async def cohosts(
+    session: AsyncSession,
+    *,
+    meeting_id: int,
+    statuses: Sequence[CohostStatus] = (CohostStatus.ACCEPTED,),
+) -> list[Community]:
+    """The communities co-hosting the meeting (those accepted, by default), by name."""
+    rows = (
+        await session.exec(
+            sm_select(Community)
+            .join(MeetingCohost, col(MeetingCohost.community_id) == col(Community.id))
+            .where(MeetingCohost.meeting_id == meeting_id)
+            .where(col(MeetingCohost.status).in_(list(statuses)))
+        )
+    ).all()
+    return sorted(rows, key=lambda c: (name_key(c.name), c.id or 0))
+
+
+async def cohost_names(
+    session: AsyncSession, *, meeting_ids: Sequence[int]
+) -> dict[int, list[str]]:
+    """For a list of meetings, the names of the communities co-hosting each (accepted)."""
+    if not meeting_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(col(MeetingCohost.meeting_id), col(Community.name))
+            .join(Community, col(Community.id) == col(MeetingCohost.community_id))
+            .where(col(MeetingCohost.meeting_id).in_(list(meeting_ids)))
+            .where(col(MeetingCohost.status) == CohostStatus.ACCEPTED)
+        )
+    ).all()
+    found: dict[int, list[str]] = {}
+    for meeting_id, name in rows:
+        found.setdefault(int(meeting_id), []).append(str(name))
+    return {m: sorted(names, key=name_key) for m, names in found.items()}
+
+
+async def is_attendee(session: AsyncSession, *, meeting: Meeting, person_id: int) -> bool:
+    """An active member of the meeting's community or of a community co-hosting it."""
+    found = (
+        await session.execute(
+            select(func.count())
+            .select_from(Membership)
+            .where(col(Membership.person_id) == person_id)
+            .where(col(Membership.community_id).in_(await host_ids(session, meeting=meeting)))
+            .where(col(Membership.left_at).is_(None))
+        )
+    ).scalar_one()
+    return bool(found)
+
+
+async def _require_animator_of_any(
+    session: AsyncSession, *, community_ids: Sequence[int], person_id: int | None
+) -> None:
+    if person_id is None:
+        return
+    for community_id in community_ids:
+        member = await communities_membership(
+            session, person_id=person_id, community_id=community_id
+        )
+        if has_role(member, Role.ANIMATOR):
+            return
+    raise NotAllowed("animators only")
+
+
+async def animator_ids(session: AsyncSession, community_ids: Sequence[int]) -> list[int]:
+    found: set[int] = set()
+    for community_id in community_ids:
+        found |= {
+            p.id
+            for p in await people_with_role(
+                session, community_id=community_id, roles=[Role.ANIMATOR]
+            )
+            if p.id is not None
+        }
+    return sorted(found)
+
+
+async def animators_of_hosts(session: AsyncSession, *, meeting: Meeting) -> list[int]:
+    """The facilitators of every community hosting the meeting (for its attendance list)."""
+    return await animator_ids(session, await host_ids(session, meeting=meeting))
+
+
+async def told_of_changes(session: AsyncSession, *, meeting: Meeting) -> list[int]:
+    """Who hears of a cancellation, a restore or a move: who accepted and, for a joint
+    meeting, the co-hosts' facilitators (their community's channel shows it too)."""
+    accepted = await people_who_answered(session, meeting_id=meeting.id or 0, answer=RsvpAnswer.YES)
+    cohosting = (await host_ids(session, meeting=meeting))[1:]
+    return sorted(set(accepted) | set(await animator_ids(session, cohosting)))
+
+
+@dataclass(frozen=True, slots=True)
+class CohostChange:
+    """What an invitation, an answer or a withdrawal did: `changed` is False for a second
+    click (nothing written). `accepted_now`: the co-hosting began with this call (the card is
+    then queued for the co-host's channel). `dropped`: the co-host's members whose answers
+    no longer hold after a withdrawal (they are told)."""
+
+    cohost: MeetingCohost
+    meeting: Meeting
+    host: Community
+    guest: Community
+    changed: bool
+    accepted_now: bool = False
+    dropped: tuple[int, ...] = ()
+
+
+async def _cohost_row(
+    session: AsyncSession, *, meeting_id: int, community_id: int
+) -> MeetingCohost | None:
+    return (
+        await session.exec(
+            sm_select(MeetingCohost)
+            .where(MeetingCohost.meeting_id == meeting_id)
+            .where(MeetingCohost.community_id == community_id)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+
+
+async def _communities(
+    session: AsyncSession, meeting: Meeting, guest_id: int
+) -> tuple[Community, Community]:
+    host = await session.get(Community, meeting.community_id)
+    guest = await session.get(Community, guest_id)
+    if host is None or guest is None:
+        raise LookupError("no such community")
+    return host, guest
+
+
+async def invite_cohost(
+    session: AsyncSession,
+    *,
+    meeting_id: int,
+    community_id: int,
+    by_person_id: int | None,
+    now: datetime,
+) -> CohostChange:
+    """Invite `community_id` to co-host the meeting (host facilitators only). Accepted at once
+    when the inviter also facilitates the invited community; pending otherwise, and the
+    invited community's facilitators are asked. A second click changes nothing. After a
+    refusal or a withdrawal, a new invitation (a new round). InvalidMeeting("not_open") for a
+    meeting not scheduled or started, ("cohost_self") / ("cohost_unknown") for the meeting's
+    own community or one of another organisation."""
+    meeting = await _locked_meeting(session, meeting_id)
+    await _require_animator(session, community_id=meeting.community_id, person_id=by_person_id)
+    if meeting.status != MeetingStatus.SCHEDULED or meeting.starts_at <= now:
+        raise InvalidMeeting("not_open")
+    if community_id == meeting.community_id:
+        raise InvalidMeeting("cohost_self")
+    try:
+        host, guest = await _communities(session, meeting, community_id)
+    except LookupError:
+        raise InvalidMeeting("cohost_unknown") from None
+    if host.tenant_id and guest.tenant_id and host.tenant_id != guest.tenant_id:
+        raise InvalidMeeting("cohost_unknown")
+    speaks_for_guest = by_person_id is not None and has_role(
+        await communities_membership(session, person_id=by_person_id, community_id=community_id),
+        Role.ANIMATOR,
+    )
+    wanted = CohostStatus.ACCEPTED if speaks_for_guest else CohostStatus.INVITED
+    row = await _cohost_row(session, meeting_id=meeting_id, community_id=community_id)
+    if row is None:
+        # The meeting's row is locked (above): two invitations at once take turns, and the
+        # second finds this row (the unique key is the last guard).
+        row = MeetingCohost(
+            meeting_id=meeting_id,
+            community_id=community_id,
+            status=wanted,
+            round=1,
+            invited_by_id=by_person_id,
+            invited_at=now,
+            answered_by_id=by_person_id if speaks_for_guest else None,
+            answered_at=now if speaks_for_guest else None,
+        )
+        session.add(row)
+    elif row.status == CohostStatus.ACCEPTED or (
+        row.status == CohostStatus.INVITED and not speaks_for_guest
+    ):
+        return CohostChange(row, meeting, host, guest, changed=False)
+    elif row.status == CohostStatus.INVITED:
+        row.status, row.answered_by_id, row.answered_at = wanted, by_person_id, now
+    else:  # declined or withdrawn: asked again
+        row.round += 1
+        row.status = wanted
+        row.invited_by_id, row.invited_at = by_person_id, now
+        row.answered_by_id = by_person_id if speaks_for_guest else None
+        row.answered_at = now if speaks_for_guest else None
+    await session.flush()
+    return CohostChange(
+        row, meeting, host, guest, changed=True, accepted_now=wanted == CohostStatus.ACCEPTED
+    )
+
+
+async def answer_cohost(
+    session: AsyncSession,
+    *,
+    meeting_id: int,
+    community_id: int,
+    by_person_id: int | None,
+    accept: bool,
+    now: datetime,
+) -> CohostChange:
+    """The invited community's facilitator accepts or declines (nobody else may: NotAllowed).
+    The same answer again (a double click, two facilitators) changes nothing. LookupError when
+    there is no invitation; InvalidMeeting("cohost_not_invited") when it was withdrawn or
+    already answered otherwise; ("not_open") once the meeting is cancelled or started."""
+    meeting = await _locked_meeting(session, meeting_id)
+    await _require_animator(session, community_id=community_id, person_id=by_person_id)
+    row = await _cohost_row(session, meeting_id=meeting_id, community_id=community_id)
+    if row is None:
+        raise LookupError("no such invitation")
+    host, guest = await _communities(session, meeting, community_id)
+    wanted = CohostStatus.ACCEPTED if accept else CohostStatus.DECLINED
+    if row.status == wanted:
+        return CohostChange(row, meeting, host, guest, changed=False)
+    if row.status != CohostStatus.INVITED:
+        raise InvalidMeeting("cohost_not_invited")
+    if meeting.status != MeetingStatus.SCHEDULED or meeting.starts_at <= now:
+        raise InvalidMeeting("not_open")
+    row.status, row.answered_by_id, row.answered_at = wanted, by_person_id, now
+    await session.flush()
+    return CohostChange(row, meeting, host, guest, changed=True, accepted_now=accept)
+
+
+async def withdraw_cohost(
+    session: AsyncSession,
+    *,
+    meeting_id: int,
+    community_id: int,
+    by_person_id: int | None,
+    now: datetime,
+) -> CohostChange:
+    """End the co-hosting (or take back an invitation) before the meeting starts: a
+    facilitator of either community. The co-host's members who are not members of the host
+    (nor of another co-host) lose their answer and their reminders; those who had accepted
+    are returned in `dropped` (to tell them). A second click changes nothing."""
+    meeting = await _locked_meeting(session, meeting_id)
+    await _require_animator_of_any(
+        session, community_ids=[meeting.community_id, community_id], person_id=by_person_id
+    )
+    row = await _cohost_row(session, meeting_id=meeting_id, community_id=community_id)
+    if row is None:
+        raise LookupError("no such invitation")
+    host, guest = await _communities(session, meeting, community_id)
+    if row.status in (CohostStatus.WITHDRAWN, CohostStatus.DECLINED):
+        return CohostChange(row, meeting, host, guest, changed=False)
+    if meeting.starts_at <= now:
+        raise InvalidMeeting("cohost_too_late")
+    row.status, row.answered_by_id, row.answered_at = CohostStatus.WITHDRAWN, by_person_id, now
+    await session.flush()
+    remaining = await host_ids(session, meeting=meeting)
+    still_in = select(col(Membership.person_id)).where(
+        col(Membership.community_id).in_(remaining), col(Membership.left_at).is_(None)
+    )
+    answered = (
+        await session.exec(
+            sm_select(Rsvp)
+            .where(Rsvp.meeting_id == meeting_id)
+            .where(col(Rsvp.person_id).not_in(still_in))
+        )
+    ).all()
+    dropped = tuple(sorted(r.person_id for r in answered if r.answer == RsvpAnswer.YES))
+    for answer in answered:
+        await session.delete(answer)
+        await cancel_pending(
+            session,
+            dedup_key_prefix=f"{reminders_at_prefix(meeting_id, meeting.starts_at)}"
+            f"{answer.person_id}:",
+        )
+    # Reminders already queued for the co-host's other members (no answer) go too.
+    queued = (
+        await session.execute(
+            select(col(OutboxMessage.person_id))
+            .where(
+                col(OutboxMessage.dedup_key).startswith(
+                    reminders_prefix(meeting_id), autoescape=True
+                )
+            )
+            .where(col(OutboxMessage.status) == OutboxStatus.PENDING)
+            .where(col(OutboxMessage.person_id).not_in(still_in))
+        )
+    ).scalars()
+    for person_id in set(queued):
+        await cancel_pending(
+            session,
+            dedup_key_prefix=f"{reminders_at_prefix(meeting_id, meeting.starts_at)}{person_id}:",
+        )
+    await session.flush()
+    return CohostChange(row, meeting, host, guest, changed=True, dropped=dropped)
+
+
+async def cohosted_upcoming(
+    session: AsyncSession, *, community_id: int, now: datetime, limit: int = 10
+) -> list[Meeting]:
+    """The scheduled meetings of other communities this one co-hosts, not started yet (those
+    its facilitators can still withdraw from), soonest first."""
+    return list(
+        (
+            await session.exec(
+                sm_select(Meeting)
+                .join(MeetingCohost, col(MeetingCohost.meeting_id) == col(Meeting.id))
+                .where(MeetingCohost.community_id == community_id)
+                .where(MeetingCohost.status == CohostStatus.ACCEPTED)
+                .where(Meeting.status == MeetingStatus.SCHEDULED)
+                .where(col(Meeting.starts_at) > now)
+                .order_by(col(Meeting.starts_at), col(Meeting.id))
+                .limit(limit)
+            )
+        ).all()
+    )
+
+
+async def cohost_candidates(session: AsyncSession, *, community: Community) -> list[Community]:
+    """The communities a facilitator may invite: the others of the same organisation."""
+    statement = sm_select(Community).where(col(Community.id) != community.id)
+    if community.tenant_id is not None:
+        statement = statement.where(
+            (col(Community.tenant_id) == community.tenant_id) | col(Community.tenant_id).is_(None)
+        )
+    rows = (await session.exec(statement)).all()
+    return sorted(rows, key=lambda c: (name_key(c.name), c.id or 0))
+
+
+async def queue_cohost_invitations(session: AsyncSession, change: CohostChange) -> int:
+    """The invitation card, to each facilitator of the invited community (once per round)."""
+    queued = 0
+    for person_id in await animator_ids(session, [change.cohost.community_id]):
+        queued += await enqueue(
+            session,
+            dedup_key=cohost_invitation_key(change.cohost, person_id),
+            recipient=Recipient.person(person_id),
+            kind=KIND_COHOST_INVITATION,
+            params={"meeting_id": change.meeting.id, "community_id": change.cohost.community_id},
+        )
+    return queued
+
+
+async def queue_cohost_post(
+    session: AsyncSession, change: CohostChange, *, channel_ref_id: int | None
+) -> bool:
+    """The agenda card, posted once in the co-host's channel (its key holds the round: a
+    double click on « Accepter » posts once). False when the channel is unknown."""
+    if channel_ref_id is None:
+        return False
+    return await enqueue(
+        session,
+        dedup_key=cohost_post_key(change.cohost),
+        recipient=Recipient.conversation(channel_ref_id),
+        kind=KIND_COHOST_POST,
+        params={"meeting_id": change.meeting.id, "community_id": change.cohost.community_id},
+    )
+
+
+async def queue_cohost_notices(
+    session: AsyncSession, change: CohostChange, *, what: str, person_ids: Sequence[int]
+) -> int:
+    """Tell these people what happened (`what`: accepted, declined, withdrawn — to the
+    facilitators —, dropped — to members whose answer the withdrawal removed), once each."""
+    queued = 0
+    for person_id in sorted(set(person_ids)):
+        queued += await enqueue(
+            session,
+            dedup_key=cohost_notice_key(change.cohost, what, person_id),
+            recipient=Recipient.person(person_id),
+            kind=KIND_COHOST_NOTICE,
+            params={
+                "meeting_id": change.meeting.id,
+                "community_id": change.cohost.community_id,
+                "change": what,
+            },
+        )
+    return queued
+
+
+async def forget_channel_copies(
+    session: AsyncSession, *, meeting_id: int, community: Community
+) -> list[tuple[int, str, str]]:
+    """The posted copies of the meeting's agenda card in the community's channel (and its
+    threads), no longer kept current: returned for a last update, then forgotten."""
+    channel_id = community.teams_channel_id
+    if not channel_id:
+        return []
+    rows = (
+        await session.exec(
+            sm_select(MeetingCard, ConversationRef)
+            .join(ConversationRef, col(ConversationRef.id) == col(MeetingCard.conversation_ref_id))
+            .where(MeetingCard.meeting_id == meeting_id)
+            .where(
+                (col(ConversationRef.conversation_id) == channel_id)
+                | col(ConversationRef.conversation_id).startswith(f"{channel_id};", autoescape=True)
+            )
+        )
+    ).all()
+    copies = [(card.conversation_ref_id, card.activity_id, card.locale) for card, _ref in rows]
+    for card, _ref in rows:
+        await session.delete(card)
+    await session.flush()
+    return copies

@@ -228,6 +228,32 @@ class MeetingCard(SQLModel, table=True):
     posted_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
+class CohostStatus(enum.StrEnum):
+    INVITED = "invited"  # asked; nothing shows in the co-host's channel until a yes
+    ACCEPTED = "accepted"  # a joint meeting: posted, reminded and counted in both communities
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"  # the co-host (or the host) ended it before the meeting
+
+
+class MeetingCohost(SQLModel, table=True):
+    """A community invited to co-host another community's meeting (a joint meeting, the seeds'
+    « réalisées conjointement »). One row per meeting and community; a new invitation after a
+    refusal or a withdrawal reuses it (`round` tells the invitations apart in outbox keys)."""
+
+    __tablename__ = "meeting_cohost"
+    __table_args__ = (UniqueConstraint("meeting_id", "community_id", name="uq_meeting_cohost"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    status: CohostStatus = Field(default=CohostStatus.INVITED, sa_type=String(16))
+    round: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    invited_by_id: int | None = Field(default=None, foreign_key="person.id")
+    invited_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    answered_by_id: int | None = Field(default=None, foreign_key="person.id")
+    answered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
 class Rsvp(SQLModel, table=True):
     __tablename__ = "rsvp"
     __table_args__ = (UniqueConstraint("meeting_id", "person_id", name="uq_rsvp_meeting_person"),)
@@ -297,6 +323,27 @@ class OnboardingEnrollment(SQLModel, table=True):
     checkin_rating: int | None = Field(default=None)
     checkin_comment: str | None = Field(default=None, max_length=1000)
     checkin_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class OnboardingCheck(SQLModel, table=True):
+    """A checklist item of an onboarding step that a newcomer ticked (storage/onboarding.py).
+
+    Keyed by the item's stable id, not its position: a facilitator rewording or reordering the
+    checklist leaves ticks where they were. Unique, so a double click is one row."""
+
+    __tablename__ = "onboarding_check"
+    __table_args__ = (
+        UniqueConstraint(
+            "community_id", "person_id", "step", "item_id", name="uq_onboarding_check"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    step: str = Field(max_length=32)
+    item_id: str = Field(max_length=16)
+    checked_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
 class MentorRequestStatus(enum.StrEnum):
@@ -547,6 +594,8 @@ class ConsultationEvent(SQLModel, table=True):
 class SurveyKind(enum.StrEnum):
     SATISFACTION = "satisfaction"
     NEEDS = "needs"
+    # The yearly « ce qui a changé dans ma pratique » questionnaire (storage/surveys.py).
+    LEARNING = "learning"
 
 
 class Survey(SQLModel, table=True):
@@ -562,6 +611,12 @@ class Survey(SQLModel, table=True):
     created_by_id: int | None = Field(default=None, foreign_key="person.id")
     # Needs surveys list the topic bank's titles at the time they were opened.
     topic_choices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # A satisfaction survey's items « cet objectif a été atteint »: the meeting's specific
+    # objectives as worded when it opened, so that a later edit of the meeting never moves
+    # answers to another objective.
+    objectives: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 

@@ -5,17 +5,24 @@ charter facilitators keep up to date.
 The rules sit beside their queries: only an animator of the community plans a series, opens a
 date poll or edits the charter; a series and a date poll are made once per form (their request
 keys), however many times its button is clicked.
+
+The yearly needs survey (the seeds: « au moins une fois par année »): a community that opened no
+needs survey in the last twelve months, and was not proposed one in that time, is due one; its
+facilitators are each proposed it once, through the outbox, under a key per community, year and
+person, so two replicas or a restart queue it once. What was proposed is read back from those
+outbox rows (their `not_before`, the time the job was given), so no table is needed for it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, update
+from sqlalchemy import String, cast, exists, func, literal, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,12 +34,16 @@ from storage.models import (
     MeetingMode,
     MeetingSeries,
     MeetingStatus,
+    OutboxMessage,
     Poll,
     PollStatus,
     Role,
     SeriesDate,
+    Survey,
+    SurveyKind,
 )
 from storage.sql import insert_or_lock
+from storage.working_days import is_working_day
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +59,16 @@ LONGEST_MEETING = timedelta(hours=12)
 # par année »): a hybrid meeting has a room too.
 IN_PERSON_MODES = (MeetingMode.IN_PERSON, MeetingMode.HYBRID)
 KIND_DATE_POLL_OUTCOME = "date_poll_outcome"  # to the poll's channel: params {"poll_id"}
+# To a facilitator, 1:1: params {"community_id"}. Its keys (needs_due_key, needs_later_key)
+# keep their format: a changed key would not deduplicate against a row already queued.
+KIND_NEEDS_DUE = "needs_survey_due"
+# « Au moins une fois par année »: how long a needs survey counts, and a proposal too.
+NEEDS_CYCLE = timedelta(days=365)
+# « Plus tard »: the proposal comes back once, this long after.
+NEEDS_LATER = timedelta(days=30)
+# A proposal is queued for office hours on a working day (a facilitator is not pinged at night).
+OFFICE_OPENS = time(9)
+OFFICE_CLOSES = time(17)
 
 
 class InvalidSeries(ValueError):
@@ -396,3 +417,102 @@ async def update_charter(
         await session.flush()
         logger.info("charter of community %s updated", community_id)
     return community, changed
+
+
+# -- the yearly needs survey -----------------------------------------------------------------
+
+
+def needs_due_key(community_id: int, year: int, person_id: int) -> str:
+    """The proposal to one facilitator, once per community and (UTC) year."""
+    return f"{KIND_NEEDS_DUE}:{community_id}:{year}:to:{person_id}"
+
+
+def needs_later_key(community_id: int, year: int, person_id: int) -> str:
+    """The proposal again after « Plus tard », once per community, year and facilitator."""
+    return f"{KIND_NEEDS_DUE}:{community_id}:{year}:later:to:{person_id}"
+
+
+async def communities_due_needs_survey(session: AsyncSession, *, now: datetime) -> list[Community]:
+    """Communities with no needs survey opened in the last NEEDS_CYCLE and no proposal queued
+    for that time (either key, whatever became of it: sent, cancelled or undeliverable)."""
+    since = now - NEEDS_CYCLE
+    surveyed = exists(
+        select(col(Survey.id))
+        .where(col(Survey.community_id) == col(Community.id))
+        .where(col(Survey.kind) == SurveyKind.NEEDS)
+        .where(col(Survey.opens_at) > since)
+    )
+    prefix = literal(f"{KIND_NEEDS_DUE}:") + cast(col(Community.id), String) + literal(":")
+    proposed = exists(
+        select(col(OutboxMessage.id))
+        .where(col(OutboxMessage.kind) == KIND_NEEDS_DUE)
+        .where(col(OutboxMessage.dedup_key).startswith(prefix))
+        .where(col(OutboxMessage.not_before) > since)
+    )
+    rows = await session.exec(
+        select(Community).where(~surveyed).where(~proposed).order_by(col(Community.id))
+    )
+    return list(rows.all())
+
+
+async def needs_survey_due(session: AsyncSession, *, community_id: int, now: datetime) -> bool:
+    """Whether the community still has no needs survey opened in the last NEEDS_CYCLE (at send
+    time, and when « Plus tard » is clicked: one launched meanwhile ends the proposal)."""
+    found = (
+        await session.execute(
+            select(func.count())
+            .select_from(Survey)
+            .where(col(Survey.community_id) == community_id)
+            .where(col(Survey.kind) == SurveyKind.NEEDS)
+            .where(col(Survey.opens_at) > now - NEEDS_CYCLE)
+        )
+    ).scalar_one()
+    return not found
+
+
+async def previous_needs_survey(
+    session: AsyncSession, *, community_id: int, now: datetime
+) -> Survey | None:
+    """Last year's needs survey: the latest one closed, opened within two cycles (an older one
+    is not « l'an dernier »)."""
+    return (
+        await session.exec(
+            select(Survey)
+            .where(Survey.community_id == community_id)
+            .where(Survey.kind == SurveyKind.NEEDS)
+            .where(col(Survey.opens_at) > now - 2 * NEEDS_CYCLE)
+            .where(col(Survey.closes_at) <= now)
+            .order_by(col(Survey.opens_at).desc(), col(Survey.id).desc())
+            .limit(1)
+        )
+    ).first()
+
+
+async def is_facilitator(session: AsyncSession, *, community_id: int, person_id: int) -> bool:
+    member = await membership(session, person_id=person_id, community_id=community_id)
+    return has_role(member, Role.ANIMATOR)
+
+
+def office_hours(now: datetime, *, tz: str, non_working: Iterable[date] = ()) -> datetime:
+    """`now` during office hours on a working day; otherwise the next working morning."""
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    day = local.date()
+    closures = tuple(non_working)
+    if is_working_day(day, extra_non_working=closures):
+        if OFFICE_OPENS <= local.time() < OFFICE_CLOSES:
+            return now
+        if local.time() >= OFFICE_CLOSES:
+            day += timedelta(days=1)
+    while not is_working_day(day, extra_non_working=closures):
+        day += timedelta(days=1)
+    return datetime.combine(day, OFFICE_OPENS, tzinfo=zone).astimezone(UTC)
+
+
+async def queued_at(session: AsyncSession, *, dedup_key: str) -> datetime | None:
+    """When the outbox row under this key is (or was) due; None without one."""
+    return (
+        await session.exec(
+            select(OutboxMessage.not_before).where(OutboxMessage.dedup_key == dedup_key)
+        )
+    ).first()

@@ -95,7 +95,16 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import admin as admin_lists
-from storage import cases, codevelopment, consultations, polls, questions, surveys, toolbox
+from storage import (
+    cases,
+    codevelopment,
+    consultations,
+    onboarding,
+    polls,
+    questions,
+    surveys,
+    toolbox,
+)
 from storage import review as productions
 from storage.activities import activity_key
 from storage.consultations import Action
@@ -456,6 +465,9 @@ async def export(session: AsyncSession, *, person_id: int) -> dict[str, Any]:
             "checkin_rating": e.checkin_rating,
             "checkin_comment": e.checkin_comment,
             "checkin_at": _iso(e.checkin_at),
+            "checklist": await onboarding.export_checks(
+                session, community_id=e.community_id, person_id=person_id
+            ),
         }
         for e, name in enrollments.all()
     ]
@@ -747,6 +759,8 @@ async def erase(
         "onboarding",
         delete(OnboardingEnrollment).where(col(OnboardingEnrollment.person_id) == person_id),
     )
+    if ticks := await onboarding.erase_person(session, person_id=person_id):
+        deleted["onboarding_checks"] = ticks
     await _erase_consultations(session, report, person_id=person_id, now=now)
     # After the memberships ended: they are then no candidate for what they held.
     report.queued += await consultations.hand_back_all(session, person_id=person_id, now=now)

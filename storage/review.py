@@ -33,6 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import cases, communities, vitality
 from storage.communities import NotAllowed, has_role
+from storage.meetings import hosted_by
 from storage.models import (
     AgendaItem,
     CodevGroup,
@@ -51,7 +52,13 @@ from storage.models import (
     Topic,
 )
 from storage.sql import insert_if_absent
-from storage.surveys import k_threshold
+from storage.surveys import (
+    LearningFigures,
+    ObjectivesReached,
+    k_threshold,
+    learning_figures,
+    objectives_reached,
+)
 from storage.toolbox import url_problem
 
 logger = logging.getLogger(__name__)
@@ -559,6 +566,10 @@ class AnnualReview:
     codev_sessions: int
     signals: tuple[vitality.Signal, ...]
     months: tuple[ReviewMonth, ...]
+    # The meetings' objective items and the learning questionnaires (storage/surveys.py), from
+    # surveys closed with k answers or more only.
+    meeting_objectives: ObjectivesReached | None = None
+    learning: LearningFigures | None = None
 
     @property
     def attendance_rate(self) -> float | None:
@@ -595,7 +606,8 @@ async def _topic_titles(
             col(Topic.id).in_(
                 select(col(AgendaItem.topic_id))
                 .join(Meeting, col(Meeting.id) == col(AgendaItem.meeting_id))
-                .where(col(Meeting.community_id) == community_id)
+                # Joint meetings too: their topics were treated by each community hosting them.
+                .where(hosted_by(community_id))
                 .where(col(Meeting.status) != MeetingStatus.CANCELLED)
                 .where(and_(col(Meeting.starts_at) >= start, col(Meeting.starts_at) < end))
                 .where(col(AgendaItem.topic_id).is_not(None))
@@ -704,6 +716,12 @@ async def annual_review(
         months=tuple(
             ReviewMonth(m, f.held, f.attendances, f.attendance_expected)
             for m, f in zip(months, monthly, strict=True)
+        ),
+        meeting_objectives=await objectives_reached(
+            session, community_id=community_id, start=start, end=end, k=k, now=now
+        ),
+        learning=await learning_figures(
+            session, community_id=community_id, start=start, end=end, k=k, now=now
         ),
     )
 

@@ -2,8 +2,9 @@
 nobody out.
 
 Who is asked: after a meeting, its attendees (the confirmed attendance list, or while it is not
-confirmed, those who said they would come) who consented to surveys; for a needs survey, every
-active member who consented. `SurveyInvitation` records who was asked and whether they answered
+confirmed, those who said they would come) who consented to surveys; for a needs survey or the
+yearly learning questionnaire (« ce qui a changé dans ma pratique »), every active member who
+consented. `SurveyInvitation` records who was asked and whether they answered
 (for the reminder and the response rate), never which answer is theirs.
 
 Anonymity: an answer is stored under `respondent_key = keyed_hash(key, survey, person)` with the
@@ -14,10 +15,16 @@ link an answer to anyone afterwards. An answer carries no time (not even the day
 survey's answers are dealt anew at every answer (storage/anonymity.py), so neither their ids nor
 their order tell who answered first. Nothing in this module logs a person.
 
+Objective items: a satisfaction survey also asks « cet objectif a été atteint » (1–5) for each of
+the meeting's specific objectives (at most MAX_OBJECTIVES), copied into the survey when it opens
+(`Survey.objectives`): an objective edited or removed later keeps its answers. They are ratings
+like the others (`objective_1`, `objective_2`…), under the same rules below.
+
 Results: nothing but the response count while the survey is open — results read at n answers
 and again at n + 1 would show the new answer by difference — and nothing at all once closed if
 fewer than k people answered (the community's `survey_k`, default 5, never below 3). Then,
-per question, the average and the distribution — in detail
+per question (objective items and the learning questionnaire's alike), the average and the
+distribution — in detail
 (1 to 5) only when every non-empty cell holds at least CELL_MIN answers; otherwise grouped in
 three bands (1–2, 3, 4–5) under the same rule; otherwise not at all. A whole distribution is
 hidden rather than its small cells alone, because a hidden cell could be recomputed from the
@@ -31,7 +38,7 @@ import logging
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -87,6 +94,16 @@ RESPONDENT_KEY_PURPOSE = "survey-respondent"
 
 SATISFACTION_RATINGS = ("overall", "relevance", "exchanges", "usefulness", "organisation")
 SATISFACTION_TEXTS = ("takeaway", "next_time")
+# A meeting's objectives become at most this many items (a card and a chat stay short); each
+# is cut to MAX_OBJECTIVE_LENGTH characters in the survey.
+MAX_OBJECTIVES = 5
+MAX_OBJECTIVE_LENGTH = 300
+OBJECTIVE_PREFIX = "objective_"
+# The yearly learning questionnaire: new knowledge, a changed practice, more confidence, a wider
+# network (1–5 each), and what changed, in the person's words (optional, screened).
+LEARNING_RATINGS = ("knowledge", "practice", "confidence", "network")
+LEARNING_TEXT = "practice_change"
+LEARNING_TEXTS = (LEARNING_TEXT,)
 NEEDS_TEXT = "needs"
 NEEDS_TEXTS = (NEEDS_TEXT,)
 RATING_VALUES = range(1, 6)
@@ -107,12 +124,21 @@ NEEDS_DURATION = timedelta(days=14)
 # A needs survey stays open to the evening of its last day, not to the minute it was launched.
 DAY_END = time(23, 59)
 REMINDER_AFTER = timedelta(days=3)
+# The learning questionnaire also opens by itself once a year, LEARNING_LEAD before the
+# community's annual review date (storage/review.py), so that it closes (NEEDS_DURATION later)
+# before the review and its results are in it; not if one was opened (a facilitator's, say) in
+# the last LEARNING_INTERVAL, nor in a community younger than LEARNING_MIN_AGE.
+LEARNING_LEAD = timedelta(days=28)
+LEARNING_INTERVAL = timedelta(days=300)
+LEARNING_MIN_AGE = timedelta(days=180)
 # After downtime, meetings that ended longer ago than this get no survey: memories fade, and a
 # first deployment does not survey a year of past meetings.
 CATCH_UP = timedelta(days=2)
 
 # Why an answer was refused; the bot layer maps each to a message.
 MISSING_RATING = "missing_rating"
+MISSING_OBJECTIVE = "missing_objective"
+MISSING_ANSWER = "missing_answer"  # a learning questionnaire's rating
 INVALID_RATING = "invalid_rating"
 TEXT_TOO_LONG = "text_too_long"
 INVALID_CHOICE = "invalid_choice"
@@ -156,11 +182,13 @@ class InvalidAnswer(ValueError):
 
 
 class AlreadyOpen(NotAllowed):
-    """A needs survey of this community is still open."""
+    """A needs survey (or learning questionnaire) of this community is still open."""
 
     def __init__(self, survey: Survey) -> None:
-        super().__init__("a needs survey is already open")
+        super().__init__(f"a {survey.kind} survey is already open")
         self.survey = survey
+        # Read now: the transaction that raised rolls back, which expires the survey's row.
+        self.closes_at = survey.closes_at
 
 
 class AlreadyInBank(Exception):
@@ -203,6 +231,54 @@ def k_threshold(community: Community) -> int:
 
 def is_open(survey: Survey, *, now: datetime) -> bool:
     return survey.opens_at <= now < survey.closes_at
+
+
+def objective_question(index: int) -> str:
+    """The rating key of the survey's objective at `index` (0-based): "objective_1"…"""
+    return f"{OBJECTIVE_PREFIX}{index + 1}"
+
+
+def objective_items(objectives: Iterable[str]) -> list[str]:
+    """A meeting's specific objectives as survey items: trimmed, blank ones dropped, each cut
+    to MAX_OBJECTIVE_LENGTH, at most MAX_OBJECTIVES."""
+    items: list[str] = []
+    for objective in objectives:
+        text = " ".join(str(objective).split())
+        if not text:
+            continue
+        if len(text) > MAX_OBJECTIVE_LENGTH:
+            text = text[: MAX_OBJECTIVE_LENGTH - 1].rstrip() + "…"
+        items.append(text)
+    return items[:MAX_OBJECTIVES]
+
+
+def rating_questions(survey: Survey) -> tuple[str, ...]:
+    """The survey's 1–5 questions, in order: a satisfaction survey's five, then one per
+    objective item; the learning questionnaire's four; none for a needs survey."""
+    if survey.kind == SurveyKind.SATISFACTION:
+        items = survey.objectives[:MAX_OBJECTIVES]
+        return SATISFACTION_RATINGS + tuple(objective_question(i) for i in range(len(items)))
+    if survey.kind == SurveyKind.LEARNING:
+        return LEARNING_RATINGS
+    return ()
+
+
+def text_questions(survey: Survey) -> tuple[str, ...]:
+    if survey.kind == SurveyKind.SATISFACTION:
+        return SATISFACTION_TEXTS
+    if survey.kind == SurveyKind.LEARNING:
+        return LEARNING_TEXTS
+    return NEEDS_TEXTS
+
+
+def objective_text(survey: Survey, question: str) -> str | None:
+    """The objective an `objective_N` key stands for in this survey (None: not one)."""
+    if not question.startswith(OBJECTIVE_PREFIX):
+        return None
+    number = question.removeprefix(OBJECTIVE_PREFIX)
+    if not number.isdigit() or not 1 <= int(number) <= min(len(survey.objectives), MAX_OBJECTIVES):
+        return None
+    return survey.objectives[int(number) - 1]
 
 
 def respondent_secret(master: bytes) -> bytes:
@@ -265,6 +341,8 @@ async def open_satisfaction_survey(
             "closes_at": now + duration,
             "created_by_id": None,
             "topic_choices": [],
+            # Snapshotted now: an edit of the meeting afterwards changes no item.
+            "objectives": objective_items(meeting.specific_objectives),
             "created_at": now,
         },
         conflict=["meeting_id", "kind"],
@@ -383,11 +461,33 @@ async def may_see_results(session: AsyncSession, *, person_id: int, community_id
 async def open_needs_survey_of(
     session: AsyncSession, *, community_id: int, now: datetime
 ) -> Survey | None:
+    return await open_survey_of(session, community_id=community_id, kind=SurveyKind.NEEDS, now=now)
+
+
+async def last_survey_of(
+    session: AsyncSession, *, community_id: int, kind: SurveyKind, now: datetime
+) -> Survey | None:
+    """The community's latest survey of this kind already opened (for « last run on »)."""
     return (
         await session.exec(
             sm_select(Survey)
             .where(Survey.community_id == community_id)
-            .where(Survey.kind == SurveyKind.NEEDS)
+            .where(Survey.kind == kind)
+            .where(col(Survey.opens_at) <= now)
+            .order_by(col(Survey.opens_at).desc(), col(Survey.id).desc())
+        )
+    ).first()
+
+
+async def open_survey_of(
+    session: AsyncSession, *, community_id: int, kind: SurveyKind, now: datetime
+) -> Survey | None:
+    """The community's needs survey or learning questionnaire still open (one at a time)."""
+    return (
+        await session.exec(
+            sm_select(Survey)
+            .where(Survey.community_id == community_id)
+            .where(Survey.kind == kind)
             .where(col(Survey.closes_at) > now)
             .order_by(col(Survey.opens_at).desc())
         )
@@ -445,6 +545,103 @@ async def open_needs_survey(
     """Open a needs survey (animators only; one open at a time) and invite every consenting
     member; it closes at the end of its last day in `tz`. Returns the survey and who was
     invited."""
+    return await _open_member_survey(
+        session,
+        kind=SurveyKind.NEEDS,
+        community_id=community_id,
+        by_person_id=by_person_id,
+        now=now,
+        tz=tz,
+        duration=duration,
+    )
+
+
+async def open_learning_survey(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    by_person_id: int,
+    now: datetime,
+    tz: str,
+    duration: timedelta = NEEDS_DURATION,
+) -> tuple[Survey, list[int]]:
+    """Open the learning questionnaire (« ce qui a changé dans ma pratique »), as a needs
+    survey opens: animators only, one open at a time, every consenting member invited."""
+    return await _open_member_survey(
+        session,
+        kind=SurveyKind.LEARNING,
+        community_id=community_id,
+        by_person_id=by_person_id,
+        now=now,
+        tz=tz,
+        duration=duration,
+    )
+
+
+async def communities_for_learning(session: AsyncSession, *, now: datetime) -> list[Community]:
+    """Communities old enough for a yearly learning questionnaire (see LEARNING_MIN_AGE)."""
+    rows = await session.exec(
+        sm_select(Community)
+        .where(col(Community.created_at) <= now - LEARNING_MIN_AGE)
+        .order_by(col(Community.id))
+    )
+    return list(rows.all())
+
+
+async def open_yearly_learning(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    review_on: date,
+    now: datetime,
+    tz: str,
+) -> tuple[Survey, list[int]] | None:
+    """The learning questionnaire opened by itself when its yearly time came (see
+    LEARNING_LEAD), or None: not its time, or one opened recently. Two replicas running this
+    together open one (the community's row is locked first)."""
+    today = now.astimezone(ZoneInfo(tz)).date()
+    # It must close before the review date: later than this, wait for next year.
+    if not review_on - LEARNING_LEAD <= today < review_on - NEEDS_DURATION:
+        return None
+    community = (
+        await session.exec(
+            sm_select(Community).where(Community.id == community_id).with_for_update()
+        )
+    ).first()
+    if community is None or community.created_at > now - LEARNING_MIN_AGE:
+        return None
+    recent = (
+        await session.exec(
+            sm_select(Survey.id)
+            .where(Survey.community_id == community_id)
+            .where(Survey.kind == SurveyKind.LEARNING)
+            .where(col(Survey.opens_at) > now - LEARNING_INTERVAL)
+        )
+    ).first()
+    if recent is not None:
+        return None
+    return await _open_member_survey(
+        session,
+        kind=SurveyKind.LEARNING,
+        community_id=community_id,
+        by_person_id=None,
+        now=now,
+        tz=tz,
+        duration=NEEDS_DURATION,
+    )
+
+
+async def _open_member_survey(
+    session: AsyncSession,
+    *,
+    kind: SurveyKind,
+    community_id: int,
+    by_person_id: int | None,
+    now: datetime,
+    tz: str,
+    duration: timedelta,
+) -> tuple[Survey, list[int]]:
+    """`by_person_id` None: opened by the bot itself (the yearly learning questionnaire)."""
     # FOR UPDATE on the community serialises two animators launching at the same moment on
     # PostgreSQL; SQLite has a single writer anyway.
     community = (
@@ -452,21 +649,26 @@ async def open_needs_survey(
             sm_select(Community).where(Community.id == community_id).with_for_update()
         )
     ).first()
-    if community is None or not await may_see_results(
-        session, person_id=by_person_id, community_id=community_id
+    if community is None or (
+        by_person_id is not None
+        and not await may_see_results(session, person_id=by_person_id, community_id=community_id)
     ):
         raise NotAllowed("animators only")
-    existing = await open_needs_survey_of(session, community_id=community_id, now=now)
+    existing = await open_survey_of(session, community_id=community_id, kind=kind, now=now)
     if existing is not None:
         raise AlreadyOpen(existing)
     survey = Survey(
         community_id=community_id,
         meeting_id=None,
-        kind=SurveyKind.NEEDS,
+        kind=kind,
         opens_at=now,
         closes_at=needs_closing(now, tz=tz, duration=duration),
         created_by_id=by_person_id,
-        topic_choices=await bank_choices(session, community_id=community_id),
+        topic_choices=(
+            await bank_choices(session, community_id=community_id)
+            if kind == SurveyKind.NEEDS
+            else []
+        ),
         created_at=now,
     )
     session.add(survey)
@@ -477,7 +679,7 @@ async def open_needs_survey(
         for person_id in await consenting_members(session, community_id=community_id)
         if await invite(session, survey_id=survey.id, person_id=person_id)
     ]
-    logger.info("needs survey %s opened in community %s", survey.id, community_id)
+    logger.info("%s survey %s opened in community %s", kind.value, survey.id, community_id)
     return survey, invited
 
 
@@ -546,25 +748,36 @@ def _screened(texts: dict[str, str], confirmed: Sequence[str]) -> dict[str, str]
     return texts
 
 
+def _missing(survey: Survey, question: str) -> str:
+    if survey.kind == SurveyKind.LEARNING:
+        return MISSING_ANSWER
+    return MISSING_OBJECTIVE if question.startswith(OBJECTIVE_PREFIX) else MISSING_RATING
+
+
 def checked_answer(
     survey: Survey, answer: Answer
 ) -> tuple[dict[str, int], dict[str, str], list[str]]:
     """The answer as it will be stored, or InvalidAnswer: every rating of a satisfaction survey
-    from 1 to 5, texts of at most MAX_TEXT_LENGTH, choices among the survey's topics; or
-    HasIdentifiers for a text that seems to identify a client, but for the kinds in
-    `answer.confirmed` the person may confirm identify no one (names only)."""
-    if survey.kind == SurveyKind.SATISFACTION:
+    (its objective items included) or learning questionnaire from 1 to 5, nothing else rated,
+    texts of at most MAX_TEXT_LENGTH, choices among the survey's topics; or HasIdentifiers for
+    a text that seems to identify a client, but for the kinds in `answer.confirmed` the person
+    may confirm identify no one (names only)."""
+    if survey.kind in (SurveyKind.SATISFACTION, SurveyKind.LEARNING):
         ratings: dict[str, int] = {}
-        for question in SATISFACTION_RATINGS:
+        for question in rating_questions(survey):
             value = answer.ratings.get(question)
             if value is None:
-                raise InvalidAnswer(MISSING_RATING)
+                raise InvalidAnswer(_missing(survey, question))
             if isinstance(value, bool) or value not in RATING_VALUES:
                 raise InvalidAnswer(INVALID_RATING)
             ratings[question] = int(value)
+        # A rating of no question (an objective the survey does not have) is refused rather
+        # than dropped: the card or dialog that sent it is not this survey's.
+        if any(question not in ratings for question in answer.ratings):
+            raise InvalidAnswer(INVALID_RATING)
         texts = {
             question: text
-            for question in SATISFACTION_TEXTS
+            for question in text_questions(survey)
             if (text := _clean_text(answer.texts.get(question)))
         }
         return ratings, _screened(texts, answer.confirmed), []
@@ -729,9 +942,11 @@ def _elements(session: AsyncSession) -> Any:
     return func.json_each(choices).table_valued("value")
 
 
-async def _rating_results(session: AsyncSession, survey_id: int) -> tuple[RatingResult, ...]:
+async def _rating_results(
+    session: AsyncSession, survey_id: int, questions: Sequence[str]
+) -> tuple[RatingResult, ...]:
     found: list[RatingResult] = []
-    for question in SATISFACTION_RATINGS:
+    for question in questions:
         value = RESPONSE_TABLE.c.ratings[question].as_integer()
         rows = (
             await session.execute(
@@ -853,17 +1068,15 @@ async def results(session: AsyncSession, *, survey_id: int, now: datetime) -> Su
     if not base.shown:
         return base
     texts = await _texts(session, survey.id)
-    if survey.kind == SurveyKind.SATISFACTION:
+    if survey.kind in (SurveyKind.SATISFACTION, SurveyKind.LEARNING):
         comments = {
             question: _alphabetical(
                 str(answer[question]) for answer in texts if str(answer.get(question, "")).strip()
             )
-            for question in SATISFACTION_TEXTS
+            for question in text_questions(survey)
         }
-        return SurveyResults(
-            **{**_fields(base), "ratings": await _rating_results(session, survey.id)},
-            comments=comments,
-        )
+        ratings = await _rating_results(session, survey.id, rating_questions(survey))
+        return SurveyResults(**{**_fields(base), "ratings": ratings}, comments=comments)
     return SurveyResults(
         **_fields(base),
         choices=await _choice_counts(session, survey),
@@ -937,3 +1150,135 @@ async def add_suggestion_to_bank(
     await session.flush()
     logger.info("topic %s added from needs survey %s", topic.id, survey.id)
     return topic
+
+
+# -- the year in figures (the annual review, storage/review.py) ------------------------------
+
+# An objective counts as reached when its answers average at least this (« beaucoup »).
+REACHED_AT = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectivesReached:
+    """The objective items of the satisfaction surveys about meetings started in a period,
+    counting only surveys closed with k answers or more (as their own results do)."""
+
+    surveys: int
+    objectives: int
+    answers: int
+    average: float | None
+    # Objectives whose answers average REACHED_AT or more.
+    reached: int
+
+
+@dataclass(frozen=True, slots=True)
+class LearningFigures:
+    """The learning questionnaires opened in a period, closed with k answers or more."""
+
+    surveys: int
+    responses: int
+    # (question of LEARNING_RATINGS, average), None without any answer counted.
+    averages: tuple[tuple[str, float | None], ...]
+
+
+def _reached_k(k: int) -> Any:
+    return (
+        select(RESPONSE_TABLE.c.survey_id)
+        .group_by(RESPONSE_TABLE.c.survey_id)
+        .having(func.count() >= k)
+        .scalar_subquery()
+    )
+
+
+async def objectives_reached(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    start: datetime,
+    end: datetime,
+    k: int,
+    now: datetime,
+) -> ObjectivesReached:
+    """Sums and counts per survey and objective from SQL; a survey still open, or closed with
+    fewer than k answers, counts for nothing (reading the figure before and after it would
+    tell its answers apart)."""
+    columns: list[Any] = []
+    for index in range(MAX_OBJECTIVES):
+        value = RESPONSE_TABLE.c.ratings[objective_question(index)].as_integer()
+        columns += [func.sum(value), func.count(value)]
+    rows = (
+        await session.execute(
+            select(RESPONSE_TABLE.c.survey_id, *columns)
+            .join(Survey, col(Survey.id) == RESPONSE_TABLE.c.survey_id)
+            .join(Meeting, col(Meeting.id) == col(Survey.meeting_id))
+            .where(col(Survey.community_id) == community_id)
+            .where(col(Survey.kind) == SurveyKind.SATISFACTION)
+            .where(col(Survey.closes_at) <= now)
+            .where(col(Meeting.starts_at) >= start)
+            .where(col(Meeting.starts_at) < end)
+            .where(RESPONSE_TABLE.c.survey_id.in_(_reached_k(k)))
+            .group_by(RESPONSE_TABLE.c.survey_id)
+        )
+    ).all()
+    surveys_counted = objectives = answers = reached = 0
+    total = 0
+    for row in rows:
+        counted = False
+        for index in range(MAX_OBJECTIVES):
+            summed, count = row[1 + 2 * index], int(row[2 + 2 * index] or 0)
+            if not count:
+                continue
+            counted = True
+            objectives += 1
+            answers += count
+            total += int(summed or 0)
+            if int(summed or 0) / count >= REACHED_AT:
+                reached += 1
+        surveys_counted += counted
+    return ObjectivesReached(
+        surveys=surveys_counted,
+        objectives=objectives,
+        answers=answers,
+        average=total / answers if answers else None,
+        reached=reached,
+    )
+
+
+async def learning_figures(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    start: datetime,
+    end: datetime,
+    k: int,
+    now: datetime,
+) -> LearningFigures:
+    """The averages of the learning questionnaires opened in [start, end), closed with k
+    answers or more (the others count for nothing, not even their number of answers)."""
+    values = [RESPONSE_TABLE.c.ratings[q].as_integer() for q in LEARNING_RATINGS]
+    row = (
+        await session.execute(
+            select(
+                func.count(func.distinct(RESPONSE_TABLE.c.survey_id)),
+                func.count(),
+                *(func.avg(value) for value in values),
+            )
+            .select_from(RESPONSE_TABLE)
+            .join(Survey, col(Survey.id) == RESPONSE_TABLE.c.survey_id)
+            .where(col(Survey.community_id) == community_id)
+            .where(col(Survey.kind) == SurveyKind.LEARNING)
+            .where(col(Survey.closes_at) <= now)
+            .where(col(Survey.opens_at) >= start)
+            .where(col(Survey.opens_at) < end)
+            .where(RESPONSE_TABLE.c.survey_id.in_(_reached_k(k)))
+        )
+    ).one()
+    responses = int(row[1] or 0)
+    return LearningFigures(
+        surveys=int(row[0] or 0),
+        responses=responses,
+        averages=tuple(
+            (q, float(avg) if responses and avg is not None else None)
+            for q, avg in zip(LEARNING_RATINGS, row[2:], strict=True)
+        ),
+    )

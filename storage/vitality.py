@@ -16,7 +16,9 @@ from someone who left before the meeting):
   neither. Active: members at `as_of` who did something in the month — attended one of its
   meetings, answered an RSVP, proposed or supported a topic, cast a named poll ballot
   (anonymous ballots name nobody) or submitted a consultation request.
-- meetings held: started in the month, not cancelled, over.
+- meetings held: started in the month, not cancelled, over; a joint meeting counts in every
+  community that hosts it (its own, and those that accepted to co-host it), and its
+  attendances and RSVPs in each against that community's own members (storage/meetings.py).
 - attendance rate: attendances of members at each meeting's start ÷ those members, summed over
   the held meetings whose attendance was confirmed; RSVP rate: RSVP answers (any) of members
   at each meeting's start ÷ those members, over the held meetings. The chart shows the same
@@ -59,6 +61,7 @@ from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import cases, planning
+from storage.meetings import hosted_by
 from storage.models import (
     AgendaItem,
     Attendance,
@@ -302,12 +305,12 @@ async def _active(session: AsyncSession, w: _Window) -> int:
     sources = union(
         select(col(Attendance.person_id).label("person_id"))
         .join(Meeting, col(Meeting.id) == col(Attendance.meeting_id))
-        .where(col(Meeting.community_id) == cid)
+        .where(hosted_by(cid))
         .where(col(Meeting.status) != MeetingStatus.CANCELLED)
         .where(_between(col(Meeting.starts_at), w.start, w.end)),
         select(col(Rsvp.person_id))
         .join(Meeting, col(Meeting.id) == col(Rsvp.meeting_id))
-        .where(col(Meeting.community_id) == cid)
+        .where(hosted_by(cid))
         .where(_between(col(Rsvp.answered_at), w.start, w.end)),
         select(col(Topic.proposed_by_id))
         .where(col(Topic.community_id) == cid)
@@ -373,7 +376,8 @@ async def _meetings(
                 "confirmed"
             ),
         )
-        .where(col(Meeting.community_id) == community_id)
+        # A joint meeting counts in each community hosting it, against its own members.
+        .where(hosted_by(community_id))
         .where(col(Meeting.status) != MeetingStatus.CANCELLED)
         .where(starts >= min(start for start, _ in buckets))
         .where(starts < max(end for _, end in buckets))
@@ -451,7 +455,7 @@ async def _topics(session: AsyncSession, w: _Window) -> tuple[int, int]:
         await session.execute(
             select(func.count(func.distinct(col(AgendaItem.topic_id))))
             .join(Meeting, col(Meeting.id) == col(AgendaItem.meeting_id))
-            .where(col(Meeting.community_id) == w.community_id)
+            .where(hosted_by(w.community_id))
             .where(col(Meeting.status) != MeetingStatus.CANCELLED)
             .where(_between(col(Meeting.starts_at), w.start, w.end))
             .where(col(AgendaItem.topic_id).is_not(None))
@@ -607,6 +611,8 @@ def _satisfaction_query(
         .join(Meeting, col(Meeting.id) == col(Survey.meeting_id))
         .where(col(Survey.kind) == SurveyKind.SATISFACTION)
         .where(col(Survey.closes_at) <= now)
+        # The host's only: a joint meeting's anonymous answers name no community, so they
+        # cannot be split between its hosts.
         .where(col(Meeting.community_id) == community_id)
         .where(starts >= min(start for start, _ in buckets))
         .where(starts < max(end for _, end in buckets))
@@ -650,7 +656,7 @@ async def _signals(
     last = (
         await session.execute(
             select(col(Meeting.starts_at))
-            .where(col(Meeting.community_id) == w.community_id)
+            .where(hosted_by(w.community_id))
             .where(col(Meeting.status) != MeetingStatus.CANCELLED)
             .where(col(Meeting.starts_at) <= w.as_of)
             .where(col(Meeting.ends_at) <= w.now)

@@ -115,6 +115,13 @@ class FakeConnector:
     answer_delay: float = 0.0
     # Every request answered so (e.g. 429) while set: a service that keeps refusing.
     throttling: Failure | None = None
+    # Member profiles (GET /v3/conversations/{cid}/members/{mid}): the address Teams gives
+    # for a member id (as `email` and `userPrincipalName`); none for the others.
+    member_emails: dict[str, str] = field(default_factory=dict)
+    # Failures to answer the next member lookups with, in order.
+    member_failures: list[Failure] = field(default_factory=list)
+    # Member lookups received, kept apart from `received` (which holds what the bot sends).
+    member_lookups: list[Received] = field(default_factory=list)
     _holds: int = 0
     _held: int = 0
     _released: asyncio.Event = field(default_factory=asyncio.Event)
@@ -337,4 +344,22 @@ class FakeConnector:
 
     async def _member(self, request: web.Request) -> web.Response:
         member_id = request.match_info["mid"]
-        return web.json_response({"id": member_id, "name": member_id, "objectId": member_id})
+        lookup = Received(
+            method=request.method,
+            path=request.path,
+            conversation_id=request.match_info.get("cid"),
+            body={},
+            authorization=request.headers.get("Authorization"),
+            received_at=time.monotonic(),
+        )
+        self.member_lookups.append(lookup)
+        if self.member_failures:
+            failure = self.member_failures.pop(0)
+            lookup.status = failure.status
+            return self._failure_response(failure)
+        lookup.status = 200
+        profile: dict[str, Any] = {"id": member_id, "name": member_id, "objectId": member_id}
+        email = self.member_emails.get(member_id)
+        if email is not None:
+            profile |= {"email": email, "userPrincipalName": email}
+        return web.json_response(profile)

@@ -51,7 +51,7 @@ from storage.models import (
 from tests import factories
 from tests.activities import message
 from tests.conftest import make_settings
-from tests.fake_connector import FakeConnector
+from tests.fake_connector import Failure, FakeConnector
 
 Client = TestClient[web.Request, web.Application]
 MONTREAL = ZoneInfo("America/Montreal")
@@ -337,6 +337,18 @@ async def test_partial_presence_guests_lists_and_supervision(database_url: str) 
         assert "Commentaire privé" not in repr(view)
         assert [r.mentee for r in view.waiting] == ["Olivier Outsider"]
         assert [(m.name, m.load, m.capacity) for m in view.mentors] == [("Marc Mentor", 1, 2)]
+        assert view.pairings[0].since == NOW - timedelta(days=60)  # active since accepted
+
+        # Once ended, « terminé depuis le … » is the end's date, not the start's.
+        async with transaction(sessions) as session:
+            pairing = (await session.exec(select(MentorPairing))).one()
+            pairing.status = PairingStatus.ENDED
+            pairing.ended_at = NOW - timedelta(days=5)
+        async with sessions() as session:
+            view = await admin.supervision(session, community=world.community)
+        assert [(p.status, p.since) for p in view.pairings] == [
+            (PairingStatus.ENDED, NOW - timedelta(days=5))
+        ]
     finally:
         await engine.dispose()
 
@@ -712,6 +724,84 @@ async def test_a_member_gives_and_withdraws_the_email_consent(scene: Scene) -> N
                 select(MailingConsent).where(col(MailingConsent.person_id) == _id(world.outsider))
             )
         ).first() is None
+
+
+async def _consent_row(scene: Scene, who: Person) -> MailingConsent | None:
+    async with scene.sessions() as session:
+        return (
+            await session.exec(
+                select(MailingConsent).where(col(MailingConsent.person_id) == _id(who))
+            )
+        ).first()
+
+
+async def test_the_email_comes_from_the_teams_profile_only_once_agreed(scene: Scene) -> None:
+    world, connector = scene.world, scene.connector
+    member = world.outsider.teams_user_id
+    assert member is not None
+    connector.member_emails[member] = "olivier.outsider@example.org"
+    # Looking at the consent, or saying no, asks Teams nothing.
+    since = await scene.post(world.outsider, text="courriel")
+    (card,) = scene.cards_since(since)
+    await scene.post(world.outsider, text="courriel non")
+    await scene.post(world.outsider, text="email no", locale="en-US")
+    assert connector.member_lookups == []
+    assert await _consent_row(scene, world.outsider) is None
+
+    # The button: the activity carries no address, so the profile is asked for, once.
+    since = await scene.post(world.outsider, value=card["actions"][0]["data"])
+    (card,) = scene.cards_since(since)
+    assert "olivier.outsider@example.org figure sur la liste d’envoi" in _card_text(card)
+    (lookup,) = connector.member_lookups
+    assert lookup.method == "GET"
+    assert lookup.path.endswith(f"/members/{member}")
+    assert lookup.conversation_id == f"a:personal-{member}"
+    row = await _consent_row(scene, world.outsider)
+    assert row is not None
+    assert row.email == "olivier.outsider@example.org"
+    async with scene.sessions() as session:
+        mailing = await admin.mailing_list(session, community_id=_id(world.community))
+    assert ("Olivier Outsider", "olivier.outsider@example.org") in [
+        (r.name, r.email) for r in mailing
+    ]
+
+    # Withdrawing erases the address and asks nothing.
+    since = await scene.post(world.outsider, text="email no", locale="en-US")
+    (card,) = scene.cards_since(since)
+    assert "For now, your email is not on it." in _card_text(card)
+    assert await _consent_row(scene, world.outsider) is None
+    assert len(connector.member_lookups) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "locale", "words", "expected"),
+    [
+        (404, "fr-CA", "courriel oui", "Teams n’a pas donné votre adresse"),
+        (502, "en-US", "email yes", "Teams did not give your address"),
+    ],
+)
+async def test_a_failed_profile_lookup_records_the_consent_without_an_address(
+    scene: Scene, status: int, locale: str, words: str, expected: str
+) -> None:
+    world, connector = scene.world, scene.connector
+    member = world.outsider.teams_user_id
+    assert member is not None
+    connector.member_emails[member] = "olivier.outsider@example.org"
+    connector.member_failures.append(Failure(status))
+    since = await scene.post(world.outsider, text=words, locale=locale)
+    (card,) = scene.cards_since(since)
+    assert expected in _card_text(card).replace("\u00a0", " ")
+    assert [lookup.status for lookup in connector.member_lookups] == [status]
+    row = await _consent_row(scene, world.outsider)
+    assert row is not None
+    assert row.email is None
+    # Asked again later, Teams answers: the address is added to the consent.
+    since = await scene.post(world.outsider, text=words, locale=locale)
+    (card,) = scene.cards_since(since)
+    assert "olivier.outsider@example.org" in _card_text(card)
+    row = await _consent_row(scene, world.outsider)
+    assert row is not None
+    assert row.email == "olivier.outsider@example.org"
 
 
 async def test_supervision_and_a_mentors_request_for_support(scene: Scene) -> None:

@@ -300,6 +300,49 @@ async def test_survey_results_read_at_n_and_n_plus_1_answers_teach_nothing(
     assert "Le mot de la dernière" in closed
 
 
+async def test_objective_items_read_at_n_and_n_plus_1_answers_teach_nothing(
+    world: World, traveller: time_machine.Traveller
+) -> None:
+    """A meeting's objectives are items of its survey (« cet objectif a été atteint »): the
+    same rules hold for them, and a lone low rating is not shown as a cell of its own."""
+    w = world
+    async with transaction(w.sessions) as session:
+        meeting = await factories.meeting(
+            session, w.community, starts_at=NOW - timedelta(days=1), hours=3
+        )
+        meeting.specific_objectives = ["Repérer la détresse", "Connaître les ressources"]
+        await session.flush()
+        survey = await surveys.open_satisfaction_survey(
+            session, meeting=meeting, now=NOW - timedelta(hours=1), duration=WEEK
+        )
+        for who in w.members[:7]:
+            await surveys.invite(session, survey_id=_id(survey), person_id=_id(who))
+
+    def with_objectives(first: int) -> dict[str, Any]:
+        return {
+            **card_answer(_id(survey), 4, ""),
+            "rating_objective_1": str(first),
+            "rating_objective_2": "4",
+        }
+
+    for who in w.members[:K]:
+        await w.chat(who).click(with_objectives(5))
+    at_k = await results_card(w)
+    await w.chat(w.members[K]).click(with_objectives(1))
+    after = await results_card(w)
+    assert without_top_facts(at_k) == without_top_facts(after)
+    for card in (at_k, after):
+        assert "Objectif atteint" not in card_text(card)
+        assert "Moyenne" not in card_text(card)
+
+    traveller.move_to(survey.closes_at + timedelta(minutes=1))
+    closed = card_text(await results_card(w))
+    assert "Objectif atteint\u00a0: «\u00a0Repérer la détresse\u00a0»" in closed
+    assert "Moyenne\u00a0: 4,3\u00a0sur 5 (6\u00a0réponses)" in closed
+    # Five 5s and one 1: neither the detail nor the bands (1–2 would hold one person) is shown.
+    assert fr("surveys.results.hidden", cell=surveys.CELL_MIN) in closed
+
+
 async def test_the_monthly_summary_counts_only_closed_surveys_that_reached_k(
     database_url: str,
 ) -> None:

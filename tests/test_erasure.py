@@ -43,6 +43,7 @@ from storage.models import (
     MeetingCard,
     Membership,
     MentorCheckin,
+    OnboardingCheck,
     OutboxMessage,
     OutboxStatus,
     Person,
@@ -358,6 +359,25 @@ async def seed(bot: Client, connector: FakeConnector) -> World:
         await onboarding.record_checkin(
             session, community_id=c, person_id=s, rating=4, comment=ONBOARDING_COMMENT, now=NOW
         )
+        # …and a checklist item of the welcome step ticked (a row with no text: checked below).
+        welcome = await onboarding.set_step_content(
+            session,
+            community=community,
+            step="welcome",
+            by_person_id=a,
+            content=onboarding.StepContent(
+                checklist=(onboarding.ChecklistItem("", "Lire la charte"),)
+            ),
+        )
+        await onboarding.set_checked(
+            session,
+            community=community,
+            person_id=s,
+            step="welcome",
+            item_id=welcome.checklist[0].id,
+            checked=True,
+            now=NOW,
+        )
 
         # Notices about them to the animator, as the features word them (one already sent).
         about = [
@@ -502,6 +522,12 @@ async def test_nothing_identifying_is_left_in_any_table_after_erasure(
 
     assert await leftovers(sessions, FOUND_AFTER_ERASURE) == []
     async with sessions() as session:
+        # Their onboarding ticks go with them (rows without text, so counted here).
+        assert not (
+            await session.exec(
+                sql_select(OnboardingCheck).where(OnboardingCheck.person_id == world.subject)
+            )
+        ).all()
         # What is not theirs stays: others, their messages and state, the community's topics.
         assert (await session.get(Person, world.animator)) is not None
         unrelated = (

@@ -70,6 +70,8 @@ from storage.models import (
     ConsultationStatus,
     ConversationRef,
     Meeting,
+    MeetingGuest,
+    MeetingSeries,
     MeetingStatus,
     Membership,
     MentorPairing,
@@ -81,6 +83,9 @@ from storage.models import (
     Poll,
     PollStatus,
     PollVote,
+    Production,
+    ProductionContributor,
+    ProductionKind,
     Question,
     QuestionAnswer,
     QuestionStatus,
@@ -90,6 +95,7 @@ from storage.models import (
     Role,
     Rsvp,
     RsvpAnswer,
+    SeriesDate,
     Survey,
     SurveyInvitation,
     SurveyKind,
@@ -191,6 +197,10 @@ OWNER_COLUMN = {
     "codev_seat": "person_id",
     "codev_private_note": "person_id",
     "codev_attendance": "person_id",
+    # Being named among a production's contributors, one's e-mail on the mailing list: one's
+    # own consent.
+    "production_contributor": "person_id",
+    "mailing_consent": "person_id",
 }
 # What a row hangs from: a row under a parent created during the run (a community the member
 # set up in a new channel, their own request…) is theirs.
@@ -225,6 +235,15 @@ PARENT = {
     "codev_session": ("group_id", "codev_group"),
     "codev_private_note": ("session_id", "codev_session"),
     "codev_attendance": ("session_id", "codev_session"),
+    "production": ("community_id", "community"),
+    "production_contributor": ("production_id", "production"),
+    "objective_review": ("community_id", "community"),
+    "meeting_series": ("community_id", "community"),
+    "series_date": ("series_id", "meeting_series"),
+    "date_poll": ("community_id", "community"),
+    "attendance_partial": ("meeting_id", "meeting"),
+    "meeting_guest": ("meeting_id", "meeting"),
+    "mentor_support_request": ("pairing_id", "mentor_pairing"),
 }
 # Rows one may add for oneself (a vote, an RSVP, a proposal, joining…).
 ADD_OWN = frozenset(
@@ -247,6 +266,9 @@ ADD_OWN = frozenset(
         "case_discussion",
         "case_takeaway",
         "codev_private_note",
+        # « J'y ai contribué (me nommer) », « partager mon courriel ».
+        "production_contributor",
+        "mailing_consent",
     }
 )
 # Rows one may change or remove when they are one's own, and the columns that stay frozen even
@@ -300,6 +322,9 @@ CHANGE_OWN: dict[str, frozenset[str]] = {
     "codev_private_note": frozenset({"id", "session_id", "person_id", "kind"}),
     # The invitee accepts or declines.
     "codev_seat": frozenset({"id", "group_id", "person_id", "invited_by_id", "invited_at"}),
+    # Taking one's name back, one's e-mail off the list (the rows are deleted).
+    "production_contributor": frozenset({"id", "production_id", "person_id"}),
+    "mailing_consent": frozenset({"id", "person_id"}),
 }
 # Roles a member can give themselves (`devenir mentor`); any other is granted by an animator.
 SELF_ROLES = frozenset({Role.MEMBER.value, Role.MENTOR.value})
@@ -1162,8 +1187,48 @@ async def _seed_shared_practice(
     )
     for who in (mentor_id, mentee_id):
         session.add(CodevAttendance(session_id=done.id or 0, person_id=who, minutes=180))
+
+    # The register of productions (the mentor named on one, the member on the other), a
+    # speaker on the past meeting's sheet, a series whose one date waits to be completed.
+    productions = [
+        Production(
+            community_id=community_id,
+            title=title,
+            kind=kind,
+            produced_on=(now - timedelta(days=days)).date(),
+            created_by_id=animator_id,
+            request_key=f"fuzz-production-{n}",
+        )
+        for n, (title, kind, days) in enumerate(
+            (
+                ("Guide du deuil", ProductionKind.GUIDE, 30),
+                ("Aide-mémoire", ProductionKind.TOOL, 90),
+            )
+        )
+    ]
+    session.add_all(productions)
+    guest = MeetingGuest(
+        meeting_id=past.id or 0, name="Dre Roy", name_key="dre roy", added_by_id=animator_id
+    )
+    series = MeetingSeries(community_id=community_id, request_key="fuzz-series")
+    session.add_all([guest, series])
+    await session.flush()
+    for production, who in zip(productions, (mentor_id, member_id), strict=True):
+        session.add(ProductionContributor(production_id=production.id or 0, person_id=who))
+    draft = SeriesDate(
+        series_id=series.id or 0,
+        community_id=community_id,
+        position=0,
+        starts_at=now + timedelta(days=50),
+        ends_at=now + timedelta(days=50, hours=3),
+        draft_key="fuzz-series-0",
+    )
+    session.add(draft)
     await session.flush()
     return {
+        "production": [p.id or 0 for p in productions],
+        "guest": [guest.id or 0],
+        "series_date": [draft.id or 0],
         "resource": [r.id or 0 for r in resources],
         "question": [q.id or 0 for q in questions],
         "answer": [a.id or 0 for a in answers],
@@ -1436,6 +1501,34 @@ def _case_form(
     }
 
 
+a_year = st.one_of(st.sampled_from([2026, "2026", 2027, 1999, 10_000]), junk_scalar)
+a_request = st.one_of(st.text("0123456789abcdef", min_size=32, max_size=32), junk_scalar)
+
+
+def _date_rows(draw: st.DrawFn, count: int, *, with_mode: bool) -> dict[Json, Json]:
+    """A planning form's dates: `date_<n>`, `start_<n>`, `end_<n>` (and mode, place)."""
+    rows: dict[Json, Json] = {}
+    for n in range(count):
+        rows |= {f"date_{n}": draw(a_date), f"start_{n}": draw(a_time), f"end_{n}": draw(a_time)}
+        if with_mode:
+            rows[f"mode_{n}"] = draw(st.one_of(st.sampled_from(["in_person", "hybrid"]), junk))
+            rows[f"place_{n}"] = draw(st.one_of(st.just("CLSC, salle 204"), anything))
+    return rows
+
+
+def _series_form(draw: st.DrawFn) -> dict[Json, Json]:
+    """The year's series form: as many rows as it says it shows, or not."""
+    shown = draw(st.one_of(st.integers(0, 9), junk_scalar))
+    count = shown if isinstance(shown, int) and 0 <= shown <= 9 else 5
+    return {
+        "request": draw(a_request),
+        "rows": shown,
+        "count": draw(st.one_of(st.integers(0, 9), junk_scalar)),
+        **_date_rows(draw, count, with_mode=True),
+        "places": draw(st.one_of(st.just("CLSC\nHôpital"), anything)),
+    }
+
+
 FORMS: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
     "onboarding.plan.save": lambda draw: {
         "community_id": draw(an_id("community")),
@@ -1689,6 +1782,72 @@ FORMS: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
         "session_id": draw(an_id("codev_session")),
         "volunteer_id": draw(an_id("person")),
     },
+    # Planning the year: facilitators' forms, sent by the member (refused) with dates anywhere.
+    "planning.series.resize": lambda draw: _series_form(draw),
+    "planning.series.create": lambda draw: _series_form(draw),
+    "planning.series.complete": lambda draw: {"date_id": draw(an_id("series_date"))},
+    "planning.series.show": lambda draw: {},
+    "planning.poll.create": lambda draw: {
+        "request": draw(a_request),
+        "question": draw(anything),
+        **_date_rows(draw, 5, with_mode=False),
+        "close_date": draw(a_date),
+        "close_time": draw(a_time),
+    },
+    "planning.charter.save": lambda draw: {
+        **{
+            key: draw(st.one_of(st.just("Partager nos pratiques"), anything))
+            for key in ("domain", "objectives", "theme", "audience", "cadence", "rules")
+        },
+        "mode": draw(st.one_of(st.sampled_from(["hybrid", "virtual", "nope"]), junk)),
+        "no_client_names": draw(flag),
+    },
+    "planning.cancel": lambda draw: {},
+    "planning.needs.later": lambda draw: {"community_id": draw(an_id("community"))},
+    # The annual review, the register of productions, the objectives' status.
+    "review.show": lambda draw: {"community_id": draw(an_id("community")), "year": draw(a_year)},
+    "review.pdf": lambda draw: {"community_id": draw(an_id("community")), "year": draw(a_year)},
+    "review.productions": lambda draw: {"community_id": draw(an_id("community"))},
+    "review.production.save": lambda draw: {
+        "community_id": draw(an_id("community")),
+        **({"production_id": draw(an_id("production"))} if draw(st.booleans()) else {}),
+        "request_key": draw(st.one_of(a_request, junk)),
+        "title": draw(st.one_of(st.just("Guide du deuil"), anything)),
+        "kind": draw(st.one_of(st.sampled_from(["tool", "guide", "nope"]), junk)),
+        "produced_on": draw(a_date),
+        "url": draw(st.one_of(st.sampled_from(["https://example.org/p", "javascript:x"]), junk)),
+    },
+    "review.production.edit": lambda draw: {"production_id": draw(an_id("production"))},
+    "review.production.remove": lambda draw: {"production_id": draw(an_id("production"))},
+    "review.production.credit": lambda draw: {"production_id": draw(an_id("production"))},
+    "review.production.uncredit": lambda draw: {"production_id": draw(an_id("production"))},
+    "review.objectives": lambda draw: {
+        "community_id": draw(an_id("community")),
+        "year": draw(a_year),
+    },
+    "review.objective.save": lambda draw: {
+        "community_id": draw(an_id("community")),
+        "year": draw(a_year),
+        "position": draw(st.one_of(st.integers(-1, 3), junk)),
+        "objective": draw(anything),
+        "state_0": draw(st.one_of(st.sampled_from(["reached", "dropped", "nope"]), junk)),
+        "comment_0": draw(anything),
+    },
+    "review.date.save": lambda draw: {
+        "community_id": draw(an_id("community")),
+        "review_day": draw(a_date),
+    },
+    # Administrative support's cards, and the mentor's call for support.
+    "admin.attendance": lambda draw: {
+        "meeting_id": draw(an_id("meeting")),
+        KeyRef("late_", draw(ref("person"))): draw(st.one_of(st.integers(-5, 2000), junk)),
+        KeyRef("early_", draw(ref("person"))): draw(st.one_of(st.integers(-5, 2000), junk)),
+        "guest_name": draw(st.one_of(st.just("Dre Roy"), anything)),
+        "guest_kind": draw(st.one_of(st.sampled_from(["speaker", "intern", "nope"]), junk)),
+    },
+    "admin.guest_remove": lambda draw: {"guest_id": draw(an_id("guest"))},
+    "admin.consent": lambda draw: {"agree": draw(flag)},
+    "admin.support": lambda draw: {"pairing_id": draw(an_id("pairing")), "nonce": draw(anything)},
 }
 UNKNOWN_VERBS = [
     "",
@@ -1808,6 +1967,9 @@ EFFECTIVE: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
     "cases.withdraw": lambda draw: {"case_id": draw(seeded("case")), "confirmed": True},
     "codevelopment.accept": lambda draw: {"group_id": draw(seeded("codev_group"))},
     "codevelopment.decline": lambda draw: {"group_id": draw(seeded("codev_group"))},
+    "review.production.credit": lambda draw: {"production_id": draw(seeded("production"))},
+    "review.production.uncredit": lambda draw: {"production_id": draw(seeded("production"))},
+    "admin.consent": lambda draw: {"agree": draw(st.booleans())},
 }
 
 
@@ -2326,6 +2488,44 @@ def test_the_judge_knows_the_shared_practice_rules(world: World) -> None:
     assert added("codev_private_note", session_id=done, person_id=member_id, kind="learning")
     assert added("codev_attendance", session_id=done, person_id=member_id, minutes=180)
     assert added("resource_mark", resource_id=mentors, person_id=member_id) == []
+
+
+def test_the_judge_knows_the_year_rules(world: World) -> None:
+    """A positive control for the tables of a community's year: the member names themselves
+    on a production or takes their name back, gives or withdraws their e-mail; the same for
+    someone else, or a change to what facilitators record (a production, a series date, a
+    guest, an objective's status), is seen."""
+    baseline = world.judge.baseline
+    member_id, mentor_id = world.ids["person"][-1], world.ids["person"][1]
+
+    def changed(table: str, key: int, **changes: Any) -> list[str]:
+        now = copy.deepcopy(baseline)
+        now[table][(key,)] = {**now[table][(key,)], **changes}
+        return world.judge.violations(now)
+
+    def added(table: str, **row: Any) -> list[str]:
+        now = copy.deepcopy(baseline)
+        now[table][(10**6,)] = {"id": 10**6, **row}
+        return world.judge.violations(now)
+
+    def removed(table: str, key: tuple[Any, ...]) -> list[str]:
+        now = copy.deepcopy(baseline)
+        del now[table][key]
+        return world.judge.violations(now)
+
+    others, _own = world.ids["production"]
+    assert added("production_contributor", production_id=others, person_id=member_id) == []
+    assert added("production_contributor", production_id=others, person_id=mentor_id)
+    credits = {row["person_id"]: key for key, row in baseline["production_contributor"].items()}
+    assert removed("production_contributor", credits[member_id]) == []
+    assert removed("production_contributor", credits[mentor_id])
+    assert added("mailing_consent", person_id=member_id, email=None) == []
+    assert added("mailing_consent", person_id=mentor_id, email="marc@example.org")
+    assert changed("production", others, title="Un autre titre")
+    assert changed("series_date", world.ids["series_date"][0], place="Ailleurs")
+    assert changed("meeting_guest", world.ids["guest"][0], name="Quelqu’un d’autre")
+    community = world.ids["community"][0]
+    assert added("objective_review", community_id=community, year=2026, state="reached")
 
 
 def test_a_member_withdraws_their_own_request_and_no_one_else_s(world: World) -> None:

@@ -109,6 +109,8 @@ BEFORE_THE_JOBS_MOVED: dict[str, timedelta] = {
     "codevelopment_reminders": timedelta(minutes=1),
     # Declared since (bot/features/planning.py).
     "date_poll_outcomes": timedelta(minutes=1),
+    "needs_survey_proposals": timedelta(days=1),
+    "learning_yearly": timedelta(hours=6),
     # Declared since (bot/features/review.py).
     "annual_reviews": timedelta(minutes=15),
 }
@@ -169,7 +171,9 @@ def test_every_verb_of_the_cards_tables_is_registered(registry: Registry) -> Non
 
 
 def test_the_buttons_acting_in_a_dialog_are_those_of_before(registry: Registry) -> None:
-    assert registry.verbs_in_dialog == BEFORE_THE_REGISTRY
+    # and, since, a checklist's tick and the answer to a co-hosting invitation.
+    since = {"onboarding.check", "meetings.cohost.accept", "meetings.cohost.decline"}
+    assert registry.verbs_in_dialog == BEFORE_THE_REGISTRY | since
     assert registry.acts_in_dialog("polls.vote")
     assert not registry.acts_in_dialog("meetings.plan")
     assert not registry.acts_in_dialog("surveys.needs.start")

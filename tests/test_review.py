@@ -605,6 +605,11 @@ async def test_the_pdf_says_the_same_figures_in_french_and_english(
         "Page 1 de",
     ):
         assert expected in french, expected
+    # The chart's thirteen months: June twice, told apart by the year under each month.
+    chart = french.split("Rencontres tenues par mois", 1)[1]
+    assert chart.count("juin") == 2
+    assert "2025" in chart
+    assert "2026" in chart
     english = pdf_text(build_review_pdf(data, locale="en-CA", tz=TZ))
     for expected in (
         "Annual review 2026 — CdeP Soins palliatifs",

@@ -193,6 +193,8 @@ async def test_the_scheduler_has_every_job_and_runs_each_at_start() -> None:
         "annual_reviews",
         "codevelopment_reminders",
         "date_poll_outcomes",
+        "needs_survey_proposals",
+        "learning_yearly",
         "flag_unanswered_questions",
         "open_surveys",
         "escalate_consultations",

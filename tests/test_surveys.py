@@ -930,6 +930,9 @@ async def test_launching_a_needs_survey_and_adding_a_suggestion(sessions: Sessio
         {"verb": "surveys.topic", "survey_id": 1, "text": ["not", "text"]},
         {"verb": "surveys.needs.start", "community_id": "1e9"},
         {"verb": "surveys.needs.preview", "community_id": 10**30},
+        {"verb": "surveys.learning.start", "community_id": "1e9"},
+        {"verb": "surveys.learning.start", "community_id": 1},  # a member, not an animator
+        {"verb": "surveys.learning.preview", "community_id": -1},
         {"verb": "surveys.results", "survey_id": 10**30},
     ],
 )

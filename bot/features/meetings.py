@@ -1,5 +1,6 @@
-"""Meetings: planning, agenda, cancelling, restoring and moving a meeting; RSVPs and
-attendance; their Teams dialogs and per-person agenda views; reminders; calendar files."""
+"""Meetings: planning, agenda, cancelling, restoring and moving a meeting; joint meetings of
+two communities; RSVPs and attendance; their Teams dialogs and per-person agenda views;
+reminders; calendar files."""
 
 from __future__ import annotations
 
@@ -65,6 +66,22 @@ async def _move(turn: FeatureTurn, _parsed: Parsed) -> None:
     )
 
 
+async def _joint(turn: FeatureTurn, _parsed: Parsed) -> None:
+    await flow.on_joint_meeting_command(
+        turn.context, sessions=turn.sessions, settings=turn.settings, info=turn.info
+    )
+
+
+async def _leave_joint(turn: FeatureTurn, _parsed: Parsed) -> None:
+    await flow.on_leave_joint_meeting_command(
+        turn.context,
+        sessions=turn.sessions,
+        settings=turn.settings,
+        info=turn.info,
+        wake=turn.wake,
+    )
+
+
 async def _show_verb(turn: FeatureTurn, _value: dict[str, Any]) -> None:
     """The agenda card's « Voir l'agenda » (and the help card's): the `agenda` command."""
     await _agenda(turn, Parsed("agenda"))
@@ -120,12 +137,30 @@ _COMMANDS = (
     Command("move_meeting", _move, audience=_A, english=("move meeting",)),
     Command("cancel_meeting", _cancel, audience=_A, english=("cancel meeting",)),
     Command("restore_meeting", _restore, audience=_A, english=("restore meeting",)),
+    # Joint meetings: the host invites (its channel), the co-host leaves (its own channel).
+    Command("joint_meeting", _joint, audience=_A, english=("invite co-host",)),
+    Command(
+        "leave_joint_meeting",
+        _leave_joint,
+        audience=_A,
+        french=("retirer la coanimation",),
+        english=("withdraw co-hosting",),
+    ),
 )
 # `meetings.view` is a Universal Action only (the agenda card's per-person refresh).
 _VERBS = {"meetings.show": _show_verb, **flow.ACTIONS}
 # A person in the middle of a dialog can still answer a meeting's card; the planning forms'
 # buttons (when not in a Teams dialog) are the dialog's business.
-_IN_DIALOG_VERBS = frozenset({"meetings.show", "meetings.rsvp", "meetings.attendance"})
+# A co-hosting invitation is answered from a 1:1 card, whatever dialog the facilitator is in.
+_IN_DIALOG_VERBS = frozenset(
+    {
+        "meetings.show",
+        "meetings.rsvp",
+        "meetings.attendance",
+        "meetings.cohost.accept",
+        "meetings.cohost.decline",
+    }
+)
 
 FEATURE = Feature(
     name="meetings",

@@ -1,6 +1,6 @@
 """Planning the year: a series of meetings (`planifier l'année`, `rencontres de l'année`), date
-polls whose winning date becomes a meeting (`sondage de dates`), and the charter
-(`modifier la charte`)."""
+polls whose winning date becomes a meeting (`sondage de dates`), the charter
+(`modifier la charte`), and the needs survey proposed to facilitators once a year."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bot.registry import Command, Feature, Job, JobContext
 from bot.turns import FeatureTurn
 from cards.help import Audience, Group
 from cards.planning import VERB_SERIES_SHOW
-from storage.planning import KIND_DATE_POLL_OUTCOME
+from storage.planning import KIND_DATE_POLL_OUTCOME, KIND_NEEDS_DUE
 
 
 async def _plan_year(turn: FeatureTurn, _parsed: Parsed) -> None:
@@ -33,6 +33,11 @@ async def _edit_charter(turn: FeatureTurn, _parsed: Parsed) -> None:
 
 async def _announce(context: JobContext) -> int:
     return await flow.announce_closed_date_polls(context)
+
+
+async def _propose_needs(context: JobContext) -> int:
+    """The yearly needs survey, proposed to facilitators (once a year per community)."""
+    return await flow.propose_needs_surveys(context)
 
 
 _A = Audience.ANIMATOR
@@ -74,6 +79,12 @@ FEATURE = Feature(
         ),
     ),
     verbs=flow.ACTIONS,
-    renderers={KIND_DATE_POLL_OUTCOME: flow.render_winning_date},
-    jobs=(Job("date_poll_outcomes", timedelta(minutes=1), _announce),),
+    renderers={
+        KIND_DATE_POLL_OUTCOME: flow.render_winning_date,
+        KIND_NEEDS_DUE: flow.render_needs_due,
+    },
+    jobs=(
+        Job("date_poll_outcomes", timedelta(minutes=1), _announce),
+        Job("needs_survey_proposals", timedelta(days=1), _propose_needs),
+    ),
 )

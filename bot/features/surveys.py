@@ -1,4 +1,5 @@
-"""Surveys: answering a satisfaction survey, the needs survey, results, and their buttons."""
+"""Surveys: answering a satisfaction survey, the needs survey, the yearly learning
+questionnaire, results, and their buttons."""
 
 from __future__ import annotations
 
@@ -21,6 +22,17 @@ async def _answer(turn: FeatureTurn, _parsed: Parsed) -> None:
 
 async def _needs(turn: FeatureTurn, _parsed: Parsed) -> None:
     await flow.on_needs_survey_command(
+        turn.context,
+        sessions=turn.sessions,
+        settings=turn.settings,
+        info=turn.info,
+        community_id=await turn.channel_community_id(),
+        clock=turn.clock,
+    )
+
+
+async def _learning(turn: FeatureTurn, _parsed: Parsed) -> None:
+    await flow.on_learning_survey_command(
         turn.context,
         sessions=turn.sessions,
         settings=turn.settings,
@@ -59,6 +71,16 @@ async def _remind_surveys(context: JobContext) -> int:
     )
 
 
+async def _yearly_learning(context: JobContext) -> int:
+    """The learning questionnaire, once a year before the community's annual review."""
+    return await flow.open_yearly_learning_surveys(
+        sessions=context.sessions,
+        now=context.now(),
+        tz=context.settings.timezone,
+        wake=context.wake,
+    )
+
+
 async def _seal_surveys(context: JobContext) -> int:
     """Closed surveys lose even the keyed link between answer and person."""
     return await flow.seal_closed_surveys(sessions=context.sessions, now=context.now())
@@ -69,10 +91,18 @@ FEATURE = Feature(
     commands=(
         Command("survey", _answer, Group.MEETINGS, english=("answer survey",)),
         Command("needs_survey", _needs, audience=Audience.ANIMATOR),
+        Command(
+            "learning_survey",
+            _learning,
+            audience=Audience.ANIMATOR,
+            french=("sondage des apprentissages", "apprentissages"),
+            english=("learning survey",),
+        ),
         Command("results", _results, audience=Audience.ANIMATOR),
     ),
     verbs=flow.ACTIONS,
-    # Launching a needs survey (preview, start) is an animator's form: not while a dialog waits.
+    # Launching a needs survey or learning questionnaire (preview, start) is an animator's form:
+    # not while a dialog waits.
     verbs_in_dialog=frozenset({VERB_ANSWER, VERB_RESULTS, VERB_TOPIC}),
     renderers=flow.SURVEY_RENDERERS,
     dialogs=(lambda services: SurveyDialog(services.sessions, services.settings.master_key),),
@@ -80,5 +110,6 @@ FEATURE = Feature(
         Job("open_surveys", timedelta(minutes=5), _open_surveys),
         Job("survey_reminders", timedelta(minutes=15), _remind_surveys),
         Job("seal_surveys", timedelta(hours=1), _seal_surveys),
+        Job("learning_yearly", timedelta(hours=6), _yearly_learning),
     ),
 )
