@@ -12,7 +12,7 @@ import pytest
 
 from bot.app import REGISTRY
 from cards.community import DEFAULT_INTERESTS, DISCIPLINES, REGIONS
-from cards.i18n import LANGUAGES, catalog, plural
+from cards.i18n import LANGUAGES, catalog, messages, plural, read_messages
 from storage.models import MeetingMode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -290,3 +290,45 @@ def test_english_messages_avoid_the_calques_found_in_the_walk() -> None:
 def test_french_agreement_noted_in_the_walk() -> None:
     # « Seules vous et les personnes… »: with a masculine or mixed group, « seuls ».
     assert not [k for k, text in _entries("fr").items() if "Seules vous" in text]
+
+
+# -- the catalogs' reader -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_reader_turns_use_gives_what_babel_reads(language: str) -> None:
+    babel = {str(m.id): str(m.string) for m in catalog(language) if m.id and m.string}
+
+    assert messages(language) == babel
+    assert len(babel) > 1000
+
+
+def test_the_reader_joins_continued_lines_and_reads_escapes() -> None:
+    source = [
+        "# a comment\n",
+        'msgid ""\n',
+        'msgstr ""\n',
+        '"Language: fr\\n"\n',
+        "\n",
+        'msgid "a.key"\n',
+        'msgstr ""\n',
+        '"Première ligne\\n"\n',
+        '"« cité » \\"entre\\" \\\\ et\\ttab"\n',
+        "\n",
+        '#~ msgid "old.key"\n',
+        '#~ msgstr "gone"\n',
+        'msgid "empty.key"\n',
+        'msgstr ""\n',
+    ]
+
+    assert read_messages(source) == {"a.key": 'Première ligne\n« cité » "entre" \\ et\ttab'}
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['msgid_plural "keys"', 'msgctxt "menu"', 'msgid "unterminated'],
+    ids=["plural", "context", "unquoted"],
+)
+def test_the_reader_refuses_what_it_would_misread(line: str) -> None:
+    with pytest.raises(ValueError, match=r"unsupported \.po keyword|not a quoted \.po string"):
+        read_messages(['msgid "a.key"\n', f"{line}\n", 'msgstr "A"\n'])

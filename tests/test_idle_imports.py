@@ -36,6 +36,10 @@ RARE = (
     "fontTools",
     "azure.monitor",
     "opentelemetry.exporter",
+    # Imported by the Agents SDK's prompts for a date prompt no dialog uses, and by the text
+    # recognizers for one emoji test: stand-ins hold their place (bot/lazy_modules.py).
+    "recognizers_date_time",
+    "emoji",
 )
 
 _SERVE_UNTIL_LISTENING = """
@@ -48,7 +52,13 @@ from bot import cli
 
 status = cli.main(["serve", "--host", "127.0.0.1", "--port", "3978"])
 rare = json.loads(sys.argv[1])
-loaded = sorted({r for r in rare for name in sys.modules if name == r or name.startswith(r + ".")})
+loaded = sorted({
+    r
+    for r in rare
+    for name, module in list(sys.modules.items())
+    if (name == r or name.startswith(r + "."))
+    and getattr(module, "__file__", None) is not None  # a stand-in has none
+})
 print(json.dumps({"status": status, "served": len(served), "loaded": loaded}))
 """
 
