@@ -40,13 +40,8 @@ from cards.confirm import VERB_DISMISS, build_dismissed_card
 from cards.help import VERB_RUN, build_suggestions_card
 from cards.i18n import LANGUAGES, language_of, normalize_locale, translator
 from cards.verbs import upgrade_names
-from dialogs.ask_question_dialog import AskQuestionDialog
 from dialogs.base import simplify
-from dialogs.consultation_dialog import ConsultationDialog
 from dialogs.context import TURN_INFO_KEY, TurnInfo, turn_info
-from dialogs.join_dialog import JoinDialog
-from dialogs.propose_topic_dialog import ProposeTopicDialog
-from dialogs.survey_dialog import SurveyDialog
 from storage import activities, people
 from storage.activities import Admission
 from storage.db import SessionFactory, autocommit, engine_of
@@ -55,16 +50,6 @@ from storage.outbox import reply_prefix
 from storage.state_store import SqlPrivateConversationState, read_encoded_in
 
 logger = logging.getLogger(__name__)
-
-# The confirmation button (catalog key) of each form whose last step sends something.
-FORM_CONFIRMATIONS = {
-    JoinDialog.ID: "join.confirm",
-    ProposeTopicDialog.ID: "topics.propose.confirm",
-    ConsultationDialog.ID: "consultation.request.send",
-    SurveyDialog.ID: "surveys.dialog.confirm",
-    AskQuestionDialog.ID: "questions.ask.confirm",
-}
-
 
 # In turn_state: whether the person has chosen a language (else their words may choose it).
 LANGUAGE_SAVED_KEY = "carrefour.language_saved"
@@ -359,7 +344,7 @@ class CarrefourBot(ActivityHandler):
             if (
                 result.status == DialogTurnStatus.Complete
                 and result.result is not None
-                and form in FORM_CONFIRMATIONS
+                and self._registry.form_confirmation(form) is not None
             ):
                 await self._last_form.set(turn_context, form)
             if result.status != DialogTurnStatus.Empty:
@@ -400,7 +385,7 @@ class CarrefourBot(ActivityHandler):
         dialog waiting (a double click: the first click sent it): say so."""
         text = turn_context.activity.text
         form = await self._last_form.get(turn_context) if isinstance(text, str) else None
-        key = FORM_CONFIRMATIONS.get(form) if isinstance(form, str) else None
+        key = self._registry.form_confirmation(form)
         if (
             key is None
             or not isinstance(text, str)

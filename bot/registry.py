@@ -150,6 +150,9 @@ class Feature:
     routes: tuple[Route, ...] = ()
     invokes: InvokeRegistration | None = None
     dialogs: tuple[DialogFactory, ...] = ()
+    # Forms whose last step sends something: dialog id → catalog key of the sending button. A
+    # second click on that button, once the form is sent, is told so (bot/handler.py).
+    form_confirmations: Mapping[str, str] = field(default_factory=dict)
     jobs: tuple[Job, ...] = ()
     thread_replies: ThreadReplyHandler | None = None
 
@@ -175,6 +178,7 @@ class Registry:
         renderers: dict[str, Renderer] = dict(HOST_RENDERERS)
         routes: dict[str, Route] = {}
         jobs: dict[str, Job] = {}
+        forms: dict[str, str] = {}
         names: set[str] = set()
         for feature in self.features:
             if feature.name in names:
@@ -206,6 +210,8 @@ class Registry:
                 _add(routes, route.path, route, what="route", feature=feature.name)
             for job in feature.jobs:
                 _add(jobs, job.name, job, what="job", feature=feature.name)
+            for form, key in feature.form_confirmations.items():
+                _add(forms, form, key, what="form", feature=feature.name)
         self._commands = MappingProxyType(commands)
         # Words naming two commands stop the start-up too (ValueError from Vocabulary).
         self.vocabulary = Vocabulary(command.words for command in commands.values())
@@ -215,6 +221,7 @@ class Registry:
         self._renderers = MappingProxyType(renderers)
         self._routes = tuple(routes.values())
         self._jobs = MappingProxyType(jobs)
+        self._forms = MappingProxyType(forms)
         self._thread_replies = tuple(
             f.thread_replies for f in self.features if f.thread_replies is not None
         )
@@ -248,6 +255,10 @@ class Registry:
             if await handler(turn):
                 return True
         return False
+
+    def form_confirmation(self, form: object) -> str | None:
+        """The catalog key of the sending button of a form (a dialog id), if it has one."""
+        return self._forms.get(form) if isinstance(form, str) else None
 
     def acts_in_dialog(self, verb: str) -> bool:
         """Whether a button with this verb acts even while a dialog waits for an answer."""

@@ -41,6 +41,9 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+POOL_SIZE = 20
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(
@@ -97,11 +100,15 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         writer = _SqliteWriter()
         writer.install(engine)
         return engine
+    # Twenty connections kept open, none beyond: an overflow connection is closed as soon as it
+    # is returned, so under a burst of turns each one paid a connect (asyncpg tries TLS first)
+    # and a close (bench/turns.py profiles). A turn waits for a free connection instead; the
+    # replica's ceiling on the server is the same twenty as before.
     engine = create_async_engine(
         url,
         echo=echo,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=POOL_SIZE,
+        max_overflow=0,
         pool_recycle=1800,
         hide_parameters=True,
     )

@@ -254,6 +254,31 @@ def test_a_verb_of_another_feature_or_the_host_is_refused() -> None:
         Registry([Feature(name="polls", verbs_in_dialog=frozenset({"polls.vote"}))])
 
 
+def test_forms_are_declared_by_their_features_once() -> None:
+    registry = Registry(FEATURES)
+    # The forms whose sending button, clicked again, is told the form was sent (the ids are
+    # those saved in people's dialog state).
+    forms = (
+        "join_dialog",
+        "propose_topic_dialog",
+        "consultation_dialog",
+        "survey_dialog",
+        "ask_question_dialog",
+    )
+    assert {form: registry.form_confirmation(form) for form in forms} == {
+        "join_dialog": "join.confirm",
+        "propose_topic_dialog": "topics.propose.confirm",
+        "consultation_dialog": "consultation.request.send",
+        "survey_dialog": "surveys.dialog.confirm",
+        "ask_question_dialog": "questions.ask.confirm",
+    }
+    assert registry.form_confirmation("language_dialog") is None
+    assert registry.form_confirmation(None) is None
+    again = Feature(name="extra", form_confirmations={"join_dialog": "join.confirm"})
+    with pytest.raises(DuplicateDeclaration, match="form 'join_dialog' declared twice"):
+        Registry([*FEATURES, again])
+
+
 def test_an_outbox_kind_or_route_declared_twice_stops_the_start_up() -> None:
     with pytest.raises(DuplicateDeclaration, match="outbox kind 'notice'"):
         Registry([Feature(name="polls", renderers={"notice": _render})])

@@ -112,4 +112,5 @@ FEATURE = Feature(
         lambda services: SetupDialog(services.sessions),
         lambda services: JoinDialog(services.sessions, services.wake),
     ),
+    form_confirmations={JoinDialog.ID: "join.confirm"},
 )

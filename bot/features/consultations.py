@@ -87,5 +87,6 @@ FEATURE = Feature(
     verbs_in_dialog=frozenset(flow.ACTIONS),
     renderers=flow.CONSULTATION_RENDERERS,
     dialogs=(lambda services: ConsultationDialog(services.sessions, services.wake),),
+    form_confirmations={ConsultationDialog.ID: "consultation.request.send"},
     jobs=(Job("escalate_consultations", timedelta(minutes=30), _escalate),),
 )

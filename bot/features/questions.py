@@ -45,6 +45,7 @@ FEATURE = Feature(
     verbs=flow.ACTIONS,
     renderers=flow.QUESTION_RENDERERS,
     dialogs=(lambda services: AskQuestionDialog(services.sessions, services.wake),),
+    form_confirmations={AskQuestionDialog.ID: "questions.ask.confirm"},
     jobs=(Job("flag_unanswered_questions", timedelta(minutes=30), _flag_unanswered),),
     thread_replies=flow.on_thread_reply,
 )

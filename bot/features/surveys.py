@@ -106,6 +106,7 @@ FEATURE = Feature(
     verbs_in_dialog=frozenset({VERB_ANSWER, VERB_RESULTS, VERB_TOPIC}),
     renderers=flow.SURVEY_RENDERERS,
     dialogs=(lambda services: SurveyDialog(services.sessions, services.settings.master_key),),
+    form_confirmations={SurveyDialog.ID: "surveys.dialog.confirm"},
     jobs=(
         Job("open_surveys", timedelta(minutes=5), _open_surveys),
         Job("survey_reminders", timedelta(minutes=15), _remind_surveys),

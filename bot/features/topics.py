@@ -52,4 +52,5 @@ FEATURE = Feature(
     verbs=flow.ACTIONS,
     verbs_in_dialog=frozenset(CARD_VERBS),
     dialogs=(lambda services: ProposeTopicDialog(services.sessions, services.wake),),
+    form_confirmations={ProposeTopicDialog.ID: "topics.propose.confirm"},
 )
