@@ -145,9 +145,18 @@ class TurnClaims:
             await asyncio.sleep(pause)
             pause = min(2 * pause, LONGEST_PAUSE_S)
 
-    async def finish(self, keys: TurnKeys) -> None:
-        """The turn's work is done: its claim final, its sender's turn free."""
+    def claim_of(self, keys: TurnKeys) -> activities.Claim | None:
+        """The claim this process holds on the turn's activity, if it holds one."""
+        if keys.activity is None or keys.activity not in self._held:
+            return None
+        return activities.Claim(owner=self.owner, activity=keys.activity)
+
+    async def finish(self, keys: TurnKeys, *, final_already: bool = False) -> None:
+        """The turn's work is done: its claim final, its sender's turn free (`final_already`:
+        the statement that saved the turn's state did it)."""
         if keys.activity is None or self._held.pop(keys.activity, None) is None:
+            return
+        if final_already:
             return
         try:
             await activities.finish(self._sessions, owner=self.owner, activity=keys.activity)

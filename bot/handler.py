@@ -45,7 +45,7 @@ from dialogs.context import TURN_INFO_KEY, TurnInfo, turn_info
 from storage import activities, people
 from storage.activities import Admission
 from storage.db import SessionFactory, autocommit, engine_of
-from storage.models import ConversationScope
+from storage.models import ConversationScope, utcnow
 from storage.outbox import reply_prefix
 from storage.state_store import SqlPrivateConversationState, read_encoded_in
 
@@ -121,6 +121,7 @@ class CarrefourBot(ActivityHandler):
         self._registry = registry
         self._telemetry = telemetry
         self._sessions = sessions
+        self._postgresql = engine_of(sessions).dialect.name == "postgresql"
         self._claims = claims
         self._private_state = private_state
         self._conversations = people.RecentConversations()
@@ -176,12 +177,12 @@ class CarrefourBot(ActivityHandler):
                 return
             try:
                 await super().on_turn(turn_context)
-                await self._save_state(turn_context)
+                finished = await self._save_state_and_finish(turn_context, keys)
             except BaseException:
                 # Let Teams' retry of this activity through: the turn did not complete.
                 await self._claims.release(keys)
                 raise
-            await self._claims.finish(keys)
+            await self._claims.finish(keys, final_already=finished)
 
     async def _not_admitted(
         self, turn_context: TurnContext, keys: TurnKeys, admission: Admission
@@ -210,6 +211,33 @@ class CarrefourBot(ActivityHandler):
 
     async def _save_state(self, turn_context: TurnContext) -> None:
         await self._private_state.save_changes(turn_context)
+
+    async def _save_state_and_finish(self, turn_context: TurnContext, keys: TurnKeys) -> bool:
+        """Save the turn's dialog state; on PostgreSQL the same statement makes the turn's
+        claim final (storage/activities.py `save_state_and_finish`). True when it did; else
+        the claim is made final after, as on SQLite."""
+        claim = self._claims.claim_of(keys)
+        pending = self._private_state.pending(turn_context) if claim is not None else None
+        if claim is None or pending is None or not self._postgresql:
+            await self._save_state(turn_context)
+            return False
+        async with autocommit(self._sessions) as connection:
+            saved, finished = await activities.save_state_and_finish(
+                connection,
+                claim=claim,
+                key=pending.key,
+                data=pending.data,
+                etag=pending.etag,
+                expected=pending.expected,
+                now=utcnow(),
+            )
+        if not saved:
+            # The etag moved on (another turn saved first) or the row is gone: the usual
+            # write says which, and raises on a conflict; nothing was changed here.
+            await self._save_state(turn_context)
+            return False
+        self._private_state.saved(turn_context, pending)
+        return finished
 
     async def _begin(self, turn_context: TurnContext, keys: TurnKeys, now: datetime) -> None:
         """The turn's first unit of work: claim the activity and the sender's turn, recording

@@ -33,6 +33,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -317,6 +318,77 @@ async def finish(sessions: SessionFactory, *, owner: str, activity: str) -> None
     """The turn's work is done: its claim becomes final, and its sender's turn is free."""
     async with autocommit(sessions) as connection:
         await connection.execute(_DONE, {"k": activity, "o": owner})
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A turn's claim on its activity, held by this process (`owner`)."""
+
+    owner: str
+    activity: str
+
+
+# PostgreSQL: the turn's dialog state saved and its claim made final by one statement, so that
+# the two commit together (a process killed between them can leave neither a saved state whose
+# turn Teams' retry runs again, nor the other way round) and a turn ends with one round trip
+# instead of two (bench/turns.py). The claim is made final only if the state was written:
+# data-modifying CTEs see one another only through RETURNING.
+_FINISH_AFTER_SAVED = """
+, done AS (
+    UPDATE processed_activity SET lease_until = NULL, turn_key = NULL
+    WHERE activity_key = :k AND owner = :o AND EXISTS (SELECT 1 FROM saved)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM saved) AS saved, (SELECT count(*) FROM done) AS done
+"""
+_SAVE_IF_ETAG_AND_FINISH = text(
+    """
+WITH saved AS (
+    UPDATE bot_state SET data = :data, etag = :etag, updated_at = :now
+    WHERE key = :key AND etag = :expected
+    RETURNING 1
+)"""
+    + _FINISH_AFTER_SAVED
+).bindparams(_NOW)
+_SAVE_AND_FINISH = text(
+    """
+WITH saved AS (
+    INSERT INTO bot_state (key, data, etag, updated_at) VALUES (:key, :data, :etag, :now)
+    ON CONFLICT (key) DO UPDATE
+    SET data = excluded.data, etag = excluded.etag, updated_at = excluded.updated_at
+    RETURNING 1
+)"""
+    + _FINISH_AFTER_SAVED
+).bindparams(_NOW)
+
+
+async def save_state_and_finish(
+    connection: AsyncConnection,
+    *,
+    claim: Claim,
+    key: str,
+    data: str,
+    etag: str,
+    expected: str | None,
+    now: datetime,
+) -> tuple[bool, bool]:
+    """PostgreSQL only, in autocommit: write the state row `key` (only if its etag is
+    `expected`, unless that is None or "*") and, if it was written, make `claim` final.
+    Returns (saved, finished); when not saved nothing changed."""
+    any_etag = expected is None or expected == "*"
+    statement = _SAVE_AND_FINISH if any_etag else _SAVE_IF_ETAG_AND_FINISH
+    values: dict[str, Any] = {
+        "key": key,
+        "data": data,
+        "etag": etag,
+        "now": now,
+        "k": claim.activity,
+        "o": claim.owner,
+    }
+    if not any_etag:
+        values["expected"] = expected
+    row = (await connection.execute(statement, values)).one()
+    return bool(row.saved), bool(row.done)
 
 
 async def release(sessions: SessionFactory, *, owner: str, activity: str) -> None:

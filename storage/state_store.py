@@ -23,6 +23,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from microsoft_agents.hosting.core import Storage, StoreItem, TurnContext
@@ -107,6 +108,17 @@ _UPDATE_IF_ETAG = (
     .where(col(BotState.key) == bindparam("k"), col(BotState.etag) == bindparam("expected"))
     .values(data=bindparam("data"), etag=bindparam("etag"), updated_at=bindparam("now"))
 )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingState:
+    """A state row to write: its stored key, encoded data, the etag it must still have
+    (None or "*": any) and the one it gets."""
+
+    key: str
+    data: str
+    expected: str | None
+    etag: str
 
 
 class SqlStorage(Storage):
@@ -362,6 +374,30 @@ class SqlPrivateConversationState(AgentState):
         # A second save in the same turn then holds the current etag, not a conflicting one.
         cached.state["e_tag"] = etag
         cached.hash = encoded
+
+    def pending(self, turn_context: TurnContext) -> PendingState | None:
+        """What `save` would write now, for a caller that writes it itself (the turn's last
+        statement, bot/handler.py); None when nothing changed. Once written, `saved`."""
+        cached = self.get_cached_state(turn_context)
+        if cached is None:
+            return None
+        encoded = encode_state(cached.state)
+        if encoded == cached.hash:
+            return None
+        if len(encoded) > MAX_STATE_BYTES:
+            raise ValueError(f"state for one key exceeds {MAX_STATE_BYTES} bytes")
+        return PendingState(
+            key=stored_key(self.get_storage_key(turn_context)),
+            data=encoded,
+            expected=_etag_of(cached.state),
+            etag=uuid.uuid4().hex,
+        )
+
+    def saved(self, turn_context: TurnContext, pending: PendingState) -> None:
+        cached = self.get_cached_state(turn_context)
+        if cached is not None:
+            cached.state["e_tag"] = pending.etag
+            cached.hash = pending.data
 
     async def save_changes(self, turn_context: TurnContext, force: bool = False) -> None:
         """botbuilder's name for `save`."""

@@ -27,7 +27,7 @@ def real(name):
 before = {name: real(name) for name in ("recognizers_date_time", "emoji")}
 found = datetime_prompt.recognize_datetime("tomorrow at 9am", "en-us")
 after_datetime = real("recognizers_date_time")
-emoji = [StringUtility.is_emoji(text) for text in ("en", "a", "\U0001F600")]
+emoji = [StringUtility.is_emoji(text) for text in ("en", "a", "\U0001f600")]
 print(json.dumps({
     "before": before,
     "after_datetime": after_datetime,
