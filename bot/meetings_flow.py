@@ -200,23 +200,32 @@ def default_agenda(
             ),
             AgendaRow(local_time(ends_at, tz), t("agenda.default.end"), Volet.LOGISTICS.value),
         ]
+    # Shorter meetings: the same parts in proportion, on five-minute marks, each one starting
+    # after the one before and before the end (a two-hour meeting put « Affaires diverses »
+    # at its end, the minute of « Fin de la journée »).
     quarter = length / 4
-    return [
-        AgendaRow(at(timedelta()), t("agenda.default.welcome"), Volet.LOGISTICS.value),
-        AgendaRow(at(timedelta(minutes=10)), t("agenda.default.round_table"), Volet.EXCHANGE.value),
-        AgendaRow(at(quarter), formative, Volet.FORMATIVE.value),
-        AgendaRow(
-            at(quarter * 2 + timedelta(minutes=15)),
+    last = min(quarter * 3 + timedelta(minutes=30), length - timedelta(minutes=15))
+    parts = [
+        (timedelta(), t("agenda.default.welcome"), Volet.LOGISTICS),
+        (min(timedelta(minutes=10), quarter / 2), t("agenda.default.round_table"), Volet.EXCHANGE),
+        (quarter, formative, Volet.FORMATIVE),
+        (
+            min(quarter * 2 + timedelta(minutes=15), (quarter * 2 + last) / 2),
             t("agenda.default.reflective"),
-            Volet.REFLECTIVE.value,
+            Volet.REFLECTIVE,
         ),
-        AgendaRow(
-            at(quarter * 3 + timedelta(minutes=30)),
-            t("agenda.default.other_business"),
-            Volet.EXCHANGE.value,
-        ),
-        AgendaRow(local_time(ends_at, tz), t("agenda.default.end"), Volet.LOGISTICS.value),
+        (last, t("agenda.default.other_business"), Volet.EXCHANGE),
     ]
+    rows: list[AgendaRow] = []
+    previous: timedelta | None = None
+    for offset, title, volet in parts:
+        mark = timedelta(minutes=5 * round(offset / timedelta(minutes=5)))
+        if (previous is not None and mark <= previous) or mark >= length:
+            continue  # too short a meeting for this part: one fewer row, never two at once
+        rows.append(AgendaRow(at(mark), title, volet.value))
+        previous = mark
+    rows.append(AgendaRow(local_time(ends_at, tz), t("agenda.default.end"), Volet.LOGISTICS.value))
+    return rows
 
 
 # -- where a form is shown: a Teams dialog, or the conversation --
