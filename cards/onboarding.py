@@ -64,6 +64,17 @@ def _add_content(
     added: list[Element] = []
     if content.text:
         added.append(paragraph(content.text))
+    if content.links:
+        # Under the text they belong to, not after the card's own buttons at the bottom.
+        added.append(
+            {
+                "type": "ActionSet",
+                "actions": [
+                    {"type": "Action.OpenUrl", "title": link.title, "url": link.url}
+                    for link in content.links
+                ],
+            }
+        )
     if content.checklist:
         added.append(heading(t("onboarding.checklist.title"), size="Medium"))
         for item in content.checklist:
@@ -118,12 +129,6 @@ def _add_content(
     if added:
         card["body"].append(
             {"type": "Container", "separator": True, "spacing": "Medium", "items": added}
-        )
-    if content.links:
-        actions: list[Element] = card.setdefault("actions", [])
-        actions.extend(
-            {"type": "Action.OpenUrl", "title": link.title, "url": link.url}
-            for link in content.links
         )
 
 

@@ -598,11 +598,20 @@ async def test_the_newcomer_gets_the_text_links_and_checklist_and_ticks_it(
     assert welcome in text
     assert "Passez nous voir au local 3.12." in text
     assert todo in text
+    # The link is a button under the step's own text, before its checklist.
+    (content,) = [
+        element
+        for element in step["body"]
+        if element.get("type") == "Container" and "Passez nous voir" in str(element)
+    ]
+    kinds = [item["type"] for item in content["items"]]
+    assert kinds.index("ActionSet") == 1  # right after the text
     assert {
         "type": "Action.OpenUrl",
         "title": "Guide d’accueil",
         "url": "https://www.santemonteregie.qc.ca/accueil",
-    } in step["actions"]
+    } in content["items"][1]["actions"]
+    assert "Action.OpenUrl" not in str(step.get("actions", []))
 
     first = _button(step, tick)
     assert first["data"]["checked"] is True
