@@ -7,15 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.collation import name_key
 from storage.models import (
+    CohostStatus,
     Community,
     Meeting,
+    MeetingCohost,
     MeetingMode,
     MeetingStatus,
     Membership,
@@ -303,13 +305,28 @@ async def change_role(
     return target
 
 
+def hosted_by(community_id: int) -> ColumnElement[bool]:
+    """SQL: the meeting is the community's own, or a joint meeting it accepted to co-host.
+    Where a community's figures count its meetings (storage/vitality.py, storage/review.py),
+    its one-pager's next meeting and the year's in-person signal (storage/planning.py)."""
+    return or_(
+        col(Meeting.community_id) == community_id,
+        col(Meeting.id).in_(
+            select(col(MeetingCohost.meeting_id))
+            .where(col(MeetingCohost.community_id) == community_id)
+            .where(col(MeetingCohost.status) == CohostStatus.ACCEPTED)
+        ),
+    )
+
+
 async def next_meeting(
     session: AsyncSession, *, community_id: int, now: datetime | None = None
 ) -> Meeting | None:
+    """The next meeting the community holds, its own or a joint one it co-hosts."""
     return (
         await session.exec(
             select(Meeting)
-            .where(Meeting.community_id == community_id)
+            .where(hosted_by(community_id))
             .where(Meeting.status == MeetingStatus.SCHEDULED)
             .where(col(Meeting.starts_at) > (now or utcnow()))
             .order_by(col(Meeting.starts_at))

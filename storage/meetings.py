@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.collation import name_key
-from storage.communities import NotAllowed, has_role, people_with_role
+from storage.communities import NotAllowed, has_role, hosted_by, people_with_role
 from storage.communities import membership as communities_membership
 from storage.models import (
     AgendaItem,
@@ -981,19 +981,6 @@ def cohost_post_key(cohost: MeetingCohost) -> str:
 def cohost_notice_key(cohost: MeetingCohost, change: str, person_id: int) -> str:
     return (
         f"cohost:{cohost.meeting_id}:{cohost.community_id}:{cohost.round}:{change}:to:{person_id}"
-    )
-
-
-def hosted_by(community_id: int) -> ColumnElement[bool]:
-    """SQL: the meeting is the community's own, or a joint meeting it accepted to co-host.
-    Where a community's figures count its meetings (storage/vitality.py, storage/review.py)."""
-    return or_(
-        col(Meeting.community_id) == community_id,
-        col(Meeting.id).in_(
-            select(col(MeetingCohost.meeting_id))
-            .where(col(MeetingCohost.community_id) == community_id)
-            .where(col(MeetingCohost.status) == CohostStatus.ACCEPTED)
-        ),
     )
 
 

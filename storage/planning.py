@@ -26,7 +26,7 @@ from sqlalchemy import String, cast, exists, func, literal, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.communities import NotAllowed, has_role, membership
+from storage.communities import NotAllowed, has_role, hosted_by, membership
 from storage.models import (
     Community,
     DatePoll,
@@ -269,7 +269,7 @@ async def in_person_planned(
         await session.execute(
             select(func.count())
             .select_from(Meeting)
-            .where(col(Meeting.community_id) == community_id)
+            .where(hosted_by(community_id))  # a joint meeting in a room counts for both
             .where(col(Meeting.status) != MeetingStatus.CANCELLED)
             .where(col(Meeting.mode).in_(IN_PERSON_MODES))
             .where(col(Meeting.starts_at) >= since)

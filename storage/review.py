@@ -32,8 +32,7 @@ from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import cases, communities, vitality
-from storage.communities import NotAllowed, has_role
-from storage.meetings import hosted_by
+from storage.communities import NotAllowed, has_role, hosted_by
 from storage.models import (
     AgendaItem,
     CodevGroup,

@@ -61,7 +61,7 @@ from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import cases, planning
-from storage.meetings import hosted_by
+from storage.communities import hosted_by
 from storage.models import (
     AgendaItem,
     Attendance,

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import RUNTIME
 from cards.agenda import build_agenda_card, build_meeting_choice_card
-from storage import meetings, outbox, review, vitality
+from storage import communities, meetings, outbox, planning, review, vitality
 from storage.communities import NotAllowed
 from storage.db import SessionFactory, create_engine, session_factory, transaction
 from storage.meetings import CohostChange, InvalidMeeting
@@ -245,6 +245,28 @@ async def test_a_facilitator_of_both_communities_speaks_for_both(db: SessionFact
     async with db() as session:
         names = await meetings.cohost_names(session, meeting_ids=[w.meeting])
     assert names == {w.meeting: [HOSPITAL]}
+
+
+async def test_the_cohosts_one_pager_and_in_person_signal_count_the_joint_meeting(
+    db: SessionFactory,
+) -> None:
+    w = await _world(db)
+    year = (START, START + timedelta(days=365))
+
+    async def seen() -> tuple[int | None, bool]:
+        async with db() as session:
+            upcoming = await communities.next_meeting(session, community_id=w.guest, now=START)
+            in_person = await planning.in_person_planned(
+                session, community_id=w.guest, since=year[0], until=year[1]
+            )
+        return (upcoming.id if upcoming else None), in_person
+
+    # Invited only: nothing of it shows in the invited community.
+    await _invite(db, w, w.host_animator)
+    assert await seen() == (None, False)
+    # Accepted: its next meeting (hybrid, in a room) is the joint one.
+    await _answer(db, w, w.guest_animator)
+    assert await seen() == (w.meeting, True)
 
 
 async def test_attendance_of_either_community_counts_in_both(db: SessionFactory) -> None:
