@@ -156,6 +156,13 @@ def test_the_scanner_finds_keys_in_code() -> None:
 _BREAKABLE_IN_FRENCH = (
     (re.compile(r" [:;?!»]"), "a plain space before a high sign or a closing guillemet"),
     (re.compile(r"« "), "a plain space after an opening guillemet"),
+    # « coché; vider » (no space at all): a word glued to its high sign. A colon after a URL
+    # scheme named in a message (« http: ») is the scheme's, not punctuation.
+    (re.compile(r"[^\s\u00a0\u202f(«\[{\"'/][;!?]"), "no space before a high sign"),
+    (
+        re.compile(r"[^\W\d_»)](?<!http)(?<!https)(?<!javascript)(?<!data)(?<!file):(?=\s|$)"),
+        "no space before a colon",
+    ),
     (re.compile(r"\d (?=[^\W\d_]|%)"), "a plain space between a number and its unit or noun"),
     (re.compile(r"[\d}]\u00a0h (?=[\d{])"), "a plain space inside a time such as « 16 h 00 »"),
     (
@@ -180,8 +187,26 @@ def test_french_messages_use_non_breaking_spaces_where_typography_requires_them(
 
 def test_the_typography_check_catches_a_plain_space() -> None:
     # Guards the guard: each rule flags the mistake it names, and accepts the correct form.
-    wrong = ["Prêt ?", "« aide »", "16 h 00", "16\u00a0h 00", "{count} personnes", "Note : oui"]
-    right = ["Prêt\u00a0?", "«\u00a0aide\u00a0»", "16\u00a0h\u00a000", "{count}\u00a0personnes"]
+    wrong = [
+        "Prêt ?",
+        "« aide »",
+        "16 h 00",
+        "16\u00a0h 00",
+        "{count} personnes",
+        "Note : oui",
+        "coché; vider",
+        "Note: oui",
+        "Prêt!",
+    ]
+    right = [
+        "Prêt\u00a0?",
+        "«\u00a0aide\u00a0»",
+        "16\u00a0h\u00a000",
+        "{count}\u00a0personnes",
+        "pas http:, javascript: ni autre",
+        "Note\u00a0: oui",
+        "https://exemple.ca/?a=1",
+    ]
     assert all(any(p.search(text) for p, _ in _BREAKABLE_IN_FRENCH) for text in wrong)
     assert not any(p.search(text) for p, _ in _BREAKABLE_IN_FRENCH for text in right)
 
