@@ -424,39 +424,28 @@ def build_content_card(
     )
     for n in range(onboarding.MAX_LINKS):
         link = content.links[n] if n < len(content.links) else None
-        body.append(
-            {
-                "type": "ColumnSet",
-                "columns": [
-                    {
-                        "type": "Column",
-                        "width": "stretch",
-                        "items": [
-                            {
-                                "type": "Input.Text",
-                                "id": f"link_title_{n}",
-                                "label": t("onboarding.content.link_title", n=n + 1),
-                                "maxLength": onboarding.MAX_LINK_TITLE_LENGTH,
-                                "value": link.title if link else "",
-                            }
-                        ],
-                    },
-                    {
-                        "type": "Column",
-                        "width": "stretch",
-                        "items": [
-                            {
-                                "type": "Input.Text",
-                                "id": f"link_url_{n}",
-                                "label": t("onboarding.content.link_url", n=n + 1),
-                                "style": "Url",
-                                "placeholder": "https://",
-                                "value": link.url if link else "",
-                            }
-                        ],
-                    },
-                ],
-            }
+        # The title above its address, each the card's width: side by side, in a chat's
+        # narrow card, both were cut after a few words.
+        body.extend(
+            [
+                {
+                    "type": "Input.Text",
+                    "id": f"link_title_{n}",
+                    "label": t("onboarding.content.link_title", n=n + 1),
+                    "maxLength": onboarding.MAX_LINK_TITLE_LENGTH,
+                    "value": link.title if link else "",
+                    "spacing": "Medium",
+                },
+                {
+                    "type": "Input.Text",
+                    "id": f"link_url_{n}",
+                    "label": t("onboarding.content.link_url", n=n + 1),
+                    "style": "Url",
+                    "placeholder": "https://",
+                    "value": link.url if link else "",
+                    "spacing": "Small",
+                },
+            ]
         )
     body.append(paragraph(t("onboarding.content.items_help"), subtle=True))
     for n in range(onboarding.MAX_ITEMS):
