@@ -209,6 +209,8 @@ async def seed(facilitator: str, team_id: str, channel_id: str) -> None:
                     duration_weeks=12,
                     created_at=now - timedelta(days=298),
                     accepted_at=now - timedelta(days=297),
+                    # Its twelve weeks over, as storage/mentoring.py ends a pairing.
+                    ended_at=now - timedelta(days=297 - 12 * 7),
                 )
             )
             session.add(
