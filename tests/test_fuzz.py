@@ -201,6 +201,8 @@ OWNER_COLUMN = {
     # own consent.
     "production_contributor": "person_id",
     "mailing_consent": "person_id",
+    # A newcomer's own ticks on their onboarding checklist.
+    "onboarding_check": "person_id",
 }
 # What a row hangs from: a row under a parent created during the run (a community the member
 # set up in a new channel, their own request…) is theirs.
@@ -244,6 +246,8 @@ PARENT = {
     "attendance_partial": ("meeting_id", "meeting"),
     "meeting_guest": ("meeting_id", "meeting"),
     "mentor_support_request": ("pairing_id", "mentor_pairing"),
+    "meeting_cohost": ("meeting_id", "meeting"),
+    "onboarding_check": ("community_id", "community"),
 }
 # Rows one may add for oneself (a vote, an RSVP, a proposal, joining…).
 ADD_OWN = frozenset(
@@ -269,6 +273,8 @@ ADD_OWN = frozenset(
         # « J'y ai contribué (me nommer) », « partager mon courriel ».
         "production_contributor",
         "mailing_consent",
+        # Ticking an item of one's own onboarding checklist.
+        "onboarding_check",
     }
 )
 # Rows one may change or remove when they are one's own, and the columns that stay frozen even
@@ -325,6 +331,8 @@ CHANGE_OWN: dict[str, frozenset[str]] = {
     # Taking one's name back, one's e-mail off the list (the rows are deleted).
     "production_contributor": frozenset({"id", "production_id", "person_id"}),
     "mailing_consent": frozenset({"id", "person_id"}),
+    # Unticking removes the row; nothing of it moves.
+    "onboarding_check": frozenset({"id", "community_id", "person_id", "step", "item_id"}),
 }
 # Roles a member can give themselves (`devenir mentor`); any other is granted by an animator.
 SELF_ROLES = frozenset({Role.MEMBER.value, Role.MENTOR.value})
@@ -1848,6 +1856,49 @@ FORMS: dict[str, Callable[[st.DrawFn], dict[Json, Json]]] = {
     "admin.guest_remove": lambda draw: {"guest_id": draw(an_id("guest"))},
     "admin.consent": lambda draw: {"agree": draw(flag)},
     "admin.support": lambda draw: {"pairing_id": draw(an_id("pairing")), "nonce": draw(anything)},
+    # Joint meetings: only facilitators invite, answer or withdraw.
+    "meetings.cohost.invite": lambda draw: {
+        "meeting_id": draw(an_id("meeting")),
+        "community_id": draw(an_id("community")),
+    },
+    "meetings.cohost.accept": lambda draw: {
+        "meeting_id": draw(an_id("meeting")),
+        "community_id": draw(an_id("community")),
+    },
+    "meetings.cohost.decline": lambda draw: {
+        "meeting_id": draw(an_id("meeting")),
+        "community_id": draw(an_id("community")),
+    },
+    "meetings.cohost.withdraw": lambda draw: {
+        "meeting_id": draw(an_id("meeting")),
+        "confirm": draw(flag),
+    },
+    # Onboarding: a newcomer's tick (their own row), the facilitators' content form.
+    "onboarding.check": lambda draw: {
+        "community_id": draw(an_id("community")),
+        "step": draw(st.one_of(st.sampled_from(["welcome", "meetings", "nope"]), junk)),
+        "item": draw(st.one_of(st.text("abcdef0123456789", min_size=8, max_size=8), junk)),
+        "checked": draw(st.one_of(st.booleans(), junk)),
+    },
+    "onboarding.content.edit": lambda draw: {
+        "community_id": draw(an_id("community")),
+        "step": draw(st.one_of(st.sampled_from(["welcome", "topics"]), junk)),
+    },
+    "onboarding.content.save": lambda draw: {
+        "community_id": draw(an_id("community")),
+        "step": draw(st.one_of(st.sampled_from(["welcome", "topics"]), junk)),
+        "text": draw(anything),
+        "link_title_0": draw(st.one_of(st.just("Guide"), anything)),
+        "link_url_0": draw(
+            st.one_of(st.sampled_from(["https://example.org/g", "javascript:x"]), junk)
+        ),
+        "item_0": draw(st.one_of(st.just("Lire la charte"), anything)),
+        "item_ids": draw(st.one_of(st.lists(st.text(max_size=10), max_size=7), junk)),
+        "confirm_names": draw(st.one_of(st.sampled_from(["true", "false"]), junk)),
+    },
+    # The learning questionnaire: facilitators only.
+    "surveys.learning.preview": lambda draw: {"community_id": draw(an_id("community"))},
+    "surveys.learning.start": lambda draw: {"community_id": draw(an_id("community"))},
 }
 UNKNOWN_VERBS = [
     "",
