@@ -568,6 +568,11 @@ class Judge:
             changed = sorted(c for c in before if before[c] != after.get(c))
             return f"changed {changed}"
         changed = sorted(c for c in frozen if before[c] != after.get(c))
+        if changed and table in ADD_OWN and self._own(table, after):
+            # SQLite hands the id of a deleted row to the next insert when it was the highest:
+            # the member took one of their rows back (a name on a production) and added another
+            # (a name on a second one). Both are theirs to do; the new row is judged as new.
+            return self._new_row_problem(table, after)
         if changed:
             return f"changed {changed}"
         if table == "membership" and _roles(after["roles"]) - _roles(before["roles"]) - SELF_ROLES:
@@ -2570,6 +2575,17 @@ def test_the_judge_knows_the_year_rules(world: World) -> None:
     credits = {row["person_id"]: key for key, row in baseline["production_contributor"].items()}
     assert removed("production_contributor", credits[member_id]) == []
     assert removed("production_contributor", credits[mentor_id])
+    # SQLite reuses the id of the highest row once deleted: the member's name taken off one
+    # production and put on another may land on the same id. Theirs; someone else's is not.
+    own_credit = credits[member_id][0]
+    credited = baseline["production_contributor"][(own_credit,)]["production_id"]
+    elsewhere = next(p for p in world.ids["production"] if p != credited)
+    assert changed("production_contributor", own_credit, production_id=elsewhere) == []
+    mentor_credit = credits[mentor_id][0]
+    mentors_production = baseline["production_contributor"][(mentor_credit,)]["production_id"]
+    mentors_elsewhere = next(p for p in world.ids["production"] if p != mentors_production)
+    assert changed("production_contributor", mentor_credit, production_id=mentors_elsewhere)
+    assert changed("production_contributor", own_credit, person_id=mentor_id)
     assert added("mailing_consent", person_id=member_id, email=None) == []
     assert added("mailing_consent", person_id=mentor_id, email="marc@example.org")
     assert changed("production", others, title="Un autre titre")
