@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401
 from storage.db import create_engine
+from storage.migrate import alembic_config, upgrade_async
 
 # The full-text search objects of migration 0011, which are no model's: on SQLite the FTS5
 # tables (and their shadow tables) and the view they read; on PostgreSQL the GIN indexes and
@@ -37,7 +40,8 @@ def _not_search(name: str | None, type_: str, parent_names: dict[str, str | None
     return True
 
 
-async def test_migrated_schema_matches_the_models(database_url: str) -> None:
+async def _differences(database_url: str) -> list[object]:
+    """What the migrated database has that the models do not, or lacks."""
     engine = create_engine(database_url)
 
     def diff(connection: Connection) -> list[object]:
@@ -48,7 +52,33 @@ async def test_migrated_schema_matches_the_models(database_url: str) -> None:
 
     try:
         async with engine.connect() as connection:
-            differences = await connection.run_sync(diff)
+            return await connection.run_sync(diff)
     finally:
         await engine.dispose()
-    assert differences == []
+
+
+async def _tables(database_url: str) -> set[str]:
+    engine = create_engine(database_url)
+
+    def names(connection: Connection) -> set[str]:
+        return set(inspect(connection).get_table_names())
+
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(names)
+    finally:
+        await engine.dispose()
+
+
+async def test_migrated_schema_matches_the_models(database_url: str) -> None:
+    assert await _differences(database_url) == []
+
+
+async def test_every_migration_goes_down_and_back_up(database_url: str) -> None:
+    """An operator who rolls a release back runs `alembic downgrade`: every migration's
+    downgrade must run on both databases and leave nothing of the schema behind, and upgrading
+    again must give the models' schema."""
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "base")
+    assert await _tables(database_url) <= {"alembic_version"}
+    await upgrade_async(database_url)
+    assert await _differences(database_url) == []
