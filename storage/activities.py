@@ -43,6 +43,7 @@ from sqlmodel import col
 
 from storage import people
 from storage.db import SessionFactory, autocommit
+from storage.direct import fetch_one
 from storage.models import ProcessedActivity, utcnow
 from storage.state_store import BOT_STATE, Stored, stored_key
 from storage.types import UtcDateTime
@@ -256,15 +257,15 @@ async def claim_turn(
         values["now"] = now
         values["state_key"] = None if state_key is None else stored_key(state_key)
         try:
-            row = (await connection.execute(_claim_recording(), values)).first()
+            row = await fetch_one(connection, _claim_recording(), values)
         except IntegrityError:
             return Claimed(Admission.LOCKED)  # as in admit_in
         if row is None:
             return Claimed(await _refused(connection, activity))
-        recorded = Sender(person_id=row.id, preferred_locale=row.preferred_locale)
-        if state_key is None or row.ahead:
+        recorded = Sender(person_id=row["id"], preferred_locale=row["preferred_locale"])
+        if state_key is None or row["ahead"]:
             return Claimed(Admission.TAKEN, recorded)
-        state = {} if row.data is None else {state_key: (row.data, row.etag)}
+        state = {} if row["data"] is None else {state_key: (row["data"], row["etag"])}
         return Claimed(Admission.TAKEN, recorded, state)
     transaction = await connection.begin()
     try:
@@ -387,8 +388,9 @@ async def save_state_and_finish(
     }
     if not any_etag:
         values["expected"] = expected
-    row = (await connection.execute(statement, values)).one()
-    return bool(row.saved), bool(row.done)
+    row = await fetch_one(connection, statement, values)
+    assert row is not None  # the final SELECT gives one row
+    return bool(row["saved"]), bool(row["done"])
 
 
 async def release(sessions: SessionFactory, *, owner: str, activity: str) -> None:

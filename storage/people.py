@@ -7,9 +7,11 @@ from collections import OrderedDict
 from dataclasses import astuple, dataclass
 
 from sqlalchemy import Table, bindparam, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.direct import fetch_one
 from storage.models import ConversationRef, ConversationScope, Person, utcnow
 from storage.sql import Executor, upsert
 
@@ -155,7 +157,11 @@ _SET_LOCALE = (
 
 
 async def set_preferred_locale(session: Executor, *, person_id: int, locale: str) -> None:
-    await session.execute(_SET_LOCALE, {"p_id": person_id, "p_locale": locale})
+    values = {"p_id": person_id, "p_locale": locale}
+    if isinstance(session, AsyncConnection):  # in a turn: one autocommit statement
+        await fetch_one(session, _SET_LOCALE, values)
+    else:
+        await session.execute(_SET_LOCALE, values)
 
 
 async def get_person(session: AsyncSession, *, teams_user_id: str) -> Person | None:

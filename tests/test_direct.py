@@ -1,0 +1,150 @@
+"""storage/direct.py: a turn's own statements sent to asyncpg directly, on both databases.
+
+What must not change when the statement skips SQLAlchemy's execute: the values written (an
+aware datetime in another zone is the same instant), the errors callers catch (a unique
+violation is SQLAlchemy's IntegrityError), the pool's health (a connection that broke under
+the statement is not handed out again), and a transaction's rules (inside one, the statement
+is part of it and rolls back with it)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.db import create_engine
+from storage.direct import fetch_one
+from storage.models import Person, ProcessedActivity
+
+MONTREAL_WINTER = timezone(timedelta(hours=-5))
+
+_ADD_CLAIM = (
+    insert(ProcessedActivity.__table__)  # type: ignore[attr-defined]
+    .values(
+        activity_key=bindparam("k"),
+        owner=bindparam("o"),
+        received_at=bindparam("at"),
+        lease_until=bindparam("until"),
+    )
+    .returning(ProcessedActivity.__table__.c.received_at)  # type: ignore[attr-defined]
+)
+_COUNT = text("SELECT count(*) AS n FROM processed_activity WHERE activity_key = :k")
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def _count(engine: AsyncEngine, key: str) -> int:
+    async with engine.connect() as connection:
+        return int((await connection.execute(_COUNT, {"k": key})).scalar_one())
+
+
+async def test_an_autocommit_statement_writes_what_sqlalchemy_would(engine: AsyncEngine) -> None:
+    at = datetime(2027, 1, 12, 9, 30, tzinfo=MONTREAL_WINTER)
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        row = await fetch_one(
+            connection, _ADD_CLAIM, {"k": "a1", "o": "me", "at": at, "until": None}
+        )
+    assert row is not None
+    # The instant, whichever zone it came in (UtcDateTime's processor ran).
+    async with engine.connect() as connection:
+        stored = (
+            await connection.execute(
+                select(ProcessedActivity.__table__.c.received_at).where(  # type: ignore[attr-defined]
+                    ProcessedActivity.__table__.c.activity_key == "a1"  # type: ignore[attr-defined]
+                )
+            )
+        ).scalar_one()
+    assert stored == datetime(2027, 1, 12, 14, 30, tzinfo=UTC)
+    assert await _count(engine, "a1") == 1  # committed by itself
+
+
+async def test_a_duplicate_is_sqlalchemys_integrity_error(engine: AsyncEngine) -> None:
+    values = {"k": "a2", "o": "me", "at": datetime(2027, 1, 12, tzinfo=UTC), "until": None}
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await fetch_one(connection, _ADD_CLAIM, values)
+        with pytest.raises(IntegrityError):
+            await fetch_one(connection, _ADD_CLAIM, {**values, "o": "someone else"})
+        # The connection is still good for the next statement.
+        row = await fetch_one(connection, _COUNT, {"k": "a2"})
+    assert row is not None
+    assert row["n"] == 1
+
+
+async def test_an_update_without_rows_answers_none(engine: AsyncEngine) -> None:
+    statement = text("UPDATE person SET preferred_locale = :l WHERE id = :i")
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        assert await fetch_one(connection, statement, {"l": "en", "i": 404}) is None
+
+
+async def test_inside_a_transaction_the_statement_rolls_back_with_it(engine: AsyncEngine) -> None:
+    values = {"k": "a3", "o": "me", "at": datetime(2027, 1, 12, tzinfo=UTC), "until": None}
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        assert await fetch_one(connection, _ADD_CLAIM, values) is not None
+        await transaction.rollback()
+    assert await _count(engine, "a3") == 0
+
+
+async def test_a_connection_broken_under_the_statement_is_not_handed_out_again(
+    engine: AsyncEngine,
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the server ends a connection: PostgreSQL")
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with engine.connect() as other:
+            await other.execution_options(isolation_level="AUTOCOMMIT")
+            await other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        # asyncpg says it in its own words ("connection is closed", "another operation is in
+        # progress"), depending on when the server's goodbye arrived.
+        with pytest.raises(Exception) as caught:  # noqa: PT011
+            await fetch_one(connection, _COUNT, {"k": "x"})
+        assert connection.invalidated, repr(caught.value)
+    # Every connection the pool hands out from now on answers.
+    for _ in range(3):
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            row = await fetch_one(connection, _COUNT, {"k": "x"})
+            assert row is not None
+            assert row["n"] == 0
+
+
+async def test_the_person_row_statement_of_a_turn_keeps_its_value(engine: AsyncEngine) -> None:
+    """`people.set_preferred_locale` on a turn's autocommit connection."""
+    from storage import people
+
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        person_id = (
+            await connection.execute(
+                insert(Person.__table__)  # type: ignore[attr-defined]
+                .values(
+                    teams_user_id="29:x",
+                    name="Léa",
+                    created_at=datetime(2027, 1, 12, tzinfo=UTC),
+                    last_seen_at=datetime(2027, 1, 12, tzinfo=UTC),
+                )
+                .returning(Person.__table__.c.id)  # type: ignore[attr-defined]
+            )
+        ).scalar_one()
+        await people.set_preferred_locale(connection, person_id=person_id, locale="en")
+    async with engine.connect() as connection:
+        locale = (
+            await connection.execute(
+                text("SELECT preferred_locale FROM person WHERE id = :i"), {"i": person_id}
+            )
+        ).scalar_one()
+    assert locale == "en"
