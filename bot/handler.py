@@ -44,7 +44,8 @@ from dialogs.base import simplify
 from dialogs.context import TURN_INFO_KEY, TurnInfo, turn_info
 from storage import activities, people
 from storage.activities import Admission
-from storage.db import SessionFactory, autocommit, engine_of
+from storage.db import SessionFactory, engine_of
+from storage.direct import TurnConnection
 from storage.models import ConversationScope, utcnow
 from storage.outbox import reply_prefix
 from storage.state_store import SqlPrivateConversationState, read_encoded_in
@@ -221,16 +222,15 @@ class CarrefourBot(ActivityHandler):
         if claim is None or pending is None or not self._postgresql:
             await self._save_state(turn_context)
             return False
-        async with autocommit(self._sessions) as connection:
-            saved, finished = await activities.save_state_and_finish(
-                connection,
-                claim=claim,
-                key=pending.key,
-                data=pending.data,
-                etag=pending.etag,
-                expected=pending.expected,
-                now=utcnow(),
-            )
+        saved, finished = await activities.save_state_and_finish(
+            engine_of(self._sessions),
+            claim=claim,
+            key=pending.key,
+            data=pending.data,
+            etag=pending.etag,
+            expected=pending.expected,
+            now=utcnow(),
+        )
         if not saved:
             # The etag moved on (another turn saved first) or the row is gone: the usual
             # write says which, and raises on a conflict; nothing was changed here.
@@ -266,11 +266,12 @@ class CarrefourBot(ActivityHandler):
         new_conversation = False
         address = _address(activity, scope, tenant_id)
         state_key = self._dialog_state_key(turn_context)
-        # A Core connection rather than an ORM session: these are plain statements, and the
-        # session's bookkeeping costs more than they do.
-        async with engine_of(self._sessions).connect() as connection:
+        # Core connections rather than an ORM session: these are plain statements, and the
+        # session's bookkeeping costs more than they do. On PostgreSQL the claim needs no
+        # connection of the turn's own (storage/direct.py), and usually nothing else does.
+        async with TurnConnection(engine_of(self._sessions)) as turn_connection:
             claimed = await activities.claim_turn(
-                connection,
+                turn_connection,
                 activity=keys.activity,
                 turn=keys.turn,
                 owner=self._claims.owner,
@@ -289,13 +290,15 @@ class CarrefourBot(ActivityHandler):
                 recorded = address is not None and not self._conversations.fresh(address, person_id)
                 if address is not None and recorded:
                     new_conversation = await people.remember_conversation(
-                        connection, address=address, person_id=person_id
+                        await turn_connection.autocommit(), address=address, person_id=person_id
                     )
                     self._conversations.remember(address, person_id)
                 if state_key is not None:
                     stored = claimed.state
                     if stored is None:  # not read with the claim
-                        stored = await read_encoded_in(connection, [state_key])
+                        stored = await read_encoded_in(
+                            await turn_connection.autocommit(), [state_key]
+                        )
                     self._private_state.prime(turn_context, stored.get(state_key))
             except BaseException:
                 # The claim is committed: give it back, as a failed turn does, so that
@@ -403,10 +406,9 @@ class CarrefourBot(ActivityHandler):
         info.locale = parsed.language
         turn_context.turn_state[LANGUAGE_SAVED_KEY] = True
         if info.person_id is not None:
-            async with autocommit(self._sessions) as connection:  # one statement
-                await people.set_preferred_locale(
-                    connection, person_id=info.person_id, locale=parsed.language
-                )
+            await people.remember_locale(
+                engine_of(self._sessions), person_id=info.person_id, locale=parsed.language
+            )
 
     async def _confirmed_again(self, turn_context: TurnContext) -> bool:
         """A click on the confirmation button of the form this person last sent, with no

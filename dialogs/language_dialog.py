@@ -15,7 +15,7 @@ from cards.i18n import translator
 from dialogs.base import CancellableDialog, end, picked
 from dialogs.context import turn_info
 from storage import people
-from storage.db import SessionFactory, autocommit
+from storage.db import SessionFactory, engine_of
 
 FRENCH = "fr-CA"
 ENGLISH = "en"
@@ -65,7 +65,6 @@ async def save_language(sessions: SessionFactory, turn_context: TurnContext, loc
     """Remember the choice and answer in the chosen language from now on."""
     info = turn_info(turn_context)
     if info.person_id is not None:
-        async with autocommit(sessions) as connection:  # one statement
-            await people.set_preferred_locale(connection, person_id=info.person_id, locale=locale)
+        await people.remember_locale(engine_of(sessions), person_id=info.person_id, locale=locale)
     info.locale = locale
     await turn_context.send_activity(translator(locale)("language.saved"))

@@ -38,12 +38,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
 from storage import people
 from storage.db import SessionFactory, autocommit
-from storage.direct import fetch_one
+from storage.direct import TurnConnection, alone
 from storage.models import ProcessedActivity, utcnow
 from storage.state_store import BOT_STATE, Stored, stored_key
 from storage.types import UtcDateTime
@@ -227,7 +227,7 @@ _NOBODY = people.Participant(
 
 
 async def claim_turn(
-    connection: AsyncConnection,
+    turn_connection: TurnConnection,
     *,
     activity: str | None,
     turn: str | None,
@@ -239,14 +239,14 @@ async def claim_turn(
 ) -> Claimed:
     """A turn's admission and its sender's Person, committed together when admitted and not
     at all otherwise (nothing is written for a refused turn). The connection is left in
-    autocommit: a dialog state read next sees what the turn ahead of it wrote, since that
-    turn's final mark, which this claim waited for, came after its writes.
+    autocommit (if it was opened): a dialog state read next sees what the turn ahead of it
+    wrote, since that turn's final mark, which this claim waited for, came after its writes.
 
     On PostgreSQL one statement, which also reads the dialog state under `state_key`, when
-    there are both an activity and a sender; otherwise one transaction (SQLite has no
-    data-modifying CTEs), and the caller reads the state after it."""
-    if connection.dialect.name == "postgresql" and activity is not None and sender is not None:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
+    there are both an activity and a sender, run without opening the turn's connection
+    (storage/direct.py); otherwise one transaction (SQLite has no data-modifying CTEs), and
+    the caller reads the state after it."""
+    if turn_connection.postgresql and activity is not None and sender is not None:
         values = {
             f"a_{name}": value
             for name, value in _claim_values(activity, turn, owner, now, lease).items()
@@ -257,16 +257,17 @@ async def claim_turn(
         values["now"] = now
         values["state_key"] = None if state_key is None else stored_key(state_key)
         try:
-            row = await fetch_one(connection, _claim_recording(), values)
+            row = await turn_connection.alone(_claim_recording(), values)
         except IntegrityError:
             return Claimed(Admission.LOCKED)  # as in admit_in
         if row is None:
-            return Claimed(await _refused(connection, activity))
+            return Claimed(await _refused(await turn_connection.autocommit(), activity))
         recorded = Sender(person_id=row["id"], preferred_locale=row["preferred_locale"])
         if state_key is None or row["ahead"]:
             return Claimed(Admission.TAKEN, recorded)
         state = {} if row["data"] is None else {state_key: (row["data"], row["etag"])}
         return Claimed(Admission.TAKEN, recorded, state)
+    connection = await turn_connection.connection()
     transaction = await connection.begin()
     try:
         admission = await admit_in(
@@ -284,7 +285,7 @@ async def claim_turn(
         await transaction.commit()
     else:
         await transaction.rollback()
-    await connection.execution_options(isolation_level="AUTOCOMMIT")
+    await turn_connection.autocommit()
     return Claimed(admission, found)
 
 
@@ -364,7 +365,7 @@ WITH saved AS (
 
 
 async def save_state_and_finish(
-    connection: AsyncConnection,
+    engine: AsyncEngine,
     *,
     claim: Claim,
     key: str,
@@ -373,8 +374,9 @@ async def save_state_and_finish(
     expected: str | None,
     now: datetime,
 ) -> tuple[bool, bool]:
-    """PostgreSQL only, in autocommit: write the state row `key` (only if its etag is
-    `expected`, unless that is None or "*") and, if it was written, make `claim` final.
+    """PostgreSQL only, one statement (storage/direct.py): write the state row `key` (only if
+    its etag is `expected`, unless that is None or "*") and, if it was written, make `claim`
+    final.
     Returns (saved, finished); when not saved nothing changed."""
     any_etag = expected is None or expected == "*"
     statement = _SAVE_AND_FINISH if any_etag else _SAVE_IF_ETAG_AND_FINISH
@@ -388,7 +390,7 @@ async def save_state_and_finish(
     }
     if not any_etag:
         values["expected"] = expected
-    row = await fetch_one(connection, statement, values)
+    row = await alone(engine, statement, values)
     assert row is not None  # the final SELECT gives one row
     return bool(row["saved"]), bool(row["done"])
 

@@ -1,31 +1,39 @@
 """The statements every turn runs, on PostgreSQL sent to asyncpg directly.
 
 A turn's claim (with its Person and its dialog state read) and its final write are each one
-prebuilt autocommit statement (storage/activities.py). Through SQLAlchemy's `execute`, each
-paid for its parameters' processing, the result's metadata and rows, and greenlet switches
-around the driver's calls: more than the statement's round trip itself on a busy replica
-(bench/turns.py: 8.0 → 7.0 ms of CPU a turn under the same load, bench/README.md). Here the
-statement is compiled once by SQLAlchemy for the connection's dialect — the same SQL text, the
-same bind processors (UtcDateTime's) — and run by asyncpg on the connection SQLAlchemy checked
-out, so the pool, its pings and its limits stay SQLAlchemy's.
+prebuilt statement that commits by itself (storage/activities.py). Through an `AsyncConnection`
+each paid for the connection object (checkout, execution options, check-in: a greenlet switch
+apiece), then for `execute`'s parameter processing, result metadata and rows: more than the
+statement's own round trip on a busy replica (bench/README.md). Here the statement is compiled
+once by SQLAlchemy for the dialect — the same SQL text, the same bind processors (UtcDateTime's)
+— and run by asyncpg on a connection taken straight from SQLAlchemy's pool, so the pool, its
+size, its pings when idle (storage/db.py) and its recycling stay SQLAlchemy's.
 
 Errors keep SQLAlchemy's classes, which callers catch (IntegrityError for a claim that lost a
-race on the sender's turn); a connection the driver reports broken is invalidated, as
-SQLAlchemy does with its own disconnects, so that the pool does not hand it out again. On
-SQLite the statement goes through SQLAlchemy as before.
+race on the sender's turn); a connection the driver reports broken, or one a cancellation left
+in the middle of a statement, is invalidated, as SQLAlchemy does with its own disconnects, so
+that the pool does not hand it out again. On SQLite the statement goes through an autocommit
+`AsyncConnection`, as before.
+
+`TurnConnection` is a turn's first unit of work's connection: an `AsyncConnection` is checked
+out only if a statement other than the claim needs one (a new conversation to record, a state
+to read again), which on PostgreSQL is the rare case.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,41 +65,87 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     return found
 
 
-async def fetch_one(
-    connection: AsyncConnection, statement: Executable, values: Mapping[str, Any]
+async def alone(
+    engine: AsyncEngine, statement: Executable, values: Mapping[str, Any]
 ) -> Mapping[str, Any] | None:
-    """The first row of one statement (None: no row), by column name. Sent to asyncpg only
-    on a PostgreSQL connection in autocommit, where the statement is its own transaction as
-    SQLAlchemy would have made it; in a transaction SQLAlchemy runs it, inside."""
-    sync = connection.sync_connection
-    options = {} if sync is None else sync.get_execution_options()
-    if connection.dialect.name != "postgresql" or options.get("isolation_level") != "AUTOCOMMIT":
-        result = await connection.execute(statement, dict(values))
-        found = result.first() if result.returns_rows else None
-        return None if found is None else dict(found._mapping)
+    """One statement as its own transaction; its first row by column name (None: no row)."""
+    if engine.dialect.name != "postgresql":
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            result = await connection.execute(statement, dict(values))
+            found = result.first() if result.returns_rows else None
+            return None if found is None else dict(found._mapping)
     import asyncpg  # already loaded by SQLAlchemy's PostgreSQL dialect
 
-    prepared = _compile(statement, connection.dialect)
+    prepared = _compile(statement, engine.dialect)
     params = prepared.compiled.construct_params(dict(values))
     arguments = [
         params[name] if process is None else process(params[name])
         for name, process in prepared.binds
     ]
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
+    # The pool's checkout runs its events (the ping of a connection idle for long) in a
+    # greenlet, as SQLAlchemy's own checkouts do; so does the check-in (its reset).
+    pooled = await greenlet_spawn(engine.sync_engine.pool.connect)
     try:
+        driver: Any = pooled.driver_connection
         row: Mapping[str, Any] | None = await driver.fetchrow(prepared.sql, *arguments)
     except asyncpg.IntegrityConstraintViolationError as error:
         raise IntegrityError(prepared.sql, None, error) from error
     except asyncpg.PostgresError as error:
         broken = (asyncpg.ConnectionFailureError, asyncpg.OperatorInterventionError)
-        if not isinstance(error, broken):
-            raise DBAPIError(prepared.sql, None, error) from error
-        await connection.invalidate(error)
-        raise
+        if isinstance(error, broken):
+            pooled.invalidate(error)
+            raise
+        raise DBAPIError(prepared.sql, None, error) from error
     except BaseException as error:
         # The connection is gone, or a cancellation left a statement half-answered on it:
         # nobody else gets it.
-        await connection.invalidate(error if isinstance(error, Exception) else None)
+        pooled.invalidate(error if isinstance(error, Exception) else None)
         raise
+    finally:
+        await greenlet_spawn(pooled.close)
     return row
+
+
+class TurnConnection:
+    """A turn's `AsyncConnection`, checked out at its first use (`connection()`), returned at
+    the end of the `async with`; `alone` runs a statement without it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._stack = AsyncExitStack()
+        self._connection: AsyncConnection | None = None
+        self._autocommit = False
+
+    @property
+    def postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    async def connection(self) -> AsyncConnection:
+        if self._connection is None:
+            self._connection = await self._stack.enter_async_context(self.engine.connect())
+        return self._connection
+
+    async def autocommit(self) -> AsyncConnection:
+        """The connection, each statement its own transaction from now on."""
+        connection = await self.connection()
+        if not self._autocommit:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._autocommit = True
+        return connection
+
+    async def alone(
+        self, statement: Executable, values: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        return await alone(self.engine, statement, values)
+
+    async def __aenter__(self) -> TurnConnection:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._stack.__aexit__(kind, error, traceback)

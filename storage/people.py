@@ -7,11 +7,11 @@ from collections import OrderedDict
 from dataclasses import astuple, dataclass
 
 from sqlalchemy import Table, bindparam, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.direct import fetch_one
+from storage.direct import alone
 from storage.models import ConversationRef, ConversationScope, Person, utcnow
 from storage.sql import Executor, upsert
 
@@ -157,11 +157,13 @@ _SET_LOCALE = (
 
 
 async def set_preferred_locale(session: Executor, *, person_id: int, locale: str) -> None:
-    values = {"p_id": person_id, "p_locale": locale}
-    if isinstance(session, AsyncConnection):  # in a turn: one autocommit statement
-        await fetch_one(session, _SET_LOCALE, values)
-    else:
-        await session.execute(_SET_LOCALE, values)
+    await session.execute(_SET_LOCALE, {"p_id": person_id, "p_locale": locale})
+
+
+async def remember_locale(engine: AsyncEngine, *, person_id: int, locale: str) -> None:
+    """In a turn: the language a person chose, one statement that commits by itself
+    (storage/direct.py)."""
+    await alone(engine, _SET_LOCALE, {"p_id": person_id, "p_locale": locale})
 
 
 async def get_person(session: AsyncSession, *, teams_user_id: str) -> Person | None:

@@ -25,6 +25,7 @@ from cards.i18n import translator
 from storage import activities, people
 from storage.activities import Admission
 from storage.db import create_engine
+from storage.direct import TurnConnection
 from storage.models import utcnow
 from storage.state_store import SqlPrivateConversationState, read_encoded_in
 from tests.activities import message
@@ -60,9 +61,9 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 
 async def _claim(engine: AsyncEngine, activity: str) -> activities.Claimed:
-    async with engine.connect() as connection:
+    async with TurnConnection(engine) as turn_connection:
         claimed = await activities.claim_turn(
-            connection,
+            turn_connection,
             activity=activity,
             turn=TURN,
             owner="replica-b",
@@ -74,7 +75,9 @@ async def _claim(engine: AsyncEngine, activity: str) -> activities.Claimed:
         if claimed.admission is Admission.TAKEN and claimed.state is None:
             # What the handler does when the state did not come with the claim.
             claimed = activities.Claimed(
-                claimed.admission, claimed.sender, await read_encoded_in(connection, [STATE_KEY])
+                claimed.admission,
+                claimed.sender,
+                await read_encoded_in(await turn_connection.autocommit(), [STATE_KEY]),
             )
     return claimed
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
+import asyncpg
 import pytest
 from sqlalchemy import bindparam, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine
-from storage.direct import fetch_one
+from storage.direct import TurnConnection, alone
 from storage.models import Person, ProcessedActivity
 
 MONTREAL_WINTER = timezone(timedelta(hours=-5))
@@ -49,11 +50,7 @@ async def _count(engine: AsyncEngine, key: str) -> int:
 
 async def test_an_autocommit_statement_writes_what_sqlalchemy_would(engine: AsyncEngine) -> None:
     at = datetime(2027, 1, 12, 9, 30, tzinfo=MONTREAL_WINTER)
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        row = await fetch_one(
-            connection, _ADD_CLAIM, {"k": "a1", "o": "me", "at": at, "until": None}
-        )
+    row = await alone(engine, _ADD_CLAIM, {"k": "a1", "o": "me", "at": at, "until": None})
     assert row is not None
     # The instant, whichever zone it came in (UtcDateTime's processor ran).
     async with engine.connect() as connection:
@@ -70,31 +67,37 @@ async def test_an_autocommit_statement_writes_what_sqlalchemy_would(engine: Asyn
 
 async def test_a_duplicate_is_sqlalchemys_integrity_error(engine: AsyncEngine) -> None:
     values = {"k": "a2", "o": "me", "at": datetime(2027, 1, 12, tzinfo=UTC), "until": None}
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await fetch_one(connection, _ADD_CLAIM, values)
-        with pytest.raises(IntegrityError):
-            await fetch_one(connection, _ADD_CLAIM, {**values, "o": "someone else"})
-        # The connection is still good for the next statement.
-        row = await fetch_one(connection, _COUNT, {"k": "a2"})
+    await alone(engine, _ADD_CLAIM, values)
+    with pytest.raises(IntegrityError):
+        await alone(engine, _ADD_CLAIM, {**values, "o": "someone else"})
+    # The pool's connections are still good for the next statements.
+    for _ in range(3):
+        row = await alone(engine, _COUNT, {"k": "a2"})
     assert row is not None
     assert row["n"] == 1
 
 
 async def test_an_update_without_rows_answers_none(engine: AsyncEngine) -> None:
     statement = text("UPDATE person SET preferred_locale = :l WHERE id = :i")
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        assert await fetch_one(connection, statement, {"l": "en", "i": 404}) is None
+    assert await alone(engine, statement, {"l": "en", "i": 404}) is None
 
 
-async def test_inside_a_transaction_the_statement_rolls_back_with_it(engine: AsyncEngine) -> None:
-    values = {"k": "a3", "o": "me", "at": datetime(2027, 1, 12, tzinfo=UTC), "until": None}
-    async with engine.connect() as connection:
-        transaction = await connection.begin()
-        assert await fetch_one(connection, _ADD_CLAIM, values) is not None
-        await transaction.rollback()
-    assert await _count(engine, "a3") == 0
+async def test_a_turn_connection_is_opened_only_when_used(engine: AsyncEngine) -> None:
+    """The claim alone checks out nothing more; a statement that needs the turn's connection
+    opens one, in autocommit, and it goes back to the pool at the end."""
+    pool = engine.sync_engine.pool
+    async with TurnConnection(engine) as turn_connection:
+        await turn_connection.alone(_COUNT, {"k": "a3"})
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        connection = await turn_connection.autocommit()
+        assert pool.checkedout() == 1  # type: ignore[attr-defined]
+        await connection.execute(
+            _ADD_CLAIM,
+            {"k": "a3", "o": "me", "at": datetime(2027, 1, 12, tzinfo=UTC), "until": None},
+        )
+        assert await turn_connection.autocommit() is connection
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert await _count(engine, "a3") == 1  # committed by itself
 
 
 async def test_a_connection_broken_under_the_statement_is_not_handed_out_again(
@@ -102,28 +105,30 @@ async def test_a_connection_broken_under_the_statement_is_not_handed_out_again(
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("the server ends a connection: PostgreSQL")
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        async with engine.connect() as other:
-            await other.execution_options(isolation_level="AUTOCOMMIT")
-            await other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
-        # asyncpg says it in its own words ("connection is closed", "another operation is in
-        # progress"), depending on when the server's goodbye arrived.
-        with pytest.raises(Exception) as caught:  # noqa: PT011
-            await fetch_one(connection, _COUNT, {"k": "x"})
-        assert connection.invalidated, repr(caught.value)
+    # The pool's every connection is ended by the server while idle in the pool (a restart,
+    # a failover); the pool does not know.
+    row = await alone(engine, text("SELECT pg_backend_pid() AS pid"), {})
+    assert row is not None
+    admin = await asyncpg.connect(
+        engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", row["pid"])
+    finally:
+        await admin.close()
+    # asyncpg says it in its own words ("connection is closed", "another operation is in
+    # progress"), depending on when the server's goodbye arrived.
+    with pytest.raises((asyncpg.InterfaceError, asyncpg.InternalClientError, DBAPIError)):
+        await alone(engine, _COUNT, {"k": "x"})
     # Every connection the pool hands out from now on answers.
     for _ in range(3):
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            row = await fetch_one(connection, _COUNT, {"k": "x"})
-            assert row is not None
-            assert row["n"] == 0
+        row = await alone(engine, _COUNT, {"k": "x"})
+        assert row is not None
+        assert row["n"] == 0
 
 
 async def test_the_person_row_statement_of_a_turn_keeps_its_value(engine: AsyncEngine) -> None:
-    """`people.set_preferred_locale` on a turn's autocommit connection."""
+    """`people.remember_locale`, which a turn's language choice runs."""
     from storage import people
 
     async with engine.connect() as connection:
@@ -140,7 +145,7 @@ async def test_the_person_row_statement_of_a_turn_keeps_its_value(engine: AsyncE
                 .returning(Person.__table__.c.id)  # type: ignore[attr-defined]
             )
         ).scalar_one()
-        await people.set_preferred_locale(connection, person_id=person_id, locale="en")
+    await people.remember_locale(engine, person_id=person_id, locale="en")
     async with engine.connect() as connection:
         locale = (
             await connection.execute(

@@ -17,7 +17,7 @@ from bot.app import create_app
 from cards.i18n import translator
 from storage import activities
 from storage.activities import Admission, Claim
-from storage.db import SessionFactory, autocommit, create_engine, session_factory
+from storage.db import SessionFactory, create_engine, engine_of, session_factory
 from storage.models import BotState, ProcessedActivity
 from tests.activities import message
 from tests.conftest import make_settings
@@ -66,10 +66,15 @@ async def _lease(sessions: SessionFactory, activity: str) -> tuple[bool, object]
 async def _end(
     sessions: SessionFactory, *, data: str, etag: str, expected: str | None, claim: Claim = CLAIM
 ) -> tuple[bool, bool]:
-    async with autocommit(sessions) as connection:
-        return await activities.save_state_and_finish(
-            connection, claim=claim, key=KEY, data=data, etag=etag, expected=expected, now=START
-        )
+    return await activities.save_state_and_finish(
+        engine_of(sessions),
+        claim=claim,
+        key=KEY,
+        data=data,
+        etag=etag,
+        expected=expected,
+        now=START,
+    )
 
 
 async def test_the_state_and_the_claim_commit_together(postgres: SessionFactory) -> None:
