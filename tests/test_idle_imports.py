@@ -173,3 +173,48 @@ def test_a_failed_upgrade_at_serve_stops_it_with_alembics_message(tmp_path: Path
     assert result.returncode == 1
     assert "Can't locate revision identified by '9999'" in result.stderr
     assert "listens on" not in result.stdout
+
+
+_START_TWO_APPS = """
+import asyncio, gc, json, sys
+from aiohttp.test_utils import TestClient, TestServer
+from bot.app import create_app
+from tests.conftest import make_settings
+
+async def main():
+    counts = [gc.get_freeze_count()]
+    for _ in range(2):
+        client = TestClient(TestServer(create_app(make_settings(sys.argv[1]))))
+        await client.start_server()
+        counts.append(gc.get_freeze_count())
+        await client.close()
+    print(json.dumps(counts))
+
+asyncio.run(main())
+"""
+
+
+def test_the_first_start_moves_what_it_built_out_of_the_collectors_reach(tmp_path: Path) -> None:
+    """A full collection scans only what turns made (bot/app.py: its pauses held every turn in
+    flight); a second app in the same process (tests) freezes nothing more."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'carrefour.db'}"
+    asyncio.run(_migrated(url))
+    result = subprocess.run(
+        [sys.executable, "-c", _START_TWO_APPS, url],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    before, first, second = json.loads(result.stdout.strip().splitlines()[-1])
+    assert before == 0
+    assert first > 50_000  # the SDK's, SQLAlchemy's and our modules' objects
+    assert second <= first  # frozen objects freed since, none added
+
+
+async def _migrated(url: str) -> None:
+    from storage.migrate import upgrade_async
+
+    await upgrade_async(url)
