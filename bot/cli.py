@@ -1,4 +1,4 @@
-"""`carrefour` command line: serve, db upgrade, manifest build."""
+"""`carrefour` command line: serve, db upgrade and downgrade, manifest build."""
 
 from __future__ import annotations
 
@@ -101,6 +101,21 @@ def _upgrade_from_stdin() -> int:
 def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     _upgrade(settings, args.revision)
     print(f"database schema upgraded to {args.revision}")
+    return 0
+
+
+def _db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from alembic import command
+    from alembic.util import CommandError
+
+    from storage.migrate import alembic_config
+
+    try:
+        command.downgrade(alembic_config(settings.database_url), args.revision)
+    except CommandError as error:  # an unknown revision, or one above the current
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"database schema downgraded to {args.revision}")
     return 0
 
 
@@ -301,6 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db_commands.add_parser("upgrade", help="apply migrations (Alembic)")
     upgrade.add_argument("--revision", default="head", help="target revision (default head)")
     upgrade.set_defaults(handler=_db_upgrade)
+    downgrade = db_commands.add_parser(
+        "downgrade", help="undo migrations down to a revision, before running an older release"
+    )
+    downgrade.add_argument("revision", help="target revision (e.g. 0019, or base)")
+    downgrade.set_defaults(handler=_db_downgrade)
 
     manifest = commands.add_parser("manifest", help="Teams app package")
     manifest_commands = manifest.add_subparsers(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -40,6 +41,25 @@ def test_db_upgrade_creates_the_sqlite_file(tmp_path: Path) -> None:
     result = carrefour("db", "upgrade", env={"DATABASE_URL": f"sqlite+aiosqlite:///{database}"})
     assert result.returncode == 0, result.stderr
     assert database.exists()
+
+
+def test_db_downgrade_goes_back_to_a_revision_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    """Rolling a release back: the schema goes down to what the older release expects; a
+    revision that does not exist changes nothing and says so."""
+    database = tmp_path / "carrefour.db"
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+    assert carrefour("db", "upgrade", env=env).returncode == 0
+    refused = carrefour("db", "downgrade", "9999", env=env)
+    assert refused.returncode == 2
+    assert "9999" in refused.stderr
+    result = carrefour("db", "downgrade", "0019", env=env)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(database) as connection:
+        (version,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert version.startswith("0019")
+    assert "onboarding_check" not in tables  # migration 0020's table
+    assert "meeting_cohost" in tables  # 0019's stays
 
 
 def test_manifest_build_writes_the_zip(tmp_path: Path) -> None:
