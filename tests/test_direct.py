@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.db import create_engine
 from storage.direct import TurnConnection, alone
 from storage.models import Person, ProcessedActivity
+from tests.databases import fresh_postgres
 
 MONTREAL_WINTER = timezone(timedelta(hours=-5))
 
@@ -100,11 +101,19 @@ async def test_a_turn_connection_is_opened_only_when_used(engine: AsyncEngine) -
     assert await _count(engine, "a3") == 1  # committed by itself
 
 
+@pytest.fixture
+async def postgres_engine() -> AsyncIterator[AsyncEngine]:
+    """Only PostgreSQL has a server that can end a pooled connection."""
+    async with fresh_postgres() as url:
+        engine = create_engine(url)
+        yield engine
+        await engine.dispose()
+
+
 async def test_a_connection_broken_under_the_statement_is_not_handed_out_again(
-    engine: AsyncEngine,
+    postgres_engine: AsyncEngine,
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the server ends a connection: PostgreSQL")
+    engine = postgres_engine
     # The pool's every connection is ended by the server while idle in the pool (a restart,
     # a failover); the pool does not know.
     row = await alone(engine, text("SELECT pg_backend_pid() AS pid"), {})
