@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import functools
 import importlib
 import io
 import json
@@ -56,14 +57,28 @@ def _allowed_module(module: str) -> bool:
     return any(module.startswith(prefix) for prefix in ALLOWED_MODULE_PREFIXES)
 
 
+# The per-class lookups below are cached: a turn's state holds the same handful of classes
+# (dialog stack, instances, prompt options, choices), and every turn reads and writes it.
+# Only answers are cached; a refusal raises each time.
+
+
+_CLASS_REFS: dict[type, str] = {}
+_DATACLASS_FIELDS: dict[type, dict[str, dataclasses.Field[Any]] | None] = {}
+
+
 def class_ref(cls: type) -> str:
     """`module:qualname` of a class this codec may rebuild, else StateCodecError."""
+    found = _CLASS_REFS.get(cls)
+    if found is not None:
+        return found
     module, qualname = cls.__module__, cls.__qualname__
     if not _allowed_module(module) or "<" in qualname:
         raise StateCodecError(f"cannot store an instance of {module}.{qualname}")
-    return f"{module}:{qualname}"
+    found = _CLASS_REFS[cls] = f"{module}:{qualname}"
+    return found
 
 
+@functools.cache
 def resolve_class(ref: str) -> type:
     """The class `module:qualname` names, only if its module is allowed and the class is
     defined there (a name a module merely imports from elsewhere is refused)."""
@@ -86,9 +101,19 @@ def resolve_class(ref: str) -> type:
     return found
 
 
+def _dataclass_fields(cls: type) -> dict[str, dataclasses.Field[Any]] | None:
+    """A dataclass's fields by name; None for any other class."""
+    if cls not in _DATACLASS_FIELDS:
+        _DATACLASS_FIELDS[cls] = (
+            {f.name: f for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else None
+        )
+    return _DATACLASS_FIELDS[cls]
+
+
 def _fields_of(value: object) -> dict[str, Any]:
-    if dataclasses.is_dataclass(value):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    known = _dataclass_fields(type(value))
+    if known is not None:
+        return {name: getattr(value, name) for name in known}
     fields = getattr(value, "__dict__", None)
     if not isinstance(fields, dict):
         raise StateCodecError(f"cannot store an instance of {type(value).__qualname__}")
@@ -100,9 +125,9 @@ def build_object(cls: type, fields: dict[str, Any]) -> Any:
     if issubclass(cls, Enum | BaseModel):
         raise StateCodecError(f"{cls.__qualname__} is not stored as an object")
     instance = cls.__new__(cls)
-    if dataclasses.is_dataclass(cls):
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = set(fields) - set(known)
+    known = _dataclass_fields(cls)
+    if known is not None:
+        unknown = fields.keys() - known.keys()
         if unknown:
             raise StateCodecError(f"{cls.__qualname__} has no field {sorted(unknown)}")
         for name, spec in known.items():
@@ -548,6 +573,10 @@ def decode_stored(text: str) -> tuple[Any, bool]:
         parsed = json.loads(text)
     except ValueError as error:
         raise StateCodecError(f"not JSON: {error}") from error
-    if _has_jsonpickle_keys(parsed):
+    # jsonpickle's tags are keys starting "py/", which it writes unescaped: a row without the
+    # text `"py/` is not one of its rows, and the walk is skipped (a value holding that text
+    # is walked, and read as before; a row crafted with escaped keys is read as plain data,
+    # which rebuilds nothing).
+    if '"py/' in text and _has_jsonpickle_keys(parsed):
         return decode_legacy(text), True
     return _from_json(parsed), False
