@@ -144,6 +144,20 @@ async def test_state_written_by_jsonpickle_is_still_read(storage: SqlStorage) ->
     assert json.loads(text)["$t"] == "dict"  # a key that is not text (3) kept as such
 
 
+async def test_text_that_looks_like_jsonpickle_reads_back_as_written(storage: SqlStorage) -> None:
+    # Rows of today's format are told from jsonpickle's without walking them unless they hold
+    # `"py/`: an answer quoting it, and a key starting with it, still read back as written.
+    typed = {
+        "answer": 'voir {"py/object": "os.system"}',
+        "py/reduce": ["os.system", "touch /tmp/x"],
+        "keys": {("py/tuple", 1): "a tuple key"},
+    }
+    await storage.write({"a": typed})
+    read = (await storage.read(["a"]))["a"]
+    read.pop("e_tag")
+    assert read == typed
+
+
 async def test_two_concurrent_writers_with_the_same_etag_exactly_one_wins(
     storage: SqlStorage,
 ) -> None:
@@ -247,7 +261,8 @@ async def test_a_row_naming_a_forbidden_class_is_refused_and_not_run(
     }
     state = SqlPrivateConversationState(storage)
     adapter = ChatAdapter()
-    for n, (name, data) in enumerate(forged.items()):
+    # Twice each: the codec remembers the classes it resolved, never one it refused.
+    for n, (name, data) in enumerate([*forged.items(), *forged.items()]):
         context = turn(adapter, f"29:user-{n}")
         key = state.get_storage_key(context)
         await _insert(storage, key, data)
