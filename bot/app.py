@@ -285,9 +285,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
     try:
         # A client that stalls or trickles its body is cut off here, before it holds a turn.
         # read() raises 413 above client_max_size; json() then parses what it kept.
-        await asyncio.wait_for(
-            request.read(), timeout=request.app[SETTINGS].request_body_timeout_seconds
-        )
+        # asyncio.timeout rather than wait_for, which wraps the read in a task of its own.
+        async with asyncio.timeout(request.app[SETTINGS].request_body_timeout_seconds):
+            await request.read()
     except TimeoutError:
         raise web.HTTPRequestTimeout(text="request body too slow") from None
     try:

@@ -43,16 +43,22 @@ def language_of(locale: str | None) -> str:
 def normalize_locale(locale: str | None, default: str = DEFAULT_LOCALE) -> str:
     """A locale we can speak and Babel can format with, as a BCP 47 tag ('fr-CA', 'en-US')."""
     for candidate in (locale, default):
-        if (
-            candidate
-            and language_of(candidate) == candidate.replace("_", "-").split("-")[0].lower()
-        ):
-            try:
-                Locale.parse(candidate.replace("-", "_"))
-            except (ValueError, UnknownLocaleError):
-                continue
+        if candidate and _speakable(candidate):
             return candidate.replace("_", "-")
     return DEFAULT_LOCALE
+
+
+# Every turn asks about its client's locale; there are few of them. A bounded cache: the
+# locale is whatever the activity says.
+@functools.lru_cache(maxsize=256)
+def _speakable(candidate: str) -> bool:
+    if language_of(candidate) != candidate.replace("_", "-").split("-")[0].lower():
+        return False
+    try:
+        Locale.parse(candidate.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return False
+    return True
 
 
 def babel_locale(locale: str) -> str:

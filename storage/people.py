@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 
 from sqlalchemy import Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -91,26 +91,24 @@ class RecentConversations:
     def __init__(self, *, ttl_s: float = 600.0, size: int = 10_000) -> None:
         self._ttl_s = ttl_s
         self._size = size
-        self._entries: OrderedDict[str, tuple[tuple[object, ...], float]] = OrderedDict()
-
-    @staticmethod
-    def _values(address: ConversationAddress, person_id: int | None) -> tuple[object, ...]:
-        return (*astuple(address), person_id)
+        # The address itself (frozen: compared field by field, and nothing copied, where
+        # dataclasses.astuple deep-copies every field), the person's id, when recorded.
+        self._entries: OrderedDict[str, tuple[ConversationAddress, int | None, float]] = (
+            OrderedDict()
+        )
 
     def fresh(self, address: ConversationAddress, person_id: int | None) -> bool:
         entry = self._entries.get(address.conversation_id)
         return (
             entry is not None
-            and entry[0] == self._values(address, person_id)
-            and time.monotonic() - entry[1] < self._ttl_s
+            and entry[0] == address
+            and entry[1] == person_id
+            and time.monotonic() - entry[2] < self._ttl_s
         )
 
     def remember(self, address: ConversationAddress, person_id: int | None) -> None:
         """Call once the transaction that recorded it has committed."""
-        self._entries[address.conversation_id] = (
-            self._values(address, person_id),
-            time.monotonic(),
-        )
+        self._entries[address.conversation_id] = (address, person_id, time.monotonic())
         self._entries.move_to_end(address.conversation_id)
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)
