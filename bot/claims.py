@@ -91,12 +91,15 @@ class TurnClaims:
         queue = self._queues.setdefault(keys.turn, _Queue())
         queue.users += 1
         try:
-            try:
-                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                    await queue.lock.acquire()
-            except TimeoutError:
-                yield False
-                return
+            if queue.lock.locked():
+                try:
+                    async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                        await queue.lock.acquire()
+                except TimeoutError:
+                    yield False
+                    return
+            else:
+                await queue.lock.acquire()  # free: taken at once, no timer to arm
             if keys.activity is not None:
                 self._running.add(keys.activity)
             try:

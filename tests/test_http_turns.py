@@ -242,6 +242,10 @@ async def test_a_failing_turn_apologises_in_the_user_language_and_logs_the_trace
     await post(bot_client, message("help", service_url=connector.url, activity_id="retry"))
 
 
+# A service URL no refused request ever reaches.
+UNREACHED = "http://127.0.0.1:9/"
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status"),
     [
@@ -251,6 +255,20 @@ async def test_a_failing_turn_apologises_in_the_user_language_and_logs_the_trace
         (b'{"text": "no type"}', "application/json", 400),
         (b'{"type": "message", "from": "not an object"}', "application/json", 400),
         (b"\xff\xfe\x00", "application/json", 400),
+        # U+0000, which PostgreSQL text cannot hold: escaped in a value, escaped in a key, raw.
+        (
+            json.dumps(message("bon\x00jour", service_url=UNREACHED)).encode(),
+            "application/json",
+            400,
+        ),
+        (
+            json.dumps(
+                {**message("aide", service_url=UNREACHED), "channelData": {"k\x00": 1}}
+            ).encode(),
+            "application/json",
+            400,
+        ),
+        (b'{"type": "message", "text": "bon\x00jour"}', "application/json", 400),
         (b"aide", "text/plain", 415),
         (
             json.dumps({"type": "message", "text": "x" * 2_000_000}).encode(),
@@ -269,6 +287,15 @@ async def test_bad_requests_get_4xx_and_change_nothing(
     assert connector.received == []
     async with bot_client.app[RUNTIME].sessions() as session:
         assert (await session.exec(select(Person))).all() == []
+
+
+async def test_the_text_of_an_escaped_nul_is_not_one(
+    bot_client: Client, connector: FakeConnector
+) -> None:
+    # Six characters, a backslash then « u0000 », as someone might paste them: answered.
+    status = await post(bot_client, message("aide \\u0000", service_url=connector.url))
+    assert status in (200, 201)
+    assert connector.received
 
 
 @pytest.mark.parametrize(
