@@ -70,6 +70,20 @@ CHANNEL_ID = "19:cdp-soins-palliatifs@thread.tacv2"
 CHANNEL_NAME = "CdeP Soins palliatifs"
 
 
+NBSP = "\u00a0"  # French typography: before « : ; ? ! », inside « guillemets », after a number
+DEMO = "CdeP Soins palliatifs Montérégie"  # community 1 of `carrefour demo seed`
+
+
+def mention(text: str, **step: Any) -> dict[str, Any]:
+    """A channel post that @mentions the bot, picked in the compose box's mention menu."""
+    return {"send": text, "mention": BOT_NAME, **step}
+
+
+def quoted(text: str) -> str:
+    """« text », as the bot's French quotes it."""
+    return f"«{NBSP}{text}{NBSP}»"
+
+
 @dataclass(frozen=True)
 class Person:
     """Someone signed in to the Playground (its config's currentUser)."""
@@ -356,6 +370,30 @@ class Stack:
             f"`carrefour {' '.join(args[:2])}` failed:\n{done.stdout}\n{done.stderr}"
         )
         return done.stdout
+
+    def seed_command(self, module: str, *args: str) -> list[str]:
+        """`python -m tests.e2e.<module> <args>`: a seed script of tests/e2e/."""
+        return [sys.executable, "-m", f"tests.e2e.{module}", *args]
+
+    def seed_env(self) -> dict[str, str]:
+        """The bot's environment (its database), with this checkout importable from anywhere."""
+        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+        return {**self.env, "PYTHONPATH": path}
+
+    def seed(self, module: str, *args: str, in_bot_directory: bool = False) -> None:
+        """Run a seed script against the test's database, to its end. `in_bot_directory`: in
+        the bot's working directory, where its key files are (ballots keyed as the bot keys
+        them)."""
+        done = subprocess.run(
+            self.seed_command(module, *args),
+            cwd=self.tmp_path if in_bot_directory else REPO,
+            env=self.seed_env(),
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+            check=False,
+        )
+        assert done.returncode == 0, f"{module} failed:\n{done.stdout}\n{done.stderr}"
 
     def start(self, *, as_person: Person = FACILITATOR) -> str:
         """Start the bot then the Playground in front of it, signed in as `as_person`; the

@@ -23,52 +23,52 @@ outbox posts it. The bot itself runs on the wall clock, so its own jobs leave th
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.planning_flow import announce_closed_date_polls
 from bot.polls_flow import _voter_key, close_expired_polls
 from bot.registry import JobContext
 from bot.settings import Settings
 from storage import planning, polls
-from storage.db import SessionFactory, create_engine, session_factory, transaction
+from storage.db import SessionFactory, transaction
 from storage.models import (
-    Community,
     DatePoll,
-    Membership,
-    Person,
     Poll,
-    Production,
-    ProductionContributor,
     ProductionKind,
     Role,
 )
+from tests.e2e.seeding import (
+    COMMUNITY_ID,
+    SeededProduction,
+    add_productions,
+    bind_demo,
+    bot_database,
+    membership,
+    person,
+)
 
-COMMUNITY_ID = 1
 # The demo's people (bot/demo.py PEOPLE, in order): 29:demo-<n>.
 LEA, CHLOE, EMILIE, SARAH = (f"29:demo-{n}" for n in (1, 3, 5, 9))
 PRODUCTIONS = (
-    (
+    SeededProduction(
         "Aide-mémoire\u00a0: préparer la famille à un décès à domicile",
         ProductionKind.TOOL,
         date(2026, 2, 10),
         (LEA, CHLOE),
     ),
-    (
+    SeededProduction(
         "Trajectoire de soins palliatifs à domicile en Montérégie",
         ProductionKind.CLINICAL_PROJECT,
         date(2026, 4, 15),
         (EMILIE,),
     ),
-    (
+    SeededProduction(
         "Guide d’accompagnement du deuil des proches aidants",
         ProductionKind.GUIDE,
         date(2026, 5, 20),
-        (),
     ),
 )
 # Each member ticks every date they can come to (options 0, 1, 2): the second date wins, 3 votes.
@@ -76,58 +76,15 @@ WAIT_FOR_POLL = timedelta(minutes=3)
 BALLOTS = ((LEA, (0, 1)), (CHLOE, (1,)), (EMILIE, (1, 2)), (SARAH, (0,)))
 
 
-async def _person(session: AsyncSession, teams_user_id: str) -> Person:
-    found = (await session.exec(select(Person).where(Person.teams_user_id == teams_user_id))).one()
-    assert found.id is not None
-    return found
-
-
 async def bind(facilitator: str, team_id: str, channel_id: str) -> None:
-    engine = create_engine(os.environ["DATABASE_URL"])
-    sessions = session_factory(engine)
     now = datetime.now(UTC)
-    try:
-        async with transaction(sessions) as session:
-            demo = await session.get(Community, COMMUNITY_ID)
-            assert demo is not None
-            demo.team_id, demo.teams_channel_id = team_id, channel_id
-            session.add(demo)
-            by = await _person(session, facilitator)
-            session.add(
-                Membership(
-                    person_id=by.id or 0,
-                    community_id=COMMUNITY_ID,
-                    roles=[Role.MEMBER.value, Role.ANIMATOR.value],
-                    discipline="social_work",
-                    establishment="CISSS de la Montérégie-Centre",
-                    region="16",
-                    joined_at=now - timedelta(days=600),
-                )
-            )
-            for n, (title, kind, produced_on, contributors) in enumerate(PRODUCTIONS):
-                production = Production(
-                    community_id=COMMUNITY_ID,
-                    title=title,
-                    kind=kind,
-                    produced_on=produced_on,
-                    created_by_id=by.id,
-                    request_key=f"e2e-date-poll-production-{n}",
-                    created_at=now,
-                    updated_at=now,
-                )
-                session.add(production)
-                await session.flush()
-                for key in contributors:
-                    person = await _person(session, key)
-                    session.add(
-                        ProductionContributor(
-                            production_id=production.id or 0,
-                            person_id=person.id or 0,
-                            consented_at=now,
-                        )
-                    )
-    finally:
-        await engine.dispose()
+    async with bot_database() as sessions, transaction(sessions) as session:
+        await bind_demo(session, team_id, channel_id)
+        by = await person(session, facilitator)
+        session.add(membership(by, (Role.MEMBER, Role.ANIMATOR), now - timedelta(days=600)))
+        await add_productions(
+            session, PRODUCTIONS, by=by, key_prefix="e2e-date-poll-production", now=now
+        )
 
 
 async def _posted_date_poll(sessions: SessionFactory) -> Poll:
@@ -153,17 +110,15 @@ async def _posted_date_poll(sessions: SessionFactory) -> Poll:
 
 
 async def close(now: datetime) -> None:
-    engine = create_engine(os.environ["DATABASE_URL"])
-    sessions = session_factory(engine)
     settings = Settings()
-    try:
+    async with bot_database() as sessions:
         poll = await _posted_date_poll(sessions)
         assert poll.id is not None
         assert now > poll.closes_at, (now, poll.closes_at)
         voted_at = poll.closes_at - timedelta(days=1)
         async with transaction(sessions) as session:
             for key, choices in BALLOTS:
-                voter = await _person(session, key)
+                voter = await person(session, key)
                 await polls.vote(
                     session,
                     poll_id=poll.id,
@@ -181,8 +136,6 @@ async def close(now: datetime) -> None:
         assert await announce_closed_date_polls(context) == 1
         async with sessions() as session:
             assert not await planning.closed_unannounced(session)
-    finally:
-        await engine.dispose()
 
 
 if __name__ == "__main__":

@@ -30,18 +30,14 @@ The bot under test runs on the wall clock, so this does too.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from bot.meetings_flow import default_agenda
 from bot.surveys_flow import open_due_surveys
 from storage import meetings, onboarding, outbox, planning
-from storage.db import create_engine, session_factory, transaction
+from storage.db import transaction
 from storage.models import (
     AgendaItem,
     Attendance,
@@ -49,8 +45,6 @@ from storage.models import (
     Meeting,
     MeetingMode,
     MeetingStatus,
-    Membership,
-    Person,
     Role,
     Survey,
     SurveyKind,
@@ -58,8 +52,8 @@ from storage.models import (
     Volet,
 )
 from storage.onboarding import ChecklistItem, Link, StepContent
+from tests.e2e.seeding import COMMUNITY_ID, bind_demo, bot_database, membership, person
 
-COMMUNITY_ID = 1
 TIMEZONE = "America/Montreal"  # the bot's default (bot/settings.py)
 CHLOE = "29:demo-3"  # a demo member, the Haut-Richelieu community's facilitator
 HOST = "CdeP Soins palliatifs Haut-Richelieu"
@@ -109,40 +103,17 @@ NEEDS_CHOICES = (
 )
 
 
-async def _person(session: AsyncSession, teams_user_id: str) -> Person:
-    found = (await session.exec(select(Person).where(Person.teams_user_id == teams_user_id))).one()
-    assert found.id is not None
-    return found
-
-
-def _member(person: Person, community_id: int, roles: list[Role], now: datetime) -> Membership:
-    return Membership(
-        person_id=person.id or 0,
-        community_id=community_id,
-        roles=[role.value for role in roles],
-        discipline="social_work",
-        establishment="CISSS de la Montérégie-Centre",
-        region="16",
-        joined_at=now,
-    )
-
-
 async def seed(facilitator: str, team_id: str, channel_id: str) -> None:
-    engine = create_engine(os.environ["DATABASE_URL"])
-    sessions = session_factory(engine)
     now = datetime.now(UTC)
-    try:
+    async with bot_database() as sessions:
         async with transaction(sessions) as session:
-            demo = await session.get(Community, COMMUNITY_ID)
-            assert demo is not None
-            demo.team_id, demo.teams_channel_id = team_id, channel_id
-            session.add(demo)
-            by = await _person(session, facilitator)
+            demo = await bind_demo(session, team_id, channel_id)
+            by = await person(session, facilitator)
             by.consent_surveys = True
             session.add(by)
-            chloe = await _person(session, CHLOE)
+            chloe = await person(session, CHLOE)
             facilitating = [Role.MEMBER, Role.ANIMATOR]
-            session.add(_member(by, COMMUNITY_ID, facilitating, now - timedelta(days=600)))
+            session.add(membership(by, facilitating, now - timedelta(days=600), COMMUNITY_ID))
 
             # This morning's meeting, which the facilitator attended (list confirmed).
             starts = now - timedelta(hours=5)
@@ -206,9 +177,9 @@ async def seed(facilitator: str, team_id: str, channel_id: str) -> None:
             session.add(host)
             await session.flush()
             assert host.id is not None
-            session.add(_member(chloe, host.id, facilitating, now - timedelta(days=400)))
+            session.add(membership(chloe, facilitating, now - timedelta(days=400), host.id))
             # The facilitator, new in that community: its plan is theirs to follow.
-            newcomer = _member(by, host.id, [Role.MEMBER], now)
+            newcomer = membership(by, [Role.MEMBER], now, host.id)
             newcomer.is_new_hire = True
             session.add(newcomer)
             # In ten days, 13 h to 15 h: the usual two-hour agenda of a meeting.
@@ -281,8 +252,6 @@ async def seed(facilitator: str, team_id: str, channel_id: str) -> None:
         # The satisfaction survey job, as the scheduler runs it: the morning's meeting is due.
         queued = await open_due_surveys(sessions=sessions, now=now, wake=lambda: None)
         assert queued >= 1, queued
-    finally:
-        await engine.dispose()
 
 
 if __name__ == "__main__":

@@ -19,12 +19,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Stack, require_prerequisites
+from tests.e2e.harness import DEMO as COMMUNITY
+from tests.e2e.harness import NBSP, Stack, require_prerequisites
 
 pytestmark = pytest.mark.e2e
 
-NBSP = "\u00a0"
-COMMUNITY = "CdeP Soins palliatifs Montérégie"
 TITLE = "Refus des services à domicile"
 
 

@@ -23,17 +23,17 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import (
-    BOT_NAME,
     CHANNEL_NAME,
     FACILITATOR,
     MEMBER,
+    NBSP,
     Stack,
+    mention,
     require_prerequisites,
 )
 
 pytestmark = pytest.mark.e2e
 
-NBSP = "\u00a0"  # French typography: before « : ; ? ! » and between a number and its noun
 COMMUNITY = "CdeP Soins palliatifs Montérégie"
 OBJECTIVES = [
     "Discuter de situations cliniques complexes en toute confidentialité",
@@ -43,11 +43,6 @@ THEMES = "fin de vie, deuil, proches aidants"
 MEETING = "Rencontre d’hiver"
 OBJECTIVE = "Mieux accompagner les proches aidants après un décès à domicile"
 LINK = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_rencontre-hiver%40thread.v2/0"
-
-
-def mention(text: str, **step: Any) -> dict[str, Any]:
-    """A channel post that @mentions the bot, picked in the compose box's mention menu."""
-    return {"send": text, "mention": BOT_NAME, **step}
 
 
 def test_a_facilitator_plans_publishes_and_cancels_a_meeting_in_a_channel(

@@ -20,9 +20,7 @@ filled with it) and one-pager-productions-fr.png.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,28 +29,22 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.e2e.harness import (
-    BOT_NAME,
     CHANNEL_ID,
     CHANNEL_NAME,
+    DEMO,
     FACILITATOR,
-    REPO,
+    NBSP,
     TEAM_ID,
     Stack,
+    mention,
     require_prerequisites,
 )
 
 pytestmark = pytest.mark.e2e
 
-NBSP = "\u00a0"  # French typography: before « : ; ? ! » and inside « guillemets »
-DEMO = "CdeP Soins palliatifs Montérégie"
 ZONE = ZoneInfo("America/Montreal")  # the bot's default time zone (bot/settings.py)
 QUESTION = f"Quelle date vous convient pour notre rencontre d’hiver{NBSP}?"
 TUESDAY = 1
-
-
-def mention(text: str, **step: Any) -> dict[str, Any]:
-    """A channel post that @mentions the bot, picked in the compose box's mention menu."""
-    return {"send": text, "mention": BOT_NAME, **step}
 
 
 def poll_days(today: date) -> list[date]:
@@ -68,29 +60,6 @@ def poll_days(today: date) -> list[date]:
         if day.weekday() == TUESDAY and not any(in_break(d) for d in week):
             return week
         day += timedelta(days=1)
-
-
-def seed_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tests.e2e.seed_date_poll", *args]
-
-
-def seed_env(stack: Stack) -> dict[str, str]:
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**stack.env, "PYTHONPATH": path}
-
-
-def run_seed(stack: Stack, *args: str) -> None:
-    # In the bot's working directory, so the ballots are keyed with the bot's own key file.
-    done = subprocess.run(
-        seed_command(*args),
-        cwd=stack.tmp_path,
-        env=seed_env(stack),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 def test_a_date_poll_becomes_a_meeting_and_the_one_pager_lists_productions(
@@ -172,14 +141,21 @@ def test_a_date_poll_becomes_a_meeting_and_the_one_pager_lists_productions(
         assert "created" in stack.cli("demo", "seed")
         stack.start()
         stack.chat([{"send": "langue fr", "expect": []}])  # the facilitator, known to the bot
-        run_seed(stack, "bind", FACILITATOR.user_id, TEAM_ID, CHANNEL_ID)
+        stack.seed(
+            "seed_date_poll",
+            "bind",
+            FACILITATOR.user_id,
+            TEAM_ID,
+            CHANNEL_ID,
+            in_bot_directory=True,
+        )
         # The poll's week, played once the poll is posted, while the browser stays on the
         # channel: the outcome is a reply in the poll's thread, which a reopened Playground
         # no longer shows.
         week = subprocess.Popen(
-            seed_command("close", jobs_at.isoformat()),
+            stack.seed_command("seed_date_poll", "close", jobs_at.isoformat()),
             cwd=stack.tmp_path,
-            env=seed_env(stack),
+            env=stack.seed_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -21,26 +21,23 @@ codevelopment-group-fr.png (a group's card).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.harness import (
-    BOT_NAME,
     CHANNEL_NAME,
+    DEMO,
     FACILITATOR,
-    REPO,
+    NBSP,
     Stack,
+    mention,
     require_prerequisites,
 )
 
 pytestmark = pytest.mark.e2e
 
-NBSP = "\u00a0"  # French typography: before « : ; ? ! » and inside « guillemets »
-DEMO = "CdeP Soins palliatifs Montérégie"
 
 JOIN_DEMO: list[dict[str, Any]] = [
     # The Playground says "en-US": a French speaker's client is often English.
@@ -54,11 +51,6 @@ JOIN_DEMO: list[dict[str, Any]] = [
     {"send": "Rappels et sondages", "expect": [f"Voici votre profil pour {DEMO}"]},
     {"send": "Confirmer", "expect": [f"Bienvenue dans {DEMO}"], "card": True},
 ]
-
-
-def mention(text: str, **step: Any) -> dict[str, Any]:
-    """A channel post that @mentions the bot, picked in the compose box's mention menu."""
-    return {"send": text, "mention": BOT_NAME, **step}
 
 
 # -- the toolbox -------------------------------------------------------------------------------
@@ -233,16 +225,7 @@ def test_a_facilitator_finds_their_codevelopment_group(tmp_path: Path) -> None:
             "--role",
             "animator",
         )
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.e2e.seed_codevelopment", GROUP, FACILITATOR.user_id],
-            cwd=REPO,
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
+        stack.seed("seed_codevelopment", GROUP, FACILITATOR.user_id)
         seen = stack.chat(
             [
                 {

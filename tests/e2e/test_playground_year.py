@@ -20,8 +20,6 @@ supervision-fr.png.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,31 +27,25 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import (
-    BOT_NAME,
     CHANNEL_ID,
     CHANNEL_NAME,
+    DEMO,
     FACILITATOR,
-    REPO,
+    NBSP,
     TEAM_ID,
     Stack,
+    mention,
     require_prerequisites,
 )
 
 pytestmark = pytest.mark.e2e
 
-NBSP = "\u00a0"  # French typography: before « : ; ? ! », inside « guillemets », 5 dates
-DEMO = "CdeP Soins palliatifs Montérégie"
 PLACES = ["CLSC Samuel-de-Champlain, salle 204", "Hôpital Charles-LeMoyne, salle A-110"]
 CADENCE = "5 rencontres par année, dont au moins une en présence"
 OBJECTIVE = "Discuter de situations cliniques complexes en toute confidentialité"
 COMMENT = "Cinq situations complexes discutées en rencontre, sans renseignement identifiant."
 TUESDAY = 1
 THIS = "cette version"
-
-
-def mention(text: str, **step: Any) -> dict[str, Any]:
-    """A channel post that @mentions the bot, picked in the compose box's mention menu."""
-    return {"send": text, "mention": BOT_NAME, **step}
 
 
 def series_days(today: date, count: int = 5) -> list[date]:
@@ -69,19 +61,6 @@ def series_days(today: date, count: int = 5) -> list[date]:
         else:
             day += timedelta(days=1)
     return days
-
-
-def seed_year(stack: Stack) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.seed_year", FACILITATOR.user_id, TEAM_ID, CHANNEL_ID],
-        cwd=REPO,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 def test_a_facilitator_plans_the_year_and_reviews_it(tmp_path: Path) -> None:
@@ -225,7 +204,7 @@ def test_a_facilitator_plans_the_year_and_reviews_it(tmp_path: Path) -> None:
         assert "created" in stack.cli("demo", "seed")
         stack.start()
         stack.chat([{"send": "langue fr", "expect": []}])  # the facilitator, known to the bot
-        seed_year(stack)
+        stack.seed("seed_year", FACILITATOR.user_id, TEAM_ID, CHANNEL_ID)
         channel = stack.chat(
             in_channel,
             screenshots=["plan-series-form-fr.png", "plan-series-fr.png", "charter-fr.png"],

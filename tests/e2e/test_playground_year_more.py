@@ -21,62 +21,31 @@ joint-meeting-fr.png (the joint meeting's agenda card).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.harness import (
-    BOT_NAME,
     CHANNEL_ID,
     CHANNEL_NAME,
+    DEMO,
     FACILITATOR,
-    REPO,
+    NBSP,
     TEAM_ID,
     Stack,
+    mention,
+    quoted,
     require_prerequisites,
 )
 from tests.e2e.seed_year_more import HOST, JOINT_TITLE, MEETING_TITLE, OBJECTIVES
 
 pytestmark = pytest.mark.e2e
 
-NBSP = "\u00a0"  # French typography: before « : ; ? ! » and inside « guillemets »
-DEMO = "CdeP Soins palliatifs Montérégie"
 CHAT = "Personal Chat"
 WELCOME = "Bienvenue et fiche de la communauté"
 CONTENT_FORM = f"Contenu du message «{NBSP}{WELCOME}{NBSP}» — {DEMO}"
 NEW_ITEM = "Répondre au suivi d’un mois"
-
-
-def mention(text: str, **step: Any) -> dict[str, Any]:
-    """A channel post that @mentions the bot, picked in the compose box's mention menu."""
-    return {"send": text, "mention": BOT_NAME, **step}
-
-
-def quoted(text: str) -> str:
-    return f"«{NBSP}{text}{NBSP}»"
-
-
-def seed(stack: Stack) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.e2e.seed_year_more",
-            FACILITATOR.user_id,
-            TEAM_ID,
-            CHANNEL_ID,
-        ],
-        cwd=REPO,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 def test_a_facilitators_year_surveys_joint_meetings_and_onboarding(tmp_path: Path) -> None:
@@ -218,7 +187,7 @@ def test_a_facilitators_year_surveys_joint_meetings_and_onboarding(tmp_path: Pat
         assert "created" in stack.cli("demo", "seed")
         stack.start()
         stack.chat([{"send": "langue fr", "expect": []}])  # the facilitator, known to the bot
-        seed(stack)
+        stack.seed("seed_year_more", FACILITATOR.user_id, TEAM_ID, CHANNEL_ID)
         chat = stack.chat(
             in_chat,
             screenshots=[
