@@ -260,7 +260,11 @@ async def drive(
         await asyncio.gather(
             *(one_conversation(i, 0, WARMUP_TURNS, False) for i in range(conversations))
         )
-        already = len(connector.received)
+        # Only this load's replies are checked, and none is kept once counted: kept, the
+        # record grows with every reply of the run and each full collection of the garbage
+        # collector scans it (measured: over ten alternating rounds of 700 turns, both bots
+        # about 20 % slower by the last).
+        connector.received.clear()
         started, cpu_started = time.perf_counter(), time.process_time()
         await asyncio.gather(
             *(one_conversation(i, WARMUP_TURNS, turns, True) for i in range(conversations))
@@ -269,7 +273,8 @@ async def drive(
 
     # What each measured turn answered: a prompt card after `langue`, "saved" after an answer.
     saved_texts = {translator(locale)("language.saved") for locale in ("en", "fr-CA")}
-    replies = [r.body for r in connector.received[already:]]
+    replies = [r.body for r in connector.received]
+    connector.received.clear()
     prompts = sum(
         1
         for body in replies
