@@ -91,15 +91,18 @@ class TurnClaims:
         queue = self._queues.setdefault(keys.turn, _Queue())
         queue.users += 1
         try:
-            if queue.lock.locked():
+            # Alone on the queue, the lock is free with nobody waiting: taken at once, no
+            # timer armed. Not `lock.locked()`: between a release and the woken waiter's
+            # taking it, the lock reads free but goes to that waiter first.
+            if queue.users == 1:
+                await queue.lock.acquire()
+            else:
                 try:
                     async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                         await queue.lock.acquire()
                 except TimeoutError:
                     yield False
                     return
-            else:
-                await queue.lock.acquire()  # free: taken at once, no timer to arm
             if keys.activity is not None:
                 self._running.add(keys.activity)
             try:

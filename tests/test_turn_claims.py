@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -26,6 +27,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import col, select
 
 from bot.app import RUNTIME, create_app
+from bot.claims import TurnClaims, TurnKeys
 from cards.i18n import translator
 from storage import activities
 from storage.activities import Admission
@@ -253,6 +255,46 @@ async def test_a_turn_that_waited_past_its_budget_for_the_previous_one_says_so(
     # Both answered, each once: the question once its turn was let go, the second message
     # with a word that it was not taken.
     assert connector.deliveries() == {en("turn.busy"): 1, BILINGUAL_PROMPT: 1}
+
+
+async def test_a_turn_arriving_as_the_one_ahead_ends_still_waits_only_until_its_deadline(
+    sqlite_url: str,
+) -> None:
+    """A third turn of one sender that comes in just as the first ends, before the second
+    (woken) has taken its place, finds the queue free but not empty: it waits behind the
+    second, and only until its own deadline."""
+    engine = create_engine(sqlite_url)
+    claims = TurnClaims(settings=make_settings(sqlite_url), sessions=session_factory(engine))
+    keys = TurnKeys(activity=None, turn="a:one-conversation|29:one-person")
+    second_holds = asyncio.Event()
+    third: asyncio.Task[bool] | None = None
+
+    async def turn(deadline_s: float, hold_s: float, started: asyncio.Event | None) -> bool:
+        async with claims.queued(keys, time.monotonic() + deadline_s) as admitted:
+            if admitted:
+                if started is not None:
+                    started.set()
+                await asyncio.sleep(hold_s)
+            return admitted
+
+    async def third_turn() -> bool:
+        return await turn(0.05, 0.0, None)
+
+    try:
+        async with claims.queued(keys, time.monotonic() + 5) as first:
+            assert first
+            second = asyncio.create_task(turn(5, 0.5, second_holds))
+            await asyncio.sleep(0)  # the second waits for the first
+            # Scheduled before the first lets go, so it runs before the second wakes.
+            third = asyncio.create_task(third_turn())
+        assert await second
+        assert second_holds.is_set()
+        # The second held its place for 0.5 s; the third gave up at its 0.05 s deadline.
+        assert await asyncio.wait_for(third, timeout=0.4) is False
+    finally:
+        if third is not None and not third.done():
+            third.cancel()
+        await engine.dispose()
 
 
 @pytest.fixture
