@@ -107,12 +107,7 @@ async def seed(facilitator: str, team_id: str, channel_id: str) -> None:
         }
 
         await add_productions(
-            session,
-            PRODUCTIONS,
-            by=by,
-            key_prefix="e2e-year-production",
-            now=now,
-            people=people,
+            session, PRODUCTIONS, by=by, key_prefix="e2e-year-production", now=now
         )
         for position, state, comment in OBJECTIVES_2026:
             session.add(

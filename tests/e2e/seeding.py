@@ -8,7 +8,7 @@ clock, as the bot under test does."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -89,7 +89,6 @@ async def add_productions(
     by: Person,
     key_prefix: str,
     now: datetime,
-    people: Mapping[str, Person] | None = None,
 ) -> None:
     """The demo's register of productions, each contributor's consent given `now`."""
     for n, seeded in enumerate(productions):
@@ -107,7 +106,7 @@ async def add_productions(
         session.add(production)
         await session.flush()
         for key in seeded.contributors:
-            contributor = people[key] if people and key in people else await person(session, key)
+            contributor = await person(session, key)
             session.add(
                 ProductionContributor(
                     production_id=production.id or 0,
